@@ -1,0 +1,120 @@
+# unhook -- build, test, install.  See README.md.
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BINDIR  ?= $(PREFIX)/bin
+LIBDIR  ?= $(PREFIX)/lib
+INCDIR  ?= $(PREFIX)/include
+SHAREDIR ?= $(PREFIX)/share/unhook
+LUA_CMOD ?= $(PREFIX)/lib/lua/5.4
+
+CC      ?= cc
+PKGS    := lua5.4 libcurl lua5.4-cjson
+DEBS    := liblua5.4-dev lua5.4 libcurl4-openssl-dev lua-cjson-dev lua-cjson \
+           libsqlite3-dev lua-busted libcmocka-dev pkg-config python3 curl valgrind
+
+B       := build
+OPT     ?= -O2 -g
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wwrite-strings
+ifneq ($(CI)$(STRICT),)
+WARN    += -Werror
+endif
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS  ?=
+ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(OPT) $(WARN) \
+           -fPIC -MMD -MP -DUNHOOK_SHARE='"$(SHAREDIR)"' $(PKG_CFLAGS) $(CFLAGS)
+LDFLAGS ?=
+
+CORE_SRC := $(wildcard core/*.c)
+CORE_SRC := $(filter-out core/cli.c,$(CORE_SRC))
+LIB_SRC  := $(CORE_SRC) bindings/lcore.c
+LUA_SRC  := $(sort $(wildcard scripts/unhook/*.lua))
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o) $(B)/obj/embed.o
+
+TEST_SRC := $(wildcard tests/unit/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
+
+.PHONY: all deps test check unit spec e2e demo install uninstall clean
+
+all: $(B)/unhook $(B)/libunhook.a $(B)/lua/unhook.so
+
+deps:
+	@missing=""; for p in $(DEBS); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(B)/embed.c: scripts/embed.lua $(LUA_SRC)
+	@mkdir -p $(B)
+	lua5.4 scripts/embed.lua $@ $(LUA_SRC)
+
+$(B)/obj/embed.o: $(B)/embed.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Wno-overlength-strings -c $< -o $@
+
+$(B)/libunhook.a: $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/unhook: $(B)/obj/core/cli.o $(B)/libunhook.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
+
+# The Lua module: the engine inside, Lua itself from the host interpreter.
+$(B)/lua/unhook.so: $(B)/obj/bindings/lunhook.o $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libcurl lua5.4-cjson)
+
+$(B)/tests/%: tests/unit/%.c $(B)/libunhook.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Icore -o $@ $< $(B)/libunhook.a $(PKG_LIBS) -lcmocka
+
+# make test: what CI runs.  Installs missing packages, builds with
+# warnings as errors, starts the fixture provider, runs every suite.
+test: deps
+	$(MAKE) STRICT=1 all $(TEST_BIN)
+	sh tests/run.sh all
+
+unit: all $(TEST_BIN)
+	sh tests/run.sh unit
+spec: all
+	sh tests/run.sh spec
+e2e: all
+	sh tests/run.sh e2e
+
+# make check: the C tests under AddressSanitizer/UBSan and valgrind.
+check: deps
+	$(MAKE) STRICT=1 B=build/asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
+	  LDFLAGS="-fsanitize=address,undefined" build/asan/unhook $(TEST_SRC:tests/unit/%.c=build/asan/tests/%)
+	$(MAKE) STRICT=1 all $(TEST_BIN)
+	sh tests/check.sh
+
+demo: deps all
+	sh tests/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) \
+	  $(DESTDIR)$(SHAREDIR) $(DESTDIR)$(LUA_CMOD)
+	install -m 755 $(B)/unhook $(DESTDIR)$(BINDIR)/unhook
+	install -m 644 $(B)/libunhook.a $(DESTDIR)$(LIBDIR)/libunhook.a
+	install -m 644 core/unhook.h $(DESTDIR)$(INCDIR)/unhook.h
+	install -m 755 $(B)/lua/unhook.so $(DESTDIR)$(LUA_CMOD)/unhook.so
+	cp -R scripts/connectors $(DESTDIR)$(SHAREDIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/unhook $(DESTDIR)$(LIBDIR)/libunhook.a \
+	  $(DESTDIR)$(INCDIR)/unhook.h $(DESTDIR)$(LUA_CMOD)/unhook.so
+	rm -rf $(DESTDIR)$(SHAREDIR)
+
+clean:
+	rm -rf build
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,155 @@
+/*
+ * lcore.c -- the "core" table: the C half of the Lua runtime.  Only the
+ * runtime's own modules receive it (see safe_require); flows and cards
+ * reach these functions through the wrappers in scripts/unhook/.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <lauxlib.h>
+#include <lua-cjson.h>
+
+#include "../core/internal.h"
+
+/* send(request) -> response | nil, error   (yields while in flight) */
+static int core_send(lua_State *L)
+{
+    uh_run *r = uh_state_run(L);
+
+    luaL_checktype(L, 1, LUA_TTABLE);
+    if (!r || !r->E || !r->co)
+        return luaL_error(L, "HTTP requests are only possible inside a flow run");
+    if (!lua_isyieldable(L))
+        return luaL_error(L, "HTTP request made where the flow cannot wait "
+                          "(inside a metamethod or iterator)");
+    if (uh_http_start(L, r, 1) < 0)
+        return 2;                 /* nil, error object pushed */
+    return lua_yield(L, 0);
+}
+
+/* log(level, message) */
+static int core_log(lua_State *L)
+{
+    uh_run *r = uh_state_run(L);
+    int level = (int)luaL_checkinteger(L, 1);
+    const char *msg = luaL_checkstring(L, 2);
+
+    if (r && r->E)
+        uh_log(r->E, r->conn, level, "%s", msg);
+    return 0;
+}
+
+/* readfile(path) -> text | nil, message */
+static int core_readfile(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    char *data;
+    size_t len;
+    int e = uh_read_file(path, &data, &len);
+
+    if (e) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "%s: %s", path, strerror(e));
+        return 2;
+    }
+    lua_pushlstring(L, data, len);
+    free(data);
+    return 1;
+}
+
+/* isfile(path) -> boolean */
+static int core_isfile(lua_State *L)
+{
+    struct stat st;
+
+    lua_pushboolean(L, stat(luaL_checkstring(L, 1), &st) == 0 &&
+                       S_ISREG(st.st_mode));
+    return 1;
+}
+
+/* loadtext(source, chunkname, env) -> function | nil, message */
+static int core_loadtext(lua_State *L)
+{
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    const char *name = luaL_checkstring(L, 2);
+
+    luaL_checktype(L, 3, LUA_TTABLE);
+    if (luaL_loadbufferx(L, s, len, name, "t") != LUA_OK) {
+        lua_pushnil(L);
+        lua_insert(L, -2);
+        return 2;
+    }
+    lua_pushvalue(L, 3);
+    lua_setupvalue(L, -2, 1);
+    return 1;
+}
+
+/* getenv(name) -> string | nil (connection files only) */
+static int core_getenv(lua_State *L)
+{
+    lua_pushstring(L, getenv(luaL_checkstring(L, 1)));
+    return 1;
+}
+
+/* now() -> monotonic seconds; time() -> wall clock seconds (float) */
+static int core_now(lua_State *L)
+{
+    lua_pushnumber(L, uh_now());
+    return 1;
+}
+
+static int core_time(lua_State *L)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    lua_pushnumber(L, (double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
+    return 1;
+}
+
+/* where(level) -> "file:line:" of the caller at that level, or "" */
+static int core_where(lua_State *L)
+{
+    luaL_where(L, (int)luaL_optinteger(L, 1, 1));
+    return 1;
+}
+
+/* urlescape(s) -> percent-encoded s */
+static int core_urlescape(lua_State *L)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    uh_buf b = {0};
+
+    uh_url_escape(&b, s, n);
+    lua_pushlstring(L, b.data ? b.data : "", b.len);
+    uh_buf_free(&b);
+    return 1;
+}
+
+void uh_open_core(lua_State *L)
+{
+    static const luaL_Reg fns[] = {
+        {"send", core_send},         {"log", core_log},
+        {"readfile", core_readfile}, {"isfile", core_isfile},
+        {"loadtext", core_loadtext}, {"getenv", core_getenv},
+        {"now", core_now},           {"time", core_time},
+        {"where", core_where},       {"urlescape", core_urlescape},
+        {NULL, NULL}};
+
+    luaL_newlib(L, fns);
+    luaopen_cjson(L);
+    lua_setfield(L, -2, "json");
+#define UH_CONST_(name, value, text) \
+    lua_pushinteger(L, value);       \
+    lua_setfield(L, -2, "E_" #name);
+    UNHOOK_CODES(UH_CONST_)
+#undef UH_CONST_
+    lua_pushinteger(L, UNHOOK_LOG_ERROR); lua_setfield(L, -2, "LOG_ERROR");
+    lua_pushinteger(L, UNHOOK_LOG_WARN);  lua_setfield(L, -2, "LOG_WARN");
+    lua_pushinteger(L, UNHOOK_LOG_INFO);  lua_setfield(L, -2, "LOG_INFO");
+    lua_pushinteger(L, UNHOOK_LOG_DEBUG); lua_setfield(L, -2, "LOG_DEBUG");
+}

@@ -1,0 +1,431 @@
+/*
+ * engine.c -- the engine object and the public entry points that run
+ * flows without the store.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <lauxlib.h>
+
+#include "sched.h"
+
+#ifndef UNHOOK_SHARE
+#define UNHOOK_SHARE "/usr/local/share/unhook"
+#endif
+
+const char *unhook_version(void)
+{
+    return UNHOOK_VERSION;
+}
+
+const char *unhook_strerror(int code)
+{
+    switch (code) {
+#define UH_CASE_(name, value, text) case value: return text;
+    UNHOOK_CODES(UH_CASE_)
+#undef UH_CASE_
+    }
+    return "unknown result code";
+}
+
+const char *unhook_outcome_name(unhook_outcome o)
+{
+    static const char *const names[] = {"done", "gone", "retry", "failed"};
+
+    return (unsigned)o < 4 ? names[o] : "unknown";
+}
+
+void uh_seterr(unhook_engine *E, const char *fmt, ...)
+{
+    uh_buf b = {0};
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n >= 0) {
+        char *p = malloc((size_t)n + 1);
+        if (p) {
+            va_start(ap, fmt);
+            vsnprintf(p, (size_t)n + 1, fmt, ap);
+            va_end(ap);
+            uh_buf_puts(&b, p);
+            free(p);
+        }
+    }
+    free(E->errmsg);
+    E->errmsg = uh_buf_take(&b);
+}
+
+void uh_log(unhook_engine *E, const uh_conn *c, int level, const char *fmt, ...)
+{
+    va_list ap;
+    uh_buf b = {0};
+    char *line;
+    int n;
+
+    if (!E->log || level > E->log_level)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    line = malloc((size_t)n + 1);
+    if (!line)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    uh_buf_puts(&b, line);
+    free(line);
+    uh_redact_buf(c, &b);
+    if (b.data)
+        E->log(E->log_ud, level, b.data);
+    uh_buf_free(&b);
+}
+
+int unhook_engine_open(unhook_engine **out, const unhook_config *cfg)
+{
+    static const unhook_config defaults = {0};
+    unhook_engine *E;
+    const char *path;
+
+    *out = NULL;
+    if (!cfg)
+        cfg = &defaults;
+    E = calloc(1, sizeof *E);
+    if (!E)
+        return UNHOOK_NOMEM;
+    path = cfg->connectors ? cfg->connectors : getenv("UNHOOK_CONNECTORS");
+    E->connectors = uh_strdup(path ? path : "");
+    E->log = cfg->log;
+    E->log_ud = cfg->log_userdata;
+    E->log_level = cfg->log_level;
+    E->memory_cap = (size_t)(cfg->memory_mb > 0 ? cfg->memory_mb
+                                                : UH_DEFAULT_MEMORY_MB) << 20;
+    E->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : UH_DEFAULT_TIMEOUT_MS;
+    E->errmsg = uh_strdup("");
+    E->sched = uh_sched_new();
+    E->hostrun.E = E;
+    E->host = uh_sandbox_new(E, &E->hostlimit, &E->hostrun);
+    if (!E->connectors || !E->errmsg || !E->sched || !E->host) {
+        unhook_engine_close(E);
+        return UNHOOK_NOMEM;
+    }
+    *out = E;
+    return UNHOOK_OK;
+}
+
+void unhook_engine_close(unhook_engine *E)
+{
+    if (!E)
+        return;
+    if (E->host)
+        lua_close(E->host);
+    uh_sched_free(E->sched);
+    free(E->connectors);
+    free(E->errmsg);
+    free(E);
+}
+
+const char *unhook_errmsg(unhook_engine *E)
+{
+    return E && E->errmsg ? E->errmsg : "";
+}
+
+static int is_dir(const char *p)
+{
+    struct stat st;
+
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* The bundled connectors: beside the binary's share folder, or in-tree. */
+static const char *const bundled[] = {UNHOOK_SHARE "/connectors",
+                                      "scripts/connectors", NULL};
+
+char *unhook_connector_path(unhook_engine *E, const char *name)
+{
+    uh_buf b = {0};
+    const char *p;
+
+    if (!name || !*name) {
+        uh_seterr(E, "no connector given");
+        return NULL;
+    }
+    if (strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+        if (is_dir(name)) {
+            size_t n = strlen(name);
+            while (n > 1 && name[n - 1] == '/')
+                n--;
+            return uh_strndup(name, n);
+        }
+        uh_seterr(E, "%s: no such connector folder", name);
+        return NULL;
+    }
+    for (p = E->connectors; p && *p;) {
+        size_t n = strcspn(p, ":");
+        if (n) {
+            b.len = 0;
+            uh_buf_printf(&b, "%.*s/%s", (int)n, p, name);
+            if (b.data && is_dir(b.data))
+                return uh_buf_take(&b);
+        }
+        p += n + (p[n] == ':');
+    }
+    for (const char *const *d = bundled; *d; d++) {
+        b.len = 0;
+        uh_buf_printf(&b, "%s/%s", *d, name);
+        if (b.data && is_dir(b.data))
+            return uh_buf_take(&b);
+    }
+    uh_buf_free(&b);
+    if (is_dir(name))
+        return uh_strdup(name);
+    uh_seterr(E, "connector '%s' not found (searched --connectors, "
+              "UNHOOK_CONNECTORS and the bundled connectors)", name);
+    return NULL;
+}
+
+/* Call unhook.manifest.load(dir) in the host state; errors to errmsg. */
+int unhook_connector_check(unhook_engine *E, const char *connector)
+{
+    lua_State *L = E->host;
+    int top = lua_gettop(L), rc = UNHOOK_OK;
+    char *dir = unhook_connector_path(E, connector);
+
+    if (!dir)
+        return UNHOOK_NOTFOUND;
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "unhook.manifest");
+    if (uh_pcall(L, 1, 1) != LUA_OK) {
+        uh_seterr(E, "%s", lua_tostring(L, -1));
+        rc = UNHOOK_ERROR;
+        goto out;
+    }
+    lua_getfield(L, -1, "load");
+    lua_pushstring(L, dir);
+    if (uh_pcall(L, 1, 2) != LUA_OK) {
+        uh_seterr(E, "%s", lua_tostring(L, -1));
+        rc = UNHOOK_INVALID;
+        goto out;
+    }
+    if (lua_isnil(L, -2)) {
+        uh_buf b = {0};
+        for (lua_Integer i = 1; lua_rawgeti(L, -1, i) == LUA_TSTRING; i++) {
+            if (i > 1)
+                uh_buf_add(&b, "\n", 1);
+            uh_buf_puts(&b, lua_tostring(L, -1));
+            lua_pop(L, 1);
+        }
+        free(E->errmsg);
+        E->errmsg = uh_buf_take(&b);
+        rc = UNHOOK_INVALID;
+        goto out;
+    }
+    uh_seterr(E, "%s", "");
+out:
+    lua_settop(L, top);
+    lua_gc(L, LUA_GCCOLLECT);
+    free(dir);
+    return rc;
+}
+
+void unhook_flow_result_free(unhook_flow_result *res)
+{
+    if (!res)
+        return;
+    free(res->code);
+    free(res->message);
+    free(res->registration);
+    memset(res, 0, sizeof *res);
+}
+
+static char *field_dup(lua_State *L, int idx, const char *k, const uh_conn *c)
+{
+    char *s = NULL;
+
+    if (lua_getfield(L, idx, k) == LUA_TSTRING)
+        s = uh_redact(c, lua_tostring(L, -1));
+    lua_pop(L, 1);
+    return s;
+}
+
+/* stack: result table on top of r->co */
+static void read_result(uh_run *r)
+{
+    lua_State *co = r->co;
+    unhook_flow_result *res = r->res;
+    const char *o;
+
+    if (r->status != LUA_OK || !lua_istable(co, -1)) {
+        const char *msg = lua_tostring(co, -1);
+        res->outcome = UNHOOK_OUTCOME_FAILED;
+        res->code = uh_strdup(r->status == LUA_ERRMEM ? "memory" : "script");
+        res->message = uh_redact(r->conn, msg ? msg : "flow raised a non-string error");
+    } else {
+        o = (lua_getfield(co, -1, "outcome"), lua_tostring(co, -1));
+        res->outcome = !o ? UNHOOK_OUTCOME_FAILED
+                     : strcmp(o, "done") == 0 ? UNHOOK_OUTCOME_DONE
+                     : strcmp(o, "gone") == 0 ? UNHOOK_OUTCOME_GONE
+                     : strcmp(o, "retry") == 0 ? UNHOOK_OUTCOME_RETRY
+                     : UNHOOK_OUTCOME_FAILED;
+        r->setup = o && strcmp(o, "setup") == 0;
+        lua_pop(co, 1);
+        res->code = field_dup(co, -1, "code", r->conn);
+        res->message = field_dup(co, -1, "message", r->conn);
+        res->registration = field_dup(co, -1, "registration", r->conn);
+        lua_getfield(co, -1, "status");
+        res->status = (int)lua_tointeger(co, -1);
+        lua_pop(co, 1);
+        lua_getfield(co, -1, "retry_after");
+        res->retry_after = lua_isnumber(co, -1) ? lua_tonumber(co, -1) : -1;
+        lua_pop(co, 1);
+    }
+    /* Limits override whatever the flow made of them. */
+    if (r->timed_out || r->cpu_tripped || r->limit.hit) {
+        const char *code = r->timed_out ? "timeout"
+                         : r->cpu_tripped ? "cpu_limit" : "memory";
+        free(res->code);
+        free(res->message);
+        res->outcome = r->timed_out ? UNHOOK_OUTCOME_RETRY : UNHOOK_OUTCOME_FAILED;
+        res->code = uh_strdup(code);
+        res->message = uh_strdup(
+            r->timed_out ? "flow ran past its time budget while waiting on the network"
+            : r->cpu_tripped ? "flow ran past its time budget (stopped for using the CPU too long)"
+            : "flow ran past its memory limit");
+        r->setup = 0;
+    }
+}
+
+static void run_done(uh_run *r)
+{
+    read_result(r);
+}
+
+static void push_conn_public(lua_State *L, const uh_conn *c)
+{
+    static const char *const types[] = {"none", "bearer", "basic", "header", "query"};
+
+    lua_createtable(L, 0, 4);
+    if (c->base_url) {
+        lua_pushstring(L, c->base_url);
+        lua_setfield(L, -2, "base_url");
+    }
+    lua_pushstring(L, types[c->auth]);
+    lua_setfield(L, -2, "auth");
+    if (c->username) {
+        lua_pushstring(L, c->username);
+        lua_setfield(L, -2, "username");
+    }
+    if (c->timeout_ms) {
+        lua_pushinteger(L, c->timeout_ms);
+        lua_setfield(L, -2, "timeout_ms");
+    }
+}
+
+static void set_str(lua_State *L, const char *k, const char *v)
+{
+    if (v) {
+        lua_pushstring(L, v);
+        lua_setfield(L, -2, k);
+    }
+}
+
+static int flow_run(unhook_engine *E, const unhook_flow_request *req,
+                    unhook_flow_result *res, const char *kind)
+{
+    uh_run r;
+    uh_conn conn;
+    char *dir;
+    int rc;
+
+    memset(res, 0, sizeof *res);
+    res->retry_after = -1;
+    if (!req || !req->event) {
+        uh_seterr(E, "no event given");
+        return UNHOOK_USAGE;
+    }
+    dir = unhook_connector_path(E, req->connector);
+    if (!dir)
+        return UNHOOK_NOTFOUND;
+    rc = uh_conn_load(E, req->connection, &conn);
+    if (rc != UNHOOK_OK) {
+        free(dir);
+        return rc;
+    }
+    memset(&r, 0, sizeof r);
+    r.E = E;
+    r.conn = &conn;
+    r.res = res;
+    r.done = run_done;
+    r.limit.cap = E->memory_cap;
+    r.L = uh_sandbox_new(E, &r.limit, &r);
+    if (!r.L) {
+        free(dir);
+        uh_conn_free(&conn);
+        return UNHOOK_NOMEM;
+    }
+    r.co = lua_newthread(r.L);
+    lua_setfield(r.L, LUA_REGISTRYINDEX, "unhook.co");
+
+    /* stack of co: runner.run, spec */
+    lua_getglobal(r.co, "require");
+    lua_pushliteral(r.co, "unhook.runner");
+    if (uh_pcall(r.co, 1, 1) != LUA_OK) {
+        uh_seterr(E, "%s", lua_tostring(r.co, -1));
+        rc = UNHOOK_ERROR;
+        goto out;
+    }
+    lua_getfield(r.co, -1, "run");
+    lua_remove(r.co, -2);
+    lua_createtable(r.co, 0, 10);
+    set_str(r.co, "dir", dir);
+    set_str(r.co, "event", req->event);
+    set_str(r.co, "kind", kind);
+    set_str(r.co, "options_json", req->options_json);
+    set_str(r.co, "inputs_json", req->inputs_json);
+    set_str(r.co, "registration", req->registration);
+    set_str(r.co, "reason", req->reason);
+    set_str(r.co, "instance_id", req->instance_id);
+    push_conn_public(r.co, &conn);
+    lua_setfield(r.co, -2, "connection");
+    r.nargs = 1;
+    r.deadline = uh_now() + (double)E->timeout_ms / 1000.0;
+
+    /* the first resume starts runner.run(spec) */
+    uh_sched_add(E->sched, &r);
+    uh_sched_drain(E);
+
+    rc = UNHOOK_OK;
+    if (r.setup) {
+        uh_seterr(E, "%s", res->message ? res->message : "cannot run the flow");
+        rc = res->code && strcmp(res->code, "invalid") == 0 ? UNHOOK_INVALID
+           : res->code && strcmp(res->code, "notfound") == 0 ? UNHOOK_NOTFOUND
+           : UNHOOK_USAGE;
+        unhook_flow_result_free(res);
+        res->retry_after = -1;
+    }
+out:
+    lua_close(r.L);
+    free(dir);
+    uh_conn_free(&conn);
+    return rc;
+}
+
+int unhook_flow_deregister(unhook_engine *E, const unhook_flow_request *req,
+                           unhook_flow_result *res)
+{
+    return flow_run(E, req, res, "deregistration");
+}
+
+int unhook_flow_register(unhook_engine *E, const unhook_flow_request *req,
+                         unhook_flow_result *res)
+{
+    return flow_run(E, req, res, "registration");
+}

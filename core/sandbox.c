@@ -1,0 +1,202 @@
+/*
+ * sandbox.c -- Lua states for untrusted connector code: a capped
+ * allocator, a deadline hook pcall cannot swallow, safe libraries only
+ * and a require that finds only the runtime's own modules.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lualib.h>
+
+#include "internal.h"
+
+#define HOOK_COUNT 10000
+
+uh_run *uh_state_run(lua_State *L)
+{
+    return *(uh_run **)lua_getextraspace(L);
+}
+
+/* lua_Alloc with a budget: refuse what would pass the cap. */
+static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    uh_limit *lim = ud;
+    size_t old = ptr ? osize : 0;
+    void *p;
+
+    if (nsize == 0) {
+        free(ptr);
+        lim->used -= old;
+        return NULL;
+    }
+    if (lim->cap && nsize > old && lim->used + (nsize - old) > lim->cap) {
+        lim->hit = 1;
+        return NULL;
+    }
+    p = realloc(ptr, nsize);
+    if (!p)
+        return NULL;
+    lim->used = lim->used - old + nsize;
+    return p;
+}
+
+/*
+ * Once the deadline passes the hook fires on every instruction, so a
+ * pcall in the flow cannot catch the error and carry on.
+ */
+static void deadline_hook(lua_State *L, lua_Debug *ar)
+{
+    uh_run *r = uh_state_run(L);
+
+    (void)ar;
+    if (!r || r->deadline <= 0)
+        return;
+    if (!r->cpu_tripped && uh_now() < r->deadline)
+        return;
+    r->cpu_tripped = 1;
+    lua_sethook(L, deadline_hook, LUA_MASKCOUNT, 1);
+    luaL_error(L, "cpu_limit: flow ran past its time budget");
+}
+
+static int traceback(lua_State *L)
+{
+    const char *msg = lua_tostring(L, 1);
+
+    if (msg == NULL && !lua_isnoneornil(L, 1))
+        return 1;                 /* error objects pass unchanged */
+    luaL_traceback(L, L, msg ? msg : "(error object is nil)", 1);
+    return 1;
+}
+
+int uh_pcall(lua_State *L, int nargs, int nresults)
+{
+    int base = lua_gettop(L) - nargs;
+    int status;
+
+    lua_pushcfunction(L, traceback);
+    lua_insert(L, base);
+    status = lua_pcall(L, nargs, nresults, base);
+    lua_remove(L, base);
+    return status;
+}
+
+/* load(chunk [, chunkname [, mode [, env]]]) for text chunks only. */
+static int safe_load(lua_State *L)
+{
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    const char *name = luaL_optstring(L, 2, "=(load)");
+    const char *mode = luaL_optstring(L, 3, "t");
+    int status;
+
+    if (strcmp(mode, "t") != 0)
+        return luaL_argerror(L, 3, "only text chunks (\"t\") are allowed");
+    if (lua_isnoneornil(L, 4))
+        return luaL_argerror(L, 4, "an explicit environment is required");
+    status = luaL_loadbufferx(L, s, len, name, "t");
+    if (status != LUA_OK) {
+        lua_pushnil(L);
+        lua_insert(L, -2);
+        return 2;
+    }
+    lua_pushvalue(L, 4);
+    if (!lua_setupvalue(L, -2, 1))
+        lua_pop(L, 1);
+    return 1;
+}
+
+static const uh_embedded *find_embedded(const char *name)
+{
+    const uh_embedded *m;
+
+    for (m = uh_embedded_modules; m->name; m++)
+        if (strcmp(m->name, name) == 0)
+            return m;
+    return NULL;
+}
+
+/*
+ * require(name): only the runtime's modules.  Runtime modules are
+ * called with (name, core) so that they, and not user code, can reach
+ * the core table.  stack: loaded table is upvalue 1, core upvalue 2.
+ */
+static int safe_require(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    const uh_embedded *m;
+    char chunkname[128];
+
+    lua_settop(L, 1);
+    if (lua_getfield(L, lua_upvalueindex(1), name) != LUA_TNIL)
+        return 1;
+    lua_pop(L, 1);
+    m = find_embedded(name);
+    if (!m)
+        return luaL_error(L, "module '%s' not found: require is limited to "
+                          "unhook.* modules", name);
+    snprintf(chunkname, sizeof chunkname, "=[unhook] %s", name);
+    if (luaL_loadbufferx(L, m->src, m->len, chunkname, "t") != LUA_OK)
+        return lua_error(L);
+    lua_pushstring(L, name);
+    lua_pushvalue(L, lua_upvalueindex(2));
+    lua_call(L, 2, 1);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushboolean(L, 1);
+    }
+    lua_pushvalue(L, -1);
+    lua_setfield(L, lua_upvalueindex(1), name);
+    return 1;
+}
+
+static void drop_fields(lua_State *L, const char *lib, const char *const *names)
+{
+    if (lua_getglobal(L, lib) == LUA_TTABLE) {
+        for (; *names; names++) {
+            lua_pushnil(L);
+            lua_setfield(L, -2, *names);
+        }
+    }
+    lua_pop(L, 1);
+}
+
+lua_State *uh_sandbox_new(unhook_engine *E, uh_limit *lim, uh_run *run)
+{
+    static const luaL_Reg libs[] = {
+        {LUA_GNAME, luaopen_base},       {LUA_COLIBNAME, luaopen_coroutine},
+        {LUA_TABLIBNAME, luaopen_table}, {LUA_STRLIBNAME, luaopen_string},
+        {LUA_MATHLIBNAME, luaopen_math}, {LUA_UTF8LIBNAME, luaopen_utf8},
+        {LUA_OSLIBNAME, luaopen_os},     {NULL, NULL}};
+    static const char *const base_drop[] = {"dofile", "loadfile", NULL};
+    static const char *const string_drop[] = {"dump", NULL};
+    static const char *const os_drop[] = {"execute", "exit", "getenv",
+        "remove", "rename", "setlocale", "tmpname", NULL};
+    const luaL_Reg *lib;
+    lua_State *L;
+
+    (void)E;
+    L = lua_newstate(limited_alloc, lim);
+    if (!L)
+        return NULL;
+    *(uh_run **)lua_getextraspace(L) = run;
+    lua_gc(L, LUA_GCGEN, 0, 0);
+    for (lib = libs; lib->func; lib++) {
+        luaL_requiref(L, lib->name, lib->func, 1);
+        lua_pop(L, 1);
+    }
+    drop_fields(L, LUA_GNAME, base_drop);
+    drop_fields(L, LUA_STRLIBNAME, string_drop);
+    drop_fields(L, LUA_OSLIBNAME, os_drop);
+    lua_pushcfunction(L, safe_load);
+    lua_setglobal(L, "load");
+
+    /* require with its loaded table and the core table as upvalues */
+    lua_newtable(L);
+    uh_open_core(L);
+    lua_pushcclosure(L, safe_require, 2);
+    lua_setglobal(L, "require");
+
+    lua_sethook(L, deadline_hook, LUA_MASKCOUNT, HOOK_COUNT);
+    return L;
+}

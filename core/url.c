@@ -1,0 +1,134 @@
+/*
+ * url.c -- URL templates, escaping and resolution against a base URL.
+ * Pure functions: no Lua, no curl, so they are easy to test and fuzz.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+static int unreserved(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+           (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+           c == '~';
+}
+
+void uh_url_escape(uh_buf *out, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (unreserved(c)) {
+            uh_buf_add(out, (const char *)&s[i], 1);
+        } else {
+            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+            uh_buf_add(out, e, 3);
+        }
+    }
+}
+
+int uh_url_expand(uh_buf *out, const char *tmpl, uh_url_lookup fn, void *ud,
+                  uh_buf *err)
+{
+    const char *p = tmpl;
+
+    while (*p) {
+        const char *open = strchr(p, '{');
+        const char *close, *val;
+        size_t vlen;
+
+        if (!open) {
+            uh_buf_puts(out, p);
+            break;
+        }
+        uh_buf_add(out, p, (size_t)(open - p));
+        close = strchr(open + 1, '}');
+        if (!close) {
+            uh_buf_printf(err, "unclosed '{' in URL template \"%s\"", tmpl);
+            return -1;
+        }
+        if (close == open + 1) {
+            uh_buf_printf(err, "empty '{}' in URL template \"%s\"", tmpl);
+            return -1;
+        }
+        val = fn ? fn(ud, open + 1, (size_t)(close - open - 1), &vlen) : NULL;
+        if (!val) {
+            uh_buf_printf(err, "URL template \"%s\": no value for {%.*s} in path",
+                          tmpl, (int)(close - open - 1), open + 1);
+            return -1;
+        }
+        uh_url_escape(out, val, vlen);
+        p = close + 1;
+    }
+    return 0;
+}
+
+static int is_absolute(const char *u)
+{
+    return strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0;
+}
+
+void uh_url_resolve(uh_buf *out, const char *base, const char *ref)
+{
+    const char *auth, *path;
+    size_t blen;
+
+    if (is_absolute(ref) || !base || !*base) {
+        uh_buf_puts(out, ref);
+        return;
+    }
+    auth = strstr(base, "://");
+    auth = auth ? auth + 3 : base;
+    path = strchr(auth, '/');
+    if (ref[0] == '/') {
+        /* Keep the base's path as a prefix: "https://h/api" + "/x"
+         * is "https://h/api/x", the way connector builders resolve. */
+        blen = strlen(base);
+        while (blen > (size_t)(auth - base) && base[blen - 1] == '/')
+            blen--;
+        uh_buf_add(out, base, blen);
+        uh_buf_puts(out, ref);
+        return;
+    }
+    blen = strlen(base);
+    uh_buf_add(out, base, blen);
+    if (!path || base[blen - 1] != '/')
+        uh_buf_add(out, "/", 1);
+    uh_buf_puts(out, ref);
+}
+
+int uh_url_host(const char *url, char *out, size_t outsz)
+{
+    const char *h, *end;
+    size_t n;
+
+    if (strncmp(url, "http://", 7) == 0)
+        h = url + 7;
+    else if (strncmp(url, "https://", 8) == 0)
+        h = url + 8;
+    else
+        return -1;
+    end = h + strcspn(h, "/?#");
+    /* skip userinfo */
+    {
+        const char *at = memchr(h, '@', (size_t)(end - h));
+        if (at)
+            h = at + 1;
+    }
+    if (*h == '[') {
+        const char *rb = memchr(h, ']', (size_t)(end - h));
+        if (!rb)
+            return -1;
+        n = (size_t)(rb - h + 1);
+    } else {
+        const char *colon = memchr(h, ':', (size_t)(end - h));
+        n = (size_t)((colon ? colon : end) - h);
+    }
+    if (n == 0 || n >= outsz)
+        return -1;
+    memcpy(out, h, n);
+    out[n] = '\0';
+    return 0;
+}

@@ -1,0 +1,175 @@
+-- ctx.http: requests that look blocking but yield to the scheduler.
+-- The Lua half checks and normalises the request; the C half (core.send)
+-- fills the URL template, injects credentials and runs the transfer.
+local name, core = ...
+
+local unhook = require "unhook"
+
+local _M = {}
+
+local type, pairs, ipairs, tostring, error, select = type, pairs, ipairs, tostring, error, select
+local math_type, fmt, concat, sort, lower = math.type, string.format, table.concat, table.sort, string.lower
+local json, escape, send = core.json, core.urlescape, core.send
+
+local RETRYABLE = { [408] = true, [425] = true, [429] = true }
+_M.RETRYABLE = RETRYABLE
+
+local function text(v)
+  if math_type(v) == "integer" then return fmt("%d", v) end
+  if math_type(v) == "float" and v == math.floor(v) and v > -2^53 and v < 2^53 then
+    return fmt("%d", v)
+  end
+  return tostring(v)
+end
+
+local function is_scalar(v)
+  local t = type(v)
+  return t == "string" or t == "number" or t == "boolean"
+end
+
+local function check(cond, fn, msg, ...)
+  if not cond then error(fmt("ctx.http.%s: " .. msg, fn, ...), 4) end
+end
+
+local FIELDS = { method = true, url = true, path = true, query = true, headers = true,
+                 body = true, json = true, timeout = true, ok = true }
+
+local function encode_query(q, fn)
+  local keys = {}
+  for k in pairs(q) do
+    check(type(k) == "string", fn, "query: keys must be strings, got %s", type(k))
+    keys[#keys + 1] = k
+  end
+  sort(keys)
+  local parts = {}
+  for _, k in ipairs(keys) do
+    local v = q[k]
+    if type(v) == "table" then
+      for i, item in ipairs(v) do
+        check(is_scalar(item), fn, "query.%s[%d]: expected string, number or boolean, got %s", k, i, type(item))
+        parts[#parts + 1] = escape(k) .. "=" .. escape(text(item))
+      end
+    else
+      check(is_scalar(v), fn, "query.%s: expected string, number, boolean or list, got %s", k, type(v))
+      parts[#parts + 1] = escape(k) .. "=" .. escape(text(v))
+    end
+  end
+  return concat(parts, "&")
+end
+
+local function http_error(resp)
+  local body = resp.body or ""
+  local snippet = #body > 2000 and (body:sub(1, 2000) .. "...") or body
+  return unhook.error("http", fmt("HTTP %d from %s %s%s", resp.status, resp.method, resp.url,
+    snippet ~= "" and (": " .. snippet) or ""), {
+    status = resp.status, body = resp.body, headers = resp.headers,
+    retry_after = resp.retry_after, method = resp.method, url = resp.url,
+  })
+end
+
+-- A client bound to one connector and connection.
+function _M.new(manifest, base)
+  local defaults = manifest.headers or {}
+  local client = {}
+
+  local function request(req, fn)
+    fn = fn or "request"
+    check(type(req) == "table", fn, "expected a request table, got %s", type(req))
+    for k in pairs(req) do
+      check(FIELDS[k], fn, "unknown request field '%s'", tostring(k))
+    end
+    local method = req.method or "GET"
+    check(type(method) == "string", fn, "method: expected string, got %s", type(method))
+    check(type(req.url) == "string", fn, "url: expected string, got %s", type(req.url))
+    local path = {}
+    if req.path ~= nil then
+      check(type(req.path) == "table", fn, "path: expected table, got %s", type(req.path))
+      for k, v in pairs(req.path) do
+        check(is_scalar(v), fn, "path.%s: expected string or number, got %s", tostring(k), type(v))
+        path[k] = text(v)
+      end
+    end
+    local headers, seen = {}, {}
+    for k, v in pairs(defaults) do headers[k] = v; seen[lower(k)] = k end
+    if req.headers ~= nil then
+      check(type(req.headers) == "table", fn, "headers: expected table, got %s", type(req.headers))
+      for k, v in pairs(req.headers) do
+        check(type(k) == "string" and is_scalar(v), fn, "headers.%s: expected string, got %s", tostring(k), type(v))
+        local old = seen[lower(k)]
+        if old then headers[old] = nil end
+        headers[k] = text(v); seen[lower(k)] = k
+      end
+    end
+    local body = req.body
+    if req.json ~= nil then
+      check(body == nil, fn, "give body or json, not both")
+      local ok, enc = pcall(json.encode, req.json)
+      check(ok, fn, "json: cannot encode: %s", tostring(enc))
+      body = enc
+      if not seen["content-type"] then headers["Content-Type"] = "application/json" end
+    elseif body ~= nil then
+      check(type(body) == "string", fn, "body: expected string, got %s", type(body))
+    end
+    if req.timeout ~= nil then
+      check(type(req.timeout) == "number" and req.timeout > 0, fn, "timeout: expected a positive number of seconds")
+    end
+    local okset
+    if req.ok ~= nil then
+      check(type(req.ok) == "table", fn, "ok: expected a list of statuses, got %s", type(req.ok))
+      okset = {}
+      for _, s in ipairs(req.ok) do okset[s] = true end
+    end
+    local query
+    if req.query ~= nil then
+      check(type(req.query) == "table", fn, "query: expected table, got %s", type(req.query))
+      query = encode_query(req.query, fn)
+    end
+    local resp, err = send {
+      method = method:upper(), url = req.url, path = path, base = base,
+      query = query, headers = headers, body = body,
+      timeout = req.timeout and math.floor(req.timeout * 1000) or nil,
+    }
+    if not resp then
+      error(unhook.error(err.code, err.message), 0)
+    end
+    local ctype = resp.headers["content-type"]
+    if ctype and ctype:find("json", 1, true) and resp.body ~= "" then
+      local ok, data = pcall(json.decode, resp.body)
+      if ok then resp.json = data end
+    end
+    if (resp.status < 200 or resp.status > 299) and not (okset and okset[resp.status]) then
+      error(http_error(resp), 0)
+    end
+    return resp
+  end
+
+  client.request = function(req) return request(req, "request") end
+  for _, m in ipairs({ "get", "post", "put", "patch", "delete", "head" }) do
+    client[m] = function(url, opts)
+      check(opts == nil or type(opts) == "table", m, "options: expected table, got %s", type(opts))
+      local req = {}
+      if opts then for k, v in pairs(opts) do req[k] = v end end
+      req.method, req.url = m:upper(), url
+      return request(req, m)
+    end
+  end
+  return client
+end
+
+-- Outcome of an error raised by a flow.
+function _M.classify(err, gone)
+  if unhook.is_error(err) then
+    local c = err.code
+    if c == "http" then
+      for _, s in ipairs(gone or {}) do
+        if s == err.status then return "gone" end
+      end
+      if RETRYABLE[err.status] or err.status >= 500 then return "retry" end
+      return "failed"
+    end
+    if c == "transport" or c == "timeout" or c == "retry" then return "retry" end
+  end
+  return "failed"
+end
+
+return _M

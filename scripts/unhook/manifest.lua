@@ -1,0 +1,268 @@
+-- Connector manifests: load connector.lua and its flows in the sandbox and
+-- validate them, reporting each problem as "file:line: message".
+local name, core = ...
+
+local unhook = require "unhook"
+local schema = require "unhook.schema"
+local srcmap = require "unhook.srcmap"
+
+local _M = {}
+
+local type, pairs, ipairs, next, tostring, pcall = type, pairs, ipairs, next, tostring, pcall
+local setmetatable, getmetatable, rawget = setmetatable, getmetatable, rawget
+local fmt, concat, sort = string.format, table.concat, table.sort
+
+-- `option "name"` in a manifest maps an input to an option's value.
+local Option = { __name = "unhook.Option" }
+Option.__index = Option
+Option.__tostring = function(o) return 'option "' .. o.name .. '"' end
+
+function _M.option(oname)
+  if type(oname) ~= "string" then
+    error("option: expected the option's name (string), got " .. type(oname), 2)
+  end
+  return setmetatable({ name = oname }, Option)
+end
+
+function _M.is_option(v) return getmetatable(v) == Option end
+
+-- A fresh global table for connector code: globals it sets stay its own.
+function _M.env(extra)
+  local env = setmetatable({}, { __index = _G })
+  env.unhook = unhook
+  env._G = env
+  if extra then for k, v in pairs(extra) do env[k] = v end end
+  return env
+end
+
+local AUTH = { none = true, bearer = true, basic = true, header = true, query = true }
+
+-- Shapes: each field's type, and nested shapes for tables.
+local OPTION = { fields = {
+  type = { type = "string" }, required = { type = "boolean" }, default = {},
+  description = { type = "string" }, secret = { type = "boolean" },
+} }
+local ENTRY = { fields = {
+  flow = { type = "string", required = true }, inputs = { type = "table" },
+} }
+local EVENT = { fields = {
+  description = { type = "string" },
+  options = { type = "table", each = OPTION },
+  registration = { type = "table", shape = ENTRY },
+  deregistration = { type = "table", shape = ENTRY, required = true },
+  gone = { type = "table", array_of = "integer" },
+  retry = { type = "table", shape = { fields = {
+    max_attempts = { type = "integer" }, base_ms = { type = "integer" },
+    max_ms = { type = "integer" } } } },
+} }
+local MANIFEST = { fields = {
+  name = { type = "string", required = true },
+  version = { type = "string" },
+  description = { type = "string" },
+  base_url = { type = "string" },
+  auth = { type = "string", one_of = AUTH },
+  headers = { type = "table", map_of = "string" },
+  hosts = { type = "table", array_of = "string" },
+  limits = { type = "table", shape = { fields = {
+    concurrency = { type = "integer" }, per_second = { type = "number" },
+    memory_mb = { type = "integer" }, timeout_ms = { type = "integer" } } } },
+  events = { type = "table", required = true, each = EVENT },
+} }
+local FLOW = { fields = {
+  description = { type = "string" },
+  inputs = { type = "table", each = OPTION },
+  outputs = { type = "table", each = OPTION },
+  run = { type = "function", required = true },
+} }
+
+local function sorted_keys(t)
+  local ks = {}
+  for k in pairs(t) do ks[#ks + 1] = tostring(k) end
+  sort(ks)
+  return ks
+end
+
+local function distance(a, b)
+  if #a > 20 or #b > 20 then return 99 end
+  local prev = {}
+  for j = 0, #b do prev[j] = j end
+  for i = 1, #a do
+    local cur = { [0] = i }
+    for j = 1, #b do
+      local cost = a:sub(i, i) == b:sub(j, j) and 0 or 1
+      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+    end
+    prev = cur
+  end
+  return prev[#b]
+end
+
+local function suggest(key, choices)
+  local best, bd = nil, 3
+  for _, c in ipairs(choices) do
+    local d = distance(key, c)
+    if d < bd then best, bd = c, d end
+  end
+  return best and fmt(" (did you mean '%s'?)", best) or ""
+end
+
+local function join(path, k)
+  return path == "" and tostring(k) or path .. "." .. tostring(k)
+end
+
+local function tname(v)
+  if _M.is_option(v) then return "option" end
+  return type(v)
+end
+
+-- Walk value t against shape; report(path, message) for each problem.
+local function check_shape(t, shape, path, report)
+  local names = sorted_keys(shape.fields)
+  for k, v in pairs(t) do
+    local f = type(k) == "string" and shape.fields[k]
+    if not f then
+      report(join(path, k), fmt("unknown key '%s'%s%s; expected one of: %s",
+        tostring(k), path ~= "" and (" in " .. path) or "",
+        suggest(tostring(k), names), concat(names, ", ")))
+    else
+      local p = join(path, k)
+      if f.type and tname(v) ~= f.type then
+        report(p, fmt("%s: expected %s, got %s", p, f.type, tname(v)))
+      elseif f.one_of and not f.one_of[v] then
+        report(p, fmt("%s: '%s' is not one of: %s", p, tostring(v),
+          concat(sorted_keys(f.one_of), ", ")))
+      elseif f.shape then
+        check_shape(v, f.shape, p, report)
+      elseif f.each then
+        for ek, ev in pairs(v) do
+          local ep = join(p, ek)
+          if type(ev) ~= "table" then
+            report(ep, fmt("%s: expected table, got %s", ep, tname(ev)))
+          else
+            check_shape(ev, f.each, ep, report)
+          end
+        end
+      elseif f.array_of or f.map_of then
+        for ek, ev in pairs(v) do
+          local want = f.array_of or f.map_of
+          if not schema.matches(ev, want) then
+            report(join(p, ek), fmt("%s: expected %s, got %s", join(p, ek), want, schema.kind(ev)))
+          end
+        end
+      end
+    end
+  end
+  for _, k in ipairs(names) do
+    if shape.fields[k].required and t[k] == nil then
+      report(path, fmt("missing required key '%s'%s", k, path ~= "" and (" in " .. path) or ""))
+    end
+  end
+  -- declared types of options and inputs
+  if shape == OPTION and t.type ~= nil and type(t.type) == "string"
+     and not schema.TYPES[t.type] then
+    report(join(path, "type"), fmt("%s: unknown type '%s'; expected one of: %s",
+      join(path, "type"), t.type, concat(sorted_keys(schema.TYPES), ", ")))
+  end
+end
+
+-- Run a connector file's chunk in a fresh environment.
+-- Returns its value, or nil and "file:line: message".
+function _M.run_file(path, env)
+  local src, err = core.readfile(path)
+  if not src then return nil, err, nil end
+  local fn, lerr = core.loadtext(src, "@" .. path, env or _M.env())
+  if not fn then return nil, lerr, src end
+  local ok, v = pcall(fn)
+  if not ok then return nil, tostring(v), src end
+  return v, nil, src
+end
+
+local function where_in(file, map, path)
+  return fmt("%s:%d", file, srcmap.line(map, path))
+end
+
+-- Load and validate a flow file.  Returns flow or nil, errors.
+function _M.load_flow(dir, rel, errs)
+  local file = dir .. "/" .. rel
+  if not core.isfile(file) then return nil end
+  local flow, err, src = _M.run_file(file)
+  if err then errs[#errs + 1] = err; return nil end
+  if type(flow) ~= "table" then
+    errs[#errs + 1] = fmt("%s:1: a flow must return a table { inputs = ..., run = function(ctx, input) ... end }, got %s",
+      file, type(flow))
+    return nil
+  end
+  local map = srcmap.build(src)
+  local n = #errs
+  check_shape(flow, FLOW, "", function(p, msg)
+    errs[#errs + 1] = where_in(file, map, p) .. ": " .. msg
+  end)
+  if #errs > n then return nil end
+  flow.inputs = flow.inputs or {}
+  return flow
+end
+
+-- Load a connector folder.  Returns manifest (with .flows by path), or
+-- nil and a list of "file:line: message".
+function _M.load(dir)
+  local file = dir .. "/connector.lua"
+  local errs = {}
+  if not core.isfile(file) then
+    return nil, { fmt("%s: no connector.lua in this folder", dir) }
+  end
+  local m, err, src = _M.run_file(file, _M.env({ option = _M.option }))
+  if err then return nil, { err } end
+  if type(m) ~= "table" then
+    return nil, { fmt("%s:1: the manifest must return a table, got %s", file, type(m)) }
+  end
+  local map = srcmap.build(src)
+  local function report(p, msg) errs[#errs + 1] = where_in(file, map, p) .. ": " .. msg end
+  check_shape(m, MANIFEST, "", report)
+  if #errs > 0 then return nil, errs end
+
+  m.dir, m.file, m.flows = dir, file, {}
+  if next(m.events) == nil then report("events", "events: declare at least one event") end
+  for ename, ev in pairs(m.events) do
+    local ep = "events." .. ename
+    local opts = ev.options or {}
+    for _, kind in ipairs({ "registration", "deregistration" }) do
+      local entry = ev[kind]
+      if entry then
+        local p = ep .. "." .. kind
+        local flow = m.flows[entry.flow]
+        if not flow then
+          if not core.isfile(dir .. "/" .. entry.flow) then
+            report(p .. ".flow", fmt("%s.flow: file '%s' not found in %s", p, entry.flow, dir))
+          else
+            flow = _M.load_flow(dir, entry.flow, errs)
+            m.flows[entry.flow] = flow
+          end
+        end
+        local inputs = entry.inputs or {}
+        for iname, v in pairs(inputs) do
+          local ip = p .. ".inputs." .. tostring(iname)
+          if _M.is_option(v) and opts[v.name] == nil then
+            report(ip, fmt("%s: option '%s' is not declared in %s.options", ip, v.name, ep))
+          end
+          if flow and flow.inputs[iname] == nil then
+            report(ip, fmt("%s: the flow %s declares no input '%s'%s", ip, entry.flow,
+              tostring(iname), suggest(tostring(iname), sorted_keys(flow.inputs))))
+          end
+        end
+        if flow then
+          for _, iname in ipairs(sorted_keys(flow.inputs)) do
+            local spec = flow.inputs[iname]
+            if spec.required and spec.default == nil and inputs[iname] == nil then
+              report(p .. ".inputs", fmt("%s.inputs: required input '%s' of %s is not mapped",
+                p, iname, entry.flow))
+            end
+          end
+        end
+      end
+    end
+  end
+  if #errs > 0 then return nil, errs end
+  return m
+end
+
+return _M

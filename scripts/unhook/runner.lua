@@ -1,0 +1,183 @@
+-- The flow runner: from a run request to an outcome.  Loads the
+-- connector, maps options to inputs, validates them, builds ctx, runs the
+-- flow and classifies what happened.  Runs inside the flow's coroutine.
+local name, core = ...
+
+local unhook = require "unhook"
+local schema = require "unhook.schema"
+local manifest = require "unhook.manifest"
+local http = require "unhook.http"
+
+local _M = {}
+
+local type, pairs, ipairs, tostring, pcall, xpcall = type, pairs, ipairs, tostring, pcall, xpcall
+local fmt, concat, sort = string.format, table.concat, table.sort
+local json = core.json
+
+local DEFAULT_GONE = { 404, 410 }
+
+local function setup(code, message)
+  return { outcome = "setup", code = code, message = message }
+end
+
+local function copy(v)
+  if type(v) ~= "table" then return v end
+  local t = {}
+  for k, x in pairs(v) do t[k] = copy(x) end
+  return t
+end
+
+local function decode_object(text, what)
+  if text == nil or text == "" then return {} end
+  local ok, v = pcall(json.decode, text)
+  if not ok or type(v) ~= "table" then
+    return nil, fmt("%s: expected a JSON object: %s", what, ok and type(v) or tostring(v))
+  end
+  return v
+end
+
+-- Registration data: JSON is decoded, anything else stays a string.
+local function decode_registration(text)
+  if text == nil then return nil end
+  local first = text:match("^%s*(.)")
+  if first == "{" or first == "[" or first == '"' then
+    local ok, v = pcall(json.decode, text)
+    if not ok then
+      return nil, "registration data: invalid JSON: " .. tostring(v)
+    end
+    return v
+  end
+  local ok, v = pcall(json.decode, text)
+  if ok and (type(v) == "number" or type(v) == "boolean") then return v end
+  return text
+end
+
+local function names(t)
+  local ks = {}
+  for k in pairs(t) do ks[#ks + 1] = tostring(k) end
+  sort(ks)
+  return concat(ks, ", ")
+end
+
+local LEVELS = { error = core.LOG_ERROR, warn = core.LOG_WARN, info = core.LOG_INFO, debug = core.LOG_DEBUG }
+
+local function logger(prefix)
+  local log = {}
+  for lname, level in pairs(LEVELS) do
+    log[lname] = function(...)
+      local parts = { ... }
+      for i = 1, select("#", ...) do parts[i] = tostring(parts[i]) end
+      core.log(level, prefix .. concat(parts, " "))
+    end
+  end
+  return setmetatable(log, { __call = function(_, ...) return log.info(...) end })
+end
+
+local function message_of(err)
+  if type(err) == "table" then
+    local ok, s = pcall(tostring, err)
+    if ok then return s end
+    return "error object without a message"
+  end
+  return tostring(err)
+end
+
+-- spec: { dir, event, kind, options_json, inputs_json, registration,
+--         reason, instance_id, connection = { non-secret fields } }
+function _M.run(spec)
+  local m, errs = manifest.load(spec.dir)
+  if not m then return setup("invalid", concat(errs, "\n")) end
+  local ev = m.events[spec.event]
+  if not ev then
+    return setup("notfound", fmt("connector '%s' has no event '%s' (events: %s)",
+      m.name, tostring(spec.event), names(m.events)))
+  end
+  local entry = ev[spec.kind]
+  if not entry then
+    return setup("notfound", fmt("event '%s' of connector '%s' has no %s flow",
+      spec.event, m.name, spec.kind))
+  end
+  local flow = m.flows[entry.flow]
+
+  local given, err = decode_object(spec.options_json, "options")
+  if not given then return setup("usage", err) end
+  local declared = ev.options or {}
+  for k in pairs(given) do
+    if declared[k] == nil then
+      return setup("usage", fmt("event '%s' has no option '%s' (options: %s)",
+        spec.event, tostring(k), names(declared)))
+    end
+  end
+  local options
+  options, err = schema.validate(given, declared, "option", json)
+  if not options then return setup("usage", err) end
+
+  local input = {}
+  for iname, v in pairs(entry.inputs or {}) do
+    if manifest.is_option(v) then input[iname] = copy(options[v.name])
+    else input[iname] = copy(v) end
+  end
+  local overrides
+  overrides, err = decode_object(spec.inputs_json, "inputs")
+  if not overrides then return setup("usage", err) end
+  for k, v in pairs(overrides) do
+    if flow.inputs[k] == nil then
+      return setup("usage", fmt("the flow %s has no input '%s' (inputs: %s)",
+        entry.flow, tostring(k), names(flow.inputs)))
+    end
+    input[k] = v
+  end
+  input, err = schema.validate(input, flow.inputs, "input", json)
+  if not input then return setup("usage", err) end
+
+  local registration
+  registration, err = decode_registration(spec.registration)
+  if err then return setup("usage", err) end
+
+  local conn = spec.connection or {}
+  local base = conn.base_url or m.base_url
+  local ctx = {
+    input = input,
+    registration = registration,
+    instance = { id = spec.instance_id or "test", connector = m.name, event = spec.event,
+                 options = copy(options) },
+    reason = spec.reason or (spec.kind == "registration" and "enabled" or "disabled"),
+    connection = copy(conn),
+    log = logger(fmt("%s %s: ", m.name, spec.instance_id or "test")),
+    http = http.new(m, base),
+  }
+  ctx.connection.base_url = base
+
+  local ok, ret = xpcall(flow.run, function(e)
+    if type(e) == "string" then return e end
+    return e
+  end, ctx, input)
+  if ok then
+    if spec.kind == "registration" then
+      local t = type(ret)
+      if t ~= "table" and t ~= "string" then
+        return { outcome = "failed", code = "script",
+          message = fmt("%s/%s: a registration flow must return the registration data (a table or a string), got %s",
+            spec.dir, entry.flow, t) }
+      end
+      local eok, data = pcall(json.encode, ret)
+      if not eok then
+        return { outcome = "failed", code = "script",
+          message = fmt("%s/%s: registration data cannot be stored as JSON: %s", spec.dir, entry.flow, tostring(data)) }
+      end
+      return { outcome = "done", registration = data }
+    end
+    return { outcome = "done" }
+  end
+  local gone = spec.kind == "deregistration" and (ev.gone or DEFAULT_GONE) or {}
+  local outcome = http.classify(ret, gone)
+  local res = { outcome = outcome, message = message_of(ret) }
+  if unhook.is_error(ret) then
+    res.code, res.status, res.retry_after = ret.code, ret.status, ret.retry_after
+  else
+    res.code = "script"
+  end
+  return res
+end
+
+return _M

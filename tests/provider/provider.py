@@ -1,0 +1,763 @@
+#!/usr/bin/env python3
+"""Fake webhook provider used by the unhook end-to-end tests.
+
+Serves a small GitHub-shaped hooks API, a generic /api/... hooks API and a
+set of unauthenticated /_control/ routes that let a test queue canned answers,
+inspect the request log and seed or inspect state.  Python 3 standard
+library only.  See README.md next to this file for the routes.
+"""
+
+import argparse
+import base64
+import binascii
+import http.server
+import json
+import os
+import re
+import signal
+import socket
+import ssl
+import sys
+import threading
+import time
+import traceback
+from urllib.parse import parse_qsl, urlsplit
+
+GITHUB_FIRST_ID = 12345678
+GITHUB_DOCS = "https://docs.github.com/rest"
+
+RE_GH_COLL = re.compile(r"^/repos/([^/]+)/([^/]+)/hooks/?$")
+RE_GH_ITEM = re.compile(r"^/repos/([^/]+)/([^/]+)/hooks/([^/]+)/?$")
+RE_GENERIC_ID = re.compile(r"^hk_[0-9]+$")
+
+NO_BODY_STATUSES = (204, 304)
+
+
+def iso_now():
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+class BadRequest(Exception):
+    """Raised by control handlers; answered with 400 and the message."""
+
+
+# --------------------------------------------------------------------------
+# State
+# --------------------------------------------------------------------------
+
+class State:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.reset_locked()
+
+    def reset_locked(self):
+        # (owner, repo) -> {id(int): hook dict}, insertion ordered
+        self.github = {}
+        # id(int) -> (owner, repo)
+        self.github_index = {}
+        self.next_github_id = GITHUB_FIRST_ID
+        # collection path -> {id(str): item dict}
+        self.generic = {}
+        self.next_generic_id = 1
+        # list of {"method", "path", "prefix", "responses": [entries]}
+        self.scripts = []
+        self.log = []
+        self.requests = 0
+        self.deletes_ok = 0
+        self.deletes_404 = 0
+        self.delete_counts = {}
+
+    # ---- scripts ---------------------------------------------------------
+
+    def take_script_entry(self, method, path):
+        """Pop the next canned entry matching method/path, or None."""
+        with self.lock:
+            if not self.scripts:
+                return None
+            for i, s in enumerate(self.scripts):
+                if s["method"] is not None and s["method"] != method:
+                    continue
+                if s["path"] is not None and s["path"] != path:
+                    continue
+                if s["prefix"] is not None and not path.startswith(s["prefix"]):
+                    continue
+                entry = s["responses"].pop(0)
+                if not s["responses"]:
+                    del self.scripts[i]
+                return entry
+        return None
+
+    # ---- github ----------------------------------------------------------
+
+    def github_new_locked(self, owner, repo, base_url, name, config, events,
+                          active, stamp):
+        hid = self.next_github_id
+        self.next_github_id += 1
+        hook_url = "%s/repos/%s/%s/hooks/%d" % (base_url, owner, repo, hid)
+        hook = {
+            "type": "Repository",
+            "id": hid,
+            "name": name,
+            "active": active,
+            "events": events,
+            "config": config,
+            "updated_at": stamp,
+            "created_at": stamp,
+            "url": hook_url,
+            "test_url": hook_url + "/test",
+            "ping_url": hook_url + "/pings",
+            "deliveries_url": hook_url + "/deliveries",
+            "last_response": {"code": None, "status": "unused",
+                              "message": None},
+        }
+        self.github.setdefault((owner, repo), {})[hid] = hook
+        self.github_index[hid] = (owner, repo)
+        return hook
+
+    # ---- generic ---------------------------------------------------------
+
+    def generic_new_locked(self, coll, body, stamp):
+        item = dict(body)
+        item["id"] = "hk_%d" % self.next_generic_id
+        self.next_generic_id += 1
+        item["created_at"] = stamp
+        self.generic.setdefault(coll, {})[item["id"]] = item
+        return item
+
+
+STATE = State()
+
+
+# --------------------------------------------------------------------------
+# HTTP handler
+# --------------------------------------------------------------------------
+
+_date_cache = [0, ""]
+
+
+def http_date():
+    now = int(time.time())
+    if _date_cache[0] != now:
+        _date_cache[1] = time.strftime("%a, %d %b %Y %H:%M:%S GMT",
+                                       time.gmtime(now))
+        _date_cache[0] = now
+    return _date_cache[1]
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "unhook-fake-provider/1"
+    sys_version = ""
+    disable_nagle_algorithm = True
+
+    # Set from main().
+    quiet = True
+    token = "test-token"
+    basic_ok = None  # expected decoded "user:password" bytes
+    base_url = ""
+
+    # ---- plumbing ----------------------------------------------------------
+
+    def setup(self):
+        sock = self.request
+        if isinstance(sock, ssl.SSLSocket):
+            # The listening socket does not handshake on accept, so a slow
+            # or broken client cannot stall the accept loop.
+            sock.settimeout(10)
+            sock.do_handshake()
+            sock.settimeout(None)
+        super().setup()
+
+    def log_message(self, fmt, *args):
+        if not self.quiet:
+            sys.stderr.write("%s - %s\n" % (self.address_string(), fmt % args))
+
+    def read_body(self):
+        te = self.headers.get("Transfer-Encoding", "")
+        if "chunked" in te.lower():
+            parts = []
+            while True:
+                line = self.rfile.readline(65537)
+                if not line:
+                    break
+                size = int(line.split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    # trailers until empty line
+                    while True:
+                        t = self.rfile.readline(65537)
+                        if not t or t in (b"\r\n", b"\n"):
+                            break
+                    break
+                parts.append(self.rfile.read(size))
+                self.rfile.readline(65537)  # CRLF after chunk
+            return b"".join(parts)
+        length = self.headers.get("Content-Length")
+        if length:
+            n = int(length)
+            if n > 0:
+                return self.rfile.read(n)
+        return b""
+
+    def respond(self, status, body=None, headers=None, close=False):
+        """Write the whole response with a single send.
+
+        body: None, bytes, str, or any JSON value (serialized as JSON).
+        """
+        ctype = None
+        if body is None:
+            data = b""
+        elif isinstance(body, bytes):
+            data = body
+            ctype = "application/octet-stream"
+        elif isinstance(body, str):
+            data = body.encode("utf-8")
+            ctype = "text/plain; charset=utf-8"
+        else:
+            data = json.dumps(body).encode("utf-8")
+            ctype = "application/json; charset=utf-8"
+        if status in NO_BODY_STATUSES or self.command == "HEAD":
+            send_data = b""
+        else:
+            send_data = data
+        out = {}
+        if ctype is not None:
+            out["Content-Type"] = ctype
+        if headers:
+            for k, v in headers.items():
+                # let a scripted header replace a default one whatever its case
+                for dk in list(out):
+                    if dk.lower() == k.lower():
+                        del out[dk]
+                out[k] = str(v)
+        reason = self.responses.get(status, ("Status",))[0]
+        lines = ["HTTP/1.1 %d %s" % (status, reason),
+                 "Server: " + self.server_version,
+                 "Date: " + http_date()]
+        has_len = False
+        for k, v in out.items():
+            if k.lower() == "content-length":
+                has_len = True
+            lines.append("%s: %s" % (k, v))
+        if status not in NO_BODY_STATUSES and not has_len:
+            lines.append("Content-Length: %d" % len(data))
+        if close or self.close_connection:
+            self.close_connection = True
+            lines.append("Connection: close")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        self.wfile.write(head + send_data)
+        self.log_request(status, len(send_data))
+        return status
+
+    def drop(self):
+        self.close_connection = True
+        try:
+            self.request.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    # ---- dispatch ---------------------------------------------------------
+
+    def do_GET(self):
+        self.dispatch()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
+
+    def dispatch(self):
+        try:
+            self._dispatch()
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            self.close_connection = True
+        except Exception:
+            sys.stderr.write("provider: error handling %s %s\n"
+                             % (self.command, self.path))
+            traceback.print_exc(file=sys.stderr)
+            sys.stderr.flush()
+            self.close_connection = True
+            try:
+                self.respond(500, {"message": "internal error in fake provider"})
+            except Exception:
+                pass
+
+    def _dispatch(self):
+        split = urlsplit(self.path)
+        path = split.path or "/"
+        query = dict(parse_qsl(split.query, keep_blank_values=True))
+        try:
+            body = self.read_body()
+        except ValueError:
+            self.close_connection = True
+            self.respond(400, {"message": "bad Content-Length or chunked body"})
+            return
+        method = self.command.upper()
+
+        if path.startswith("/_control/") or path == "/_control":
+            self.control(method, path, query, body)
+            return
+
+        entry = {
+            "method": method,
+            "path": path,
+            "query": query,
+            "headers": dict(self.headers.items()),
+            "body": body.decode("utf-8", "replace"),
+            "status": None,
+            "time": time.time(),
+        }
+        with STATE.lock:
+            STATE.log.append(entry)
+            STATE.requests += 1
+
+        if not self.authorized(query):
+            entry["status"] = self.respond(
+                401, {"message": "Requires authentication"})
+            return
+
+        script = STATE.take_script_entry(method, path)
+        if script is not None:
+            delay = script.get("delay_ms")
+            if delay:
+                time.sleep(float(delay) / 1000.0)
+            if script.get("drop"):
+                self.drop()
+                return
+            if "status" in script and not script.get("pass"):
+                entry["status"] = self.respond(
+                    int(script["status"]), script.get("body"),
+                    script.get("headers"), close=bool(script.get("close")))
+                return
+            # pass / delay only: fall through to normal handling
+
+        entry["status"] = self.handle_api(method, path, query, body)
+
+    # ---- auth ----------------------------------------------------------
+
+    def authorized(self, query):
+        tok = self.token
+        auth = self.headers.get("Authorization")
+        if auth:
+            scheme, _, cred = auth.strip().partition(" ")
+            scheme = scheme.lower()
+            cred = cred.strip()
+            if scheme == "bearer" and cred == tok:
+                return True
+            if scheme == "basic" and self.basic_ok is not None:
+                try:
+                    if base64.b64decode(cred, validate=True) == self.basic_ok:
+                        return True
+                except (binascii.Error, ValueError):
+                    pass
+        if self.headers.get("X-Api-Key") == tok:
+            return True
+        if query.get("api_key") == tok:
+            return True
+        return False
+
+    # ---- provider API ---------------------------------------------------
+
+    def handle_api(self, method, path, query, body):
+        m = RE_GH_COLL.match(path)
+        if m:
+            owner, repo = m.group(1), m.group(2)
+            if method == "POST":
+                return self.github_create(owner, repo, body)
+            if method == "GET":
+                return self.github_list(owner, repo, query)
+            return self.gh_not_found()
+        m = RE_GH_ITEM.match(path)
+        if m:
+            owner, repo, sid = m.group(1), m.group(2), m.group(3)
+            if method == "GET":
+                return self.github_get(owner, repo, sid)
+            if method == "DELETE":
+                return self.github_delete(owner, repo, sid)
+            return self.gh_not_found()
+        if path.startswith("/api/"):
+            return self.generic(method, path, body)
+        return self.respond(404, {"message": "Not Found",
+                                  "documentation_url": GITHUB_DOCS})
+
+    def gh_not_found(self):
+        return self.respond(404, {"message": "Not Found",
+                                  "documentation_url": GITHUB_DOCS})
+
+    def github_create(self, owner, repo, body):
+        try:
+            req = json.loads(body.decode("utf-8") or "null")
+        except (ValueError, UnicodeDecodeError):
+            req = None
+        if not isinstance(req, dict):
+            return self.respond(422, {
+                "message": "Validation Failed",
+                "errors": [{"resource": "Hook", "code": "invalid",
+                            "message": "Problems parsing JSON"}],
+                "documentation_url": GITHUB_DOCS})
+        config = req.get("config")
+        if not isinstance(config, dict) or not isinstance(
+                config.get("url"), str) or not config.get("url"):
+            return self.respond(422, {
+                "message": "Validation Failed",
+                "errors": [{"resource": "Hook", "code": "custom",
+                            "message": "Config must contain url"}],
+                "documentation_url": GITHUB_DOCS})
+        cfg = dict(config)
+        cfg.setdefault("content_type", "form")
+        cfg["insecure_ssl"] = str(cfg.get("insecure_ssl", "0"))
+        if "secret" in cfg:
+            cfg["secret"] = "********"
+        events = req.get("events")
+        if not isinstance(events, list):
+            events = ["push"]
+        active = req.get("active", True)
+        name = req.get("name", "web")
+        with STATE.lock:
+            hook = STATE.github_new_locked(owner, repo, self.base_url, name,
+                                           cfg, events, bool(active),
+                                           iso_now())
+        return self.respond(201, hook, {"Location": hook["url"]})
+
+    def github_list(self, owner, repo, query):
+        with STATE.lock:
+            hooks = list(STATE.github.get((owner, repo), {}).values())
+        headers = None
+        if "per_page" in query or "page" in query:
+            try:
+                per_page = max(1, min(100, int(query.get("per_page", "30"))))
+                page = max(1, int(query.get("page", "1")))
+            except ValueError:
+                per_page, page = 30, 1
+            last = max(1, (len(hooks) + per_page - 1) // per_page)
+            start = (page - 1) * per_page
+            hooks = hooks[start:start + per_page]
+            link_base = "%s/repos/%s/%s/hooks?per_page=%d&page=" % (
+                self.base_url, owner, repo, per_page)
+            links = []
+            if page < last:
+                links.append('<%s%d>; rel="next"' % (link_base, page + 1))
+                links.append('<%s%d>; rel="last"' % (link_base, last))
+            if page > 1:
+                links.append('<%s%d>; rel="first"' % (link_base, 1))
+                links.append('<%s%d>; rel="prev"' % (link_base,
+                                                     min(page - 1, last)))
+            if links:
+                headers = {"Link": ", ".join(links)}
+        return self.respond(200, hooks, headers)
+
+    @staticmethod
+    def _gh_id(sid):
+        return int(sid) if sid.isdigit() else None
+
+    def github_get(self, owner, repo, sid):
+        hid = self._gh_id(sid)
+        with STATE.lock:
+            hook = STATE.github.get((owner, repo), {}).get(hid)
+        if hook is None:
+            return self.gh_not_found()
+        return self.respond(200, hook)
+
+    def github_delete(self, owner, repo, sid):
+        hid = self._gh_id(sid)
+        with STATE.lock:
+            STATE.delete_counts[sid] = STATE.delete_counts.get(sid, 0) + 1
+            hooks = STATE.github.get((owner, repo))
+            found = hooks is not None and hid in hooks
+            if found:
+                del hooks[hid]
+                STATE.github_index.pop(hid, None)
+                STATE.deletes_ok += 1
+            else:
+                STATE.deletes_404 += 1
+        if found:
+            return self.respond(204)
+        return self.gh_not_found()
+
+    def generic(self, method, path, body):
+        path = path.rstrip("/") or "/"
+        if method == "POST":
+            try:
+                req = json.loads(body.decode("utf-8") or "null")
+            except (ValueError, UnicodeDecodeError):
+                req = None
+            if not isinstance(req, dict):
+                return self.respond(400, {"error": "body must be a JSON object"})
+            with STATE.lock:
+                item = STATE.generic_new_locked(path, req, iso_now())
+            return self.respond(201, item)
+        coll, _, iid = path.rpartition("/")
+        if method == "DELETE":
+            with STATE.lock:
+                STATE.delete_counts[iid] = STATE.delete_counts.get(iid, 0) + 1
+                items = STATE.generic.get(coll)
+                found = items is not None and iid in items
+                if found:
+                    del items[iid]
+                    STATE.deletes_ok += 1
+                else:
+                    STATE.deletes_404 += 1
+            if found:
+                return self.respond(204)
+            return self.respond(404, {"error": "not found"})
+        if method == "GET":
+            with STATE.lock:
+                item = STATE.generic.get(coll, {}).get(iid)
+                if item is None:
+                    listing = STATE.generic.get(path)
+                    if listing is not None:
+                        listing = list(listing.values())
+            if item is not None:
+                return self.respond(200, item)
+            if listing is not None:
+                return self.respond(200, listing)
+            if RE_GENERIC_ID.match(iid):
+                return self.respond(404, {"error": "not found"})
+            return self.respond(200, [])
+        return self.respond(405, {"error": "method not allowed"})
+
+    # ---- control routes -------------------------------------------------
+
+    def control(self, method, path, query, body):
+        route = path[len("/_control"):].rstrip("/")
+        try:
+            if route == "/script":
+                if method == "POST":
+                    return self.respond(200, self.ctl_script(body))
+                if method == "GET":
+                    with STATE.lock:
+                        return self.respond(200, json.loads(
+                            json.dumps(STATE.scripts)))
+                if method == "DELETE":
+                    with STATE.lock:
+                        STATE.scripts = []
+                    return self.respond(200, {"ok": True})
+            elif route == "/requests":
+                if method == "GET":
+                    with STATE.lock:
+                        if query.get("count") not in (None, "", "0"):
+                            return self.respond(200, {"count": len(STATE.log)})
+                        try:
+                            since = max(0, int(query.get("since", "0") or 0))
+                        except ValueError:
+                            raise BadRequest("'since' must be an integer")
+                        data = json.dumps(STATE.log[since:])
+                    return self.respond(200, data.encode("utf-8"),
+                                        {"Content-Type": "application/json"})
+                if method == "DELETE":
+                    with STATE.lock:
+                        STATE.log = []
+                    return self.respond(200, {"ok": True})
+            elif route == "/seed":
+                if method == "POST":
+                    return self.respond(200, self.ctl_seed(body))
+            elif route == "/hooks":
+                if method == "GET":
+                    with STATE.lock:
+                        gh = {"%s/%s" % k: list(v.keys())
+                              for k, v in STATE.github.items()}
+                        gen = {k: list(v.keys())
+                               for k, v in STATE.generic.items()}
+                    return self.respond(200, {"github": gh, "generic": gen})
+            elif route == "/stats":
+                if method == "GET":
+                    with STATE.lock:
+                        stats = {
+                            "deletes_ok": STATE.deletes_ok,
+                            "deletes_404": STATE.deletes_404,
+                            "requests": STATE.requests,
+                            "delete_counts": dict(STATE.delete_counts),
+                            "scripts_pending": sum(
+                                len(s["responses"]) for s in STATE.scripts),
+                        }
+                    return self.respond(200, stats)
+            elif route == "/reset":
+                if method == "POST":
+                    with STATE.lock:
+                        STATE.reset_locked()
+                    return self.respond(200, {"ok": True})
+            else:
+                return self.respond(404, {"error": "unknown control route",
+                                          "path": path})
+            return self.respond(405, {"error": "method not allowed",
+                                      "path": path})
+        except BadRequest as e:
+            return self.respond(400, {"error": str(e)})
+
+    @staticmethod
+    def _json_object(body):
+        try:
+            req = json.loads(body.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError) as e:
+            raise BadRequest("invalid JSON: %s" % e)
+        if not isinstance(req, dict):
+            raise BadRequest("body must be a JSON object")
+        return req
+
+    def ctl_script(self, body):
+        req = self._json_object(body)
+        responses = req.get("responses")
+        if not isinstance(responses, list) or not responses:
+            raise BadRequest("'responses' must be a non-empty list")
+        for r in responses:
+            if not isinstance(r, dict):
+                raise BadRequest("each response entry must be an object")
+            if "status" in r:
+                try:
+                    int(r["status"])
+                except (TypeError, ValueError):
+                    raise BadRequest("'status' must be an integer")
+            if "headers" in r and not isinstance(r["headers"], dict):
+                raise BadRequest("'headers' must be an object")
+            if "delay_ms" in r and not isinstance(r["delay_ms"], (int, float)):
+                raise BadRequest("'delay_ms' must be a number")
+        method = req.get("method")
+        path = req.get("path")
+        prefix = req.get("prefix")
+        for name, v in (("method", method), ("path", path),
+                        ("prefix", prefix)):
+            if v is not None and not isinstance(v, str):
+                raise BadRequest("'%s' must be a string" % name)
+        script = {
+            "method": method.upper() if method else None,
+            "path": path,
+            "prefix": prefix,
+            "responses": [dict(r) for r in responses],
+        }
+        with STATE.lock:
+            STATE.scripts.append(script)
+            pending = sum(len(s["responses"]) for s in STATE.scripts)
+        return {"queued": len(responses), "pending": pending}
+
+    def ctl_seed(self, body):
+        req = self._json_object(body)
+        try:
+            count = int(req.get("count", 1))
+        except (TypeError, ValueError):
+            raise BadRequest("'count' must be an integer")
+        if count < 0:
+            raise BadRequest("'count' must be >= 0")
+        stamp = iso_now()
+        if "collection" in req:
+            coll = req["collection"]
+            if not isinstance(coll, str) or not coll.startswith("/api/"):
+                raise BadRequest("'collection' must be a path under /api/")
+            coll = coll.rstrip("/")
+            template = req.get("item")
+            if template is None:
+                template = {"url": req.get("url", "https://example.test/hook")}
+            if not isinstance(template, dict):
+                raise BadRequest("'item' must be an object")
+            with STATE.lock:
+                STATE.generic.setdefault(coll, {})
+                ids = [STATE.generic_new_locked(coll, template, stamp)["id"]
+                       for _ in range(count)]
+            return {"ids": ids}
+        owner, repo = req.get("owner"), req.get("repo")
+        if not isinstance(owner, str) or not isinstance(repo, str) \
+                or not owner or not repo or "/" in owner or "/" in repo:
+            raise BadRequest("give 'owner' and 'repo' (or 'collection')")
+        events = req.get("events", ["push"])
+        if not isinstance(events, list):
+            raise BadRequest("'events' must be a list")
+        url = req.get("url", "https://example.test/hook")
+        ctype = req.get("content_type", "json")
+        active = bool(req.get("active", True))
+        with STATE.lock:
+            STATE.github.setdefault((owner, repo), {})
+            ids = []
+            for _ in range(count):
+                cfg = {"url": url, "content_type": ctype, "insecure_ssl": "0"}
+                hook = STATE.github_new_locked(owner, repo, self.base_url,
+                                               "web", cfg, list(events),
+                                               active, stamp)
+                ids.append(hook["id"])
+        return {"ids": ids}
+
+
+# --------------------------------------------------------------------------
+# Server
+# --------------------------------------------------------------------------
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    # Never wait for connection threads on close: idle keep-alive
+    # connections would otherwise block shutdown forever.
+    block_on_close = False
+    request_queue_size = 1024
+    allow_reuse_address = True
+
+    def handle_error(self, request, client_address):
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, ssl.SSLError, socket.timeout,
+                            TimeoutError)):
+            if not Handler.quiet:
+                sys.stderr.write("provider: connection from %s: %r\n"
+                                 % (client_address, exc))
+            return
+        sys.stderr.write("provider: unhandled error for %s\n"
+                         % (client_address,))
+        traceback.print_exc(file=sys.stderr)
+        sys.stderr.flush()
+
+
+class Server6(Server):
+    address_family = socket.AF_INET6
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="Fake webhook provider for tests")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0,
+                    help="0 = ephemeral port chosen by the OS")
+    ap.add_argument("--port-file",
+                    help="write the chosen port here (atomically)")
+    ap.add_argument("--token", default="test-token")
+    ap.add_argument("--user", default="user")
+    ap.add_argument("--password", default="pass")
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
+    ap.add_argument("--quiet", action="store_true")
+    args = ap.parse_args(argv)
+
+    if bool(args.tls_cert) != bool(args.tls_key):
+        ap.error("--tls-cert and --tls-key go together")
+
+    cls = Server6 if ":" in args.host else Server
+    httpd = cls((args.host, args.port), Handler)
+    port = httpd.server_address[1]
+    scheme = "http"
+    if args.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True,
+                                       do_handshake_on_connect=False)
+        scheme = "https"
+
+    host_for_url = "[%s]" % args.host if ":" in args.host else args.host
+    Handler.quiet = args.quiet
+    Handler.token = args.token
+    Handler.basic_ok = ("%s:%s" % (args.user, args.password)).encode("utf-8")
+    Handler.base_url = "%s://%s:%d" % (scheme, host_for_url, port)
+
+    def on_signal(signum, frame):
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    if args.port_file:
+        tmp = args.port_file + ".tmp"
+        with open(tmp, "w") as f:
+            f.write("%d\n" % port)
+        os.replace(tmp, args.port_file)
+    sys.stdout.write("listening on %d\n" % port)
+    sys.stdout.flush()
+
+    try:
+        httpd.serve_forever(poll_interval=0.1)
+    except SystemExit:
+        pass
+    finally:
+        httpd.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
