@@ -9,7 +9,8 @@ local _M = {}
 
 local type, pairs, ipairs, tostring, error, select = type, pairs, ipairs, tostring, error, select
 local math_type, fmt, concat, sort, lower = math.type, string.format, table.concat, table.sort, string.lower
-local json, escape, send = core.json, core.urlescape, core.send
+local escape, send = core.urlescape, core.send
+local json = require("unhook").json
 
 local RETRYABLE = { [408] = true, [425] = true, [429] = true }
 _M.RETRYABLE = RETRYABLE

@@ -46,7 +46,19 @@ function _M.retry(message, after)
   error(_M.error("retry", message, { where = core.where(2), retry_after = after }), 0)
 end
 
-_M.json = core.json
-_M.null = core.json.null
+-- lua-cjson, whose encode writes "/" as "\/": undo that, so that URLs
+-- in registration data and request bodies read as they were written.
+local cjson = core.json
+local function encode(v)
+  local s = cjson.encode(v)
+  if s:find("\\/", 1, true) then
+    s = s:gsub("(\\+)/", function(bs)
+      if #bs % 2 == 1 then return bs:sub(2) .. "/" end
+    end)
+  end
+  return s
+end
+_M.json = setmetatable({ encode = encode }, { __index = cjson })
+_M.null = cjson.null
 
 return _M

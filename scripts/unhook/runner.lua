@@ -12,7 +12,7 @@ local _M = {}
 
 local type, pairs, ipairs, tostring, pcall, xpcall = type, pairs, ipairs, tostring, pcall, xpcall
 local fmt, concat, sort = string.format, table.concat, table.sort
-local json = core.json
+local json = require("unhook").json
 
 local DEFAULT_GONE = { 404, 410 }
 

@@ -1,0 +1,51 @@
+#!/bin/sh
+# Run the test suites against the fixture provider on loopback.
+# usage: sh tests/run.sh [all|unit|spec|e2e]
+set -u
+cd "$(dirname "$0")/.."
+what=${1:-all}
+T=$(mktemp -d)
+python3 tests/provider/provider.py --port-file "$T/port" --quiet \
+    >"$T/provider.log" 2>&1 &
+PROVIDER=$!
+trap 'kill $PROVIDER 2>/dev/null; rm -rf "$T"' EXIT INT TERM
+i=0
+while [ ! -s "$T/port" ]; do
+    i=$((i + 1))
+    if [ $i -gt 100 ]; then
+        echo "fixture provider did not start:"; cat "$T/provider.log"; exit 1
+    fi
+    sleep 0.1
+done
+UNHOOK_TEST_PORT=$(cat "$T/port")
+UNHOOK_TEST_URL="http://127.0.0.1:$UNHOOK_TEST_PORT"
+export UNHOOK_TEST_PORT UNHOOK_TEST_URL
+
+passed=0
+failed=0
+suite() {
+    name=$1
+    shift
+    echo "== $name"
+    curl -s -X POST "$UNHOOK_TEST_URL/_control/reset" >/dev/null
+    if "$@"; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        echo "FAILED: $name"
+    fi
+}
+
+if [ "$what" = all ] || [ "$what" = unit ]; then
+    for t in build/tests/test_*; do
+        [ -x "$t" ] && suite "$(basename "$t")" "$t"
+    done
+fi
+if [ "$what" = all ] || [ "$what" = spec ]; then
+    suite busted busted -o utfTerminal
+fi
+if [ "$what" = all ] || [ "$what" = e2e ]; then
+    suite e2e sh tests/e2e/run.sh
+fi
+echo "suites: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
