@@ -201,7 +201,7 @@ int unhook_connector_check(unhook_engine *E, const char *connector)
 
     if (!dir)
         return UNHOOK_NOTFOUND;
-    lua_getglobal(L, "require");
+    lua_getfield(L, LUA_REGISTRYINDEX, UH_REQUIRE);
     lua_pushliteral(L, "unhook.manifest");
     if (uh_pcall(L, 1, 1) != LUA_OK) {
         uh_seterr(E, "%s", lua_tostring(L, -1));
@@ -375,7 +375,7 @@ static int flow_run(unhook_engine *E, const unhook_flow_request *req,
     lua_setfield(r.L, LUA_REGISTRYINDEX, "unhook.co");
 
     /* stack of co: runner.run, spec */
-    lua_getglobal(r.co, "require");
+    lua_getfield(r.co, LUA_REGISTRYINDEX, UH_REQUIRE);
     lua_pushliteral(r.co, "unhook.runner");
     if (uh_pcall(r.co, 1, 1) != LUA_OK) {
         uh_seterr(E, "%s", lua_tostring(r.co, -1));

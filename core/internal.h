@@ -122,6 +122,9 @@ lua_State *uh_sandbox_new(unhook_engine *E, uh_limit *lim, uh_run *run);
  */
 int uh_pcall(lua_State *L, int nargs, int nresults);
 
+/* Registry key of the runtime's require (all embedded modules). */
+#define UH_REQUIRE "unhook.require"
+
 /* The run a state belongs to (NULL for utility states). */
 uh_run *uh_state_run(lua_State *L);
 

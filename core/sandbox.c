@@ -117,11 +117,11 @@ static const uh_embedded *find_embedded(const char *name)
 }
 
 /*
- * require(name): only the runtime's modules.  Runtime modules are
- * called with (name, core) so that they, and not user code, can reach
- * the core table.  stack: loaded table is upvalue 1, core upvalue 2.
+ * The runtime's own require: any embedded module.  Runtime modules are
+ * called with (name, core) and run with an environment whose require is
+ * this one.  upvalues: 1 loaded table, 2 core table, 3 runtime env.
  */
-static int safe_require(lua_State *L)
+static int runtime_require(lua_State *L)
 {
     const char *name = luaL_checkstring(L, 1);
     const uh_embedded *m;
@@ -134,10 +134,12 @@ static int safe_require(lua_State *L)
     m = find_embedded(name);
     if (!m)
         return luaL_error(L, "module '%s' not found: require is limited to "
-                          "unhook.* modules", name);
+                          "the unhook modules", name);
     snprintf(chunkname, sizeof chunkname, "=[unhook] %s", name);
     if (luaL_loadbufferx(L, m->src, m->len, chunkname, "t") != LUA_OK)
         return lua_error(L);
+    lua_pushvalue(L, lua_upvalueindex(3));
+    lua_setupvalue(L, -2, 1);
     lua_pushstring(L, name);
     lua_pushvalue(L, lua_upvalueindex(2));
     lua_call(L, 2, 1);
@@ -148,6 +150,27 @@ static int safe_require(lua_State *L)
     lua_pushvalue(L, -1);
     lua_setfield(L, lua_upvalueindex(1), name);
     return 1;
+}
+
+/*
+ * The require connector code sees: only the public modules.  The
+ * runtime's internals (manifest loading, connection parsing) hold the
+ * core table and must stay out of reach.  upvalue 1: runtime require.
+ */
+static int public_require(lua_State *L)
+{
+    static const char *const public_modules[] = {"unhook", NULL};
+    const char *name = luaL_checkstring(L, 1);
+
+    for (const char *const *p = public_modules; *p; p++)
+        if (strcmp(name, *p) == 0) {
+            lua_pushvalue(L, lua_upvalueindex(1));
+            lua_pushstring(L, name);
+            lua_call(L, 1, 1);
+            return 1;
+        }
+    return luaL_error(L, "module '%s' not found: flows may require only "
+                      "\"unhook\"", name);
 }
 
 static void drop_fields(lua_State *L, const char *lib, const char *const *names)
@@ -191,10 +214,25 @@ lua_State *uh_sandbox_new(unhook_engine *E, uh_limit *lim, uh_run *run)
     lua_pushcfunction(L, safe_load);
     lua_setglobal(L, "load");
 
-    /* require with its loaded table and the core table as upvalues */
+    /* stack: loaded core runtime-env */
     lua_newtable(L);
     uh_open_core(L);
-    lua_pushcclosure(L, safe_require, 2);
+    lua_newtable(L);
+    lua_createtable(L, 0, 1);
+    lua_pushglobaltable(L);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);                   /* env is also upvalue 3 */
+    lua_pushvalue(L, -4);
+    lua_pushvalue(L, -4);
+    lua_pushvalue(L, -3);
+    lua_pushcclosure(L, runtime_require, 3); /* stack: loaded core env env rreq */
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, "require");         /* env.require = rreq */
+    lua_setfield(L, LUA_REGISTRYINDEX, UH_REQUIRE);
+    lua_pop(L, 4);
+    lua_getfield(L, LUA_REGISTRYINDEX, UH_REQUIRE);
+    lua_pushcclosure(L, public_require, 1);
     lua_setglobal(L, "require");
 
     lua_sethook(L, deadline_hook, LUA_MASKCOUNT, HOOK_COUNT);
