@@ -108,20 +108,18 @@ static int conn_from_table(lua_State *L, uh_conn *c)
     }
     lua_pop(L, 2);
 
-    lua_getfield(L, t, "headers");
-    lua_pushnil(L);
-    while (lua_next(L, -2)) {
-        uh_buf h = {0};
+    lua_getfield(L, t, "headers");          /* sorted "Name: value" lines */
+    for (lua_Integer i = 1; lua_rawgeti(L, -1, i) == LUA_TSTRING; i++) {
         char **p = realloc(c->headers, (size_t)(c->nheaders + 1) * sizeof *p);
         if (p) {
             c->headers = p;
-            uh_buf_printf(&h, "%s: %s", lua_tostring(L, -2), lua_tostring(L, -1));
-            c->headers[c->nheaders++] = uh_buf_take(&h);
+            c->headers[c->nheaders] = uh_strdup(lua_tostring(L, -1));
+            if (c->headers[c->nheaders])
+                c->nheaders++;
         }
         lua_pop(L, 1);
     }
-    lua_pop(L, 1);
-
+    lua_pop(L, 2);
     lua_getfield(L, t, "secrets");
     for (lua_Integer i = 1; lua_rawgeti(L, -1, i) == LUA_TSTRING; i++) {
         add_secret(c, lua_tostring(L, -1));

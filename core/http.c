@@ -121,7 +121,7 @@ int uh_http_start(lua_State *L, uh_run *r, int idx)
 {
     uh_sched *s = r->E->sched;
     const uh_conn *c = r->conn;
-    const char *method, *tmpl, *query, *body;
+    const char *method, *tmpl, *query, *body, *base;
     uh_buf url = {0}, path = {0}, err = {0};
     uh_transfer *t;
     size_t bodylen = 0;
@@ -132,6 +132,9 @@ int uh_http_start(lua_State *L, uh_run *r, int idx)
     method = field_string(L, idx, "method");
     tmpl = field_string(L, idx, "url");
     query = field_string(L, idx, "query");
+    base = field_string(L, idx, "base");
+    if (!base && c)
+        base = c->base_url;
     if (!method || !tmpl) {
         push_error(L, "usage", "request needs a method and a url");
         return -1;
@@ -145,7 +148,7 @@ int uh_http_start(lua_State *L, uh_run *r, int idx)
         return -1;
     }
     lua_pop(L, 1);
-    uh_url_resolve(&url, c ? c->base_url : NULL, path.data ? path.data : "");
+    uh_url_resolve(&url, base, path.data ? path.data : "");
     uh_buf_free(&path);
     if (strncmp(url.data ? url.data : "", "http://", 7) != 0 &&
         strncmp(url.data ? url.data : "", "https://", 8) != 0) {
@@ -159,7 +162,7 @@ int uh_http_start(lua_State *L, uh_run *r, int idx)
         uh_buf_free(&url);
         return -1;
     }
-    creds = c && c->base_url && same_host(url.data, c->base_url);
+    creds = c && c->auth != UH_AUTH_NONE && same_host(url.data, base);
     if (query && *query) {
         uh_buf_add(&url, strchr(url.data, '?') ? "&" : "?", 1);
         uh_buf_puts(&url, query);
@@ -189,20 +192,14 @@ int uh_http_start(lua_State *L, uh_run *r, int idx)
     if (c)
         for (int i = 0; i < c->nheaders; i++)
             add_header(t, c->headers[i]);
+    /* request headers: an array of "Name: value" lines, in order */
     lua_getfield(L, idx, "headers");
     if (lua_istable(L, -1)) {
-        lua_pushnil(L);
-        while (lua_next(L, -2)) {
-            if (lua_type(L, -2) == LUA_TSTRING && lua_isstring(L, -1)) {
-                uh_buf h = {0};
-                uh_buf_printf(&h, "%s: %s", lua_tostring(L, -2),
-                              lua_tostring(L, -1));
-                if (h.data)
-                    add_header(t, h.data);
-                uh_buf_free(&h);
-            }
+        for (lua_Integer i = 1; lua_rawgeti(L, -1, i) == LUA_TSTRING; i++) {
+            add_header(t, lua_tostring(L, -1));
             lua_pop(L, 1);
         }
+        lua_pop(L, 1);
     }
     lua_pop(L, 1);
     if (creds && c->auth == UH_AUTH_BEARER) {

@@ -59,9 +59,14 @@ function _M.parse(text, file)
   local out = { base_url = expand(c.base_url, "base_url", missing), headers = {},
                 timeout_ms = c.timeout_ms, ca_file = expand(c.ca_file, "ca_file", missing),
                 insecure = c.insecure, secrets = {}, auth = { type = "none" } }
+  local hnames = {}
   for k, v in pairs(c.headers or {}) do
     if type(v) ~= "string" then return nil, fmt("%s: headers.%s: expected string, got %s", file, tostring(k), type(v)) end
-    out.headers[k] = expand(v, "headers." .. k, missing)
+    hnames[#hnames + 1] = k
+  end
+  table.sort(hnames)
+  for i, k in ipairs(hnames) do
+    out.headers[i] = k .. ": " .. expand(c.headers[k], "headers." .. k, missing)
   end
   if c.auth then
     local t = c.auth.type

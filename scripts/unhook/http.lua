@@ -125,9 +125,13 @@ function _M.new(manifest, base)
       check(type(req.query) == "table", fn, "query: expected table, got %s", type(req.query))
       query = encode_query(req.query, fn)
     end
+    local lines, names = {}, {}
+    for k in pairs(headers) do names[#names + 1] = k end
+    sort(names)
+    for i, k in ipairs(names) do lines[i] = k .. ": " .. headers[k] end
     local resp, err = send {
       method = method:upper(), url = req.url, path = path, base = base,
-      query = query, headers = headers, body = body,
+      query = query, headers = lines, body = body,
       timeout = req.timeout and math.floor(req.timeout * 1000) or nil,
     }
     if not resp then

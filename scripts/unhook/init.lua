@@ -46,17 +46,72 @@ function _M.retry(message, after)
   error(_M.error("retry", message, { where = core.where(2), retry_after = after }), 0)
 end
 
--- lua-cjson, whose encode writes "/" as "\/": undo that, so that URLs
--- in registration data and request bodies read as they were written.
+-- JSON: lua-cjson decodes; encoding is ours, with object keys sorted so
+-- that stored registration data, request bodies and output are
+-- deterministic, and "/" left unescaped.
 local cjson = core.json
-local function encode(v)
-  local s = cjson.encode(v)
-  if s:find("\\/", 1, true) then
-    s = s:gsub("(\\+)/", function(bs)
-      if #bs % 2 == 1 then return bs:sub(2) .. "/" end
-    end)
+local null = cjson.null
+local concat, sort, fmt, math_type = table.concat, table.sort, string.format, math.type
+local ESC = { ['"'] = '\\"', ['\\'] = '\\\\', ['\b'] = '\\b', ['\f'] = '\\f',
+              ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t' }
+
+local function quote(s)
+  return '"' .. s:gsub('[%c"\\]', function(c)
+    return ESC[c] or fmt("\\u%04x", c:byte())
+  end) .. '"'
+end
+
+local function encode_value(v, out, depth)
+  local t = type(v)
+  if v == nil or v == null then out[#out + 1] = "null"
+  elseif t == "boolean" then out[#out + 1] = v and "true" or "false"
+  elseif t == "number" then
+    if v ~= v or v == math.huge or v == -math.huge then
+      error("cannot encode " .. tostring(v) .. " as JSON", 0)
+    end
+    out[#out + 1] = math_type(v) == "integer" and fmt("%d", v) or fmt("%.14g", v)
+  elseif t == "string" then out[#out + 1] = quote(v)
+  elseif t == "table" then
+    if depth > 100 then error("cannot encode JSON: nesting deeper than 100 (a cycle?)", 0) end
+    local n, count = #v, 0
+    for _ in pairs(v) do count = count + 1 end
+    if n > 0 and n == count then
+      out[#out + 1] = "["
+      for i = 1, n do
+        if i > 1 then out[#out + 1] = "," end
+        encode_value(v[i], out, depth + 1)
+      end
+      out[#out + 1] = "]"
+    else
+      local keys = {}
+      for k in pairs(v) do
+        local kt = type(k)
+        if kt ~= "string" and kt ~= "number" then
+          error("cannot encode JSON: object key of type " .. kt, 0)
+        end
+        keys[#keys + 1] = kt == "number" and (math_type(k) == "integer" and fmt("%d", k) or tostring(k)) or k
+      end
+      sort(keys)
+      out[#out + 1] = "{"
+      for i, k in ipairs(keys) do
+        if i > 1 then out[#out + 1] = "," end
+        out[#out + 1] = quote(k)
+        out[#out + 1] = ":"
+        local val = v[k]
+        if val == nil then val = v[tonumber(k)] end
+        encode_value(val, out, depth + 1)
+      end
+      out[#out + 1] = "}"
+    end
+  else
+    error("cannot encode a " .. t .. " as JSON", 0)
   end
-  return s
+end
+
+local function encode(v)
+  local out = {}
+  encode_value(v, out, 0)
+  return concat(out)
 end
 _M.json = setmetatable({ encode = encode }, { __index = cjson })
 _M.null = cjson.null
