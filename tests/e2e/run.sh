@@ -4,12 +4,15 @@
 # (a scratch folder) and helpers from lib.sh; everything it prints, with
 # the provider's port and the scratch folder replaced by PORT and TMP, must
 # equal tests/e2e/cases/NAME.out.  UPDATE=1 rewrites the golden files.
+# usage: sh tests/e2e/run.sh [NAME...]   (default: every case)
 set -u
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
 pass=0
 fail=0
-for case in tests/e2e/cases/*.sh; do
+cases=""
+for n in "$@"; do cases="$cases tests/e2e/cases/$n.sh"; done
+for case in ${cases:-tests/e2e/cases/*.sh}; do
     name=$(basename "$case" .sh)
     want="tests/e2e/cases/$name.out"
     TMP=$(mktemp -d)
