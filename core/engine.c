@@ -210,8 +210,14 @@ int unhook_connector_check(unhook_engine *E, const char *connector)
     }
     lua_getfield(L, -1, "load");
     lua_pushstring(L, dir);
+    /* connector code runs here too: give it the limits of a flow */
+    E->hostrun.deadline = uh_now() + (double)E->timeout_ms / 1000.0;
+    E->hostlimit.cap = E->hostlimit.used + E->memory_cap;
     if (uh_pcall(L, 1, 2) != LUA_OK) {
-        uh_seterr(E, "%s", lua_tostring(L, -1));
+        uh_seterr(E, "%s", E->hostrun.cpu_tripped
+                  ? "connector code ran past its time budget while loading"
+                  : E->hostlimit.hit ? "connector code ran past its memory limit while loading"
+                  : lua_tostring(L, -1));
         rc = UNHOOK_INVALID;
         goto out;
     }
@@ -231,7 +237,17 @@ int unhook_connector_check(unhook_engine *E, const char *connector)
     uh_seterr(E, "%s", "");
 out:
     lua_settop(L, top);
-    lua_gc(L, LUA_GCCOLLECT);
+    E->hostrun.deadline = 0;
+    E->hostlimit.cap = 0;
+    if (E->hostrun.cpu_tripped || E->hostlimit.hit) {
+        /* a tripped state keeps raising: start a new one */
+        lua_close(E->host);
+        memset(&E->hostlimit, 0, sizeof E->hostlimit);
+        E->hostrun.cpu_tripped = 0;
+        E->host = uh_sandbox_new(E, &E->hostlimit, &E->hostrun);
+    } else {
+        lua_gc(L, LUA_GCCOLLECT);
+    }
     free(dir);
     return rc;
 }
