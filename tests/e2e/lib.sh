@@ -37,3 +37,34 @@ for r in json.load(sys.stdin):
           h.get("x-github-api-version", "-"), "|", r["body"] or "-", "|", r["status"])
 '
 }
+
+# uhs ARGS: run unhook with its two streams apart: each stdout line is
+# printed as "out: LINE", then each stderr line as "err: LINE", then
+# "[exit N]".  For cases where which stream a line goes to matters.
+# A traced "< Date:" header is normalised here, as run.sh does.
+uhs() {
+    "$UNHOOK" "$@" >"$TMP/.uhs.out" 2>"$TMP/.uhs.err"
+    set -- $?
+    sed 's/^/out: /' "$TMP/.uhs.out"
+    sed -e 's/^< Date: .*/< Date: DATE/' -e 's/^/err: /' "$TMP/.uhs.err"
+    echo "[exit $1]"
+}
+
+# stamps: replace ISO 8601 timestamps (2025-01-01T00:00:00Z) by TIME.
+stamps() {
+    sed -E 's/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z/TIME/g'
+}
+
+# fixtures: the folder of fixture connectors, relative to $ROOT.
+FIXTURES=tests/e2e/fixtures/connectors
+
+# leaks FILE STRING...: for each STRING, how many lines of FILE contain it
+# (expect 0); then how many lines contain the mask "***".
+leaks() {
+    _f=$1
+    shift
+    for _s in "$@"; do
+        printf 'lines with %s: %s\n' "$_s" "$(grep -cF -- "$_s" "$_f")"
+    done
+    printf 'lines with ***: %s\n' "$(grep -cF -- '***' "$_f")"
+}

@@ -1,0 +1,8 @@
+# a 422 is a permanent failure: exit 1 with the status and the body
+conn "$TMP/conn.json"
+seed octo hello 1
+script DELETE /repos/octo/hello/hooks/12345678 \
+    '[{"status":422,"body":{"message":"Validation Failed","errors":[{"resource":"Hook","code":"invalid"}]}}]'
+uhs run github push --option owner=octo --option repo=hello \
+    --registration '{"id":12345678}' --connection "$TMP/conn.json"
+requests

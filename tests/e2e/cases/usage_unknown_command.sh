@@ -1,0 +1,2 @@
+# an unknown command: usage on stderr, exit 2
+uhs frobnicate github

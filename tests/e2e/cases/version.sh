@@ -1,0 +1,2 @@
+# --version prints the version on stdout, exit 0
+uhs --version
