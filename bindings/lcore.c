@@ -113,7 +113,33 @@ static int core_time(lua_State *L)
 /* where(level) -> "file:line:" of the caller at that level, or "" */
 static int core_where(lua_State *L)
 {
+    size_t n;
+    const char *s;
+
     luaL_where(L, (int)luaL_optinteger(L, 1, 1));
+    s = lua_tolstring(L, -1, &n);
+    while (n && s[n - 1] == ' ')
+        n--;
+    lua_pushlstring(L, s, n);
+    return 1;
+}
+
+/* redact(s) -> s with the connection's secrets masked */
+static int core_redact(lua_State *L)
+{
+    uh_run *r = uh_state_run(L);
+    const char *s = luaL_checkstring(L, 1);
+    char *m;
+
+    if (!r || !r->conn) {
+        lua_settop(L, 1);
+        return 1;
+    }
+    m = uh_redact(r->conn, s);
+    if (!m)
+        return luaL_error(L, "out of memory");
+    lua_pushstring(L, m);
+    free(m);
     return 1;
 }
 
@@ -138,6 +164,7 @@ void uh_open_core(lua_State *L)
         {"loadtext", core_loadtext}, {"getenv", core_getenv},
         {"now", core_now},           {"time", core_time},
         {"where", core_where},       {"urlescape", core_urlescape},
+        {"redact", core_redact},
         {NULL, NULL}};
 
     luaL_newlib(L, fns);

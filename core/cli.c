@@ -1,6 +1,7 @@
 /*
  * cli.c -- the unhook command.  Uses the public API (unhook.h) only.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,15 +103,13 @@ static void jstr(jsonobj *j, const char *s, size_t n)
     jadd(j, "\"", 1);
 }
 
-/* Add "k=v" to a JSON object of strings. */
-static int jpair(jsonobj *j, const char *flag, const char *kv)
+/* Add "k=v" to a JSON object of strings; -1 if there is no "k=". */
+static int jpair(jsonobj *j, const char *kv)
 {
     const char *eq = strchr(kv, '=');
 
-    if (!eq || eq == kv) {
-        fprintf(stderr, "%s: %s expects NAME=VALUE, got '%s'\n", prog, flag, kv);
+    if (!eq || eq == kv)
         return -1;
-    }
     jadd(j, j->n++ ? "," : "{", 1);
     jstr(j, kv, (size_t)(eq - kv));
     jadd(j, ":", 1);
@@ -245,8 +244,13 @@ static int cmd_flow(unhook_engine *E, int argc, char **argv, int reg)
                 status = bad_usage(msg, NULL, usage);
                 goto out;
             }
-            if (jpair(a[2] == 'o' ? &opts : &inputs, a, argv[++i]) < 0)
+            if (jpair(a[2] == 'o' ? &opts : &inputs, argv[i + 1]) < 0) {
+                snprintf(msg, sizeof msg, "%s: %s expects NAME=VALUE, got '%.40s'",
+                         cmd, a, argv[i + 1]);
+                status = bad_usage(msg, NULL, usage);
                 goto out;
+            }
+            i++;
         } else if (strcmp(a, "--registration") == 0 && !reg) {
             if (!has_val) {
                 status = bad_usage("run: --registration needs JSON or @FILE", NULL, usage);
@@ -256,8 +260,8 @@ static int cmd_flow(unhook_engine *E, int argc, char **argv, int reg)
             if (req.registration[0] == '@') {
                 regfile = read_all(req.registration + 1);
                 if (!regfile) {
-                    fprintf(stderr, "%s: %s: cannot read registration file\n",
-                            prog, req.registration + 1);
+                    fprintf(stderr, "%s: %s: cannot read registration file: %s\n",
+                            prog, req.registration + 1, strerror(errno));
                     goto out;
                 }
                 req.registration = regfile;

@@ -59,7 +59,7 @@ local function encode_query(q, fn)
 end
 
 local function http_error(resp)
-  local body = resp.body or ""
+  local body = core.redact(resp.body or "")
   local snippet = #body > 2000 and (body:sub(1, 2000) .. "...") or body
   return unhook.error("http", fmt("HTTP %d from %s %s%s", resp.status, resp.method, resp.url,
     snippet ~= "" and (": " .. snippet) or ""), {

@@ -2,6 +2,8 @@
 -- `unhook`): error constructors, JSON, the error object type.
 local name, core = ...
 
+local chunks = require "unhook.chunks"
+
 local _M = { version = "0.1.0" }
 
 local setmetatable, tostring, type, error = setmetatable, tostring, type, error
@@ -12,7 +14,7 @@ Error.__index = Error
 Error.__name = "unhook.Error"
 Error.__tostring = function(e)
   local s = e.message or e.code
-  if e.where and e.where ~= "" then s = e.where .. " " .. s end
+  if e.where and e.where ~= "" then s = chunks.expand(e.where .. " " .. s) end
   return s
 end
 _M.Error = Error

@@ -5,6 +5,7 @@ local name, core = ...
 local unhook = require "unhook"
 local schema = require "unhook.schema"
 local srcmap = require "unhook.srcmap"
+local chunks = require "unhook.chunks"
 
 local _M = {}
 
@@ -170,10 +171,11 @@ end
 function _M.run_file(path, env)
   local src, err = core.readfile(path)
   if not src then return nil, err, nil end
+  chunks.register(path)
   local fn, lerr = core.loadtext(src, "@" .. path, env or _M.env())
-  if not fn then return nil, lerr, src end
+  if not fn then return nil, chunks.expand(lerr), src end
   local ok, v = pcall(fn)
-  if not ok then return nil, tostring(v), src end
+  if not ok then return nil, chunks.expand(tostring(v)), src end
   return v, nil, src
 end
 

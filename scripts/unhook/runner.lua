@@ -7,6 +7,7 @@ local unhook = require "unhook"
 local schema = require "unhook.schema"
 local manifest = require "unhook.manifest"
 local http = require "unhook.http"
+local chunks = require "unhook.chunks"
 
 local _M = {}
 
@@ -127,6 +128,14 @@ function _M.run(spec)
     end
     input[k] = v
   end
+  for iname, v in pairs(entry.inputs or {}) do
+    local ispec = flow.inputs[iname]
+    if manifest.is_option(v) and input[iname] == nil and ispec and ispec.required
+       and ispec.default == nil then
+      return setup("usage", fmt("option '%s' is required by the %s flow (input '%s' of %s)",
+        v.name, spec.kind, iname, entry.flow))
+    end
+  end
   input, err = schema.validate(input, flow.inputs, "input", json)
   if not input then return setup("usage", err) end
 
@@ -148,10 +157,7 @@ function _M.run(spec)
   }
   ctx.connection.base_url = base
 
-  local ok, ret = xpcall(flow.run, function(e)
-    if type(e) == "string" then return e end
-    return e
-  end, ctx, input)
+  local ok, ret = xpcall(flow.run, chunks.expand, ctx, input)
   if ok then
     if spec.kind == "registration" then
       local t = type(ret)
