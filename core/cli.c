@@ -356,10 +356,37 @@ out:
     return status;
 }
 
+/*
+ * The search path: --connectors, UNHOOK_CONNECTORS, then the connectors
+ * installed beside this binary (PREFIX/share/unhook/connectors), so an
+ * installed tree works wherever it was copied to.
+ */
+static char *search_path(const char *flag)
+{
+    const char *env = getenv("UNHOOK_CONNECTORS");
+    char exe[4096], *slash, *out;
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    size_t len;
+
+    exe[n > 0 ? n : 0] = '\0';
+    slash = strrchr(exe, '/');
+    if (slash)
+        *slash = '\0';
+    len = (flag ? strlen(flag) : 0) + (env ? strlen(env) : 0) + strlen(exe) + 64;
+    out = malloc(len);
+    if (!out)
+        return NULL;
+    snprintf(out, len, "%s%s%s%s%s/../share/unhook/connectors",
+             flag ? flag : "", flag ? ":" : "", env ? env : "", env ? ":" : "",
+             slash ? exe : ".");
+    return out;
+}
+
 int main(int argc, char **argv)
 {
     unhook_config cfg = {0};
     unhook_engine *E = NULL;
+    char *path;
     int i, rc, status;
 
     cfg.log = on_log;
@@ -384,7 +411,10 @@ int main(int argc, char **argv)
     }
     if (i >= argc)
         return bad_usage("missing COMMAND", NULL, usage_main);
+    path = search_path(cfg.connectors);
+    cfg.connectors = path;
     rc = unhook_engine_open(&E, &cfg);
+    free(path);
     if (rc != UNHOOK_OK) {
         fprintf(stderr, "%s: %s\n", prog, unhook_strerror(rc));
         return EXIT_FAILED;
