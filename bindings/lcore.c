@@ -21,6 +21,10 @@ static int core_send(lua_State *L)
     luaL_checktype(L, 1, LUA_TTABLE);
     if (!r || !r->E || !r->co)
         return luaL_error(L, "HTTP requests are only possible inside a flow run");
+    /* Only the run's own coroutine is resumed by the scheduler. */
+    if (L != r->co)
+        return luaL_error(L, "HTTP requests must be made from the flow itself, "
+                          "not from a coroutine it created");
     if (!lua_isyieldable(L))
         return luaL_error(L, "HTTP request made where the flow cannot wait "
                           "(inside a metamethod or iterator)");

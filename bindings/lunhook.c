@@ -123,7 +123,8 @@ static int flow(lua_State *L, int reg)
     luaL_argcheck(L, req.event, 1, "event: expected string");
     req.options_json = json_field(L, 1, "options", enc);
     req.inputs_json = json_field(L, 1, "inputs", enc);
-    /* registration: a string is passed as is, anything else as JSON */
+    /* registration: a string is passed as is (JSON text or plain text),
+     * a table is encoded as JSON */
     if (lua_getfield(L, 1, "registration") == LUA_TSTRING) {
         req.registration = lua_tostring(L, -1);
     } else if (!lua_isnil(L, -1)) {

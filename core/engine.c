@@ -192,15 +192,30 @@ char *unhook_connector_path(unhook_engine *E, const char *name)
     return NULL;
 }
 
-/* Call unhook.manifest.load(dir) in the host state; errors to errmsg. */
+/*
+ * Call unhook.manifest.load(dir) in a state of its own, under the limits
+ * of a flow: connector code must not touch the state that parses
+ * connection files.
+ */
 int unhook_connector_check(unhook_engine *E, const char *connector)
 {
-    lua_State *L = E->host;
-    int top = lua_gettop(L), rc = UNHOOK_OK;
+    uh_run run;
+    lua_State *L;
+    int rc = UNHOOK_OK;
     char *dir = unhook_connector_path(E, connector);
 
     if (!dir)
         return UNHOOK_NOTFOUND;
+    memset(&run, 0, sizeof run);
+    run.E = E;
+    run.limit.cap = E->memory_cap;
+    run.deadline = uh_now() + (double)E->timeout_ms / 1000.0;
+    L = uh_sandbox_new(E, &run.limit, &run);
+    if (!L) {
+        free(dir);
+        uh_seterr(E, "out of memory");
+        return UNHOOK_NOMEM;
+    }
     lua_getfield(L, LUA_REGISTRYINDEX, UH_REQUIRE);
     lua_pushliteral(L, "unhook.manifest");
     if (uh_pcall(L, 1, 1) != LUA_OK) {
@@ -210,13 +225,10 @@ int unhook_connector_check(unhook_engine *E, const char *connector)
     }
     lua_getfield(L, -1, "load");
     lua_pushstring(L, dir);
-    /* connector code runs here too: give it the limits of a flow */
-    E->hostrun.deadline = uh_now() + (double)E->timeout_ms / 1000.0;
-    E->hostlimit.cap = E->hostlimit.used + E->memory_cap;
     if (uh_pcall(L, 1, 2) != LUA_OK) {
-        uh_seterr(E, "%s", E->hostrun.cpu_tripped
+        uh_seterr(E, "%s", run.cpu_tripped
                   ? "connector code ran past its time budget while loading"
-                  : E->hostlimit.hit ? "connector code ran past its memory limit while loading"
+                  : run.limit.hit ? "connector code ran past its memory limit while loading"
                   : lua_tostring(L, -1));
         rc = UNHOOK_INVALID;
         goto out;
@@ -236,18 +248,7 @@ int unhook_connector_check(unhook_engine *E, const char *connector)
     }
     uh_seterr(E, "%s", "");
 out:
-    lua_settop(L, top);
-    E->hostrun.deadline = 0;
-    E->hostlimit.cap = 0;
-    if (E->hostrun.cpu_tripped || E->hostlimit.hit) {
-        /* a tripped state keeps raising: start a new one */
-        lua_close(E->host);
-        memset(&E->hostlimit, 0, sizeof E->hostlimit);
-        E->hostrun.cpu_tripped = 0;
-        E->host = uh_sandbox_new(E, &E->hostlimit, &E->hostrun);
-    } else {
-        lua_gc(L, LUA_GCCOLLECT);
-    }
+    lua_close(L);
     free(dir);
     return rc;
 }
@@ -295,7 +296,10 @@ static void read_result(uh_run *r)
         lua_pop(co, 1);
         res->code = field_dup(co, -1, "code", r->conn);
         res->message = field_dup(co, -1, "message", r->conn);
-        res->registration = field_dup(co, -1, "registration", r->conn);
+        /* registration data is stored verbatim, never masked */
+        if (lua_getfield(co, -1, "registration") == LUA_TSTRING)
+            res->registration = uh_strdup(lua_tostring(co, -1));
+        lua_pop(co, 1);
         lua_getfield(co, -1, "status");
         res->status = (int)lua_tointeger(co, -1);
         lua_pop(co, 1);

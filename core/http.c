@@ -109,6 +109,26 @@ static int same_host(const char *a, const char *b)
            uh_url_host(b, hb, sizeof hb) == 0 && strcasecmp(ha, hb) == 0;
 }
 
+/* The base URL's host, or one in the request's "hosts" list. */
+static int host_allowed(lua_State *L, int idx, const char *url, const char *base)
+{
+    char host[256];
+    int ok = 0;
+
+    if (!base || same_host(url, base))
+        return 1;
+    if (uh_url_host(url, host, sizeof host) < 0)
+        return 0;
+    lua_getfield(L, idx, "hosts");
+    if (lua_istable(L, -1))
+        for (lua_Integer i = 1; !ok && lua_rawgeti(L, -1, i) == LUA_TSTRING; i++) {
+            ok = strcasecmp(lua_tostring(L, -1), host) == 0;
+            lua_pop(L, 1);
+        }
+    lua_pop(L, 2);
+    return ok;
+}
+
 static void add_header(uh_transfer *t, const char *line)
 {
     struct curl_slist *l = curl_slist_append(t->hdrs, line);
@@ -158,6 +178,19 @@ int uh_http_start(lua_State *L, uh_run *r, int idx)
         lua_setfield(L, -2, "code");
         lua_pushfstring(L, "not an http(s) URL: \"%s\" (is base_url set in "
                         "the manifest or connection?)", url.data ? url.data : "");
+        lua_setfield(L, -2, "message");
+        uh_buf_free(&url);
+        return -1;
+    }
+    if (!host_allowed(L, idx, url.data, base)) {
+        char host[256] = "?";
+        uh_url_host(url.data, host, sizeof host);
+        lua_pushnil(L);
+        lua_createtable(L, 0, 2);
+        lua_pushliteral(L, "forbidden_host");
+        lua_setfield(L, -2, "code");
+        lua_pushfstring(L, "request to %s refused: the connector may call only "
+                        "the base URL's host and the hosts its manifest lists", host);
         lua_setfield(L, -2, "message");
         uh_buf_free(&url);
         return -1;
@@ -240,6 +273,11 @@ int uh_http_start(lua_State *L, uh_run *r, int idx)
         timeout = left < 1 ? 1 : (long)left;
 
     curl_easy_setopt(t->easy, CURLOPT_URL, t->url);
+    /* libcurl silently resends a request whose reused connection died
+     * before any answer; for requests that are not idempotent that could
+     * create a webhook twice, so they get a connection of their own. */
+    if (strcmp(t->method, "POST") == 0 || strcmp(t->method, "PATCH") == 0)
+        curl_easy_setopt(t->easy, CURLOPT_FRESH_CONNECT, 1L);
     if (strcmp(t->method, "HEAD") == 0)
         curl_easy_setopt(t->easy, CURLOPT_NOBODY, 1L);
     else if (strcmp(t->method, "GET") != 0 || body)

@@ -129,6 +129,10 @@ static void step(uh_run *r)
     }
     r->status = st;
     r->state = UH_RUN_DONE;
+    if (r->xfer) {
+        uh_transfer_free(r->E->sched, r->xfer);
+        r->xfer = NULL;
+    }
 }
 
 static void complete(uh_sched *s, CURLMsg *m)

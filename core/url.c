@@ -65,9 +65,17 @@ int uh_url_expand(uh_buf *out, const char *tmpl, uh_url_lookup fn, void *ud,
     return 0;
 }
 
+/* "scheme://..." is absolute, whatever the scheme: never glue it to a base. */
 static int is_absolute(const char *u)
 {
-    return strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0;
+    const char *p = u;
+
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+        return 0;
+    while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+           (*p >= '0' && *p <= '9') || *p == '+' || *p == '-' || *p == '.')
+        p++;
+    return strncmp(p, "://", 3) == 0;
 }
 
 void uh_url_resolve(uh_buf *out, const char *base, const char *ref)

@@ -66,7 +66,11 @@ function _M.parse(text, file)
   end
   table.sort(hnames)
   for i, k in ipairs(hnames) do
-    out.headers[i] = k .. ": " .. expand(c.headers[k], "headers." .. k, missing)
+    local v = expand(c.headers[k], "headers." .. k, missing)
+    if not k:match("^[%w!#$%%&'*+.^_`|~-]+$") or v:find("[%z\r\n]") then
+      return nil, fmt("%s: headers.%s: not a valid header name or value", file, k)
+    end
+    out.headers[i] = k .. ": " .. v
   end
   if c.auth then
     local t = c.auth.type

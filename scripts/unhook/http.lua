@@ -28,8 +28,14 @@ local function is_scalar(v)
   return t == "string" or t == "number" or t == "boolean"
 end
 
+-- Misuse errors point at the flow's line: level 4 is the flow calling a
+-- method wrapper, which calls request, which calls check.
 local function check(cond, fn, msg, ...)
   if not cond then error(fmt("ctx.http.%s: " .. msg, fn, ...), 4) end
+end
+
+local function clean(s)
+  return not s:find("[%z\r\n]")
 end
 
 local FIELDS = { method = true, url = true, path = true, query = true, headers = true,
@@ -71,6 +77,7 @@ end
 -- A client bound to one connector and connection.
 function _M.new(manifest, base)
   local defaults = manifest.headers or {}
+  local hosts = manifest.hosts or {}
   local client = {}
 
   local function request(req, fn)
@@ -81,6 +88,7 @@ function _M.new(manifest, base)
     end
     local method = req.method or "GET"
     check(type(method) == "string", fn, "method: expected string, got %s", type(method))
+    check(method:upper():match("^[A-Z]+$"), fn, "method: '%s' is not an HTTP method", method)
     check(type(req.url) == "string", fn, "url: expected string, got %s", type(req.url))
     local path = {}
     if req.path ~= nil then
@@ -96,6 +104,8 @@ function _M.new(manifest, base)
       check(type(req.headers) == "table", fn, "headers: expected table, got %s", type(req.headers))
       for k, v in pairs(req.headers) do
         check(type(k) == "string" and is_scalar(v), fn, "headers.%s: expected string, got %s", tostring(k), type(v))
+        check(k:match("^[%w!#$%%&'*+.^_`|~-]+$"), fn, "headers: '%s' is not a header name", k)
+        check(clean(text(v)), fn, "headers.%s: value contains CR, LF or NUL", k)
         local old = seen[lower(k)]
         if old then headers[old] = nil end
         headers[k] = text(v); seen[lower(k)] = k
@@ -130,7 +140,7 @@ function _M.new(manifest, base)
     sort(names)
     for i, k in ipairs(names) do lines[i] = k .. ": " .. headers[k] end
     local resp, err = send {
-      method = method:upper(), url = req.url, path = path, base = base,
+      method = method:upper(), url = req.url, path = path, base = base, hosts = hosts,
       query = query, headers = lines, body = body,
       timeout = req.timeout and math.floor(req.timeout * 1000) or nil,
     }
@@ -148,14 +158,20 @@ function _M.new(manifest, base)
     return resp
   end
 
-  client.request = function(req) return request(req, "request") end
+  client.request = function(req)
+    local resp = request(req, "request")
+    return resp
+  end
   for _, m in ipairs({ "get", "post", "put", "patch", "delete", "head" }) do
     client[m] = function(url, opts)
-      check(opts == nil or type(opts) == "table", m, "options: expected table, got %s", type(opts))
+      if opts ~= nil and type(opts) ~= "table" then
+        error(fmt("ctx.http.%s: options: expected table, got %s", m, type(opts)), 2)
+      end
       local req = {}
       if opts then for k, v in pairs(opts) do req[k] = v end end
       req.method, req.url = m:upper(), url
-      return request(req, m)
+      local resp = request(req, m)
+      return resp
     end
   end
   return client

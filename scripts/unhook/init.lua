@@ -53,6 +53,8 @@ end
 -- deterministic, and "/" left unescaped.
 local cjson = core.json
 local null = cjson.null
+-- Tables with this metatable encode as arrays even when empty.
+local array_mt = { __name = "unhook.json.array" }
 local concat, sort, fmt, math_type = table.concat, table.sort, string.format, math.type
 local ESC = { ['"'] = '\\"', ['\\'] = '\\\\', ['\b'] = '\\b', ['\f'] = '\\f',
               ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t' }
@@ -77,7 +79,7 @@ local function encode_value(v, out, depth)
     if depth > 100 then error("cannot encode JSON: nesting deeper than 100 (a cycle?)", 0) end
     local n, count = #v, 0
     for _ in pairs(v) do count = count + 1 end
-    if n > 0 and n == count then
+    if (n > 0 and n == count) or (count == 0 and getmetatable(v) == array_mt) then
       out[#out + 1] = "["
       for i = 1, n do
         if i > 1 then out[#out + 1] = "," end
@@ -115,7 +117,8 @@ local function encode(v)
   encode_value(v, out, 0)
   return concat(out)
 end
-_M.json = setmetatable({ encode = encode }, { __index = cjson })
+_M.json = setmetatable({ encode = encode, array_mt = array_mt,
+                         empty_array = setmetatable({}, array_mt) }, { __index = cjson })
 _M.null = cjson.null
 
 return _M

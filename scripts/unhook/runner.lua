@@ -48,8 +48,6 @@ local function decode_registration(text)
     end
     return v
   end
-  local ok, v = pcall(json.decode, text)
-  if ok and (type(v) == "number" or type(v) == "boolean") then return v end
   return text
 end
 
@@ -76,9 +74,14 @@ end
 
 local function message_of(err)
   if type(err) == "table" then
-    local ok, s = pcall(tostring, err)
-    if ok then return s end
-    return "error object without a message"
+    local mt = getmetatable(err)
+    if mt and mt.__tostring then
+      local ok, s = pcall(tostring, err)
+      if ok then return s end
+    end
+    if type(err.message) == "string" then return err.message end
+    local ok, s = pcall(json.encode, err)
+    return ok and ("error " .. s) or "error object without a message"
   end
   return tostring(err)
 end

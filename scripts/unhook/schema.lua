@@ -75,6 +75,8 @@ function _M.validate(values, specs, what, coerce_with)
       end
     elseif not _M.matches(v, t) then
       return nil, fmt("%s '%s': expected %s, got %s", what, fname, t, kind(v))
+    elseif t == "array" and getmetatable(v) == nil then
+      setmetatable(v, require("unhook").json.array_mt)
     end
     out[fname] = v
   end
