@@ -9,7 +9,7 @@ SHAREDIR ?= $(PREFIX)/share/unhook
 LUA_CMOD ?= $(PREFIX)/lib/lua/5.4
 
 CC      ?= cc
-PKGS    := lua5.4 libcurl lua5.4-cjson
+PKGS    := lua5.4 libcurl lua5.4-cjson sqlite3
 DEBS    := liblua5.4-dev lua5.4 libcurl4-openssl-dev lua-cjson-dev lua-cjson \
            libsqlite3-dev lua-busted libcmocka-dev pkg-config python3 curl valgrind
 
@@ -66,16 +66,16 @@ $(B)/libunhook.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(B)/unhook: $(B)/obj/core/cli.o $(B)/libunhook.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm $(LIBS)
 
 # The Lua module: the engine inside, Lua itself from the host interpreter.
 $(B)/lua/unhook.so: $(B)/obj/bindings/lunhook.o $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) -shared $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libcurl lua5.4-cjson)
+	$(CC) -shared $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libcurl lua5.4-cjson sqlite3) -lm
 
 $(B)/tests/%: tests/unit/%.c $(B)/libunhook.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Icore -o $@ $< $(B)/libunhook.a $(PKG_LIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) -Icore -o $@ $< $(B)/libunhook.a $(PKG_LIBS) -lm -lcmocka
 
 # make test: what CI runs.  Installs missing packages, builds with
 # warnings as errors, starts the fixture provider, runs every suite.

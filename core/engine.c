@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 
@@ -110,6 +112,10 @@ int unhook_engine_open(unhook_engine **out, const unhook_config *cfg)
                                                 : UH_DEFAULT_MEMORY_MB) << 20;
     E->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : UH_DEFAULT_TIMEOUT_MS;
     E->errmsg = uh_strdup("");
+    E->db_path = cfg->db ? uh_strdup(cfg->db) : NULL;
+    E->conn_override = cfg->connection ? uh_strdup(cfg->connection) : NULL;
+    E->concurrency = cfg->concurrency > 0 ? cfg->concurrency : 16;
+    E->rng = (unsigned long long)uh_now() * 1000003ULL ^ (unsigned long long)getpid() << 17 ^ (unsigned long long)(uintptr_t)E;
     E->sched = uh_sched_new();
     E->hostrun.E = E;
     E->host = uh_sandbox_new(E, &E->hostlimit, &E->hostrun);
@@ -127,7 +133,10 @@ void unhook_engine_close(unhook_engine *E)
         return;
     if (E->host)
         lua_close(E->host);
+    uh_store_close(E);
     uh_sched_free(E->sched);
+    free(E->db_path);
+    free(E->conn_override);
     free(E->connectors);
     free(E->errmsg);
     free(E);
@@ -274,7 +283,7 @@ static char *field_dup(lua_State *L, int idx, const char *k, const uh_conn *c)
 }
 
 /* stack: result table on top of r->co */
-static void read_result(uh_run *r)
+void uh_run_read_result(uh_run *r)
 {
     lua_State *co = r->co;
     unhook_flow_result *res = r->res;
@@ -325,7 +334,7 @@ static void read_result(uh_run *r)
 
 static void run_done(uh_run *r)
 {
-    read_result(r);
+    uh_run_read_result(r);
 }
 
 static void push_conn_public(lua_State *L, const uh_conn *c)
@@ -357,8 +366,88 @@ static void set_str(lua_State *L, const char *k, const char *v)
     }
 }
 
+/*
+ * Prepare run r (zeroed by the caller, who may set done/ud) of the flow
+ * of kind for req in a new sandboxed state, and add it to the scheduler.
+ * conn and res must outlive the run.  On failure nothing is left behind.
+ */
+int uh_run_start(unhook_engine *E, uh_run *r, const char *dir, const char *kind,
+                 const unhook_flow_request *req, const uh_conn *conn,
+                 unhook_flow_result *res)
+{
+    memset(res, 0, sizeof *res);
+    res->retry_after = -1;
+    r->E = E;
+    r->conn = conn;
+    r->res = res;
+    if (!r->done)
+        r->done = run_done;
+    r->limit.cap = E->memory_cap;
+    r->L = uh_sandbox_new(E, &r->limit, r);
+    if (!r->L) {
+        uh_seterr(E, "out of memory");
+        return UNHOOK_NOMEM;
+    }
+    r->co = lua_newthread(r->L);
+    lua_setfield(r->L, LUA_REGISTRYINDEX, "unhook.co");
+
+    /* stack of co: runner.run, spec */
+    lua_getfield(r->co, LUA_REGISTRYINDEX, UH_REQUIRE);
+    lua_pushliteral(r->co, "unhook.runner");
+    if (uh_pcall(r->co, 1, 1) != LUA_OK) {
+        uh_seterr(E, "%s", lua_tostring(r->co, -1));
+        lua_close(r->L);
+        r->L = NULL;
+        return UNHOOK_ERROR;
+    }
+    lua_getfield(r->co, -1, "run");
+    lua_remove(r->co, -2);
+    lua_createtable(r->co, 0, 10);
+    set_str(r->co, "dir", dir);
+    set_str(r->co, "event", req->event);
+    set_str(r->co, "kind", kind);
+    set_str(r->co, "options_json", req->options_json);
+    set_str(r->co, "inputs_json", req->inputs_json);
+    set_str(r->co, "registration", req->registration);
+    set_str(r->co, "reason", req->reason);
+    set_str(r->co, "instance_id", req->instance_id);
+    if (r->validate_only) {
+        lua_pushboolean(r->co, 1);
+        lua_setfield(r->co, -2, "validate_only");
+    }
+    push_conn_public(r->co, conn);
+    lua_setfield(r->co, -2, "connection");
+    r->nargs = 1;
+    r->deadline = uh_now() + (double)E->timeout_ms / 1000.0;
+    uh_sched_add(E->sched, r);
+    return UNHOOK_OK;
+}
+
+/* A run that failed before its flow ran: the result code for the API. */
+int uh_run_setup_rc(unhook_engine *E, uh_run *r)
+{
+    unhook_flow_result *res = r->res;
+    int rc;
+
+    if (!r->setup)
+        return UNHOOK_OK;
+    uh_seterr(E, "%s", res->message ? res->message : "cannot run the flow");
+    rc = res->code && strcmp(res->code, "invalid") == 0 ? UNHOOK_INVALID
+       : res->code && strcmp(res->code, "notfound") == 0 ? UNHOOK_NOTFOUND
+       : UNHOOK_USAGE;
+    return rc;
+}
+
+void uh_run_close(uh_run *r)
+{
+    if (r->L)
+        lua_close(r->L);
+    r->L = NULL;
+    r->co = NULL;
+}
+
 static int flow_run(unhook_engine *E, const unhook_flow_request *req,
-                    unhook_flow_result *res, const char *kind)
+                    unhook_flow_result *res, const char *kind, int validate)
 {
     uh_run r;
     uh_conn conn;
@@ -380,59 +469,17 @@ static int flow_run(unhook_engine *E, const unhook_flow_request *req,
         return rc;
     }
     memset(&r, 0, sizeof r);
-    r.E = E;
-    r.conn = &conn;
-    r.res = res;
-    r.done = run_done;
-    r.limit.cap = E->memory_cap;
-    r.L = uh_sandbox_new(E, &r.limit, &r);
-    if (!r.L) {
-        free(dir);
-        uh_conn_free(&conn);
-        return UNHOOK_NOMEM;
+    r.validate_only = validate;
+    rc = uh_run_start(E, &r, dir, kind, req, &conn, res);
+    if (rc == UNHOOK_OK) {
+        uh_sched_drain(E);
+        rc = uh_run_setup_rc(E, &r);
+        if (rc != UNHOOK_OK) {
+            unhook_flow_result_free(res);
+            res->retry_after = -1;
+        }
     }
-    r.co = lua_newthread(r.L);
-    lua_setfield(r.L, LUA_REGISTRYINDEX, "unhook.co");
-
-    /* stack of co: runner.run, spec */
-    lua_getfield(r.co, LUA_REGISTRYINDEX, UH_REQUIRE);
-    lua_pushliteral(r.co, "unhook.runner");
-    if (uh_pcall(r.co, 1, 1) != LUA_OK) {
-        uh_seterr(E, "%s", lua_tostring(r.co, -1));
-        rc = UNHOOK_ERROR;
-        goto out;
-    }
-    lua_getfield(r.co, -1, "run");
-    lua_remove(r.co, -2);
-    lua_createtable(r.co, 0, 10);
-    set_str(r.co, "dir", dir);
-    set_str(r.co, "event", req->event);
-    set_str(r.co, "kind", kind);
-    set_str(r.co, "options_json", req->options_json);
-    set_str(r.co, "inputs_json", req->inputs_json);
-    set_str(r.co, "registration", req->registration);
-    set_str(r.co, "reason", req->reason);
-    set_str(r.co, "instance_id", req->instance_id);
-    push_conn_public(r.co, &conn);
-    lua_setfield(r.co, -2, "connection");
-    r.nargs = 1;
-    r.deadline = uh_now() + (double)E->timeout_ms / 1000.0;
-
-    /* the first resume starts runner.run(spec) */
-    uh_sched_add(E->sched, &r);
-    uh_sched_drain(E);
-
-    rc = UNHOOK_OK;
-    if (r.setup) {
-        uh_seterr(E, "%s", res->message ? res->message : "cannot run the flow");
-        rc = res->code && strcmp(res->code, "invalid") == 0 ? UNHOOK_INVALID
-           : res->code && strcmp(res->code, "notfound") == 0 ? UNHOOK_NOTFOUND
-           : UNHOOK_USAGE;
-        unhook_flow_result_free(res);
-        res->retry_after = -1;
-    }
-out:
-    lua_close(r.L);
+    uh_run_close(&r);
     free(dir);
     uh_conn_free(&conn);
     return rc;
@@ -441,11 +488,21 @@ out:
 int unhook_flow_deregister(unhook_engine *E, const unhook_flow_request *req,
                            unhook_flow_result *res)
 {
-    return flow_run(E, req, res, "deregistration");
+    return flow_run(E, req, res, "deregistration", 0);
 }
 
 int unhook_flow_register(unhook_engine *E, const unhook_flow_request *req,
                          unhook_flow_result *res)
 {
-    return flow_run(E, req, res, "registration");
+    return flow_run(E, req, res, "registration", 0);
+}
+
+int uh_flow_validate(unhook_engine *E, const unhook_flow_request *req,
+                     const char *kind)
+{
+    unhook_flow_result res;
+    int rc = flow_run(E, req, &res, kind, 1);
+
+    unhook_flow_result_free(&res);
+    return rc;
 }

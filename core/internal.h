@@ -154,6 +154,7 @@ struct uh_run {
     int cpu_tripped;
     int timed_out;
     int setup;                /* failed before the flow itself ran */
+    int validate_only;        /* check inputs, do not run the flow */
     uh_transfer *xfer;        /* in flight, or NULL */
     unhook_flow_result *res;
     uh_run *next;             /* scheduler's list */
@@ -174,12 +175,20 @@ struct unhook_engine {
     lua_State *host;          /* trusted state: JSON, connection files */
     uh_run hostrun;           /* the host state's (empty) run */
     uh_limit hostlimit;       /* no cap */
+    char *db_path;            /* NULL: $UNHOOK_DB or ./unhook.db */
+    struct uh_store *store;   /* opened on first use */
+    int concurrency;
+    char *conn_override;      /* connection file for every instance */
+    unsigned long long rng;   /* backoff jitter */
 };
 
 void uh_seterr(unhook_engine *E, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void uh_log(unhook_engine *E, const uh_conn *c, int level, const char *fmt,
             ...) __attribute__((format(printf, 4, 5)));
+
+/* Close the engine's store, if open (lifecycle.c). */
+void uh_store_close(unhook_engine *E);
 
 /* Load a connection file into c (zeroed).  path NULL: no connection. */
 int uh_conn_load(unhook_engine *E, const char *path, uh_conn *c);
@@ -198,6 +207,22 @@ int uh_http_start(lua_State *L, uh_run *r, int idx);
 /* Add a prepared run and drive every run until all are done. */
 void uh_sched_add(uh_sched *s, uh_run *r);
 void uh_sched_drain(unhook_engine *E);
+
+/* Runs of flows (engine.c): start one, map a setup failure, close it. */
+int uh_run_start(unhook_engine *E, uh_run *r, const char *dir, const char *kind,
+                 const unhook_flow_request *req, const uh_conn *conn,
+                 unhook_flow_result *res);
+int uh_run_setup_rc(unhook_engine *E, uh_run *r);
+void uh_run_close(uh_run *r);
+void uh_run_read_result(uh_run *r);
+
+/* Check that req could run (connector, event, options, inputs). */
+int uh_flow_validate(unhook_engine *E, const unhook_flow_request *req,
+                     const char *kind);
+
+/* One scheduler iteration: resume ready runs, move transfers, wait up to
+ * wait_ms for activity.  Returns the number of runs still unfinished. */
+int uh_sched_step(unhook_engine *E, int wait_ms);
 
 /* Free a transfer (removing it from the multi handle). */
 void uh_transfer_free(uh_sched *s, uh_transfer *t);

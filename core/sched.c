@@ -169,50 +169,55 @@ static void expire(uh_sched *s, uh_run *r)
     uh_transfer_free(s, t);
 }
 
-void uh_sched_drain(unhook_engine *E)
+int uh_sched_step(unhook_engine *E, int wait_ms)
 {
     uh_sched *s = E->sched;
+    uh_run **pp = &s->runs, *r;
+    int ready = 0, running = 0, n = 0;
+    double now;
+    CURLMsg *m;
 
-    while (s->runs) {
-        uh_run **pp = &s->runs, *r;
-        int ready = 0, running = 0, waitms = 1000;
-        double now;
-        CURLMsg *m;
-
-        while ((r = *pp)) {
-            if (r->state == UH_RUN_READY)
-                step(r);
-            if (r->state == UH_RUN_DONE) {
-                *pp = r->next;
-                r->next = NULL;
-                if (r->done)
-                    r->done(r);
-                continue;
-            }
-            pp = &r->next;
+    while ((r = *pp)) {
+        if (r->state == UH_RUN_READY)
+            step(r);
+        if (r->state == UH_RUN_DONE) {
+            *pp = r->next;
+            r->next = NULL;
+            if (r->done)
+                r->done(r);
+            continue;
         }
-        if (!s->runs)
-            break;
-        curl_multi_perform(s->multi, &running);
-        while ((m = curl_multi_info_read(s->multi, &running)))
-            if (m->msg == CURLMSG_DONE) {
-                complete(s, m);
-                ready = 1;
-            }
-        now = uh_now();
-        for (r = s->runs; r; r = r->next) {
-            if (r->state == UH_RUN_WAITING && r->deadline > 0) {
-                if (now >= r->deadline) {
-                    expire(s, r);
-                    ready = 1;
-                } else if ((r->deadline - now) * 1000 < waitms) {
-                    waitms = (int)((r->deadline - now) * 1000) + 1;
-                }
-            }
-            if (r->state == UH_RUN_READY)
-                ready = 1;
-        }
-        if (!ready)
-            curl_multi_poll(s->multi, NULL, 0, waitms, NULL);
+        pp = &r->next;
     }
+    if (!s->runs)
+        return 0;
+    curl_multi_perform(s->multi, &running);
+    while ((m = curl_multi_info_read(s->multi, &running)))
+        if (m->msg == CURLMSG_DONE) {
+            complete(s, m);
+            ready = 1;
+        }
+    now = uh_now();
+    for (r = s->runs; r; r = r->next) {
+        n++;
+        if (r->state == UH_RUN_WAITING && r->deadline > 0) {
+            if (now >= r->deadline) {
+                expire(s, r);
+                ready = 1;
+            } else if ((r->deadline - now) * 1000 < wait_ms) {
+                wait_ms = (int)((r->deadline - now) * 1000) + 1;
+            }
+        }
+        if (r->state == UH_RUN_READY)
+            ready = 1;
+    }
+    if (!ready && wait_ms > 0)
+        curl_multi_poll(s->multi, NULL, 0, wait_ms, NULL);
+    return n;
+}
+
+void uh_sched_drain(unhook_engine *E)
+{
+    while (uh_sched_step(E, 1000) > 0)
+        ;
 }

@@ -78,6 +78,12 @@ typedef struct unhook_config {
     int log_level;            /* lines above this level are not produced */
     int memory_mb;            /* per-flow memory cap, 0 = default (64) */
     int timeout_ms;           /* per-flow wall clock budget, 0 = default */
+    const char *db;           /* store file; NULL: $UNHOOK_DB or ./unhook.db.
+                                 Opened on first use, so that check and run
+                                 never create one. */
+    int concurrency;          /* flows in flight at once, 0 = default (16) */
+    const char *connection;   /* connection file used instead of each
+                                 instance's own, or NULL */
 } unhook_config;
 
 typedef struct unhook_engine unhook_engine;
@@ -168,6 +174,160 @@ void unhook_flow_result_free(unhook_flow_result *res);
 
 /* Name of an outcome: "done", "gone", "retry", "failed". */
 const char *unhook_outcome_name(unhook_outcome outcome);
+
+/* ---- instances and their lifecycle (the store) ------------------------ */
+
+/*
+ * An instance: one user flow containing a webhook event card.  Desired
+ * state is what the user asked ("on" or "off"); state is what the engine
+ * has achieved: "registering", "registered", "deregistering", "off" or
+ * "failed" (the dead letter: registration data kept).  Strings belong to
+ * whoever handed the struct out (see each function).
+ */
+typedef struct unhook_instance {
+    const char *id;
+    const char *connector;
+    const char *event;
+    const char *options;        /* JSON object */
+    const char *connection;     /* connection file path, or NULL */
+    const char *registration;   /* registration data (JSON), or NULL */
+    const char *desired;        /* "on" or "off" */
+    const char *state;
+    const char *reason;         /* why it is being deregistered, or NULL */
+    const char *last_error;     /* or NULL */
+    int attempts;               /* attempts toward the desired state */
+    double next_attempt_at;     /* Unix time of the next attempt, or 0 */
+    double created_at, updated_at;
+} unhook_instance;
+
+/* One line of an instance's history: every attempt and change. */
+typedef struct unhook_history {
+    const char *instance_id;
+    double at;                  /* Unix time */
+    const char *action;         /* "enable", "disable", "register",
+                                   "deregister", "retry", "import" */
+    const char *outcome;        /* "done", "gone", "retry", "failed", or NULL */
+    int status;                 /* HTTP status, or 0 */
+    int attempt;
+    const char *message;        /* or NULL */
+    const char *registration;   /* registration data released, or NULL */
+} unhook_history;
+
+/*
+ * Called once per instance or history line; the struct and its strings
+ * are valid during the call only.  Return non-zero to stop early.
+ */
+typedef int (*unhook_instance_fn)(void *userdata, const unhook_instance *inst);
+typedef int (*unhook_history_fn)(void *userdata, const unhook_history *h);
+
+/*
+ * Enable: store the instance (desired "on", state "registering"), run the
+ * registration flow, and store the registration data durably before
+ * returning.  Returns UNHOOK_OK when the flow ran (outcome in *res; on
+ * failure the instance is "failed"), or an error code if it could not run
+ * (UNHOOK_USAGE for an id already on, bad options; UNHOOK_STORE).
+ */
+int unhook_instance_enable(unhook_engine *engine, const char *id,
+                           const unhook_flow_request *req,
+                           unhook_flow_result *res);
+
+/*
+ * Disable: durably record desired "off" and state "deregistering" before
+ * any network call, then run one deregistration attempt.  res->outcome:
+ * DONE (off, or nothing to do: res->code "already_off" or
+ * "not_registered"), GONE (off), RETRY (still deregistering, next attempt
+ * scheduled), FAILED (dead-lettered, registration data kept).
+ * reason may be NULL ("disabled").  UNHOOK_NOTFOUND for an unknown id.
+ */
+int unhook_instance_disable(unhook_engine *engine, const char *id,
+                            const char *reason, unhook_flow_result *res);
+
+/*
+ * Re-queue a failed instance toward its desired state (attempts reset)
+ * and run one attempt now, like unhook_instance_disable.  An instance
+ * that is not failed is left alone (res->code "not_failed").
+ */
+int unhook_instance_retry(unhook_engine *engine, const char *id,
+                          unhook_flow_result *res);
+
+/*
+ * Get one instance.  *out is a copy to release with
+ * unhook_instance_free(); UNHOOK_NOTFOUND if there is no such id.
+ */
+int unhook_instance_get(unhook_engine *engine, const char *id,
+                        unhook_instance **out);
+void unhook_instance_free(unhook_instance *inst);
+
+/* Filter for listing and bulk work; NULL fields match everything. */
+typedef struct unhook_filter {
+    const char *state;
+    const char *connector;
+    const char *event;
+    const char *id;             /* only this instance */
+} unhook_filter;
+
+/* Call fn for every instance matching filter (may be NULL), by id. */
+int unhook_instance_list(unhook_engine *engine, const unhook_filter *filter,
+                         unhook_instance_fn fn, void *userdata);
+
+/* Call fn for every history line of an instance, oldest first. */
+int unhook_history_list(unhook_engine *engine, const char *id,
+                        unhook_history_fn fn, void *userdata);
+
+/* Counts of a batch of work. */
+typedef struct unhook_stats {
+    long total;                 /* instances the work covers */
+    long done;                  /* deregistered (or registered) */
+    long gone;                  /* already gone at the provider */
+    long pending;               /* left for a later retry */
+    long failed;                /* dead-lettered */
+    long skipped;               /* nothing to do (never registered) */
+} unhook_stats;
+
+/* Progress callback of long work, at most a few times a second. */
+typedef void (*unhook_progress_fn)(void *userdata, const unhook_stats *stats);
+
+/*
+ * Disable every instance that is on and matches filter: one transaction
+ * records the intent for all of them, then up to the configured
+ * concurrency of deregistrations run at once; outcomes are committed in
+ * batches, each before it is counted.  Returns UNHOOK_OK with the counts.
+ */
+int unhook_instance_disable_all(unhook_engine *engine,
+                                const unhook_filter *filter,
+                                const char *reason, unhook_stats *stats,
+                                unhook_progress_fn progress, void *userdata);
+
+/*
+ * Re-queue every failed instance matching filter (no attempt is run:
+ * call unhook_engine_run).  *count receives how many.
+ */
+int unhook_instance_retry_all(unhook_engine *engine,
+                              const unhook_filter *filter, long *count);
+
+/*
+ * Run due work (instances registering or deregistering whose next
+ * attempt has come, including ones a crashed process left behind) for at
+ * most max_ms milliseconds (< 0: until nothing is due).  With wait set,
+ * also wait for scheduled retries until nothing is pending.  Counts are
+ * added to *stats.
+ */
+int unhook_engine_run(unhook_engine *engine, long max_ms, int wait,
+                      unhook_stats *stats, unhook_progress_fn progress,
+                      void *userdata);
+
+/*
+ * Import instances from JSON Lines text (one object a line: id,
+ * connector, event, options, connection, registration, state).  All or
+ * nothing: a bad line fails the import naming its line.  *count receives
+ * how many were imported.
+ */
+int unhook_import(unhook_engine *engine, const char *jsonl, size_t len,
+                  long *count);
+
+/* Export every instance as JSON Lines, one line per call of fn. */
+typedef int (*unhook_line_fn)(void *userdata, const char *line, size_t len);
+int unhook_export(unhook_engine *engine, unhook_line_fn fn, void *userdata);
 
 #ifdef __cplusplus
 }

@@ -267,4 +267,20 @@ function _M.load(dir)
   return m
 end
 
+-- What the scheduler needs of a connector: its limits and, per event,
+-- the retry policy.  Returns a table, or nil and the problems as text.
+function _M.summary(dir)
+  local m, errs = _M.load(dir)
+  if not m then return nil, table.concat(errs, "\n") end
+  local limits = m.limits or {}
+  local out = { concurrency = limits.concurrency or 0, per_second = limits.per_second or 0,
+                events = {} }
+  for ename, ev in pairs(m.events) do
+    local r = ev.retry or {}
+    out.events[ename] = { max_attempts = r.max_attempts or 8, base_ms = r.base_ms or 1000,
+                          max_ms = r.max_ms or 3600000 }
+  end
+  return out
+end
+
 return _M

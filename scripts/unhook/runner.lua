@@ -146,6 +146,8 @@ function _M.run(spec)
   registration, err = decode_registration(spec.registration)
   if err then return setup("usage", err) end
 
+  if spec.validate_only then return { outcome = "done" } end
+
   local conn = spec.connection or {}
   local base = conn.base_url or m.base_url
   local ctx = {

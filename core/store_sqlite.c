@@ -1,0 +1,592 @@
+/*
+ * store_sqlite.c -- the embedded store: one SQLite file in WAL mode.
+ * Writers serialise on BEGIN IMMEDIATE with a busy timeout, so several
+ * unhook processes can share one file; claims keep them off each other's
+ * instances.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "internal.h"
+#include "store.h"
+
+typedef struct sq_store {
+    uh_store base;
+    sqlite3 *db;
+    char host[64];
+} sq_store;
+
+#define SQ(s) ((sq_store *)(s))
+
+static const char *const migrations[] = {
+    /* 1: instances and their history */
+    "CREATE TABLE instances ("
+    " id TEXT PRIMARY KEY,"
+    " connector TEXT NOT NULL, event TEXT NOT NULL,"
+    " options TEXT NOT NULL DEFAULT '{}',"
+    " connection TEXT, registration TEXT,"
+    " desired TEXT NOT NULL, state TEXT NOT NULL,"
+    " reason TEXT, last_error TEXT,"
+    " attempts INTEGER NOT NULL DEFAULT 0,"
+    " next_attempt_at REAL NOT NULL DEFAULT 0,"
+    " claim_owner TEXT, claimed_until REAL NOT NULL DEFAULT 0,"
+    " created_at REAL NOT NULL, updated_at REAL NOT NULL);"
+    "CREATE INDEX instances_due ON instances(state, next_attempt_at);"
+    "CREATE TABLE history ("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " instance_id TEXT NOT NULL, at REAL NOT NULL, action TEXT NOT NULL,"
+    " outcome TEXT, status INTEGER NOT NULL DEFAULT 0,"
+    " attempt INTEGER NOT NULL DEFAULT 0, message TEXT, registration TEXT);"
+    "CREATE INDEX history_instance ON history(instance_id, seq);",
+};
+
+#define INST_COLS "id, connector, event, options, connection, registration, " \
+                  "desired, state, reason, last_error, attempts, "           \
+                  "next_attempt_at, created_at, updated_at"
+
+static int fail(uh_store *s, const char *what)
+{
+    snprintf(s->errmsg, sizeof s->errmsg, "store: %s: %s", what,
+             sqlite3_errmsg(SQ(s)->db));
+    return UNHOOK_STORE;
+}
+
+static int exec(uh_store *s, const char *sql)
+{
+    char *err = NULL;
+
+    if (sqlite3_exec(SQ(s)->db, sql, NULL, NULL, &err) != SQLITE_OK) {
+        snprintf(s->errmsg, sizeof s->errmsg, "store: %s", err ? err : "error");
+        sqlite3_free(err);
+        return UNHOOK_STORE;
+    }
+    return UNHOOK_OK;
+}
+
+static sqlite3_stmt *prep(uh_store *s, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+
+    if (sqlite3_prepare_v2(SQ(s)->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        fail(s, "prepare");
+        return NULL;
+    }
+    return st;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+
+    return t ? uh_strdup((const char *)t) : NULL;
+}
+
+static void read_inst(sqlite3_stmt *st, uh_inst *o)
+{
+    o->id = col_dup(st, 0);
+    o->connector = col_dup(st, 1);
+    o->event = col_dup(st, 2);
+    o->options = col_dup(st, 3);
+    o->connection = col_dup(st, 4);
+    o->registration = col_dup(st, 5);
+    o->desired = col_dup(st, 6);
+    o->state = col_dup(st, 7);
+    o->reason = col_dup(st, 8);
+    o->last_error = col_dup(st, 9);
+    o->attempts = sqlite3_column_int(st, 10);
+    o->next_attempt_at = sqlite3_column_double(st, 11);
+    o->created_at = sqlite3_column_double(st, 12);
+    o->updated_at = sqlite3_column_double(st, 13);
+}
+
+static int sq_begin(uh_store *s) { return exec(s, "BEGIN IMMEDIATE"); }
+static int sq_commit(uh_store *s) { return exec(s, "COMMIT"); }
+
+static void sq_rollback(uh_store *s)
+{
+    if (!sqlite3_get_autocommit(SQ(s)->db))
+        sqlite3_exec(SQ(s)->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static int sq_get(uh_store *s, const char *id, uh_inst *out)
+{
+    sqlite3_stmt *st = prep(s, "SELECT " INST_COLS " FROM instances WHERE id = ?");
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    if (!st)
+        return UNHOOK_STORE;
+    bind_text(st, 1, id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        read_inst(st, out);
+        rc = UNHOOK_OK;
+    } else if (rc == SQLITE_DONE) {
+        snprintf(s->errmsg, sizeof s->errmsg, "no instance '%s'", id);
+        rc = UNHOOK_NOTFOUND;
+    } else {
+        rc = fail(s, "get");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_put(uh_store *s, const uh_inst *i)
+{
+    sqlite3_stmt *st = prep(s,
+        "INSERT OR REPLACE INTO instances (" INST_COLS ", claim_owner, claimed_until)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,0)");
+    int rc;
+
+    if (!st)
+        return UNHOOK_STORE;
+    bind_text(st, 1, i->id);
+    bind_text(st, 2, i->connector);
+    bind_text(st, 3, i->event);
+    bind_text(st, 4, i->options ? i->options : "{}");
+    bind_text(st, 5, i->connection);
+    bind_text(st, 6, i->registration);
+    bind_text(st, 7, i->desired);
+    bind_text(st, 8, i->state);
+    bind_text(st, 9, i->reason);
+    bind_text(st, 10, i->last_error);
+    sqlite3_bind_int(st, 11, i->attempts);
+    sqlite3_bind_double(st, 12, i->next_attempt_at);
+    sqlite3_bind_double(st, 13, i->created_at);
+    sqlite3_bind_double(st, 14, i->updated_at);
+    rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : fail(s, "put");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* " AND state = ?..." for a filter; binds start at *n. */
+static void filter_sql(uh_buf *b, const unhook_filter *f)
+{
+    if (f && f->state)
+        uh_buf_puts(b, " AND state = ?");
+    if (f && f->connector)
+        uh_buf_puts(b, " AND connector = ?");
+    if (f && f->event)
+        uh_buf_puts(b, " AND event = ?");
+    if (f && f->id)
+        uh_buf_puts(b, " AND id = ?");
+}
+
+static int filter_bind(sqlite3_stmt *st, const unhook_filter *f, int n)
+{
+    if (f && f->state)
+        bind_text(st, n++, f->state);
+    if (f && f->connector)
+        bind_text(st, n++, f->connector);
+    if (f && f->event)
+        bind_text(st, n++, f->event);
+    if (f && f->id)
+        bind_text(st, n++, f->id);
+    return n;
+}
+
+static int sq_list(uh_store *s, const unhook_filter *f, uh_inst_fn fn, void *ud)
+{
+    uh_buf sql = {0};
+    sqlite3_stmt *st;
+    int rc;
+
+    uh_buf_puts(&sql, "SELECT " INST_COLS " FROM instances WHERE 1");
+    filter_sql(&sql, f);
+    uh_buf_puts(&sql, " ORDER BY id");
+    st = prep(s, sql.data);
+    uh_buf_free(&sql);
+    if (!st)
+        return UNHOOK_STORE;
+    filter_bind(st, f, 1);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        uh_inst i;
+        int stop;
+        read_inst(st, &i);
+        stop = fn(ud, &i);
+        uh_inst_clear(&i);
+        if (stop) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    rc = rc == SQLITE_DONE ? UNHOOK_OK : fail(s, "list");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_history_add(uh_store *s, const unhook_history *h)
+{
+    sqlite3_stmt *st = prep(s,
+        "INSERT INTO history (instance_id, at, action, outcome, status, attempt,"
+        " message, registration) VALUES (?,?,?,?,?,?,?,?)");
+    int rc;
+
+    if (!st)
+        return UNHOOK_STORE;
+    bind_text(st, 1, h->instance_id);
+    sqlite3_bind_double(st, 2, h->at);
+    bind_text(st, 3, h->action);
+    bind_text(st, 4, h->outcome);
+    sqlite3_bind_int(st, 5, h->status);
+    sqlite3_bind_int(st, 6, h->attempt);
+    bind_text(st, 7, h->message);
+    bind_text(st, 8, h->registration);
+    rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : fail(s, "history");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_history_list(uh_store *s, const char *id, unhook_history_fn fn,
+                           void *ud)
+{
+    sqlite3_stmt *st = prep(s,
+        "SELECT instance_id, at, action, outcome, status, attempt, message,"
+        " registration FROM history WHERE instance_id = ? ORDER BY seq");
+    int rc;
+
+    if (!st)
+        return UNHOOK_STORE;
+    bind_text(st, 1, id);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        unhook_history h;
+        h.instance_id = (const char *)sqlite3_column_text(st, 0);
+        h.at = sqlite3_column_double(st, 1);
+        h.action = (const char *)sqlite3_column_text(st, 2);
+        h.outcome = (const char *)sqlite3_column_text(st, 3);
+        h.status = sqlite3_column_int(st, 4);
+        h.attempt = sqlite3_column_int(st, 5);
+        h.message = (const char *)sqlite3_column_text(st, 6);
+        h.registration = (const char *)sqlite3_column_text(st, 7);
+        if (fn(ud, &h)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    rc = rc == SQLITE_DONE ? UNHOOK_OK : fail(s, "history");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int run_filtered(uh_store *s, const char *head, const unhook_filter *f,
+                        double now, const char *text, long *changed)
+{
+    uh_buf sql = {0};
+    sqlite3_stmt *st;
+    int rc, n = 1;
+
+    uh_buf_puts(&sql, head);
+    filter_sql(&sql, f);
+    st = prep(s, sql.data);
+    uh_buf_free(&sql);
+    if (!st)
+        return UNHOOK_STORE;
+    if (text)
+        bind_text(st, n++, text);
+    sqlite3_bind_double(st, n++, now);
+    filter_bind(st, f, n);
+    rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : fail(s, "update");
+    if (changed)
+        *changed = sqlite3_changes(SQ(s)->db);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_mark_off(uh_store *s, const unhook_filter *f, const char *reason,
+                       double now, long *dereg, long *skipped)
+{
+    int rc = run_filtered(s,
+        "UPDATE instances SET desired = 'off', state = 'deregistering',"
+        " reason = ?1, attempts = 0, next_attempt_at = ?2, last_error = NULL,"
+        " updated_at = ?2 WHERE desired = 'on' AND registration IS NOT NULL",
+        f, now, reason ? reason : "disabled", dereg);
+    if (rc != UNHOOK_OK)
+        return rc;
+    return run_filtered(s,
+        "UPDATE instances SET desired = 'off', state = 'off', reason = ?,"
+        " updated_at = ? WHERE desired = 'on' AND registration IS NULL",
+        f, now, reason ? reason : "disabled", skipped);
+}
+
+static int sq_requeue_failed(uh_store *s, const unhook_filter *f, double now,
+                             long *count)
+{
+    return run_filtered(s,
+        "UPDATE instances SET state = CASE desired WHEN 'off' THEN"
+        " 'deregistering' ELSE 'registering' END, attempts = 0,"
+        " next_attempt_at = ?1, updated_at = ?1, claimed_until = 0"
+        " WHERE state = 'failed'", f, now, NULL, count);
+}
+
+static int alive(const char *host, const char *owner)
+{
+    size_t n = strlen(host);
+    long pid;
+
+    if (!owner || strncmp(owner, host, n) != 0 || owner[n] != ':')
+        return 1;               /* another host's: trust its lease */
+    pid = strtol(owner + n + 1, NULL, 10);
+    return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno != ESRCH);
+}
+
+/* Release the claims of processes of this host that have died. */
+static int reap(uh_store *s, double now)
+{
+    sqlite3_stmt *st = prep(s, "SELECT DISTINCT claim_owner FROM instances"
+                               " WHERE claimed_until > ? AND claim_owner IS NOT NULL");
+    char **dead = NULL;
+    int ndead = 0, rc = UNHOOK_OK;
+
+    if (!st)
+        return UNHOOK_STORE;
+    sqlite3_bind_double(st, 1, now);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *o = (const char *)sqlite3_column_text(st, 0);
+        if (!alive(SQ(s)->host, o)) {
+            char **p = realloc(dead, (size_t)(ndead + 1) * sizeof *p);
+            if (p) {
+                dead = p;
+                dead[ndead++] = uh_strdup(o);
+            }
+        }
+    }
+    sqlite3_finalize(st);
+    for (int i = 0; i < ndead; i++) {
+        st = prep(s, "UPDATE instances SET claimed_until = 0, claim_owner = NULL"
+                     " WHERE claim_owner = ?");
+        if (st) {
+            bind_text(st, 1, dead[i]);
+            if (sqlite3_step(st) != SQLITE_DONE)
+                rc = fail(s, "reap");
+            sqlite3_finalize(st);
+        }
+        free(dead[i]);
+    }
+    free(dead);
+    return rc;
+}
+
+static int sq_claim(uh_store *s, const unhook_filter *f, double now,
+                    const char *owner, double lease, int max, uh_inst *out, int *n)
+{
+    uh_buf sql = {0};
+    sqlite3_stmt *st, *up;
+    int rc;
+
+    *n = 0;
+    if ((rc = sq_begin(s)) != UNHOOK_OK)
+        return rc;
+    if ((rc = reap(s, now)) != UNHOOK_OK)
+        goto err;
+    uh_buf_puts(&sql, "SELECT " INST_COLS " FROM instances WHERE state IN"
+                " ('deregistering', 'registering') AND next_attempt_at <= ?"
+                " AND claimed_until <= ?");
+    filter_sql(&sql, f);
+    uh_buf_printf(&sql, " ORDER BY next_attempt_at LIMIT %d", max);
+    st = prep(s, sql.data);
+    uh_buf_free(&sql);
+    up = prep(s, "UPDATE instances SET claim_owner = ?, claimed_until = ? WHERE id = ?");
+    if (!st || !up) {
+        sqlite3_finalize(st);
+        sqlite3_finalize(up);
+        rc = UNHOOK_STORE;
+        goto err;
+    }
+    sqlite3_bind_double(st, 1, now);
+    sqlite3_bind_double(st, 2, now);
+    filter_bind(st, f, 3);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
+        uh_inst *i = &out[*n];
+        read_inst(st, i);
+        (*n)++;
+        bind_text(up, 1, owner);
+        sqlite3_bind_double(up, 2, lease);
+        bind_text(up, 3, i->id);
+        if (sqlite3_step(up) != SQLITE_DONE) {
+            rc = SQLITE_ERROR;
+            break;
+        }
+        sqlite3_reset(up);
+    }
+    sqlite3_finalize(st);
+    sqlite3_finalize(up);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        rc = fail(s, "claim");
+        goto err;
+    }
+    if ((rc = sq_commit(s)) != UNHOOK_OK)
+        goto err;
+    return UNHOOK_OK;
+err:
+    sq_rollback(s);
+    while (*n > 0)
+        uh_inst_clear(&out[--*n]);
+    return rc;
+}
+
+static int sq_unclaim(uh_store *s, const char *id)
+{
+    sqlite3_stmt *st = prep(s, "UPDATE instances SET claimed_until = 0,"
+                               " claim_owner = NULL WHERE id = ?");
+    int rc;
+
+    if (!st)
+        return UNHOOK_STORE;
+    bind_text(st, 1, id);
+    rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : fail(s, "unclaim");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_next_due(uh_store *s, const unhook_filter *f, double *when)
+{
+    uh_buf sql = {0};
+    sqlite3_stmt *st;
+    int rc;
+
+    *when = 0;
+    uh_buf_puts(&sql, "SELECT MIN(MAX(next_attempt_at, claimed_until)) FROM instances"
+                      " WHERE state IN ('deregistering', 'registering')");
+    filter_sql(&sql, f);
+    st = prep(s, sql.data);
+    uh_buf_free(&sql);
+    if (!st)
+        return UNHOOK_STORE;
+    filter_bind(st, f, 1);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        *when = sqlite3_column_double(st, 0);
+    rc = rc == SQLITE_ROW ? UNHOOK_OK : fail(s, "next");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static void sq_close(uh_store *s)
+{
+    if (!s)
+        return;
+    sqlite3_close(SQ(s)->db);
+    free(s);
+}
+
+static const uh_store_ops sq_ops = {
+    sq_begin, sq_commit, sq_rollback, sq_get, sq_put, sq_list,
+    sq_history_add, sq_history_list, sq_mark_off, sq_requeue_failed,
+    sq_claim, sq_unclaim, sq_next_due, sq_close,
+};
+
+static int migrate(uh_store *s, const char *path)
+{
+    sqlite3_stmt *st = prep(s, "PRAGMA user_version");
+    int version = 0, n = (int)(sizeof migrations / sizeof *migrations), rc;
+
+    if (!st)
+        return UNHOOK_STORE;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (version > n) {
+        snprintf(s->errmsg, sizeof s->errmsg, "%s: database schema version %d is "
+                 "newer than this unhook knows (%d)", path, version, n);
+        return UNHOOK_STORE;
+    }
+    while (version < n) {
+        char pragma[64];
+        if ((rc = sq_begin(s)) != UNHOOK_OK)
+            return rc;
+        snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", version + 1);
+        if ((rc = exec(s, migrations[version])) != UNHOOK_OK ||
+            (rc = exec(s, pragma)) != UNHOOK_OK) {
+            sq_rollback(s);
+            return rc;
+        }
+        if ((rc = sq_commit(s)) != UNHOOK_OK)
+            return rc;
+        version++;
+    }
+    return UNHOOK_OK;
+}
+
+int uh_store_sqlite_open(const char *path, uh_store **out, char *err, size_t errsz)
+{
+    sq_store *q = calloc(1, sizeof *q);
+    uh_store *s = &q->base;
+    int rc;
+
+    *out = NULL;
+    if (!q) {
+        snprintf(err, errsz, "out of memory");
+        return UNHOOK_NOMEM;
+    }
+    s->ops = &sq_ops;
+    gethostname(q->host, sizeof q->host - 1);
+    if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                        NULL) != SQLITE_OK) {
+        snprintf(err, errsz, "%s: cannot open the database: %s", path,
+                 q->db ? sqlite3_errmsg(q->db) : "out of memory");
+        sq_close(s);
+        return UNHOOK_STORE;
+    }
+    sqlite3_busy_timeout(q->db, 30000);
+    /* WAL: readers never block the writer; FULL: a commit survives power
+     * loss, which is the promise made before each request is sent. */
+    if ((rc = exec(s, "PRAGMA journal_mode = WAL")) != UNHOOK_OK ||
+        (rc = exec(s, "PRAGMA synchronous = FULL")) != UNHOOK_OK ||
+        (rc = exec(s, "PRAGMA foreign_keys = ON")) != UNHOOK_OK ||
+        (rc = migrate(s, path)) != UNHOOK_OK) {
+        snprintf(err, errsz, "%s: %s", path, s->errmsg);
+        sq_close(s);
+        return rc;
+    }
+    *out = s;
+    return UNHOOK_OK;
+}
+
+/* ---- instance helpers -------------------------------------------------- */
+
+void uh_inst_clear(uh_inst *i)
+{
+    free(i->id);
+    free(i->connector);
+    free(i->event);
+    free(i->options);
+    free(i->connection);
+    free(i->registration);
+    free(i->desired);
+    free(i->state);
+    free(i->reason);
+    free(i->last_error);
+    memset(i, 0, sizeof *i);
+}
+
+void uh_inst_view(const uh_inst *i, unhook_instance *o)
+{
+    o->id = i->id;
+    o->connector = i->connector;
+    o->event = i->event;
+    o->options = i->options;
+    o->connection = i->connection;
+    o->registration = i->registration;
+    o->desired = i->desired;
+    o->state = i->state;
+    o->reason = i->reason;
+    o->last_error = i->last_error;
+    o->attempts = i->attempts;
+    o->next_attempt_at = i->next_attempt_at;
+    o->created_at = i->created_at;
+    o->updated_at = i->updated_at;
+}
