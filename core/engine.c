@@ -134,6 +134,11 @@ void unhook_engine_close(unhook_engine *E)
     if (E->host)
         lua_close(E->host);
     uh_store_close(E);
+    if (E->bytecode) {
+        for (int i = 0; uh_embedded_modules[i].name; i++)
+            uh_buf_free(&E->bytecode[i]);
+        free(E->bytecode);
+    }
     uh_sched_free(E->sched);
     free(E->db_path);
     free(E->conn_override);

@@ -180,6 +180,7 @@ struct unhook_engine {
     int concurrency;
     char *conn_override;      /* connection file for every instance */
     unsigned long long rng;   /* backoff jitter */
+    uh_buf *bytecode;         /* compiled runtime modules, by index */
 };
 
 void uh_seterr(unhook_engine *E, const char *fmt, ...)

@@ -1123,3 +1123,140 @@ int unhook_engine_run(unhook_engine *E, long max_ms, int wait,
     stats->total += stats->done + stats->gone + stats->failed + stats->pending - before;
     return rc;
 }
+
+/* ---- import and export ------------------------------------------------- */
+
+static char *rec_field(lua_State *L, const char *k)
+{
+    char *v = NULL;
+
+    if (lua_getfield(L, -1, k) == LUA_TSTRING)
+        v = uh_strdup(lua_tostring(L, -1));
+    lua_pop(L, 1);
+    return v;
+}
+
+int unhook_import(unhook_engine *E, const char *jsonl, size_t len, long *count)
+{
+    lua_State *L = E->host;
+    int top = lua_gettop(L), rc;
+    double now = wall_now();
+    uh_store *s;
+    lua_Integer n;
+
+    *count = 0;
+    if ((rc = store(E, &s)) != UNHOOK_OK)
+        return rc;
+    lua_getfield(L, LUA_REGISTRYINDEX, UH_REQUIRE);
+    lua_pushliteral(L, "unhook.records");
+    if (uh_pcall(L, 1, 1) != LUA_OK) {
+        uh_seterr(E, "%s", lua_tostring(L, -1));
+        lua_settop(L, top);
+        return UNHOOK_ERROR;
+    }
+    lua_getfield(L, -1, "parse");
+    lua_pushlstring(L, jsonl, len);
+    if (uh_pcall(L, 1, 2) != LUA_OK || lua_isnil(L, -2)) {
+        uh_seterr(E, "%s", lua_tostring(L, -1));
+        lua_settop(L, top);
+        return UNHOOK_USAGE;
+    }
+    lua_pop(L, 1);
+    /* all or nothing: one transaction */
+    rc = s->ops->begin(s);
+    for (n = 1; rc == UNHOOK_OK && lua_rawgeti(L, -1, n) == LUA_TTABLE; n++) {
+        uh_inst i;
+        memset(&i, 0, sizeof i);
+        i.id = rec_field(L, "id");
+        i.connector = rec_field(L, "connector");
+        i.event = rec_field(L, "event");
+        i.options = rec_field(L, "options");
+        i.connection = rec_field(L, "connection");
+        i.registration = rec_field(L, "registration");
+        i.state = rec_field(L, "state");
+        i.desired = rec_field(L, "desired");
+        i.created_at = i.updated_at = now;
+        if (strcmp(i.state, "deregistering") == 0)
+            i.next_attempt_at = now;
+        {
+            uh_inst old;
+            rc = s->ops->get(s, i.id, &old);
+            if (rc == UNHOOK_OK) {
+                /* never overwrite what an instance holds */
+                uh_inst_clear(&old);
+                snprintf(s->errmsg, sizeof s->errmsg, "instance '%s' already "
+                         "exists; nothing was imported", i.id);
+                rc = UNHOOK_USAGE;
+            } else if (rc == UNHOOK_NOTFOUND) {
+                rc = s->ops->put(s, &i);
+            }
+        }
+        if (rc == UNHOOK_OK)
+            history_note(s, i.id, "import", NULL, i.state, now);
+        uh_inst_clear(&i);
+        lua_pop(L, 1);
+    }
+    if (rc == UNHOOK_OK)
+        rc = s->ops->commit(s);
+    if (rc != UNHOOK_OK)
+        s->ops->rollback(s);
+    else
+        *count = (long)(n - 1);
+    lua_settop(L, top);
+    lua_gc(L, LUA_GCCOLLECT);
+    return store_err(E, rc);
+}
+
+typedef struct export_ctx {
+    unhook_line_fn fn;
+    void *ud;
+    uh_buf line;
+} export_ctx;
+
+static void json_field(uh_buf *b, const char *k, const char *v, int raw, int first)
+{
+    if (!first)
+        uh_buf_add(b, ",", 1);
+    uh_buf_json_string(b, k, strlen(k));
+    uh_buf_add(b, ":", 1);
+    if (!v)
+        uh_buf_puts(b, "null");
+    else if (raw)
+        uh_buf_puts(b, v);
+    else
+        uh_buf_json_string(b, v, strlen(v));
+}
+
+static int export_one(void *ud, const uh_inst *i)
+{
+    export_ctx *c = ud;
+    uh_buf *b = &c->line;
+
+    b->len = 0;
+    uh_buf_add(b, "{", 1);
+    json_field(b, "connection", i->connection, 0, 1);
+    json_field(b, "connector", i->connector, 0, 0);
+    json_field(b, "desired", i->desired, 0, 0);
+    json_field(b, "event", i->event, 0, 0);
+    json_field(b, "id", i->id, 0, 0);
+    json_field(b, "options", i->options, 1, 0);
+    json_field(b, "registration", i->registration, 1, 0);
+    json_field(b, "state", i->state, 0, 0);
+    uh_buf_add(b, "}", 1);
+    if (b->oom)
+        return -1;
+    return c->fn(c->ud, b->data, b->len);
+}
+
+int unhook_export(unhook_engine *E, unhook_line_fn fn, void *ud)
+{
+    uh_store *s;
+    export_ctx c = {fn, ud, {0}};
+    int rc;
+
+    if ((rc = store(E, &s)) != UNHOOK_OK)
+        return rc;
+    rc = s->ops->list(s, NULL, export_one, &c);
+    uh_buf_free(&c.line);
+    return store_err(E, rc);
+}

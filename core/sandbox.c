@@ -116,6 +116,44 @@ static const uh_embedded *find_embedded(const char *name)
     return NULL;
 }
 
+static int dump_writer(lua_State *L, const void *p, size_t n, void *ud)
+{
+    (void)L;
+    uh_buf_add(ud, p, n);
+    return 0;
+}
+
+/*
+ * Load runtime module m: from the engine's compiled copy when there is
+ * one (parsing the sources for every flow run would dominate its cost),
+ * else from source, keeping the compiled form for the next state.
+ */
+static int load_embedded(lua_State *L, const uh_embedded *m, const char *chunkname)
+{
+    uh_run *r = uh_state_run(L);
+    unhook_engine *E = r ? r->E : NULL;
+    size_t idx = (size_t)(m - uh_embedded_modules);
+    uh_buf *bc;
+
+    if (E && !E->bytecode) {
+        size_t n = 0;
+        while (uh_embedded_modules[n].name)
+            n++;
+        E->bytecode = calloc(n, sizeof *E->bytecode);
+    }
+    bc = E && E->bytecode ? &E->bytecode[idx] : NULL;
+    if (bc && bc->len)
+        return luaL_loadbufferx(L, bc->data, bc->len, chunkname, "b");
+    if (luaL_loadbufferx(L, m->src, m->len, chunkname, "t") != LUA_OK)
+        return LUA_ERRSYNTAX;
+    if (bc) {
+        lua_dump(L, dump_writer, bc, 0);
+        if (bc->oom)
+            uh_buf_free(bc);
+    }
+    return LUA_OK;
+}
+
 /*
  * The runtime's own require: any embedded module.  Runtime modules are
  * called with (name, core) and run with an environment whose require is
@@ -136,7 +174,7 @@ static int runtime_require(lua_State *L)
         return luaL_error(L, "module '%s' not found: require is limited to "
                           "the unhook modules", name);
     snprintf(chunkname, sizeof chunkname, "=[unhook] %s", name);
-    if (luaL_loadbufferx(L, m->src, m->len, chunkname, "t") != LUA_OK)
+    if (load_embedded(L, m, chunkname) != LUA_OK)
         return lua_error(L);
     lua_pushvalue(L, lua_upvalueindex(3));
     lua_setupvalue(L, -2, 1);

@@ -4,7 +4,6 @@ local name, core = ...
 
 local unhook = require "unhook"
 local schema = require "unhook.schema"
-local srcmap = require "unhook.srcmap"
 local chunks = require "unhook.chunks"
 
 local _M = {}
@@ -179,8 +178,10 @@ function _M.run_file(path, env)
   return v, nil, src
 end
 
-local function where_in(file, map, path)
-  return fmt("%s:%d", file, srcmap.line(map, path))
+-- The source map is built only when there is a problem to report.
+local function where_in(file, src, path)
+  local srcmap = require "unhook.srcmap"
+  return fmt("%s:%d", file, srcmap.line(srcmap.build(src), path))
 end
 
 -- Load and validate a flow file.  Returns flow or nil, errors.
@@ -194,10 +195,9 @@ function _M.load_flow(dir, rel, errs)
       file, type(flow))
     return nil
   end
-  local map = srcmap.build(src)
   local n = #errs
   check_shape(flow, FLOW, "", function(p, msg)
-    errs[#errs + 1] = where_in(file, map, p) .. ": " .. msg
+    errs[#errs + 1] = where_in(file, src, p) .. ": " .. msg
   end)
   if #errs > n then return nil end
   flow.inputs = flow.inputs or {}
@@ -217,8 +217,7 @@ function _M.load(dir)
   if type(m) ~= "table" then
     return nil, { fmt("%s:1: the manifest must return a table, got %s", file, type(m)) }
   end
-  local map = srcmap.build(src)
-  local function report(p, msg) errs[#errs + 1] = where_in(file, map, p) .. ": " .. msg end
+  local function report(p, msg) errs[#errs + 1] = where_in(file, src, p) .. ": " .. msg end
   check_shape(m, MANIFEST, "", report)
   if #errs > 0 then return nil, errs end
 
