@@ -1,0 +1,128 @@
+#!/bin/sh
+# The `make check` driver: with the fixture provider on loopback, run
+#   1. every build/asan/tests/test_* (AddressSanitizer + UBSan, leaks on),
+#   2. every build/tests/test_* under valgrind (definite/indirect leaks and
+#      memory errors fail),
+#   3. a few runs of the ASan-built CLI (check, and run against the
+#      provider: done, gone, a retryable failure),
+# then print "check: N passed, M failed" and fail if anything failed.
+# The Makefile's check target builds both trees before calling this.
+# usage: sh tests/check.sh
+set -u
+cd "$(dirname "$0")/.."
+T=$(mktemp -d)
+python3 tests/provider/provider.py --port-file "$T/port" --quiet \
+    >"$T/provider.log" 2>&1 &
+PROVIDER=$!
+trap 'kill $PROVIDER 2>/dev/null; rm -rf "$T"' EXIT INT TERM
+i=0
+while [ ! -s "$T/port" ]; do
+    i=$((i + 1))
+    if [ $i -gt 100 ]; then
+        echo "fixture provider did not start:"; cat "$T/provider.log"; exit 1
+    fi
+    sleep 0.1
+done
+UNHOOK_TEST_PORT=$(cat "$T/port")
+UNHOOK_TEST_URL="http://127.0.0.1:$UNHOOK_TEST_PORT"
+export UNHOOK_TEST_PORT UNHOOK_TEST_URL
+
+# Sanitizers: leaks and UB are errors.  tests/lsan.supp, if present,
+# holds narrow suppressions for leaks inside libraries (see the file).
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+[ -f tests/lsan.supp ] && LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0"
+export ASAN_OPTIONS UBSAN_OPTIONS ${LSAN_OPTIONS:+LSAN_OPTIONS}
+VALGRIND="valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect -q"
+[ -f tests/valgrind.supp ] && VALGRIND="$VALGRIND --suppressions=tests/valgrind.supp"
+
+passed=0
+failed=0
+# step NAME COMMAND...: one counted step, run against a freshly reset provider.
+step() {
+    name=$1
+    shift
+    echo "== $name"
+    curl -s -X POST "$UNHOOK_TEST_URL/_control/reset" >/dev/null
+    if "$@"; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        echo "FAILED: $name"
+    fi
+}
+
+# expect WANT_EXIT WANT_OUTPUT COMMAND...: the command's exit code and
+# its output (stdout then stderr, the provider's port written PORT) must
+# be exactly these.
+expect() {
+    want_rc=$1
+    want_out=$2
+    shift 2
+    "$@" >"$T/out" 2>"$T/err"
+    rc=$?
+    got=$(cat "$T/out" "$T/err" | sed "s#127.0.0.1:$UNHOOK_TEST_PORT#127.0.0.1:PORT#g")
+    got="${got:+$got
+}[exit $rc]"
+    want="${want_out:+$want_out
+}[exit $want_rc]"
+    if [ "$got" = "$want" ]; then
+        return 0
+    fi
+    echo "want:"; printf '%s\n' "$want"; echo "got:"; printf '%s\n' "$got"
+    return 1
+}
+
+seed() {
+    curl -s -X POST "$UNHOOK_TEST_URL/_control/seed" \
+        -d '{"owner":"octo","repo":"hello","count":1}' >/dev/null
+}
+
+# 1. unit tests under ASan + UBSan
+for t in build/asan/tests/test_*; do
+    [ -x "$t" ] || continue
+    step "asan $(basename "$t")" "$t"
+done
+
+# 2. unit tests under valgrind (time budgets stretched: valgrind is slow)
+for t in build/tests/test_*; do
+    [ -x "$t" ] || continue
+    step "valgrind $(basename "$t")" env UNHOOK_TEST_SLOW=3 $VALGRIND "$t"
+done
+
+# 3. the CLI under ASan + UBSan
+UH=build/asan/unhook
+printf '{"base_url": "%s", "auth": {"type": "bearer", "token": "test-token"}}\n' \
+    "$UNHOOK_TEST_URL" >"$T/conn.json"
+run_push() {
+    "$UH" run github push --option owner=octo --option repo=hello \
+        --registration '{"id":12345678}' --connection "$T/conn.json"
+}
+cli_done() {
+    seed && expect 0 "deregistered" run_push &&
+        expect 0 '{"deletes_ok": 1, "deletes_404": 0, "requests": 1, "delete_counts": {"12345678": 1}, "scripts_pending": 0}' \
+            curl -s "$UNHOOK_TEST_URL/_control/stats"
+}
+cli_gone() {
+    expect 0 'already gone: HTTP 404 from DELETE http://127.0.0.1:PORT/repos/octo/hello/hooks/12345678: {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}' run_push
+}
+cli_retry() {
+    seed &&
+    curl -s -X POST "$UNHOOK_TEST_URL/_control/script" -d '{"method":"DELETE",
+        "path":"/repos/octo/hello/hooks/12345678","responses":[{"status":503,
+        "headers":{"Retry-After":"9"},"body":"busy test-token"}]}' >/dev/null &&
+    expect 1 'unhook: failed (retryable, http): HTTP 503 from DELETE http://127.0.0.1:PORT/repos/octo/hello/hooks/12345678: busy ***
+unhook: the provider asks to retry after 9 s' run_push
+}
+if [ -x "$UH" ]; then
+    step "asan unhook check github" expect 0 "scripts/connectors/github: ok" "$UH" check github
+    step "asan unhook check generic" expect 0 "scripts/connectors/generic: ok" "$UH" check generic
+    step "asan unhook run github push (done)" cli_done
+    step "asan unhook run github push (gone)" cli_gone
+    step "asan unhook run github push (retry, token masked)" cli_retry
+else
+    step "asan unhook is built" test -x "$UH"
+fi
+
+echo "check: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
