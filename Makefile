@@ -59,7 +59,7 @@ $(B)/embed.c: scripts/embed.lua $(LUA_SRC)
 
 $(B)/obj/embed.o: $(B)/embed.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Wno-overlength-strings -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -Icore -Wno-overlength-strings -c $< -o $@
 
 $(B)/libunhook.a: $(LIB_OBJ)
 	rm -f $@

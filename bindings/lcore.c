@@ -21,7 +21,8 @@ static int core_send(lua_State *L)
     luaL_checktype(L, 1, LUA_TTABLE);
     if (!r || !r->E || !r->co)
         return luaL_error(L, "HTTP requests are only possible inside a flow run");
-    /* Only the run's own coroutine is resumed by the scheduler. */
+    /* Only the run's own coroutine is resumed by the scheduler
+     * (http.lua checks can_send first, to blame the flow's line). */
     if (L != r->co)
         return luaL_error(L, "HTTP requests must be made from the flow itself, "
                           "not from a coroutine it created");
@@ -31,6 +32,15 @@ static int core_send(lua_State *L)
     if (uh_http_start(L, r, 1) < 0)
         return 2;                 /* nil, error object pushed */
     return lua_yield(L, 0);
+}
+
+/* can_send() -> whether a request may be made from this coroutine */
+static int core_can_send(lua_State *L)
+{
+    uh_run *r = uh_state_run(L);
+
+    lua_pushboolean(L, r && r->co == L && lua_isyieldable(L));
+    return 1;
 }
 
 /* log(level, message) */
@@ -168,7 +178,7 @@ void uh_open_core(lua_State *L)
         {"loadtext", core_loadtext}, {"getenv", core_getenv},
         {"now", core_now},           {"time", core_time},
         {"where", core_where},       {"urlescape", core_urlescape},
-        {"redact", core_redact},
+        {"redact", core_redact},     {"can_send", core_can_send},
         {NULL, NULL}};
 
     luaL_newlib(L, fns);

@@ -195,19 +195,43 @@ static void mask(uh_buf *b, const char *needle)
     *b = out;
 }
 
+static int longer_first(const void *a, const void *b)
+{
+    size_t la = strlen(*(char *const *)a), lb = strlen(*(char *const *)b);
+
+    return la < lb ? 1 : la > lb ? -1 : 0;
+}
+
+/*
+ * Longer secrets first: a secret inside another (a password inside its
+ * Basic header) masked first would leave the rest of the longer one.
+ */
 void uh_redact_buf(const uh_conn *c, uh_buf *b)
 {
-    if (!c)
+    const char *stack[8], **order = stack;
+    int n;
+
+    if (!c || c->nsecrets == 0)
         return;
-    for (int i = 0; i < c->nsecrets; i++) {
+    n = c->nsecrets;
+    if (n > 8 && !(order = malloc((size_t)n * sizeof *order))) {
+        order = stack;
+        n = 8;
+    }
+    for (int i = 0; i < n; i++)
+        order[i] = c->secrets[i];
+    qsort(order, (size_t)n, sizeof *order, longer_first);
+    for (int i = 0; i < n; i++) {
         uh_buf esc = {0};
-        mask(b, c->secrets[i]);
+        mask(b, order[i]);
         /* the same secret as it appears percent-encoded in a URL */
-        uh_url_escape(&esc, c->secrets[i], strlen(c->secrets[i]));
-        if (esc.data && strcmp(esc.data, c->secrets[i]) != 0)
+        uh_url_escape(&esc, order[i], strlen(order[i]));
+        if (esc.data && strcmp(esc.data, order[i]) != 0)
             mask(b, esc.data);
         uh_buf_free(&esc);
     }
+    if (order != stack)
+        free(order);
 }
 
 char *uh_redact(const uh_conn *c, const char *s)

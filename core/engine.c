@@ -247,6 +247,13 @@ int unhook_connector_check(unhook_engine *E, const char *connector)
         rc = UNHOOK_INVALID;
         goto out;
     }
+    if (lua_isnil(L, -2) && (run.limit.hit || run.cpu_tripped)) {
+        uh_seterr(E, "%s", run.cpu_tripped
+                  ? "connector code ran past its time budget while loading"
+                  : "connector code ran past its memory limit while loading");
+        rc = UNHOOK_INVALID;
+        goto out;
+    }
     if (lua_isnil(L, -2)) {
         uh_buf b = {0};
         for (lua_Integer i = 1; lua_rawgeti(L, -1, i) == LUA_TSTRING; i++) {
@@ -321,6 +328,10 @@ void uh_run_read_result(uh_run *r)
         res->retry_after = lua_isnumber(co, -1) ? lua_tonumber(co, -1) : -1;
         lua_pop(co, 1);
     }
+    /* A C function (a string pattern, say) can outlast the deadline
+     * without the instruction hook firing: an overrun is an overrun. */
+    if (!r->timed_out && r->busy * 1000.0 > (double)r->E->timeout_ms)
+        r->cpu_tripped = 1;
     /* Limits override whatever the flow made of them. */
     if (r->timed_out || r->cpu_tripped || r->limit.hit) {
         const char *code = r->timed_out ? "timeout"

@@ -109,6 +109,39 @@ static int same_host(const char *a, const char *b)
            uh_url_host(b, hb, sizeof hb) == 0 && strcasecmp(ha, hb) == 0;
 }
 
+/* Scheme, host and port all equal: where credentials may go. */
+static int same_origin(const char *a, const char *b)
+{
+    char pa[16], pb[16];
+    const char *ha, *hb;
+    size_t la, lb;
+
+    if (!a || !b || !same_host(a, b))
+        return 0;
+    ha = strstr(a, "://");
+    hb = strstr(b, "://");
+    if ((size_t)(ha - a) != (size_t)(hb - b) || strncasecmp(a, b, (size_t)(ha - a)) != 0)
+        return 0;
+    /* the port: what follows the host, or the scheme's default */
+    for (int k = 0; k < 2; k++) {
+        const char *h = k ? hb + 3 : ha + 3, *end = h + strcspn(h, "/?#");
+        const char *at = memchr(h, '@', (size_t)(end - h)), *colon;
+        char *p = k ? pb : pa;
+        if (at)
+            h = at + 1;
+        if (*h == '[')
+            h = memchr(h, ']', (size_t)(end - h)) ? (const char *)memchr(h, ']', (size_t)(end - h)) : end;
+        colon = memchr(h, ':', (size_t)(end - h));
+        if (colon && end - colon > 1)
+            snprintf(p, 16, "%.*s", (int)(end - colon - 1), colon + 1);
+        else
+            snprintf(p, 16, "%s", strncasecmp(k ? b : a, "https", 5) == 0 ? "443" : "80");
+    }
+    la = strlen(pa);
+    lb = strlen(pb);
+    return la == lb && memcmp(pa, pb, la) == 0;
+}
+
 /* The base URL's host, or one in the request's "hosts" list. */
 static int host_allowed(lua_State *L, int idx, const char *url, const char *base)
 {
@@ -119,13 +152,14 @@ static int host_allowed(lua_State *L, int idx, const char *url, const char *base
         return 1;
     if (uh_url_host(url, host, sizeof host) < 0)
         return 0;
+    int top = lua_gettop(L);
     lua_getfield(L, idx, "hosts");
     if (lua_istable(L, -1))
         for (lua_Integer i = 1; !ok && lua_rawgeti(L, -1, i) == LUA_TSTRING; i++) {
             ok = strcasecmp(lua_tostring(L, -1), host) == 0;
             lua_pop(L, 1);
         }
-    lua_pop(L, 2);
+    lua_settop(L, top);
     return ok;
 }
 
@@ -195,7 +229,7 @@ int uh_http_start(lua_State *L, uh_run *r, int idx)
         uh_buf_free(&url);
         return -1;
     }
-    creds = c && c->auth != UH_AUTH_NONE && same_host(url.data, base);
+    creds = c && c->auth != UH_AUTH_NONE && same_origin(url.data, base);
     if (query && *query) {
         uh_buf_add(&url, strchr(url.data, '?') ? "&" : "?", 1);
         uh_buf_puts(&url, query);

@@ -151,6 +151,7 @@ struct uh_run {
     const uh_conn *conn;
     char *conn_host;          /* host requests may go to */
     double deadline;          /* monotonic seconds */
+    double busy;              /* seconds spent running Lua */
     int cpu_tripped;
     int timed_out;
     int setup;                /* failed before the flow itself ran */

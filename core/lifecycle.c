@@ -475,8 +475,7 @@ static void apply(work *w, job *j, unhook_history *h, double now)
         if (j->reg) {
             set_str(&i->state, "registered");
             free(i->registration);
-            i->registration = res->registration;
-            res->registration = NULL;
+            i->registration = uh_strdup(res->registration);
             h->registration = i->registration;
         } else {
             set_str(&i->state, "off");

@@ -113,8 +113,10 @@ void uh_sched_add(uh_sched *s, uh_run *r)
 static void step(uh_run *r)
 {
     int nres = 0;
+    double t0 = uh_now();
     int st = lua_resume(r->co, r->L, r->nargs, &nres);
 
+    r->busy += uh_now() - t0;
     r->nargs = 0;
     if (st == LUA_YIELD && r->xfer) {
         lua_pop(r->co, nres);

@@ -80,7 +80,7 @@ static int is_absolute(const char *u)
 
 void uh_url_resolve(uh_buf *out, const char *base, const char *ref)
 {
-    const char *auth, *path;
+    const char *auth;
     size_t blen;
 
     if (is_absolute(ref) || !base || !*base) {
@@ -89,7 +89,6 @@ void uh_url_resolve(uh_buf *out, const char *base, const char *ref)
     }
     auth = strstr(base, "://");
     auth = auth ? auth + 3 : base;
-    path = strchr(auth, '/');
     if (ref[0] == '/') {
         /* Keep the base's path as a prefix: "https://h/api" + "/x"
          * is "https://h/api/x", the way connector builders resolve. */
@@ -101,9 +100,10 @@ void uh_url_resolve(uh_buf *out, const char *base, const char *ref)
         return;
     }
     blen = strlen(base);
+    while (blen > (size_t)(auth - base) && base[blen - 1] == '/')
+        blen--;
     uh_buf_add(out, base, blen);
-    if (!path || base[blen - 1] != '/')
-        uh_buf_add(out, "/", 1);
+    uh_buf_add(out, "/", 1);
     uh_buf_puts(out, ref);
 }
 

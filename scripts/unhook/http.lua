@@ -135,6 +135,8 @@ function _M.new(manifest, base)
       check(type(req.query) == "table", fn, "query: expected table, got %s", type(req.query))
       query = encode_query(req.query, fn)
     end
+    check(core.can_send(), fn, "requests must be made from the flow itself, not from a "
+      .. "coroutine it created, a metamethod or an iterator")
     local lines, names = {}, {}
     for k in pairs(headers) do names[#names + 1] = k end
     sort(names)

@@ -115,6 +115,11 @@ local function tname(v)
   return type(v)
 end
 
+local function has_type(v, t)
+  if t == "integer" then return math.type(v) == "integer" end
+  return tname(v) == t
+end
+
 -- Walk value t against shape; report(path, message) for each problem.
 local function check_shape(t, shape, path, report)
   local names = sorted_keys(shape.fields)
@@ -126,7 +131,7 @@ local function check_shape(t, shape, path, report)
         suggest(tostring(k), names), concat(names, ", ")))
     else
       local p = join(path, k)
-      if f.type and tname(v) ~= f.type then
+      if f.type and not has_type(v, f.type) then
         report(p, fmt("%s: expected %s, got %s", p, f.type, tname(v)))
       elseif f.one_of and not f.one_of[v] then
         report(p, fmt("%s: '%s' is not one of: %s", p, tostring(v),
@@ -219,7 +224,7 @@ function _M.load(dir)
   end
   local function report(p, msg) errs[#errs + 1] = where_in(file, src, p) .. ": " .. msg end
   check_shape(m, MANIFEST, "", report)
-  if #errs > 0 then return nil, errs end
+  if #errs > 0 then return nil, _M.sorted(errs) end
 
   m.dir, m.file, m.flows = dir, file, {}
   if next(m.events) == nil then report("events", "events: declare at least one event") end
@@ -231,14 +236,15 @@ function _M.load(dir)
       if entry then
         local p = ep .. "." .. kind
         local flow = m.flows[entry.flow]
-        if not flow then
+        if flow == nil then
           if not core.isfile(dir .. "/" .. entry.flow) then
             report(p .. ".flow", fmt("%s.flow: file '%s' not found in %s", p, entry.flow, dir))
           else
             flow = _M.load_flow(dir, entry.flow, errs)
-            m.flows[entry.flow] = flow
           end
+          m.flows[entry.flow] = flow or false   -- a broken flow is reported once
         end
+        flow = flow or nil
         local inputs = entry.inputs or {}
         for iname, v in pairs(inputs) do
           local ip = p .. ".inputs." .. tostring(iname)
@@ -262,8 +268,25 @@ function _M.load(dir)
       end
     end
   end
-  if #errs > 0 then return nil, errs end
+  if #errs > 0 then return nil, _M.sorted(errs) end
   return m
+end
+
+-- Problems in file and line order, so that output does not depend on
+-- the order of table traversal.
+function _M.sorted(errs)
+  local function key(e)
+    local file, line = e:match("^(.-):(%d+):")
+    return file or e, tonumber(line) or 0
+  end
+  table.sort(errs, function(a, b)
+    local fa, la = key(a)
+    local fb, lb = key(b)
+    if fa ~= fb then return fa < fb end
+    if la ~= lb then return la < lb end
+    return a < b
+  end)
+  return errs
 end
 
 -- What the scheduler needs of a connector: its limits and, per event,
