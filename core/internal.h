@@ -182,6 +182,7 @@ struct unhook_engine {
     char *conn_override;      /* connection file for every instance */
     unsigned long long rng;   /* backoff jitter */
     uh_buf *bytecode;         /* compiled runtime modules, by index */
+    char owner[96];           /* "host:pid": who holds this engine's claims */
 };
 
 void uh_seterr(unhook_engine *E, const char *fmt, ...)

@@ -37,6 +37,11 @@ static int store(unhook_engine *E, uh_store **out)
             uh_seterr(E, "%s", err);
             return rc;
         }
+        {
+            char host[64] = "";
+            gethostname(host, sizeof host - 1);
+            snprintf(E->owner, sizeof E->owner, "%s:%ld", host, (long)getpid());
+        }
     }
     *out = E->store;
     return UNHOOK_OK;
@@ -300,6 +305,7 @@ typedef struct job {
     char *released;             /* registration data moved to history */
     cinfo *ci;
     int reg;                    /* a registration flow */
+    int lost;                   /* its claim was lost: outcome not recorded */
     struct job *next;
 } job;
 
@@ -314,7 +320,7 @@ typedef struct work {
     job *finished;              /* run, outcome not yet committed */
     int nfinished, active;
     double last_flush, last_progress;
-    char owner[128];
+    const char *owner;
     unhook_stats *stats;
     unhook_progress_fn progress;
     void *ud;
@@ -528,8 +534,14 @@ static int flush(work *w)
     rc = s->ops->begin(s);
     for (j = list; rc == UNHOOK_OK && j; j = j->next) {
         unhook_history h;
+        int lost = 0;
         apply(w, j, &h, now);
-        rc = s->ops->put(s, &j->inst);
+        rc = s->ops->finish(s, &j->inst, w->owner, now, &lost);
+        if (rc == UNHOOK_OK && lost) {
+            /* the lease ran out and another process took the instance */
+            j->lost = 1;
+            h.message = "outcome not recorded: another process holds the instance";
+        }
         if (rc == UNHOOK_OK)
             rc = s->ops->history_add(s, &h);
     }
@@ -546,7 +558,7 @@ static int flush(work *w)
     w->last_flush = uh_now();
     for (j = list; j;) {
         job *n = j->next;
-        if (rc == UNHOOK_OK && w->stats) {
+        if (rc == UNHOOK_OK && w->stats && !j->lost) {
             const char *st = j->inst.state;
             int ended = strcmp(st, "off") == 0 || strcmp(st, "registered") == 0 ||
                         strcmp(st, "failed") == 0;
@@ -652,11 +664,7 @@ static int work_loop(work *w, long max_ms, int wait)
     double end = max_ms >= 0 ? uh_now() + (double)max_ms / 1000.0 : 0;
     int claiming = 1, cap = w->E->concurrency * 2 + 8;
 
-    {
-        char host[64] = "";
-        gethostname(host, sizeof host - 1);
-        snprintf(w->owner, sizeof w->owner, "%s:%ld", host, (long)getpid());
-    }
+    w->owner = w->E->owner;
     w->last_flush = w->last_progress = uh_now();
     for (;;) {
         double wake = 0, now;
@@ -808,6 +816,12 @@ int unhook_instance_enable(unhook_engine *E, const char *id,
     rc = s->ops->get(s, id, &i);
     if (rc == UNHOOK_OK) {
         const char *st = i.state;
+        if (s->ops->claimed_elsewhere(s, &i, E->owner, now)) {
+            uh_seterr(E, "instance '%s' is being worked on by another unhook "
+                      "process; try again when it is done", id);
+            uh_inst_clear(&i);
+            return UNHOOK_USAGE;
+        }
         if (strcmp(i.desired, "on") == 0 && strcmp(st, "registered") == 0) {
             uh_seterr(E, "instance '%s' is already on", id);
             uh_inst_clear(&i);
@@ -863,13 +877,40 @@ int unhook_instance_enable(unhook_engine *E, const char *id,
     return run_one(E, s, id, res);
 }
 
+/* Record intent (and a history line) in one transaction. */
+static int record_intent(unhook_engine *E, uh_store *s, const uh_inst *i,
+                         const char *action, const char *outcome, const char *msg)
+{
+    int rc = s->ops->begin(s);
+
+    if (rc == UNHOOK_OK)
+        rc = s->ops->intent(s, i);
+    if (rc == UNHOOK_OK)
+        history_note(s, i->id, action, outcome, msg, i->updated_at);
+    if (rc == UNHOOK_OK)
+        rc = s->ops->commit(s);
+    if (rc != UNHOOK_OK) {
+        s->ops->rollback(s);
+        return store_err(E, rc);
+    }
+    return UNHOOK_OK;
+}
+
+static void in_progress(unhook_flow_result *res)
+{
+    res->outcome = UNHOOK_OUTCOME_RETRY;
+    res->code = uh_strdup("in_progress");
+    res->message = uh_strdup("another unhook process is working on this instance "
+                             "right now; it will converge to the desired state");
+}
+
 int unhook_instance_disable(unhook_engine *E, const char *id,
                             const char *reason, unhook_flow_result *res)
 {
     uh_store *s;
     uh_inst i;
     double now = wall_now();
-    int rc;
+    int rc, busy;
 
     memset(res, 0, sizeof *res);
     res->retry_after = -1;
@@ -882,40 +923,43 @@ int unhook_instance_disable(unhook_engine *E, const char *id,
     rc = s->ops->get(s, id, &i);
     if (rc != UNHOOK_OK)
         return store_err(E, rc);
-    if (strcmp(i.state, "off") == 0) {
-        res->code = uh_strdup("already_off");
-        uh_inst_clear(&i);
-        return UNHOOK_OK;
-    }
-    rc = s->ops->begin(s);
-    set_str(&i.desired, "off");
+    busy = s->ops->claimed_elsewhere(s, &i, E->owner, now);
     set_str(&i.reason, reason ? reason : "disabled");
     i.updated_at = now;
-    if (!i.registration) {
+    if (strcmp(i.state, "off") == 0) {
+        res->code = uh_strdup("already_off");
+        if (strcmp(i.desired, "off") != 0) {
+            set_str(&i.desired, "off");
+            rc = record_intent(E, s, &i, "disable", "done", "already off");
+        }
+        uh_inst_clear(&i);
+        return rc;
+    }
+    set_str(&i.desired, "off");
+    if (busy) {
+        /* the other process's outcome will carry it on (see finish) */
+        rc = record_intent(E, s, &i, "disable", NULL, i.reason);
+        if (rc == UNHOOK_OK)
+            in_progress(res);
+    } else if (!i.registration) {
         /* never registered: nothing to tell the provider */
         set_str(&i.state, "off");
         i.next_attempt_at = 0;
         res->code = uh_strdup("not_registered");
+        rc = record_intent(E, s, &i, "disable", "done",
+                           "never registered: nothing to deregister");
     } else {
         set_str(&i.state, "deregistering");
         i.attempts = 0;
         i.next_attempt_at = now;
+        rc = record_intent(E, s, &i, "disable", NULL, i.reason);
+        if (rc == UNHOOK_OK) {
+            uh_inst_clear(&i);
+            return run_one(E, s, id, res);
+        }
     }
-    if (rc == UNHOOK_OK)
-        rc = s->ops->put(s, &i);
-    if (rc == UNHOOK_OK)
-        history_note(s, id, "disable", res->code ? "done" : NULL,
-                     res->code ? "never registered: nothing to deregister" : i.reason, now);
-    if (rc == UNHOOK_OK)
-        rc = s->ops->commit(s);
     uh_inst_clear(&i);
-    if (rc != UNHOOK_OK) {
-        s->ops->rollback(s);
-        return store_err(E, rc);
-    }
-    if (res->code)
-        return UNHOOK_OK;
-    return run_one(E, s, id, res);
+    return rc;
 }
 
 int unhook_instance_retry(unhook_engine *E, const char *id,
@@ -942,20 +986,14 @@ int unhook_instance_retry(unhook_engine *E, const char *id,
     i.attempts = 0;
     i.next_attempt_at = now;
     i.updated_at = now;
+    free(i.last_error);
+    i.last_error = NULL;
     if (strcmp(i.desired, "off") == 0)
         set_str(&i.reason, "retry");
-    rc = s->ops->begin(s);
-    if (rc == UNHOOK_OK)
-        rc = s->ops->put(s, &i);
-    if (rc == UNHOOK_OK)
-        history_note(s, id, "retry", NULL, "re-queued", now);
-    if (rc == UNHOOK_OK)
-        rc = s->ops->commit(s);
+    rc = record_intent(E, s, &i, "retry", NULL, "re-queued");
     uh_inst_clear(&i);
-    if (rc != UNHOOK_OK) {
-        s->ops->rollback(s);
-        return store_err(E, rc);
-    }
+    if (rc != UNHOOK_OK)
+        return rc;
     return run_one(E, s, id, res);
 }
 

@@ -14,6 +14,8 @@ typedef struct uh_inst {
     char *desired, *state, *reason, *last_error;
     int attempts;
     double next_attempt_at, created_at, updated_at;
+    char *claim_owner;          /* who works on it now, or NULL */
+    double claimed_until;
 } uh_inst;
 
 void uh_inst_clear(uh_inst *i);          /* frees the strings, zeroes */
@@ -30,8 +32,27 @@ typedef struct uh_store_ops {
     void (*rollback)(uh_store *s);
     /* UNHOOK_NOTFOUND when there is no such instance */
     int (*get)(uh_store *s, const char *id, uh_inst *out);
-    /* insert or replace; clears any claim on it */
+    /* insert a new instance (or replace one that is not claimed) */
     int (*put)(uh_store *s, const uh_inst *in);
+    /*
+     * Record the user's intent and the state it implies: desired, reason,
+     * state, attempts, next attempt, last error.  Leaves registration data
+     * and any claim alone.
+     */
+    int (*intent)(uh_store *s, const uh_inst *in);
+    /*
+     * Record the outcome of an attempt made under owner's claim: state,
+     * registration data, attempts, next attempt, last error; the claim is
+     * released.  Desired state is the user's and is not written: if it
+     * became "off" while a registration was in flight, the instance goes
+     * on to "deregistering".  *lost is set when owner no longer held the
+     * claim (nothing was written).
+     */
+    int (*finish)(uh_store *s, const uh_inst *in, const char *owner,
+                  double now, int *lost);
+    /* whether inst is claimed, now, by a live owner other than owner */
+    int (*claimed_elsewhere)(uh_store *s, const uh_inst *inst,
+                             const char *owner, double now);
     int (*list)(uh_store *s, const unhook_filter *f, uh_inst_fn fn, void *ud);
     int (*history_add)(uh_store *s, const unhook_history *h);
     int (*history_list)(uh_store *s, const char *id, unhook_history_fn fn,

@@ -49,6 +49,7 @@ static const char *const migrations[] = {
 #define INST_COLS "id, connector, event, options, connection, registration, " \
                   "desired, state, reason, last_error, attempts, "           \
                   "next_attempt_at, created_at, updated_at"
+#define READ_COLS INST_COLS ", claim_owner, claimed_until"
 
 static int fail(uh_store *s, const char *what)
 {
@@ -111,6 +112,8 @@ static void read_inst(sqlite3_stmt *st, uh_inst *o)
     o->next_attempt_at = sqlite3_column_double(st, 11);
     o->created_at = sqlite3_column_double(st, 12);
     o->updated_at = sqlite3_column_double(st, 13);
+    o->claim_owner = col_dup(st, 14);
+    o->claimed_until = sqlite3_column_double(st, 15);
 }
 
 static int sq_begin(uh_store *s) { return exec(s, "BEGIN IMMEDIATE"); }
@@ -124,7 +127,7 @@ static void sq_rollback(uh_store *s)
 
 static int sq_get(uh_store *s, const char *id, uh_inst *out)
 {
-    sqlite3_stmt *st = prep(s, "SELECT " INST_COLS " FROM instances WHERE id = ?");
+    sqlite3_stmt *st = prep(s, "SELECT " READ_COLS " FROM instances WHERE id = ?");
     int rc;
 
     memset(out, 0, sizeof *out);
@@ -205,7 +208,7 @@ static int sq_list(uh_store *s, const unhook_filter *f, uh_inst_fn fn, void *ud)
     sqlite3_stmt *st;
     int rc;
 
-    uh_buf_puts(&sql, "SELECT " INST_COLS " FROM instances WHERE 1");
+    uh_buf_puts(&sql, "SELECT " READ_COLS " FROM instances WHERE 1");
     filter_sql(&sql, f);
     uh_buf_puts(&sql, " ORDER BY id");
     st = prep(s, sql.data);
@@ -225,6 +228,67 @@ static int sq_list(uh_store *s, const unhook_filter *f, uh_inst_fn fn, void *ud)
         }
     }
     rc = rc == SQLITE_DONE ? UNHOOK_OK : fail(s, "list");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_intent(uh_store *s, const uh_inst *i)
+{
+    sqlite3_stmt *st = prep(s,
+        "UPDATE instances SET desired = ?, reason = ?, state = ?, attempts = ?,"
+        " next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ?");
+    int rc;
+
+    if (!st)
+        return UNHOOK_STORE;
+    bind_text(st, 1, i->desired);
+    bind_text(st, 2, i->reason);
+    bind_text(st, 3, i->state);
+    sqlite3_bind_int(st, 4, i->attempts);
+    sqlite3_bind_double(st, 5, i->next_attempt_at);
+    bind_text(st, 6, i->last_error);
+    sqlite3_bind_double(st, 7, i->updated_at);
+    bind_text(st, 8, i->id);
+    rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : fail(s, "intent");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_finish(uh_store *s, const uh_inst *i, const char *owner,
+                     double now, int *lost)
+{
+    sqlite3_stmt *st = prep(s,
+        "UPDATE instances SET state = ?, registration = ?, attempts = ?,"
+        " next_attempt_at = ?, last_error = ?, updated_at = ?,"
+        " claim_owner = NULL, claimed_until = 0 WHERE id = ? AND claim_owner = ?");
+    int rc;
+
+    *lost = 0;
+    if (!st)
+        return UNHOOK_STORE;
+    bind_text(st, 1, i->state);
+    bind_text(st, 2, i->registration);
+    sqlite3_bind_int(st, 3, i->attempts);
+    sqlite3_bind_double(st, 4, i->next_attempt_at);
+    bind_text(st, 5, i->last_error);
+    sqlite3_bind_double(st, 6, now);
+    bind_text(st, 7, i->id);
+    bind_text(st, 8, owner);
+    rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : fail(s, "finish");
+    if (rc == UNHOOK_OK && sqlite3_changes(SQ(s)->db) == 0)
+        *lost = 1;
+    sqlite3_finalize(st);
+    if (rc != UNHOOK_OK || *lost)
+        return rc;
+    /* turned off while registering: deregister what was just registered */
+    st = prep(s, "UPDATE instances SET state = 'deregistering', attempts = 0,"
+                 " next_attempt_at = ?, reason = COALESCE(reason, 'disabled')"
+                 " WHERE id = ? AND desired = 'off' AND state = 'registered'");
+    if (!st)
+        return UNHOOK_STORE;
+    sqlite3_bind_double(st, 1, now);
+    bind_text(st, 2, i->id);
+    rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : fail(s, "finish");
     sqlite3_finalize(st);
     return rc;
 }
@@ -380,6 +444,13 @@ static int reap(uh_store *s, double now)
     return rc;
 }
 
+static int sq_claimed_elsewhere(uh_store *s, const uh_inst *i,
+                                const char *owner, double now)
+{
+    return i->claim_owner && i->claimed_until > now &&
+           strcmp(i->claim_owner, owner) != 0 && alive(SQ(s)->host, i->claim_owner);
+}
+
 static int sq_claim(uh_store *s, const unhook_filter *f, double now,
                     const char *owner, double lease, int max, uh_inst *out, int *n)
 {
@@ -392,7 +463,7 @@ static int sq_claim(uh_store *s, const unhook_filter *f, double now,
         return rc;
     if ((rc = reap(s, now)) != UNHOOK_OK)
         goto err;
-    uh_buf_puts(&sql, "SELECT " INST_COLS " FROM instances WHERE state IN"
+    uh_buf_puts(&sql, "SELECT " READ_COLS " FROM instances WHERE state IN"
                 " ('deregistering', 'registering') AND next_attempt_at <= ?"
                 " AND claimed_until <= ?");
     filter_sql(&sql, f);
@@ -484,9 +555,9 @@ static void sq_close(uh_store *s)
 }
 
 static const uh_store_ops sq_ops = {
-    sq_begin, sq_commit, sq_rollback, sq_get, sq_put, sq_list,
-    sq_history_add, sq_history_list, sq_mark_off, sq_requeue_failed,
-    sq_claim, sq_unclaim, sq_next_due, sq_close,
+    sq_begin, sq_commit, sq_rollback, sq_get, sq_put, sq_intent, sq_finish,
+    sq_claimed_elsewhere, sq_list, sq_history_add, sq_history_list,
+    sq_mark_off, sq_requeue_failed, sq_claim, sq_unclaim, sq_next_due, sq_close,
 };
 
 static int migrate(uh_store *s, const char *path)
@@ -570,6 +641,7 @@ void uh_inst_clear(uh_inst *i)
     free(i->state);
     free(i->reason);
     free(i->last_error);
+    free(i->claim_owner);
     memset(i, 0, sizeof *i);
 }
 

@@ -51,6 +51,9 @@ local function one(line, n, file)
   if desired ~= "on" and desired ~= "off" then
     return nil, fmt("%s: desired must be \"on\" or \"off\"", at(file, n))
   end
+  if (desired == "on") ~= (state == "registered") and state ~= "failed" then
+    return nil, fmt("%s: desired '%s' does not go with state '%s'", at(file, n), desired, state)
+  end
   return {
     id = r.id, connector = r.connector, event = r.event,
     options = json.encode(r.options or {}),
