@@ -36,7 +36,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o) $(B)/obj/embed.o
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all deps test check unit spec e2e demo install uninstall clean
+.PHONY: all deps test check unit spec e2e demo install uninstall clean bench
 
 all: $(B)/unhook $(B)/libunhook.a $(B)/lua/unhook.so
 
@@ -99,6 +99,11 @@ check: deps
 
 demo: deps all
 	sh tests/demo.sh
+
+# make bench [N=20000] [C=32]: unhook disable --all against raw libcurl,
+# both against nginx on loopback (tests/bench/README.md).
+bench: all
+	N="$(N)" C="$(C)" sh tests/bench/run.sh
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) \

@@ -101,6 +101,48 @@ static int core_loadtext(lua_State *L)
     return 1;
 }
 
+static int dump_writer(lua_State *L, const void *p, size_t n, void *ud)
+{
+    (void)L;
+    uh_buf_add(ud, p, n);
+    return ((uh_buf *)ud)->oom;
+}
+
+/* dump(fn) -> bytecode of a Lua function (the runtime's cache only) */
+static int core_dump(lua_State *L)
+{
+    uh_buf b = {0};
+    int bad;
+
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    lua_settop(L, 1);
+    bad = lua_dump(L, dump_writer, &b, 0) != 0 || b.oom;
+    if (!bad)
+        lua_pushlstring(L, b.data ? b.data : "", b.len);
+    uh_buf_free(&b);
+    if (bad)
+        return luaL_error(L, "cannot dump this function");
+    return 1;
+}
+
+/* loadbin(bytecode, chunkname, env) -> function | nil, message */
+static int core_loadbin(lua_State *L)
+{
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    const char *name = luaL_checkstring(L, 2);
+
+    luaL_checktype(L, 3, LUA_TTABLE);
+    if (luaL_loadbufferx(L, s, len, name, "b") != LUA_OK) {
+        lua_pushnil(L);
+        lua_insert(L, -2);
+        return 2;
+    }
+    lua_pushvalue(L, 3);
+    lua_setupvalue(L, -2, 1);
+    return 1;
+}
+
 /* getenv(name) -> string | nil (connection files only) */
 static int core_getenv(lua_State *L)
 {
@@ -179,6 +221,7 @@ void uh_open_core(lua_State *L)
         {"now", core_now},           {"time", core_time},
         {"where", core_where},       {"urlescape", core_urlescape},
         {"redact", core_redact},     {"can_send", core_can_send},
+        {"dump", core_dump},         {"loadbin", core_loadbin},
         {NULL, NULL}};
 
     luaL_newlib(L, fns);

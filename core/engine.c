@@ -324,6 +324,8 @@ void uh_run_read_result(uh_run *r)
         lua_getfield(co, -1, "status");
         res->status = (int)lua_tointeger(co, -1);
         lua_pop(co, 1);
+        if (res->status == 0 && !r->setup)
+            res->status = r->last_status;
         lua_getfield(co, -1, "retry_after");
         res->retry_after = lua_isnumber(co, -1) ? lua_tonumber(co, -1) : -1;
         lua_pop(co, 1);

@@ -398,6 +398,7 @@ int uh_http_push_result(lua_State *L, uh_transfer *t, CURLcode rc)
         return 2;
     }
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+    r->last_status = (int)status;
     uh_log(r->E, r->conn, UNHOOK_LOG_TRACE, "< %ld (%.1f ms)", status, ms);
 
     lua_createtable(L, 0, 8);

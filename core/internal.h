@@ -152,6 +152,7 @@ struct uh_run {
     char *conn_host;          /* host requests may go to */
     double deadline;          /* monotonic seconds */
     double busy;              /* seconds spent running Lua */
+    int last_status;          /* status of the last HTTP response */
     int cpu_tripped;
     int timed_out;
     int setup;                /* failed before the flow itself ran */

@@ -22,6 +22,19 @@
 
 /* ---- the store -------------------------------------------------------- */
 
+static const char *db_path(unhook_engine *E)
+{
+    const char *path = E->db_path ? E->db_path : getenv("UNHOOK_DB");
+
+    return path && *path ? path : "unhook.db";
+}
+
+/* For reading only: a store that does not exist yet is not created. */
+static int missing_store(unhook_engine *E)
+{
+    return !E->store && access(db_path(E), F_OK) != 0;
+}
+
 static int store(unhook_engine *E, uh_store **out)
 {
     char err[600];
@@ -29,9 +42,7 @@ static int store(unhook_engine *E, uh_store **out)
     int rc;
 
     if (!E->store) {
-        path = E->db_path ? E->db_path : getenv("UNHOOK_DB");
-        if (!path || !*path)
-            path = "unhook.db";
+        path = db_path(E);
         rc = uh_store_sqlite_open(path, &E->store, err, sizeof err);
         if (rc != UNHOOK_OK) {
             uh_seterr(E, "%s", err);
@@ -568,6 +579,8 @@ static int flush(work *w)
                 w->stats->pending += idset_add(&w->pending, j->inst.id);
             else if (strcmp(st, "failed") == 0)
                 w->stats->failed++;
+            else if (strcmp(st, "registered") == 0)
+                w->stats->registered++;
             else if (j->res.outcome == UNHOOK_OUTCOME_GONE)
                 w->stats->gone++;
             else
@@ -680,7 +693,10 @@ static int work_loop(work *w, long max_ms, int wait)
                 queued += n;
         }
         start_queued(w, &wake);
-        if (w->nfinished >= BATCH || (w->nfinished && uh_now() - w->last_flush >= FLUSH_S))
+        /* batch outcomes while requests are in flight; with none in
+         * flight there is nothing to batch with: commit now */
+        if (w->nfinished >= BATCH || (w->nfinished && (w->active == 0 ||
+            uh_now() - w->last_flush >= FLUSH_S)))
             flush(w);
         if (w->active == 0 && !w->queue && !w->finished) {
             double next = 0;
@@ -1005,6 +1021,10 @@ int unhook_instance_get(unhook_engine *E, const char *id, unhook_instance **out)
     int rc;
 
     *out = NULL;
+    if (missing_store(E)) {
+        uh_seterr(E, "no instance '%s'", id);
+        return UNHOOK_NOTFOUND;
+    }
     if ((rc = store(E, &s)) != UNHOOK_OK)
         return rc;
     /* one allocation: the public view followed by the owned copy */
@@ -1051,6 +1071,8 @@ int unhook_instance_list(unhook_engine *E, const unhook_filter *f,
     list_ctx c = {fn, ud};
     int rc;
 
+    if (missing_store(E))
+        return UNHOOK_OK;
     if ((rc = store(E, &s)) != UNHOOK_OK)
         return rc;
     return store_err(E, s->ops->list(s, f, list_one, &c));
@@ -1063,6 +1085,10 @@ int unhook_history_list(unhook_engine *E, const char *id, unhook_history_fn fn,
     uh_inst i;
     int rc;
 
+    if (missing_store(E)) {
+        uh_seterr(E, "no instance '%s'", id);
+        return UNHOOK_NOTFOUND;
+    }
     if ((rc = store(E, &s)) != UNHOOK_OK)
         return rc;
     if ((rc = s->ops->get(s, id, &i)) != UNHOOK_OK)
@@ -1134,9 +1160,11 @@ int unhook_instance_retry_all(unhook_engine *E, const unhook_filter *f,
     return store_err(E, rc);
 }
 
-int unhook_engine_run(unhook_engine *E, long max_ms, int wait,
-                      unhook_stats *stats, unhook_progress_fn progress, void *ud)
+int unhook_engine_run(unhook_engine *E, const unhook_filter *f, long max_ms,
+                      int wait, unhook_stats *stats, unhook_progress_fn progress,
+                      void *ud)
 {
+    unhook_filter mine = {0};
     uh_store *s;
     unhook_stats local;
     work w;
@@ -1152,12 +1180,19 @@ int unhook_engine_run(unhook_engine *E, long max_ms, int wait,
     memset(&w, 0, sizeof w);
     w.E = E;
     w.s = s;
+    if (f) {
+        mine.connector = f->connector;
+        mine.event = f->event;
+        mine.id = f->id;
+        w.f = &mine;
+    }
     w.stats = stats;
     w.progress = progress;
     w.ud = ud;
-    before = stats->done + stats->gone + stats->failed + stats->pending;
+    before = stats->done + stats->gone + stats->failed + stats->pending + stats->registered;
     rc = work_loop(&w, max_ms, wait);
-    stats->total += stats->done + stats->gone + stats->failed + stats->pending - before;
+    stats->total += stats->done + stats->gone + stats->failed + stats->pending +
+                    stats->registered - before;
     return rc;
 }
 
@@ -1291,6 +1326,8 @@ int unhook_export(unhook_engine *E, unhook_line_fn fn, void *ud)
     export_ctx c = {fn, ud, {0}};
     int rc;
 
+    if (missing_store(E))
+        return UNHOOK_OK;
     if ((rc = store(E, &s)) != UNHOOK_OK)
         return rc;
     rc = s->ops->list(s, NULL, export_one, &c);

@@ -282,6 +282,7 @@ typedef struct unhook_stats {
     long pending;               /* left for a later retry */
     long failed;                /* dead-lettered */
     long skipped;               /* nothing to do (never registered) */
+    long registered;            /* registrations completed */
 } unhook_stats;
 
 /* Progress callback of long work, at most a few times a second. */
@@ -307,14 +308,14 @@ int unhook_instance_retry_all(unhook_engine *engine,
 
 /*
  * Run due work (instances registering or deregistering whose next
- * attempt has come, including ones a crashed process left behind) for at
- * most max_ms milliseconds (< 0: until nothing is due).  With wait set,
- * also wait for scheduled retries until nothing is pending.  Counts are
- * added to *stats.
+ * attempt has come, including ones a crashed process left behind) that
+ * matches filter (NULL: all) for at most max_ms milliseconds (< 0: until
+ * nothing is due).  With wait set, also wait for scheduled retries until
+ * nothing is pending.  Counts are added to *stats (may be NULL).
  */
-int unhook_engine_run(unhook_engine *engine, long max_ms, int wait,
-                      unhook_stats *stats, unhook_progress_fn progress,
-                      void *userdata);
+int unhook_engine_run(unhook_engine *engine, const unhook_filter *filter,
+                      long max_ms, int wait, unhook_stats *stats,
+                      unhook_progress_fn progress, void *userdata);
 
 /*
  * Import instances from JSON Lines text (one object a line: id,

@@ -1,39 +1,66 @@
 #!/bin/sh
-# make demo: the github connector's registration, then its deregistration,
-# against the fixture provider on loopback, showing every request.
+# make demo: the lifecycle story in a temporary database against the
+# fixture provider on loopback.  Three GitHub webhooks are registered;
+# one is deregistered, one survives a provider outage by retrying, one is
+# dead-lettered by a provider error and re-queued once the provider
+# recovers.  Every registration's data stays in the store until its
+# deletion is confirmed.
 set -eu
 cd "$(dirname "$0")/.."
+ROOT=$(pwd)
 T=$(mktemp -d)
 python3 tests/provider/provider.py --port-file "$T/port" --quiet >"$T/provider.log" 2>&1 &
 PROVIDER=$!
 trap 'kill $PROVIDER 2>/dev/null; rm -rf "$T"' EXIT INT TERM
 while [ ! -s "$T/port" ]; do sleep 0.1; done
 URL="http://127.0.0.1:$(cat "$T/port")"
-UNHOOK=build/unhook
 
-# A connection: the provider stands in for api.github.com.
+# The provider stands in for api.github.com; the token comes from the
+# environment and is never printed.
 cat >"$T/connection.json" <<JSON
 { "base_url": "$URL", "auth": { "type": "bearer", "token": "\${DEMO_TOKEN}" } }
 JSON
 export DEMO_TOKEN=test-token
-
+cd "$T"
+unhook() { "$ROOT/build/unhook" "$@"; }
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+provider_answers() {   # provider_answers HOOK_ID RESPONSES_JSON
+    curl -s -X POST "$URL/_control/script" -d \
+        "{\"method\":\"DELETE\",\"path\":\"/repos/octo/hello/hooks/$1\",\"responses\":$2}" >/dev/null
+}
 
-step unhook check github
-$UNHOOK check github
+for id in deploy-alerts ci-status triage; do
+    step unhook enable $id --connector github --event push --option owner=octo \
+        --option repo=hello --option url=https://example.test/$id --connection connection.json
+    unhook enable $id --connector github --event push --option owner=octo \
+        --option repo=hello --option url=https://example.test/$id --connection connection.json
+done
 
-step unhook -v register github push --option owner=octo --option repo=hello \
-    --option url=https://example.test/hook --connection connection.json
-$UNHOOK -v register github push --option owner=octo --option repo=hello \
-    --option url=https://example.test/hook --connection "$T/connection.json" \
-    >"$T/registration.json"
-echo "registration data: $(cat "$T/registration.json")"
+step unhook list
+unhook list
 
-step unhook -v run github push --option owner=octo --option repo=hello \
-    --registration @registration.json --connection connection.json
-$UNHOOK -v run github push --option owner=octo --option repo=hello \
-    --registration @"$T/registration.json" --connection "$T/connection.json"
+step unhook disable deploy-alerts
+unhook disable deploy-alerts
 
-step "unhook run ... (again: the webhook is already gone)"
-$UNHOOK run github push --option owner=octo --option repo=hello \
-    --registration @"$T/registration.json" --connection "$T/connection.json"
+printf '\n# the provider is down for ci-status: 503, retry after 1 s, then it recovers\n'
+provider_answers 12345679 '[{"status":503,"headers":{"Retry-After":"1"},"body":"maintenance"}]'
+step unhook disable ci-status
+unhook disable ci-status || echo "(exit $?: pending retry)"
+step unhook resume --wait
+unhook resume --wait
+
+printf '\n# the provider rejects the deletion of triage: 400\n'
+provider_answers 12345680 '[{"status":400,"body":{"message":"hook is locked"}}]'
+step unhook disable triage
+unhook disable triage || echo "(exit $?: dead-lettered)"
+step unhook show triage
+unhook show triage
+
+printf '\n# the provider recovers\n'
+step unhook retry triage
+unhook retry triage
+
+step unhook list
+unhook list
+step unhook history triage
+unhook history triage

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Run the test suites against the fixture provider on loopback.
-# usage: sh tests/run.sh [all|unit|spec|e2e]
+# usage: sh tests/run.sh [all|unit|spec|e2e|bulk]
 set -u
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -46,6 +46,9 @@ if [ "$what" = all ] || [ "$what" = spec ]; then
 fi
 if [ "$what" = all ] || [ "$what" = e2e ]; then
     suite e2e sh tests/e2e/run.sh
+fi
+if [ "$what" = all ] || [ "$what" = bulk ]; then
+    suite bulk sh tests/bulk.sh
 fi
 echo "suites: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

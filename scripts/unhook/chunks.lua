@@ -3,10 +3,13 @@
 -- messages can name the whole file again.
 local _M = {}
 
-local paths = {}
+local paths, known = {}, {}
 
 function _M.register(path)
-  paths[#paths + 1] = path
+  if not known[path] then
+    known[path] = true
+    paths[#paths + 1] = path
+  end
 end
 
 local function find(tail)

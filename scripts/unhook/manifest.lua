@@ -27,9 +27,44 @@ end
 function _M.is_option(v) return getmetatable(v) == Option end
 
 -- A fresh global table for connector code: globals it sets stay its own.
+-- The safe globals, captured once; every environment gets copies of the
+-- library tables, so that nothing connector code changes reaches the
+-- runtime, another run, or another connector in the same Lua state.
+local BASE, LIBS = {}, {}
+for k, v in pairs(_G) do
+  if type(v) == "table" then
+    if k ~= "_G" then LIBS[k] = v end
+  elseif k ~= "require" then
+    BASE[k] = v
+  end
+end
+
+local function shallow(t)
+  local c = {}
+  for k, v in pairs(t) do c[k] = v end
+  return c
+end
+
+-- What connector code sees as `unhook` and `require "unhook"`.
+local function public_unhook()
+  local u = {}
+  for _, k in ipairs({ "version", "fail", "retry", "error", "is_error", "null" }) do
+    u[k] = unhook[k]
+  end
+  local j = unhook.json
+  u.json = { encode = j.encode, decode = j.decode, null = j.null, empty_array = j.empty_array }
+  return u
+end
+
 function _M.env(extra)
-  local env = setmetatable({}, { __index = _G })
-  env.unhook = unhook
+  local env = shallow(BASE)
+  for k, v in pairs(LIBS) do env[k] = shallow(v) end
+  local u = public_unhook()
+  env.unhook = u
+  env.require = function(modname)
+    if modname == "unhook" then return u end
+    error("module '" .. tostring(modname) .. "' not found: flows may require only \"unhook\"", 2)
+  end
   env._G = env
   if extra then for k, v in pairs(extra) do env[k] = v end end
   return env
@@ -180,7 +215,7 @@ function _M.run_file(path, env)
   if not fn then return nil, chunks.expand(lerr), src end
   local ok, v = pcall(fn)
   if not ok then return nil, chunks.expand(tostring(v)), src end
-  return v, nil, src
+  return v, nil, src, fn
 end
 
 -- The source map is built only when there is a problem to report.
@@ -193,7 +228,7 @@ end
 function _M.load_flow(dir, rel, errs)
   local file = dir .. "/" .. rel
   if not core.isfile(file) then return nil end
-  local flow, err, src = _M.run_file(file)
+  local flow, err, src, chunk = _M.run_file(file)
   if err then errs[#errs + 1] = err; return nil end
   if type(flow) ~= "table" then
     errs[#errs + 1] = fmt("%s:1: a flow must return a table { inputs = ..., run = function(ctx, input) ... end }, got %s",
@@ -206,7 +241,7 @@ function _M.load_flow(dir, rel, errs)
   end)
   if #errs > n then return nil end
   flow.inputs = flow.inputs or {}
-  return flow
+  return flow, chunk
 end
 
 -- Load a connector folder.  Returns manifest (with .flows by path), or
@@ -226,7 +261,7 @@ function _M.load(dir)
   check_shape(m, MANIFEST, "", report)
   if #errs > 0 then return nil, _M.sorted(errs) end
 
-  m.dir, m.file, m.flows = dir, file, {}
+  m.dir, m.file, m.flows, m.chunks = dir, file, {}, {}
   if next(m.events) == nil then report("events", "events: declare at least one event") end
   for ename, ev in pairs(m.events) do
     local ep = "events." .. ename
@@ -240,7 +275,9 @@ function _M.load(dir)
           if not core.isfile(dir .. "/" .. entry.flow) then
             report(p .. ".flow", fmt("%s.flow: file '%s' not found in %s", p, entry.flow, dir))
           else
-            flow = _M.load_flow(dir, entry.flow, errs)
+            local chunk
+            flow, chunk = _M.load_flow(dir, entry.flow, errs)
+            m.chunks[entry.flow] = chunk
           end
           m.flows[entry.flow] = flow or false   -- a broken flow is reported once
         end

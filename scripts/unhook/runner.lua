@@ -86,11 +86,41 @@ local function message_of(err)
   return tostring(err)
 end
 
+-- A Lua state may serve many runs of one connector: the manifest is
+-- loaded and checked once, flows are kept compiled, and each run gets its
+-- own instance of the flow (a fresh environment).
+local prepared = {}
+
+local function prepare(dir)
+  local p = prepared[dir]
+  if p then return p end
+  local m, errs = manifest.load(dir)
+  if not m then return nil, concat(errs, "\n") end
+  p = { m = m, code = {} }
+  for rel, chunk in pairs(m.chunks) do p.code[rel] = core.dump(chunk) end
+  prepared[dir] = p
+  return p
+end
+
+local function instantiate(p, rel)
+  local path = p.m.dir .. "/" .. rel
+  local fn, err = core.loadbin(p.code[rel], "@" .. path, manifest.env())
+  if not fn then return nil, err end
+  local ok, flow = pcall(fn)
+  if not ok then return nil, chunks.expand(tostring(flow)) end
+  if type(flow) ~= "table" or type(flow.run) ~= "function" then
+    return nil, path .. ": the flow no longer returns a table with run"
+  end
+  flow.inputs = flow.inputs or {}
+  return flow
+end
+
 -- spec: { dir, event, kind, options_json, inputs_json, registration,
 --         reason, instance_id, connection = { non-secret fields } }
 function _M.run(spec)
-  local m, errs = manifest.load(spec.dir)
-  if not m then return setup("invalid", concat(errs, "\n")) end
+  local p, perr = prepare(spec.dir)
+  if not p then return setup("invalid", perr) end
+  local m = p.m
   local ev = m.events[spec.event]
   if not ev then
     return setup("notfound", fmt("connector '%s' has no event '%s' (events: %s)",
@@ -101,7 +131,8 @@ function _M.run(spec)
     return setup("notfound", fmt("event '%s' of connector '%s' has no %s flow",
       spec.event, m.name, spec.kind))
   end
-  local flow = m.flows[entry.flow]
+  local flow, ferr = instantiate(p, entry.flow)
+  if not flow then return setup("invalid", ferr) end
 
   local given, err = decode_object(spec.options_json, "options")
   if not given then return setup("usage", err) end

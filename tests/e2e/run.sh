@@ -20,7 +20,7 @@ for case in ${cases:-tests/e2e/cases/*.sh}; do
     got=$(cd "$ROOT" && UNHOOK="$ROOT/build/unhook" URL="$UNHOOK_TEST_URL" \
           PORT="$UNHOOK_TEST_PORT" TMP="$TMP" ROOT="$ROOT" \
           sh -c ". tests/e2e/lib.sh; . $case" 2>&1 \
-          | sed -e "s#$TMP#TMP#g" -e "s#127.0.0.1:$UNHOOK_TEST_PORT#127.0.0.1:PORT#g" \
+          | sed -e "s#$TMP#TMP#g" -e "s#$ROOT/##g" -e "s#127.0.0.1:$UNHOOK_TEST_PORT#127.0.0.1:PORT#g" \
                 -e 's#([0-9.]* ms)#(N ms)#g' -e 's#^< Date: .*#< Date: DATE#')
     if [ "${UPDATE:-}" = 1 ]; then
         printf '%s\n' "$got" >"$want"

@@ -743,7 +743,7 @@ static void test_disable_503_then_run_succeeds(void **state)
     assert_int_equal(f->res.status, 503);
     assert_state(f, "i1", "deregistering");
 
-    assert_int_equal(unhook_engine_run(f->E, 10000, 1, &stats, NULL, NULL), UNHOOK_OK);
+    assert_int_equal(unhook_engine_run(f->E, NULL, 10000, 1, &stats, NULL, NULL), UNHOOK_OK);
     assert_int_equal(stats.done, 1);
     assert_int_equal(stats.pending, 0);
     assert_int_equal(stats.failed, 0);
@@ -877,7 +877,7 @@ static void test_attempts_exhausted(void **state)
     assert_int_equal(f->res.outcome, UNHOOK_OUTCOME_RETRY);
     assert_state(f, "i1", "deregistering");
 
-    assert_int_equal(unhook_engine_run(f->E, 10000, 1, &stats, NULL, NULL), UNHOOK_OK);
+    assert_int_equal(unhook_engine_run(f->E, NULL, 10000, 1, &stats, NULL, NULL), UNHOOK_OK);
     assert_int_equal(stats.failed, 1);
     assert_int_equal(stats.done, 0);
     assert_int_equal(stats.pending, 0);
@@ -918,7 +918,7 @@ static void test_attempts_exhausted_default_policy(void **state)
            "{\"status\":503,\"headers\":{\"Retry-After\":\"0\"}}]");
     assert_int_equal(disable(f, "i1"), UNHOOK_OK);
     assert_int_equal(f->res.outcome, UNHOOK_OUTCOME_RETRY);
-    assert_int_equal(unhook_engine_run(f->E, 20000, 1, &stats, NULL, NULL), UNHOOK_OK);
+    assert_int_equal(unhook_engine_run(f->E, NULL, 20000, 1, &stats, NULL, NULL), UNHOOK_OK);
     assert_int_equal(stats.failed, 1);
     assert_int_equal(stats.pending, 0);
     assert_int_equal(stats.total, 1);
@@ -1068,7 +1068,7 @@ static void test_disable_while_registration_retries(void **state)
     assert_int_equal(f->res.outcome, UNHOOK_OUTCOME_DONE);
     assert_string_equal(f->res.code, "not_registered");
     assert_state(f, "i1", "off");
-    assert_int_equal(unhook_engine_run(f->E, 1000, 1, &stats, NULL, NULL), UNHOOK_OK);
+    assert_int_equal(unhook_engine_run(f->E, NULL, 1000, 1, &stats, NULL, NULL), UNHOOK_OK);
     assert_int_equal(stats.total, 0);
     assert_state(f, "i1", "off");
     assert_int_equal(requests_with_method("POST"), 1);
@@ -1433,7 +1433,7 @@ static void *bg_run(void *ud)
         req.connection = b->f->conn;
         b->rc = unhook_instance_enable(b->E, b->id, &req, &b->res);
     } else {
-        b->rc = unhook_engine_run(b->E, 10000, 1, &b->stats, NULL, NULL);
+        b->rc = unhook_engine_run(b->E, NULL, 10000, 1, &b->stats, NULL, NULL);
     }
     return NULL;
 }
@@ -1475,7 +1475,7 @@ static void test_disable_during_registration_elsewhere(void **state)
     unhook_flow_result_free(&b.res);
     unhook_engine_close(b.E);
 
-    assert_int_equal(unhook_engine_run(f->E, 10000, 1, &stats, NULL, NULL), UNHOOK_OK);
+    assert_int_equal(unhook_engine_run(f->E, NULL, 10000, 1, &stats, NULL, NULL), UNHOOK_OK);
     assert_inst(f, "i1", "off", "off", 0);
     assert_int_equal(control("GET", "/_control/hooks", NULL, &hooks), 200);
     empty = strstr(hooks, "\"o/r\": []") != NULL;
@@ -1527,12 +1527,12 @@ static void test_run_with_nothing_due(void **state)
     fixture *f = *state;
     unhook_stats stats = {0};
 
-    assert_int_equal(unhook_engine_run(f->E, 1000, 0, &stats, NULL, NULL), UNHOOK_OK);
+    assert_int_equal(unhook_engine_run(f->E, NULL, 1000, 0, &stats, NULL, NULL), UNHOOK_OK);
     assert_int_equal(stats.total, 0);
     /* a registered instance is not due work either */
     enable_ok(f, "i1", 0);
     memset(&stats, 0, sizeof stats);
-    assert_int_equal(unhook_engine_run(f->E, 1000, 1, &stats, NULL, NULL), UNHOOK_OK);
+    assert_int_equal(unhook_engine_run(f->E, NULL, 1000, 1, &stats, NULL, NULL), UNHOOK_OK);
     assert_int_equal(stats.total, 0);
     assert_int_equal(stats.done, 0);
     assert_state(f, "i1", "registered");
