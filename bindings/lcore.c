@@ -73,6 +73,19 @@ static int core_readfile(lua_State *L)
     return 1;
 }
 
+/* stamp(path) -> "mtime:size" of a file, or "" (to notice edits) */
+static int core_stamp(lua_State *L)
+{
+    struct stat st;
+
+    if (stat(luaL_checkstring(L, 1), &st) != 0)
+        lua_pushliteral(L, "");
+    else
+        lua_pushfstring(L, "%d.%d:%d", (int)st.st_mtim.tv_sec,
+                        (int)st.st_mtim.tv_nsec, (int)st.st_size);
+    return 1;
+}
+
 /* isfile(path) -> boolean */
 static int core_isfile(lua_State *L)
 {
@@ -222,6 +235,7 @@ void uh_open_core(lua_State *L)
         {"where", core_where},       {"urlescape", core_urlescape},
         {"redact", core_redact},     {"can_send", core_can_send},
         {"dump", core_dump},         {"loadbin", core_loadbin},
+        {"stamp", core_stamp},
         {NULL, NULL}};
 
     luaL_newlib(L, fns);

@@ -134,6 +134,7 @@ void unhook_engine_close(unhook_engine *E)
     if (E->host)
         lua_close(E->host);
     uh_store_close(E);
+    uh_pool_free(E);
     if (E->bytecode) {
         for (int i = 0; uh_embedded_modules[i].name; i++)
             uh_buf_free(&E->bytecode[i]);
@@ -335,7 +336,7 @@ void uh_run_read_result(uh_run *r)
     if (!r->timed_out && r->busy * 1000.0 > (double)r->E->timeout_ms)
         r->cpu_tripped = 1;
     /* Limits override whatever the flow made of them. */
-    if (r->timed_out || r->cpu_tripped || r->limit.hit) {
+    if (r->timed_out || r->cpu_tripped || (r->ps ? r->ps->limit.hit : r->limit.hit)) {
         const char *code = r->timed_out ? "timeout"
                          : r->cpu_tripped ? "cpu_limit" : "memory";
         free(res->code);
@@ -384,6 +385,57 @@ static void set_str(lua_State *L, const char *k, const char *v)
     }
 }
 
+#define POOL_MAX 128
+
+static void pooled_free(uh_pooled *ps)
+{
+    if (!ps)
+        return;
+    if (ps->L)
+        lua_close(ps->L);
+    free(ps->host);
+    free(ps->dir);
+    free(ps);
+}
+
+void uh_pool_free(unhook_engine *E)
+{
+    while (E->idle) {
+        uh_pooled *ps = E->idle;
+        E->idle = ps->next;
+        pooled_free(ps);
+    }
+    E->nidle = 0;
+}
+
+/* An idle state that has served this connector, or a new one. */
+static uh_pooled *pool_take(unhook_engine *E, const char *dir)
+{
+    uh_pooled **pp, *ps;
+
+    for (pp = &E->idle; (ps = *pp); pp = &ps->next)
+        if (strcmp(ps->dir, dir) == 0) {
+            *pp = ps->next;
+            ps->next = NULL;
+            E->nidle--;
+            return ps;
+        }
+    ps = calloc(1, sizeof *ps);
+    if (!ps)
+        return NULL;
+    ps->host = calloc(1, sizeof *ps->host);
+    ps->dir = uh_strdup(dir);
+    if (ps->host) {
+        ps->host->E = E;
+        ps->L = uh_sandbox_new(E, &ps->limit, ps->host);
+    }
+    if (!ps->host || !ps->dir || !ps->L) {
+        pooled_free(ps);
+        return NULL;
+    }
+    return ps;
+}
+
 /*
  * Prepare run r (zeroed by the caller, who may set done/ud) of the flow
  * of kind for req in a new sandboxed state, and add it to the scheduler.
@@ -400,22 +452,26 @@ int uh_run_start(unhook_engine *E, uh_run *r, const char *dir, const char *kind,
     r->res = res;
     if (!r->done)
         r->done = run_done;
-    r->limit.cap = E->memory_cap;
-    r->L = uh_sandbox_new(E, &r->limit, r);
-    if (!r->L) {
+    r->ps = pool_take(E, dir);
+    if (!r->ps) {
         uh_seterr(E, "out of memory");
         return UNHOOK_NOMEM;
     }
+    r->L = r->ps->L;
+    /* the run's memory budget on top of what the state holds already */
+    r->ps->limit.hit = 0;
+    r->ps->limit.cap = r->ps->limit.used + E->memory_cap;
     r->co = lua_newthread(r->L);
-    lua_setfield(r->L, LUA_REGISTRYINDEX, "unhook.co");
+    *(uh_run **)lua_getextraspace(r->co) = r;
+    r->coref = luaL_ref(r->L, LUA_REGISTRYINDEX);
 
     /* stack of co: runner.run, spec */
     lua_getfield(r->co, LUA_REGISTRYINDEX, UH_REQUIRE);
     lua_pushliteral(r->co, "unhook.runner");
     if (uh_pcall(r->co, 1, 1) != LUA_OK) {
         uh_seterr(E, "%s", lua_tostring(r->co, -1));
-        lua_close(r->L);
-        r->L = NULL;
+        r->cpu_tripped = 1;             /* do not keep this state */
+        uh_run_close(r);
         return UNHOOK_ERROR;
     }
     lua_getfield(r->co, -1, "run");
@@ -458,8 +514,25 @@ int uh_run_setup_rc(unhook_engine *E, uh_run *r)
 
 void uh_run_close(uh_run *r)
 {
-    if (r->L)
+    uh_pooled *ps = r->ps;
+
+    if (ps) {
+        unhook_engine *E = r->E;
+        luaL_unref(ps->L, LUA_REGISTRYINDEX, r->coref);
+        ps->limit.cap = 0;
+        /* a state a limit tripped in, or an error escaped from, is dropped */
+        if (r->cpu_tripped || ps->limit.hit || r->status != LUA_OK ||
+            E->nidle >= POOL_MAX) {
+            pooled_free(ps);
+        } else {
+            ps->next = E->idle;
+            E->idle = ps;
+            E->nidle++;
+        }
+    } else if (r->L) {
         lua_close(r->L);
+    }
+    r->ps = NULL;
     r->L = NULL;
     r->co = NULL;
 }

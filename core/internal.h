@@ -100,6 +100,19 @@ typedef struct uh_limit {
 /* What one flow run needs from the state it runs in. */
 typedef struct uh_run uh_run;
 
+/*
+ * A Lua state kept for the next run of the same connector: the runtime
+ * loaded, the manifest checked and the flows compiled once.  Runs take
+ * one exclusively (its allocator budget is theirs) and give it back.
+ */
+typedef struct uh_pooled {
+    lua_State *L;
+    uh_limit limit;
+    uh_run *host;             /* the main thread's run: engine only */
+    char *dir;
+    struct uh_pooled *next;
+} uh_pooled;
+
 /* Embedded Lua sources of the runtime (generated: build/embed.c). */
 typedef struct uh_embedded {
     const char *name;         /* module name, "unhook.runner" */
@@ -158,6 +171,8 @@ struct uh_run {
     int setup;                /* failed before the flow itself ran */
     int validate_only;        /* check inputs, do not run the flow */
     uh_transfer *xfer;        /* in flight, or NULL */
+    uh_pooled *ps;            /* the pooled state it runs in, or NULL */
+    int coref;                /* registry reference of co */
     unhook_flow_result *res;
     uh_run *next;             /* scheduler's list */
 };
@@ -184,7 +199,12 @@ struct unhook_engine {
     unsigned long long rng;   /* backoff jitter */
     uh_buf *bytecode;         /* compiled runtime modules, by index */
     char owner[96];           /* "host:pid": who holds this engine's claims */
+    uh_pooled *idle;          /* states ready for another run */
+    int nidle;
 };
+
+/* Free every pooled state (engine close). */
+void uh_pool_free(unhook_engine *E);
 
 void uh_seterr(unhook_engine *E, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

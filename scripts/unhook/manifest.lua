@@ -65,6 +65,13 @@ function _M.env(extra)
     if modname == "unhook" then return u end
     error("module '" .. tostring(modname) .. "' not found: flows may require only \"unhook\"", 2)
   end
+  -- the strings' metatable is shared by the whole state: hand out a copy
+  local string_mt = { __index = env.string }
+  local real_getmetatable = BASE.getmetatable
+  env.getmetatable = function(v)
+    if type(v) == "string" then return string_mt end
+    return real_getmetatable(v)
+  end
   env._G = env
   if extra then for k, v in pairs(extra) do env[k] = v end end
   return env

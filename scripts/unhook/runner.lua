@@ -91,13 +91,28 @@ end
 -- own instance of the flow (a fresh environment).
 local prepared = {}
 
+-- Edited files are noticed: the cache holds the stamps of what it read.
+local function stamps(dir, rels)
+  local parts = { core.stamp(dir .. "/connector.lua") }
+  for _, rel in ipairs(rels) do parts[#parts + 1] = core.stamp(dir .. "/" .. rel) end
+  return concat(parts, "|")
+end
+
 local function prepare(dir)
   local p = prepared[dir]
-  if p then return p end
+  if p and stamps(dir, p.rels) == p.stamp then return p end
   local m, errs = manifest.load(dir)
-  if not m then return nil, concat(errs, "\n") end
-  p = { m = m, code = {} }
-  for rel, chunk in pairs(m.chunks) do p.code[rel] = core.dump(chunk) end
+  if not m then
+    prepared[dir] = nil
+    return nil, concat(errs, "\n")
+  end
+  p = { m = m, code = {}, rels = {} }
+  for rel, chunk in pairs(m.chunks) do
+    p.code[rel] = core.dump(chunk)
+    p.rels[#p.rels + 1] = rel
+  end
+  table.sort(p.rels)
+  p.stamp = stamps(dir, p.rels)
   prepared[dir] = p
   return p
 end

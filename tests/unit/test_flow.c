@@ -339,7 +339,7 @@ static void test_deregister_deletes_seeded_hook(void **state)
 
     seed_hook();
     assert_int_equal(run_github(f, f->conn), UNHOOK_OK);
-    assert_outcome(f, UNHOOK_OUTCOME_DONE, 0, NULL);
+    assert_outcome(f, UNHOOK_OUTCOME_DONE, 204, NULL);
     assert_null(f->res.message);
     assert_null(f->res.registration);
     assert_true(f->res.retry_after == -1);
@@ -355,7 +355,7 @@ static void test_second_deregister_is_gone_with_404(void **state)
 
     seed_hook();
     assert_int_equal(run_github(f, f->conn), UNHOOK_OK);
-    assert_outcome(f, UNHOOK_OUTCOME_DONE, 0, NULL);
+    assert_outcome(f, UNHOOK_OUTCOME_DONE, 204, NULL);
     assert_int_equal(run_github(f, f->conn), UNHOOK_OK);
     assert_outcome(f, UNHOOK_OUTCOME_GONE, 404, "http");
     assert_message(f, "HTTP 404 from DELETE %s: {\"message\": \"Not Found\", "
@@ -514,7 +514,7 @@ static void test_register_returns_hook_as_registration_data(void **state)
                        "\"url\": \"https://example.test/hook\"}";
     req.connection = f->conn;
     assert_int_equal(unhook_flow_register(f->E, &req, &f->res), UNHOOK_OK);
-    assert_outcome(f, UNHOOK_OUTCOME_DONE, 0, NULL);
+    assert_outcome(f, UNHOOK_OUTCOME_DONE, 201, NULL);
     assert_prefix(f->res.registration, "{\"active\":true,\"config\":{"
                   "\"content_type\":\"json\",\"insecure_ssl\":\"0\","
                   "\"url\":\"https://example.test/hook\"},\"created_at\":\"");
@@ -588,7 +588,7 @@ static void test_flow_may_handle_http_error_with_pcall(void **state)
                     "  end,\n"
                     "}\n");
     assert_int_equal(run_own(f, f->conn), UNHOOK_OK);
-    assert_outcome(f, UNHOOK_OUTCOME_DONE, 0, NULL);
+    assert_outcome(f, UNHOOK_OUTCOME_DONE, 404, NULL);
     assert_provider("/_control/stats",
                     "{\"deletes_ok\": 0, \"deletes_404\": 1, \"requests\": 1, "
                     "\"delete_counts\": {\"12345678\": 1}, \"scripts_pending\": 0}");
@@ -687,7 +687,7 @@ static void test_request_from_coroutine_of_flow_is_refused(void **state)
     assert_provider("/_control/requests?count=1", "{\"count\": 0}");
     /* nothing is left in flight: the next run on this engine is clean */
     assert_int_equal(run_github(f, f->conn), UNHOOK_OK);
-    assert_outcome(f, UNHOOK_OUTCOME_DONE, 0, NULL);
+    assert_outcome(f, UNHOOK_OUTCOME_DONE, 204, NULL);
     assert_provider("/_control/requests?count=1", "{\"count\": 1}");
     {
         char want[700];
