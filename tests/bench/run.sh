@@ -16,6 +16,7 @@ N=${N:-20000}
 C=${C:-32}
 MICRO_N=${MICRO_N:-2000}
 UNHOOK=${UNHOOK:-$ROOT/build/unhook}
+CONNECTORS=$ROOT/scripts/connectors   # the bundled github connector
 LIMIT=${LIMIT:-300}          # seconds any one timed step may take
 TIME=/usr/bin/time
 
@@ -122,15 +123,15 @@ with open(path, "w") as f:
                             "registration": {"id": i}}) + "\n")
 EOF
     echo "bench: $name: importing $n instances" >&2
-    timed "$T/$name.import" "$UNHOOK" --db "$db" import "$T/$name.jsonl"
+    timed "$T/$name.import" "$UNHOOK" --connectors "$CONNECTORS" --db "$db" import "$T/$name.jsonl"
     [ $RC -eq 0 ] || die "$name: import failed"
     echo "bench: $name: raw libcurl, $n DELETEs, $c in flight" >&2
     timed "$T/$name.raw" "$RAW" "$BASE/repos/o/r/hooks" "$n" "$c"
     [ $RC -eq 0 ] || die "$name: the raw program failed"
     echo "bench: $name: unhook disable --all --concurrency $c" >&2
-    timed "$T/$name.unhook" "$UNHOOK" --db "$db" disable --all --concurrency "$c"
+    timed "$T/$name.unhook" "$UNHOOK" --connectors "$CONNECTORS" --db "$db" disable --all --concurrency "$c"
     urc=$RC
-    # every instance must have ended off, with one history line saying so
+    # every instance must have ended off, with a history line saying so
     python3 - "$db" "$n" <<'EOF' || die "$name: not every instance ended off (see above)"
 import sqlite3, sys
 db, n = sqlite3.connect(sys.argv[1]), int(sys.argv[2])
@@ -139,6 +140,12 @@ if rows != {"off": n}:
     print("bench: FAILED: states %r, want {'off': %d}" % (rows, n), file=sys.stderr)
     for r in db.execute("SELECT id, state, last_error FROM instances WHERE state != 'off' LIMIT 5"):
         print("  %s %s %s" % r, file=sys.stderr)
+    sys.exit(1)
+done = db.execute("SELECT count(DISTINCT instance_id) FROM history"
+                  " WHERE action = 'deregister' AND outcome = 'done'").fetchone()[0]
+if done != n:
+    print("bench: FAILED: %d instances have a 'deregister done' history line, want %d"
+          % (done, n), file=sys.stderr)
     sys.exit(1)
 EOF
     [ $urc -eq 0 ] || die "$name: unhook disable --all exited $urc"
@@ -208,6 +215,24 @@ for k in range(len(cases[0]["rows"])):
     print("%-*s" % (w0, cases[0]["rows"][k][0])
           + "".join("  %*s" % (wi, c["rows"][k][1]) for wi, c in zip(w, cases)))
 print()
-print("every instance ended off: yes")
+print("every instance ended off, each with a 'deregister done' history line")
+
+# the targets of issue 7, for the bulk run
+b = next((c for c in cases if c["title"].startswith("bulk")), None)
+if b:
+    v = dict(b["rows"])
+    def verdict(ok):
+        return "met" if ok else "MISSED"
+    ratio, extra = float(v["ratio unhook/raw"]), float(v["engine CPU beyond raw (us)"])
+    rss = float(v["unhook peak RSS (MiB)"])
+    n = int(b["title"].split("N=")[1].split()[0])
+    print("targets of issue 7 (set for N=20000 C=32 on 2 cores; this run: %s):"
+          % b["title"].split(" ", 1)[1])
+    print("  wall ratio <= 1.5 (aim 1.2):            %-6s (%.2f)" % (verdict(ratio <= 1.5), ratio))
+    print("  engine CPU beyond raw <= 30 us/dereg:   %-6s (%.1f us)" % (verdict(extra <= 30), extra))
+    if n >= 100000:
+        print("  peak RSS <= 64 MiB at N=100000:         %-6s (%.1f MiB at N=%d)" % (verdict(rss <= 64), rss, n))
+    else:
+        print("  peak RSS <= 64 MiB at N=100000:         not measured (N=%d: %.1f MiB; run with N=100000)" % (n, rss))
 sys.stdout.flush()
 EOF
