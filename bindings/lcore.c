@@ -43,6 +43,27 @@ static int core_can_send(lua_State *L)
     return 1;
 }
 
+/*
+ * limits(memory_mb, timeout_ms): the manifest's limits for this run, set
+ * by the runner before connector code runs; ignored when the host fixed
+ * the limits (the command line's --memory-mb, --timeout-ms).
+ */
+static int core_limits(lua_State *L)
+{
+    uh_run *r = uh_state_run(L);
+    lua_Integer mb = luaL_optinteger(L, 1, 0), ms = luaL_optinteger(L, 2, 0);
+
+    if (!r || !r->E || r->E->limits_fixed || !r->co)
+        return 0;
+    if (ms > 0) {
+        r->budget_ms = (long)ms;
+        r->deadline = r->started + (double)ms / 1000.0;
+    }
+    if (mb > 0 && r->ps)
+        r->ps->limit.cap = r->mem_base + ((size_t)mb << 20);
+    return 0;
+}
+
 /* log(level, message) */
 static int core_log(lua_State *L)
 {
@@ -235,7 +256,7 @@ void uh_open_core(lua_State *L)
         {"where", core_where},       {"urlescape", core_urlescape},
         {"redact", core_redact},     {"can_send", core_can_send},
         {"dump", core_dump},         {"loadbin", core_loadbin},
-        {"stamp", core_stamp},
+        {"stamp", core_stamp},       {"limits", core_limits},
         {NULL, NULL}};
 
     luaL_newlib(L, fns);

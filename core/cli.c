@@ -40,6 +40,8 @@ static const char usage_main[] =
     "options:\n"
     "  --db PATH          the store (default: $UNHOOK_DB, else ./unhook.db)\n"
     "  --connectors DIR   search DIR for connectors by name (also UNHOOK_CONNECTORS)\n"
+    "  --memory-mb N      memory cap of each flow (default 64, or the manifest's)\n"
+    "  --timeout-ms N     wall-clock budget of each flow (default 30000, or the manifest's)\n"
     "  -v, --verbose      trace every HTTP request and response (secrets masked)\n"
     "  --json             list, show and history print JSON\n"
     "  -h, --help         this help; 'unhook COMMAND --help' for a command\n"
@@ -1339,6 +1341,18 @@ int main(int argc, char **argv)
             c.cfg.db = argv[++i];
         } else if (strcmp(a, "--db") == 0) {
             return bad_usage("--db needs a path", NULL, usage_main);
+        } else if (strcmp(a, "--memory-mb") == 0 || strcmp(a, "--timeout-ms") == 0) {
+            char *end = NULL;
+            long v = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : 0;
+            if (!end || *end || v <= 0 || v > 1000000)
+                return bad_usage(a[2] == 'm' ? "--memory-mb needs a positive number"
+                                             : "--timeout-ms needs a positive number",
+                                 NULL, usage_main);
+            if (a[2] == 'm')
+                c.cfg.memory_mb = (int)v;
+            else
+                c.cfg.timeout_ms = (int)v;
+            i++;
         } else {
             return bad_usage("unknown option", a, usage_main);
         }

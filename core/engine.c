@@ -111,6 +111,7 @@ int unhook_engine_open(unhook_engine **out, const unhook_config *cfg)
     E->memory_cap = (size_t)(cfg->memory_mb > 0 ? cfg->memory_mb
                                                 : UH_DEFAULT_MEMORY_MB) << 20;
     E->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : UH_DEFAULT_TIMEOUT_MS;
+    E->limits_fixed = cfg->memory_mb > 0 || cfg->timeout_ms > 0;
     E->errmsg = uh_strdup("");
     E->db_path = cfg->db ? uh_strdup(cfg->db) : NULL;
     E->conn_override = cfg->connection ? uh_strdup(cfg->connection) : NULL;
@@ -333,7 +334,7 @@ void uh_run_read_result(uh_run *r)
     }
     /* A C function (a string pattern, say) can outlast the deadline
      * without the instruction hook firing: an overrun is an overrun. */
-    if (!r->timed_out && r->busy * 1000.0 > (double)r->E->timeout_ms)
+    if (!r->timed_out && r->busy * 1000.0 > (double)r->budget_ms)
         r->cpu_tripped = 1;
     /* Limits override whatever the flow made of them. */
     if (r->timed_out || r->cpu_tripped || (r->ps ? r->ps->limit.hit : r->limit.hit)) {
@@ -460,7 +461,8 @@ int uh_run_start(unhook_engine *E, uh_run *r, const char *dir, const char *kind,
     r->L = r->ps->L;
     /* the run's memory budget on top of what the state holds already */
     r->ps->limit.hit = 0;
-    r->ps->limit.cap = r->ps->limit.used + E->memory_cap;
+    r->mem_base = r->ps->limit.used;
+    r->ps->limit.cap = r->mem_base + E->memory_cap;
     r->co = lua_newthread(r->L);
     *(uh_run **)lua_getextraspace(r->co) = r;
     r->coref = luaL_ref(r->L, LUA_REGISTRYINDEX);
@@ -492,7 +494,12 @@ int uh_run_start(unhook_engine *E, uh_run *r, const char *dir, const char *kind,
     push_conn_public(r->co, conn);
     lua_setfield(r->co, -2, "connection");
     r->nargs = 1;
-    r->deadline = uh_now() + (double)E->timeout_ms / 1000.0;
+    r->started = uh_now();
+    r->budget_ms = E->timeout_ms;
+    r->deadline = r->started + (double)E->timeout_ms / 1000.0;
+    if (conn && conn->insecure)
+        uh_log(E, conn, UNHOOK_LOG_WARN, "TLS peer verification is off for "
+               "this connection (\"insecure\": true)");
     uh_sched_add(E->sched, r);
     return UNHOOK_OK;
 }

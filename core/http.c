@@ -142,25 +142,39 @@ static int same_origin(const char *a, const char *b)
     return la == lb && memcmp(pa, pb, la) == 0;
 }
 
-/* The base URL's host, or one in the request's "hosts" list. */
-static int host_allowed(lua_State *L, int idx, const char *url, const char *base)
+/* The request's "hosts" list as lines, or NULL. */
+static char *hosts_of(lua_State *L, int idx)
+{
+    uh_buf b = {0};
+
+    lua_getfield(L, idx, "hosts");
+    if (lua_istable(L, -1))
+        for (lua_Integer i = 1; lua_rawgeti(L, -1, i) == LUA_TSTRING; i++) {
+            uh_buf_puts(&b, lua_tostring(L, -1));
+            uh_buf_add(&b, "\n", 1);
+            lua_pop(L, 1);
+        }
+    lua_pop(L, 2);
+    return b.data ? uh_buf_take(&b) : NULL;
+}
+
+/* The base URL's host, or one in the hosts lines. */
+static int host_allowed(const char *url, const char *base, const char *hosts)
 {
     char host[256];
-    int ok = 0;
+    const char *p;
 
     if (!base || same_host(url, base))
         return 1;
     if (uh_url_host(url, host, sizeof host) < 0)
         return 0;
-    int top = lua_gettop(L);
-    lua_getfield(L, idx, "hosts");
-    if (lua_istable(L, -1))
-        for (lua_Integer i = 1; !ok && lua_rawgeti(L, -1, i) == LUA_TSTRING; i++) {
-            ok = strcasecmp(lua_tostring(L, -1), host) == 0;
-            lua_pop(L, 1);
-        }
-    lua_settop(L, top);
-    return ok;
+    for (p = hosts; p && *p;) {
+        size_t n = strcspn(p, "\n");
+        if (n == strlen(host) && strncasecmp(p, host, n) == 0)
+            return 1;
+        p += n + (p[n] == '\n');
+    }
+    return 0;
 }
 
 static void add_header(uh_transfer *t, const char *line)
@@ -176,6 +190,7 @@ int uh_http_start(lua_State *L, uh_run *r, int idx)
     uh_sched *s = r->E->sched;
     const uh_conn *c = r->conn;
     const char *method, *tmpl, *query, *body, *base;
+    char *hosts;
     uh_buf url = {0}, path = {0}, err = {0};
     uh_transfer *t;
     size_t bodylen = 0;
@@ -216,7 +231,8 @@ int uh_http_start(lua_State *L, uh_run *r, int idx)
         uh_buf_free(&url);
         return -1;
     }
-    if (!host_allowed(L, idx, url.data, base)) {
+    hosts = hosts_of(L, idx);
+    if (!host_allowed(url.data, base, hosts)) {
         char host[256] = "?";
         uh_url_host(url.data, host, sizeof host);
         lua_pushnil(L);
@@ -227,6 +243,7 @@ int uh_http_start(lua_State *L, uh_run *r, int idx)
                         "the base URL's host and the hosts its manifest lists", host);
         lua_setfield(L, -2, "message");
         uh_buf_free(&url);
+        free(hosts);
         return -1;
     }
     creds = c && c->auth != UH_AUTH_NONE && same_origin(url.data, base);
@@ -242,6 +259,7 @@ int uh_http_start(lua_State *L, uh_run *r, int idx)
     }
     if (url.oom) {
         uh_buf_free(&url);
+        free(hosts);
         push_error(L, "memory", "out of memory building the URL");
         return -1;
     }
@@ -249,10 +267,13 @@ int uh_http_start(lua_State *L, uh_run *r, int idx)
     t = uh_transfer_new(s, r);
     if (!t) {
         uh_buf_free(&url);
+        free(hosts);
         push_error(L, "memory", "out of memory starting a transfer");
         return -1;
     }
     t->url = uh_buf_take(&url);
+    t->hosts = hosts;
+    t->base = uh_strdup(base);
     snprintf(t->method, sizeof t->method, "%s", method);
 
     /* headers: connection defaults, then the request's, then auth */
@@ -273,12 +294,12 @@ int uh_http_start(lua_State *L, uh_run *r, int idx)
         uh_buf h = {0};
         uh_buf_printf(&h, "Authorization: Bearer %s", c->secret);
         add_header(t, h.data ? h.data : "");
-        uh_buf_free(&h);
+        t->auth_line = uh_buf_take(&h);
     } else if (creds && c->auth == UH_AUTH_HEADER) {
         uh_buf h = {0};
         uh_buf_printf(&h, "%s: %s", c->auth_name, c->secret);
         add_header(t, h.data ? h.data : "");
-        uh_buf_free(&h);
+        t->auth_line = uh_buf_take(&h);
     } else if (creds && c->auth == UH_AUTH_BASIC) {
         curl_easy_setopt(t->easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
         curl_easy_setopt(t->easy, CURLOPT_USERNAME, c->username);
@@ -349,6 +370,61 @@ int uh_http_start(lua_State *L, uh_run *r, int idx)
     return 0;
 }
 
+int uh_http_redirect(uh_sched *s, uh_transfer *t, CURLcode rc)
+{
+    uh_run *r = t->run;
+    long status = 0;
+    char *loc = NULL, *next;
+
+    if (rc != CURLE_OK)
+        return 0;
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (status != 301 && status != 302 && status != 303 && status != 307 &&
+        status != 308)
+        return 0;
+    curl_easy_getinfo(t->easy, CURLINFO_REDIRECT_URL, &loc);
+    if (!loc || t->redirects >= 5)
+        return 0;               /* the 3xx reaches the flow as it is */
+    if (!host_allowed(loc, t->base, t->hosts)) {
+        t->forbidden = 1;
+        return 0;
+    }
+    next = uh_strdup(loc);
+    if (!next)
+        return 0;
+    t->redirects++;
+    uh_log(r->E, r->conn, UNHOOK_LOG_TRACE, "< %ld: redirected to %s", status, next);
+    curl_multi_remove_handle(s->multi, t->easy);
+    free(t->url);
+    t->url = next;
+    curl_easy_setopt(t->easy, CURLOPT_URL, t->url);
+    if (status == 303 || ((status == 301 || status == 302) &&
+                          strcmp(t->method, "POST") == 0)) {
+        snprintf(t->method, sizeof t->method, "GET");
+        curl_easy_setopt(t->easy, CURLOPT_CUSTOMREQUEST, NULL);
+        curl_easy_setopt(t->easy, CURLOPT_HTTPGET, 1L);
+    }
+    if (!same_origin(t->url, t->base)) {
+        /* credentials never leave the origin they belong to */
+        struct curl_slist *h, *kept = NULL;
+        for (h = t->hdrs; h; h = h->next)
+            if (!t->auth_line || strcmp(h->data, t->auth_line) != 0)
+                kept = curl_slist_append(kept, h->data);
+        curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, kept);
+        curl_slist_free_all(t->hdrs);
+        t->hdrs = kept;
+        curl_easy_setopt(t->easy, CURLOPT_USERNAME, NULL);
+        curl_easy_setopt(t->easy, CURLOPT_PASSWORD, NULL);
+        curl_easy_setopt(t->easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_NONE);
+    }
+    t->body.len = 0;
+    t->head.len = 0;
+    t->too_large = 0;
+    if (curl_multi_add_handle(s->multi, t->easy) != CURLM_OK)
+        return 0;
+    return 1;
+}
+
 double uh_retry_after(const char *v, time_t now)
 {
     char *end;
@@ -383,6 +459,22 @@ int uh_http_push_result(lua_State *L, uh_transfer *t, CURLcode rc)
     const char *p, *end;
     double retry_after = -1;
 
+    if (t->forbidden) {
+        char *loc = NULL;
+        char host[256] = "?";
+        curl_easy_getinfo(t->easy, CURLINFO_REDIRECT_URL, &loc);
+        if (loc)
+            uh_url_host(loc, host, sizeof host);
+        lua_pushnil(L);
+        lua_createtable(L, 0, 2);
+        lua_pushliteral(L, "forbidden_host");
+        lua_setfield(L, -2, "code");
+        lua_pushfstring(L, "%s %s: redirect to %s refused: the connector may call "
+                        "only the base URL's host and the hosts its manifest lists",
+                        t->method, t->url, host);
+        lua_setfield(L, -2, "message");
+        return 2;
+    }
     if (rc != CURLE_OK) {
         const char *code = rc == CURLE_OPERATION_TIMEDOUT ? "timeout"
                            : t->too_large ? "response_too_large"

@@ -165,6 +165,9 @@ struct uh_run {
     char *conn_host;          /* host requests may go to */
     double deadline;          /* monotonic seconds */
     double busy;              /* seconds spent running Lua */
+    double started;           /* monotonic start of the run */
+    long budget_ms;           /* wall-clock budget of the whole run */
+    size_t mem_base;          /* bytes the state held when the run began */
     int last_status;          /* status of the last HTTP response */
     int cpu_tripped;
     int timed_out;
@@ -187,6 +190,7 @@ struct unhook_engine {
     int log_level;
     size_t memory_cap;
     long timeout_ms;
+    int limits_fixed;         /* set by the host: manifests may not change them */
     char *errmsg;
     uh_sched *sched;
     lua_State *host;          /* trusted state: JSON, connection files */

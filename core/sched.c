@@ -95,6 +95,9 @@ void uh_transfer_free(uh_sched *s, uh_transfer *t)
     else
         curl_easy_cleanup(t->easy);
     curl_slist_free_all(t->hdrs);
+    free(t->base);
+    free(t->hosts);
+    free(t->auth_line);
     free(t->url);
     free(t->req_body);
     uh_buf_free(&t->body);
@@ -146,6 +149,8 @@ static void complete(uh_sched *s, CURLMsg *m)
     if (!t)
         return;
     r = t->run;
+    if (uh_http_redirect(s, t, m->data.result))
+        return;
     r->nargs = uh_http_push_result(r->co, t, m->data.result);
     r->xfer = NULL;
     r->state = UH_RUN_READY;

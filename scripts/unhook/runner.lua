@@ -136,6 +136,7 @@ function _M.run(spec)
   local p, perr = prepare(spec.dir)
   if not p then return setup("invalid", perr) end
   local m = p.m
+  if m.limits then core.limits(m.limits.memory_mb, m.limits.timeout_ms) end
   local ev = m.events[spec.event]
   if not ev then
     return setup("notfound", fmt("connector '%s' has no event '%s' (events: %s)",
