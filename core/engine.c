@@ -242,17 +242,17 @@ int unhook_connector_check(unhook_engine *E, const char *connector)
     lua_getfield(L, -1, "load");
     lua_pushstring(L, dir);
     if (uh_pcall(L, 1, 2) != LUA_OK) {
-        uh_seterr(E, "%s", run.cpu_tripped
-                  ? "connector code ran past its time budget while loading"
-                  : run.limit.hit ? "connector code ran past its memory limit while loading"
+        uh_seterr(E, "%s", run.limit.hit
+                  ? "connector code ran past its memory limit while loading"
+                  : run.cpu_tripped ? "connector code ran past its time budget while loading"
                   : lua_tostring(L, -1));
         rc = UNHOOK_INVALID;
         goto out;
     }
     if (lua_isnil(L, -2) && (run.limit.hit || run.cpu_tripped)) {
-        uh_seterr(E, "%s", run.cpu_tripped
-                  ? "connector code ran past its time budget while loading"
-                  : "connector code ran past its memory limit while loading");
+        uh_seterr(E, "%s", run.limit.hit
+                  ? "connector code ran past its memory limit while loading"
+                  : "connector code ran past its time budget while loading");
         rc = UNHOOK_INVALID;
         goto out;
     }
@@ -337,17 +337,19 @@ void uh_run_read_result(uh_run *r)
     if (!r->timed_out && r->busy * 1000.0 > (double)r->budget_ms)
         r->cpu_tripped = 1;
     /* Limits override whatever the flow made of them. */
-    if (r->timed_out || r->cpu_tripped || (r->ps ? r->ps->limit.hit : r->limit.hit)) {
-        const char *code = r->timed_out ? "timeout"
-                         : r->cpu_tripped ? "cpu_limit" : "memory";
+    /* the first limit reached is the cause: memory before the CPU time
+     * an allocation loop goes on to burn */
+    int mem = r->ps ? r->ps->limit.hit : r->limit.hit;
+    if (r->timed_out || r->cpu_tripped || mem) {
+        const char *code = r->timed_out ? "timeout" : mem ? "memory" : "cpu_limit";
         free(res->code);
         free(res->message);
         res->outcome = r->timed_out ? UNHOOK_OUTCOME_RETRY : UNHOOK_OUTCOME_FAILED;
         res->code = uh_strdup(code);
         res->message = uh_strdup(
             r->timed_out ? "flow ran past its time budget while waiting on the network"
-            : r->cpu_tripped ? "flow ran past its time budget (stopped for using the CPU too long)"
-            : "flow ran past its memory limit");
+            : mem ? "flow ran past its memory limit"
+            : "flow ran past its time budget (stopped for using the CPU too long)");
         r->setup = 0;
     }
 }
