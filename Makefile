@@ -9,9 +9,10 @@ SHAREDIR ?= $(PREFIX)/share/unhook
 LUA_CMOD ?= $(PREFIX)/lib/lua/5.4
 
 CC      ?= cc
-PKGS    := lua5.4 libcurl lua5.4-cjson sqlite3
+PKGS    := lua5.4 libcurl lua5.4-cjson sqlite3 libcrypto
 DEBS    := liblua5.4-dev lua5.4 libcurl4-openssl-dev lua-cjson-dev lua-cjson \
-           libsqlite3-dev lua-busted libcmocka-dev pkg-config python3 curl valgrind
+           libsqlite3-dev lua-busted libcmocka-dev pkg-config python3 curl valgrind \
+           libssl-dev
 
 B       := build
 OPT     ?= -O2 -g
@@ -30,7 +31,7 @@ LDFLAGS ?=
 CORE_SRC := $(wildcard core/*.c)
 CORE_SRC := $(filter-out core/cli.c,$(CORE_SRC))
 LIB_SRC  := $(CORE_SRC) bindings/lcore.c
-LUA_SRC  := $(sort $(wildcard scripts/unhook/*.lua))
+LUA_SRC  := $(sort $(wildcard scripts/unhook/*.lua scripts/unhook/cards/*.lua))
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o) $(B)/obj/embed.o
 
 TEST_SRC := $(wildcard tests/unit/test_*.c)
@@ -71,7 +72,7 @@ $(B)/unhook: $(B)/obj/core/cli.o $(B)/libunhook.a
 # The Lua module: the engine inside, Lua itself from the host interpreter.
 $(B)/lua/unhook.so: $(B)/obj/bindings/lunhook.o $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) -shared $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libcurl lua5.4-cjson sqlite3) -lm
+	$(CC) -shared $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libcurl lua5.4-cjson sqlite3 libcrypto) -lm
 
 $(B)/tests/%: tests/unit/%.c $(B)/libunhook.a
 	@mkdir -p $(dir $@)

@@ -5,11 +5,14 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <time.h>
 
 #include <lauxlib.h>
 #include <lua-cjson.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "../core/internal.h"
 
@@ -62,6 +65,67 @@ static int core_limits(lua_State *L)
     if (mb > 0 && r->ps)
         r->ps->limit.cap = r->mem_base + ((size_t)mb << 20);
     return 0;
+}
+
+/* sha256(s) -> the raw 32-byte digest (OpenSSL) */
+static int core_sha256(lua_State *L)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+
+    if (!EVP_Digest(s, n, md, &len, EVP_sha256(), NULL))
+        return luaL_error(L, "sha256 failed");
+    lua_pushlstring(L, (const char *)md, len);
+    return 1;
+}
+
+/* hmac_sha256(key, s) -> the raw 32-byte MAC (OpenSSL) */
+static int core_hmac_sha256(lua_State *L)
+{
+    size_t kn, n;
+    const char *k = luaL_checklstring(L, 1, &kn);
+    const char *s = luaL_checklstring(L, 2, &n);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+
+    if (!HMAC(EVP_sha256(), k, (int)kn, (const unsigned char *)s, n, md, &len))
+        return luaL_error(L, "hmac_sha256 failed");
+    lua_pushlstring(L, (const char *)md, len);
+    return 1;
+}
+
+/* call_card(name, args_json) -> result_json | nil, message */
+static int core_call_card(lua_State *L)
+{
+    uh_run *r = uh_state_run(L);
+    const char *name = luaL_checkstring(L, 1);
+    const char *args = luaL_checkstring(L, 2);
+    char *out = NULL;
+    int rc;
+
+    if (!r || !r->E)
+        return luaL_error(L, "C cards run only inside a flow");
+    for (int i = 0; i < r->E->nccards; i++) {
+        struct uh_ccard *c = &r->E->ccards[i];
+        if (strcmp(c->name, name) != 0)
+            continue;
+        rc = c->fn(c->ud, args, &out);
+        if (rc == UNHOOK_OK && out) {
+            lua_pushstring(L, out);
+            free(out);
+            return 1;
+        }
+        lua_pushnil(L);
+        lua_pushstring(L, out ? out : rc == UNHOOK_OK ? "the card returned no result"
+                                                       : unhook_strerror(rc));
+        free(out);
+        return 2;
+    }
+    lua_pushnil(L);
+    lua_pushfstring(L, "no C card '%s' in this engine", name);
+    return 2;
 }
 
 /* log(level, message) */
@@ -177,6 +241,30 @@ static int core_loadbin(lua_State *L)
     return 1;
 }
 
+/* listdir(path) -> sorted list of entry names, or {} */
+static int core_listdir(lua_State *L)
+{
+    DIR *d = opendir(luaL_checkstring(L, 1));
+    struct dirent *e;
+    lua_Integer n = 0;
+
+    lua_newtable(L);
+    if (!d)
+        return 1;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.') {
+            lua_pushstring(L, e->d_name);
+            lua_rawseti(L, -2, ++n);
+        }
+    closedir(d);
+    lua_getglobal(L, "table");
+    lua_getfield(L, -1, "sort");
+    lua_pushvalue(L, -3);
+    lua_call(L, 1, 0);
+    lua_pop(L, 1);
+    return 1;
+}
+
 /* getenv(name) -> string | nil (connection files only) */
 static int core_getenv(lua_State *L)
 {
@@ -257,6 +345,8 @@ void uh_open_core(lua_State *L)
         {"redact", core_redact},     {"can_send", core_can_send},
         {"dump", core_dump},         {"loadbin", core_loadbin},
         {"stamp", core_stamp},       {"limits", core_limits},
+        {"sha256", core_sha256},     {"hmac_sha256", core_hmac_sha256},
+        {"call_card", core_call_card}, {"listdir", core_listdir},
         {NULL, NULL}};
 
     luaL_newlib(L, fns);

@@ -136,6 +136,9 @@ void unhook_engine_close(unhook_engine *E)
         lua_close(E->host);
     uh_store_close(E);
     uh_pool_free(E);
+    for (int i = 0; i < E->nccards; i++)
+        free(E->ccards[i].name);
+    free(E->ccards);
     if (E->bytecode) {
         for (int i = 0; uh_embedded_modules[i].name; i++)
             uh_buf_free(&E->bytecode[i]);
@@ -147,6 +150,42 @@ void unhook_engine_close(unhook_engine *E)
     free(E->connectors);
     free(E->errmsg);
     free(E);
+}
+
+int unhook_card_register(unhook_engine *E, const char *name, unhook_card_fn fn,
+                         void *ud)
+{
+    struct uh_ccard *p;
+    const char *c;
+
+    if (!E || !name || !*name || !fn) {
+        if (E)
+            uh_seterr(E, "unhook_card_register: a name and a function are needed");
+        return UNHOOK_USAGE;
+    }
+    for (c = name; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+              (*c >= '0' && *c <= '9') || *c == '_' || *c == '.') ||
+            (*c == '.' && (c == name || c[1] == '\0' || c[1] == '.'))) {
+            uh_seterr(E, "card name '%s': use letters, digits, '_' and single dots", name);
+            return UNHOOK_USAGE;
+        }
+    for (int i = 0; i < E->nccards; i++)
+        if (strcmp(E->ccards[i].name, name) == 0) {
+            uh_seterr(E, "card '%s' is already registered", name);
+            return UNHOOK_USAGE;
+        }
+    p = realloc(E->ccards, (size_t)(E->nccards + 1) * sizeof *p);
+    if (!p)
+        return UNHOOK_NOMEM;
+    E->ccards = p;
+    p[E->nccards].name = uh_strdup(name);
+    if (!p[E->nccards].name)
+        return UNHOOK_NOMEM;
+    p[E->nccards].fn = fn;
+    p[E->nccards].ud = ud;
+    E->nccards++;
+    return UNHOOK_OK;
 }
 
 const char *unhook_errmsg(unhook_engine *E)
@@ -495,6 +534,12 @@ int uh_run_start(unhook_engine *E, uh_run *r, const char *dir, const char *kind,
     }
     push_conn_public(r->co, conn);
     lua_setfield(r->co, -2, "connection");
+    lua_createtable(r->co, E->nccards, 0);
+    for (int i = 0; i < E->nccards; i++) {
+        lua_pushstring(r->co, E->ccards[i].name);
+        lua_rawseti(r->co, -2, i + 1);
+    }
+    lua_setfield(r->co, -2, "ccards");
     r->nargs = 1;
     r->started = uh_now();
     r->budget_ms = E->timeout_ms;

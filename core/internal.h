@@ -205,6 +205,12 @@ struct unhook_engine {
     char owner[96];           /* "host:pid": who holds this engine's claims */
     uh_pooled *idle;          /* states ready for another run */
     int nidle;
+    struct uh_ccard {
+        char *name;
+        unhook_card_fn fn;
+        void *ud;
+    } *ccards;                /* cards registered by the host program */
+    int nccards;
 };
 
 /* Free every pooled state (engine close). */

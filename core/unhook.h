@@ -175,6 +175,28 @@ void unhook_flow_result_free(unhook_flow_result *res);
 /* Name of an outcome: "done", "gone", "retry", "failed". */
 const char *unhook_outcome_name(unhook_outcome outcome);
 
+/* ---- cards written in C ------------------------------------------------ */
+
+/*
+ * A function card written in C.  args_json is a JSON array of the call's
+ * arguments (in order; a missing argument is null).  On success return
+ * UNHOOK_OK with *result_json set to a JSON array of the card's outputs,
+ * allocated with malloc (the engine frees it); on failure return another
+ * code, with *result_json NULL or a malloc'ed message (the flow sees
+ * "NAME: message" as an error).  Called on the engine's thread, from a
+ * flow run; it must not call back into the engine.
+ */
+typedef int (*unhook_card_fn)(void *userdata, const char *args_json,
+                              char **result_json);
+
+/*
+ * Register a C card under name ("acme.sign": flows call
+ * ctx.cards.acme.sign(...)), called the same way as built-in and Lua
+ * cards.  Returns UNHOOK_USAGE for a bad or already registered name.
+ */
+int unhook_card_register(unhook_engine *engine, const char *name,
+                         unhook_card_fn fn, void *userdata);
+
 /* ---- instances and their lifecycle (the store) ------------------------ */
 
 /*

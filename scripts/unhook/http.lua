@@ -191,6 +191,7 @@ function _M.classify(err, gone)
       return "failed"
     end
     if c == "transport" or c == "timeout" or c == "retry" then return "retry" end
+    if c == "stop" then return "done" end
   end
   return "failed"
 end

@@ -4,6 +4,7 @@ local name, core = ...
 
 local unhook = require "unhook"
 local schema = require "unhook.schema"
+local card = require "unhook.card"
 local chunks = require "unhook.chunks"
 
 local _M = {}
@@ -51,6 +52,7 @@ local function public_unhook()
   for _, k in ipairs({ "version", "fail", "retry", "error", "is_error", "null" }) do
     u[k] = unhook[k]
   end
+  u.card = card.new
   local j = unhook.json
   u.json = { encode = j.encode, decode = j.decode, null = j.null, empty_array = j.empty_array }
   return u
@@ -309,6 +311,34 @@ function _M.load(dir)
             end
           end
         end
+      end
+    end
+  end
+  -- helper flows (flows/*.lua no event names) and the connector's cards
+  for _, fname in ipairs(core.listdir(dir .. "/flows")) do
+    local rel = "flows/" .. fname
+    if fname:match("%.lua$") and m.flows[rel] == nil then
+      local flow, chunk = _M.load_flow(dir, rel, errs)
+      m.flows[rel], m.chunks[rel] = flow or false, chunk
+    end
+  end
+  m.cards, m.card_chunks = {}, {}
+  local names = {}
+  for _, fname in ipairs(core.listdir(dir .. "/cards")) do
+    local rel = "cards/" .. fname
+    if fname:match("%.lua$") then
+      local file = dir .. "/" .. rel
+      local c, cerr, _, chunk = _M.run_file(file)
+      if cerr then
+        errs[#errs + 1] = cerr
+      elseif not card.is_card(c) then
+        errs[#errs + 1] = fmt("%s:1: a card file must return unhook.card{ name = ..., inputs = ..., outputs = ..., run = ... }, got %s",
+          file, type(c))
+      elseif names[c.def.name] then
+        errs[#errs + 1] = fmt("%s:1: card '%s' is also defined in %s", file, c.def.name, names[c.def.name])
+      else
+        names[c.def.name] = rel
+        m.cards[rel], m.card_chunks[rel] = c, chunk
       end
     end
   end

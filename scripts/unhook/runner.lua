@@ -8,6 +8,8 @@ local schema = require "unhook.schema"
 local manifest = require "unhook.manifest"
 local http = require "unhook.http"
 local chunks = require "unhook.chunks"
+local cards = require "unhook.cards"
+local helpers = require "unhook.helpers"
 
 local _M = {}
 
@@ -111,23 +113,80 @@ local function prepare(dir)
     p.code[rel] = core.dump(chunk)
     p.rels[#p.rels + 1] = rel
   end
+  for rel, chunk in pairs(m.card_chunks) do
+    p.code[rel] = core.dump(chunk)
+    p.rels[#p.rels + 1] = rel
+  end
   table.sort(p.rels)
   p.stamp = stamps(dir, p.rels)
   prepared[dir] = p
   return p
 end
 
-local function instantiate(p, rel)
+-- A fresh instance of a compiled connector file, in env.
+local function load_fresh(p, rel, env)
   local path = p.m.dir .. "/" .. rel
-  local fn, err = core.loadbin(p.code[rel], "@" .. path, manifest.env())
+  local fn, err = core.loadbin(p.code[rel], "@" .. path, env)
   if not fn then return nil, err end
-  local ok, flow = pcall(fn)
-  if not ok then return nil, chunks.expand(tostring(flow)) end
+  local ok, v = pcall(fn)
+  if not ok then return nil, chunks.expand(tostring(v)) end
+  return v
+end
+
+local function instantiate(p, rel, env)
+  local flow, err = load_fresh(p, rel, env)
+  if not flow then return nil, err end
   if type(flow) ~= "table" or type(flow.run) ~= "function" then
-    return nil, path .. ": the flow no longer returns a table with run"
+    return nil, p.m.dir .. "/" .. rel .. ": the flow no longer returns a table with run"
   end
   flow.inputs = flow.inputs or {}
   return flow
+end
+
+-- The connector's own cards, fresh for this run.
+local function custom_cards(p, env)
+  local list = {}
+  for rel in pairs(p.m.cards) do
+    local c, err = load_fresh(p, rel, env)
+    if not c then return nil, err end
+    list[#list + 1] = c
+  end
+  table.sort(list, function(a, b) return a.def.name < b.def.name end)
+  return list
+end
+
+-- flow.call: run a helper flow of the same connector; its declared
+-- outputs are what it returns.
+local function helper_caller(p, ctx)
+  return function(rel, input)
+    if type(rel) ~= "string" or rel:find("..", 1, true) or not p.code[rel]
+       or not rel:match("^flows/") then
+      error(fmt("flow.call: input 'flow': no helper flow '%s' in %s", tostring(rel), p.m.dir), 3)
+    end
+    local flow, err = instantiate(p, rel, manifest.env())
+    if not flow then error(err, 0) end
+    local given = input or {}
+    for k in pairs(given) do
+      if flow.inputs[k] == nil then
+        error(fmt("flow.call: %s has no input '%s'", rel, tostring(k)), 3)
+      end
+    end
+    local checked, verr = schema.validate(given, flow.inputs, "input")
+    if not checked then error(fmt("flow.call: %s: %s", rel, verr), 3) end
+    local sub = setmetatable({ input = checked }, { __index = ctx })
+    local out = flow.run(sub, checked)
+    if flow.outputs then
+      if type(out) ~= "table" then
+        error(fmt("flow.call: %s must return its outputs as a table, got %s", rel, type(out)), 3)
+      end
+      local ok, oerr = schema.validate(out, flow.outputs, "output")
+      if not ok then error(fmt("flow.call: %s: %s", rel, oerr), 3) end
+      local result = {}
+      for k in pairs(flow.outputs) do result[k] = out[k] end
+      return result
+    end
+    return out
+  end
 end
 
 -- spec: { dir, event, kind, options_json, inputs_json, registration,
@@ -147,7 +206,8 @@ function _M.run(spec)
     return setup("notfound", fmt("event '%s' of connector '%s' has no %s flow",
       spec.event, m.name, spec.kind))
   end
-  local flow, ferr = instantiate(p, entry.flow)
+  local env = manifest.env()
+  local flow, ferr = instantiate(p, entry.flow, env)
   if not flow then return setup("invalid", ferr) end
 
   local given, err = decode_object(spec.options_json, "options")
@@ -208,6 +268,13 @@ function _M.run(spec)
     http = http.new(m, base),
   }
   ctx.connection.base_url = base
+  local custom, cerr = custom_cards(p, manifest.env())
+  if not custom then return setup("invalid", cerr) end
+  local tree, terr = cards.bind(ctx, custom, spec.ccards)
+  if not tree then return setup("invalid", terr) end
+  ctx.cards = tree
+  env.unhook.cards = tree
+  helpers.set(ctx, helper_caller(p, ctx))
 
   local ok, ret = xpcall(flow.run, chunks.expand, ctx, input)
   if ok then
@@ -229,6 +296,14 @@ function _M.run(spec)
   end
   local gone = spec.kind == "deregistration" and (ev.gone or DEFAULT_GONE) or {}
   local outcome = http.classify(ret, gone)
+  if unhook.is_error(ret) and ret.code == "stop" then
+    -- branching.continue_if: a deregistration ends done; a registration
+    -- that stops has no data to store
+    if spec.kind == "registration" then
+      return { outcome = "failed", code = "stop", message = "the registration flow stopped without registration data: " .. tostring(ret.message) }
+    end
+    return { outcome = "done" }
+  end
   local res = { outcome = outcome, message = message_of(ret) }
   if unhook.is_error(ret) then
     res.code, res.status, res.retry_after = ret.code, ret.status, ret.retry_after

@@ -1,0 +1,46 @@
+-- The card registry: the built-in cards, a connector's own cards and the
+-- host program's C cards, bound to one run's ctx as ctx.cards.
+local name, core = ...
+
+local card = require "unhook.card"
+
+local _M = {}
+
+local MODULES = { "json", "branching", "error", "http", "flow" }
+
+local builtins
+
+-- Every built-in card, loaded once per Lua state.
+function _M.builtins()
+  if builtins then return builtins end
+  builtins = {}
+  for _, m in ipairs(MODULES) do
+    for _, c in ipairs(require("unhook.cards." .. m)) do
+      builtins[#builtins + 1] = c
+    end
+  end
+  return builtins
+end
+
+-- ctx.cards for one run: built-ins, then the connector's cards (a list of
+-- card values), then the host's C cards (names).  Returns the tree, or
+-- nil and a message when two cards share a name.
+function _M.bind(ctx, custom, cnames)
+  local tree = {}
+  for _, c in ipairs(_M.builtins()) do
+    assert(card.place(tree, c.def.name, card.bind(c, ctx)))
+  end
+  for _, c in ipairs(custom or {}) do
+    local ok, err = card.place(tree, c.def.name, card.bind(c, ctx))
+    if not ok then return nil, err end
+  end
+  for _, cname in ipairs(cnames or {}) do
+    local ok, err = card.place(tree, cname, function(...)
+      return core.call_card(cname, ...)
+    end)
+    if not ok then return nil, err end
+  end
+  return tree
+end
+
+return _M
