@@ -3,6 +3,7 @@
 local name, core = ...
 
 local card = require "unhook.card"
+local json = require("unhook").json
 
 local _M = {}
 
@@ -36,7 +37,18 @@ function _M.bind(ctx, custom, cnames)
   end
   for _, cname in ipairs(cnames or {}) do
     local ok, err = card.place(tree, cname, function(...)
-      return core.call_card(cname, ...)
+      local n, args = select("#", ...), { ... }
+      for i = 1, n do if args[i] == nil then args[i] = json.null end end
+      local eok, text = pcall(json.encode, args)
+      if not eok then error(cname .. ": cannot pass the inputs as JSON: " .. tostring(text), 2) end
+      if n == 0 then text = "[]" end
+      local out, cerr = core.call_card(cname, text)
+      if not out then error(cname .. ": " .. tostring(cerr), 2) end
+      local dok, res = pcall(json.decode, out)
+      if not dok or type(res) ~= "table" then
+        error(cname .. ": the card must return a JSON array of outputs", 2)
+      end
+      return table.unpack(res, 1, #res)
     end)
     if not ok then return nil, err end
   end
