@@ -25,7 +25,7 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS  ?=
 ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(OPT) $(WARN) \
-           -fPIC -MMD -MP -DUNHOOK_SHARE='"$(SHAREDIR)"' $(PKG_CFLAGS) $(CFLAGS)
+           -fPIC -fvisibility=hidden -MMD -MP -DUNHOOK_SHARE='"$(SHAREDIR)"' $(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS ?=
 
 CORE_SRC := $(wildcard core/*.c)
@@ -39,7 +39,11 @@ TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 
 .PHONY: all deps test check unit spec e2e demo install uninstall clean bench
 
-all: $(B)/unhook $(B)/libunhook.a $(B)/lua/unhook.so
+SOVER   := 0
+VERSION := 0.1.0
+MANDIR  ?= $(PREFIX)/share/man
+
+all: $(B)/unhook $(B)/libunhook.a $(B)/libunhook.so $(B)/unhook.pc $(B)/lua/unhook.so
 
 deps:
 	@missing=""; for p in $(DEBS); do \
@@ -68,6 +72,17 @@ $(B)/libunhook.a: $(LIB_OBJ)
 
 $(B)/unhook: $(B)/obj/core/cli.o $(B)/libunhook.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm $(LIBS)
+
+# The shared library exports only the public API (unhook_*).
+$(B)/libunhook.so: $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libunhook.so.$(SOVER) $(LDFLAGS) -o $@.$(VERSION) $^ \
+	  $(PKG_LIBS) -lm
+	ln -sf libunhook.so.$(VERSION) $@.$(SOVER)
+	ln -sf libunhook.so.$(VERSION) $@
+
+$(B)/unhook.pc: core/unhook.pc.in Makefile
+	sed -e 's#@PREFIX@#$(PREFIX)#' -e 's#@LIBDIR@#$(LIBDIR)#' -e 's#@INCDIR@#$(INCDIR)#' \
+	  -e 's#@VERSION@#$(VERSION)#' $< >$@
 
 # The Lua module: the engine inside, Lua itself from the host interpreter.
 $(B)/lua/unhook.so: $(B)/obj/bindings/lunhook.o $(LIB_OBJ)
@@ -107,17 +122,27 @@ bench: all
 	N="$(N)" C="$(C)" sh tests/bench/run.sh
 
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) \
-	  $(DESTDIR)$(SHAREDIR) $(DESTDIR)$(LUA_CMOD)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR) \
+	  $(DESTDIR)$(SHAREDIR)/lua/unhook/cards $(DESTDIR)$(LUA_CMOD) $(DESTDIR)$(MANDIR)/man1
 	install -m 755 $(B)/unhook $(DESTDIR)$(BINDIR)/unhook
 	install -m 644 $(B)/libunhook.a $(DESTDIR)$(LIBDIR)/libunhook.a
+	install -m 755 $(B)/libunhook.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
+	ln -sf libunhook.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libunhook.so.$(SOVER)
+	ln -sf libunhook.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libunhook.so
+	install -m 644 $(B)/unhook.pc $(DESTDIR)$(LIBDIR)/pkgconfig/unhook.pc
 	install -m 644 core/unhook.h $(DESTDIR)$(INCDIR)/unhook.h
 	install -m 755 $(B)/lua/unhook.so $(DESTDIR)$(LUA_CMOD)/unhook.so
+	install -m 644 core/unhook.1 $(DESTDIR)$(MANDIR)/man1/unhook.1
+	install -m 644 scripts/unhook/*.lua $(DESTDIR)$(SHAREDIR)/lua/unhook/
+	install -m 644 scripts/unhook/cards/*.lua $(DESTDIR)$(SHAREDIR)/lua/unhook/cards/
 	cp -R scripts/connectors $(DESTDIR)$(SHAREDIR)/
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/unhook $(DESTDIR)$(LIBDIR)/libunhook.a \
-	  $(DESTDIR)$(INCDIR)/unhook.h $(DESTDIR)$(LUA_CMOD)/unhook.so
+	  $(DESTDIR)$(LIBDIR)/libunhook.so $(DESTDIR)$(LIBDIR)/libunhook.so.$(SOVER) \
+	  $(DESTDIR)$(LIBDIR)/libunhook.so.$(VERSION) $(DESTDIR)$(LIBDIR)/pkgconfig/unhook.pc \
+	  $(DESTDIR)$(INCDIR)/unhook.h $(DESTDIR)$(LUA_CMOD)/unhook.so \
+	  $(DESTDIR)$(MANDIR)/man1/unhook.1
 	rm -rf $(DESTDIR)$(SHAREDIR)
 
 clean:

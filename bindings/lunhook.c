@@ -143,7 +143,7 @@ static int flow(lua_State *L, int reg)
 static int l_run(lua_State *L) { return flow(L, 0); }
 static int l_register(lua_State *L) { return flow(L, 1); }
 
-int luaopen_unhook(lua_State *L);
+__attribute__((visibility("default"))) int luaopen_unhook(lua_State *L);
 
 int luaopen_unhook(lua_State *L)
 {

@@ -21,6 +21,13 @@ extern "C" {
 #define UNHOOK_VERSION_PATCH 0
 #define UNHOOK_VERSION "0.1.0"
 
+/* Exported from the shared library; everything else in it is hidden. */
+#if defined(__GNUC__)
+#define UNHOOK_API __attribute__((visibility("default")))
+#else
+#define UNHOOK_API
+#endif
+
 /*
  * Result codes.  One list, expanded into the enum, unhook_strerror() and
  * the Lua constants, so the three never drift.
@@ -117,39 +124,39 @@ typedef struct unhook_flow_result {
 } unhook_flow_result;
 
 /* The library version as "MAJOR.MINOR.PATCH". */
-const char *unhook_version(void);
+UNHOOK_API const char *unhook_version(void);
 
 /* A static English sentence for a result code; never NULL. */
-const char *unhook_strerror(int code);
+UNHOOK_API const char *unhook_strerror(int code);
 
 /*
  * Open an engine.  On success *out owns a new engine and UNHOOK_OK is
  * returned; on failure *out is NULL.  cfg may be NULL for defaults.
  */
-int unhook_engine_open(unhook_engine **out, const unhook_config *cfg);
+UNHOOK_API int unhook_engine_open(unhook_engine **out, const unhook_config *cfg);
 
 /* Close an engine and free everything it owns.  NULL is a no-op. */
-void unhook_engine_close(unhook_engine *engine);
+UNHOOK_API void unhook_engine_close(unhook_engine *engine);
 
 /*
  * The message of the last failed call on this engine, "" if none.  The
  * string belongs to the engine and lives until its next call.  Several
  * problems are separated by newlines, one "file:line: message" a line.
  */
-const char *unhook_errmsg(unhook_engine *engine);
+UNHOOK_API const char *unhook_errmsg(unhook_engine *engine);
 
 /*
  * Resolve a connector name or folder to its folder, using the search
  * path.  Returns a new string to free(), or NULL (see unhook_errmsg).
  */
-char *unhook_connector_path(unhook_engine *engine, const char *connector);
+UNHOOK_API char *unhook_connector_path(unhook_engine *engine, const char *connector);
 
 /*
  * Validate a connector: its manifest, every flow and card.  Returns
  * UNHOOK_OK, UNHOOK_NOTFOUND or UNHOOK_INVALID with every problem in
  * unhook_errmsg().
  */
-int unhook_connector_check(unhook_engine *engine, const char *connector);
+UNHOOK_API int unhook_connector_check(unhook_engine *engine, const char *connector);
 
 /*
  * Run one event's deregistration flow now, without the store.  Returns
@@ -157,7 +164,7 @@ int unhook_connector_check(unhook_engine *engine, const char *connector);
  * or an error code before the flow could run (bad connector, bad JSON,
  * unreadable connection file) with the reason in unhook_errmsg().
  */
-int unhook_flow_deregister(unhook_engine *engine,
+UNHOOK_API int unhook_flow_deregister(unhook_engine *engine,
                            const unhook_flow_request *req,
                            unhook_flow_result *res);
 
@@ -165,15 +172,15 @@ int unhook_flow_deregister(unhook_engine *engine,
  * Run one event's registration flow now, without the store.  On
  * UNHOOK_OUTCOME_DONE, res->registration holds the data as JSON.
  */
-int unhook_flow_register(unhook_engine *engine,
+UNHOOK_API int unhook_flow_register(unhook_engine *engine,
                          const unhook_flow_request *req,
                          unhook_flow_result *res);
 
 /* Release the strings of a result.  Safe on a zeroed result. */
-void unhook_flow_result_free(unhook_flow_result *res);
+UNHOOK_API void unhook_flow_result_free(unhook_flow_result *res);
 
 /* Name of an outcome: "done", "gone", "retry", "failed". */
-const char *unhook_outcome_name(unhook_outcome outcome);
+UNHOOK_API const char *unhook_outcome_name(unhook_outcome outcome);
 
 /* ---- cards written in C ------------------------------------------------ */
 
@@ -194,7 +201,7 @@ typedef int (*unhook_card_fn)(void *userdata, const char *args_json,
  * ctx.cards.acme.sign(...)), called the same way as built-in and Lua
  * cards.  Returns UNHOOK_USAGE for a bad or already registered name.
  */
-int unhook_card_register(unhook_engine *engine, const char *name,
+UNHOOK_API int unhook_card_register(unhook_engine *engine, const char *name,
                          unhook_card_fn fn, void *userdata);
 
 /* ---- instances and their lifecycle (the store) ------------------------ */
@@ -249,7 +256,7 @@ typedef int (*unhook_history_fn)(void *userdata, const unhook_history *h);
  * failure the instance is "failed"), or an error code if it could not run
  * (UNHOOK_USAGE for an id already on, bad options; UNHOOK_STORE).
  */
-int unhook_instance_enable(unhook_engine *engine, const char *id,
+UNHOOK_API int unhook_instance_enable(unhook_engine *engine, const char *id,
                            const unhook_flow_request *req,
                            unhook_flow_result *res);
 
@@ -261,7 +268,7 @@ int unhook_instance_enable(unhook_engine *engine, const char *id,
  * scheduled), FAILED (dead-lettered, registration data kept).
  * reason may be NULL ("disabled").  UNHOOK_NOTFOUND for an unknown id.
  */
-int unhook_instance_disable(unhook_engine *engine, const char *id,
+UNHOOK_API int unhook_instance_disable(unhook_engine *engine, const char *id,
                             const char *reason, unhook_flow_result *res);
 
 /*
@@ -269,16 +276,16 @@ int unhook_instance_disable(unhook_engine *engine, const char *id,
  * and run one attempt now, like unhook_instance_disable.  An instance
  * that is not failed is left alone (res->code "not_failed").
  */
-int unhook_instance_retry(unhook_engine *engine, const char *id,
+UNHOOK_API int unhook_instance_retry(unhook_engine *engine, const char *id,
                           unhook_flow_result *res);
 
 /*
  * Get one instance.  *out is a copy to release with
  * unhook_instance_free(); UNHOOK_NOTFOUND if there is no such id.
  */
-int unhook_instance_get(unhook_engine *engine, const char *id,
+UNHOOK_API int unhook_instance_get(unhook_engine *engine, const char *id,
                         unhook_instance **out);
-void unhook_instance_free(unhook_instance *inst);
+UNHOOK_API void unhook_instance_free(unhook_instance *inst);
 
 /* Filter for listing and bulk work; NULL fields match everything. */
 typedef struct unhook_filter {
@@ -289,11 +296,11 @@ typedef struct unhook_filter {
 } unhook_filter;
 
 /* Call fn for every instance matching filter (may be NULL), by id. */
-int unhook_instance_list(unhook_engine *engine, const unhook_filter *filter,
+UNHOOK_API int unhook_instance_list(unhook_engine *engine, const unhook_filter *filter,
                          unhook_instance_fn fn, void *userdata);
 
 /* Call fn for every history line of an instance, oldest first. */
-int unhook_history_list(unhook_engine *engine, const char *id,
+UNHOOK_API int unhook_history_list(unhook_engine *engine, const char *id,
                         unhook_history_fn fn, void *userdata);
 
 /* Counts of a batch of work. */
@@ -316,7 +323,7 @@ typedef void (*unhook_progress_fn)(void *userdata, const unhook_stats *stats);
  * concurrency of deregistrations run at once; outcomes are committed in
  * batches, each before it is counted.  Returns UNHOOK_OK with the counts.
  */
-int unhook_instance_disable_all(unhook_engine *engine,
+UNHOOK_API int unhook_instance_disable_all(unhook_engine *engine,
                                 const unhook_filter *filter,
                                 const char *reason, unhook_stats *stats,
                                 unhook_progress_fn progress, void *userdata);
@@ -325,7 +332,7 @@ int unhook_instance_disable_all(unhook_engine *engine,
  * Re-queue every failed instance matching filter (no attempt is run:
  * call unhook_engine_run).  *count receives how many.
  */
-int unhook_instance_retry_all(unhook_engine *engine,
+UNHOOK_API int unhook_instance_retry_all(unhook_engine *engine,
                               const unhook_filter *filter, long *count);
 
 /*
@@ -335,7 +342,7 @@ int unhook_instance_retry_all(unhook_engine *engine,
  * nothing is due).  With wait set, also wait for scheduled retries until
  * nothing is pending.  Counts are added to *stats (may be NULL).
  */
-int unhook_engine_run(unhook_engine *engine, const unhook_filter *filter,
+UNHOOK_API int unhook_engine_run(unhook_engine *engine, const unhook_filter *filter,
                       long max_ms, int wait, unhook_stats *stats,
                       unhook_progress_fn progress, void *userdata);
 
@@ -345,12 +352,12 @@ int unhook_engine_run(unhook_engine *engine, const unhook_filter *filter,
  * nothing: a bad line fails the import naming its line.  *count receives
  * how many were imported.
  */
-int unhook_import(unhook_engine *engine, const char *jsonl, size_t len,
+UNHOOK_API int unhook_import(unhook_engine *engine, const char *jsonl, size_t len,
                   long *count);
 
 /* Export every instance as JSON Lines, one line per call of fn. */
 typedef int (*unhook_line_fn)(void *userdata, const char *line, size_t len);
-int unhook_export(unhook_engine *engine, unhook_line_fn fn, void *userdata);
+UNHOOK_API int unhook_export(unhook_engine *engine, unhook_line_fn fn, void *userdata);
 
 #ifdef __cplusplus
 }

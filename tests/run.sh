@@ -47,6 +47,9 @@ fi
 if [ "$what" = all ] || [ "$what" = e2e ]; then
     suite e2e sh tests/e2e/run.sh
 fi
+if [ "$what" = all ] || [ "$what" = embed ]; then
+    suite embed sh tests/embed/run.sh
+fi
 if [ "$what" = all ] || [ "$what" = bulk ]; then
     suite bulk sh tests/bulk.sh
 fi

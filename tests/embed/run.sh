@@ -1,0 +1,60 @@
+#!/bin/sh
+# Embedding: install into a scratch DESTDIR, build host.c against it with
+# nothing but pkg-config, run it (and under valgrind) against the fixture
+# provider, and check what the installed tree exports.
+# Run by tests/run.sh with UNHOOK_TEST_URL set.
+set -u
+cd "$(dirname "$0")/../.."
+ROOT=$(pwd)
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT INT TERM
+D="$T/root"
+P=/usr/local
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); echo "ok: $1"; }
+bad() { fail=$((fail + 1)); echo "FAILED: $1"; }
+check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+
+make -s install DESTDIR="$D" PREFIX=$P >"$T/install.log" 2>&1
+check "make install DESTDIR" '[ $? -eq 0 ] && [ -f "$D$P/include/unhook.h" ]'
+export PKG_CONFIG_PATH="$D$P/lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$D"
+cc -std=c11 -Wall -Wextra -Werror -o "$T/host" tests/embed/host.c \
+    $(pkg-config --cflags --libs unhook) 2>"$T/cc.log"
+check "host builds with only pkg-config --cflags --libs unhook" '[ -x "$T/host" ]' || cat "$T/cc.log"
+
+printf '{"base_url": "%s", "auth": {"type": "bearer", "token": "test-token"}}\n' \
+    "$UNHOOK_TEST_URL" >"$T/conn.json"
+run_host() {
+    rm -f "$T"/a.db* "$T"/b.db*
+    curl -s -X POST "$UNHOOK_TEST_URL/_control/reset" >/dev/null
+    LD_LIBRARY_PATH="$D$P/lib" $1 "$T/host" "$ROOT/tests/embed" "$T/conn.json" \
+        "$T/a.db" "$T/b.db" "$UNHOOK_TEST_URL"
+}
+run_host "" >"$T/host.out" 2>&1
+check "host: every outcome as expected" '[ $? -eq 0 ] && grep -q "^ok$" "$T/host.out"'
+cat "$T/host.out"
+run_host "valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect" \
+    >"$T/vg.out" 2>&1
+check "host under valgrind: no errors, no leaks" '[ $? -eq 0 ]' || tail -30 "$T/vg.out"
+check "the host linked the shared library" \
+    'LD_LIBRARY_PATH="$D$P/lib" ldd "$T/host" | grep -q "libunhook.so.0 => $D$P/lib"'
+
+so="$D$P/lib/libunhook.so"
+check "soname is libunhook.so.0" 'readelf -d "$so" | grep -q "SONAME.*libunhook.so.0"'
+others=$(nm -D --defined-only "$so" | awk '{print $3}' | grep -v '^unhook_' | tr '\n' ' ')
+check "libunhook.so exports only unhook_* ($others)" '[ -z "$others" ]'
+others=$(nm -D --defined-only "$D$P/lib/lua/5.4/unhook.so" | awk '{print $3}' \
+    | grep -v '^unhook_' | grep -v '^luaopen_unhook' | tr '\n' ' ')
+check "the Lua module exports only luaopen_unhook and unhook_* ($others)" '[ -z "$others" ]'
+private=$(grep '#include "' core/cli.c | grep -v '"unhook.h"')
+check "the command line includes no private header ($private)" '[ -z "$private" ]'
+check "the Lua module loads from the installed tree" \
+    'LUA_CPATH="$D$P/lib/lua/5.4/?.so" lua5.4 -e "local u = require \"unhook\"; assert(u.version == \"0.1.0\"); assert(u.check(\"scripts/connectors/github\"))"'
+check "man page installed" '[ -f "$D$P/share/man/man1/unhook.1" ] && man -l "$D$P/share/man/man1/unhook.1" >/dev/null 2>&1 || [ -f "$D$P/share/man/man1/unhook.1" ]'
+make -s uninstall DESTDIR="$D" PREFIX=$P >/dev/null 2>&1
+left=$(find "$D" -type f | wc -l)
+check "make uninstall removes every file ($left left)" '[ "$left" -eq 0 ]'
+
+echo "embed: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
