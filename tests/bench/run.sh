@@ -7,24 +7,38 @@
 #
 # Environment: N (instances, default 20000), C (concurrency, default 32),
 # MICRO_N (per-flow run, one at a time, default 2000; 0 skips it),
-# UNHOOK (the binary, default build/unhook), KEEP=1 keeps the temp folder.
+# UNHOOK (the binary, default build/unhook), KEEP=1 keeps the temp folder,
+# LIMIT (seconds any one step may take, default 60 + N/200).
+#
+# PROFILE=callgrind runs `unhook disable --all` of the bulk case under
+# valgrind's callgrind instead of timing it (N defaults to 2000 then),
+# keeps build/bench/callgrind.out and prints the top functions by
+# inclusive cost.
 # See tests/bench/README.md for how to read the output.
 set -eu
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
+PROFILE=${PROFILE:-}
+if [ -n "$PROFILE" ]; then N=${N:-2000}; MICRO_N=0; fi
 N=${N:-20000}
 C=${C:-32}
 MICRO_N=${MICRO_N:-2000}
 UNHOOK=${UNHOOK:-$ROOT/build/unhook}
 CONNECTORS=$ROOT/scripts/connectors   # the bundled github connector
-LIMIT=${LIMIT:-300}          # seconds any one timed step may take
 TIME=/usr/bin/time
 
 die() { echo "bench: $*" >&2; exit 1; }
 
 case "$N$C$MICRO_N" in *[!0-9]*) die "N, C and MICRO_N must be integers" ;; esac
 [ "$N" -ge 1 ] && [ "$C" -ge 1 ] || die "N and C must be positive"
+LIMIT=${LIMIT:-$((60 + N / 200))}   # seconds any one timed step may take
 [ -x "$UNHOOK" ] || die "$UNHOOK not built (make all)"
+case "$PROFILE" in
+"") ;;
+callgrind) command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null \
+               || die "PROFILE=callgrind needs valgrind (apt-get install valgrind)" ;;
+*) die "PROFILE must be callgrind" ;;
+esac
 
 # ---- tools: nginx-light and GNU time, installed when missing (as root) ----
 install_pkgs() {
@@ -129,7 +143,13 @@ EOF
     timed "$T/$name.raw" "$RAW" "$BASE/repos/o/r/hooks" "$n" "$c"
     [ $RC -eq 0 ] || die "$name: the raw program failed"
     echo "bench: $name: unhook disable --all --concurrency $c" >&2
-    timed "$T/$name.unhook" "$UNHOOK" --connectors "$CONNECTORS" --db "$db" disable --all --concurrency "$c"
+    if [ "$PROFILE" = callgrind ]; then
+        set -- valgrind --tool=callgrind --callgrind-out-file="$ROOT/build/bench/callgrind.out"
+        LIMIT=$((LIMIT * 20))
+    else
+        set --
+    fi
+    timed "$T/$name.unhook" "$@" "$UNHOOK" --connectors "$CONNECTORS" --db "$db" disable --all --concurrency "$c"
     urc=$RC
     # every instance must have ended off, with a history line saying so
     python3 - "$db" "$n" <<'EOF' || die "$name: not every instance ended off (see above)"
@@ -153,6 +173,33 @@ EOF
 }
 
 bench_case bulk "$N" "$C"
+if [ "$PROFILE" = callgrind ]; then
+    echo "bench: callgrind of unhook disable --all, N=$N C=$C: build/bench/callgrind.out"
+    grep -h "refs:" "$T/bulk.unhook.out" | sed 's/^==[0-9]*== *//'
+    callgrind_annotate --inclusive=yes --auto=no build/bench/callgrind.out 2>/dev/null \
+        | python3 -c '
+import re, sys
+top, root, seen = int(sys.argv[1]), sys.argv[2] + "/", set()
+print("top functions by inclusive cost (instructions; left out: the chain from main")
+print("to the engine call, recursion, and ???:0x... lines, internals of a stripped liblua):")
+for line in sys.stdin:
+    m = re.match(r"^\s*([\d,]+)\s+\(\s*([\d.]+)%\)\s+(\S+)", line)
+    if not m:
+        continue
+    ir, pct, where = m.groups()
+    where = where.replace(root, "")
+    fn = where.split(":")[-1]
+    if ("PROGRAM" in line or "???:0x" in where or "'"'"'" in fn or fn == "main" or "below main" in line
+            or fn.startswith(("cmd_", "__libc_start")) or where in seen):
+        continue
+    seen.add(where)
+    print("%15s %6s%%  %s" % (ir, pct, where))
+    top -= 1
+    if top == 0:
+        break
+' "${TOP:-25}" "$ROOT"
+    exit 0
+fi
 [ "$MICRO_N" -gt 0 ] && bench_case perflow "$MICRO_N" 1
 
 # ---- the table ----
