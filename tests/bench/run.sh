@@ -70,7 +70,12 @@ fi
 # ---- temp folder and nginx, both gone at exit ----
 T=$(mktemp -d "${TMPDIR:-/tmp}/unhook-bench.XXXXXX")
 NGINX_PID=
+CHILD=
 cleanup() {
+    if [ -n "$CHILD" ]; then
+        kill "$CHILD" 2>/dev/null || true
+        wait "$CHILD" 2>/dev/null || true
+    fi
     if [ -n "$NGINX_PID" ]; then
         kill "$NGINX_PID" 2>/dev/null || true
         wait "$NGINX_PID" 2>/dev/null || true
@@ -111,7 +116,12 @@ timed() {
     shift
     RC=0
     t0=$(date +%s%N)
-    timeout "$LIMIT" "$TIME" -f '%e %U %S %M' -o "$out.time" "$@" >"$out.out" 2>&1 || RC=$?
+    # in the background, so that a signal reaches the trap at once and
+    # cleanup can stop the command
+    timeout "$LIMIT" "$TIME" -f '%e %U %S %M' -o "$out.time" "$@" >"$out.out" 2>&1 &
+    CHILD=$!
+    wait "$CHILD" || RC=$?
+    CHILD=
     t1=$(date +%s%N)
     if [ $RC -ne 0 ]; then
         tail -n 20 "$out.out" >&2
