@@ -53,5 +53,8 @@ fi
 if [ "$what" = all ] || [ "$what" = bulk ]; then
     suite bulk sh tests/bulk.sh
 fi
+if [ "$what" = all ] || [ "$what" = bad-input ]; then
+    suite bad-input sh tests/bad-input/run.sh
+fi
 echo "suites: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
