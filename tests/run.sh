@@ -53,6 +53,9 @@ fi
 if [ "$what" = all ] || [ "$what" = bulk ]; then
     suite bulk sh tests/bulk.sh
 fi
+if [ "$what" = all ] || [ "$what" = security ]; then
+    suite security sh tests/security.sh
+fi
 if [ "$what" = all ] || [ "$what" = bad-input ]; then
     suite bad-input sh tests/bad-input/run.sh
 fi
