@@ -7,7 +7,8 @@ local json = require("unhook").json
 
 local _M = {}
 
-local MODULES = { "json", "branching", "error", "http", "flow" }
+local MODULES = { "text", "json", "object", "list", "branching", "error", "http", "date", "flow",
+                  "crypto" }
 
 local builtins
 
