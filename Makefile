@@ -37,7 +37,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o) $(B)/obj/embed.o
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all deps test check unit spec e2e demo install uninstall clean bench
+.PHONY: all deps test check unit spec e2e demo install uninstall clean bench fuzz
 
 SOVER   := 0
 VERSION := 0.1.0
@@ -120,6 +120,14 @@ demo: deps all
 # both against nginx on loopback (tests/bench/README.md).
 bench: all
 	N="$(N)" C="$(C)" sh tests/bench/run.sh
+
+# make fuzz [FUZZ_SECONDS=60]: libFuzzer targets (clang, ASan/UBSan) built
+# into build/fuzz; the kept regression inputs are replayed first, then each
+# target runs for FUZZ_SECONDS (tests/fuzz/README.md).  Not part of CI.
+fuzz: $(B)/embed.c
+	$(MAKE) -f tests/fuzz/fuzz.mk B=$(B) SHAREDIR=$(SHAREDIR) PKGS="$(PKGS)"
+	@st=0; sh tests/fuzz/regress.sh $(B)/fuzz || st=1; \
+	sh tests/fuzz/run.sh $(B)/fuzz $(or $(FUZZ_SECONDS),60) || st=1; exit $$st
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR) \

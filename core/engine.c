@@ -288,7 +288,7 @@ int unhook_connector_check(unhook_engine *E, const char *connector)
         rc = UNHOOK_INVALID;
         goto out;
     }
-    if (lua_isnil(L, -2) && (run.limit.hit || run.cpu_tripped)) {
+    if (lua_isnil(L, -2) && (run.limit.hit || run.cpu_tripped || run.timed_out)) {
         uh_seterr(E, "%s", run.limit.hit
                   ? "connector code ran past its memory limit while loading"
                   : "connector code ran past its time budget while loading");
@@ -386,7 +386,7 @@ void uh_run_read_result(uh_run *r)
         res->outcome = r->timed_out ? UNHOOK_OUTCOME_RETRY : UNHOOK_OUTCOME_FAILED;
         res->code = uh_strdup(code);
         res->message = uh_strdup(
-            r->timed_out ? "flow ran past its time budget while waiting on the network"
+            r->timed_out ? "flow ran past its wall-clock budget (waiting on the network, or for its turn)"
             : mem ? "flow ran past its memory limit"
             : "flow ran past its time budget (stopped for using the CPU too long)");
         r->setup = 0;

@@ -389,7 +389,20 @@ int uh_http_redirect(uh_sched *s, uh_transfer *t, CURLcode rc)
         t->forbidden = 1;
         return 0;
     }
-    next = uh_strdup(loc);
+    if (r->conn && r->conn->auth == UH_AUTH_QUERY && same_origin(loc, t->base)) {
+        /* the same origin still gets the query credentials */
+        uh_buf b = {0};
+        const uh_conn *c = r->conn;
+        uh_buf_puts(&b, loc);
+        uh_buf_add(&b, strchr(loc, '?') ? "&" : "?", 1);
+        uh_url_escape(&b, c->auth_name, strlen(c->auth_name));
+        uh_buf_add(&b, "=", 1);
+        uh_url_escape(&b, c->secret, strlen(c->secret));
+        next = b.oom ? NULL : uh_buf_take(&b);
+        uh_buf_free(&b);
+    } else {
+        next = uh_strdup(loc);
+    }
     if (!next)
         return 0;
     t->redirects++;

@@ -165,6 +165,9 @@ struct uh_run {
     char *conn_host;          /* host requests may go to */
     double deadline;          /* monotonic seconds */
     double busy;              /* seconds spent running Lua */
+    double resume_t0;         /* when the current resume began, or 0 */
+    int preempted;            /* yielded by the hook to let others run */
+    double ready_since;       /* ready but not yet resumed, since; or 0 */
     double started;           /* monotonic start of the run */
     long budget_ms;           /* wall-clock budget of the whole run */
     size_t mem_base;          /* bytes the state held when the run began */

@@ -779,6 +779,20 @@ static void history_note(uh_store *s, const char *id, const char *action,
     s->ops->history_add(s, &h);
 }
 
+/* A connection file given for every instance must load before anything
+ * is written: a typo is a usage error, not a retry. */
+static int check_override(unhook_engine *E)
+{
+    uh_conn c;
+    int rc;
+
+    if (!E->conn_override)
+        return UNHOOK_OK;
+    rc = uh_conn_load(E, E->conn_override, &c);
+    uh_conn_free(&c);
+    return rc;
+}
+
 /* Run the one due attempt of instance id now; result into res. */
 static int run_one(unhook_engine *E, uh_store *s, const char *id,
                    unhook_flow_result *res)
@@ -934,6 +948,8 @@ int unhook_instance_disable(unhook_engine *E, const char *id,
         uh_seterr(E, "disable needs an id");
         return UNHOOK_USAGE;
     }
+    if ((rc = check_override(E)) != UNHOOK_OK)
+        return rc;
     if ((rc = store(E, &s)) != UNHOOK_OK)
         return rc;
     rc = s->ops->get(s, id, &i);
@@ -988,6 +1004,8 @@ int unhook_instance_retry(unhook_engine *E, const char *id,
 
     memset(res, 0, sizeof *res);
     res->retry_after = -1;
+    if ((rc = check_override(E)) != UNHOOK_OK)
+        return rc;
     if ((rc = store(E, &s)) != UNHOOK_OK)
         return rc;
     rc = s->ops->get(s, id, &i);
@@ -1108,6 +1126,8 @@ int unhook_instance_disable_all(unhook_engine *E, const unhook_filter *f,
     int rc;
 
     memset(stats, 0, sizeof *stats);
+    if ((rc = check_override(E)) != UNHOOK_OK)
+        return rc;
     if ((rc = store(E, &s)) != UNHOOK_OK)
         return rc;
     if (f) {
@@ -1171,6 +1191,8 @@ int unhook_engine_run(unhook_engine *E, const unhook_filter *f, long max_ms,
     long before;
     int rc;
 
+    if ((rc = check_override(E)) != UNHOOK_OK)
+        return rc;
     if ((rc = store(E, &s)) != UNHOOK_OK)
         return rc;
     if (!stats) {

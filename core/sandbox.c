@@ -12,6 +12,7 @@
 #include "internal.h"
 
 #define HOOK_COUNT 10000
+#define SLICE_S 0.01              /* a flow runs at most this long at once */
 
 uh_run *uh_state_run(lua_State *L)
 {
@@ -42,19 +43,37 @@ static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 }
 
 /*
- * Once the deadline passes the hook fires on every instruction, so a
- * pcall in the flow cannot catch the error and carry on.
+ * The CPU limit counts the flow's own running time; the wall-clock
+ * deadline stops a flow that was kept waiting.  Once either trips, the
+ * hook fires on every instruction, so a pcall in the flow cannot catch
+ * the error and carry on.  A flow that runs long is also made to yield
+ * now and then, so that one busy flow does not starve the others.
  */
 static void deadline_hook(lua_State *L, lua_Debug *ar)
 {
     uh_run *r = uh_state_run(L);
+    double now;
 
     (void)ar;
     if (!r || r->deadline <= 0)
         return;
-    if (!r->cpu_tripped && uh_now() < r->deadline)
-        return;
-    r->cpu_tripped = 1;
+    now = uh_now();
+    if (!r->cpu_tripped && !r->timed_out) {
+        double cpu = r->busy + (r->resume_t0 > 0 ? now - r->resume_t0 : 0);
+        /* past the deadline while running (not waiting on the network,
+         * which the scheduler handles): it has been burning CPU */
+        if ((r->budget_ms > 0 && cpu * 1000.0 > (double)r->budget_ms) ||
+            now >= r->deadline)
+            r->cpu_tripped = 1;
+        else {
+            if (r->resume_t0 > 0 && now - r->resume_t0 > SLICE_S && r->co == L &&
+                lua_isyieldable(L)) {
+                r->preempted = 1;
+                lua_yield(L, 0);
+            }
+            return;
+        }
+    }
     lua_sethook(L, deadline_hook, LUA_MASKCOUNT, 1);
     luaL_error(L, "cpu_limit: flow ran past its time budget");
 }

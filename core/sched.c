@@ -108,6 +108,7 @@ void uh_transfer_free(uh_sched *s, uh_transfer *t)
 void uh_sched_add(uh_sched *s, uh_run *r)
 {
     r->state = UH_RUN_READY;
+    r->ready_since = uh_now();
     r->next = s->runs;
     s->runs = r;
 }
@@ -115,15 +116,29 @@ void uh_sched_add(uh_sched *s, uh_run *r)
 /* Resume a ready run once; it ends waiting on a transfer, or done. */
 static void step(uh_run *r)
 {
-    int nres = 0;
+    int nres = 0, st;
     double t0 = uh_now();
-    int st = lua_resume(r->co, r->L, r->nargs, &nres);
 
+    /* waiting for its turn is not the flow's time: move its deadline */
+    if (r->ready_since > 0 && r->deadline > 0)
+        r->deadline += t0 - r->ready_since;
+    r->ready_since = 0;
+    r->resume_t0 = t0;
+    r->preempted = 0;
+    st = lua_resume(r->co, r->L, r->nargs, &nres);
     r->busy += uh_now() - t0;
+    r->resume_t0 = 0;
     r->nargs = 0;
     if (st == LUA_YIELD && r->xfer) {
         lua_pop(r->co, nres);
         r->state = UH_RUN_WAITING;
+        return;
+    }
+    if (st == LUA_YIELD && r->preempted) {
+        /* its turn is over; it goes on at the next step */
+        lua_pop(r->co, nres);
+        r->state = UH_RUN_READY;
+        r->ready_since = uh_now();
         return;
     }
     if (st == LUA_YIELD) {
@@ -154,6 +169,7 @@ static void complete(uh_sched *s, CURLMsg *m)
     r->nargs = uh_http_push_result(r->co, t, m->data.result);
     r->xfer = NULL;
     r->state = UH_RUN_READY;
+    r->ready_since = uh_now();
     uh_transfer_free(s, t);
 }
 

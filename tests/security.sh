@@ -226,8 +226,8 @@ check "TLS certificate for wrong.example: the provider received no request" \
 # a ca_file that cannot be read: the run fails and says which file
 conn "$T/tls-noca.json" "$TLS" "\"ca_file\": \"$PKI/missing.pem\""
 run_gh "$T/tls5.out" "$T/tls-noca.json" "$H5"
-check "TLS with a ca_file that does not exist: exit 1" "$RC" 1
-if grep -q "error setting certificate file: $PKI/missing.pem" "$T/tls5.out"; then
+check "TLS with a ca_file that does not exist: exit 2 (a bad connection file)" "$RC" 2
+if grep -q "ca_file: $PKI/missing.pem: no such file" "$T/tls5.out"; then
     ok "TLS with a ca_file that does not exist: the message names the file"
 else
     bad "TLS with a ca_file that does not exist: the message does not name the file"

@@ -64,14 +64,22 @@ local function check_def(def)
 end
 _M.check = check_def
 
+-- JSON numbers arrive as floats: a whole one is an integer.
+local function whole(v, spec)
+  if spec.type == "integer" and math.type(v) == "float" then
+    return math.tointeger(v) or v
+  end
+  return v
+end
+
 local function check_value(cardname, label, spec, v)
   local t = spec.type or "any"
   if v == nil then
-    if spec.required then bad(fmt("%s: %s: expected %s, got nil", cardname, label, t), 4) end
+    if spec.required then bad(fmt("%s: %s: expected %s, got nil", cardname, label, t), 5) end
     return
   end
   if not schema.matches(v, t) then
-    bad(fmt("%s: %s: expected %s, got %s", cardname, label, t, schema.kind(v)), 4)
+    bad(fmt("%s: %s: expected %s, got %s", cardname, label, t, schema.kind(v)), 5)
   end
 end
 
@@ -80,18 +88,22 @@ local function check_args(def, n, args)
   local inputs = def.inputs or {}
   for i, spec in ipairs(inputs) do
     if spec.variadic then
-      for k = i, n do check_value(def.name, "input " .. k, spec, args[k]) end
+      for k = i, n do
+        args[k] = whole(args[k], spec)
+        check_value(def.name, "input " .. k, spec, args[k])
+      end
       if spec.required and n < i then
-        bad(fmt("%s: input %d: expected %s, got nil", def.name, i, spec.type or "any"), 3)
+        bad(fmt("%s: input %d: expected %s, got nil", def.name, i, spec.type or "any"), 4)
       end
       return args, n
     end
-    local v = args[i]
-    if v == nil and spec.default ~= nil then v = spec.default; args[i] = v end
+    local v = whole(args[i], spec)
+    if v == nil and spec.default ~= nil then v = spec.default end
+    args[i] = v
     check_value(def.name, "input '" .. spec.name .. "'", spec, v)
   end
   if n > #inputs then
-    bad(fmt("%s: takes %d input%s, got %d", def.name, #inputs, #inputs == 1 and "" or "s", n), 3)
+    bad(fmt("%s: takes %d input%s, got %d", def.name, #inputs, #inputs == 1 and "" or "s", n), 4)
   end
   return args, math.max(n, #inputs)
 end

@@ -93,6 +93,16 @@ function _M.parse(text, file)
     end
   end
   if #missing > 0 then return nil, file .. ": " .. missing[1] end
+  if out.ca_file then
+    -- relative to the connection file, wherever the engine runs from
+    if out.ca_file:sub(1, 1) ~= "/" then
+      local folder = file:match("^(.*)/[^/]*$")
+      if folder then out.ca_file = folder .. "/" .. out.ca_file end
+    end
+    if not core.isfile(out.ca_file) then
+      return nil, fmt("%s: ca_file: %s: no such file", file, out.ca_file)
+    end
+  end
   return out
 end
 

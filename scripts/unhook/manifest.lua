@@ -40,28 +40,42 @@ for k, v in pairs(_G) do
   end
 end
 
-local function shallow(t)
-  local c = {}
-  for k, v in pairs(t) do c[k] = v end
-  return c
-end
+-- An environment's library tables are empty tables reading through to
+-- the real ones: what a run writes (rawset included) stays in its own
+-- table.  The metatables are shared and protected (__metatable).
+local LIB_MT = {}
+for k, v in pairs(LIBS) do LIB_MT[k] = { __index = v, __metatable = false } end
+local BASE_MT = { __index = BASE, __metatable = false }
 
 -- What connector code sees as `unhook` and `require "unhook"`.
-local function public_unhook()
-  local u = {}
-  for _, k in ipairs({ "version", "fail", "retry", "error", "is_error", "null" }) do
-    u[k] = unhook[k]
-  end
-  u.card = card.new
-  local j = unhook.json
-  u.json = { encode = j.encode, decode = j.decode, null = j.null, empty_array = j.empty_array }
-  return u
+local UNHOOK = { card = card.new }
+for _, k in ipairs({ "version", "fail", "retry", "error", "is_error", "null" }) do
+  UNHOOK[k] = unhook[k]
+end
+local JSON_MT = { __index = { encode = unhook.json.encode, decode = unhook.json.decode,
+                              null = unhook.json.null, empty_array = unhook.json.empty_array },
+                  __metatable = false }
+
+-- unhook for one environment; more(k) may supply fields on first use
+-- (the runner's cards).
+function _M.public_unhook(more)
+  return setmetatable({ json = setmetatable({}, JSON_MT) }, {
+    __index = function(t, k)
+      local v = UNHOOK[k]
+      if v == nil and more then
+        v = more(k)
+        if v ~= nil then rawset(t, k, v) end
+      end
+      return v
+    end,
+    __metatable = false,
+  })
 end
 
-function _M.env(extra)
-  local env = shallow(BASE)
-  for k, v in pairs(LIBS) do env[k] = shallow(v) end
-  local u = public_unhook()
+function _M.env(extra, more)
+  local env = setmetatable({}, BASE_MT)
+  for k, mt in pairs(LIB_MT) do env[k] = setmetatable({}, mt) end
+  local u = _M.public_unhook(more)
   env.unhook = u
   env.require = function(modname)
     if modname == "unhook" then return u end
@@ -336,6 +350,9 @@ function _M.load(dir)
           file, type(c))
       elseif names[c.def.name] then
         errs[#errs + 1] = fmt("%s:1: card '%s' is also defined in %s", file, c.def.name, names[c.def.name])
+      elseif require("unhook.cards").conflict(require("unhook.cards").names(), { c.def.name }) then
+        errs[#errs + 1] = fmt("%s:1: card '%s' takes the name of a built-in card (%s)", file, c.def.name,
+          require("unhook.cards").conflict(require("unhook.cards").names(), { c.def.name }))
       else
         names[c.def.name] = rel
         m.cards[rel], m.card_chunks[rel] = c, chunk

@@ -20,7 +20,9 @@ end
 local function one(line, n, file)
   local ok, r = pcall(json.decode, line)
   if not ok then return nil, fmt("%s: invalid JSON: %s", at(file, n), tostring(r)) end
-  if type(r) ~= "table" then return nil, fmt("%s: expected a JSON object", at(file, n)) end
+  if type(r) ~= "table" or (next(r) ~= nil and #r > 0) then
+    return nil, fmt("%s: expected a JSON object", at(file, n))
+  end
   for k, v in pairs(r) do
     local want = FIELDS[k]
     if not want then

@@ -102,7 +102,15 @@ end
 
 local function prepare(dir)
   local p = prepared[dir]
-  if p and stamps(dir, p.rels) == p.stamp then return p end
+  if p then
+    -- look for edits at most once a second
+    local now = core.now()
+    if now - p.checked < 1 then return p end
+    if stamps(dir, p.rels) == p.stamp then
+      p.checked = now
+      return p
+    end
+  end
   local m, errs = manifest.load(dir)
   if not m then
     prepared[dir] = nil
@@ -119,6 +127,9 @@ local function prepare(dir)
   end
   table.sort(p.rels)
   p.stamp = stamps(dir, p.rels)
+  p.checked = core.now()
+  -- the names cards take, to refuse a C card that would shadow one
+  p.card_names = cards.names(m.cards)
   prepared[dir] = p
   return p
 end
@@ -163,7 +174,9 @@ local function helper_caller(p, ctx)
        or not rel:match("^flows/") then
       error(fmt("flow.call: input 'flow': no helper flow '%s' in %s", tostring(rel), p.m.dir), 3)
     end
-    local flow, err = instantiate(p, rel, manifest.env())
+    local flow, err = instantiate(p, rel, manifest.env(nil, function(k)
+      if k == "cards" then return ctx.cards end
+    end))
     if not flow then error(err, 0) end
     local given = input or {}
     for k in pairs(given) do
@@ -206,7 +219,11 @@ function _M.run(spec)
     return setup("notfound", fmt("event '%s' of connector '%s' has no %s flow",
       spec.event, m.name, spec.kind))
   end
-  local env = manifest.env()
+  local ctx
+  local function more(k)
+    if k == "cards" and ctx then return ctx.cards end
+  end
+  local env = manifest.env(nil, more)
   local flow, ferr = instantiate(p, entry.flow, env)
   if not flow then return setup("invalid", ferr) end
 
@@ -257,7 +274,9 @@ function _M.run(spec)
 
   local conn = spec.connection or {}
   local base = conn.base_url or m.base_url
-  local ctx = {
+  local cerr = cards.conflict(p.card_names, spec.ccards)
+  if cerr then return setup("invalid", cerr) end
+  ctx = {
     input = input,
     registration = registration,
     instance = { id = spec.instance_id or "test", connector = m.name, event = spec.event,
@@ -268,12 +287,16 @@ function _M.run(spec)
     http = http.new(m, base),
   }
   ctx.connection.base_url = base
-  local custom, cerr = custom_cards(p, manifest.env())
-  if not custom then return setup("invalid", cerr) end
-  local tree, terr = cards.bind(ctx, custom, spec.ccards)
-  if not tree then return setup("invalid", terr) end
-  ctx.cards = tree
-  env.unhook.cards = tree
+  -- ctx.cards is built on first use: most flows never touch a card
+  setmetatable(ctx, { __index = function(t, k)
+    if k ~= "cards" then return nil end
+    local custom, err = custom_cards(p, manifest.env())
+    if not custom then error(err, 2) end
+    local tree, terr = cards.bind(t, custom, spec.ccards)
+    if not tree then error(terr, 2) end
+    rawset(t, "cards", tree)
+    return tree
+  end })
   helpers.set(ctx, helper_caller(p, ctx))
 
   local ok, ret = xpcall(flow.run, chunks.expand, ctx, input)

@@ -33,13 +33,17 @@ function _M.matches(v, t)
   if t == "string" or t == "boolean" then return k == t end
   if t == "number" then return k == "number" end
   if t == "integer" then return math_type(v) == "integer" end
-  if t == "object" then return k == "table" end
+  if t == "object" then
+    return k == "table" and not (next(v) ~= nil and is_array(v))
+       and getmetatable(v) ~= require("unhook").json.array_mt
+  end
   if t == "array" then return k == "table" and is_array(v) end
   return false
 end
 
 -- Values given as text (command line) become the declared type.
 function _M.coerce(v, t, json)
+  if t == "integer" and math_type(v) == "float" then return math.tointeger(v) or v end
   if type(v) ~= "string" then return v end
   if t == "number" then return tonumber(v) or v end
   if t == "integer" then
@@ -54,6 +58,7 @@ function _M.coerce(v, t, json)
   if (t == "object" or t == "array") and json then
     local ok, d = pcall(json.decode, v)
     if ok then return d end
+    return v, "invalid JSON: " .. tostring(d)
   end
   return v
 end
@@ -67,7 +72,11 @@ function _M.validate(values, specs, what, coerce_with)
     local v = out[fname]
     local t = spec.type or "any"
     if v == nil and spec.default ~= nil then v = spec.default end
-    if v ~= nil and coerce_with then v = _M.coerce(v, t, coerce_with) end
+    if v ~= nil and coerce_with then
+      local cerr
+      v, cerr = _M.coerce(v, t, coerce_with)
+      if cerr then return nil, fmt("%s '%s': %s", what, fname, cerr) end
+    end
     if v == nil then
       if spec.required then
         return nil, fmt("%s '%s' is required%s", what, fname,

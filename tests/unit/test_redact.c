@@ -380,13 +380,13 @@ static void test_load_headers_timeout_ca_file_and_insecure(void **state)
 
     assert_int_equal(load(f, "{\"headers\": {\"X-Tenant\": \"acme\", "
                           "\"Accept\": \"application/json\"}, \"timeout_ms\": 2500, "
-                          "\"ca_file\": \"/etc/ca.pem\", \"insecure\": true}",
+                          "\"ca_file\": \"/etc/hosts\", \"insecure\": true}",
                           path, sizeof path), UNHOOK_OK);
     assert_int_equal(f->conn.nheaders, 2);
     assert_string_equal(f->conn.headers[0], "Accept: application/json");
     assert_string_equal(f->conn.headers[1], "X-Tenant: acme");
     assert_int_equal(f->conn.timeout_ms, 2500);
-    assert_string_equal(f->conn.ca_file, "/etc/ca.pem");
+    assert_string_equal(f->conn.ca_file, "/etc/hosts");   /* must exist: checked at load */
     assert_int_equal(f->conn.insecure, 1);
     assert_int_equal(f->conn.auth, UH_AUTH_NONE);
 }

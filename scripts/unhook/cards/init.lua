@@ -24,6 +24,26 @@ function _M.builtins()
   return builtins
 end
 
+-- Every card name, built-in and the connector's (a set of names).
+function _M.names(custom)
+  local set = {}
+  for _, c in ipairs(_M.builtins()) do set[c.def.name] = true end
+  for _, c in pairs(custom or {}) do set[c.def.name] = true end
+  return set
+end
+
+-- A message if one of the host's C card names collides with a card.
+function _M.conflict(names, cnames)
+  for _, cname in ipairs(cnames or {}) do
+    for existing in pairs(names) do
+      if existing == cname then return "card " .. cname .. " is defined twice" end
+      if existing:sub(1, #cname + 1) == cname .. "." or cname:sub(1, #existing + 1) == existing .. "." then
+        return "card " .. cname .. " collides with card " .. existing
+      end
+    end
+  end
+end
+
 -- ctx.cards for one run: built-ins, then the connector's cards (a list of
 -- card values), then the host's C cards (names).  Returns the tree, or
 -- nil and a message when two cards share a name.

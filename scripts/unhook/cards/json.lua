@@ -12,7 +12,7 @@ return {
     outputs = { { name = "value" } },
     run = function(text)
       local ok, v = pcall(json.decode, text)
-      if not ok then error("json.parse: input 'text': invalid JSON: " .. tostring(v), 3) end
+      if not ok then error("json.parse: input 'text': invalid JSON: " .. tostring(v), 2) end
       return v
     end,
   },
@@ -23,7 +23,7 @@ return {
     outputs = { { name = "text", type = "string" } },
     run = function(v)
       local ok, s = pcall(json.encode, v)
-      if not ok then error("json.stringify: input 'value': " .. tostring(s), 3) end
+      if not ok then error("json.stringify: input 'value': " .. tostring(s), 2) end
       return s
     end,
   },
