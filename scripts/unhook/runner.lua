@@ -202,6 +202,20 @@ local function helper_caller(p, ctx)
   end
 end
 
+-- ctx.http keeps no state of its own: one client per base URL serves
+-- every run of the connector in this Lua state.
+local function client_for(p, base)
+  p.clients = p.clients or {}
+  local key = base or ""
+  local mt = p.clients[key]
+  if not mt then
+    mt = { __index = http.new(p.m, base), __metatable = false }
+    p.clients[key] = mt
+  end
+  -- a run's writes to ctx.http stay in its own table
+  return setmetatable({}, mt)
+end
+
 -- spec: { dir, event, kind, options_json, inputs_json, registration,
 --         reason, instance_id, connection = { non-secret fields } }
 function _M.run(spec)
@@ -284,7 +298,7 @@ function _M.run(spec)
     reason = spec.reason or (spec.kind == "registration" and "enabled" or "disabled"),
     connection = copy(conn),
     log = logger(fmt("%s %s: ", m.name, spec.instance_id or "test")),
-    http = http.new(m, base),
+    http = client_for(p, base),
   }
   ctx.connection.base_url = base
   -- ctx.cards is built on first use: most flows never touch a card
