@@ -181,15 +181,15 @@ static int core_isfile(lua_State *L)
     return 1;
 }
 
-/* loadtext(source, chunkname, env) -> function | nil, message */
-static int core_loadtext(lua_State *L)
+/* (chunk, chunkname, env) -> function | nil, message; mode "t" or "b" */
+static int load_in_env(lua_State *L, const char *mode)
 {
     size_t len;
     const char *s = luaL_checklstring(L, 1, &len);
     const char *name = luaL_checkstring(L, 2);
 
     luaL_checktype(L, 3, LUA_TTABLE);
-    if (luaL_loadbufferx(L, s, len, name, "t") != LUA_OK) {
+    if (luaL_loadbufferx(L, s, len, name, mode) != LUA_OK) {
         lua_pushnil(L);
         lua_insert(L, -2);
         return 2;
@@ -197,6 +197,12 @@ static int core_loadtext(lua_State *L)
     lua_pushvalue(L, 3);
     lua_setupvalue(L, -2, 1);
     return 1;
+}
+
+/* loadtext(source, chunkname, env): connector sources */
+static int core_loadtext(lua_State *L)
+{
+    return load_in_env(L, "t");
 }
 
 static int dump_writer(lua_State *L, const void *p, size_t n, void *ud)
@@ -223,22 +229,10 @@ static int core_dump(lua_State *L)
     return 1;
 }
 
-/* loadbin(bytecode, chunkname, env) -> function | nil, message */
+/* loadbin(bytecode, chunkname, env): the runtime's own compiled cache */
 static int core_loadbin(lua_State *L)
 {
-    size_t len;
-    const char *s = luaL_checklstring(L, 1, &len);
-    const char *name = luaL_checkstring(L, 2);
-
-    luaL_checktype(L, 3, LUA_TTABLE);
-    if (luaL_loadbufferx(L, s, len, name, "b") != LUA_OK) {
-        lua_pushnil(L);
-        lua_insert(L, -2);
-        return 2;
-    }
-    lua_pushvalue(L, 3);
-    lua_setupvalue(L, -2, 1);
-    return 1;
+    return load_in_env(L, "b");
 }
 
 /* listdir(path) -> sorted list of entry names, or {} */
