@@ -432,7 +432,7 @@ static void test_slow_answer_past_request_timeout_is_timeout_retry(void **state)
     char extra[64], delay[64];
 
     snprintf(extra, sizeof extra, ", \"timeout_ms\": %d", 300 * slow);
-    snprintf(delay, sizeof delay, "[{\"delay_ms\":%d}]", 3000 * slow);
+    snprintf(delay, sizeof delay, "[{\"delay_ms\":%d,\"status\":503}]", 3000 * slow);
     seed_hook();
     script("DELETE", HOOK, delay);
     assert_int_equal(run_github(f, connection(f, "slow.json",
@@ -453,7 +453,7 @@ static void test_network_wait_past_flow_budget_is_timeout_retry(void **state)
     char delay[64];
 
     open_engine(f, 1000, 0, UNHOOK_LOG_ERROR);
-    snprintf(delay, sizeof delay, "[{\"delay_ms\":%d}]", 4000 * slow);
+    snprintf(delay, sizeof delay, "[{\"delay_ms\":%d,\"status\":503}]", 4000 * slow);
     seed_hook();
     script("DELETE", HOOK, delay);
     assert_int_equal(run_github(f, f->conn), UNHOOK_OK);
