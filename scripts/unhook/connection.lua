@@ -61,6 +61,9 @@ function _M.parse(text, file)
                 insecure = c.insecure, secrets = {}, auth = { type = "none" } }
   local hnames = {}
   for k, v in pairs(c.headers or {}) do
+    if type(k) ~= "string" then
+      return nil, fmt("%s: headers: expected an object of name: value, got a list", file)
+    end
     if type(v) ~= "string" then return nil, fmt("%s: headers.%s: expected string, got %s", file, tostring(k), type(v)) end
     hnames[#hnames + 1] = k
   end
@@ -84,6 +87,13 @@ function _M.parse(text, file)
         if not fields[k] then return nil, fmt("%s: auth: unknown key '%s' for type %s", file, tostring(k), t) end
         if type(v) ~= "string" then return nil, fmt("%s: auth.%s: expected string, got %s", file, k, type(v)) end
         local val = expand(v, "auth." .. k, missing)
+        -- a value with a line break would add headers of its own
+        if val:find("[%z\r\n]") then
+          return nil, fmt("%s: auth.%s: contains CR, LF or NUL", file, k)
+        end
+        if t == "header" and k == "name" and not val:match("^[%w!#$%%&'*+.^_`|~-]+$") then
+          return nil, fmt("%s: auth.name: '%s' is not a header name", file, val)
+        end
         out.auth[k] = val
         if SECRET[k] and val ~= "" then out.secrets[#out.secrets + 1] = val end
       end
