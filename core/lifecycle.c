@@ -519,8 +519,11 @@ static void apply(work *w, job *j, unhook_history *h, double now)
         delay = base * pow(2.0, (double)(i->attempts - 1));
         if (delay > cap)
             delay = cap;
-        delay = res->retry_after >= 0 ? res->retry_after * 1000.0
-                                      : delay * jitter(w->E);
+        /* what the provider asks, up to a day: a hostile Retry-After
+         * must not put a deregistration off for ever */
+        delay = res->retry_after >= 0
+                    ? (res->retry_after < 86400.0 ? res->retry_after : 86400.0) * 1000.0
+                    : delay * jitter(w->E);
         i->next_attempt_at = now + delay / 1000.0;
         i->last_error = error_text(res);
         break;

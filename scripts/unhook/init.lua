@@ -73,7 +73,9 @@ local function encode_value(v, out, depth)
     if v ~= v or v == math.huge or v == -math.huge then
       error("cannot encode " .. tostring(v) .. " as JSON", 0)
     end
-    out[#out + 1] = math_type(v) == "integer" and fmt("%d", v) or fmt("%.14g", v)
+    -- whole numbers exactly (ids!), others with every digit a double has
+    local i = math_type(v) == "integer" and v or (v >= -2^53 and v <= 2^53 and math.tointeger(v))
+    out[#out + 1] = i and fmt("%d", i) or fmt("%.17g", v)
   elseif t == "string" then out[#out + 1] = quote(v)
   elseif t == "table" then
     if depth > 100 then error("cannot encode JSON: nesting deeper than 100 (a cycle?)", 0) end

@@ -39,6 +39,11 @@ local function one(line, n, file)
       return nil, fmt("%s: '%s' is required", at(file, n), k)
     end
   end
+  for _, k in ipairs({ "id", "connector", "event", "connection", "state", "desired" }) do
+    if type(r[k]) == "string" and r[k]:find("%z") then
+      return nil, fmt("%s: %s: contains a NUL character", at(file, n), k)
+    end
+  end
   local reg = r.registration
   if reg == json.null then reg = nil end
   local state = r.state or (reg ~= nil and "registered" or "off")
@@ -56,11 +61,18 @@ local function one(line, n, file)
   if (desired == "on") ~= (state == "registered") and state ~= "failed" then
     return nil, fmt("%s: desired '%s' does not go with state '%s'", at(file, n), desired, state)
   end
+  local ok1, options = pcall(json.encode, r.options or {})
+  local ok2, registration = true, nil
+  if reg ~= nil then ok2, registration = pcall(json.encode, reg) end
+  if not ok1 or not ok2 then
+    return nil, fmt("%s: %s: %s", at(file, n), ok1 and "registration" or "options",
+      tostring(ok1 and registration or options))
+  end
   return {
     id = r.id, connector = r.connector, event = r.event,
-    options = json.encode(r.options or {}),
+    options = options,
     connection = r.connection ~= json.null and r.connection or nil,
-    registration = reg ~= nil and json.encode(reg) or nil,
+    registration = registration,
     state = state, desired = desired,
   }
 end
