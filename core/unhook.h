@@ -3,7 +3,7 @@
  * deregistration flows written in Lua.
  *
  * One engine object owns everything: connectors, Lua states, the HTTP
- * scheduler and (later) the store.  Engines share no global state, so a
+ * scheduler and the store.  Engines share no global state, so a
  * program may open several.  An engine is not thread-safe: use each one
  * from one thread at a time.
  */
@@ -338,8 +338,9 @@ UNHOOK_API int unhook_instance_retry_all(unhook_engine *engine,
 /*
  * Run due work (instances registering or deregistering whose next
  * attempt has come, including ones a crashed process left behind) that
- * matches filter (NULL: all) for at most max_ms milliseconds (< 0: until
- * nothing is due).  With wait set, also wait for scheduled retries until
+ * matches filter (NULL: all), starting new work for at most max_ms
+ * milliseconds (< 0: until nothing is due); flows already in flight when
+ * the time is up are finished first, each within its own time budget.  With wait set, also wait for scheduled retries until
  * nothing is pending.  Counts are added to *stats (may be NULL).
  */
 UNHOOK_API int unhook_engine_run(unhook_engine *engine, const unhook_filter *filter,

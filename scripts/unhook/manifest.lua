@@ -72,14 +72,30 @@ function _M.public_unhook(more)
   })
 end
 
-function _M.env(extra, more)
+-- dir: the connector's folder, whose own modules require finds
+-- ("lib.util" is DIR/lib/util.lua), loaded into this same environment.
+function _M.env(extra, more, dir)
   local env = setmetatable({}, BASE_MT)
   for k, mt in pairs(LIB_MT) do env[k] = setmetatable({}, mt) end
   local u = _M.public_unhook(more)
+  local loaded = {}
   env.unhook = u
   env.require = function(modname)
     if modname == "unhook" then return u end
-    error("module '" .. tostring(modname) .. "' not found: flows may require only \"unhook\"", 2)
+    if loaded[modname] ~= nil then return loaded[modname] end
+    if dir and type(modname) == "string" and modname:match("^[%w_]+[%w_%.]*$")
+       and not modname:find("..", 1, true) then
+      local path = dir .. "/" .. modname:gsub("%.", "/") .. ".lua"
+      if core.isfile(path) then
+        local v, err = _M.run_file(path, env)
+        if err then error(err, 2) end
+        if v == nil then v = true end
+        loaded[modname] = v
+        return v
+      end
+    end
+    error("module '" .. tostring(modname) .. "' not found: flows may require only \"unhook\" "
+      .. "and the connector's own modules", 2)
   end
   -- the strings' metatable is shared by the whole state: hand out a copy
   local string_mt = { __index = env.string }
@@ -251,7 +267,7 @@ end
 function _M.load_flow(dir, rel, errs)
   local file = dir .. "/" .. rel
   if not core.isfile(file) then return nil end
-  local flow, err, src, chunk = _M.run_file(file)
+  local flow, err, src, chunk = _M.run_file(file, _M.env(nil, nil, dir))
   if err then errs[#errs + 1] = err; return nil end
   if type(flow) ~= "table" then
     errs[#errs + 1] = fmt("%s:1: a flow must return a table { inputs = ..., run = function(ctx, input) ... end }, got %s",
@@ -342,7 +358,7 @@ function _M.load(dir)
     local rel = "cards/" .. fname
     if fname:match("%.lua$") then
       local file = dir .. "/" .. rel
-      local c, cerr, _, chunk = _M.run_file(file)
+      local c, cerr, _, chunk = _M.run_file(file, _M.env(nil, nil, dir))
       if cerr then
         errs[#errs + 1] = cerr
       elseif not card.is_card(c) then

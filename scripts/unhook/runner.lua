@@ -176,7 +176,7 @@ local function helper_caller(p, ctx)
     end
     local flow, err = instantiate(p, rel, manifest.env(nil, function(k)
       if k == "cards" then return ctx.cards end
-    end))
+    end, p.m.dir))
     if not flow then error(err, 0) end
     local given = input or {}
     for k in pairs(given) do
@@ -237,7 +237,7 @@ function _M.run(spec)
   local function more(k)
     if k == "cards" and ctx then return ctx.cards end
   end
-  local env = manifest.env(nil, more)
+  local env = manifest.env(nil, more, p.m.dir)
   local flow, ferr = instantiate(p, entry.flow, env)
   if not flow then return setup("invalid", ferr) end
 
@@ -304,7 +304,7 @@ function _M.run(spec)
   -- ctx.cards is built on first use: most flows never touch a card
   setmetatable(ctx, { __index = function(t, k)
     if k ~= "cards" then return nil end
-    local custom, err = custom_cards(p, manifest.env())
+    local custom, err = custom_cards(p, manifest.env(nil, nil, p.m.dir))
     if not custom then error(err, 2) end
     local tree, terr = cards.bind(t, custom, spec.ccards)
     if not tree then error(terr, 2) end

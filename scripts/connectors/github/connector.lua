@@ -7,7 +7,6 @@ local function repo_options()
     owner = { type = "string", required = true, description = "account that owns the repository" },
     repo = { type = "string", required = true, description = "repository name" },
     url = { type = "string", description = "payload URL the webhook delivers to" },
-    secret = { type = "string", description = "webhook secret used to sign deliveries" },
   }
   return o
 end
@@ -19,7 +18,7 @@ local function event(name)
     registration = {
       flow = "flows/register.lua",
       inputs = { owner = option "owner", repo = option "repo", url = option "url",
-                 secret = option "secret", events = { name } },
+                 events = { name } },
     },
     deregistration = {
       flow = "flows/deregister.lua",

@@ -7,7 +7,6 @@ return {
     repo = { type = "string", required = true },
     url = { type = "string", required = true, description = "payload URL" },
     events = { type = "array", required = true },
-    secret = { type = "string" },
   },
   run = function(ctx, input)
     local resp = ctx.http.post("/repos/{owner}/{repo}/hooks", {
@@ -16,7 +15,7 @@ return {
         name = "web",
         active = true,
         events = input.events,
-        config = { url = input.url, content_type = "json", secret = input.secret },
+        config = { url = input.url, content_type = "json" },
       },
     })
     return resp.json
