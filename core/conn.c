@@ -152,9 +152,7 @@ int uh_conn_load(unhook_engine *E, const char *path, uh_conn *c)
         uh_seterr(E, "%s: cannot read connection file: %s", path, strerror(e));
         return UNHOOK_IO;
     }
-    lua_getfield(L, LUA_REGISTRYINDEX, UH_REQUIRE);
-    lua_pushliteral(L, "unhook.connection");
-    if (uh_pcall(L, 1, 1) != LUA_OK) {
+    if (uh_require(L, "unhook.connection") != LUA_OK) {
         uh_seterr(E, "%s", lua_tostring(L, -1));
         free(text);
         lua_settop(L, top);

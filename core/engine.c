@@ -261,19 +261,13 @@ int unhook_connector_check(unhook_engine *E, const char *connector)
 
     if (!dir)
         return UNHOOK_NOTFOUND;
-    memset(&run, 0, sizeof run);
-    run.E = E;
-    run.limit.cap = E->memory_cap;
-    run.deadline = uh_now() + (double)E->timeout_ms / 1000.0;
-    L = uh_sandbox_new(E, &run.limit, &run);
+    L = uh_scratch_state(E, &run);
     if (!L) {
         free(dir);
         uh_seterr(E, "out of memory");
         return UNHOOK_NOMEM;
     }
-    lua_getfield(L, LUA_REGISTRYINDEX, UH_REQUIRE);
-    lua_pushliteral(L, "unhook.manifest");
-    if (uh_pcall(L, 1, 1) != LUA_OK) {
+    if (uh_require(L, "unhook.manifest") != LUA_OK) {
         uh_seterr(E, "%s", lua_tostring(L, -1));
         rc = UNHOOK_ERROR;
         goto out;
@@ -509,9 +503,7 @@ int uh_run_start(unhook_engine *E, uh_run *r, const char *dir, const char *kind,
     r->coref = luaL_ref(r->L, LUA_REGISTRYINDEX);
 
     /* stack of co: runner.run, spec */
-    lua_getfield(r->co, LUA_REGISTRYINDEX, UH_REQUIRE);
-    lua_pushliteral(r->co, "unhook.runner");
-    if (uh_pcall(r->co, 1, 1) != LUA_OK) {
+    if (uh_require(r->co, "unhook.runner") != LUA_OK) {
         uh_seterr(E, "%s", lua_tostring(r->co, -1));
         r->cpu_tripped = 1;             /* do not keep this state */
         uh_run_close(r);

@@ -91,13 +91,17 @@ static const char *field_string(lua_State *L, int idx, const char *k)
     return s;
 }
 
-static void push_error(lua_State *L, const char *code, const char *msg)
+void uh_push_error(lua_State *L, const char *code, const char *fmt, ...)
 {
+    va_list ap;
+
     lua_pushnil(L);
     lua_createtable(L, 0, 2);
     lua_pushstring(L, code);
     lua_setfield(L, -2, "code");
-    lua_pushstring(L, msg);
+    va_start(ap, fmt);
+    lua_pushvfstring(L, fmt, ap);
+    va_end(ap);
     lua_setfield(L, -2, "message");
 }
 
@@ -205,13 +209,13 @@ int uh_http_start(lua_State *L, uh_run *r, int idx)
     if (!base && c)
         base = c->base_url;
     if (!method || !tmpl) {
-        push_error(L, "usage", "request needs a method and a url");
+        uh_push_error(L, "usage", "request needs a method and a url");
         return -1;
     }
     lua_getfield(L, idx, "path");          /* stack: ... path */
     if (uh_url_expand(&path, tmpl, path_lookup, L, &err) < 0) {
         lua_pop(L, 1);
-        push_error(L, "usage", err.data ? err.data : "bad URL template");
+        uh_push_error(L, "usage", "%s", err.data ? err.data : "bad URL template");
         uh_buf_free(&err);
         uh_buf_free(&path);
         return -1;
@@ -221,13 +225,8 @@ int uh_http_start(lua_State *L, uh_run *r, int idx)
     uh_buf_free(&path);
     if (strncmp(url.data ? url.data : "", "http://", 7) != 0 &&
         strncmp(url.data ? url.data : "", "https://", 8) != 0) {
-        lua_pushnil(L);
-        lua_createtable(L, 0, 2);
-        lua_pushstring(L, "usage");
-        lua_setfield(L, -2, "code");
-        lua_pushfstring(L, "not an http(s) URL: \"%s\" (is base_url set in "
-                        "the manifest or connection?)", url.data ? url.data : "");
-        lua_setfield(L, -2, "message");
+        uh_push_error(L, "usage", "not an http(s) URL: \"%s\" (is base_url set in "
+                      "the manifest or connection?)", url.data ? url.data : "");
         uh_buf_free(&url);
         return -1;
     }
@@ -235,13 +234,9 @@ int uh_http_start(lua_State *L, uh_run *r, int idx)
     if (!host_allowed(url.data, base, hosts)) {
         char host[256] = "?";
         uh_url_host(url.data, host, sizeof host);
-        lua_pushnil(L);
-        lua_createtable(L, 0, 2);
-        lua_pushliteral(L, "forbidden_host");
-        lua_setfield(L, -2, "code");
-        lua_pushfstring(L, "request to %s refused: the connector may call only "
-                        "the base URL's host and the hosts its manifest lists", host);
-        lua_setfield(L, -2, "message");
+        uh_push_error(L, "forbidden_host", "request to %s refused: the connector "
+                      "may call only the base URL's host and the hosts its "
+                      "manifest lists", host);
         uh_buf_free(&url);
         free(hosts);
         return -1;
@@ -260,7 +255,7 @@ int uh_http_start(lua_State *L, uh_run *r, int idx)
     if (url.oom) {
         uh_buf_free(&url);
         free(hosts);
-        push_error(L, "memory", "out of memory building the URL");
+        uh_push_error(L, "memory", "out of memory building the URL");
         return -1;
     }
 
@@ -268,7 +263,7 @@ int uh_http_start(lua_State *L, uh_run *r, int idx)
     if (!t) {
         uh_buf_free(&url);
         free(hosts);
-        push_error(L, "memory", "out of memory starting a transfer");
+        uh_push_error(L, "memory", "out of memory starting a transfer");
         return -1;
     }
     t->url = uh_buf_take(&url);
@@ -363,7 +358,7 @@ int uh_http_start(lua_State *L, uh_run *r, int idx)
     t->t0 = uh_now();
     if (uh_transfer_submit(s, t) < 0) {
         uh_transfer_free(s, t);
-        push_error(L, "transport", "cannot start the transfer");
+        uh_push_error(L, "transport", "cannot start the transfer");
         return -1;
     }
     r->xfer = t;
@@ -478,14 +473,9 @@ int uh_http_push_result(lua_State *L, uh_transfer *t, CURLcode rc)
         curl_easy_getinfo(t->easy, CURLINFO_REDIRECT_URL, &loc);
         if (loc)
             uh_url_host(loc, host, sizeof host);
-        lua_pushnil(L);
-        lua_createtable(L, 0, 2);
-        lua_pushliteral(L, "forbidden_host");
-        lua_setfield(L, -2, "code");
-        lua_pushfstring(L, "%s %s: redirect to %s refused: the connector may call "
-                        "only the base URL's host and the hosts its manifest lists",
-                        t->method, t->url, host);
-        lua_setfield(L, -2, "message");
+        uh_push_error(L, "forbidden_host", "%s %s: redirect to %s refused: the "
+                      "connector may call only the base URL's host and the hosts "
+                      "its manifest lists", t->method, t->url, host);
         return 2;
     }
     if (rc != CURLE_OK) {
@@ -498,7 +488,7 @@ int uh_http_push_result(lua_State *L, uh_transfer *t, CURLcode rc)
                       : t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
         uh_log(r->E, r->conn, UNHOOK_LOG_TRACE, "< %s (%.1f ms)",
                m.data ? m.data : code, ms);
-        push_error(L, code, m.data ? m.data : code);
+        uh_push_error(L, code, "%s", m.data ? m.data : code);
         uh_buf_free(&m);
         return 2;
     }

@@ -135,6 +135,19 @@ lua_State *uh_sandbox_new(unhook_engine *E, uh_limit *lim, uh_run *run);
  */
 int uh_pcall(lua_State *L, int nargs, int nresults);
 
+/*
+ * Push the runtime module name (any embedded module), or the error
+ * message; returns the Lua status.
+ */
+int uh_require(lua_State *L, const char *name);
+
+/*
+ * A short-lived state under the limits of a flow, for connector code run
+ * outside a flow (check, a connector's scheduling facts).  run is set up
+ * here and must outlive the state.  NULL on out of memory.
+ */
+lua_State *uh_scratch_state(unhook_engine *E, uh_run *run);
+
 /* Registry key of the runtime's require (all embedded modules). */
 #define UH_REQUIRE "unhook.require"
 

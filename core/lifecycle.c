@@ -138,18 +138,12 @@ static void cinfo_load(unhook_engine *E, cinfo *c)
         c->error = uh_strdup(unhook_errmsg(E));
         return;
     }
-    memset(&run, 0, sizeof run);
-    run.E = E;
-    run.limit.cap = E->memory_cap;
-    run.deadline = uh_now() + (double)E->timeout_ms / 1000.0;
-    L = uh_sandbox_new(E, &run.limit, &run);
+    L = uh_scratch_state(E, &run);
     if (!L) {
         c->error = uh_strdup("out of memory");
         return;
     }
-    lua_getfield(L, LUA_REGISTRYINDEX, UH_REQUIRE);
-    lua_pushliteral(L, "unhook.manifest");
-    if (uh_pcall(L, 1, 1) != LUA_OK)
+    if (uh_require(L, "unhook.manifest") != LUA_OK)
         goto fail;
     lua_getfield(L, -1, "summary");
     lua_pushstring(L, c->dir);
@@ -1118,6 +1112,20 @@ int unhook_history_list(unhook_engine *E, const char *id, unhook_history_fn fn,
     return store_err(E, s->ops->history_list(s, id, fn, ud));
 }
 
+/* The parts of a caller's filter that bulk work may narrow by. */
+static unhook_filter narrow(const unhook_filter *f, int with_id)
+{
+    unhook_filter mine = {0};
+
+    if (f) {
+        mine.connector = f->connector;
+        mine.event = f->event;
+        if (with_id)
+            mine.id = f->id;
+    }
+    return mine;
+}
+
 int unhook_instance_disable_all(unhook_engine *E, const unhook_filter *f,
                                 const char *reason, unhook_stats *stats,
                                 unhook_progress_fn progress, void *ud)
@@ -1133,10 +1141,7 @@ int unhook_instance_disable_all(unhook_engine *E, const unhook_filter *f,
         return rc;
     if ((rc = store(E, &s)) != UNHOOK_OK)
         return rc;
-    if (f) {
-        mine.connector = f->connector;
-        mine.event = f->event;
-    }
+    mine = narrow(f, 0);
     /* one transaction records the intent for every instance */
     rc = s->ops->begin(s);
     if (rc == UNHOOK_OK)
@@ -1169,10 +1174,7 @@ int unhook_instance_retry_all(unhook_engine *E, const unhook_filter *f,
     *count = 0;
     if ((rc = store(E, &s)) != UNHOOK_OK)
         return rc;
-    if (f) {
-        mine.connector = f->connector;
-        mine.event = f->event;
-    }
+    mine = narrow(f, 0);
     rc = s->ops->begin(s);
     if (rc == UNHOOK_OK)
         rc = s->ops->requeue_failed(s, &mine, wall_now(), count);
@@ -1206,9 +1208,7 @@ int unhook_engine_run(unhook_engine *E, const unhook_filter *f, long max_ms,
     w.E = E;
     w.s = s;
     if (f) {
-        mine.connector = f->connector;
-        mine.event = f->event;
-        mine.id = f->id;
+        mine = narrow(f, 1);
         w.f = &mine;
     }
     w.stats = stats;
@@ -1244,9 +1244,7 @@ int unhook_import(unhook_engine *E, const char *jsonl, size_t len, long *count)
     *count = 0;
     if ((rc = store(E, &s)) != UNHOOK_OK)
         return rc;
-    lua_getfield(L, LUA_REGISTRYINDEX, UH_REQUIRE);
-    lua_pushliteral(L, "unhook.records");
-    if (uh_pcall(L, 1, 1) != LUA_OK) {
+    if (uh_require(L, "unhook.records") != LUA_OK) {
         uh_seterr(E, "%s", lua_tostring(L, -1));
         lua_settop(L, top);
         return UNHOOK_ERROR;

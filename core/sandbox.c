@@ -241,6 +241,22 @@ static void drop_fields(lua_State *L, const char *lib, const char *const *names)
     lua_pop(L, 1);
 }
 
+int uh_require(lua_State *L, const char *name)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, UH_REQUIRE);
+    lua_pushstring(L, name);
+    return uh_pcall(L, 1, 1);
+}
+
+lua_State *uh_scratch_state(unhook_engine *E, uh_run *run)
+{
+    memset(run, 0, sizeof *run);
+    run->E = E;
+    run->limit.cap = E->memory_cap;
+    run->deadline = uh_now() + (double)E->timeout_ms / 1000.0;
+    return uh_sandbox_new(E, &run->limit, run);
+}
+
 lua_State *uh_sandbox_new(unhook_engine *E, uh_limit *lim, uh_run *run)
 {
     static const luaL_Reg libs[] = {

@@ -180,13 +180,8 @@ static void expire(uh_sched *s, uh_run *r)
 
     r->timed_out = 1;
     r->xfer = NULL;
-    lua_pushnil(r->co);
-    lua_createtable(r->co, 0, 2);
-    lua_pushliteral(r->co, "timeout");
-    lua_setfield(r->co, -2, "code");
-    lua_pushfstring(r->co, "%s %s: flow ran past its time budget while "
-                    "waiting for the response", t->method, t->url);
-    lua_setfield(r->co, -2, "message");
+    uh_push_error(r->co, "timeout", "%s %s: flow ran past its time budget "
+                  "while waiting for the response", t->method, t->url);
     r->nargs = 2;
     r->state = UH_RUN_READY;
     uh_transfer_free(s, t);

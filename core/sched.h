@@ -42,6 +42,9 @@ size_t uh_http_on_body(char *p, size_t size, size_t n, void *ud);
 size_t uh_http_on_header(char *p, size_t size, size_t n, void *ud);
 int uh_http_push_result(lua_State *L, uh_transfer *t, CURLcode rc);
 
+/* Push nil and an error object { code, message } (lua_pushfstring format). */
+void uh_push_error(lua_State *L, const char *code, const char *fmt, ...);
+
 /* Follow a redirect of a finished transfer within the allowed hosts,
  * without credentials to another origin: 1 if it was sent again. */
 int uh_http_redirect(uh_sched *s, uh_transfer *t, CURLcode rc);

@@ -10,22 +10,7 @@
 # usage: sh tests/check.sh
 set -u
 cd "$(dirname "$0")/.."
-T=$(mktemp -d)
-python3 tests/provider/provider.py --port-file "$T/port" --quiet \
-    >"$T/provider.log" 2>&1 &
-PROVIDER=$!
-trap 'kill $PROVIDER 2>/dev/null; rm -rf "$T"' EXIT INT TERM
-i=0
-while [ ! -s "$T/port" ]; do
-    i=$((i + 1))
-    if [ $i -gt 100 ]; then
-        echo "fixture provider did not start:"; cat "$T/provider.log"; exit 1
-    fi
-    sleep 0.1
-done
-UNHOOK_TEST_PORT=$(cat "$T/port")
-UNHOOK_TEST_URL="http://127.0.0.1:$UNHOOK_TEST_PORT"
-export UNHOOK_TEST_PORT UNHOOK_TEST_URL
+. tests/provider/start.sh
 
 # Sanitizers: leaks and UB are errors.  tests/lsan.supp, if present,
 # holds narrow suppressions for leaks inside libraries (see the file).

@@ -8,12 +8,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-T=$(mktemp -d)
-python3 tests/provider/provider.py --port-file "$T/port" --quiet >"$T/provider.log" 2>&1 &
-PROVIDER=$!
-trap 'kill $PROVIDER 2>/dev/null; rm -rf "$T"' EXIT INT TERM
-while [ ! -s "$T/port" ]; do sleep 0.1; done
-URL="http://127.0.0.1:$(cat "$T/port")"
+. tests/provider/start.sh
+URL=$UNHOOK_TEST_URL
 
 # The provider stands in for api.github.com; the token comes from the
 # environment and is never printed.

@@ -353,7 +353,8 @@ function _M.load(dir)
     end
   end
   m.cards, m.card_chunks = {}, {}
-  local names = {}
+  local names, cards = {}, require "unhook.cards"
+  local builtin = cards.names()
   for _, fname in ipairs(core.listdir(dir .. "/cards")) do
     local rel = "cards/" .. fname
     if fname:match("%.lua$") then
@@ -366,9 +367,9 @@ function _M.load(dir)
           file, type(c))
       elseif names[c.def.name] then
         errs[#errs + 1] = fmt("%s:1: card '%s' is also defined in %s", file, c.def.name, names[c.def.name])
-      elseif require("unhook.cards").conflict(require("unhook.cards").names(), { c.def.name }) then
+      elseif cards.conflict(builtin, { c.def.name }) then
         errs[#errs + 1] = fmt("%s:1: card '%s' takes the name of a built-in card (%s)", file, c.def.name,
-          require("unhook.cards").conflict(require("unhook.cards").names(), { c.def.name }))
+          cards.conflict(builtin, { c.def.name }))
       else
         names[c.def.name] = rel
         m.cards[rel], m.card_chunks[rel] = c, chunk

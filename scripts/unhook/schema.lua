@@ -27,6 +27,13 @@ local function kind(v)
 end
 _M.kind = kind
 
+-- unhook.json's array marker (unhook requires this module: looked up late)
+local marker
+local function array_mt()
+  marker = marker or require("unhook").json.array_mt
+  return marker
+end
+
 function _M.matches(v, t)
   if t == "any" then return true end
   local k = type(v)
@@ -35,7 +42,7 @@ function _M.matches(v, t)
   if t == "integer" then return math_type(v) == "integer" end
   if t == "object" then
     return k == "table" and not (next(v) ~= nil and is_array(v))
-       and getmetatable(v) ~= require("unhook").json.array_mt
+       and getmetatable(v) ~= array_mt()
   end
   if t == "array" then return k == "table" and is_array(v) end
   return false
@@ -85,7 +92,7 @@ function _M.validate(values, specs, what, coerce_with)
     elseif not _M.matches(v, t) then
       return nil, fmt("%s '%s': expected %s, got %s", what, fname, t, kind(v))
     elseif t == "array" and getmetatable(v) == nil then
-      setmetatable(v, require("unhook").json.array_mt)
+      setmetatable(v, array_mt())
     end
     out[fname] = v
   end
