@@ -30,7 +30,7 @@ LDFLAGS ?=
 
 CORE_SRC := $(wildcard core/*.c)
 CORE_SRC := $(filter-out core/cli.c,$(CORE_SRC))
-LIB_SRC  := $(CORE_SRC) bindings/lcore.c
+LIB_SRC  := $(CORE_SRC)
 LUA_SRC  := $(sort $(wildcard scripts/unhook/*.lua scripts/unhook/cards/*.lua))
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o) $(B)/obj/embed.o
 

@@ -1,18 +1,21 @@
 /*
  * http.c -- one HTTP transfer of a flow: built from the request table the
- * Lua wrapper normalised, handed to the scheduler's multi handle, and
- * turned back into a response table (or an error object) when done.
+ * Lua wrapper normalised (URL template, hosts policy, headers,
+ * credentials, body, timeouts) and handed to the scheduler's multi
+ * handle.  What comes back is response.c's.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include <lauxlib.h>
 
 #include "sched.h"
+#include "url.h"
 
-size_t uh_http_on_body(char *p, size_t size, size_t n, void *ud)
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
     uh_transfer *t = ud;
     size_t len = size * n;
@@ -25,7 +28,7 @@ size_t uh_http_on_body(char *p, size_t size, size_t n, void *ud)
     return t->body.oom ? 0 : len;
 }
 
-size_t uh_http_on_header(char *p, size_t size, size_t n, void *ud)
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
     uh_transfer *t = ud;
     size_t len = size * n;
@@ -34,7 +37,64 @@ size_t uh_http_on_header(char *p, size_t size, size_t n, void *ud)
     if (len > 5 && strncmp(p, "HTTP/", 5) == 0)
         t->head.len = 0;
     uh_buf_add(&t->head, p, len);
-    return len;
+    return t->head.oom ? 0 : len;
+}
+
+static uh_transfer *transfer_new(uh_sched *s, uh_run *r)
+{
+    uh_transfer *t = calloc(1, sizeof *t);
+
+    if (!t)
+        return NULL;
+    t->easy = s->npool ? s->pool[--s->npool] : curl_easy_init();
+    if (!t->easy) {
+        free(t);
+        return NULL;
+    }
+    t->run = r;
+    t->max_body = UH_MAX_BODY;
+    curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t);
+    curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, t->errbuf);
+    curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(t->easy, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(t->easy, CURLOPT_HEADERDATA, t);
+    curl_easy_setopt(t->easy, CURLOPT_USERAGENT, "unhook/" UNHOOK_VERSION);
+    curl_easy_setopt(t->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(t->easy, CURLOPT_ACCEPT_ENCODING, "");
+    if (s->share)
+        curl_easy_setopt(t->easy, CURLOPT_SHARE, s->share);
+    return t;
+}
+
+void uh_transfer_free(uh_sched *s, uh_transfer *t)
+{
+    if (!t)
+        return;
+    curl_multi_remove_handle(s->multi, t->easy);
+    curl_easy_reset(t->easy);
+    if (s->npool == s->cappool) {
+        int cap = s->cappool ? s->cappool * 2 : 16;
+        CURL **p = realloc(s->pool, (size_t)cap * sizeof *p);
+        if (p) {
+            s->pool = p;
+            s->cappool = cap;
+        }
+    }
+    if (s->npool < s->cappool)
+        s->pool[s->npool++] = t->easy;
+    else
+        curl_easy_cleanup(t->easy);
+    curl_slist_free_all(t->hdrs);
+    free(t->base);
+    free(t->hosts);
+    free(t->auth_line);
+    free(t->url);
+    free(t->req_body);
+    uh_buf_free(&t->body);
+    uh_buf_free(&t->head);
+    free(t);
 }
 
 static int secret_header(const char *line)
@@ -49,8 +109,7 @@ static int secret_header(const char *line)
     return 0;
 }
 
-/* Log one header line, secrets masked by name and by value. */
-static void trace_header(uh_run *r, char dir, const char *line, size_t n)
+void uh_http_trace_header(uh_run *r, char dir, const char *line, size_t n)
 {
     const char *colon;
 
@@ -60,10 +119,25 @@ static void trace_header(uh_run *r, char dir, const char *line, size_t n)
         return;
     colon = memchr(line, ':', n);
     if (colon && secret_header(line))
-        uh_log(r->E, r->conn, UNHOOK_LOG_TRACE, "%c %.*s: ***", dir,
-               (int)(colon - line), line);
+        uh_log(r->diag, UH_SECRETS(r->conn), UNHOOK_LOG_TRACE, "%c %.*s: ***",
+               dir, (int)(colon - line), line);
     else
-        uh_log(r->E, r->conn, UNHOOK_LOG_TRACE, "%c %.*s", dir, (int)n, line);
+        uh_log(r->diag, UH_SECRETS(r->conn), UNHOOK_LOG_TRACE, "%c %.*s", dir,
+               (int)n, line);
+}
+
+void uh_push_error(lua_State *L, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+
+    lua_pushnil(L);
+    lua_createtable(L, 0, 2);
+    lua_pushstring(L, code);
+    lua_setfield(L, -2, "code");
+    va_start(ap, fmt);
+    lua_pushvfstring(L, fmt, ap);
+    va_end(ap);
+    lua_setfield(L, -2, "message");
 }
 
 static const char *path_lookup(void *ud, const char *name, size_t n,
@@ -91,61 +165,6 @@ static const char *field_string(lua_State *L, int idx, const char *k)
     return s;
 }
 
-void uh_push_error(lua_State *L, const char *code, const char *fmt, ...)
-{
-    va_list ap;
-
-    lua_pushnil(L);
-    lua_createtable(L, 0, 2);
-    lua_pushstring(L, code);
-    lua_setfield(L, -2, "code");
-    va_start(ap, fmt);
-    lua_pushvfstring(L, fmt, ap);
-    va_end(ap);
-    lua_setfield(L, -2, "message");
-}
-
-static int same_host(const char *a, const char *b)
-{
-    char ha[256], hb[256];
-
-    return a && b && uh_url_host(a, ha, sizeof ha) == 0 &&
-           uh_url_host(b, hb, sizeof hb) == 0 && strcasecmp(ha, hb) == 0;
-}
-
-/* Scheme, host and port all equal: where credentials may go. */
-static int same_origin(const char *a, const char *b)
-{
-    char pa[16], pb[16];
-    const char *ha, *hb;
-    size_t la, lb;
-
-    if (!a || !b || !same_host(a, b))
-        return 0;
-    ha = strstr(a, "://");
-    hb = strstr(b, "://");
-    if ((size_t)(ha - a) != (size_t)(hb - b) || strncasecmp(a, b, (size_t)(ha - a)) != 0)
-        return 0;
-    /* the port: what follows the host, or the scheme's default */
-    for (int k = 0; k < 2; k++) {
-        const char *h = k ? hb + 3 : ha + 3, *end = h + strcspn(h, "/?#");
-        const char *at = memchr(h, '@', (size_t)(end - h)), *colon;
-        char *p = k ? pb : pa;
-        if (at)
-            h = at + 1;
-        if (*h == '[')
-            h = memchr(h, ']', (size_t)(end - h)) ? (const char *)memchr(h, ']', (size_t)(end - h)) : end;
-        colon = memchr(h, ':', (size_t)(end - h));
-        if (colon && end - colon > 1)
-            snprintf(p, 16, "%.*s", (int)(end - colon - 1), colon + 1);
-        else
-            snprintf(p, 16, "%s", strncasecmp(k ? b : a, "https", 5) == 0 ? "443" : "80");
-    }
-    la = strlen(pa);
-    lb = strlen(pb);
-    return la == lb && memcmp(pa, pb, la) == 0;
-}
-
 /* The request's "hosts" list as lines, or NULL. */
 static char *hosts_of(lua_State *L, int idx)
 {
@@ -162,25 +181,6 @@ static char *hosts_of(lua_State *L, int idx)
     return b.data ? uh_buf_take(&b) : NULL;
 }
 
-/* The base URL's host, or one in the hosts lines. */
-static int host_allowed(const char *url, const char *base, const char *hosts)
-{
-    char host[256];
-    const char *p;
-
-    if (!base || same_host(url, base))
-        return 1;
-    if (uh_url_host(url, host, sizeof host) < 0)
-        return 0;
-    for (p = hosts; p && *p;) {
-        size_t n = strcspn(p, "\n");
-        if (n == strlen(host) && strncasecmp(p, host, n) == 0)
-            return 1;
-        p += n + (p[n] == '\n');
-    }
-    return 0;
-}
-
 static void add_header(uh_transfer *t, const char *line)
 {
     struct curl_slist *l = curl_slist_append(t->hdrs, line);
@@ -189,29 +189,17 @@ static void add_header(uh_transfer *t, const char *line)
         t->hdrs = l;
 }
 
-int uh_http_start(lua_State *L, uh_run *r, int idx)
+/*
+ * The absolute URL of the request at idx into url: the template filled
+ * from its path table, resolved against base, checked against the hosts
+ * policy.  0, or -1 with an error object pushed.
+ */
+static int request_url(lua_State *L, int idx, const char *base, uh_buf *url,
+                       char **hosts)
 {
-    uh_sched *s = r->E->sched;
-    const uh_conn *c = r->conn;
-    const char *method, *tmpl, *query, *body, *base;
-    char *hosts;
-    uh_buf url = {0}, path = {0}, err = {0};
-    uh_transfer *t;
-    size_t bodylen = 0;
-    long timeout;
-    double left;
-    int creds;
+    const char *tmpl = field_string(L, idx, "url");
+    uh_buf path = {0}, err = {0};
 
-    method = field_string(L, idx, "method");
-    tmpl = field_string(L, idx, "url");
-    query = field_string(L, idx, "query");
-    base = field_string(L, idx, "base");
-    if (!base && c)
-        base = c->base_url;
-    if (!method || !tmpl) {
-        uh_push_error(L, "usage", "request needs a method and a url");
-        return -1;
-    }
     lua_getfield(L, idx, "path");          /* stack: ... path */
     if (uh_url_expand(&path, tmpl, path_lookup, L, &err) < 0) {
         lua_pop(L, 1);
@@ -221,61 +209,55 @@ int uh_http_start(lua_State *L, uh_run *r, int idx)
         return -1;
     }
     lua_pop(L, 1);
-    uh_url_resolve(&url, base, path.data ? path.data : "");
+    uh_url_resolve(url, base, path.data ? path.data : "");
     uh_buf_free(&path);
-    if (strncmp(url.data ? url.data : "", "http://", 7) != 0 &&
-        strncmp(url.data ? url.data : "", "https://", 8) != 0) {
+    if (strncmp(url->data ? url->data : "", "http://", 7) != 0 &&
+        strncmp(url->data ? url->data : "", "https://", 8) != 0) {
         uh_push_error(L, "usage", "not an http(s) URL: \"%s\" (is base_url set in "
-                      "the manifest or connection?)", url.data ? url.data : "");
-        uh_buf_free(&url);
+                      "the manifest or connection?)", url->data ? url->data : "");
         return -1;
     }
-    hosts = hosts_of(L, idx);
-    if (!host_allowed(url.data, base, hosts)) {
+    *hosts = hosts_of(L, idx);
+    if (!uh_url_host_allowed(url->data, base, *hosts)) {
         char host[256] = "?";
-        uh_url_host(url.data, host, sizeof host);
+        uh_url_host(url->data, host, sizeof host);
         uh_push_error(L, "forbidden_host", "request to %s refused: the connector "
                       "may call only the base URL's host and the hosts its "
                       "manifest lists", host);
-        uh_buf_free(&url);
-        free(hosts);
         return -1;
     }
-    creds = c && c->auth != UH_AUTH_NONE && same_origin(url.data, base);
-    if (query && *query) {
-        uh_buf_add(&url, strchr(url.data, '?') ? "&" : "?", 1);
-        uh_buf_puts(&url, query);
-    }
-    if (creds && c->auth == UH_AUTH_QUERY) {
-        uh_buf_add(&url, strchr(url.data, '?') ? "&" : "?", 1);
-        uh_url_escape(&url, c->auth_name, strlen(c->auth_name));
-        uh_buf_add(&url, "=", 1);
-        uh_url_escape(&url, c->secret, strlen(c->secret));
-    }
-    if (url.oom) {
-        uh_buf_free(&url);
-        free(hosts);
-        uh_push_error(L, "memory", "out of memory building the URL");
-        return -1;
-    }
+    return 0;
+}
 
-    t = uh_transfer_new(s, r);
-    if (!t) {
-        uh_buf_free(&url);
-        free(hosts);
-        uh_push_error(L, "memory", "out of memory starting a transfer");
-        return -1;
-    }
-    t->url = uh_buf_take(&url);
-    t->hosts = hosts;
-    t->base = uh_strdup(base);
-    snprintf(t->method, sizeof t->method, "%s", method);
+static void add_query(uh_buf *url, const char *name, const char *value)
+{
+    uh_buf_add(url, strchr(url->data ? url->data : "", '?') ? "&" : "?", 1);
+    uh_url_escape(url, name, strlen(name));
+    uh_buf_add(url, "=", 1);
+    uh_url_escape(url, value, strlen(value));
+}
 
-    /* headers: connection defaults, then the request's, then auth */
+/* The credentials of the connection on transfer t (same origin only). */
+static void apply_auth(uh_transfer *t, const uh_auth_req *a)
+{
+    if (a->header) {
+        add_header(t, a->header);
+        t->auth_line = uh_strdup(a->header);
+    }
+    if (a->user) {
+        curl_easy_setopt(t->easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(t->easy, CURLOPT_USERNAME, a->user);
+        curl_easy_setopt(t->easy, CURLOPT_PASSWORD, a->password);
+    }
+}
+
+/* Headers: connection defaults, then the request's array of lines. */
+static void request_headers(lua_State *L, int idx, uh_transfer *t,
+                            const uh_conn *c)
+{
     if (c)
         for (int i = 0; i < c->nheaders; i++)
             add_header(t, c->headers[i]);
-    /* request headers: an array of "Name: value" lines, in order */
     lua_getfield(L, idx, "headers");
     if (lua_istable(L, -1)) {
         for (lua_Integer i = 1; lua_rawgeti(L, -1, i) == LUA_TSTRING; i++) {
@@ -285,39 +267,30 @@ int uh_http_start(lua_State *L, uh_run *r, int idx)
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
-    if (creds && c->auth == UH_AUTH_BEARER) {
-        uh_buf h = {0};
-        uh_buf_printf(&h, "Authorization: Bearer %s", c->secret);
-        add_header(t, h.data ? h.data : "");
-        t->auth_line = uh_buf_take(&h);
-    } else if (creds && c->auth == UH_AUTH_HEADER) {
-        uh_buf h = {0};
-        uh_buf_printf(&h, "%s: %s", c->auth_name, c->secret);
-        add_header(t, h.data ? h.data : "");
-        t->auth_line = uh_buf_take(&h);
-    } else if (creds && c->auth == UH_AUTH_BASIC) {
-        curl_easy_setopt(t->easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        curl_easy_setopt(t->easy, CURLOPT_USERNAME, c->username);
-        curl_easy_setopt(t->easy, CURLOPT_PASSWORD, c->secret);
-    }
-    add_header(t, "Expect:");
+}
+
+/* Body, method, timeouts and TLS options of t. */
+static void request_options(lua_State *L, int idx, uh_run *r, uh_transfer *t,
+                            size_t *bodylen)
+{
+    const uh_conn *c = r->conn;
+    const char *body;
+    long timeout;
+    double left;
 
     lua_getfield(L, idx, "body");
-    body = lua_tolstring(L, -1, &bodylen);
+    body = lua_tolstring(L, -1, bodylen);
     if (body) {
-        t->req_body = uh_strndup(body, bodylen);
-        curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE,
-                         (curl_off_t)bodylen);
+        t->req_body = uh_strndup(body, *bodylen);
+        curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)*bodylen);
         curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, t->req_body);
     }
     lua_pop(L, 1);
-
     lua_getfield(L, idx, "timeout");
     timeout = (long)lua_tointeger(L, -1);
     lua_pop(L, 1);
     if (timeout <= 0)
-        timeout = c && c->timeout_ms > 0 ? c->timeout_ms
-                                         : UH_DEFAULT_HTTP_TIMEOUT_MS;
+        timeout = c && c->timeout_ms > 0 ? c->timeout_ms : UH_DEFAULT_HTTP_TIMEOUT_MS;
     left = r->deadline > 0 ? (r->deadline - uh_now()) * 1000.0 : 0;
     if (r->deadline > 0 && left < (double)timeout)
         timeout = left < 1 ? 1 : (long)left;
@@ -335,28 +308,84 @@ int uh_http_start(lua_State *L, uh_run *r, int idx)
     curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->hdrs);
     curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, timeout);
     curl_easy_setopt(t->easy, CURLOPT_CONNECTTIMEOUT_MS,
-                     (long)(timeout < UH_CONNECT_TIMEOUT_MS
-                                ? timeout : UH_CONNECT_TIMEOUT_MS));
+                     (long)(timeout < UH_CONNECT_TIMEOUT_MS ? timeout : UH_CONNECT_TIMEOUT_MS));
     if (c && c->ca_file)
         curl_easy_setopt(t->easy, CURLOPT_CAINFO, c->ca_file);
     if (c && c->insecure) {
         curl_easy_setopt(t->easy, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(t->easy, CURLOPT_SSL_VERIFYHOST, 0L);
     }
+}
 
-    if (r->E->log_level >= UNHOOK_LOG_TRACE) {
-        struct curl_slist *h;
-        uh_log(r->E, c, UNHOOK_LOG_TRACE, "> %s %s", t->method, t->url);
-        for (h = t->hdrs; h; h = h->next)
-            if (strcmp(h->data, "Expect:") != 0)
-                trace_header(r, '>', h->data, strlen(h->data));
-        if (creds && c->auth == UH_AUTH_BASIC)
-            uh_log(r->E, c, UNHOOK_LOG_TRACE, "> Authorization: ***");
-        if (body)
-            uh_log(r->E, c, UNHOOK_LOG_TRACE, "> (%zu bytes of body)", bodylen);
+static void trace_request(uh_run *r, uh_transfer *t, int basic, size_t bodylen)
+{
+    struct curl_slist *h;
+
+    if (!r->diag || r->diag->log_level < UNHOOK_LOG_TRACE)
+        return;
+    uh_log(r->diag, UH_SECRETS(r->conn), UNHOOK_LOG_TRACE, "> %s %s", t->method, t->url);
+    for (h = t->hdrs; h; h = h->next)
+        if (strcmp(h->data, "Expect:") != 0)
+            uh_http_trace_header(r, '>', h->data, strlen(h->data));
+    if (basic)
+        uh_log(r->diag, NULL, UNHOOK_LOG_TRACE, "> Authorization: ***");
+    if (t->req_body)
+        uh_log(r->diag, NULL, UNHOOK_LOG_TRACE, "> (%zu bytes of body)", bodylen);
+}
+
+int uh_http_start(lua_State *L, uh_run *r, int idx)
+{
+    uh_sched *s = r->sched;
+    const uh_conn *c = r->conn;
+    const char *method, *query, *base;
+    char *hosts = NULL;
+    uh_buf url = {0};
+    uh_auth_req auth = {0};
+    uh_transfer *t;
+    size_t bodylen = 0;
+
+    method = field_string(L, idx, "method");
+    query = field_string(L, idx, "query");
+    base = field_string(L, idx, "base");
+    if (!base && c)
+        base = c->base_url;
+    if (!method || !field_string(L, idx, "url")) {
+        uh_push_error(L, "usage", "request needs a method and a url");
+        return -1;
     }
+    if (request_url(L, idx, base, &url, &hosts) < 0) {
+        uh_buf_free(&url);
+        free(hosts);
+        return -1;
+    }
+    if (c && c->auth && uh_url_same_origin(url.data, base))
+        c->auth->apply(c, &auth);
+    if (query && *query) {
+        uh_buf_add(&url, strchr(url.data, '?') ? "&" : "?", 1);
+        uh_buf_puts(&url, query);
+    }
+    if (auth.query_name)
+        add_query(&url, auth.query_name, auth.query_value);
+    t = url.oom ? NULL : transfer_new(s, r);
+    if (!t) {
+        uh_buf_free(&url);
+        free(hosts);
+        uh_auth_req_free(&auth);
+        uh_push_error(L, "memory", "out of memory starting a transfer");
+        return -1;
+    }
+    t->url = uh_buf_take(&url);
+    t->hosts = hosts;
+    t->base = uh_strdup(base);
+    snprintf(t->method, sizeof t->method, "%s", method);
+    request_headers(L, idx, t, c);
+    apply_auth(t, &auth);
+    add_header(t, "Expect:");
+    request_options(L, idx, r, t, &bodylen);
+    trace_request(r, t, auth.user != NULL, bodylen);
+    uh_auth_req_free(&auth);
     t->t0 = uh_now();
-    if (uh_transfer_submit(s, t) < 0) {
+    if (curl_multi_add_handle(s->multi, t->easy) != CURLM_OK) {
         uh_transfer_free(s, t);
         uh_push_error(L, "transport", "cannot start the transfer");
         return -1;
@@ -365,189 +394,50 @@ int uh_http_start(lua_State *L, uh_run *r, int idx)
     return 0;
 }
 
-int uh_http_redirect(uh_sched *s, uh_transfer *t, CURLcode rc)
+/* Credentials again for a redirect within the origin: the query form
+ * (headers stay on the transfer).  The new URL, or NULL. */
+char *uh_http_redirect_url(const uh_run *r, const char *loc)
 {
-    uh_run *r = t->run;
-    long status = 0;
-    char *loc = NULL, *next;
+    const uh_conn *c = r->conn;
+    uh_auth_req auth = {0};
+    uh_buf b = {0};
 
-    if (rc != CURLE_OK)
-        return 0;
-    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
-    if (status != 301 && status != 302 && status != 303 && status != 307 &&
-        status != 308)
-        return 0;
-    curl_easy_getinfo(t->easy, CURLINFO_REDIRECT_URL, &loc);
-    if (!loc || t->redirects >= 5)
-        return 0;               /* the 3xx reaches the flow as it is */
-    if (!host_allowed(loc, t->base, t->hosts)) {
-        t->forbidden = 1;
-        return 0;
+    uh_buf_puts(&b, loc);
+    if (c && c->auth) {
+        c->auth->apply(c, &auth);
+        if (auth.query_name)
+            add_query(&b, auth.query_name, auth.query_value);
+        uh_auth_req_free(&auth);
     }
-    if (r->conn && r->conn->auth == UH_AUTH_QUERY && same_origin(loc, t->base)) {
-        /* the same origin still gets the query credentials */
-        uh_buf b = {0};
-        const uh_conn *c = r->conn;
-        uh_buf_puts(&b, loc);
-        uh_buf_add(&b, strchr(loc, '?') ? "&" : "?", 1);
-        uh_url_escape(&b, c->auth_name, strlen(c->auth_name));
-        uh_buf_add(&b, "=", 1);
-        uh_url_escape(&b, c->secret, strlen(c->secret));
-        next = b.oom ? NULL : uh_buf_take(&b);
+    if (b.oom) {
         uh_buf_free(&b);
-    } else {
-        next = uh_strdup(loc);
+        return NULL;
     }
-    if (!next)
-        return 0;
-    t->redirects++;
-    uh_log(r->E, r->conn, UNHOOK_LOG_TRACE, "< %ld: redirected to %s", status, next);
-    curl_multi_remove_handle(s->multi, t->easy);
-    free(t->url);
-    t->url = next;
-    curl_easy_setopt(t->easy, CURLOPT_URL, t->url);
-    if (status == 303 || ((status == 301 || status == 302) &&
-                          strcmp(t->method, "POST") == 0)) {
-        snprintf(t->method, sizeof t->method, "GET");
-        curl_easy_setopt(t->easy, CURLOPT_CUSTOMREQUEST, NULL);
-        curl_easy_setopt(t->easy, CURLOPT_HTTPGET, 1L);
-    }
-    if (!same_origin(t->url, t->base)) {
-        /* credentials never leave the origin they belong to */
-        struct curl_slist *h, *kept = NULL;
-        for (h = t->hdrs; h; h = h->next)
-            if (!t->auth_line || strcmp(h->data, t->auth_line) != 0)
-                kept = curl_slist_append(kept, h->data);
-        curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, kept);
-        curl_slist_free_all(t->hdrs);
-        t->hdrs = kept;
-        curl_easy_setopt(t->easy, CURLOPT_USERNAME, NULL);
-        curl_easy_setopt(t->easy, CURLOPT_PASSWORD, NULL);
-        curl_easy_setopt(t->easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_NONE);
-    }
-    t->body.len = 0;
-    t->head.len = 0;
-    t->too_large = 0;
-    if (curl_multi_add_handle(s->multi, t->easy) != CURLM_OK)
-        return 0;
-    return 1;
+    return uh_buf_take(&b);
 }
 
-double uh_retry_after(const char *v, time_t now)
+int uh_http_resume_values(lua_State *L, uh_run *r)
 {
-    char *end;
-    long secs;
-    time_t when;
+    uh_transfer *t = r->answered;
+    int n;
 
-    while (*v == ' ' || *v == '\t')
-        v++;
-    if (!*v)
-        return -1;
-    if (*v >= '0' && *v <= '9') {
-        secs = strtol(v, &end, 10);
-        while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')
-            end++;
-        return *end || secs < 0 ? -1 : (double)secs;
-    }
-    when = curl_getdate(v, NULL);
-    if (when == (time_t)-1)
-        return -1;
-    return when > now ? (double)(when - now) : 0;
-}
-
-/*
- * Push what a finished transfer produced, as the values the coroutine
- * resumes with: a response table, or nil and an error object.
- */
-int uh_http_push_result(lua_State *L, uh_transfer *t, CURLcode rc)
-{
-    uh_run *r = t->run;
-    double ms = (uh_now() - t->t0) * 1000.0;
-    long status = 0;
-    const char *p, *end;
-    double retry_after = -1;
-
-    if (t->forbidden) {
-        char *loc = NULL;
-        char host[256] = "?";
-        curl_easy_getinfo(t->easy, CURLINFO_REDIRECT_URL, &loc);
-        if (loc)
-            uh_url_host(loc, host, sizeof host);
-        uh_push_error(L, "forbidden_host", "%s %s: redirect to %s refused: the "
-                      "connector may call only the base URL's host and the hosts "
-                      "its manifest lists", t->method, t->url, host);
+    if (r->expired) {
+        /* freed when the run ends (or expires again) */
+        lua_pushnil(L);
+        lua_createtable(L, 0, 2);
+        lua_pushliteral(L, "timeout");
+        lua_setfield(L, -2, "code");
+        lua_pushstring(L, r->expired);
+        lua_setfield(L, -2, "message");
         return 2;
     }
-    if (rc != CURLE_OK) {
-        const char *code = rc == CURLE_OPERATION_TIMEDOUT ? "timeout"
-                           : t->too_large ? "response_too_large"
-                                          : "transport";
-        uh_buf m = {0};
-        uh_buf_printf(&m, "%s %s: %s", t->method, t->url,
-                      t->too_large ? "response body larger than the limit"
-                      : t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
-        uh_log(r->E, r->conn, UNHOOK_LOG_TRACE, "< %s (%.1f ms)",
-               m.data ? m.data : code, ms);
-        uh_push_error(L, code, "%s", m.data ? m.data : code);
-        uh_buf_free(&m);
+    if (!t) {
+        uh_push_error(L, "timeout", "flow ran past its time budget while waiting "
+                      "for the response");
         return 2;
     }
-    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
-    r->last_status = (int)status;
-    uh_log(r->E, r->conn, UNHOOK_LOG_TRACE, "< %ld (%.1f ms)", status, ms);
-
-    lua_createtable(L, 0, 8);
-    lua_pushinteger(L, status);
-    lua_setfield(L, -2, "status");
-    lua_pushlstring(L, t->body.data ? t->body.data : "", t->body.len);
-    lua_setfield(L, -2, "body");
-    lua_pushstring(L, t->method);
-    lua_setfield(L, -2, "method");
-    lua_pushstring(L, t->url);
-    lua_setfield(L, -2, "url");
-    lua_pushnumber(L, ms);
-    lua_setfield(L, -2, "duration_ms");
-
-    lua_newtable(L);                       /* stack: resp headers */
-    p = t->head.data ? t->head.data : "";
-    end = p + t->head.len;
-    while (p < end) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        const char *colon, *v;
-        size_t n = eol ? (size_t)(eol - p) : (size_t)(end - p);
-        size_t vn;
-
-        if (r->E->log_level >= UNHOOK_LOG_TRACE && strncmp(p, "HTTP/", 5))
-            trace_header(r, '<', p, n);
-        colon = memchr(p, ':', n);
-        if (colon && strncmp(p, "HTTP/", 5) != 0) {
-            char name[128];
-            size_t k, kn = (size_t)(colon - p);
-            if (kn >= sizeof name)
-                kn = sizeof name - 1;
-            for (k = 0; k < kn; k++)
-                name[k] = (char)(p[k] >= 'A' && p[k] <= 'Z' ? p[k] + 32 : p[k]);
-            name[kn] = '\0';
-            v = colon + 1;
-            while (v < p + n && (*v == ' ' || *v == '\t'))
-                v++;
-            vn = (size_t)(p + n - v);
-            while (vn && (v[vn - 1] == '\r' || v[vn - 1] == ' '))
-                vn--;
-            lua_pushlstring(L, v, vn);
-            lua_setfield(L, -2, name);
-            if (strcmp(name, "retry-after") == 0) {
-                char tmp[128];
-                snprintf(tmp, sizeof tmp, "%.*s", (int)vn, v);
-                retry_after = uh_retry_after(tmp, time(NULL));
-            }
-        }
-        p = eol ? eol + 1 : end;
-    }
-    lua_setfield(L, -2, "headers");
-    if (retry_after >= 0) {
-        lua_pushnumber(L, retry_after);
-        lua_setfield(L, -2, "retry_after");
-    }
-    return 1;
+    n = uh_http_push_result(L, t, (CURLcode)r->answer_rc);
+    r->answered = NULL;
+    uh_transfer_free(r->sched, t);
+    return n;
 }

@@ -3,21 +3,17 @@
  * allocator, a deadline hook pcall cannot swallow, safe libraries only
  * and a require that finds only the runtime's own modules.
  */
+#include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <lauxlib.h>
 #include <lualib.h>
 
-#include "internal.h"
+#include "runtime.h"
 
 #define HOOK_COUNT 10000
 #define SLICE_S 0.01              /* a flow runs at most this long at once */
-
-uh_run *uh_state_run(lua_State *L)
-{
-    return *(uh_run **)lua_getextraspace(L);
-}
 
 /* lua_Alloc with a budget: refuse what would pass the cap. */
 static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
@@ -66,7 +62,9 @@ static void deadline_hook(lua_State *L, lua_Debug *ar)
             now >= r->deadline)
             r->cpu_tripped = 1;
         else {
-            if (r->resume_t0 > 0 && now - r->resume_t0 > SLICE_S && r->co == L &&
+            /* its turn is over: yield, from a coroutine of the flow too
+             * (the flow's resume passes it on, see co_resume) */
+            if (r->resume_t0 > 0 && now - r->resume_t0 > SLICE_S && r->co &&
                 lua_isyieldable(L)) {
                 r->preempted = 1;
                 lua_yield(L, 0);
@@ -74,8 +72,130 @@ static void deadline_hook(lua_State *L, lua_Debug *ar)
             return;
         }
     }
+    /* from now on every thread of the run fails at once */
     lua_sethook(L, deadline_hook, LUA_MASKCOUNT, 1);
+    if (r->co && r->co != L)
+        lua_sethook(r->co, deadline_hook, LUA_MASKCOUNT, 1);
     luaL_error(L, "cpu_limit: flow ran past its time budget");
+}
+
+/*
+ * coroutine.resume and coroutine.wrap for flows (after lcorolib.c).  When
+ * the hook preempted the resumed thread (it yielded with nothing, and
+ * r->preempted is set), this thread yields in turn, so the scheduler
+ * gets its turn back however deep the flow's coroutines nest; when the
+ * flow is resumed, so is the inner thread.  Where this thread cannot
+ * yield, the inner one simply goes on.
+ */
+/* Resume co with narg values from L: the count of results moved to L,
+ * or -1 with the error on L.  May yield L (continuing in k). */
+static int resume_in(lua_State *L, lua_State *co, int narg, lua_KFunction k)
+{
+    uh_run *r = uh_state_run(L);
+    int status, nres;
+
+    if (!lua_checkstack(co, narg)) {
+        lua_pushliteral(L, "too many arguments to resume");
+        return -1;
+    }
+    lua_xmove(L, co, narg);
+    for (;;) {
+        status = lua_resume(co, L, narg, &nres);
+        if (status != LUA_YIELD || nres != 0 || !r || !r->preempted)
+            break;
+        if (lua_isyieldable(L))
+            return lua_yieldk(L, 0, 1, k);  /* stack: co (the one argument kept) */
+        r->preempted = 0;
+        narg = 0;
+    }
+    if (status == LUA_OK || status == LUA_YIELD) {
+        if (!lua_checkstack(L, nres + 1)) {
+            lua_pop(co, nres);
+            lua_pushliteral(L, "too many results to resume");
+            return -1;
+        }
+        lua_xmove(co, L, nres);
+        return nres;
+    }
+    lua_xmove(co, L, 1);
+    return -1;
+}
+
+static int co_resume_finish(lua_State *L, int n)
+{
+    if (n < 0) {
+        lua_pushboolean(L, 0);
+        lua_insert(L, -2);
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    lua_insert(L, -(n + 1));
+    return n + 1;
+}
+
+static int co_resume_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)status;
+    (void)ctx;
+    return co_resume_finish(L, resume_in(L, lua_tothread(L, 1), 0, co_resume_k));
+}
+
+static int co_resume(lua_State *L)
+{
+    lua_State *co = lua_tothread(L, 1);
+
+    luaL_argexpected(L, co, 1, "coroutine");
+    /* stack: co args...; keep only co below what moves */
+    return co_resume_finish(L, resume_in(L, co, lua_gettop(L) - 1, co_resume_k));
+}
+
+static int wrap_finish(lua_State *L, lua_State *co, int n)
+{
+    if (n < 0) {
+        int st = lua_status(co);
+        if (st != LUA_OK && st != LUA_YIELD) {
+            lua_resetthread(co);
+        }
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            luaL_where(L, 1);
+            lua_insert(L, -2);
+            lua_concat(L, 2);
+        }
+        return lua_error(L);
+    }
+    return n;
+}
+
+static int co_wrap_k(lua_State *L, int status, lua_KContext ctx)
+{
+    lua_State *co = lua_tothread(L, 1);
+
+    (void)status;
+    (void)ctx;
+    return wrap_finish(L, co, resume_in(L, co, 0, co_wrap_k));
+}
+
+static int co_wrapped(lua_State *L)
+{
+    lua_State *co = lua_tothread(L, lua_upvalueindex(1));
+    int narg = lua_gettop(L);
+
+    /* the thread at index 1, under the arguments, for the continuation */
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    return wrap_finish(L, co, resume_in(L, co, narg, co_wrap_k));
+}
+
+static int co_wrap(lua_State *L)
+{
+    lua_State *co;
+
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    co = lua_newthread(L);
+    lua_pushvalue(L, 1);
+    lua_xmove(L, co, 1);
+    lua_pushcclosure(L, co_wrapped, 1);
+    return 1;
 }
 
 static int traceback(lua_State *L)
@@ -150,17 +270,17 @@ static int dump_writer(lua_State *L, const void *p, size_t n, void *ud)
 static int load_embedded(lua_State *L, const uh_embedded *m, const char *chunkname)
 {
     uh_run *r = uh_state_run(L);
-    unhook_engine *E = r ? r->E : NULL;
+    uh_rt *rt = r ? r->rt : NULL;
     size_t idx = (size_t)(m - uh_embedded_modules);
     uh_buf *bc;
 
-    if (E && !E->bytecode) {
+    if (rt && !rt->bytecode) {
         size_t n = 0;
         while (uh_embedded_modules[n].name)
             n++;
-        E->bytecode = calloc(n, sizeof *E->bytecode);
+        rt->bytecode = calloc(n, sizeof *rt->bytecode);
     }
-    bc = E && E->bytecode ? &E->bytecode[idx] : NULL;
+    bc = rt && rt->bytecode ? &rt->bytecode[idx] : NULL;
     if (bc && bc->len)
         return luaL_loadbufferx(L, bc->data, bc->len, chunkname, "b");
     if (luaL_loadbufferx(L, m->src, m->len, chunkname, "t") != LUA_OK)
@@ -248,16 +368,29 @@ int uh_require(lua_State *L, const char *name)
     return uh_pcall(L, 1, 1);
 }
 
-lua_State *uh_scratch_state(unhook_engine *E, uh_run *run)
+lua_State *uh_scratch_state(uh_rt *rt, uh_run *run)
 {
     memset(run, 0, sizeof *run);
-    run->E = E;
-    run->limit.cap = E->memory_cap;
-    run->deadline = uh_now() + (double)E->timeout_ms / 1000.0;
-    return uh_sandbox_new(E, &run->limit, run);
+    run->rt = rt;
+    run->diag = rt->diag;
+    run->sched = rt->sched;
+    run->limit.cap = rt->memory_cap;
+    run->deadline = uh_now() + (double)rt->timeout_ms / 1000.0;
+    return uh_sandbox_new(rt, &run->limit, run);
 }
 
-lua_State *uh_sandbox_new(unhook_engine *E, uh_limit *lim, uh_run *run)
+/* What escapes every protected call: never expected; not an abort. */
+static int panic(lua_State *L)
+{
+    uh_run *r = uh_state_run(L);
+
+    if (r && r->guard)
+        longjmp(*r->guard, 1);
+    return 0;                   /* Lua aborts: nothing could be saved */
+}
+
+/* The libraries and the runtime's require, inside a protected call. */
+static int setup(lua_State *L)
 {
     static const luaL_Reg libs[] = {
         {LUA_GNAME, luaopen_base},       {LUA_COLIBNAME, luaopen_coroutine},
@@ -269,14 +402,7 @@ lua_State *uh_sandbox_new(unhook_engine *E, uh_limit *lim, uh_run *run)
     static const char *const os_drop[] = {"execute", "exit", "getenv",
         "remove", "rename", "setlocale", "tmpname", NULL};
     const luaL_Reg *lib;
-    lua_State *L;
 
-    (void)E;
-    L = lua_newstate(limited_alloc, lim);
-    if (!L)
-        return NULL;
-    *(uh_run **)lua_getextraspace(L) = run;
-    lua_gc(L, LUA_GCGEN, 0, 0);
     for (lib = libs; lib->func; lib++) {
         luaL_requiref(L, lib->name, lib->func, 1);
         lua_pop(L, 1);
@@ -286,6 +412,13 @@ lua_State *uh_sandbox_new(unhook_engine *E, uh_limit *lim, uh_run *run)
     drop_fields(L, LUA_OSLIBNAME, os_drop);
     lua_pushcfunction(L, safe_load);
     lua_setglobal(L, "load");
+    if (lua_getglobal(L, LUA_COLIBNAME) == LUA_TTABLE) {
+        lua_pushcfunction(L, co_resume);
+        lua_setfield(L, -2, "resume");
+        lua_pushcfunction(L, co_wrap);
+        lua_setfield(L, -2, "wrap");
+    }
+    lua_pop(L, 1);
 
     /* stack: loaded core runtime-env */
     lua_newtable(L);
@@ -307,7 +440,25 @@ lua_State *uh_sandbox_new(unhook_engine *E, uh_limit *lim, uh_run *run)
     lua_getfield(L, LUA_REGISTRYINDEX, UH_REQUIRE);
     lua_pushcclosure(L, public_require, 1);
     lua_setglobal(L, "require");
+    return 0;
+}
 
+lua_State *uh_sandbox_new(uh_rt *rt, uh_limit *lim, uh_run *run)
+{
+    lua_State *L;
+
+    (void)rt;
+    L = lua_newstate(limited_alloc, lim);
+    if (!L)
+        return NULL;
+    lua_atpanic(L, panic);
+    *(uh_run **)lua_getextraspace(L) = run;
+    lua_gc(L, LUA_GCGEN, 0, 0);
+    lua_pushcfunction(L, setup);
+    if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+        lua_close(L);
+        return NULL;
+    }
     lua_sethook(L, deadline_hook, LUA_MASKCOUNT, HOOK_COUNT);
     return L;
 }

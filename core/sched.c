@@ -43,68 +43,6 @@ void uh_sched_free(uh_sched *s)
     free(s);
 }
 
-uh_transfer *uh_transfer_new(uh_sched *s, uh_run *r)
-{
-    uh_transfer *t = calloc(1, sizeof *t);
-
-    if (!t)
-        return NULL;
-    t->easy = s->npool ? s->pool[--s->npool] : curl_easy_init();
-    if (!t->easy) {
-        free(t);
-        return NULL;
-    }
-    t->run = r;
-    t->max_body = UH_MAX_BODY;
-    curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t);
-    curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, t->errbuf);
-    curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, uh_http_on_body);
-    curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, t);
-    curl_easy_setopt(t->easy, CURLOPT_HEADERFUNCTION, uh_http_on_header);
-    curl_easy_setopt(t->easy, CURLOPT_HEADERDATA, t);
-    curl_easy_setopt(t->easy, CURLOPT_USERAGENT, "unhook/" UNHOOK_VERSION);
-    curl_easy_setopt(t->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(t->easy, CURLOPT_ACCEPT_ENCODING, "");
-    if (s->share)
-        curl_easy_setopt(t->easy, CURLOPT_SHARE, s->share);
-    return t;
-}
-
-int uh_transfer_submit(uh_sched *s, uh_transfer *t)
-{
-    return curl_multi_add_handle(s->multi, t->easy) == CURLM_OK ? 0 : -1;
-}
-
-void uh_transfer_free(uh_sched *s, uh_transfer *t)
-{
-    if (!t)
-        return;
-    curl_multi_remove_handle(s->multi, t->easy);
-    curl_easy_reset(t->easy);
-    if (s->npool == s->cappool) {
-        int cap = s->cappool ? s->cappool * 2 : 16;
-        CURL **p = realloc(s->pool, (size_t)cap * sizeof *p);
-        if (p) {
-            s->pool = p;
-            s->cappool = cap;
-        }
-    }
-    if (s->npool < s->cappool)
-        s->pool[s->npool++] = t->easy;
-    else
-        curl_easy_cleanup(t->easy);
-    curl_slist_free_all(t->hdrs);
-    free(t->base);
-    free(t->hosts);
-    free(t->auth_line);
-    free(t->url);
-    free(t->req_body);
-    uh_buf_free(&t->body);
-    uh_buf_free(&t->head);
-    free(t);
-}
-
 void uh_sched_add(uh_sched *s, uh_run *r)
 {
     r->state = UH_RUN_READY;
@@ -144,17 +82,19 @@ static void step(uh_run *r)
     if (st == LUA_YIELD) {
         /* a bare coroutine.yield() at the flow's top level */
         lua_pop(r->co, nres);
-        lua_pushstring(r->co, "coroutine.yield() outside a coroutine of the flow");
+        r->bad_yield = 1;
         st = LUA_ERRRUN;
     }
     r->status = st;
     r->state = UH_RUN_DONE;
-    if (r->xfer) {
-        uh_transfer_free(r->E->sched, r->xfer);
-        r->xfer = NULL;
-    }
+    uh_transfer_free(r->sched, r->xfer);
+    uh_transfer_free(r->sched, r->answered);
+    r->xfer = r->answered = NULL;
+    free(r->expired);
+    r->expired = NULL;
 }
 
+/* Finished: the flow is resumed and builds its response then. */
 static void complete(uh_sched *s, CURLMsg *m)
 {
     uh_transfer *t = NULL;
@@ -166,30 +106,34 @@ static void complete(uh_sched *s, CURLMsg *m)
     r = t->run;
     if (uh_http_redirect(s, t, m->data.result))
         return;
-    r->nargs = uh_http_push_result(r->co, t, m->data.result);
+    curl_multi_remove_handle(s->multi, t->easy);
+    r->answered = t;
+    r->answer_rc = m->data.result;
     r->xfer = NULL;
+    r->nargs = 0;
     r->state = UH_RUN_READY;
     r->ready_since = uh_now();
-    uh_transfer_free(s, t);
 }
 
 /* A run past its wall-clock budget while waiting: cancel its transfer. */
 static void expire(uh_sched *s, uh_run *r)
 {
     uh_transfer *t = r->xfer;
+    uh_buf m = {0};
 
     r->timed_out = 1;
     r->xfer = NULL;
-    uh_push_error(r->co, "timeout", "%s %s: flow ran past its time budget "
-                  "while waiting for the response", t->method, t->url);
-    r->nargs = 2;
+    uh_buf_printf(&m, "%s %s: flow ran past its time budget while waiting "
+                  "for the response", t->method, t->url);
+    free(r->expired);
+    r->expired = m.oom ? (uh_buf_free(&m), NULL) : uh_buf_take(&m);
+    r->nargs = 0;
     r->state = UH_RUN_READY;
     uh_transfer_free(s, t);
 }
 
-int uh_sched_step(unhook_engine *E, int wait_ms)
+int uh_sched_step(uh_sched *s, int wait_ms)
 {
-    uh_sched *s = E->sched;
     uh_run **pp = &s->runs, *r;
     int ready = 0, running = 0, n = 0;
     double now;
@@ -234,8 +178,8 @@ int uh_sched_step(unhook_engine *E, int wait_ms)
     return n;
 }
 
-void uh_sched_drain(unhook_engine *E)
+void uh_sched_drain(uh_sched *s)
 {
-    while (uh_sched_step(E, 1000) > 0)
+    while (uh_sched_step(s, 1000) > 0)
         ;
 }

@@ -1,17 +1,22 @@
 /*
  * store.h -- private: the durable store of instances and their history.
- * An interface (a struct of function pointers) so that backends other
- * than the embedded SQLite one can implement it.  Never installed.
+ * An interface (a struct of function pointers): a backend keeps data,
+ * claims and compare-and-set writes; what a transition means is decided
+ * by the lifecycle (lifecycle.c), never here.  A new backend is one file
+ * plus a line in the table of store.c.  Never installed.
  */
 #ifndef UNHOOK_STORE_H
 #define UNHOOK_STORE_H
 
-#include "unhook.h"
+#include "state.h"
+#include "util.h"
 
 /* An instance as the store keeps it; every string is owned (malloc). */
 typedef struct uh_inst {
     char *id, *connector, *event, *options, *connection, *registration;
-    char *desired, *state, *reason, *last_error;
+    char *reason, *last_error;
+    uh_state state;
+    uh_desired desired;
     int attempts;
     double next_attempt_at, created_at, updated_at;
     char *claim_owner;          /* who works on it now, or NULL */
@@ -19,11 +24,33 @@ typedef struct uh_inst {
 } uh_inst;
 
 void uh_inst_clear(uh_inst *i);          /* frees the strings, zeroes */
+/* The public view of i; its strings point into i. */
 void uh_inst_view(const uh_inst *i, unhook_instance *out);
+
+/*
+ * A set-based transition the lifecycle asks for: every instance that
+ * matches (and the caller's filter) gets the new values, in one
+ * statement.  Bulk work stays set-based this way.
+ */
+typedef struct uh_bulk {
+    unsigned from;              /* states that match (1u << state); 0: any */
+    int desired;                /* -1: any, else a uh_desired */
+    int registered;             /* -1: any, 1: holds registration data, 0: none */
+    int to_desired;             /* -1: keep */
+    uh_state to;
+    const char *reason;         /* NULL: keep */
+    int reset;                  /* attempts 0, due now */
+    int clear_error;            /* last error cleared */
+    int unclaim;                /* any claim released */
+} uh_bulk;
+
+/* Outcome of a compare-and-set write under a claim. */
+enum { UH_CAS_OK = 0, UH_CAS_LOST, UH_CAS_CHANGED };
 
 typedef struct uh_store uh_store;
 
 typedef int (*uh_inst_fn)(void *ud, const uh_inst *inst);
+typedef void (*uh_owner_fn)(void *ud, const char *owner);
 
 typedef struct uh_store_ops {
     /* write transactions; nested begin/commit pairs are not supported */
@@ -32,50 +59,43 @@ typedef struct uh_store_ops {
     void (*rollback)(uh_store *s);
     /* UNHOOK_NOTFOUND when there is no such instance */
     int (*get)(uh_store *s, const char *id, uh_inst *out);
-    /* insert a new instance (or replace one that is not claimed) */
+    /* insert a new instance, or replace one (its claim is dropped) */
     int (*put)(uh_store *s, const uh_inst *in);
     /*
-     * Record the user's intent and the state it implies: desired, reason,
-     * state, attempts, next attempt, last error.  Leaves registration data
-     * and any claim alone.
+     * Write what the user asked and the state it implies: desired,
+     * reason, state, attempts, next attempt, last error.  Leaves
+     * registration data and any claim alone.
      */
     int (*intent)(uh_store *s, const uh_inst *in);
     /*
-     * Record the outcome of an attempt made under owner's claim: state,
-     * registration data, attempts, next attempt, last error; the claim is
-     * released.  Desired state is the user's and is not written: if it
-     * became "off" while a registration was in flight, the instance goes
-     * on to "deregistering".  *lost is set when owner no longer held the
-     * claim (nothing was written).
+     * Compare-and-set the outcome of an attempt made under owner's claim:
+     * state, registration data, attempts, next attempt, last error; the
+     * claim is released.  Written only while owner holds the claim and
+     * desired is still in->desired: *cas is UH_CAS_LOST when the claim
+     * went to another owner, UH_CAS_CHANGED when the user changed the
+     * desired state meanwhile (nothing written in either case).
      */
     int (*finish)(uh_store *s, const uh_inst *in, const char *owner,
-                  double now, int *lost);
-    /* whether inst is claimed, now, by a live owner other than owner */
-    int (*claimed_elsewhere)(uh_store *s, const uh_inst *inst,
-                             const char *owner, double now);
+                  double now, int *cas);
     int (*list)(uh_store *s, const unhook_filter *f, uh_inst_fn fn, void *ud);
     int (*history_add)(uh_store *s, const unhook_history *h);
     int (*history_list)(uh_store *s, const char *id, unhook_history_fn fn,
                         void *ud);
-    /*
-     * Bulk intent: every instance that is on (desired "on") and matches f
-     * becomes desired "off"; those with registration data become
-     * "deregistering" and due now, those without become "off".
-     */
-    int (*mark_off)(uh_store *s, const unhook_filter *f, const char *reason,
-                    double now, long *deregistering, long *skipped);
-    /* failed instances matching f: re-queued toward their desired state */
-    int (*requeue_failed)(uh_store *s, const unhook_filter *f, double now,
-                          long *count);
+    /* a set-based transition (see uh_bulk); *count: instances changed */
+    int (*bulk)(uh_store *s, const uh_bulk *b, const unhook_filter *f,
+                double now, long *count);
     /*
      * Claim up to max due instances (registering or deregistering, next
      * attempt <= now, no live claim) for owner until lease; *n receives
-     * how many were put in out[].  Claims of dead local owners are
-     * released first.
+     * how many were put in out[].
      */
     int (*claim)(uh_store *s, const unhook_filter *f, double now,
                  const char *owner, double lease, int max, uh_inst *out, int *n);
     int (*unclaim)(uh_store *s, const char *id);
+    /* every owner holding a live claim */
+    int (*owners)(uh_store *s, double now, uh_owner_fn fn, void *ud);
+    /* release every claim of owner */
+    int (*release)(uh_store *s, const char *owner);
     /* earliest next attempt of pending work matching f, 0 if none */
     int (*next_due)(uh_store *s, const unhook_filter *f, double *when);
     void (*close)(uh_store *s);
@@ -86,7 +106,14 @@ struct uh_store {
     char errmsg[512];
 };
 
-/* Open (creating and migrating) the SQLite store at path. */
+/*
+ * Open (creating and migrating) the store at location, with the backend
+ * that the location names (store.c's table; SQLite for a path).
+ */
+int uh_store_open(const char *location, uh_store **out, char *err,
+                  size_t errsz);
+
+/* The backends. */
 int uh_store_sqlite_open(const char *path, uh_store **out, char *err,
                          size_t errsz);
 

@@ -4,16 +4,12 @@
  * unhook processes can share one file; claims keep them off each other's
  * instances.
  */
-#include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <sqlite3.h>
 
-#include "internal.h"
 #include "store.h"
 
 /* Prepared statements are kept, keyed by their text: parsing SQL again
@@ -27,9 +23,7 @@ typedef struct sq_cached {
 typedef struct sq_store {
     uh_store base;
     sqlite3 *db;
-    char host[64];
     sq_cached *cache;
-    double last_reap;
     char path[256];
 } sq_store;
 
@@ -63,7 +57,12 @@ static const char *const migrations[] = {
 #define INST_COLS "id, connector, event, options, connection, registration, " \
                   "desired, state, reason, last_error, attempts, "           \
                   "next_attempt_at, created_at, updated_at"
-#define READ_COLS INST_COLS ", claim_owner, claimed_until"
+/* states are kept as their names, read back as numbers */
+#define READ_COLS "id, connector, event, options, connection, registration, " \
+    "desired = 'on', " STATE_NUM ", reason, last_error, attempts, "         \
+    "next_attempt_at, created_at, updated_at, claim_owner, claimed_until"
+#define STATE_NUM "CASE state WHEN 'registering' THEN 0 WHEN 'registered' " \
+    "THEN 1 WHEN 'deregistering' THEN 2 WHEN 'off' THEN 3 ELSE 4 END"
 
 static int fail(uh_store *s, const char *what)
 {
@@ -144,8 +143,8 @@ static void read_inst(sqlite3_stmt *st, uh_inst *o)
     o->options = col_dup(st, 3);
     o->connection = col_dup(st, 4);
     o->registration = col_dup(st, 5);
-    o->desired = col_dup(st, 6);
-    o->state = col_dup(st, 7);
+    o->desired = sqlite3_column_int(st, 6) ? UH_WANT_ON : UH_WANT_OFF;
+    o->state = (uh_state)sqlite3_column_int(st, 7);
     o->reason = col_dup(st, 8);
     o->last_error = col_dup(st, 9);
     o->attempts = sqlite3_column_int(st, 10);
@@ -203,8 +202,8 @@ static int sq_put(uh_store *s, const uh_inst *i)
     bind_text(st, 4, i->options ? i->options : "{}");
     bind_text(st, 5, i->connection);
     bind_text(st, 6, i->registration);
-    bind_text(st, 7, i->desired);
-    bind_text(st, 8, i->state);
+    bind_text(st, 7, uh_desired_name(i->desired));
+    bind_text(st, 8, uh_state_name(i->state));
     bind_text(st, 9, i->reason);
     bind_text(st, 10, i->last_error);
     sqlite3_bind_int(st, 11, i->attempts);
@@ -281,9 +280,9 @@ static int sq_intent(uh_store *s, const uh_inst *i)
 
     if (!st)
         return UNHOOK_STORE;
-    bind_text(st, 1, i->desired);
+    bind_text(st, 1, uh_desired_name(i->desired));
     bind_text(st, 2, i->reason);
-    bind_text(st, 3, i->state);
+    bind_text(st, 3, uh_state_name(i->state));
     sqlite3_bind_int(st, 4, i->attempts);
     sqlite3_bind_double(st, 5, i->next_attempt_at);
     bind_text(st, 6, i->last_error);
@@ -295,18 +294,19 @@ static int sq_intent(uh_store *s, const uh_inst *i)
 }
 
 static int sq_finish(uh_store *s, const uh_inst *i, const char *owner,
-                     double now, int *lost)
+                     double now, int *cas)
 {
     sqlite3_stmt *st = prep(s,
         "UPDATE instances SET state = ?, registration = ?, attempts = ?,"
         " next_attempt_at = ?, last_error = ?, updated_at = ?,"
-        " claim_owner = NULL, claimed_until = 0 WHERE id = ? AND claim_owner = ?");
+        " claim_owner = NULL, claimed_until = 0"
+        " WHERE id = ? AND claim_owner = ? AND desired = ?");
     int rc;
 
-    *lost = 0;
+    *cas = UH_CAS_OK;
     if (!st)
         return UNHOOK_STORE;
-    bind_text(st, 1, i->state);
+    bind_text(st, 1, uh_state_name(i->state));
     bind_text(st, 2, i->registration);
     sqlite3_bind_int(st, 3, i->attempts);
     sqlite3_bind_double(st, 4, i->next_attempt_at);
@@ -314,21 +314,23 @@ static int sq_finish(uh_store *s, const uh_inst *i, const char *owner,
     sqlite3_bind_double(st, 6, now);
     bind_text(st, 7, i->id);
     bind_text(st, 8, owner);
+    bind_text(st, 9, uh_desired_name(i->desired));
     rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : fail(s, "finish");
     if (rc == UNHOOK_OK && sqlite3_changes(SQ(s)->db) == 0)
-        *lost = 1;
+        *cas = UH_CAS_LOST;
     release(st);
-    if (rc != UNHOOK_OK || *lost)
+    if (rc != UNHOOK_OK || *cas == UH_CAS_OK)
         return rc;
-    /* turned off while registering: deregister what was just registered */
-    st = prep(s, "UPDATE instances SET state = 'deregistering', attempts = 0,"
-                 " next_attempt_at = ?, reason = COALESCE(reason, 'disabled')"
-                 " WHERE id = ? AND desired = 'off' AND state = 'registered'");
+    /* not written: is the claim still ours (then desired changed)? */
+    st = prep(s, "SELECT 1 FROM instances WHERE id = ? AND claim_owner = ?");
     if (!st)
         return UNHOOK_STORE;
-    sqlite3_bind_double(st, 1, now);
-    bind_text(st, 2, i->id);
-    rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : fail(s, "finish");
+    bind_text(st, 1, i->id);
+    bind_text(st, 2, owner);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *cas = UH_CAS_CHANGED;
+    rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? UNHOOK_OK : fail(s, "finish");
     release(st);
     return rc;
 }
@@ -386,109 +388,87 @@ static int sq_history_list(uh_store *s, const char *id, unhook_history_fn fn,
     return rc;
 }
 
-static int run_filtered(uh_store *s, const char *head, const unhook_filter *f,
-                        double now, const char *text, long *changed)
+/* One UPDATE for a set-based transition; its text is cached like any. */
+static int sq_bulk(uh_store *s, const uh_bulk *b, const unhook_filter *f,
+                   double now, long *count)
 {
     uh_buf sql = {0};
     sqlite3_stmt *st;
-    int rc, n = 1;
+    int rc, n = 1, first = 1;
 
-    uh_buf_puts(&sql, head);
+    uh_buf_puts(&sql, "UPDATE instances SET state = ?, updated_at = ?");
+    if (b->to_desired >= 0)
+        uh_buf_puts(&sql, ", desired = ?");
+    if (b->reason)
+        uh_buf_puts(&sql, ", reason = ?");
+    if (b->reset)
+        uh_buf_puts(&sql, ", attempts = 0, next_attempt_at = ?2");
+    if (b->clear_error)
+        uh_buf_puts(&sql, ", last_error = NULL");
+    if (b->unclaim)
+        uh_buf_puts(&sql, ", claimed_until = 0");
+    uh_buf_puts(&sql, " WHERE 1");
+    if (b->from) {
+        uh_buf_puts(&sql, " AND state IN (");
+        for (int k = 0; k < UH_NSTATES; k++)
+            if (b->from & (1u << k)) {
+                uh_buf_printf(&sql, "%s'%s'", first ? "" : ",", uh_state_name((uh_state)k));
+                first = 0;
+            }
+        uh_buf_puts(&sql, ")");
+    }
+    if (b->desired >= 0)
+        uh_buf_printf(&sql, " AND desired = '%s'", uh_desired_name((uh_desired)b->desired));
+    if (b->registered >= 0)
+        uh_buf_puts(&sql, b->registered ? " AND registration IS NOT NULL"
+                                        : " AND registration IS NULL");
     filter_sql(&sql, f);
-    st = prep(s, sql.data);
+    st = sql.oom ? NULL : prep(s, sql.data);
     uh_buf_free(&sql);
     if (!st)
         return UNHOOK_STORE;
-    if (text)
-        bind_text(st, n++, text);
+    bind_text(st, n++, uh_state_name(b->to));
     sqlite3_bind_double(st, n++, now);
+    if (b->to_desired >= 0)
+        bind_text(st, n++, uh_desired_name((uh_desired)b->to_desired));
+    if (b->reason)
+        bind_text(st, n++, b->reason);
     filter_bind(st, f, n);
     rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : fail(s, "update");
-    if (changed)
-        *changed = sqlite3_changes(SQ(s)->db);
+    if (count)
+        *count = sqlite3_changes(SQ(s)->db);
     release(st);
     return rc;
 }
 
-static int sq_mark_off(uh_store *s, const unhook_filter *f, const char *reason,
-                       double now, long *dereg, long *skipped)
-{
-    int rc = run_filtered(s,
-        "UPDATE instances SET desired = 'off', state = 'deregistering',"
-        " reason = ?1, attempts = 0, next_attempt_at = ?2, last_error = NULL,"
-        " updated_at = ?2 WHERE desired = 'on' AND registration IS NOT NULL",
-        f, now, reason ? reason : "disabled", dereg);
-    if (rc != UNHOOK_OK)
-        return rc;
-    return run_filtered(s,
-        "UPDATE instances SET desired = 'off', state = 'off', reason = ?,"
-        " updated_at = ? WHERE desired = 'on' AND registration IS NULL",
-        f, now, reason ? reason : "disabled", skipped);
-}
-
-static int sq_requeue_failed(uh_store *s, const unhook_filter *f, double now,
-                             long *count)
-{
-    return run_filtered(s,
-        "UPDATE instances SET state = CASE desired WHEN 'off' THEN"
-        " 'deregistering' ELSE 'registering' END, attempts = 0,"
-        " next_attempt_at = ?1, updated_at = ?1, claimed_until = 0"
-        " WHERE state = 'failed'", f, now, NULL, count);
-}
-
-static int alive(const char *host, const char *owner)
-{
-    size_t n = strlen(host);
-    long pid;
-
-    if (!owner || strncmp(owner, host, n) != 0 || owner[n] != ':')
-        return 1;               /* another host's: trust its lease */
-    pid = strtol(owner + n + 1, NULL, 10);
-    return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno != ESRCH);
-}
-
-/* Release the claims of processes of this host that have died. */
-static int reap(uh_store *s, double now)
+static int sq_owners(uh_store *s, double now, uh_owner_fn fn, void *ud)
 {
     sqlite3_stmt *st = prep(s, "SELECT DISTINCT claim_owner FROM instances"
                                " WHERE claimed_until > ? AND claim_owner IS NOT NULL");
-    char **dead = NULL;
-    int ndead = 0, rc = UNHOOK_OK;
+    int rc;
 
     if (!st)
         return UNHOOK_STORE;
     sqlite3_bind_double(st, 1, now);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        const char *o = (const char *)sqlite3_column_text(st, 0);
-        if (!alive(SQ(s)->host, o)) {
-            char **p = realloc(dead, (size_t)(ndead + 1) * sizeof *p);
-            if (p) {
-                dead = p;
-                dead[ndead++] = uh_strdup(o);
-            }
-        }
-    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        fn(ud, (const char *)sqlite3_column_text(st, 0));
+    rc = rc == SQLITE_DONE ? UNHOOK_OK : fail(s, "owners");
     release(st);
-    for (int i = 0; i < ndead; i++) {
-        st = prep(s, "UPDATE instances SET claimed_until = 0, claim_owner = NULL"
-                     " WHERE claim_owner = ?");
-        if (st) {
-            bind_text(st, 1, dead[i]);
-            if (sqlite3_step(st) != SQLITE_DONE)
-                rc = fail(s, "reap");
-            release(st);
-        }
-        free(dead[i]);
-    }
-    free(dead);
     return rc;
 }
 
-static int sq_claimed_elsewhere(uh_store *s, const uh_inst *i,
-                                const char *owner, double now)
+static int sq_release(uh_store *s, const char *owner)
 {
-    return i->claim_owner && i->claimed_until > now &&
-           strcmp(i->claim_owner, owner) != 0 && alive(SQ(s)->host, i->claim_owner);
+    sqlite3_stmt *st = prep(s, "UPDATE instances SET claimed_until = 0,"
+                               " claim_owner = NULL WHERE claim_owner = ?");
+    int rc;
+
+    if (!st)
+        return UNHOOK_STORE;
+    bind_text(st, 1, owner);
+    rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : fail(s, "release");
+    release(st);
+    return rc;
 }
 
 static int sq_claim(uh_store *s, const unhook_filter *f, double now,
@@ -501,12 +481,6 @@ static int sq_claim(uh_store *s, const unhook_filter *f, double now,
     *n = 0;
     if ((rc = sq_begin(s)) != UNHOOK_OK)
         return rc;
-    /* dead owners are looked for at the first claim, then every 5 s */
-    if (now - SQ(s)->last_reap >= 5.0) {
-        if ((rc = reap(s, now)) != UNHOOK_OK)
-            goto err;
-        SQ(s)->last_reap = now;
-    }
     uh_buf_puts(&sql, "SELECT " READ_COLS " FROM instances WHERE state IN"
                 " ('deregistering', 'registering') AND next_attempt_at <= ?"
                 " AND claimed_until <= ?");
@@ -607,8 +581,8 @@ static void sq_close(uh_store *s)
 
 static const uh_store_ops sq_ops = {
     sq_begin, sq_commit, sq_rollback, sq_get, sq_put, sq_intent, sq_finish,
-    sq_claimed_elsewhere, sq_list, sq_history_add, sq_history_list,
-    sq_mark_off, sq_requeue_failed, sq_claim, sq_unclaim, sq_next_due, sq_close,
+    sq_list, sq_history_add, sq_history_list, sq_bulk, sq_claim, sq_unclaim,
+    sq_owners, sq_release, sq_next_due, sq_close,
 };
 
 static int migrate(uh_store *s, const char *path)
@@ -656,7 +630,6 @@ int uh_store_sqlite_open(const char *path, uh_store **out, char *err, size_t err
     }
     s->ops = &sq_ops;
     snprintf(q->path, sizeof q->path, "%s", path);
-    gethostname(q->host, sizeof q->host - 1);
     if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
                         NULL) != SQLITE_OK) {
         snprintf(err, errsz, "%s: cannot open the database: %s", path,
@@ -677,40 +650,4 @@ int uh_store_sqlite_open(const char *path, uh_store **out, char *err, size_t err
     }
     *out = s;
     return UNHOOK_OK;
-}
-
-/* ---- instance helpers -------------------------------------------------- */
-
-void uh_inst_clear(uh_inst *i)
-{
-    free(i->id);
-    free(i->connector);
-    free(i->event);
-    free(i->options);
-    free(i->connection);
-    free(i->registration);
-    free(i->desired);
-    free(i->state);
-    free(i->reason);
-    free(i->last_error);
-    free(i->claim_owner);
-    memset(i, 0, sizeof *i);
-}
-
-void uh_inst_view(const uh_inst *i, unhook_instance *o)
-{
-    o->id = i->id;
-    o->connector = i->connector;
-    o->event = i->event;
-    o->options = i->options;
-    o->connection = i->connection;
-    o->registration = i->registration;
-    o->desired = i->desired;
-    o->state = i->state;
-    o->reason = i->reason;
-    o->last_error = i->last_error;
-    o->attempts = i->attempts;
-    o->next_attempt_at = i->next_attempt_at;
-    o->created_at = i->created_at;
-    o->updated_at = i->updated_at;
 }

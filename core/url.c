@@ -2,9 +2,11 @@
  * url.c -- URL templates, escaping and resolution against a base URL.
  * Pure functions: no Lua, no curl, so they are easy to test and fuzz.
  */
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
-#include "internal.h"
+#include "url.h"
 
 static int unreserved(unsigned char c)
 {
@@ -138,5 +140,63 @@ int uh_url_host(const char *url, char *out, size_t outsz)
         return -1;
     memcpy(out, h, n);
     out[n] = '\0';
+    return 0;
+}
+
+static int same_host(const char *a, const char *b)
+{
+    char ha[256], hb[256];
+
+    return a && b && uh_url_host(a, ha, sizeof ha) == 0 &&
+           uh_url_host(b, hb, sizeof hb) == 0 && strcasecmp(ha, hb) == 0;
+}
+
+int uh_url_same_origin(const char *a, const char *b)
+{
+    char pa[16], pb[16];
+    const char *ha, *hb;
+    size_t la, lb;
+
+    if (!a || !b || !same_host(a, b))
+        return 0;
+    ha = strstr(a, "://");
+    hb = strstr(b, "://");
+    if ((size_t)(ha - a) != (size_t)(hb - b) || strncasecmp(a, b, (size_t)(ha - a)) != 0)
+        return 0;
+    /* the port: what follows the host, or the scheme's default */
+    for (int k = 0; k < 2; k++) {
+        const char *h = k ? hb + 3 : ha + 3, *end = h + strcspn(h, "/?#");
+        const char *at = memchr(h, '@', (size_t)(end - h)), *colon;
+        char *p = k ? pb : pa;
+        if (at)
+            h = at + 1;
+        if (*h == '[')
+            h = memchr(h, ']', (size_t)(end - h)) ? (const char *)memchr(h, ']', (size_t)(end - h)) : end;
+        colon = memchr(h, ':', (size_t)(end - h));
+        if (colon && end - colon > 1)
+            snprintf(p, 16, "%.*s", (int)(end - colon - 1), colon + 1);
+        else
+            snprintf(p, 16, "%s", strncasecmp(k ? b : a, "https", 5) == 0 ? "443" : "80");
+    }
+    la = strlen(pa);
+    lb = strlen(pb);
+    return la == lb && memcmp(pa, pb, la) == 0;
+}
+
+int uh_url_host_allowed(const char *url, const char *base, const char *hosts)
+{
+    char host[256];
+    const char *p;
+
+    if (!base || same_host(url, base))
+        return 1;
+    if (uh_url_host(url, host, sizeof host) < 0)
+        return 0;
+    for (p = hosts; p && *p;) {
+        size_t n = strcspn(p, "\n");
+        if (n == strlen(host) && strncasecmp(p, host, n) == 0)
+            return 1;
+        p += n + (p[n] == '\n');
+    }
     return 0;
 }

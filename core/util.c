@@ -2,12 +2,13 @@
  * util.c -- small helpers: growable buffers, strings, files, clocks.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "internal.h"
+#include "util.h"
 
 static int buf_reserve(uh_buf *b, size_t extra)
 {
@@ -60,35 +61,6 @@ void uh_buf_printf(uh_buf *b, const char *fmt, ...)
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
     va_end(ap);
     b->len += (size_t)n;
-}
-
-void uh_buf_json_string(uh_buf *b, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t i;
-
-    uh_buf_add(b, "\"", 1);
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        char esc[6] = {'\\', 'u', '0', '0', 0, 0};
-
-        switch (c) {
-        case '"':  uh_buf_add(b, "\\\"", 2); break;
-        case '\\': uh_buf_add(b, "\\\\", 2); break;
-        case '\n': uh_buf_add(b, "\\n", 2); break;
-        case '\r': uh_buf_add(b, "\\r", 2); break;
-        case '\t': uh_buf_add(b, "\\t", 2); break;
-        default:
-            if (c < 0x20) {
-                esc[4] = hex[c >> 4];
-                esc[5] = hex[c & 15];
-                uh_buf_add(b, esc, 6);
-            } else {
-                uh_buf_add(b, (const char *)&s[i], 1);
-            }
-        }
-    }
-    uh_buf_add(b, "\"", 1);
 }
 
 char *uh_buf_take(uh_buf *b)
@@ -163,5 +135,13 @@ double uh_now(void)
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double uh_wall_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

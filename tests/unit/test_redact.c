@@ -20,7 +20,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "internal.h"
+#include "engine.h"
 
 #define KNOWN_BUG(what)                                                  \
     do {                                                                 \
@@ -42,17 +42,17 @@ static uh_conn conn_with(const char *const *secrets)
     memset(&c, 0, sizeof c);
     while (secrets[n])
         n++;
-    c.secrets = calloc((size_t)n + 1, sizeof *c.secrets);
-    assert_non_null(c.secrets);
+    c.secrets.v = calloc((size_t)n + 1, sizeof *c.secrets.v);
+    assert_non_null(c.secrets.v);
     for (int i = 0; i < n; i++)
-        c.secrets[i] = strdup(secrets[i]);
-    c.nsecrets = n;
+        c.secrets.v[i] = strdup(secrets[i]);
+    c.secrets.n = n;
     return c;
 }
 
 static void assert_redacts(const uh_conn *c, const char *in, const char *want)
 {
-    char *got = uh_redact(c, in);
+    char *got = uh_redact(UH_SECRETS(c), in);
 
     assert_non_null(got);
     assert_string_equal(got, want);
@@ -124,7 +124,7 @@ static int load(fixture *f, const char *text, char *path, size_t pathsz)
     const char *p = write_file(f, "conn.json", text);
 
     snprintf(path, pathsz, "%s", p);
-    return uh_conn_load(f->E, path, &f->conn);
+    return uh_conn_load(&f->E->rt, path, &f->conn);
 }
 
 /* Assert loading text fails with rc and exactly "PATH<suffix>". */
@@ -139,7 +139,7 @@ static void assert_load_fails(fixture *f, const char *text, int rc,
     /* nothing half-filled is left behind */
     assert_null(f->conn.base_url);
     assert_null(f->conn.secret);
-    assert_int_equal(f->conn.nsecrets, 0);
+    assert_int_equal(f->conn.secrets.n, 0);
 }
 
 /* ---- uh_redact / uh_redact_buf ------------------------------------------ */
@@ -197,7 +197,7 @@ static void test_redact_with_null_conn_leaves_text_unchanged(void **state)
     (void)state;
     assert_redacts(NULL, "token s3cret", "token s3cret");
     uh_buf_puts(&b, "token s3cret");
-    uh_redact_buf(NULL, &b);
+    uh_mask_buf(NULL, &b);
     assert_string_equal(b.data, "token s3cret");
     assert_int_equal(b.len, strlen("token s3cret"));
     uh_buf_free(&b);
@@ -241,12 +241,12 @@ static void test_redact_buf_rewrites_buffer_in_place(void **state)
 
     (void)state;
     uh_buf_puts(&b, "x=s3cret&y=s3cret");
-    uh_redact_buf(&c, &b);
+    uh_mask_buf(&c.secrets, &b);
     assert_string_equal(b.data, "x=***&y=***");
     assert_int_equal(b.len, strlen("x=***&y=***"));
     uh_buf_add(&b, "!", 1);         /* still a working buffer */
     assert_string_equal(b.data, "x=***&y=***!");
-    uh_redact_buf(&c, &empty);      /* nothing allocated: stays so */
+    uh_mask_buf(&c.secrets, &empty);      /* nothing allocated: stays so */
     assert_null(empty.data);
     assert_int_equal(empty.len, 0);
     uh_buf_free(&b);
@@ -273,10 +273,10 @@ static void test_load_without_path_gives_empty_connection(void **state)
 {
     fixture *f = *state;
 
-    assert_int_equal(uh_conn_load(f->E, NULL, &f->conn), UNHOOK_OK);
+    assert_int_equal(uh_conn_load(&f->E->rt, NULL, &f->conn), UNHOOK_OK);
     assert_null(f->conn.base_url);
-    assert_int_equal(f->conn.auth, UH_AUTH_NONE);
-    assert_int_equal(f->conn.nsecrets, 0);
+    assert_null(f->conn.auth);
+    assert_int_equal(f->conn.secrets.n, 0);
     assert_int_equal(f->conn.nheaders, 0);
 }
 
@@ -289,12 +289,12 @@ static void test_load_bearer(void **state)
                           "\"auth\": {\"type\": \"bearer\", \"token\": \"tok-1\"}}",
                           path, sizeof path), UNHOOK_OK);
     assert_string_equal(f->conn.base_url, "https://api.test/v3");
-    assert_int_equal(f->conn.auth, UH_AUTH_BEARER);
+    assert_string_equal(uh_conn_auth_name(&f->conn), "bearer");
     assert_string_equal(f->conn.secret, "tok-1");
     assert_null(f->conn.username);
     assert_null(f->conn.auth_name);
-    assert_int_equal(f->conn.nsecrets, 1);
-    assert_string_equal(f->conn.secrets[0], "tok-1");
+    assert_int_equal(f->conn.secrets.n, 1);
+    assert_string_equal(f->conn.secrets.v[0], "tok-1");
 }
 
 static void test_load_basic_registers_password_and_encoded_credentials(void **state)
@@ -305,12 +305,12 @@ static void test_load_basic_registers_password_and_encoded_credentials(void **st
     assert_int_equal(load(f, "{\"auth\": {\"type\": \"basic\", \"username\": "
                           "\"user\", \"password\": \"pass\"}}", path, sizeof path),
                      UNHOOK_OK);
-    assert_int_equal(f->conn.auth, UH_AUTH_BASIC);
+    assert_string_equal(uh_conn_auth_name(&f->conn), "basic");
     assert_string_equal(f->conn.username, "user");
     assert_string_equal(f->conn.secret, "pass");
-    assert_int_equal(f->conn.nsecrets, 2);
-    assert_string_equal(f->conn.secrets[0], "pass");
-    assert_string_equal(f->conn.secrets[1], "dXNlcjpwYXNz");   /* user:pass */
+    assert_int_equal(f->conn.secrets.n, 2);
+    assert_string_equal(f->conn.secrets.v[0], "pass");
+    assert_string_equal(f->conn.secrets.v[1], "dXNlcjpwYXNz");   /* user:pass */
 }
 
 static void test_load_basic_base64_pads_short_credentials(void **state)
@@ -322,13 +322,13 @@ static void test_load_basic_base64_pads_short_credentials(void **state)
     assert_int_equal(load(f, "{\"auth\": {\"type\": \"basic\", \"username\": "
                           "\"a\", \"password\": \"bc\"}}", path, sizeof path),
                      UNHOOK_OK);
-    assert_int_equal(f->conn.nsecrets, 2);
-    assert_string_equal(f->conn.secrets[1], "YTpiYw==");
+    assert_int_equal(f->conn.secrets.n, 2);
+    assert_string_equal(f->conn.secrets.v[1], "YTpiYw==");
     uh_conn_free(&f->conn);
     assert_int_equal(load(f, "{\"auth\": {\"type\": \"basic\", \"username\": "
                           "\"ab\", \"password\": \"cd\"}}", path, sizeof path),
                      UNHOOK_OK);
-    assert_string_equal(f->conn.secrets[1], "YWI6Y2Q=");
+    assert_string_equal(f->conn.secrets.v[1], "YWI6Y2Q=");
 }
 
 static void test_load_header_auth(void **state)
@@ -339,11 +339,11 @@ static void test_load_header_auth(void **state)
     assert_int_equal(load(f, "{\"auth\": {\"type\": \"header\", \"name\": "
                           "\"X-Api-Key\", \"value\": \"k-123\"}}", path, sizeof path),
                      UNHOOK_OK);
-    assert_int_equal(f->conn.auth, UH_AUTH_HEADER);
+    assert_string_equal(uh_conn_auth_name(&f->conn), "header");
     assert_string_equal(f->conn.auth_name, "X-Api-Key");
     assert_string_equal(f->conn.secret, "k-123");
-    assert_int_equal(f->conn.nsecrets, 1);
-    assert_string_equal(f->conn.secrets[0], "k-123");
+    assert_int_equal(f->conn.secrets.n, 1);
+    assert_string_equal(f->conn.secrets.v[0], "k-123");
 }
 
 static void test_load_query_auth(void **state)
@@ -354,11 +354,11 @@ static void test_load_query_auth(void **state)
     assert_int_equal(load(f, "{\"auth\": {\"type\": \"query\", \"name\": "
                           "\"api_key\", \"value\": \"q v\"}}", path, sizeof path),
                      UNHOOK_OK);
-    assert_int_equal(f->conn.auth, UH_AUTH_QUERY);
+    assert_string_equal(uh_conn_auth_name(&f->conn), "query");
     assert_string_equal(f->conn.auth_name, "api_key");
     assert_string_equal(f->conn.secret, "q v");
-    assert_int_equal(f->conn.nsecrets, 1);
-    assert_string_equal(f->conn.secrets[0], "q v");
+    assert_int_equal(f->conn.secrets.n, 1);
+    assert_string_equal(f->conn.secrets.v[0], "q v");
 }
 
 static void test_load_none_auth_has_no_secret(void **state)
@@ -368,9 +368,9 @@ static void test_load_none_auth_has_no_secret(void **state)
 
     assert_int_equal(load(f, "{\"base_url\": \"http://h.test\", \"auth\": "
                           "{\"type\": \"none\"}}", path, sizeof path), UNHOOK_OK);
-    assert_int_equal(f->conn.auth, UH_AUTH_NONE);
+    assert_null(f->conn.auth);
     assert_null(f->conn.secret);
-    assert_int_equal(f->conn.nsecrets, 0);
+    assert_int_equal(f->conn.secrets.n, 0);
 }
 
 static void test_load_headers_timeout_ca_file_and_insecure(void **state)
@@ -388,7 +388,7 @@ static void test_load_headers_timeout_ca_file_and_insecure(void **state)
     assert_int_equal(f->conn.timeout_ms, 2500);
     assert_string_equal(f->conn.ca_file, "/etc/hosts");   /* must exist: checked at load */
     assert_int_equal(f->conn.insecure, 1);
-    assert_int_equal(f->conn.auth, UH_AUTH_NONE);
+    assert_null(f->conn.auth);
 }
 
 static void test_load_reads_variables_from_environment(void **state)
@@ -406,8 +406,8 @@ static void test_load_reads_variables_from_environment(void **state)
     assert_string_equal(f->conn.base_url, "https://api.test/v1");
     assert_string_equal(f->conn.headers[0], "X-Id: id-from-env");
     assert_string_equal(f->conn.secret, "from-env");
-    assert_int_equal(f->conn.nsecrets, 1);
-    assert_string_equal(f->conn.secrets[0], "from-env");
+    assert_int_equal(f->conn.secrets.n, 1);
+    assert_string_equal(f->conn.secrets.v[0], "from-env");
     unsetenv("UNHOOK_TEST_TOKEN_A");
     unsetenv("UNHOOK_TEST_HOST_A");
 }
@@ -478,7 +478,7 @@ static void test_load_missing_file_is_io_error(void **state)
     char path[PATH_MAX + 32], want[PATH_MAX + 128];
 
     snprintf(path, sizeof path, "%s/nowhere.json", f->dir);
-    assert_int_equal(uh_conn_load(f->E, path, &f->conn), UNHOOK_IO);
+    assert_int_equal(uh_conn_load(&f->E->rt, path, &f->conn), UNHOOK_IO);
     snprintf(want, sizeof want, "%s: cannot read connection file: No such file "
              "or directory", path);
     assert_string_equal(unhook_errmsg(f->E), want);

@@ -10,11 +10,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
-#include "internal.h"
+#include "url.h"
 
 #define KNOWN_BUG(what)                                                  \
     do {                                                                 \

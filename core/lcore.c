@@ -14,7 +14,17 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "../core/internal.h"
+#include "runtime.h"
+#include "state.h"
+#include "url.h"
+
+/* Resumed with the transfer finished (or expired): the values it gives. */
+static int send_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)status;
+    (void)ctx;
+    return uh_http_resume_values(L, uh_state_run(L));
+}
 
 /* send(request) -> response | nil, error   (yields while in flight) */
 static int core_send(lua_State *L)
@@ -22,7 +32,7 @@ static int core_send(lua_State *L)
     uh_run *r = uh_state_run(L);
 
     luaL_checktype(L, 1, LUA_TTABLE);
-    if (!r || !r->E || !r->co)
+    if (!r || !r->rt || !r->co)
         return luaL_error(L, "HTTP requests are only possible inside a flow run");
     /* Only the run's own coroutine is resumed by the scheduler
      * (http.lua checks can_send first, to blame the flow's line). */
@@ -34,7 +44,7 @@ static int core_send(lua_State *L)
                           "(inside a metamethod or iterator)");
     if (uh_http_start(L, r, 1) < 0)
         return 2;                 /* nil, error object pushed */
-    return lua_yield(L, 0);
+    return lua_yieldk(L, 0, 0, send_k);
 }
 
 /* can_send() -> whether a request may be made from this coroutine */
@@ -56,7 +66,7 @@ static int core_limits(lua_State *L)
     uh_run *r = uh_state_run(L);
     lua_Integer mb = luaL_optinteger(L, 1, 0), ms = luaL_optinteger(L, 2, 0);
 
-    if (!r || !r->E || r->E->limits_fixed || !r->co)
+    if (!r || !r->rt || r->rt->limits_fixed || !r->co)
         return 0;
     if (ms > 0) {
         r->budget_ms = (long)ms;
@@ -105,10 +115,10 @@ static int core_call_card(lua_State *L)
     char *out = NULL;
     int rc;
 
-    if (!r || !r->E)
+    if (!r || !r->rt)
         return luaL_error(L, "C cards run only inside a flow");
-    for (int i = 0; i < r->E->nccards; i++) {
-        struct uh_ccard *c = &r->E->ccards[i];
+    for (int i = 0; i < r->rt->nccards; i++) {
+        uh_ccard *c = &r->rt->ccards[i];
         if (strcmp(c->name, name) != 0)
             continue;
         rc = c->fn(c->ud, args, &out);
@@ -135,8 +145,8 @@ static int core_log(lua_State *L)
     int level = (int)luaL_checkinteger(L, 1);
     const char *msg = luaL_checkstring(L, 2);
 
-    if (r && r->E)
-        uh_log(r->E, r->conn, level, "%s", msg);
+    if (r)
+        uh_log(r->diag, UH_SECRETS(r->conn), level, "%s", msg);
     return 0;
 }
 
@@ -307,7 +317,7 @@ static int core_redact(lua_State *L)
         lua_settop(L, 1);
         return 1;
     }
-    m = uh_redact(r->conn, s);
+    m = uh_redact(&r->conn->secrets, s);
     if (!m)
         return luaL_error(L, "out of memory");
     lua_pushstring(L, m);
@@ -328,8 +338,25 @@ static int core_urlescape(lua_State *L)
     return 1;
 }
 
+static void set_int(lua_State *L, const char *k, lua_Integer v)
+{
+    lua_pushinteger(L, v);
+    lua_setfield(L, -2, k);
+}
+
+static const char *lower(const char *name, char *buf)
+{
+    size_t i;
+
+    for (i = 0; name[i] && i < 31; i++)
+        buf[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
+    buf[i] = '\0';
+    return buf;
+}
+
 void uh_open_core(lua_State *L)
 {
+    char buf[32];
     static const luaL_Reg fns[] = {
         {"send", core_send},         {"log", core_log},
         {"readfile", core_readfile}, {"isfile", core_isfile},
@@ -351,6 +378,24 @@ void uh_open_core(lua_State *L)
     lua_setfield(L, -2, "E_" #name);
     UNHOOK_CODES(UH_CONST_)
 #undef UH_CONST_
+    /* the numbers C and the runner share: result codes, outcomes */
+    lua_createtable(L, 0, 10);
+#define UH_RC_(name, value, text) set_int(L, lower(#name, buf), value);
+    UNHOOK_CODES(UH_RC_)
+#undef UH_RC_
+    lua_setfield(L, -2, "RC");
+    lua_createtable(L, 0, 5);
+    set_int(L, "done", UNHOOK_OUTCOME_DONE);
+    set_int(L, "gone", UNHOOK_OUTCOME_GONE);
+    set_int(L, "retry", UNHOOK_OUTCOME_RETRY);
+    set_int(L, "failed", UNHOOK_OUTCOME_FAILED);
+    set_int(L, "setup", UH_OUTCOME_SETUP);
+    lua_setfield(L, -2, "OUTCOME");
+    lua_createtable(L, 0, 3);
+    set_int(L, "max_attempts", UH_RETRY_MAX_ATTEMPTS);
+    set_int(L, "base_ms", (lua_Integer)UH_RETRY_BASE_MS);
+    set_int(L, "max_ms", (lua_Integer)UH_RETRY_MAX_MS);
+    lua_setfield(L, -2, "RETRY");
     lua_pushinteger(L, UNHOOK_LOG_ERROR); lua_setfield(L, -2, "LOG_ERROR");
     lua_pushinteger(L, UNHOOK_LOG_WARN);  lua_setfield(L, -2, "LOG_WARN");
     lua_pushinteger(L, UNHOOK_LOG_INFO);  lua_setfield(L, -2, "LOG_INFO");

@@ -1,0 +1,118 @@
+/*
+ * auth.c -- the auth types: how each reads its fields and what a request
+ * to the connection's origin carries.  Credentials never go to another
+ * origin (http.c); redirects within the origin carry them again.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+
+#include "conn.h"
+
+static char *field(lua_State *L, int idx, const char *k)
+{
+    char *s = NULL;
+
+    if (lua_getfield(L, idx, k) == LUA_TSTRING)
+        s = uh_strdup(lua_tostring(L, -1));
+    lua_pop(L, 1);
+    return s;
+}
+
+static char *header_line(const char *name, const char *value)
+{
+    uh_buf h = {0};
+
+    uh_buf_printf(&h, "%s: %s", name, value);
+    return h.oom ? (uh_buf_free(&h), NULL) : uh_buf_take(&h);
+}
+
+static void bearer_parse(lua_State *L, int idx, uh_conn *c)
+{
+    c->secret = field(L, idx, "token");
+}
+
+static void bearer_apply(const uh_conn *c, uh_auth_req *out)
+{
+    uh_buf h = {0};
+
+    uh_buf_printf(&h, "Authorization: Bearer %s", c->secret ? c->secret : "");
+    out->header = h.oom ? (uh_buf_free(&h), NULL) : uh_buf_take(&h);
+}
+
+static void base64(uh_buf *out, const char *s, size_t n)
+{
+    static const char tab[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i;
+
+    for (i = 0; i + 2 < n; i += 3) {
+        char q[4] = {tab[p[i] >> 2], tab[((p[i] & 3) << 4) | (p[i + 1] >> 4)],
+                     tab[((p[i + 1] & 15) << 2) | (p[i + 2] >> 6)],
+                     tab[p[i + 2] & 63]};
+        uh_buf_add(out, q, 4);
+    }
+    if (n - i == 1) {
+        char q[4] = {tab[p[i] >> 2], tab[(p[i] & 3) << 4], '=', '='};
+        uh_buf_add(out, q, 4);
+    } else if (n - i == 2) {
+        char q[4] = {tab[p[i] >> 2], tab[((p[i] & 3) << 4) | (p[i + 1] >> 4)],
+                     tab[(p[i + 1] & 15) << 2], '='};
+        uh_buf_add(out, q, 4);
+    }
+}
+
+static void basic_parse(lua_State *L, int idx, uh_conn *c)
+{
+    c->username = field(L, idx, "username");
+    c->secret = field(L, idx, "password");
+    if (c->username && c->secret) {
+        /* the form the header carries is a secret too */
+        uh_buf up = {0}, b64 = {0};
+        uh_buf_printf(&up, "%s:%s", c->username, c->secret);
+        base64(&b64, up.data ? up.data : "", up.len);
+        uh_conn_add_secret(c, b64.data);
+        uh_buf_free(&up);
+        uh_buf_free(&b64);
+    }
+}
+
+static void basic_apply(const uh_conn *c, uh_auth_req *out)
+{
+    out->user = c->username ? c->username : "";
+    out->password = c->secret ? c->secret : "";
+}
+
+static void named_parse(lua_State *L, int idx, uh_conn *c)
+{
+    c->auth_name = field(L, idx, "name");
+    c->secret = field(L, idx, "value");
+}
+
+static void header_apply(const uh_conn *c, uh_auth_req *out)
+{
+    out->header = header_line(c->auth_name ? c->auth_name : "", c->secret ? c->secret : "");
+}
+
+static void query_apply(const uh_conn *c, uh_auth_req *out)
+{
+    out->query_name = c->auth_name ? c->auth_name : "";
+    out->query_value = c->secret ? c->secret : "";
+}
+
+static const uh_auth types[] = {
+    {"bearer", bearer_parse, bearer_apply},
+    {"basic", basic_parse, basic_apply},
+    {"header", named_parse, header_apply},
+    {"query", named_parse, query_apply},
+};
+
+const uh_auth *uh_auth_find(const char *name)
+{
+    for (size_t i = 0; name && i < sizeof types / sizeof *types; i++)
+        if (strcmp(types[i].name, name) == 0)
+            return &types[i];
+    return NULL;
+}

@@ -1,0 +1,488 @@
+/*
+ * instance.c -- the public lifecycle API: instances enabled, disabled,
+ * re-queued, read; bulk work; the engine's store opened on first use.
+ * Each call records the user's intent (one transaction, with its history
+ * line) before any request is sent, then runs the attempt through the
+ * work loop.  What an event means is the state machine's (lifecycle.c).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lifecycle.h"
+
+/* ---- the store --------------------------------------------------------- */
+
+static const char *db_path(unhook_engine *E)
+{
+    const char *path = E->db_path ? E->db_path : getenv("UNHOOK_DB");
+
+    return path && *path ? path : "unhook.db";
+}
+
+int uh_store_missing(unhook_engine *E)
+{
+    return !E->store && access(db_path(E), F_OK) != 0;
+}
+
+int uh_engine_store(unhook_engine *E, uh_store **out)
+{
+    char err[600];
+    int rc;
+
+    if (!E->store) {
+        char host[64] = "";
+        rc = uh_store_open(db_path(E), &E->store, err, sizeof err);
+        if (rc != UNHOOK_OK) {
+            uh_seterr(&E->diag, "%s", err);
+            return rc;
+        }
+        gethostname(host, sizeof host - 1);
+        snprintf(E->owner, sizeof E->owner, "%s:%ld", host, (long)getpid());
+    }
+    *out = E->store;
+    return UNHOOK_OK;
+}
+
+int uh_store_err(unhook_engine *E, int rc)
+{
+    if (rc != UNHOOK_OK && E->store)
+        uh_seterr(&E->diag, "%s", E->store->errmsg);
+    return rc;
+}
+
+/* ---- helpers ----------------------------------------------------------- */
+
+void uh_history_note(uh_store *s, const char *id, const char *action,
+                         const char *outcome, const char *msg, double now)
+{
+    unhook_history h = {0};
+
+    h.instance_id = id;
+    h.at = now;
+    h.action = action;
+    h.outcome = outcome;
+    h.message = msg;
+    s->ops->history_add(s, &h);
+}
+
+/* A connection file given for every instance must load before anything
+ * is written: a typo is a usage error, not a retry. */
+static int check_override(unhook_engine *E)
+{
+    uh_conn c;
+    int rc;
+
+    if (!E->conn_override)
+        return UNHOOK_OK;
+    rc = uh_conn_load(&E->rt, E->conn_override, &c);
+    uh_conn_free(&c);
+    return rc;
+}
+
+/* The store for an operation that writes (override checked first). */
+static int writable(unhook_engine *E, uh_store **s)
+{
+    int rc = check_override(E);
+
+    return rc != UNHOOK_OK ? rc : uh_engine_store(E, s);
+}
+
+static void result_init(unhook_flow_result *res)
+{
+    memset(res, 0, sizeof *res);
+    res->retry_after = -1;
+}
+
+/* Run the one due attempt of instance id now; result into res. */
+static int run_one(unhook_engine *E, const char *id, unhook_flow_result *res)
+{
+    return uh_work(E, NULL, id, -1, 0, NULL, NULL, NULL, res);
+}
+
+static char *connector_key(unhook_engine *E, const char *connector)
+{
+    char *dir, *abs;
+
+    if (!strchr(connector, '/'))
+        return uh_strdup(connector);
+    /* a folder: remember where it is, wherever the next command runs */
+    dir = uh_connector_path(&E->rt, connector);
+    if (!dir)
+        return NULL;
+    abs = realpath(dir, NULL);
+    free(dir);
+    return abs;
+}
+
+/* Record intent (and a history line) in one transaction. */
+static int record_intent(unhook_engine *E, uh_store *s, const uh_inst *i,
+                         const char *action, const char *outcome, const char *msg)
+{
+    int rc = s->ops->begin(s);
+
+    if (rc == UNHOOK_OK)
+        rc = s->ops->intent(s, i);
+    if (rc == UNHOOK_OK)
+        uh_history_note(s, i->id, action, outcome, msg, i->updated_at);
+    if (rc == UNHOOK_OK)
+        rc = s->ops->commit(s);
+    if (rc != UNHOOK_OK) {
+        s->ops->rollback(s);
+        return uh_store_err(E, rc);
+    }
+    return UNHOOK_OK;
+}
+
+/* ---- enable ------------------------------------------------------------ */
+
+/* Whether an instance that exists may be enabled again. */
+static int may_enable(unhook_engine *E, uh_store *s, const char *id, double now)
+{
+    uh_inst i;
+    int rc = s->ops->get(s, id, &i);
+
+    if (rc == UNHOOK_NOTFOUND)
+        return UNHOOK_OK;
+    if (rc != UNHOOK_OK)
+        return uh_store_err(E, rc);
+    rc = UNHOOK_USAGE;
+    if (uh_claimed_elsewhere(&i, E->owner, now))
+        uh_seterr(&E->diag, "instance '%s' is being worked on by another unhook "
+                  "process; try again when it is done", id);
+    else if (i.desired == UH_WANT_ON && i.state == UH_REGISTERED)
+        uh_seterr(&E->diag, "instance '%s' is already on", id);
+    else if (i.registration && i.state != UH_REGISTERED)
+        uh_seterr(&E->diag, "instance '%s' is still %s and holds registration "
+                  "data; finish with 'unhook resume' or 'unhook retry %s' first",
+                  id, uh_state_name(i.state), id);
+    else
+        rc = UNHOOK_OK;
+    uh_inst_clear(&i);
+    return rc;
+}
+
+/* A new instance for req (registering); NULL strings on out of memory. */
+static int new_instance(unhook_engine *E, const char *id,
+                        const unhook_flow_request *req, uh_inst *i, double now)
+{
+    uh_trans t = {.ev = UH_EV_ENABLE, .now = now};
+
+    memset(i, 0, sizeof *i);
+    i->connector = connector_key(E, req->connector);
+    if (!i->connector)
+        return UNHOOK_NOTFOUND;
+    if (req->connection && !(i->connection = realpath(req->connection, NULL))) {
+        uh_seterr(&E->diag, "%s: cannot read connection file", req->connection);
+        uh_inst_clear(i);
+        return UNHOOK_IO;
+    }
+    i->id = uh_strdup(id);
+    i->event = uh_strdup(req->event);
+    i->options = uh_strdup(req->options_json ? req->options_json : "{}");
+    i->created_at = now;
+    uh_transition(i, &t);
+    return UNHOOK_OK;
+}
+
+int unhook_instance_enable(unhook_engine *E, const char *id,
+                           const unhook_flow_request *req,
+                           unhook_flow_result *res)
+{
+    uh_store *s;
+    uh_inst i;
+    unhook_flow_result check;
+    double now = uh_wall_now();
+    int rc;
+
+    result_init(res);
+    if (!id || !*id || !req || !req->connector || !req->event) {
+        uh_seterr(&E->diag, "enable needs an id, a connector and an event");
+        return UNHOOK_USAGE;
+    }
+    if ((rc = uh_engine_store(E, &s)) != UNHOOK_OK ||
+        (rc = may_enable(E, s, id, now)) != UNHOOK_OK)
+        return rc;
+    /* options, inputs and the event are checked before anything is stored */
+    rc = uh_flow_once(&E->rt, req, &check, "registration", 1);
+    unhook_flow_result_free(&check);
+    if (rc != UNHOOK_OK || (rc = new_instance(E, id, req, &i, now)) != UNHOOK_OK)
+        return rc;
+    rc = s->ops->begin(s);
+    if (rc == UNHOOK_OK)
+        rc = s->ops->put(s, &i);
+    if (rc == UNHOOK_OK)
+        rc = s->ops->history_add(s, &(unhook_history){.instance_id = id,
+                                 .at = now, .action = "enable"});
+    if (rc == UNHOOK_OK)
+        rc = s->ops->commit(s);
+    uh_inst_clear(&i);
+    if (rc != UNHOOK_OK) {
+        s->ops->rollback(s);
+        return uh_store_err(E, rc);
+    }
+    return run_one(E, id, res);
+}
+
+/* ---- disable and retry ------------------------------------------------- */
+
+static void set_code(unhook_flow_result *res, const char *code, const char *msg)
+{
+    res->code = uh_strdup(code);
+    if (msg)
+        res->message = uh_strdup(msg);
+}
+
+int unhook_instance_disable(unhook_engine *E, const char *id,
+                            const char *reason, unhook_flow_result *res)
+{
+    uh_store *s;
+    uh_inst i;
+    uh_trans t = {.ev = UH_EV_DISABLE, .reason = reason};
+    int rc = UNHOOK_OK;
+
+    result_init(res);
+    if (!id) {
+        uh_seterr(&E->diag, "disable needs an id");
+        return UNHOOK_USAGE;
+    }
+    if ((rc = writable(E, &s)) != UNHOOK_OK)
+        return rc;
+    if ((rc = s->ops->get(s, id, &i)) != UNHOOK_OK)
+        return uh_store_err(E, rc);
+    t.now = uh_wall_now();
+    t.busy = uh_claimed_elsewhere(&i, E->owner, t.now);
+    switch (uh_transition(&i, &t)) {
+    case UH_V_NOTHING:
+        set_code(res, "already_off", NULL);
+        break;
+    case UH_V_ALREADY_OFF:
+        set_code(res, "already_off", NULL);
+        rc = record_intent(E, s, &i, "disable", "done", "already off");
+        break;
+    case UH_V_IN_PROGRESS:
+        rc = record_intent(E, s, &i, "disable", NULL, i.reason);
+        if (rc == UNHOOK_OK) {
+            res->outcome = UNHOOK_OUTCOME_RETRY;
+            set_code(res, "in_progress", "another unhook process is working on "
+                     "this instance right now; it will converge to the desired state");
+        }
+        break;
+    case UH_V_NOT_REGISTERED:
+        set_code(res, "not_registered", NULL);
+        rc = record_intent(E, s, &i, "disable", "done",
+                           "never registered: nothing to deregister");
+        break;
+    default:
+        rc = record_intent(E, s, &i, "disable", NULL, i.reason);
+        if (rc == UNHOOK_OK)
+            rc = run_one(E, id, res);
+        break;
+    }
+    uh_inst_clear(&i);
+    return rc;
+}
+
+int unhook_instance_retry(unhook_engine *E, const char *id,
+                          unhook_flow_result *res)
+{
+    uh_store *s;
+    uh_inst i;
+    uh_trans t = {.ev = UH_EV_RETRY, .now = uh_wall_now()};
+    int rc;
+
+    result_init(res);
+    if ((rc = writable(E, &s)) != UNHOOK_OK)
+        return rc;
+    if ((rc = s->ops->get(s, id, &i)) != UNHOOK_OK)
+        return uh_store_err(E, rc);
+    if (uh_transition(&i, &t) == UH_V_NOT_FAILED) {
+        set_code(res, "not_failed", NULL);
+        uh_inst_clear(&i);
+        return UNHOOK_OK;
+    }
+    rc = record_intent(E, s, &i, "retry", NULL, "re-queued");
+    uh_inst_clear(&i);
+    return rc != UNHOOK_OK ? rc : run_one(E, id, res);
+}
+
+/* ---- reading ----------------------------------------------------------- */
+
+int unhook_instance_get(unhook_engine *E, const char *id, unhook_instance **out)
+{
+    uh_store *s;
+    uh_inst *i;
+    unhook_instance *o;
+    int rc;
+
+    *out = NULL;
+    if (uh_store_missing(E)) {
+        uh_seterr(&E->diag, "no instance '%s'", id);
+        return UNHOOK_NOTFOUND;
+    }
+    if ((rc = uh_engine_store(E, &s)) != UNHOOK_OK)
+        return rc;
+    /* one allocation: the public view followed by the owned copy */
+    o = calloc(1, sizeof *o + sizeof *i);
+    if (!o)
+        return UNHOOK_NOMEM;
+    i = (uh_inst *)(o + 1);
+    rc = s->ops->get(s, id, i);
+    if (rc != UNHOOK_OK) {
+        free(o);
+        return uh_store_err(E, rc);
+    }
+    uh_inst_view(i, o);
+    *out = o;
+    return UNHOOK_OK;
+}
+
+void unhook_instance_free(unhook_instance *o)
+{
+    if (!o)
+        return;
+    uh_inst_clear((uh_inst *)(o + 1));
+    free(o);
+}
+
+typedef struct list_ctx {
+    unhook_instance_fn fn;
+    void *ud;
+} list_ctx;
+
+static int list_one(void *ud, const uh_inst *i)
+{
+    list_ctx *c = ud;
+    unhook_instance v;
+
+    uh_inst_view(i, &v);
+    return c->fn(c->ud, &v);
+}
+
+int unhook_instance_list(unhook_engine *E, const unhook_filter *f,
+                         unhook_instance_fn fn, void *ud)
+{
+    uh_store *s;
+    list_ctx c = {fn, ud};
+    int rc;
+
+    if (uh_store_missing(E))
+        return UNHOOK_OK;
+    if ((rc = uh_engine_store(E, &s)) != UNHOOK_OK)
+        return rc;
+    return uh_store_err(E, s->ops->list(s, f, list_one, &c));
+}
+
+int unhook_history_list(unhook_engine *E, const char *id, unhook_history_fn fn,
+                        void *ud)
+{
+    uh_store *s;
+    uh_inst i;
+    int rc;
+
+    if (uh_store_missing(E)) {
+        uh_seterr(&E->diag, "no instance '%s'", id);
+        return UNHOOK_NOTFOUND;
+    }
+    if ((rc = uh_engine_store(E, &s)) != UNHOOK_OK)
+        return rc;
+    if ((rc = s->ops->get(s, id, &i)) != UNHOOK_OK)
+        return uh_store_err(E, rc);
+    uh_inst_clear(&i);
+    return uh_store_err(E, s->ops->history_list(s, id, fn, ud));
+}
+
+/* ---- bulk work --------------------------------------------------------- */
+
+/* The parts of a caller's filter that bulk work may narrow by. */
+static unhook_filter narrow(const unhook_filter *f, int with_id)
+{
+    unhook_filter mine = {0};
+
+    if (f) {
+        mine.connector = f->connector;
+        mine.event = f->event;
+        if (with_id)
+            mine.id = f->id;
+    }
+    return mine;
+}
+
+/* The state machine's set-based transitions, in one transaction;
+ * counts[k] receives how many the k-th changed. */
+static int bulk(unhook_engine *E, uh_store *s, const uh_bulk *b, int n,
+                const unhook_filter *f, long *counts)
+{
+    double now = uh_wall_now();
+    int rc = s->ops->begin(s);
+
+    for (int k = 0; k < n && rc == UNHOOK_OK; k++)
+        rc = s->ops->bulk(s, &b[k], f, now, &counts[k]);
+    if (rc == UNHOOK_OK)
+        rc = s->ops->commit(s);
+    if (rc != UNHOOK_OK)
+        s->ops->rollback(s);
+    return uh_store_err(E, rc);
+}
+
+int unhook_instance_disable_all(unhook_engine *E, const unhook_filter *f,
+                                const char *reason, unhook_stats *stats,
+                                unhook_progress_fn progress, void *ud)
+{
+    uh_store *s;
+    unhook_filter mine = narrow(f, 0);
+    uh_bulk b[2];
+    long counts[2] = {0, 0};
+    int rc;
+
+    memset(stats, 0, sizeof *stats);
+    if ((rc = writable(E, &s)) != UNHOOK_OK)
+        return rc;
+    /* one transaction records the intent for every instance */
+    if ((rc = bulk(E, s, b, uh_bulk_disable(reason, b), &mine, counts)) != UNHOOK_OK)
+        return rc;
+    stats->total = counts[0] + counts[1];
+    stats->skipped = counts[1];
+    return uh_work(E, &mine, NULL, -1, 0, stats, progress, ud, NULL);
+}
+
+int unhook_instance_retry_all(unhook_engine *E, const unhook_filter *f,
+                              long *count)
+{
+    uh_store *s;
+    unhook_filter mine = narrow(f, 0);
+    uh_bulk b[2];
+    long counts[2] = {0, 0};
+    int rc;
+
+    *count = 0;
+    if ((rc = uh_engine_store(E, &s)) != UNHOOK_OK)
+        return rc;
+    rc = bulk(E, s, b, uh_bulk_requeue(b), &mine, counts);
+    if (rc == UNHOOK_OK)
+        *count = counts[0] + counts[1];
+    return rc;
+}
+
+int unhook_engine_run(unhook_engine *E, const unhook_filter *f, long max_ms,
+                      int wait, unhook_stats *stats, unhook_progress_fn progress,
+                      void *ud)
+{
+    unhook_filter mine = narrow(f, 1);
+    unhook_stats local;
+    long before;
+    int rc;
+
+    if ((rc = check_override(E)) != UNHOOK_OK)
+        return rc;
+    if (!stats) {
+        memset(&local, 0, sizeof local);
+        stats = &local;
+    }
+    before = stats->done + stats->gone + stats->failed + stats->pending + stats->registered;
+    rc = uh_work(E, f ? &mine : NULL, NULL, max_ms, wait, stats, progress, ud, NULL);
+    stats->total += stats->done + stats->gone + stats->failed + stats->pending +
+                    stats->registered - before;
+    return rc;
+}

@@ -1,0 +1,376 @@
+/*
+ * run.c -- runs of flows: a pooled sandboxed state per connector, the
+ * runner called in a coroutine of it, and the result read back with the
+ * limits' verdict over whatever the flow made of them.
+ */
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+
+#include "runtime.h"
+#include "state.h"
+
+static char *field_dup(lua_State *L, int idx, const char *k, const uh_conn *c)
+{
+    char *s = NULL;
+
+    if (lua_getfield(L, idx, k) == LUA_TSTRING)
+        s = uh_redact(UH_SECRETS(c), lua_tostring(L, -1));
+    lua_pop(L, 1);
+    return s;
+}
+
+/* The limits' verdict: it overrides whatever the flow made of them. */
+static void limits_verdict(uh_run *r)
+{
+    unhook_flow_result *res = r->res;
+    int mem;
+
+    /* A C function (a string pattern, say) can outlast the deadline
+     * without the instruction hook firing: an overrun is an overrun. */
+    if (!r->timed_out && r->busy * 1000.0 > (double)r->budget_ms)
+        r->cpu_tripped = 1;
+    /* the first limit reached is the cause: memory before the CPU time
+     * an allocation loop goes on to burn */
+    mem = r->ps ? r->ps->limit.hit : r->limit.hit;
+    if (!r->timed_out && !r->cpu_tripped && !mem)
+        return;
+    free(res->code);
+    free(res->message);
+    res->outcome = r->timed_out ? UNHOOK_OUTCOME_RETRY : UNHOOK_OUTCOME_FAILED;
+    res->code = uh_strdup(r->timed_out ? "timeout" : mem ? "memory" : "cpu_limit");
+    res->message = uh_strdup(
+        r->timed_out ? "flow ran past its wall-clock budget (waiting on the network, or for its turn)"
+        : mem ? "flow ran past its memory limit"
+        : "flow ran past its time budget (stopped for using the CPU too long)");
+    r->setup = 0;
+}
+
+/* stack: the runner's result table (or an error) on top of r->co */
+static void read_values(uh_run *r)
+{
+    lua_State *co = r->co;
+    unhook_flow_result *res = r->res;
+    lua_Integer o;
+
+    if (r->status != LUA_OK || !lua_istable(co, -1)) {
+        const char *msg = r->bad_yield ? "coroutine.yield() outside a coroutine of the flow"
+                        : lua_type(co, -1) == LUA_TSTRING ? lua_tostring(co, -1) : NULL;
+        res->outcome = UNHOOK_OUTCOME_FAILED;
+        res->code = uh_strdup(r->status == LUA_ERRMEM ? "memory" : "script");
+        res->message = uh_redact(UH_SECRETS(r->conn),
+                                 msg ? msg : "flow raised a non-string error");
+    } else {
+        lua_getfield(co, -1, "outcome");
+        o = lua_isinteger(co, -1) ? lua_tointeger(co, -1) : UNHOOK_OUTCOME_FAILED;
+        lua_pop(co, 1);
+        r->setup = o == UH_OUTCOME_SETUP;
+        res->outcome = o >= UNHOOK_OUTCOME_DONE && o <= UNHOOK_OUTCOME_FAILED
+                       ? (unhook_outcome)o : UNHOOK_OUTCOME_FAILED;
+        lua_getfield(co, -1, "rc");
+        r->setup_rc = r->setup ? (int)luaL_optinteger(co, -1, UNHOOK_USAGE) : UNHOOK_OK;
+        lua_pop(co, 1);
+        res->code = field_dup(co, -1, "code", r->conn);
+        res->message = field_dup(co, -1, "message", r->conn);
+        /* registration data is stored verbatim, never masked */
+        if (lua_getfield(co, -1, "registration") == LUA_TSTRING)
+            res->registration = uh_strdup(lua_tostring(co, -1));
+        lua_pop(co, 1);
+        lua_getfield(co, -1, "status");
+        res->status = (int)lua_tointeger(co, -1);
+        lua_pop(co, 1);
+        if (res->status == 0 && !r->setup)
+            res->status = r->last_status;
+        lua_getfield(co, -1, "retry_after");
+        res->retry_after = lua_isnumber(co, -1) ? lua_tonumber(co, -1) : -1;
+        lua_pop(co, 1);
+    }
+}
+
+/*
+ * Read with the memory cap lifted (what the flow holds is read, not
+ * grown), and under the panic guard: nothing here may abort the process.
+ */
+void uh_run_read_result(uh_run *r)
+{
+    jmp_buf guard;
+    uh_limit *lim = r->ps ? &r->ps->limit : &r->limit;
+    size_t cap = lim->cap;
+
+    lim->cap = 0;
+    r->guard = &guard;
+    if (setjmp(guard) == 0) {
+        read_values(r);
+    } else {
+        unhook_flow_result *res = r->res;
+        unhook_flow_result_free(res);
+        res->outcome = UNHOOK_OUTCOME_FAILED;
+        res->code = uh_strdup("memory");
+        res->message = uh_strdup("the flow's Lua state failed while its result was read");
+        res->retry_after = -1;
+        r->cpu_tripped = 1;     /* the state is not pooled again */
+    }
+    r->guard = NULL;
+    lim->cap = cap;
+    limits_verdict(r);
+}
+
+static void run_done(uh_run *r)
+{
+    uh_run_read_result(r);
+}
+
+static void push_conn_public(lua_State *L, const uh_conn *c)
+{
+    lua_createtable(L, 0, 4);
+    if (c->base_url) {
+        lua_pushstring(L, c->base_url);
+        lua_setfield(L, -2, "base_url");
+    }
+    lua_pushstring(L, uh_conn_auth_name(c));
+    lua_setfield(L, -2, "auth");
+    if (c->username) {
+        lua_pushstring(L, c->username);
+        lua_setfield(L, -2, "username");
+    }
+    if (c->timeout_ms) {
+        lua_pushinteger(L, c->timeout_ms);
+        lua_setfield(L, -2, "timeout_ms");
+    }
+}
+
+static void set_str(lua_State *L, const char *k, const char *v)
+{
+    if (v) {
+        lua_pushstring(L, v);
+        lua_setfield(L, -2, k);
+    }
+}
+
+/* The runner's argument: what to run, for whom, with what. */
+static void push_spec(uh_run *r, const char *dir, const char *kind,
+                      const unhook_flow_request *req, const uh_conn *conn)
+{
+    lua_State *co = r->co;
+    uh_rt *rt = r->rt;
+
+    lua_createtable(co, 0, 10);
+    set_str(co, "dir", dir);
+    set_str(co, "event", req->event);
+    set_str(co, "kind", kind);
+    set_str(co, "options_json", req->options_json);
+    set_str(co, "inputs_json", req->inputs_json);
+    set_str(co, "registration", req->registration);
+    set_str(co, "reason", req->reason);
+    set_str(co, "instance_id", req->instance_id);
+    if (r->validate_only) {
+        lua_pushboolean(co, 1);
+        lua_setfield(co, -2, "validate_only");
+    }
+    push_conn_public(co, conn);
+    lua_setfield(co, -2, "connection");
+    lua_createtable(co, rt->nccards, 0);
+    for (int i = 0; i < rt->nccards; i++) {
+        lua_pushstring(co, rt->ccards[i].name);
+        lua_rawseti(co, -2, i + 1);
+    }
+    lua_setfield(co, -2, "ccards");
+}
+
+#define POOL_MAX 128
+
+static void pooled_free(uh_pooled *ps)
+{
+    if (!ps)
+        return;
+    if (ps->L)
+        lua_close(ps->L);
+    free(ps->host);
+    free(ps->dir);
+    free(ps);
+}
+
+void uh_pool_free(uh_rt *rt)
+{
+    while (rt->idle) {
+        uh_pooled *ps = rt->idle;
+        rt->idle = ps->next;
+        pooled_free(ps);
+    }
+    rt->nidle = 0;
+}
+
+/* An idle state that has served this connector, or a new one. */
+static uh_pooled *pool_take(uh_rt *rt, const char *dir)
+{
+    uh_pooled **pp, *ps;
+
+    for (pp = &rt->idle; (ps = *pp); pp = &ps->next)
+        if (strcmp(ps->dir, dir) == 0) {
+            *pp = ps->next;
+            ps->next = NULL;
+            rt->nidle--;
+            return ps;
+        }
+    ps = calloc(1, sizeof *ps);
+    if (!ps)
+        return NULL;
+    ps->host = calloc(1, sizeof *ps->host);
+    ps->dir = uh_strdup(dir);
+    if (ps->host) {
+        ps->host->rt = rt;
+        ps->host->diag = rt->diag;
+        ps->host->sched = rt->sched;
+        ps->L = uh_sandbox_new(rt, &ps->limit, ps->host);
+    }
+    if (!ps->host || !ps->dir || !ps->L) {
+        pooled_free(ps);
+        return NULL;
+    }
+    return ps;
+}
+
+/*
+ * Prepare run r (zeroed by the caller, who may set done/ud) of the flow
+ * of kind for req in a new sandboxed state, and add it to the scheduler.
+ * conn and res must outlive the run.  On failure nothing is left behind.
+ */
+/* The run's coroutine, with runner.run and its spec on it (protected). */
+static int start_protected(lua_State *L)
+{
+    uh_run *r = lua_touserdata(L, 1);
+
+    r->co = lua_newthread(L);
+    r->coref = luaL_ref(L, LUA_REGISTRYINDEX);
+    if (uh_require(r->co, "unhook.runner") != LUA_OK) {
+        lua_xmove(r->co, L, 1);
+        return lua_error(L);
+    }
+    /* stack of co: runner.run, spec */
+    lua_getfield(r->co, -1, "run");
+    lua_remove(r->co, -2);
+    push_spec(r, r->start_dir, r->start_kind, r->start_req, r->conn);
+    return 0;
+}
+
+int uh_run_start(uh_rt *rt, uh_run *r, const char *dir, const char *kind,
+                 const unhook_flow_request *req, const uh_conn *conn,
+                 unhook_flow_result *res)
+{
+    memset(res, 0, sizeof *res);
+    res->retry_after = -1;
+    r->rt = rt;
+    r->diag = rt->diag;
+    r->sched = rt->sched;
+    r->conn = conn;
+    r->res = res;
+    if (!r->done)
+        r->done = run_done;
+    r->ps = pool_take(rt, dir);
+    if (!r->ps) {
+        uh_seterr(rt->diag, "out of memory");
+        return UNHOOK_NOMEM;
+    }
+    r->L = r->ps->L;
+    /* every thread the run creates copies the main thread's: this run */
+    *(uh_run **)lua_getextraspace(r->L) = r;
+    r->ps->limit.hit = 0;
+    r->ps->limit.cap = 0;       /* set-up is the engine's, not the flow's */
+    r->start_dir = dir;
+    r->start_kind = kind;
+    r->start_req = req;
+    lua_pushcfunction(r->L, start_protected);
+    lua_pushlightuserdata(r->L, r);
+    if (lua_pcall(r->L, 1, 0, 0) != LUA_OK) {
+        uh_seterr(rt->diag, "%s", lua_type(r->L, -1) == LUA_TSTRING
+                  ? lua_tostring(r->L, -1) : "cannot start the flow");
+        lua_pop(r->L, 1);
+        r->cpu_tripped = 1;             /* do not keep this state */
+        r->co = NULL;
+        uh_run_close(r);
+        return UNHOOK_ERROR;
+    }
+    /* the run's memory budget on top of what the state holds already */
+    r->mem_base = r->ps->limit.used;
+    r->ps->limit.cap = r->mem_base + rt->memory_cap;
+    r->nargs = 1;
+    r->started = uh_now();
+    r->budget_ms = rt->timeout_ms;
+    r->deadline = r->started + (double)rt->timeout_ms / 1000.0;
+    if (conn && conn->insecure)
+        uh_log(rt->diag, &conn->secrets, UNHOOK_LOG_WARN, "TLS peer verification "
+               "is off for this connection (\"insecure\": true)");
+    uh_sched_add(rt->sched, r);
+    return UNHOOK_OK;
+}
+
+void uh_run_close(uh_run *r)
+{
+    uh_pooled *ps = r->ps;
+
+    if (ps) {
+        uh_rt *rt = r->rt;
+        *(uh_run **)lua_getextraspace(ps->L) = ps->host;
+        if (r->co)
+            luaL_unref(ps->L, LUA_REGISTRYINDEX, r->coref);
+        ps->limit.cap = 0;
+        /* a state a limit tripped in, or an error escaped from, is dropped */
+        if (r->cpu_tripped || ps->limit.hit || r->status != LUA_OK ||
+            rt->nidle >= POOL_MAX) {
+            pooled_free(ps);
+        } else {
+            ps->next = rt->idle;
+            rt->idle = ps;
+            rt->nidle++;
+        }
+    } else if (r->L) {
+        lua_close(r->L);
+    }
+    r->ps = NULL;
+    r->L = NULL;
+    r->co = NULL;
+}
+
+int uh_flow_once(uh_rt *rt, const unhook_flow_request *req,
+                 unhook_flow_result *res, const char *kind, int validate)
+{
+    uh_run r;
+    uh_conn conn;
+    char *dir;
+    int rc;
+
+    memset(res, 0, sizeof *res);
+    res->retry_after = -1;
+    if (!req || !req->event) {
+        uh_seterr(rt->diag, "no event given");
+        return UNHOOK_USAGE;
+    }
+    dir = uh_connector_path(rt, req->connector);
+    if (!dir)
+        return UNHOOK_NOTFOUND;
+    rc = uh_conn_load(rt, req->connection, &conn);
+    if (rc != UNHOOK_OK) {
+        free(dir);
+        return rc;
+    }
+    memset(&r, 0, sizeof r);
+    r.validate_only = validate;
+    rc = uh_run_start(rt, &r, dir, kind, req, &conn, res);
+    if (rc == UNHOOK_OK) {
+        uh_sched_drain(rt->sched);
+        if (r.setup) {
+            /* it could not start: the API's result code and message */
+            uh_seterr(rt->diag, "%s", res->message ? res->message : "cannot run the flow");
+            rc = r.setup_rc != UNHOOK_OK ? r.setup_rc : UNHOOK_USAGE;
+            unhook_flow_result_free(res);
+            res->retry_after = -1;
+        }
+    }
+    uh_run_close(&r);
+    free(dir);
+    uh_conn_free(&conn);
+    return rc;
+}

@@ -1,0 +1,150 @@
+/*
+ * runtime.h -- private: the sandbox and the Lua runtime.  Sandboxed
+ * states (sandbox.c), the C half of the runtime that flows reach through
+ * scripts/unhook/ (lcore.c), runs of flows in pooled states (run.c) and
+ * connectors and connection files (connector.c).
+ */
+#ifndef UNHOOK_RUNTIME_H
+#define UNHOOK_RUNTIME_H
+
+#include "sched.h"
+
+#define UH_DEFAULT_MEMORY_MB 64
+#define UH_DEFAULT_TIMEOUT_MS 30000
+
+/* Retry policy defaults: the one definition (core.RETRY for Lua). */
+#define UH_RETRY_MAX_ATTEMPTS 8
+#define UH_RETRY_BASE_MS 1000.0
+#define UH_RETRY_MAX_MS 3600000.0
+
+/*
+ * A Lua state kept for the next run of the same connector: the runtime
+ * loaded, the manifest checked and the flows compiled once.  Runs take
+ * one exclusively (its allocator budget is theirs) and give it back.
+ */
+typedef struct uh_pooled {
+    lua_State *L;
+    uh_limit limit;
+    uh_run *host;             /* the main thread's run */
+    char *dir;
+    struct uh_pooled *next;
+} uh_pooled;
+
+/* A card registered by the host program. */
+typedef struct uh_ccard {
+    char *name;
+    unhook_card_fn fn;
+    void *ud;
+} uh_ccard;
+
+/* What runs of flows share: the engine's runtime half. */
+typedef struct uh_rt {
+    uh_diag *diag;
+    uh_sched *sched;
+    char *connectors;         /* search path */
+    size_t memory_cap;
+    long timeout_ms;
+    int limits_fixed;         /* set by the host: manifests may not change them */
+    lua_State *host;          /* trusted state: JSON, connection files */
+    uh_run hostrun;           /* the host state's (empty) run */
+    uh_limit hostlimit;       /* no cap */
+    uh_buf *bytecode;         /* compiled runtime modules, by index */
+    uh_pooled *idle;          /* states ready for another run */
+    int nidle;
+    uh_ccard *ccards;
+    int nccards;
+} uh_rt;
+
+/* Embedded Lua sources of the runtime (generated: build/embed.c). */
+typedef struct uh_embedded {
+    const char *name;         /* module name, "unhook.runner" */
+    const char *src;
+    size_t len;
+} uh_embedded;
+extern const uh_embedded uh_embedded_modules[];
+
+/* ---- sandboxed states (sandbox.c) ----------------------------------- */
+
+/*
+ * A new sandboxed state: safe libraries, the restricted require, and the
+ * private "core" table for runtime modules.  lim is the allocator's
+ * budget and must outlive the state.  NULL on out of memory.
+ */
+lua_State *uh_sandbox_new(uh_rt *rt, uh_limit *lim, uh_run *run);
+
+/*
+ * Call the function on top of the stack with nargs arguments under
+ * lua_pcall with a traceback handler.  Returns the Lua status; on error
+ * the message is on the stack.
+ */
+int uh_pcall(lua_State *L, int nargs, int nresults);
+
+/* Push the runtime module name (any embedded module), or the error
+ * message; returns the Lua status. */
+int uh_require(lua_State *L, const char *name);
+
+/*
+ * A short-lived state under the limits of a flow, for connector code run
+ * outside a flow (check, a connector's scheduling facts).  run is set up
+ * here and must outlive the state.  NULL on out of memory.
+ */
+lua_State *uh_scratch_state(uh_rt *rt, uh_run *run);
+
+/* Registry key of the runtime's require (all embedded modules). */
+#define UH_REQUIRE "unhook.require"
+
+/* Register the C half of the runtime ("core" table) on top of stack. */
+void uh_open_core(lua_State *L);
+
+/* ---- runs of flows (run.c) -------------------------------------------- */
+
+/*
+ * Prepare run r (zeroed by the caller, who may set done/ud) of the flow
+ * of kind ("registration", "deregistration") for req in a pooled state,
+ * and add it to the scheduler.  conn and res must outlive the run.
+ */
+int uh_run_start(uh_rt *rt, uh_run *r, const char *dir, const char *kind,
+                 const unhook_flow_request *req, const uh_conn *conn,
+                 unhook_flow_result *res);
+/* Read a finished run's result into r->res (limits override the flow). */
+void uh_run_read_result(uh_run *r);
+/* Give the run's state back to the pool (or drop it). */
+void uh_run_close(uh_run *r);
+/* Free every pooled state. */
+void uh_pool_free(uh_rt *rt);
+
+/* One flow of kind run now, without the store (validate: inputs only). */
+int uh_flow_once(uh_rt *rt, const unhook_flow_request *req,
+                 unhook_flow_result *res, const char *kind, int validate);
+
+/* ---- connectors and connection files (connector.c) ------------------ */
+
+/* The folder of a connector (name or path), malloc'd; NULL + message. */
+char *uh_connector_path(uh_rt *rt, const char *name);
+/* Check a connector; UNHOOK_INVALID with every problem in the message. */
+int uh_connector_check(uh_rt *rt, const char *connector);
+
+/* What the lifecycle needs of a connector to schedule its work. */
+typedef struct uh_policy {
+    char *event;
+    int max_attempts;
+    double base_ms, max_ms;
+} uh_policy;
+
+typedef struct uh_facts {
+    int concurrency;          /* 0: no limit */
+    double per_second;        /* 0: no limit */
+    int npolicies;
+    uh_policy *policies;      /* one per event */
+} uh_facts;
+
+/* Load dir's facts; NULL error on success, else a malloc'd message. */
+char *uh_connector_facts(uh_rt *rt, const char *dir, uh_facts *out);
+void uh_facts_free(uh_facts *f);
+/* The retry policy of event (the defaults for an unknown one). */
+void uh_facts_policy(const uh_facts *f, const char *event, uh_policy *out);
+
+/* Load a connection file into c (zeroed).  path NULL: no connection. */
+int uh_conn_load(uh_rt *rt, const char *path, uh_conn *c);
+
+#endif
