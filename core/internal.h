@@ -11,6 +11,7 @@
 #include <lua.h>
 
 #include "unhook.h"
+#include "util.h"
 
 #define UH_DEFAULT_MEMORY_MB 64
 #define UH_DEFAULT_TIMEOUT_MS 30000
@@ -18,26 +19,8 @@
 #define UH_CONNECT_TIMEOUT_MS 10000
 #define UH_MAX_BODY (8u << 20)
 
-/* ---- growable buffer ---------------------------------------------- */
-
-typedef struct uh_buf {
-    char *data;
-    size_t len, cap;
-    int oom;                  /* a grow failed: contents are truncated */
-} uh_buf;
-
-void uh_buf_add(uh_buf *b, const char *s, size_t n);
-void uh_buf_puts(uh_buf *b, const char *s);
-void uh_buf_printf(uh_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/* Until export writes through json.h (then this goes). */
 void uh_buf_json_string(uh_buf *b, const char *s, size_t n);
-char *uh_buf_take(uh_buf *b);  /* NUL-terminated; buffer is reset */
-void uh_buf_free(uh_buf *b);
-
-char *uh_strdup(const char *s);
-char *uh_strndup(const char *s, size_t n);
-int uh_read_file(const char *path, char **out, size_t *len);
-double uh_now(void);           /* monotonic seconds */
 
 /* ---- URLs (url.c) ---------------------------------------------------- */
 

@@ -360,6 +360,36 @@ UNHOOK_API int unhook_import(unhook_engine *engine, const char *jsonl, size_t le
 typedef int (*unhook_line_fn)(void *userdata, const char *line, size_t len);
 UNHOOK_API int unhook_export(unhook_engine *engine, unhook_line_fn fn, void *userdata);
 
+/* ---- JSON renderings ---------------------------------------------------- */
+
+/*
+ * Every field of an instance as one JSON object, keys sorted (as
+ * `unhook show --json` prints it): options and registration as the JSON
+ * they are, times as Unix seconds to the millisecond, absent strings as
+ * null.  Returns malloc'ed text to release with unhook_free(), or NULL
+ * when memory ran out.
+ */
+UNHOOK_API char *unhook_instance_json(const unhook_instance *inst);
+
+/*
+ * One history line as a JSON object, keys sorted (as `unhook history
+ * --json` prints each).  Returns malloc'ed text to release with
+ * unhook_free(), or NULL when memory ran out.
+ */
+UNHOOK_API char *unhook_history_json(const unhook_history *h);
+
+/*
+ * n "name=value" strings as a JSON object of strings, in the order given
+ * (a name given twice appears twice): the options_json or inputs_json of
+ * a request from command-line style arguments.  Returns malloc'ed text
+ * to release with unhook_free() ("{}" when n is 0), or NULL when a pair
+ * has no "name=" or memory ran out.
+ */
+UNHOOK_API char *unhook_pairs_json(const char *const *pairs, size_t n);
+
+/* Release what the functions above return.  NULL is a no-op. */
+UNHOOK_API void unhook_free(void *p);
+
 #ifdef __cplusplus
 }
 #endif
