@@ -29,10 +29,11 @@ ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(OPT) $(WARN)
 LDFLAGS ?=
 
 CORE_SRC := $(wildcard core/*.c)
-CORE_SRC := $(filter-out core/cli.c,$(CORE_SRC))
 LIB_SRC  := $(CORE_SRC)
 LUA_SRC  := $(sort $(wildcard scripts/unhook/*.lua scripts/unhook/cards/*.lua))
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o) $(B)/obj/embed.o
+# The command line sees the public header only.
+CLI_OBJ  := $(patsubst %.c,$(B)/obj/%.o,$(wildcard bindings/cli/*.c))
 
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
@@ -70,7 +71,15 @@ $(B)/libunhook.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(B)/unhook: $(B)/obj/core/cli.o $(B)/libunhook.a
+$(B)/include/unhook.h: core/unhook.h
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+$(CLI_OBJ): $(B)/obj/%.o: %.c $(B)/include/unhook.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -I$(B)/include -c $< -o $@
+
+$(B)/unhook: $(CLI_OBJ) $(B)/libunhook.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm $(LIBS)
 
 # The shared library exports only the public API (unhook_*).

@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "json.h"
 #include "runtime.h"
 #include "state.h"
 #include "url.h"
@@ -325,6 +326,24 @@ static int core_redact(lua_State *L)
     return 1;
 }
 
+/* json_encode(v) -> JSON text | nil, message (json.c: keys sorted) */
+static int core_json_encode(lua_State *L)
+{
+    uh_buf b = {0};
+    char err[256];
+
+    luaL_checkany(L, 1);
+    if (uh_json_encode_lua(L, 1, &b, err, sizeof err) != 0 || b.oom) {
+        uh_buf_free(&b);
+        lua_pushnil(L);
+        lua_pushstring(L, b.oom ? "out of memory" : err);
+        return 2;
+    }
+    lua_pushlstring(L, b.data ? b.data : "", b.len);
+    uh_buf_free(&b);
+    return 1;
+}
+
 /* urlescape(s) -> percent-encoded s */
 static int core_urlescape(lua_State *L)
 {
@@ -368,6 +387,7 @@ void uh_open_core(lua_State *L)
         {"stamp", core_stamp},       {"limits", core_limits},
         {"sha256", core_sha256},     {"hmac_sha256", core_hmac_sha256},
         {"call_card", core_call_card}, {"listdir", core_listdir},
+        {"json_encode", core_json_encode},
         {NULL, NULL}};
 
     luaL_newlib(L, fns);
