@@ -4,17 +4,31 @@ local name, core = ...
 
 local _M = {}
 
-local type, pairs, tostring, fmt = type, pairs, tostring, string.format
+local type, pairs, ipairs, tostring, fmt, concat = type, pairs, ipairs, tostring, string.format, table.concat
 local json = core.json
 
-local AUTH = {
-  none = {},
-  bearer = { token = true },
-  basic = { username = true, password = true },
-  header = { name = true, value = true },
-  query = { name = true, value = true },
+-- The auth types, by name: each one's fields in the order they are
+-- checked, whether a connection must give them, which are secrets (never
+-- shown; masked in logs and errors) and which must be an HTTP header name.
+-- The manifest's `auth` accepts the same names.  A new type is one entry
+-- here, and its handler in C.
+local AUTH_TYPES = {
+  none = { fields = {} },
+  bearer = { fields = {
+    { name = "token", required = true, secret = true } } },
+  basic = { fields = {
+    { name = "username", required = true },
+    { name = "password", required = true, secret = true } } },
+  header = { fields = {
+    { name = "name", required = true, header_name = true },
+    { name = "value", required = true, secret = true } } },
+  query = { fields = {
+    { name = "name", required = true },
+    { name = "value", required = true, secret = true } } },
 }
-local SECRET = { token = true, password = true, value = true }
+_M.AUTH_TYPES = AUTH_TYPES
+
+local HEADER_NAME = "^[%w!#$%%&'*+.^_`|~-]+$"
 local TOP = { base_url = "string", auth = "table", headers = "table",
               timeout_ms = "number", ca_file = "string", insecure = "boolean" }
 
@@ -37,6 +51,94 @@ local function expand(v, path, env_missing)
   return out
 end
 
+local function field_of(atype, k)
+  for _, f in ipairs(atype.fields) do
+    if f.name == k then return f end
+  end
+end
+
+local function sorted_names(t)
+  local ks = {}
+  for k in pairs(t) do ks[#ks + 1] = k end
+  table.sort(ks)
+  return concat(ks, ", ")
+end
+
+-- The top-level keys and their types.
+local function check_top(c, file)
+  for k, v in pairs(c) do
+    if TOP[k] == nil then
+      return fmt("%s: unknown key '%s' (expected: auth, base_url, ca_file, headers, insecure, timeout_ms)", file, tostring(k))
+    end
+    if type(v) ~= TOP[k] then
+      return fmt("%s: %s: expected %s, got %s", file, k, TOP[k] == "table" and "object" or TOP[k], type(v))
+    end
+  end
+end
+
+-- headers: sorted "Name: value" lines into out.headers.
+local function parse_headers(headers, file, missing, out)
+  local hnames = {}
+  for k, v in pairs(headers or {}) do
+    if type(k) ~= "string" then
+      return fmt("%s: headers: expected an object of name: value, got a list", file)
+    end
+    if type(v) ~= "string" then return fmt("%s: headers.%s: expected string, got %s", file, tostring(k), type(v)) end
+    hnames[#hnames + 1] = k
+  end
+  table.sort(hnames)
+  for i, k in ipairs(hnames) do
+    local v = expand(headers[k], "headers." .. k, missing)
+    if not k:match(HEADER_NAME) or v:find("[%z\r\n]") then
+      return fmt("%s: headers.%s: not a valid header name or value", file, k)
+    end
+    out.headers[i] = k .. ": " .. v
+  end
+end
+
+-- auth: its type's fields into out.auth, their secrets into out.secrets.
+local function parse_auth(auth, file, missing, out)
+  local t = auth.type
+  local atype = AUTH_TYPES[t]
+  if not atype then
+    return fmt("%s: auth.type must be one of: %s (got %s)", file, sorted_names(AUTH_TYPES), tostring(t))
+  end
+  out.auth.type = t
+  for k, v in pairs(auth) do
+    if k ~= "type" then
+      local f = field_of(atype, k)
+      if not f then return fmt("%s: auth: unknown key '%s' for type %s", file, tostring(k), t) end
+      if type(v) ~= "string" then return fmt("%s: auth.%s: expected string, got %s", file, k, type(v)) end
+      local val = expand(v, "auth." .. k, missing)
+      -- a value with a line break would add headers of its own
+      if val:find("[%z\r\n]") then
+        return fmt("%s: auth.%s: contains CR, LF or NUL", file, k)
+      end
+      if f.header_name and not val:match(HEADER_NAME) then
+        return fmt("%s: auth.%s: '%s' is not a header name", file, k, val)
+      end
+      out.auth[k] = val
+      if f.secret and val ~= "" then out.secrets[#out.secrets + 1] = val end
+    end
+  end
+  for _, f in ipairs(atype.fields) do
+    if f.required and out.auth[f.name] == nil then
+      return fmt("%s: auth: type %s needs '%s'", file, t, f.name)
+    end
+  end
+end
+
+-- ca_file: relative to the connection file, wherever the engine runs from.
+local function resolve_ca_file(out, file)
+  if out.ca_file:sub(1, 1) ~= "/" then
+    local folder = file:match("^(.*)/[^/]*$")
+    if folder then out.ca_file = folder .. "/" .. out.ca_file end
+  end
+  if not core.isfile(out.ca_file) then
+    return fmt("%s: ca_file: %s: no such file", file, out.ca_file)
+  end
+end
+
 -- Returns a table { base_url, auth = { type, ... }, headers, timeout_ms,
 -- ca_file, insecure, secrets = { ... } }, or nil and a message.
 function _M.parse(text, file)
@@ -47,71 +149,19 @@ function _M.parse(text, file)
   if type(c) ~= "table" then
     return nil, fmt("%s:1: a connection must be a JSON object", file)
   end
+  local err = check_top(c, file)
+  if err then return nil, err end
   local missing = {}
-  for k, v in pairs(c) do
-    if TOP[k] == nil then
-      return nil, fmt("%s: unknown key '%s' (expected: auth, base_url, ca_file, headers, insecure, timeout_ms)", file, tostring(k))
-    end
-    if type(v) ~= TOP[k] then
-      return nil, fmt("%s: %s: expected %s, got %s", file, k, TOP[k] == "table" and "object" or TOP[k], type(v))
-    end
-  end
   local out = { base_url = expand(c.base_url, "base_url", missing), headers = {},
                 timeout_ms = c.timeout_ms, ca_file = expand(c.ca_file, "ca_file", missing),
                 insecure = c.insecure, secrets = {}, auth = { type = "none" } }
-  local hnames = {}
-  for k, v in pairs(c.headers or {}) do
-    if type(k) ~= "string" then
-      return nil, fmt("%s: headers: expected an object of name: value, got a list", file)
-    end
-    if type(v) ~= "string" then return nil, fmt("%s: headers.%s: expected string, got %s", file, tostring(k), type(v)) end
-    hnames[#hnames + 1] = k
-  end
-  table.sort(hnames)
-  for i, k in ipairs(hnames) do
-    local v = expand(c.headers[k], "headers." .. k, missing)
-    if not k:match("^[%w!#$%%&'*+.^_`|~-]+$") or v:find("[%z\r\n]") then
-      return nil, fmt("%s: headers.%s: not a valid header name or value", file, k)
-    end
-    out.headers[i] = k .. ": " .. v
-  end
-  if c.auth then
-    local t = c.auth.type
-    local fields = AUTH[t]
-    if not fields then
-      return nil, fmt("%s: auth.type must be one of: basic, bearer, header, none, query (got %s)", file, tostring(t))
-    end
-    out.auth.type = t
-    for k, v in pairs(c.auth) do
-      if k ~= "type" then
-        if not fields[k] then return nil, fmt("%s: auth: unknown key '%s' for type %s", file, tostring(k), t) end
-        if type(v) ~= "string" then return nil, fmt("%s: auth.%s: expected string, got %s", file, k, type(v)) end
-        local val = expand(v, "auth." .. k, missing)
-        -- a value with a line break would add headers of its own
-        if val:find("[%z\r\n]") then
-          return nil, fmt("%s: auth.%s: contains CR, LF or NUL", file, k)
-        end
-        if t == "header" and k == "name" and not val:match("^[%w!#$%%&'*+.^_`|~-]+$") then
-          return nil, fmt("%s: auth.name: '%s' is not a header name", file, val)
-        end
-        out.auth[k] = val
-        if SECRET[k] and val ~= "" then out.secrets[#out.secrets + 1] = val end
-      end
-    end
-    for k in pairs(fields) do
-      if out.auth[k] == nil then return nil, fmt("%s: auth: type %s needs '%s'", file, t, k) end
-    end
-  end
+  err = parse_headers(c.headers, file, missing, out)
+    or (c.auth and parse_auth(c.auth, file, missing, out))
+  if err then return nil, err end
   if #missing > 0 then return nil, file .. ": " .. missing[1] end
   if out.ca_file then
-    -- relative to the connection file, wherever the engine runs from
-    if out.ca_file:sub(1, 1) ~= "/" then
-      local folder = file:match("^(.*)/[^/]*$")
-      if folder then out.ca_file = folder .. "/" .. out.ca_file end
-    end
-    if not core.isfile(out.ca_file) then
-      return nil, fmt("%s: ca_file: %s: no such file", file, out.ca_file)
-    end
+    err = resolve_ca_file(out, file)
+    if err then return nil, err end
   end
   return out
 end

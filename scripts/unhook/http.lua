@@ -11,6 +11,7 @@ local type, pairs, ipairs, tostring, error, select = type, pairs, ipairs, tostri
 local math_type, fmt, concat, sort, lower = math.type, string.format, table.concat, table.sort, string.lower
 local escape, send = core.urlescape, core.send
 local json = require("unhook").json
+local OUTCOME = require("unhook.codes").OUTCOME
 
 local RETRYABLE = { [408] = true, [425] = true, [429] = true }
 _M.RETRYABLE = RETRYABLE
@@ -179,21 +180,21 @@ function _M.new(manifest, base)
   return client
 end
 
--- Outcome of an error raised by a flow.
+-- Outcome of an error raised by a flow (a codes.OUTCOME value).
 function _M.classify(err, gone)
   if unhook.is_error(err) then
     local c = err.code
     if c == "http" then
       for _, s in ipairs(gone or {}) do
-        if s == err.status then return "gone" end
+        if s == err.status then return OUTCOME.gone end
       end
-      if RETRYABLE[err.status] or err.status >= 500 then return "retry" end
-      return "failed"
+      if RETRYABLE[err.status] or err.status >= 500 then return OUTCOME.retry end
+      return OUTCOME.failed
     end
-    if c == "transport" or c == "timeout" or c == "retry" then return "retry" end
-    if c == "stop" then return "done" end
+    if c == "transport" or c == "timeout" or c == "retry" then return OUTCOME.retry end
+    if c == "stop" then return OUTCOME.done end
   end
-  return "failed"
+  return OUTCOME.failed
 end
 
 return _M

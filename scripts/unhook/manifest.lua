@@ -6,6 +6,8 @@ local unhook = require "unhook"
 local schema = require "unhook.schema"
 local card = require "unhook.card"
 local chunks = require "unhook.chunks"
+local connection = require "unhook.connection"
+local RETRY = require("unhook.codes").RETRY
 
 local _M = {}
 
@@ -109,8 +111,6 @@ function _M.env(extra, more, dir)
   return env
 end
 
-local AUTH = { none = true, bearer = true, basic = true, header = true, query = true }
-
 -- Shapes: each field's type, and nested shapes for tables.
 local OPTION = { fields = {
   type = { type = "string" }, required = { type = "boolean" }, default = {},
@@ -134,7 +134,7 @@ local MANIFEST = { fields = {
   version = { type = "string" },
   description = { type = "string" },
   base_url = { type = "string" },
-  auth = { type = "string", one_of = AUTH },
+  auth = { type = "string", one_of = connection.AUTH_TYPES },
   headers = { type = "table", map_of = "string" },
   hosts = { type = "table", array_of = "string" },
   limits = { type = "table", shape = { fields = {
@@ -283,6 +283,95 @@ function _M.load_flow(dir, rel, errs)
   return flow, chunk
 end
 
+-- A flow entry of an event (events.E.registration, say): its flow file,
+-- loaded once per connector, and its input mapping against the flow's
+-- inputs and the event's options.
+local function check_entry(m, ep, kind, entry, opts, errs, report)
+  local dir, p = m.dir, ep .. "." .. kind
+  local flow = m.flows[entry.flow]
+  if flow == nil then
+    if not core.isfile(dir .. "/" .. entry.flow) then
+      report(p .. ".flow", fmt("%s.flow: file '%s' not found in %s", p, entry.flow, dir))
+    else
+      local chunk
+      flow, chunk = _M.load_flow(dir, entry.flow, errs)
+      m.chunks[entry.flow] = chunk
+    end
+    m.flows[entry.flow] = flow or false   -- a broken flow is reported once
+  end
+  flow = flow or nil
+  local inputs = entry.inputs or {}
+  for iname, v in pairs(inputs) do
+    local ip = p .. ".inputs." .. tostring(iname)
+    if _M.is_option(v) and opts[v.name] == nil then
+      report(ip, fmt("%s: option '%s' is not declared in %s.options", ip, v.name, ep))
+    end
+    if flow and flow.inputs[iname] == nil then
+      report(ip, fmt("%s: the flow %s declares no input '%s'%s", ip, entry.flow,
+        tostring(iname), suggest(tostring(iname), sorted_keys(flow.inputs))))
+    end
+  end
+  if flow then
+    for _, iname in ipairs(sorted_keys(flow.inputs)) do
+      local spec = flow.inputs[iname]
+      if spec.required and spec.default == nil and inputs[iname] == nil then
+        report(p .. ".inputs", fmt("%s.inputs: required input '%s' of %s is not mapped",
+          p, iname, entry.flow))
+      end
+    end
+  end
+end
+
+local function check_events(m, errs, report)
+  if next(m.events) == nil then report("events", "events: declare at least one event") end
+  for ename, ev in pairs(m.events) do
+    for _, kind in ipairs({ "registration", "deregistration" }) do
+      if ev[kind] then
+        check_entry(m, "events." .. ename, kind, ev[kind], ev.options or {}, errs, report)
+      end
+    end
+  end
+end
+
+-- Helper flows: flows/*.lua that no event names.
+local function load_helper_flows(m, errs)
+  for _, fname in ipairs(core.listdir(m.dir .. "/flows")) do
+    local rel = "flows/" .. fname
+    if fname:match("%.lua$") and m.flows[rel] == nil then
+      local flow, chunk = _M.load_flow(m.dir, rel, errs)
+      m.flows[rel], m.chunks[rel] = flow or false, chunk
+    end
+  end
+end
+
+-- The connector's own cards: cards/*.lua, one card a file.
+local function load_cards(m, errs)
+  m.cards, m.card_chunks = {}, {}
+  local names, cards = {}, require "unhook.cards"
+  local builtin = cards.names()
+  for _, fname in ipairs(core.listdir(m.dir .. "/cards")) do
+    local rel = "cards/" .. fname
+    if fname:match("%.lua$") then
+      local file = m.dir .. "/" .. rel
+      local c, cerr, _, chunk = _M.run_file(file, _M.env(nil, nil, m.dir))
+      if cerr then
+        errs[#errs + 1] = cerr
+      elseif not card.is_card(c) then
+        errs[#errs + 1] = fmt("%s:1: a card file must return unhook.card{ name = ..., inputs = ..., outputs = ..., run = ... }, got %s",
+          file, type(c))
+      elseif names[c.def.name] then
+        errs[#errs + 1] = fmt("%s:1: card '%s' is also defined in %s", file, c.def.name, names[c.def.name])
+      elseif cards.conflict(builtin, { c.def.name }) then
+        errs[#errs + 1] = fmt("%s:1: card '%s' takes the name of a built-in card (%s)", file, c.def.name,
+          cards.conflict(builtin, { c.def.name }))
+      else
+        names[c.def.name] = rel
+        m.cards[rel], m.card_chunks[rel] = c, chunk
+      end
+    end
+  end
+end
+
 -- Load a connector folder.  Returns manifest (with .flows by path), or
 -- nil and a list of "file:line: message".
 function _M.load(dir)
@@ -301,81 +390,9 @@ function _M.load(dir)
   if #errs > 0 then return nil, _M.sorted(errs) end
 
   m.dir, m.file, m.flows, m.chunks = dir, file, {}, {}
-  if next(m.events) == nil then report("events", "events: declare at least one event") end
-  for ename, ev in pairs(m.events) do
-    local ep = "events." .. ename
-    local opts = ev.options or {}
-    for _, kind in ipairs({ "registration", "deregistration" }) do
-      local entry = ev[kind]
-      if entry then
-        local p = ep .. "." .. kind
-        local flow = m.flows[entry.flow]
-        if flow == nil then
-          if not core.isfile(dir .. "/" .. entry.flow) then
-            report(p .. ".flow", fmt("%s.flow: file '%s' not found in %s", p, entry.flow, dir))
-          else
-            local chunk
-            flow, chunk = _M.load_flow(dir, entry.flow, errs)
-            m.chunks[entry.flow] = chunk
-          end
-          m.flows[entry.flow] = flow or false   -- a broken flow is reported once
-        end
-        flow = flow or nil
-        local inputs = entry.inputs or {}
-        for iname, v in pairs(inputs) do
-          local ip = p .. ".inputs." .. tostring(iname)
-          if _M.is_option(v) and opts[v.name] == nil then
-            report(ip, fmt("%s: option '%s' is not declared in %s.options", ip, v.name, ep))
-          end
-          if flow and flow.inputs[iname] == nil then
-            report(ip, fmt("%s: the flow %s declares no input '%s'%s", ip, entry.flow,
-              tostring(iname), suggest(tostring(iname), sorted_keys(flow.inputs))))
-          end
-        end
-        if flow then
-          for _, iname in ipairs(sorted_keys(flow.inputs)) do
-            local spec = flow.inputs[iname]
-            if spec.required and spec.default == nil and inputs[iname] == nil then
-              report(p .. ".inputs", fmt("%s.inputs: required input '%s' of %s is not mapped",
-                p, iname, entry.flow))
-            end
-          end
-        end
-      end
-    end
-  end
-  -- helper flows (flows/*.lua no event names) and the connector's cards
-  for _, fname in ipairs(core.listdir(dir .. "/flows")) do
-    local rel = "flows/" .. fname
-    if fname:match("%.lua$") and m.flows[rel] == nil then
-      local flow, chunk = _M.load_flow(dir, rel, errs)
-      m.flows[rel], m.chunks[rel] = flow or false, chunk
-    end
-  end
-  m.cards, m.card_chunks = {}, {}
-  local names, cards = {}, require "unhook.cards"
-  local builtin = cards.names()
-  for _, fname in ipairs(core.listdir(dir .. "/cards")) do
-    local rel = "cards/" .. fname
-    if fname:match("%.lua$") then
-      local file = dir .. "/" .. rel
-      local c, cerr, _, chunk = _M.run_file(file, _M.env(nil, nil, dir))
-      if cerr then
-        errs[#errs + 1] = cerr
-      elseif not card.is_card(c) then
-        errs[#errs + 1] = fmt("%s:1: a card file must return unhook.card{ name = ..., inputs = ..., outputs = ..., run = ... }, got %s",
-          file, type(c))
-      elseif names[c.def.name] then
-        errs[#errs + 1] = fmt("%s:1: card '%s' is also defined in %s", file, c.def.name, names[c.def.name])
-      elseif cards.conflict(builtin, { c.def.name }) then
-        errs[#errs + 1] = fmt("%s:1: card '%s' takes the name of a built-in card (%s)", file, c.def.name,
-          cards.conflict(builtin, { c.def.name }))
-      else
-        names[c.def.name] = rel
-        m.cards[rel], m.card_chunks[rel] = c, chunk
-      end
-    end
-  end
+  check_events(m, errs, report)
+  load_helper_flows(m, errs)
+  load_cards(m, errs)
   if #errs > 0 then return nil, _M.sorted(errs) end
   return m
 end
@@ -397,8 +414,16 @@ function _M.sorted(errs)
   return errs
 end
 
+-- A retry setting as the scheduler uses it: the default (core.RETRY)
+-- unless the event sets a positive value.
+local function resolved(v, default)
+  if v ~= nil and v > 0 then return v end
+  return default
+end
+
 -- What the scheduler needs of a connector: its limits and, per event,
--- the retry policy.  Returns a table, or nil and the problems as text.
+-- the retry policy with defaults applied.  Returns a table, or nil and
+-- the problems as text.
 function _M.summary(dir)
   local m, errs = _M.load(dir)
   if not m then return nil, table.concat(errs, "\n") end
@@ -407,8 +432,9 @@ function _M.summary(dir)
                 events = {} }
   for ename, ev in pairs(m.events) do
     local r = ev.retry or {}
-    out.events[ename] = { max_attempts = r.max_attempts or 8, base_ms = r.base_ms or 1000,
-                          max_ms = r.max_ms or 3600000 }
+    out.events[ename] = { max_attempts = resolved(r.max_attempts, RETRY.max_attempts),
+                          base_ms = resolved(r.base_ms, RETRY.base_ms),
+                          max_ms = resolved(r.max_ms, RETRY.max_ms) }
   end
   return out
 end

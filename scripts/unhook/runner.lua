@@ -10,6 +10,7 @@ local http = require "unhook.http"
 local chunks = require "unhook.chunks"
 local cards = require "unhook.cards"
 local helpers = require "unhook.helpers"
+local codes = require "unhook.codes"
 
 local _M = {}
 
@@ -17,10 +18,12 @@ local type, pairs, ipairs, tostring, pcall, xpcall = type, pairs, ipairs, tostri
 local fmt, concat, sort = string.format, table.concat, table.sort
 local json = require("unhook").json
 
+local OUTCOME, RC = codes.OUTCOME, codes.RC
 local DEFAULT_GONE = { 404, 410 }
 
-local function setup(code, message)
-  return { outcome = "setup", code = code, message = message }
+-- The flow could not start: rc is the API's result code.
+local function setup(rc, message)
+  return { outcome = OUTCOME.setup, rc = rc, message = message }
 end
 
 local function copy(v)
@@ -216,55 +219,73 @@ local function client_for(p, base)
   return setmetatable({}, mt)
 end
 
--- spec: { dir, event, kind, options_json, inputs_json, registration,
---         reason, instance_id, connection = { non-secret fields } }
-function _M.run(spec)
+-- One run goes through phases, each a function of the run's state r
+-- (r.spec, then what earlier phases found).  A phase returns nothing to
+-- go on, or the result that ends the run.
+
+-- The connector, the event and its flow entry.
+local function resolve(r)
+  local spec = r.spec
   local p, perr = prepare(spec.dir)
-  if not p then return setup("invalid", perr) end
+  if not p then return setup(RC.invalid, perr) end
   local m = p.m
   if m.limits then core.limits(m.limits.memory_mb, m.limits.timeout_ms) end
   local ev = m.events[spec.event]
   if not ev then
-    return setup("notfound", fmt("connector '%s' has no event '%s' (events: %s)",
+    return setup(RC.notfound, fmt("connector '%s' has no event '%s' (events: %s)",
       m.name, tostring(spec.event), names(m.events)))
   end
   local entry = ev[spec.kind]
   if not entry then
-    return setup("notfound", fmt("event '%s' of connector '%s' has no %s flow",
+    return setup(RC.notfound, fmt("event '%s' of connector '%s' has no %s flow",
       spec.event, m.name, spec.kind))
   end
-  local ctx
-  local function more(k)
-    if k == "cards" and ctx then return ctx.cards end
-  end
-  local env = manifest.env(nil, more, p.m.dir)
-  local flow, ferr = instantiate(p, entry.flow, env)
-  if not flow then return setup("invalid", ferr) end
+  r.p, r.m, r.ev, r.entry = p, m, ev, entry
+end
 
+-- A fresh instance of the flow, whose unhook.cards is ctx.cards once
+-- there is a ctx.
+local function load_flow(r)
+  local env = manifest.env(nil, function(k)
+    if k == "cards" and r.ctx then return r.ctx.cards end
+  end, r.m.dir)
+  local flow, ferr = instantiate(r.p, r.entry.flow, env)
+  if not flow then return setup(RC.invalid, ferr) end
+  r.flow = flow
+end
+
+-- The event's options, as given, checked against their declaration.
+local function validate_options(r)
+  local spec = r.spec
   local given, err = decode_object(spec.options_json, "options")
-  if not given then return setup("usage", err) end
-  local declared = ev.options or {}
+  if not given then return setup(RC.usage, err) end
+  local declared = r.ev.options or {}
   for k in pairs(given) do
     if declared[k] == nil then
-      return setup("usage", fmt("event '%s' has no option '%s' (options: %s)",
+      return setup(RC.usage, fmt("event '%s' has no option '%s' (options: %s)",
         spec.event, tostring(k), names(declared)))
     end
   end
   local options
   options, err = schema.validate(given, declared, "option", json)
-  if not options then return setup("usage", err) end
+  if not options then return setup(RC.usage, err) end
+  r.options = options
+end
 
+-- The flow's inputs: the entry's mapping, then the run's overrides,
+-- checked against the flow's declaration.
+local function map_inputs(r)
+  local spec, entry, flow = r.spec, r.entry, r.flow
   local input = {}
   for iname, v in pairs(entry.inputs or {}) do
-    if manifest.is_option(v) then input[iname] = copy(options[v.name])
+    if manifest.is_option(v) then input[iname] = copy(r.options[v.name])
     else input[iname] = copy(v) end
   end
-  local overrides
-  overrides, err = decode_object(spec.inputs_json, "inputs")
-  if not overrides then return setup("usage", err) end
+  local overrides, err = decode_object(spec.inputs_json, "inputs")
+  if not overrides then return setup(RC.usage, err) end
   for k, v in pairs(overrides) do
     if flow.inputs[k] == nil then
-      return setup("usage", fmt("the flow %s has no input '%s' (inputs: %s)",
+      return setup(RC.usage, fmt("the flow %s has no input '%s' (inputs: %s)",
         entry.flow, tostring(k), names(flow.inputs)))
     end
     input[k] = v
@@ -273,28 +294,33 @@ function _M.run(spec)
     local ispec = flow.inputs[iname]
     if manifest.is_option(v) and input[iname] == nil and ispec and ispec.required
        and ispec.default == nil then
-      return setup("usage", fmt("option '%s' is required by the %s flow (input '%s' of %s)",
+      return setup(RC.usage, fmt("option '%s' is required by the %s flow (input '%s' of %s)",
         v.name, spec.kind, iname, entry.flow))
     end
   end
   input, err = schema.validate(input, flow.inputs, "input", json)
-  if not input then return setup("usage", err) end
+  if not input then return setup(RC.usage, err) end
+  r.input = input
+end
 
-  local registration
-  registration, err = decode_registration(spec.registration)
-  if err then return setup("usage", err) end
+local function read_registration(r)
+  local registration, err = decode_registration(r.spec.registration)
+  if err then return setup(RC.usage, err) end
+  r.registration = registration
+end
 
-  if spec.validate_only then return { outcome = "done" } end
-
+-- ctx, and the cards it reaches.
+local function build_ctx(r)
+  local spec, p, m = r.spec, r.p, r.m
   local conn = spec.connection or {}
   local base = conn.base_url or m.base_url
   local cerr = cards.conflict(p.card_names, spec.ccards)
-  if cerr then return setup("invalid", cerr) end
-  ctx = {
-    input = input,
-    registration = registration,
+  if cerr then return setup(RC.invalid, cerr) end
+  local ctx = {
+    input = r.input,
+    registration = r.registration,
     instance = { id = spec.instance_id or "test", connector = m.name, event = spec.event,
-                 options = copy(options) },
+                 options = copy(r.options) },
     reason = spec.reason or (spec.kind == "registration" and "enabled" or "disabled"),
     connection = copy(conn),
     log = logger(fmt("%s %s: ", m.name, spec.instance_id or "test")),
@@ -304,7 +330,7 @@ function _M.run(spec)
   -- ctx.cards is built on first use: most flows never touch a card
   setmetatable(ctx, { __index = function(t, k)
     if k ~= "cards" then return nil end
-    local custom, err = custom_cards(p, manifest.env(nil, nil, p.m.dir))
+    local custom, err = custom_cards(p, manifest.env(nil, nil, m.dir))
     if not custom then error(err, 2) end
     local tree, terr = cards.bind(t, custom, spec.ccards)
     if not tree then error(terr, 2) end
@@ -312,42 +338,69 @@ function _M.run(spec)
     return tree
   end })
   helpers.set(ctx, helper_caller(p, ctx))
+  r.ctx = ctx
+end
 
-  local ok, ret = xpcall(flow.run, chunks.expand, ctx, input)
-  if ok then
-    if spec.kind == "registration" then
-      local t = type(ret)
-      if t ~= "table" and t ~= "string" then
-        return { outcome = "failed", code = "script",
-          message = fmt("%s/%s: a registration flow must return the registration data (a table or a string), got %s",
-            spec.dir, entry.flow, t) }
-      end
-      local eok, data = pcall(json.encode, ret)
-      if not eok then
-        return { outcome = "failed", code = "script",
-          message = fmt("%s/%s: registration data cannot be stored as JSON: %s", spec.dir, entry.flow, tostring(data)) }
-      end
-      return { outcome = "done", registration = data }
-    end
-    return { outcome = "done" }
+-- What a registration flow returned: the data to store, as JSON.
+local function registration_data(r, ret)
+  local where = r.spec.dir .. "/" .. r.entry.flow
+  local t = type(ret)
+  if t ~= "table" and t ~= "string" then
+    return { outcome = OUTCOME.failed, code = "script",
+      message = fmt("%s: a registration flow must return the registration data (a table or a string), got %s",
+        where, t) }
   end
-  local gone = spec.kind == "deregistration" and (ev.gone or DEFAULT_GONE) or {}
-  local outcome = http.classify(ret, gone)
-  if unhook.is_error(ret) and ret.code == "stop" then
+  local eok, data = pcall(json.encode, ret)
+  if not eok then
+    return { outcome = OUTCOME.failed, code = "script",
+      message = fmt("%s: registration data cannot be stored as JSON: %s", where, tostring(data)) }
+  end
+  return { outcome = OUTCOME.done, registration = data }
+end
+
+-- What the flow raised.
+local function error_outcome(r, err)
+  local kind = r.spec.kind
+  if unhook.is_error(err) and err.code == "stop" then
     -- branching.continue_if: a deregistration ends done; a registration
     -- that stops has no data to store
-    if spec.kind == "registration" then
-      return { outcome = "failed", code = "stop", message = "the registration flow stopped without registration data: " .. tostring(ret.message) }
+    if kind == "registration" then
+      return { outcome = OUTCOME.failed, code = "stop", message = "the registration flow stopped without registration data: " .. tostring(err.message) }
     end
-    return { outcome = "done" }
+    return { outcome = OUTCOME.done }
   end
-  local res = { outcome = outcome, message = message_of(ret) }
-  if unhook.is_error(ret) then
-    res.code, res.status, res.retry_after = ret.code, ret.status, ret.retry_after
+  local gone = kind == "deregistration" and (r.ev.gone or DEFAULT_GONE) or {}
+  local res = { outcome = http.classify(err, gone), message = message_of(err) }
+  if unhook.is_error(err) then
+    res.code, res.status, res.retry_after = err.code, err.status, err.retry_after
   else
     res.code = "script"
   end
   return res
+end
+
+local function call_flow(r)
+  local ok, ret = xpcall(r.flow.run, chunks.expand, r.ctx, r.input)
+  if not ok then return error_outcome(r, ret) end
+  if r.spec.kind == "registration" then return registration_data(r, ret) end
+  return { outcome = OUTCOME.done }
+end
+
+-- spec: { dir, event, kind, options_json, inputs_json, registration,
+--         reason, instance_id, connection = { non-secret fields },
+--         ccards, validate_only }
+-- Returns { outcome, code, message, status, retry_after, registration }
+-- or, when the flow could not start, { outcome = OUTCOME.setup, rc,
+-- message }; codes.result turns it into what C reads.
+function _M.run(spec)
+  local r = { spec = spec }
+  local stop = resolve(r) or load_flow(r) or validate_options(r) or map_inputs(r)
+    or read_registration(r)
+  if stop then return codes.result(stop) end
+  if spec.validate_only then return codes.result({ outcome = OUTCOME.done }) end
+  stop = build_ctx(r)
+  if stop then return codes.result(stop) end
+  return codes.result(call_flow(r))
 end
 
 return _M
