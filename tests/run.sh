@@ -2,6 +2,9 @@
 # Run the test suites against the fixture provider on loopback.
 # usage: sh tests/run.sh [all|unit|spec|e2e|bulk]
 set -u
+# connection files are written as a careful operator writes them (0600):
+# one that others may read holds its secret at their mercy (a warning)
+umask 077
 cd "$(dirname "$0")/.."
 what=${1:-all}
 . tests/provider/start.sh
