@@ -143,6 +143,8 @@ spec: all
 	sh tests/run.sh spec
 e2e: all
 	sh tests/run.sh e2e
+arch: all
+	sh tests/arch/check.sh
 
 # make check: the C tests under AddressSanitizer/UBSan and valgrind.
 check: deps

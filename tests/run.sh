@@ -1,6 +1,6 @@
 #!/bin/sh
 # Run the test suites against the fixture provider on loopback.
-# usage: sh tests/run.sh [all|unit|spec|e2e|bulk]
+# usage: sh tests/run.sh [all|arch|unit|integration|spec|e2e|embed|bulk|security|bad-input|install]
 set -u
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -21,6 +21,9 @@ suite() {
     fi
 }
 
+if [ "$what" = all ] || [ "$what" = arch ]; then
+    suite arch sh tests/arch/check.sh
+fi
 if [ "$what" = all ] || [ "$what" = unit ]; then
     for t in build/tests/test_*; do
         [ -x "$t" ] && suite "$(basename "$t")" "$t"
@@ -43,6 +46,9 @@ if [ "$what" = all ] || [ "$what" = security ]; then
 fi
 if [ "$what" = all ] || [ "$what" = bad-input ]; then
     suite bad-input sh tests/bad-input/run.sh
+fi
+if [ "$what" = all ] || [ "$what" = install ]; then
+    suite install sh tests/install.sh
 fi
 echo "suites: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
