@@ -58,10 +58,16 @@ CONFIG   = PREFIX=$(PREFIX) BINDIR=$(BINDIR) LIBDIR=$(LIBDIR) INCDIR=$(INCDIR) \
            LDFLAGS=$(LDFLAGS) LIBS=$(LIBS) PKG_CFLAGS=$(PKG_CFLAGS)
 STAMP    := $(B)/config.stamp
 
+# C tests: tests/unit/test_*.c (no network) -> $(B)/tests/, and
+# tests/integration/test_*.c (against the fixture provider) -> $(B)/itests/,
+# all linked with tests/support/*.c.
 TEST_SRC := $(wildcard tests/unit/test_*.c)
-TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
+ITEST_SRC := $(wildcard tests/integration/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%) \
+            $(ITEST_SRC:tests/integration/%.c=$(B)/itests/%)
+SUPPORT_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tests/support/*.c))
 
-.PHONY: all deps test check unit spec e2e arch demo install uninstall clean bench fuzz FORCE
+.PHONY: all deps test check unit integration spec e2e arch demo install uninstall clean bench fuzz FORCE
 
 SOVER   := 0
 VERSION := 0.1.0
@@ -127,9 +133,13 @@ $(B)/lua/unhook.so: $(LUAMOD_OBJ) $(LIB_OBJ) $(STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) -shared $(LDFLAGS) -o $@ $(LUAMOD_OBJ) $(LIB_OBJ) $(shell pkg-config --libs libcurl lua5.4-cjson sqlite3 libcrypto) -lm
 
-$(B)/tests/%: tests/unit/%.c $(B)/libunhook.a $(STAMP)
+TEST_LINK = $(SUPPORT_OBJ) $(B)/libunhook.a $(PKG_LIBS) -lm -lcmocka
+$(B)/tests/%: tests/unit/%.c $(SUPPORT_OBJ) $(B)/libunhook.a $(STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Icore -o $@ $< $(B)/libunhook.a $(PKG_LIBS) -lm -lcmocka
+	$(CC) $(ALL_CFLAGS) -Icore -Itests/support -o $@ $< $(TEST_LINK)
+$(B)/itests/%: tests/integration/%.c $(SUPPORT_OBJ) $(B)/libunhook.a $(STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Icore -Itests/support -o $@ $< $(TEST_LINK)
 
 # make test: what CI runs.  Installs missing packages, builds with
 # warnings as errors, starts the fixture provider, runs every suite.
@@ -139,6 +149,8 @@ test: deps
 
 unit: all $(TEST_BIN)
 	sh tests/run.sh unit
+integration: all $(TEST_BIN)
+	sh tests/run.sh integration
 spec: all
 	sh tests/run.sh spec
 e2e: all
@@ -149,7 +161,8 @@ arch: all
 # make check: the C tests under AddressSanitizer/UBSan and valgrind.
 check: deps
 	$(MAKE) STRICT=1 B=build/asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
-	  LDFLAGS="-fsanitize=address,undefined" build/asan/unhook $(TEST_SRC:tests/unit/%.c=build/asan/tests/%)
+	  LDFLAGS="-fsanitize=address,undefined" build/asan/unhook \
+	  $(TEST_SRC:tests/unit/%.c=build/asan/tests/%) $(ITEST_SRC:tests/integration/%.c=build/asan/itests/%)
 	$(MAKE) STRICT=1 all $(TEST_BIN)
 	sh tests/check.sh
 

@@ -29,6 +29,11 @@ if [ "$what" = all ] || [ "$what" = unit ]; then
         [ -x "$t" ] && suite "$(basename "$t")" "$t"
     done
 fi
+if [ "$what" = all ] || [ "$what" = integration ]; then
+    for t in build/itests/test_*; do
+        [ -x "$t" ] && suite "$(basename "$t")" "$t"
+    done
+fi
 if [ "$what" = all ] || [ "$what" = spec ]; then
     suite busted busted -o utfTerminal
 fi

@@ -6,31 +6,10 @@
  * root, so that the bundled connectors are found under scripts/.
  *
  * UNHOOK_TEST_SLOW=N stretches the time budgets N times (for valgrind).
- * A test that shows a known bug in core/ or scripts/ is skipped unless
- * UNHOOK_KNOWN_BUGS=1 is set; drop its KNOWN_BUG line once fixed.
  */
-#define _XOPEN_SOURCE 700
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
-#include <ftw.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <cmocka.h>
+#include "support.h"
 
 #include "unhook.h"
-
-#define KNOWN_BUG(what)                                                  \
-    do {                                                                 \
-        if (!getenv("UNHOOK_KNOWN_BUGS")) {                              \
-            print_message("known bug, skipped (UNHOOK_KNOWN_BUGS=1 runs " \
-                          "it): %s\n", what);                            \
-            skip();                                                      \
-        }                                                                \
-    } while (0)
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -39,13 +18,6 @@ typedef struct fixture {
     char dir[512];            /* the connector: ROOT/c */
     unhook_engine *E;
 } fixture;
-
-static int rm_entry(const char *path, const struct stat *st, int flag,
-                    struct FTW *ftw)
-{
-    (void)st; (void)flag; (void)ftw;
-    return remove(path);
-}
 
 static int open_fixture(void **state, int timeout_ms, int memory_mb)
 {
@@ -85,7 +57,7 @@ static int teardown(void **state)
     fixture *f = *state;
 
     unhook_engine_close(f->E);
-    nftw(f->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    support_rm_tree(f->root);
     free(f);
     return 0;
 }
@@ -94,18 +66,9 @@ static int teardown(void **state)
 static void write_at(const char *dir, const char *rel, const char *text)
 {
     char path[1024];
-    FILE *fp;
 
     snprintf(path, sizeof path, "%s/%s", dir, rel);
-    for (char *s = strchr(path + 1, '/'); s; s = strchr(s + 1, '/')) {
-        *s = '\0';
-        mkdir(path, 0700);
-        *s = '/';
-    }
-    fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs(text, fp);
-    fclose(fp);
+    support_write_at(path, text);
 }
 
 static void write_file(fixture *f, const char *rel, const char *text)
