@@ -28,17 +28,41 @@ ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(OPT) $(WARN)
            -fPIC -fvisibility=hidden -MMD -MP -DUNHOOK_SHARE='"$(SHAREDIR)"' $(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS ?=
 
+# The library: every core/*.c.
 CORE_SRC := $(wildcard core/*.c)
 LIB_SRC  := $(CORE_SRC)
 LUA_SRC  := $(sort $(wildcard scripts/unhook/*.lua scripts/unhook/cards/*.lua))
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o) $(B)/obj/embed.o
-# The command line sees the public header only.
-CLI_OBJ  := $(patsubst %.c,$(B)/obj/%.o,$(wildcard bindings/cli/*.c))
 
+# Clients of the public API (the CLI and the Lua module) see one header:
+# core/unhook.h copied alone into $(B)/include, and no -Icore.  The CLI is
+# bindings/cli/*.c.
+PUB_INC  := $(B)/include
+CLI_SRC  := $(wildcard bindings/cli/*.c)
+CLI_OBJ  := $(CLI_SRC:%.c=$(B)/obj/%.o)
+LUAMOD_OBJ := $(B)/obj/bindings/lunhook.o
+CLIENT_OBJ := $(CLI_OBJ) $(LUAMOD_OBJ)
+
+# Every output that depends on the configuration depends on $(B)/config.stamp,
+# rewritten only when one of these values changes (so `make` then
+# `make install PREFIX=/usr` rebuilds what has /usr/local compiled in).
+# WARN is left out: -Werror changes no output.
+CONFIG   = PREFIX=$(PREFIX) BINDIR=$(BINDIR) LIBDIR=$(LIBDIR) INCDIR=$(INCDIR) \
+           SHAREDIR=$(SHAREDIR) LUA_CMOD=$(LUA_CMOD) MANDIR=$(MANDIR) \
+           VERSION=$(VERSION) CC=$(CC) OPT=$(OPT) CFLAGS=$(CFLAGS) \
+           LDFLAGS=$(LDFLAGS) LIBS=$(LIBS) PKG_CFLAGS=$(PKG_CFLAGS)
+STAMP    := $(B)/config.stamp
+
+# C tests: tests/unit/test_*.c (no network) -> $(B)/tests/, and
+# tests/integration/test_*.c (against the fixture provider) -> $(B)/itests/,
+# all linked with tests/support/*.c.
 TEST_SRC := $(wildcard tests/unit/test_*.c)
-TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
+ITEST_SRC := $(wildcard tests/integration/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%) \
+            $(ITEST_SRC:tests/integration/%.c=$(B)/itests/%)
+SUPPORT_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tests/support/*.c))
 
-.PHONY: all deps test check unit spec e2e demo install uninstall clean bench fuzz
+.PHONY: all deps test check unit integration spec e2e arch demo install uninstall clean bench fuzz FORCE
 
 SOVER   := 0
 VERSION := 0.1.0
@@ -55,15 +79,29 @@ deps:
 	    apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-$(B)/obj/%.o: %.c
+$(STAMP): FORCE
+	@mkdir -p $(B)
+	@if [ "$$(cat $@ 2>/dev/null)" != '$(CONFIG)' ]; then \
+	  [ ! -f $@ ] || echo "configuration changed: rebuilding"; \
+	  printf '%s\n' '$(CONFIG)' >$@; fi
+
+$(B)/obj/%.o: %.c $(STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(PUB_INC)/unhook.h: core/unhook.h
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+$(CLIENT_OBJ): $(B)/obj/%.o: %.c $(PUB_INC)/unhook.h $(STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -I$(PUB_INC) -c $< -o $@
 
 $(B)/embed.c: scripts/embed.lua $(LUA_SRC)
 	@mkdir -p $(B)
 	lua5.4 scripts/embed.lua $@ $(LUA_SRC)
 
-$(B)/obj/embed.o: $(B)/embed.c
+$(B)/obj/embed.o: $(B)/embed.c $(STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Icore -Wno-overlength-strings -c $< -o $@
 
@@ -71,36 +109,32 @@ $(B)/libunhook.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(B)/include/unhook.h: core/unhook.h
-	@mkdir -p $(dir $@)
-	cp $< $@
-
-$(CLI_OBJ): $(B)/obj/%.o: %.c $(B)/include/unhook.h
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -I$(B)/include -c $< -o $@
-
-$(B)/unhook: $(CLI_OBJ) $(B)/libunhook.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm $(LIBS)
+$(B)/unhook: $(CLI_OBJ) $(B)/libunhook.a $(STAMP)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(B)/libunhook.a $(PKG_LIBS) -lm $(LIBS)
 
 # The shared library exports only the public API (unhook_*).
-$(B)/libunhook.so: $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,libunhook.so.$(SOVER) $(LDFLAGS) -o $@.$(VERSION) $^ \
+$(B)/libunhook.so: $(LIB_OBJ) $(STAMP)
+	$(CC) -shared -Wl,-soname,libunhook.so.$(SOVER) $(LDFLAGS) -o $@.$(VERSION) $(LIB_OBJ) \
 	  $(PKG_LIBS) -lm
 	ln -sf libunhook.so.$(VERSION) $@.$(SOVER)
 	ln -sf libunhook.so.$(VERSION) $@
 
-$(B)/unhook.pc: core/unhook.pc.in Makefile
+$(B)/unhook.pc: core/unhook.pc.in Makefile $(STAMP)
 	sed -e 's#@PREFIX@#$(PREFIX)#' -e 's#@LIBDIR@#$(LIBDIR)#' -e 's#@INCDIR@#$(INCDIR)#' \
 	  -e 's#@VERSION@#$(VERSION)#' $< >$@
 
 # The Lua module: the engine inside, Lua itself from the host interpreter.
-$(B)/lua/unhook.so: $(B)/obj/bindings/lunhook.o $(LIB_OBJ)
+$(B)/lua/unhook.so: $(LUAMOD_OBJ) $(LIB_OBJ) $(STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) -shared $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libcurl lua5.4-cjson sqlite3 libcrypto) -lm
+	$(CC) -shared $(LDFLAGS) -o $@ $(LUAMOD_OBJ) $(LIB_OBJ) $(shell pkg-config --libs libcurl lua5.4-cjson sqlite3 libcrypto) -lm
 
-$(B)/tests/%: tests/unit/%.c $(B)/libunhook.a
+TEST_LINK = $(SUPPORT_OBJ) $(B)/libunhook.a $(PKG_LIBS) -lm -lcmocka
+$(B)/tests/%: tests/unit/%.c $(SUPPORT_OBJ) $(B)/libunhook.a $(STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Icore -o $@ $< $(B)/libunhook.a $(PKG_LIBS) -lm -lcmocka
+	$(CC) $(ALL_CFLAGS) -Icore -Itests/support -o $@ $< $(TEST_LINK)
+$(B)/itests/%: tests/integration/%.c $(SUPPORT_OBJ) $(B)/libunhook.a $(STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Icore -Itests/support -o $@ $< $(TEST_LINK)
 
 # make test: what CI runs.  Installs missing packages, builds with
 # warnings as errors, starts the fixture provider, runs every suite.
@@ -110,15 +144,20 @@ test: deps
 
 unit: all $(TEST_BIN)
 	sh tests/run.sh unit
+integration: all $(TEST_BIN)
+	sh tests/run.sh integration
 spec: all
 	sh tests/run.sh spec
 e2e: all
 	sh tests/run.sh e2e
+arch: all
+	sh tests/arch/check.sh
 
 # make check: the C tests under AddressSanitizer/UBSan and valgrind.
 check: deps
 	$(MAKE) STRICT=1 B=build/asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
-	  LDFLAGS="-fsanitize=address,undefined" build/asan/unhook $(TEST_SRC:tests/unit/%.c=build/asan/tests/%)
+	  LDFLAGS="-fsanitize=address,undefined" build/asan/unhook \
+	  $(TEST_SRC:tests/unit/%.c=build/asan/tests/%) $(ITEST_SRC:tests/integration/%.c=build/asan/itests/%)
 	$(MAKE) STRICT=1 all $(TEST_BIN)
 	sh tests/check.sh
 

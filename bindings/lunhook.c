@@ -15,7 +15,7 @@
 #include <lauxlib.h>
 #include <lua-cjson.h>
 
-#include "../core/unhook.h"
+#include "unhook.h"
 
 #define ENGINE_MT "unhook.Engine"
 

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The `make check` driver: with the fixture provider on loopback, run
-#   1. every build/asan/tests/test_* (AddressSanitizer + UBSan, leaks on),
-#   2. every build/tests/test_* under valgrind (definite/indirect leaks and
+#   1. every build/asan/{tests,itests}/test_* (AddressSanitizer + UBSan, leaks on),
+#   2. every build/{tests,itests}/test_* under valgrind (definite/indirect leaks and
 #      memory errors fail),
 #   3. a few runs of the ASan-built CLI (check, and run against the
 #      provider: done, gone, a retryable failure),
@@ -64,13 +64,13 @@ seed() {
 }
 
 # 1. unit tests under ASan + UBSan
-for t in build/asan/tests/test_*; do
+for t in build/asan/tests/test_* build/asan/itests/test_*; do
     [ -x "$t" ] || continue
     step "asan $(basename "$t")" "$t"
 done
 
 # 2. unit tests under valgrind (time budgets stretched: valgrind is slow)
-for t in build/tests/test_*; do
+for t in build/tests/test_* build/itests/test_*; do
     [ -x "$t" ] || continue
     step "valgrind $(basename "$t")" env UNHOOK_TEST_SLOW=3 $VALGRIND "$t"
 done

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Run the test suites against the fixture provider on loopback.
-# usage: sh tests/run.sh [all|unit|spec|e2e|bulk]
+# usage: sh tests/run.sh [all|arch|unit|integration|spec|e2e|embed|bulk|security|bad-input|install]
 set -u
 # connection files are written as a careful operator writes them (0600):
 # one that others may read holds its secret at their mercy (a warning)
@@ -24,8 +24,16 @@ suite() {
     fi
 }
 
+if [ "$what" = all ] || [ "$what" = arch ]; then
+    suite arch sh tests/arch/check.sh
+fi
 if [ "$what" = all ] || [ "$what" = unit ]; then
     for t in build/tests/test_*; do
+        [ -x "$t" ] && suite "$(basename "$t")" "$t"
+    done
+fi
+if [ "$what" = all ] || [ "$what" = integration ]; then
+    for t in build/itests/test_*; do
         [ -x "$t" ] && suite "$(basename "$t")" "$t"
     done
 fi
@@ -46,6 +54,9 @@ if [ "$what" = all ] || [ "$what" = security ]; then
 fi
 if [ "$what" = all ] || [ "$what" = bad-input ]; then
     suite bad-input sh tests/bad-input/run.sh
+fi
+if [ "$what" = all ] || [ "$what" = install ]; then
+    suite install sh tests/install.sh
 fi
 echo "suites: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

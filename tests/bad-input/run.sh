@@ -1,51 +1,8 @@
 #!/bin/sh
 # The bad-input catalogue: what unhook does with bad input, bad flows and a
-# bad store, as golden files.  Each tests/bad-input/cases/NAME.sh is run by
-# sh with $UNHOOK (the binary), $URL and $PORT (the fixture provider), $TMP
-# (a scratch folder), $ROOT, and the helpers of tests/e2e/lib.sh and
-# tests/bad-input/lib.sh; everything it prints, with the scratch folder,
-# the repository path, the provider's port, durations and times replaced
-# by TMP, nothing, PORT, N ms and TIME, must equal cases/NAME.out.
-# UPDATE=1 rewrites the golden files: read every one before committing it.
+# bad store, as golden files: tests/bad-input/cases/NAME.sh and NAME.out,
+# run by tests/golden.sh with the helpers of tests/e2e/lib.sh and
+# tests/bad-input/lib.sh.  UPDATE=1 rewrites the golden files: read every
+# one before committing it.
 # usage: sh tests/bad-input/run.sh [NAME...]   (default: every case)
-# Needs the fixture provider: UNHOOK_TEST_URL and UNHOOK_TEST_PORT, as
-# tests/run.sh sets them.
-set -u
-: "${UNHOOK_TEST_URL:?needs the fixture provider: run sh tests/run.sh bad-input}"
-: "${UNHOOK_TEST_PORT:?needs the fixture provider: run sh tests/run.sh bad-input}"
-cd "$(dirname "$0")/../.."
-ROOT=$(pwd)
-pass=0
-fail=0
-cases=""
-for n in "$@"; do cases="$cases tests/bad-input/cases/$n.sh"; done
-for case in ${cases:-tests/bad-input/cases/*.sh}; do
-    name=$(basename "$case" .sh)
-    want="tests/bad-input/cases/$name.out"
-    TMP=$(mktemp -d)
-    curl -s -X POST "$UNHOOK_TEST_URL/_control/reset" >/dev/null
-    got=$(cd "$ROOT" && UNHOOK="$ROOT/build/unhook" URL="$UNHOOK_TEST_URL" \
-          PORT="$UNHOOK_TEST_PORT" TMP="$TMP" ROOT="$ROOT" \
-          sh -c ". tests/e2e/lib.sh; . tests/bad-input/lib.sh; . $case" 2>&1 \
-          | sed -e "s#$TMP#TMP#g" -e "s#$ROOT/##g" \
-                -e "s#127.0.0.1:$UNHOOK_TEST_PORT#127.0.0.1:PORT#g" \
-                -e "s#localhost:$UNHOOK_TEST_PORT#localhost:PORT#g" \
-                -e 's#([0-9.]* ms)#(N ms)#g' -e 's#^< Date: .*#< Date: DATE#' \
-          | sed -E -e 's/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z/TIME/g' \
-                   -e 's/\bin [0-9]+( ?)s\b/in N\1s/g')
-    if [ "${UPDATE:-}" = 1 ]; then
-        printf '%s\n' "$got" >"$want"
-    fi
-    if [ -f "$want" ] && [ "$got" = "$(cat "$want")" ]; then
-        pass=$((pass + 1))
-    else
-        fail=$((fail + 1))
-        echo "--- bad-input $name: output differs from $want"
-        printf '%s\n' "$got" | diff -u "$want" - | head -40
-    fi
-    # a case may leave read-only files and folders behind
-    chmod -R u+rwx "$TMP" 2>/dev/null
-    rm -rf "$TMP"
-done
-echo "bad-input: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+exec sh "$(dirname "$0")/../golden.sh" tests/bad-input "$@"

@@ -17,7 +17,7 @@ FCFLAGS  := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -O1 -g $(SAN) \
             $(shell pkg-config --cflags $(PKGS))
 FLIBS    := $(shell pkg-config --libs $(PKGS)) -lm
 
-LIB_SRC  := $(filter-out core/cli.c,$(wildcard core/*.c)) bindings/lcore.c
+LIB_SRC  := $(filter-out core/cli.c,$(wildcard core/*.c)) $(wildcard bindings/lcore.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(FB)/obj/%.o) $(FB)/obj/embed.o
 TARGETS  := $(patsubst tests/fuzz/%.c,$(FB)/%,$(wildcard tests/fuzz/fuzz_*.c))
 HELPERS  := $(FB)/obj/tests/fuzz/lua_cov.o

@@ -4,16 +4,8 @@
  * and Lua cards.  Runs registration flows (no network) and reads back
  * the registration data they return.
  */
-#define _XOPEN_SOURCE 700
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
+#include "support.h"
 #include <unistd.h>
-#include <cmocka.h>
 
 #include "unhook.h"
 

@@ -6,31 +6,14 @@
  * root, so that the bundled connectors are found under scripts/.
  *
  * UNHOOK_TEST_SLOW=N stretches the time budgets N times (for valgrind).
- * A test that shows a known bug in core/ or scripts/ is skipped unless
- * UNHOOK_KNOWN_BUGS=1 is set; drop its KNOWN_BUG line once fixed.
  */
-#define _XOPEN_SOURCE 700
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
-#include <ftw.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <cmocka.h>
+#include "support.h"
+
+#include <lua.h>
+#include <lauxlib.h>
+#include <lualib.h>
 
 #include "unhook.h"
-
-#define KNOWN_BUG(what)                                                  \
-    do {                                                                 \
-        if (!getenv("UNHOOK_KNOWN_BUGS")) {                              \
-            print_message("known bug, skipped (UNHOOK_KNOWN_BUGS=1 runs " \
-                          "it): %s\n", what);                            \
-            skip();                                                      \
-        }                                                                \
-    } while (0)
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -39,13 +22,6 @@ typedef struct fixture {
     char dir[512];            /* the connector: ROOT/c */
     unhook_engine *E;
 } fixture;
-
-static int rm_entry(const char *path, const struct stat *st, int flag,
-                    struct FTW *ftw)
-{
-    (void)st; (void)flag; (void)ftw;
-    return remove(path);
-}
 
 static int open_fixture(void **state, int timeout_ms, int memory_mb)
 {
@@ -85,7 +61,7 @@ static int teardown(void **state)
     fixture *f = *state;
 
     unhook_engine_close(f->E);
-    nftw(f->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    support_rm_tree(f->root);
     free(f);
     return 0;
 }
@@ -94,18 +70,9 @@ static int teardown(void **state)
 static void write_at(const char *dir, const char *rel, const char *text)
 {
     char path[1024];
-    FILE *fp;
 
     snprintf(path, sizeof path, "%s/%s", dir, rel);
-    for (char *s = strchr(path + 1, '/'); s; s = strchr(s + 1, '/')) {
-        *s = '\0';
-        mkdir(path, 0700);
-        *s = '/';
-    }
-    fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs(text, fp);
-    fclose(fp);
+    support_write_at(path, text);
 }
 
 static void write_file(fixture *f, const char *rel, const char *text)
@@ -231,36 +198,6 @@ static void test_bundled_generic_connector_is_ok(void **state)
     fixture *f = *state;
 
     assert_check_at(f->E, "scripts/connectors/generic", UNHOOK_OK, "");
-}
-
-/* ---- finding the connector ----------------------------------------------- */
-
-static void test_unknown_connector_name_is_not_found(void **state)
-{
-    fixture *f = *state;
-
-    assert_int_equal(unhook_connector_check(f->E, "no-such-connector"),
-                     UNHOOK_NOTFOUND);
-    assert_string_equal(unhook_errmsg(f->E),
-                        "connector 'no-such-connector' not found (searched "
-                        "--connectors, UNHOOK_CONNECTORS and the bundled connectors)");
-}
-
-static void test_missing_connector_folder_is_not_found(void **state)
-{
-    fixture *f = *state;
-    char nowhere[600];
-
-    snprintf(nowhere, sizeof nowhere, "%s/nowhere", f->dir);
-    assert_check_at(f->E, nowhere, UNHOOK_NOTFOUND,
-                    "DIR: no such connector folder");
-}
-
-static void test_folder_without_connector_lua_is_invalid(void **state)
-{
-    fixture *f = *state;
-
-    assert_check(f, UNHOOK_INVALID, "DIR: no connector.lua in this folder");
 }
 
 /* ---- connector.lua -------------------------------------------------------- */
@@ -756,18 +693,136 @@ static void test_one_connector_cannot_change_how_another_is_checked(void **state
                  "hosts, limits, name, version");
 }
 
+/* ---- the table of manifest errors (tests/manifest-errors.lua) ------------ */
+
+#define ERROR_TABLE "tests/manifest-errors.lua"
+
+static int cmp_lines(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* text with its lines sorted (to free). */
+static char *sorted_lines(const char *text)
+{
+    char *copy = strdup(text), *line[64], *out, *save = NULL;
+    size_t n = 0, len = strlen(text) + 2;
+
+    assert_non_null(copy);
+    for (char *l = strtok_r(copy, "\n", &save); l && n < 64; l = strtok_r(NULL, "\n", &save))
+        line[n++] = l;
+    qsort(line, n, sizeof *line, cmp_lines);
+    out = calloc(1, len);
+    assert_non_null(out);
+    for (size_t i = 0; i < n; i++)
+        snprintf(out + strlen(out), len - strlen(out), "%s%s", i ? "\n" : "", line[i]);
+    free(copy);
+    return out;
+}
+
+/* Case at the top of L's stack: write its files into a fresh folder under
+ * f->root, check it; returns 0 when rc and message are as the case says,
+ * else prints why. */
+static int run_error_case(fixture *f, lua_State *L, int k)
+{
+    char dir[600], *want, *got;
+    const char *name, *target, *rcname;
+    int rc, ok, prefix, sort;
+
+    lua_getfield(L, -1, "name");
+    name = luaL_checkstring(L, -1);
+    lua_pop(L, 1);
+    snprintf(dir, sizeof dir, "%s/case%d", f->root, k);
+    mkdir(dir, 0700);
+    lua_getfield(L, -1, "files");
+    if (lua_istable(L, -1)) {
+        lua_pushnil(L);
+        while (lua_next(L, -2)) {
+            char path[1024];
+            snprintf(path, sizeof path, "%s/%s", dir, luaL_checkstring(L, -2));
+            support_write_at(path, luaL_checkstring(L, -1));
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, -1, "connector");
+    target = lua_tostring(L, -1);
+    {
+        char *t = with_dir(target ? target : "DIR", dir);
+        lua_pop(L, 1);
+        lua_getfield(L, -1, "rc");
+        rcname = luaL_optstring(L, -1, "INVALID");
+        lua_getfield(L, -2, "prefix");
+        prefix = lua_toboolean(L, -1);
+        lua_getfield(L, -3, "sort_lines");
+        sort = lua_toboolean(L, -1);
+        lua_getfield(L, -4, "want");
+        want = with_dir(luaL_checkstring(L, -1), dir);
+        rc = unhook_connector_check(f->E, t);
+        free(t);
+    }
+    got = strdup(unhook_errmsg(f->E));
+    assert_non_null(got);
+    if (sort) {
+        char *a = sorted_lines(got), *b = sorted_lines(want);
+        free(got);
+        free(want);
+        got = a;
+        want = b;
+    }
+    ok = prefix ? strncmp(got, want, strlen(want)) == 0 : strcmp(got, want) == 0;
+    if (strcmp(rcname, "INVALID") == 0)
+        ok = ok && rc == UNHOOK_INVALID;
+    else if (strcmp(rcname, "NOTFOUND") == 0)
+        ok = ok && rc == UNHOOK_NOTFOUND;
+    else
+        ok = 0;
+    if (!ok)
+        print_error("%s: case %d (%s): rc %d (want %s), message:\n%s\nwant%s:\n%s\n",
+                    ERROR_TABLE, k, name, rc, rcname, got, prefix ? " a prefix" : "", want);
+    else
+        print_message("ok: %s\n", name);
+    lua_pop(L, 4);
+    free(got);
+    free(want);
+    return ok ? 0 : -1;
+}
+
+/* Every case of the table, each reported; fails if any case fails. */
+static void test_manifest_error_table(void **state)
+{
+    fixture *f = *state;
+    lua_State *L = luaL_newstate();
+    int failed = 0, n;
+
+    assert_non_null(L);
+    luaL_openlibs(L);
+    if (luaL_dofile(L, ERROR_TABLE) != LUA_OK)
+        fail_msg("%s", lua_tostring(L, -1));
+    assert_true(lua_istable(L, -1));
+    n = (int)luaL_len(L, -1);
+    assert_true(n > 0);
+    for (int k = 1; k <= n; k++) {
+        lua_rawgeti(L, -1, k);
+        if (run_error_case(f, L, k) < 0)
+            failed++;
+        lua_pop(L, 1);
+    }
+    lua_close(L);
+    if (failed)
+        fail_msg("%d of %d cases of %s failed", failed, n, ERROR_TABLE);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 #define TL(fn) cmocka_unit_test_setup_teardown(fn, setup_limited, teardown)
     const struct CMUnitTest tests[] = {
         T(test_valid_connector_is_ok),
+        T(test_manifest_error_table),
         T(test_ok_check_clears_previous_message),
         T(test_bundled_github_connector_is_ok),
         T(test_bundled_generic_connector_is_ok),
-        T(test_unknown_connector_name_is_not_found),
-        T(test_missing_connector_folder_is_not_found),
-        T(test_folder_without_connector_lua_is_invalid),
         T(test_manifest_syntax_error_names_file_and_line),
         T(test_manifest_runtime_error_names_file_and_line),
         T(test_manifest_must_return_table),

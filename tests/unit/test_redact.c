@@ -2,34 +2,12 @@
  * test_redact.c -- secrets of a connection (core/conn.c): uh_redact and
  * uh_redact_buf with hand-filled uh_conn structs, and uh_conn_load
  * through an engine, from connection files written to a scratch folder.
- *
- * A test that shows a known bug in core/ or scripts/ is skipped unless
- * UNHOOK_KNOWN_BUGS=1 is set; drop its KNOWN_BUG line once fixed.
  */
-#define _XOPEN_SOURCE 700
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
-#include <ftw.h>
+#include "support.h"
 #include <limits.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
-#include <cmocka.h>
 
 #include "engine.h"
-
-#define KNOWN_BUG(what)                                                  \
-    do {                                                                 \
-        if (!getenv("UNHOOK_KNOWN_BUGS")) {                              \
-            print_message("known bug, skipped (UNHOOK_KNOWN_BUGS=1 runs " \
-                          "it): %s\n", what);                            \
-            skip();                                                      \
-        }                                                                \
-    } while (0)
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -66,13 +44,6 @@ typedef struct fixture {
     uh_conn conn;
 } fixture;
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-                    struct FTW *ftw)
-{
-    (void)st; (void)flag; (void)ftw;
-    return remove(path);
-}
-
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
@@ -94,7 +65,7 @@ static int teardown(void **state)
 
     uh_conn_free(&f->conn);
     unhook_engine_close(f->E);
-    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    support_rm_tree(f->dir);
     free(f);
     return 0;
 }

@@ -4,11 +4,7 @@
  * as delta seconds or as an HTTP date relative to a fixed `now`; -1 when
  * the value means nothing.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
+#include "support.h"
 
 #include "sched.h"
 

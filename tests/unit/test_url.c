@@ -2,29 +2,10 @@
  * test_url.c -- the pure URL helpers of core/url.c: uh_url_escape,
  * uh_url_expand (URL templates), uh_url_resolve (reference against a
  * base URL) and uh_url_host.  No engine, no network.
- *
- * A test that shows a known bug in core/ is skipped unless
- * UNHOOK_KNOWN_BUGS=1 is set; drop its KNOWN_BUG line once fixed.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <cmocka.h>
+#include "support.h"
 
 #include "url.h"
-
-#define KNOWN_BUG(what)                                                  \
-    do {                                                                 \
-        if (!getenv("UNHOOK_KNOWN_BUGS")) {                              \
-            print_message("known bug, skipped (UNHOOK_KNOWN_BUGS=1 runs " \
-                          "it): %s\n", what);                            \
-            skip();                                                      \
-        }                                                                \
-    } while (0)
 
 /* ---- helpers ---------------------------------------------------------- */
 

@@ -5,37 +5,16 @@
  * so and exits 0).  The bundled github connector runs with a connection file
  * pointing at the provider; small connectors written to a scratch folder
  * cover errors, limits and the sandbox.  The provider is driven through
- * its /_control/ routes with libcurl.  Run from the repo root.
+ * its /_control/ routes (provider_control, tests/support).  Run from the repo root.
  *
  * UNHOOK_TEST_SLOW=N stretches the time budgets N times (for valgrind);
  * UNHOOK_TEST_FILTER=PATTERN runs only the tests whose names match.
- * A test that shows a known bug in core/ or scripts/ is skipped unless
- * UNHOOK_KNOWN_BUGS=1 is set; drop its KNOWN_BUG line once fixed.
  */
-#define _XOPEN_SOURCE 700
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
-#include <ftw.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
+#include "support.h"
 #include <time.h>
-#include <cmocka.h>
 #include <curl/curl.h>
 
 #include "unhook.h"
-
-#define KNOWN_BUG(what)                                                  \
-    do {                                                                 \
-        if (!getenv("UNHOOK_KNOWN_BUGS")) {                              \
-            print_message("known bug, skipped (UNHOOK_KNOWN_BUGS=1 runs " \
-                          "it): %s\n", what);                            \
-            skip();                                                      \
-        }                                                                \
-    } while (0)
 
 #define HOOK "/repos/o/r/hooks/12345678"
 
@@ -44,54 +23,12 @@ static int slow = 1;              /* UNHOOK_TEST_SLOW */
 
 /* ---- the fixture provider's control routes ------------------------------ */
 
-static size_t collect(char *p, size_t size, size_t n, void *ud)
-{
-    FILE *f = ud;
-
-    return fwrite(p, size, n, f);
-}
-
-/* METHOD URL+path with an optional JSON body; returns the status and,
- * if out is given, the answer (to free). */
-static long control(const char *method, const char *path, const char *body,
-                    char **out)
-{
-    char url[512], *text = NULL;
-    size_t len = 0;
-    long status = 0;
-    CURL *c = curl_easy_init();
-    FILE *mem = open_memstream(&text, &len);
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-
-    assert_non_null(c);
-    assert_non_null(mem);
-    snprintf(url, sizeof url, "%s%s", provider, path);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    if (body)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, mem);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-    assert_int_equal(curl_easy_perform(c), CURLE_OK);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    fclose(mem);
-    if (out)
-        *out = text;
-    else
-        free(text);
-    return status;
-}
-
 /* The provider's answer to GET path must be exactly want. */
 static void assert_provider(const char *path, const char *want)
 {
     char *got;
 
-    assert_int_equal(control("GET", path, NULL, &got), 200);
+    assert_int_equal(provider_control("GET", path, NULL, &got), 200);
     assert_string_equal(got, want);
     free(got);
 }
@@ -101,7 +38,7 @@ static void seed_hook(void)
 {
     char *got;
 
-    assert_int_equal(control("POST", "/_control/seed",
+    assert_int_equal(provider_control("POST", "/_control/seed",
                              "{\"owner\":\"o\",\"repo\":\"r\",\"count\":1}", &got), 200);
     assert_string_equal(got, "{\"ids\": [12345678]}");
     free(got);
@@ -114,7 +51,7 @@ static void script(const char *method, const char *path, const char *responses)
 
     snprintf(body, sizeof body, "{\"method\":\"%s\",\"path\":\"%s\",\"responses\":%s}",
              method, path, responses);
-    assert_int_equal(control("POST", "/_control/script", body, NULL), 200);
+    assert_int_equal(provider_control("POST", "/_control/script", body, NULL), 200);
 }
 
 /* ---- per-test scratch folder and engine ----------------------------------- */
@@ -128,30 +65,6 @@ typedef struct fixture {
     char log[16384];          /* log lines, one a line */
 } fixture;
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-                    struct FTW *ftw)
-{
-    (void)st; (void)flag; (void)ftw;
-    return remove(path);
-}
-
-static void write_at(const char *path, const char *text)
-{
-    char p[1024];
-    FILE *fp;
-
-    snprintf(p, sizeof p, "%s", path);
-    for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
-        *s = '\0';
-        mkdir(p, 0700);
-        *s = '/';
-    }
-    fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs(text, fp);
-    fclose(fp);
-}
-
 /* A connection file at DIR/name with this auth object. */
 static const char *connection(fixture *f, const char *name, const char *auth,
                               const char *extra)
@@ -162,7 +75,7 @@ static const char *connection(fixture *f, const char *name, const char *auth,
     snprintf(path, sizeof path, "%s/%s", f->dir, name);
     snprintf(text, sizeof text, "{\"base_url\": \"%s\", \"auth\": %s%s}\n",
              provider, auth, extra ? extra : "");
-    write_at(path, text);
+    support_write_at(path, text);
     return path;
 }
 
@@ -204,7 +117,7 @@ static int setup(void **state)
     snprintf(f->conn, sizeof f->conn, "%s",
              connection(f, "conn.json", "{\"type\": \"bearer\", \"token\": \"test-token\"}",
                         NULL));
-    if (control("POST", "/_control/reset", NULL, NULL) != 200)
+    if (provider_control("POST", "/_control/reset", NULL, NULL) != 200)
         return -1;
     open_engine(f, 0, 0, UNHOOK_LOG_ERROR);
     f->res.retry_after = -2;
@@ -218,7 +131,7 @@ static int teardown(void **state)
 
     unhook_flow_result_free(&f->res);
     unhook_engine_close(f->E);
-    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    support_rm_tree(f->dir);
     free(f);
     return 0;
 }
@@ -250,9 +163,9 @@ static void write_connector(fixture *f, const char *manifest_extra, const char *
              "  name = \"t\",%s\n"
              "  events = { e = { deregistration = { flow = \"flows/x.lua\" } } },\n"
              "}\n", manifest_extra ? manifest_extra : "");
-    write_at(path, text);
+    support_write_at(path, text);
     snprintf(path, sizeof path, "%s/flows/x.lua", f->connector_dir);
-    write_at(path, flow);
+    support_write_at(path, flow);
 }
 
 /* Run event "e" of DIR/c, registration {"id": 12345678}. */
@@ -879,7 +792,7 @@ int main(void)
     provider = getenv("UNHOOK_TEST_URL");
     if (!provider || !*provider) {
         printf("test_flow: UNHOOK_TEST_URL is not set: skipped (run it through "
-               "sh tests/run.sh unit, which starts the fixture provider)\n");
+               "sh tests/run.sh integration, which starts the fixture provider)\n");
         return 0;
     }
     if (getenv("UNHOOK_TEST_SLOW") && atoi(getenv("UNHOOK_TEST_SLOW")) > 1)

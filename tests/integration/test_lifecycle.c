@@ -10,38 +10,17 @@
  * the search path scripts/connectors (run from the repo root); small
  * connectors written into the scratch folder give custom retry policies,
  * limits and flows that call unhook.retry or unhook.fail.  The provider
- * is driven through its /_control/ routes with libcurl.
+ * is driven through its /_control/ routes (provider_control, tests/support).
  *
  * UNHOOK_TEST_FILTER=PATTERN runs only the tests whose names match.
- * A test that shows a known bug in core/ or scripts/ is skipped unless
- * UNHOOK_KNOWN_BUGS=1 is set; drop its KNOWN_BUG line once fixed.
  */
-#define _XOPEN_SOURCE 700
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
-#include <ftw.h>
+#include "support.h"
 #include <limits.h>
 #include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <cmocka.h>
 #include <curl/curl.h>
 
 #include "unhook.h"
-
-#define KNOWN_BUG(what)                                                  \
-    do {                                                                 \
-        if (!getenv("UNHOOK_KNOWN_BUGS")) {                              \
-            print_message("known bug, skipped (UNHOOK_KNOWN_BUGS=1 runs " \
-                          "it): %s\n", what);                            \
-            skip();                                                      \
-        }                                                                \
-    } while (0)
 
 #define FIRST_ID 12345678L        /* the provider's first hook id after a reset */
 #define OPTS "{\"owner\":\"o\",\"repo\":\"r\",\"url\":\"https://example.test/hook\"}"
@@ -51,53 +30,13 @@ static char connectors[PATH_MAX]; /* absolute scripts/connectors */
 
 /* ---- the fixture provider's control routes ------------------------------ */
 
-static size_t collect(char *p, size_t size, size_t n, void *ud)
-{
-    return fwrite(p, size, n, (FILE *)ud);
-}
-
-/* METHOD path with an optional JSON body; returns the status and, if out
- * is given, the answer (to free). */
-static long control(const char *method, const char *path, const char *body,
-                    char **out)
-{
-    char url[512], *text = NULL;
-    size_t len = 0;
-    long status = 0;
-    CURL *c = curl_easy_init();
-    FILE *mem = open_memstream(&text, &len);
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-
-    assert_non_null(c);
-    assert_non_null(mem);
-    snprintf(url, sizeof url, "%s%s", provider, path);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    if (body)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, mem);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-    assert_int_equal(curl_easy_perform(c), CURLE_OK);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    fclose(mem);
-    if (out)
-        *out = text;
-    else
-        free(text);
-    return status;
-}
-
 /* Seed count GitHub hooks under o/r: ids FIRST_ID.. after a reset. */
 static void seed(int count)
 {
     char body[128], *got;
 
     snprintf(body, sizeof body, "{\"owner\":\"o\",\"repo\":\"r\",\"count\":%d}", count);
-    assert_int_equal(control("POST", "/_control/seed", body, &got), 200);
+    assert_int_equal(provider_control("POST", "/_control/seed", body, &got), 200);
     assert_non_null(strstr(got, "12345678"));
     free(got);
 }
@@ -111,7 +50,7 @@ static void script(const char *method, const char *prefix, const char *responses
         snprintf(m, sizeof m, "\"method\":\"%s\",", method);
     snprintf(body, sizeof body, "{%s\"prefix\":\"%s\",\"responses\":%s}", m,
              prefix, responses);
-    assert_int_equal(control("POST", "/_control/script", body, NULL), 200);
+    assert_int_equal(provider_control("POST", "/_control/script", body, NULL), 200);
 }
 
 /* How many requests with this method the provider logged. */
@@ -120,7 +59,7 @@ static int requests_with_method(const char *method)
     char *log, pat[32];
     int n = 0;
 
-    assert_int_equal(control("GET", "/_control/requests", NULL, &log), 200);
+    assert_int_equal(provider_control("GET", "/_control/requests", NULL, &log), 200);
     snprintf(pat, sizeof pat, "\"%s\"", method);
     for (const char *p = log; (p = strstr(p, pat)); p += strlen(pat))
         n++;
@@ -136,7 +75,7 @@ static int delete_counts(int *counts, int n)
     int entries = 0;
 
     memset(counts, 0, (size_t)n * sizeof *counts);
-    assert_int_equal(control("GET", "/_control/stats", NULL, &stats), 200);
+    assert_int_equal(provider_control("GET", "/_control/stats", NULL, &stats), 200);
     p = strstr(stats, "\"delete_counts\"");
     assert_non_null(p);
     p = strchr(p, '{');
@@ -174,30 +113,6 @@ typedef struct fixture {
     unhook_flow_result res;
 } fixture;
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-                    struct FTW *ftw)
-{
-    (void)st; (void)flag; (void)ftw;
-    return remove(path);
-}
-
-static void write_at(const char *path, const char *text)
-{
-    char p[1024];
-    FILE *fp;
-
-    snprintf(p, sizeof p, "%s", path);
-    for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
-        *s = '\0';
-        mkdir(p, 0700);
-        *s = '/';
-    }
-    fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs(text, fp);
-    fclose(fp);
-}
-
 /* A connection file DIR/name; extra is more JSON members (", ..."). */
 static void write_connection(fixture *f, const char *name, const char *extra,
                              char *path, size_t size)
@@ -208,7 +123,7 @@ static void write_connection(fixture *f, const char *name, const char *extra,
     snprintf(text, sizeof text, "{\"base_url\": \"%s\", \"auth\": {\"type\": "
              "\"bearer\", \"token\": \"test-token\"}%s}\n", provider,
              extra ? extra : "");
-    write_at(path, text);
+    support_write_at(path, text);
 }
 
 static unhook_engine *open_engine(fixture *f, int concurrency)
@@ -242,7 +157,7 @@ static int setup(void **state)
     snprintf(f->db, sizeof f->db, "%s/unhook_config.db", f->dir);
     snprintf(f->cdir, sizeof f->cdir, "%s/c", f->dir);
     write_connection(f, "conn.json", NULL, f->conn, sizeof f->conn);
-    if (control("POST", "/_control/reset", NULL, NULL) != 200)
+    if (provider_control("POST", "/_control/reset", NULL, NULL) != 200)
         return -1;
     f->E = open_engine(f, 0);
     f->res.retry_after = -1;
@@ -256,7 +171,7 @@ static int teardown(void **state)
 
     unhook_flow_result_free(&f->res);
     unhook_engine_close(f->E);
-    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    support_rm_tree(f->dir);
     free(f);
     return 0;
 }
@@ -330,11 +245,11 @@ static void write_connector(fixture *f, const char *top_extra,
              "}\n", top_extra ? top_extra : "",
              event_extra ? event_extra : "", event_extra ? event_extra : "");
 #undef EVENT
-    write_at(path, text);
+    support_write_at(path, text);
     snprintf(path, sizeof path, "%s/flows/register.lua", f->cdir);
-    write_at(path, reg);
+    support_write_at(path, reg);
     snprintf(path, sizeof path, "%s/flows/deregister.lua", f->cdir);
-    write_at(path, dereg_flow ? dereg_flow : dereg);
+    support_write_at(path, dereg_flow ? dereg_flow : dereg);
 }
 
 /* Enable id with the github connector (event push) or, with own set, the
@@ -1477,7 +1392,7 @@ static void test_disable_during_registration_elsewhere(void **state)
 
     assert_int_equal(unhook_engine_run(f->E, NULL, 10000, 1, &stats, NULL, NULL), UNHOOK_OK);
     assert_inst(f, "i1", "off", "off", 0);
-    assert_int_equal(control("GET", "/_control/hooks", NULL, &hooks), 200);
+    assert_int_equal(provider_control("GET", "/_control/hooks", NULL, &hooks), 200);
     empty = strstr(hooks, "\"o/r\": []") != NULL;
     free(hooks);
     assert_true(empty);
@@ -1582,7 +1497,7 @@ int main(void)
     provider = getenv("UNHOOK_TEST_URL");
     if (!provider || !*provider) {
         printf("test_lifecycle: UNHOOK_TEST_URL is not set: skipped (run it through "
-               "sh tests/run.sh unit, which starts the fixture provider)\n");
+               "sh tests/run.sh integration, which starts the fixture provider)\n");
         return 0;
     }
     if (!realpath("scripts/connectors", connectors)) {

@@ -1,0 +1,36 @@
+/*
+ * support.h -- what the C tests (tests/unit, tests/integration) share:
+ * the headers every cmocka test includes, in the order cmocka wants them,
+ * and scratch-folder helpers.  Include it first.
+ */
+#ifndef UNHOOK_TEST_SUPPORT_H
+#define UNHOOK_TEST_SUPPORT_H
+
+#ifndef _XOPEN_SOURCE
+#define _XOPEN_SOURCE 700
+#endif
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+
+/* Write text to path, creating the folders on the way (fails the test
+ * if the file cannot be written). */
+void support_write_at(const char *path, const char *text);
+
+/* Remove dir and everything below it. */
+void support_rm_tree(const char *dir);
+
+/* METHOD path at the fixture provider (UNHOOK_TEST_URL), with an optional
+ * JSON body; returns the HTTP status and, if out is given, the answer (to
+ * free).  Fails the test when the provider cannot be reached.  The
+ * provider's /_control/ routes are described in tests/provider/README.md. */
+long provider_control(const char *method, const char *path, const char *body,
+                      char **out);
+
+#endif
