@@ -1,7 +1,8 @@
 /*
- * auth.c -- the auth types: how each reads its fields and what a request
- * to the connection's origin carries.  Credentials never go to another
- * origin (http.c); redirects within the origin carry them again.
+ * auth.c -- a connection built from the table connection.lua parsed, and
+ * the auth types: how each reads its fields and what a request to the
+ * connection's origin carries.  Credentials never go to another origin
+ * (http.c); redirects within the origin carry them again.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -116,3 +117,55 @@ const uh_auth *uh_auth_find(const char *name)
             return &types[i];
     return NULL;
 }
+
+/* Append the strings of the array field k of the table at idx. */
+static void string_list(lua_State *L, int idx, const char *k,
+                        void (*add)(uh_conn *, const char *), uh_conn *c)
+{
+    lua_getfield(L, idx, k);
+    if (lua_istable(L, -1))
+        for (lua_Integer i = 1; lua_rawgeti(L, -1, i) == LUA_TSTRING; i++) {
+            add(c, lua_tostring(L, -1));
+            lua_pop(L, 1);
+        }
+    lua_pop(L, 2);
+}
+
+static void add_header(uh_conn *c, const char *line)
+{
+    char **p = realloc(c->headers, (size_t)(c->nheaders + 1) * sizeof *p);
+
+    if (!p)
+        return;
+    c->headers = p;
+    p[c->nheaders] = uh_strdup(line);
+    if (p[c->nheaders])
+        c->nheaders++;
+}
+
+void uh_conn_from_table(lua_State *L, int idx, uh_conn *c)
+{
+    int t = lua_absindex(L, idx);
+
+    memset(c, 0, sizeof *c);
+    c->base_url = field(L, t, "base_url");
+    c->ca_file = field(L, t, "ca_file");
+    lua_getfield(L, t, "timeout_ms");
+    c->timeout_ms = (long)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    lua_getfield(L, t, "insecure");
+    c->insecure = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    string_list(L, t, "headers", add_header, c);    /* sorted "Name: value" */
+    string_list(L, t, "secrets", uh_conn_add_secret, c);
+    lua_getfield(L, t, "auth");                     /* stack: auth */
+    if (lua_istable(L, -1)) {
+        lua_getfield(L, -1, "type");
+        c->auth = uh_auth_find(lua_tostring(L, -1));
+        lua_pop(L, 1);
+        if (c->auth && c->auth->parse)
+            c->auth->parse(L, lua_gettop(L), c);
+    }
+    lua_pop(L, 1);
+}
+

@@ -139,3 +139,13 @@ char *uh_redact(const uh_secrets *sec, const char *s)
     }
     return uh_buf_take(&b);
 }
+
+const char *unhook_strerror(int code)
+{
+    switch (code) {
+#define UH_CASE_(name, value, text) case value: return text;
+    UNHOOK_CODES(UH_CASE_)
+#undef UH_CASE_
+    }
+    return "unknown result code";
+}

@@ -19,16 +19,6 @@ const char *unhook_version(void)
     return UNHOOK_VERSION;
 }
 
-const char *unhook_strerror(int code)
-{
-    switch (code) {
-#define UH_CASE_(name, value, text) case value: return text;
-    UNHOOK_CODES(UH_CASE_)
-#undef UH_CASE_
-    }
-    return "unknown result code";
-}
-
 int unhook_engine_open(unhook_engine **out, const unhook_config *cfg)
 {
     static const unhook_config defaults = {0};
@@ -163,13 +153,4 @@ int unhook_flow_register(unhook_engine *E, const unhook_flow_request *req,
     return uh_flow_once(&E->rt, req, res, "registration", 0);
 }
 
-void unhook_flow_result_free(unhook_flow_result *res)
-{
-    if (!res)
-        return;
-    free(res->code);
-    free(res->message);
-    free(res->registration);
-    memset(res, 0, sizeof *res);
-}
 

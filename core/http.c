@@ -12,7 +12,7 @@
 
 #include <lauxlib.h>
 
-#include "sched.h"
+#include "xfer.h"
 #include "url.h"
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
@@ -414,30 +414,4 @@ char *uh_http_redirect_url(const uh_run *r, const char *loc)
         return NULL;
     }
     return uh_buf_take(&b);
-}
-
-int uh_http_resume_values(lua_State *L, uh_run *r)
-{
-    uh_transfer *t = r->answered;
-    int n;
-
-    if (r->expired) {
-        /* freed when the run ends (or expires again) */
-        lua_pushnil(L);
-        lua_createtable(L, 0, 2);
-        lua_pushliteral(L, "timeout");
-        lua_setfield(L, -2, "code");
-        lua_pushstring(L, r->expired);
-        lua_setfield(L, -2, "message");
-        return 2;
-    }
-    if (!t) {
-        uh_push_error(L, "timeout", "flow ran past its time budget while waiting "
-                      "for the response");
-        return 2;
-    }
-    n = uh_http_push_result(L, t, (CURLcode)r->answer_rc);
-    r->answered = NULL;
-    uh_transfer_free(r->sched, t);
-    return n;
 }

@@ -12,60 +12,7 @@
 
 #include "lifecycle.h"
 
-/* ---- the store --------------------------------------------------------- */
-
-static const char *db_path(unhook_engine *E)
-{
-    const char *path = E->db_path ? E->db_path : getenv("UNHOOK_DB");
-
-    return path && *path ? path : "unhook.db";
-}
-
-int uh_store_missing(unhook_engine *E)
-{
-    return !E->store && access(db_path(E), F_OK) != 0;
-}
-
-int uh_engine_store(unhook_engine *E, uh_store **out)
-{
-    char err[600];
-    int rc;
-
-    if (!E->store) {
-        char host[64] = "";
-        rc = uh_store_open(db_path(E), &E->store, err, sizeof err);
-        if (rc != UNHOOK_OK) {
-            uh_seterr(&E->diag, "%s", err);
-            return rc;
-        }
-        gethostname(host, sizeof host - 1);
-        snprintf(E->owner, sizeof E->owner, "%s:%ld", host, (long)getpid());
-    }
-    *out = E->store;
-    return UNHOOK_OK;
-}
-
-int uh_store_err(unhook_engine *E, int rc)
-{
-    if (rc != UNHOOK_OK && E->store)
-        uh_seterr(&E->diag, "%s", E->store->errmsg);
-    return rc;
-}
-
 /* ---- helpers ----------------------------------------------------------- */
-
-void uh_history_note(uh_store *s, const char *id, const char *action,
-                         const char *outcome, const char *msg, double now)
-{
-    unhook_history h = {0};
-
-    h.instance_id = id;
-    h.at = now;
-    h.action = action;
-    h.outcome = outcome;
-    h.message = msg;
-    s->ops->history_add(s, &h);
-}
 
 /* A connection file given for every instance must load before anything
  * is written: a typo is a usage error, not a retry. */

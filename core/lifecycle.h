@@ -56,7 +56,7 @@ int uh_owner_alive(const char *owner);
 /* Whether i is claimed now by a live owner other than me. */
 int uh_claimed_elsewhere(const uh_inst *i, const char *me, double now);
 
-/* ---- the engine's store (instance.c) -------------------------------- */
+/* ---- the engine's store (storage.c) -------------------------------- */
 
 /* The store, opened (and this engine's owner id set) on first use. */
 int uh_engine_store(unhook_engine *E, uh_store **out);

@@ -10,7 +10,7 @@
 
 #include <lauxlib.h>
 
-#include "sched.h"
+#include "xfer.h"
 #include "url.h"
 
 int uh_http_redirect(uh_sched *s, uh_transfer *t, CURLcode rc)
@@ -199,4 +199,30 @@ int uh_http_push_result(lua_State *L, uh_transfer *t, CURLcode rc)
         lua_setfield(L, -2, "retry_after");
     }
     return 1;
+}
+
+int uh_http_resume_values(lua_State *L, uh_run *r)
+{
+    uh_transfer *t = r->answered;
+    int n;
+
+    if (r->expired) {
+        /* freed when the run ends (or expires again) */
+        lua_pushnil(L);
+        lua_createtable(L, 0, 2);
+        lua_pushliteral(L, "timeout");
+        lua_setfield(L, -2, "code");
+        lua_pushstring(L, r->expired);
+        lua_setfield(L, -2, "message");
+        return 2;
+    }
+    if (!t) {
+        uh_push_error(L, "timeout", "flow ran past its time budget while waiting "
+                      "for the response");
+        return 2;
+    }
+    n = uh_http_push_result(L, t, (CURLcode)r->answer_rc);
+    r->answered = NULL;
+    uh_transfer_free(r->sched, t);
+    return n;
 }

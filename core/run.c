@@ -374,3 +374,13 @@ int uh_flow_once(uh_rt *rt, const unhook_flow_request *req,
     uh_conn_free(&conn);
     return rc;
 }
+
+void unhook_flow_result_free(unhook_flow_result *res)
+{
+    if (!res)
+        return;
+    free(res->code);
+    free(res->message);
+    free(res->registration);
+    memset(res, 0, sizeof *res);
+}

@@ -1,113 +1,11 @@
 /*
- * sched.h -- private: HTTP transfers and the scheduler, one part with one
- * contract.  A flow run is a Lua coroutine; when it makes a request
- * (uh_http_start) it yields, the transfer runs on the scheduler's curl
- * multi handle, and the run is resumed with the response.  Many runs
- * share one thread this way (sched.c: runs; http.c: building a request;
- * response.c: what comes back).
+ * sched.h -- private: the scheduler: runs of flows resumed over one curl
+ * multi handle (sched.c).  The part's contract is xfer.h.
  */
 #ifndef UNHOOK_SCHED_H
 #define UNHOOK_SCHED_H
 
-#include <setjmp.h>
-#include <time.h>
-#include <curl/curl.h>
-#include <lua.h>
-
-#include "conn.h"
-
-#define UH_DEFAULT_HTTP_TIMEOUT_MS 15000
-#define UH_CONNECT_TIMEOUT_MS 10000
-#define UH_MAX_BODY (8u << 20)
-
-/* An allocator's budget: a Lua state's memory cap. */
-typedef struct uh_limit {
-    size_t used, cap;
-    int hit;                  /* an allocation was refused */
-} uh_limit;
-
-enum { UH_RUN_READY, UH_RUN_WAITING, UH_RUN_DONE };
-
-typedef struct uh_transfer uh_transfer;
-typedef struct uh_sched uh_sched;
-typedef struct uh_run uh_run;
-
-/* One flow run, as the scheduler drives it. */
-struct uh_run {
-    struct uh_rt *rt;         /* the runtime it belongs to (runtime.h) */
-    uh_diag *diag;
-    uh_sched *sched;
-    uh_limit limit;           /* scratch states: their own budget */
-    lua_State *L;             /* the run's own state */
-    lua_State *co;            /* the coroutine the flow runs in */
-    int state;
-    int status;               /* lua_resume's final status */
-    int nargs;                /* values to resume with */
-    void (*done)(uh_run *r);  /* called once the run has finished */
-    void *ud;
-    const uh_conn *conn;
-    double deadline;          /* monotonic seconds */
-    double busy;              /* seconds spent running Lua */
-    double resume_t0;         /* when the current resume began, or 0 */
-    int preempted;            /* yielded by the hook to let others run */
-    double ready_since;       /* ready but not yet resumed, since; or 0 */
-    double started;           /* monotonic start of the run */
-    long budget_ms;           /* wall-clock budget of the whole run */
-    size_t mem_base;          /* bytes the state held when the run began */
-    int last_status;          /* status of the last HTTP response */
-    int cpu_tripped;
-    int timed_out;
-    int setup;                /* failed before the flow itself ran */
-    int setup_rc;             /* then: the API result code */
-    int validate_only;        /* check inputs, do not run the flow */
-    uh_transfer *xfer;        /* in flight, or NULL */
-    uh_transfer *answered;    /* finished: its response is built when the
-                                 flow resumes, inside the resume */
-    int answer_rc;            /* its CURLcode */
-    char *expired;            /* the timeout message to resume with, or NULL */
-    int bad_yield;            /* a bare coroutine.yield() at the top level */
-    jmp_buf *guard;           /* where the panic handler jumps, or NULL */
-    struct uh_pooled *ps;     /* the pooled state it runs in, or NULL */
-    int coref;                /* registry reference of co */
-    unhook_flow_result *res;
-    const char *start_dir;    /* what uh_run_start was asked (run.c) */
-    const char *start_kind;
-    const unhook_flow_request *start_req;
-    uh_run *next;             /* scheduler's list */
-};
-
-/* The run a Lua state (or thread) belongs to, or NULL. */
-static inline uh_run *uh_state_run(lua_State *L)
-{
-    return *(uh_run **)lua_getextraspace(L);
-}
-
-struct uh_transfer {
-    CURL *easy;
-    uh_run *run;
-    struct curl_slist *hdrs;
-    char *url;
-    char *req_body;
-    char method[16];
-    uh_buf body, head;
-    size_t max_body;
-    int too_large;
-    double t0;
-    char *base;               /* the connection's base URL */
-    char *hosts;              /* further allowed hosts, one per line */
-    char *auth_line;          /* the credentials header, if any */
-    int redirects;
-    int forbidden;            /* a redirect to a host not allowed */
-    char errbuf[CURL_ERROR_SIZE];
-};
-
-struct uh_sched {
-    CURLM *multi;
-    CURLSH *share;
-    uh_run *runs;             /* not yet finished */
-    CURL **pool;              /* idle easy handles, reused */
-    int npool, cappool;
-};
+#include "xfer.h"
 
 /* ---- the scheduler (sched.c) --------------------------------------- */
 
@@ -120,37 +18,5 @@ void uh_sched_add(uh_sched *s, uh_run *r);
 int uh_sched_step(uh_sched *s, int wait_ms);
 /* Drive every run until all are done. */
 void uh_sched_drain(uh_sched *s);
-
-/* ---- requests (http.c) ----------------------------------------------- */
-
-/*
- * Start an HTTP transfer for run r from the request table at idx (as
- * the Lua wrapper normalised it).  On success the caller yields; on
- * failure an error object is pushed and -1 returned.
- */
-int uh_http_start(lua_State *L, uh_run *r, int idx);
-/* Free a transfer (removing it from the multi handle). */
-void uh_transfer_free(uh_sched *s, uh_transfer *t);
-/* loc with the query credentials a redirect within the origin keeps. */
-char *uh_http_redirect_url(const uh_run *r, const char *loc);
-/* Push nil and an error object { code, message } (lua_pushfstring format). */
-void uh_push_error(lua_State *L, const char *code, const char *fmt, ...);
-/* Push what the scheduler left for r's coroutine L on resuming it (a
- * response, or nil and an error object); the count of values.  Runs
- * inside the resume, so an allocation failure fails the flow only. */
-int uh_http_resume_values(lua_State *L, uh_run *r);
-/* Log one header line of a request or response, secrets masked. */
-void uh_http_trace_header(uh_run *r, char dir, const char *line, size_t n);
-
-/* ---- responses (response.c) ------------------------------------------ */
-
-/* Follow a redirect of a finished transfer within the allowed hosts,
- * without credentials to another origin: 1 if it was sent again. */
-int uh_http_redirect(uh_sched *s, uh_transfer *t, CURLcode rc);
-/* Push the response table, or nil and an error object; returns the
- * number of values pushed. */
-int uh_http_push_result(lua_State *L, uh_transfer *t, CURLcode rc);
-/* Seconds to wait from a Retry-After value (delta or HTTP date), or -1. */
-double uh_retry_after(const char *value, time_t now);
 
 #endif

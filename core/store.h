@@ -3,7 +3,7 @@
  * An interface (a struct of function pointers): a backend keeps data,
  * claims and compare-and-set writes; what a transition means is decided
  * by the lifecycle (lifecycle.c), never here.  A new backend is one file
- * plus a line in the table of store.c.  Never installed.
+ * plus a line in the table of backends.c.  Never installed.
  */
 #ifndef UNHOOK_STORE_H
 #define UNHOOK_STORE_H
@@ -108,7 +108,7 @@ struct uh_store {
 
 /*
  * Open (creating and migrating) the store at location, with the backend
- * that the location names (store.c's table; SQLite for a path).
+ * that the location names (backends.c; SQLite for a path).
  */
 int uh_store_open(const char *location, uh_store **out, char *err,
                   size_t errsz);
