@@ -19,6 +19,8 @@ struct unhook_engine {
     unsigned long long rng;   /* backoff jitter */
     char owner[96];           /* "host:pid:nonce": who holds this engine's claims */
     double last_reap;         /* when dead local claim owners were looked for */
+    unhook_attempt_fn on_attempt;   /* observer of committed attempts, or NULL */
+    void *attempt_ud;
 };
 
 #endif

@@ -68,6 +68,7 @@ typedef struct job {
     int reg;                    /* a registration flow */
     int lost;                   /* its claim was lost: outcome not recorded */
     int attempt;                /* the number of this attempt */
+    double started;             /* when it started (uh_now), for observers */
     struct job *next;
 } job;
 
@@ -165,6 +166,7 @@ static void job_start(work *w, job *j)
     const char *path = w->E->conn_override ? w->E->conn_override
                                            : j->inst.connection;
 
+    j->started = uh_now();
     if (!j->ci || !j->ci->dir) {
         job_fail_now(w, j, UNHOOK_OUTCOME_FAILED, "invalid",
                      j->ci && j->ci->error ? j->ci->error : "connector unusable");
@@ -294,6 +296,30 @@ static void count(work *w, job *j, int committed)
     }
 }
 
+/* Tell the engine's attempt observer about j's committed outcome. */
+static void observe(work *w, job *j, double now)
+{
+    unhook_attempt a = {0};
+
+    if (!w->E->on_attempt)
+        return;
+    a.at = now;
+    a.instance_id = j->inst.id;
+    a.connector = j->inst.connector;
+    a.event = j->inst.event;
+    a.action = j->reg ? "register" : "deregister";
+    a.outcome = j->inst.state == UH_FAILED ? "failed"
+                : unhook_outcome_name(j->res.outcome);
+    a.state = uh_state_name(j->inst.state);
+    a.status = j->res.status;
+    a.duration = j->started > 0 ? uh_now() - j->started : 0;
+    a.attempt = j->attempt;
+    a.code = j->res.code;
+    a.error = j->inst.last_error;
+    a.next_attempt_at = j->inst.next_attempt_at;
+    w->E->on_attempt(w->E->attempt_ud, &a);
+}
+
 /* Commit the outcomes of finished jobs, then count and report them. */
 static int flush(work *w)
 {
@@ -327,6 +353,8 @@ static int flush(work *w)
     w->last_flush = uh_now();
     for (j = list; j;) {
         job *n = j->next;
+        if (rc == UNHOOK_OK && !j->lost)
+            observe(w, j, now);
         count(w, j, rc == UNHOOK_OK);
         job_free(j);
         j = n;
