@@ -135,16 +135,9 @@ int serve_engine(service *sv, unhook_engine **out)
         return UNHOOK_ERROR;
     *out = sv->c->E;
     sv->c->E = NULL;
+    /* both engines' attempts: the worker's, and the API's enables */
+    unhook_engine_on_attempt(*out, on_attempt, sv);
     return UNHOOK_OK;
-}
-
-static int worker_engine(service *sv, unhook_engine **out)
-{
-    int rc = serve_engine(sv, out);
-
-    if (rc == UNHOOK_OK)
-        unhook_engine_on_attempt(*out, on_attempt, sv);
-    return rc;
 }
 
 /* Wait up to ms for a wake-up (a signal, the API), draining the pipe. */
@@ -164,7 +157,7 @@ static void reload(service *sv, unhook_engine **W)
     unhook_engine *fresh;
 
     sv->reload = 0;
-    if (worker_engine(sv, &fresh) != UNHOOK_OK)
+    if (serve_engine(sv, &fresh) != UNHOOK_OK)
         return;
     unhook_engine_close(*W);
     *W = fresh;
@@ -287,7 +280,7 @@ int cmd_serve(cli *c, int argc, char **argv)
     sv.m = metrics_new();
     signals(&sv);
     st = EXIT_FAILED;
-    if (worker_engine(&sv, &W) == UNHOOK_OK && serve_engine(&sv, &sv.api) == UNHOOK_OK) {
+    if (serve_engine(&sv, &W) == UNHOOK_OK && serve_engine(&sv, &sv.api) == UNHOOK_OK) {
         if (!token)
             fprintf(stderr, "%s: serve: no API token: /v1 is open to local clients\n", prog);
         if ((http = http_start(&sv, listen)))

@@ -29,6 +29,11 @@ typedef struct call {
     int form;                   /* posted by the status page's form */
 } call;
 
+static int is(const call *k, const char *m)
+{
+    return strcmp(k->method, m) == 0;
+}
+
 /* ---- answers ---------------------------------------------------------------- */
 
 static enum MHD_Result answer_h(struct MHD_Connection *conn, unsigned status,
@@ -578,12 +583,25 @@ out:
     return ret;
 }
 
-/* ---- routing ----------------------------------------------------------------------- */
-
-static int is(const call *k, const char *m)
+/* The status page's retry form: the token typed in, then back to /. */
+static enum MHD_Result page_retry(call *k, const char *url)
 {
-    return strcmp(k->method, m) == 0;
+    char id[256];
+    size_t n = strlen(url) - 11 - 6;
+    const char *why;
+
+    if (!is(k, "POST"))
+        return wrong_method(k, "POST");
+    if ((why = unauthorised(k)))
+        return fail(k, MHD_HTTP_UNAUTHORIZED, why);
+    if (n >= sizeof id)
+        return fail(k, MHD_HTTP_NOT_FOUND, "no such instance");
+    memcpy(id, url + 11, n);
+    id[n] = '\0';
+    return post_retry(k, id);
 }
+
+/* ---- routing ----------------------------------------------------------------------- */
 
 static enum MHD_Result route_instance(call *k, const char *rest)
 {
@@ -613,8 +631,6 @@ static enum MHD_Result route_v1(call *k, const char *path)
     if (why)
         return fail_h(k, MHD_HTTP_UNAUTHORIZED, why, "WWW-Authenticate",
                       "Bearer realm=\"unhook\"");
-    if (k->form && !(is(k, "POST") && strncmp(path, "/v1/instances/", 14) == 0))
-        return fail(k, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "a JSON body is expected");
     if (strcmp(path, "/v1/instances") == 0) {
         if (is(k, "GET"))
             return list_instances(k);
@@ -675,9 +691,15 @@ static enum MHD_Result dispatch(service *sv, struct MHD_Connection *conn,
     const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                  "Content-Type");
     call k = {sv, conn, method, r, 0};
+    size_t n = strlen(url);
     enum MHD_Result ret;
 
-    k.form = ct && strncmp(ct, "application/x-www-form-urlencoded", 33) == 0;
+    /* the status page's retry button: POST /instances/ID/retry, a form */
+    k.form = strncmp(url, "/instances/", 11) == 0 && n > 17 &&
+             strcmp(url + n - 6, "/retry") == 0;
+    if (k.form && !(ct && strncmp(ct, "application/x-www-form-urlencoded", 33) == 0) &&
+        strcmp(method, "POST") == 0)
+        return fail(&k, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "a form is expected");
     if (r->too_large) {
         char msg[96];
         snprintf(msg, sizeof msg, "request body larger than %zu bytes", sv->max_body);
@@ -686,6 +708,8 @@ static enum MHD_Result dispatch(service *sv, struct MHD_Connection *conn,
     pthread_mutex_lock(&sv->lock);
     if (strncmp(url, "/v1/", 4) == 0 || strcmp(url, "/v1") == 0)
         ret = route_v1(&k, url);
+    else if (k.form)
+        ret = page_retry(&k, url);
     else
         ret = route_open(&k, url);
     pthread_mutex_unlock(&sv->lock);

@@ -119,7 +119,7 @@ static int dead_one(void *ud, const unhook_instance *i)
     text_html(t, i->event);
     text_puts(t, "</div></td><td class=\"error\">");
     text_html(t, i->last_error ? i->last_error : "-");
-    text_puts(t, "</td><td><form method=\"post\" action=\"/v1/instances/");
+    text_puts(t, "</td><td><form method=\"post\" action=\"/instances/");
     text_html(t, i->id);
     text_puts(t, "/retry\">");
     if (d->need_token)
