@@ -574,7 +574,10 @@ static enum MHD_Result post_enable(call *k)
     if (enable_again(k, &e, &ret))
         goto out;
     rc = unhook_instance_enable(k->sv->api, e.id, &e.req, &res);
-    ret = rc != UNHOOK_OK ? fail_engine(k, rc) : enabled(k, e.id, &res);
+    if (rc == UNHOOK_NOTFOUND)      /* the body names what is not there */
+        ret = fail(k, MHD_HTTP_BAD_REQUEST, unhook_errmsg(k->sv->api));
+    else
+        ret = rc != UNHOOK_OK ? fail_engine(k, rc) : enabled(k, e.id, &res);
     wake_worker(k->sv);
 out:
     unhook_flow_result_free(&res);
