@@ -28,7 +28,9 @@ static const char style[] =
     "svg{width:100%;height:auto;max-width:40rem}"
     "form{display:flex;gap:.3rem;flex-wrap:wrap}input{max-width:9rem}"
     ".muted{color:#666;font-size:.85rem}"
-    "@media(max-width:36rem){.hide-sm{display:none}}";
+    "@media(max-width:36rem){.hide-sm{display:none}#dead thead{display:none}"
+    "#dead tr,#dead td{display:block;border:0}#dead tr{border-bottom:1px solid #ddd;"
+    "padding:.4rem 0}}";
 
 static void page_head(text *t, const char *title)
 {

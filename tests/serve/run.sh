@@ -5,4 +5,8 @@
 set -u
 cd "$(dirname "$0")/../.."
 mkdir -p build/serve
-exec python3 tests/serve/test_serve.py build/serve "$@"
+# Debian's python3 (the one python3-prometheus-client is installed for),
+# not another python3 that may come first on PATH
+py=python3
+[ -x /usr/bin/python3 ] && py=/usr/bin/python3
+exec $py tests/serve/test_serve.py build/serve "$@"

@@ -348,8 +348,8 @@ def case_metrics_and_page():
     from prometheus_client.parser import text_string_to_metric_families
     control("POST", "reset")
     db = os.path.join(T, "page.db")
-    seed("page", 5, db)
-    control("POST", "script", {"method": "DELETE", "prefix": "/repos/octo/page/hooks/",
+    ids = seed("page", 5, db)
+    control("POST", "script", {"method": "DELETE", "path": "/repos/octo/page/hooks/%d" % ids[1],
                                "responses": [{"status": 400,
                                               "body": {"message": "hook is locked"}}]})
     s = Serve(db, "--log-format", "json")
