@@ -46,7 +46,7 @@ if [ "${SANDBOX_NO_TMPFS:-}" != 1 ] && mount -t tmpfs -o size=2m tmpfs "$M" 2>"$
     MOUNTED=1
     echo "fullfs: the store on a 2 MiB tmpfs"
 else
-    echo "fullfs: cannot mount a tmpfs ($(cat "$W/mount.err")): RLIMIT_FSIZE stands in"
+    echo "fullfs: no tmpfs ($(cat "$W/mount.err" 2>/dev/null)): RLIMIT_FSIZE stands in (0 KiB free only)"
 fi
 
 # prepare FREE: a fresh copy of the store, the filesystem filled but FREE KiB
@@ -103,7 +103,10 @@ print("missing=%d wrong=%d lost_registration=%d" % (len(missing), len(wrong), le
         "$got" "missing=0 wrong=0 lost_registration=0"
 }
 
-for free in 0 48; do
+# with RLIMIT_FSIZE, "48 KiB free" would be room to grow, not a full disk
+FREES="0 48"
+[ -z "$MOUNTED" ] && FREES=0
+for free in $FREES; do
     cmd_on_full "resume" $free resume
     cmd_on_full "resume --wait" $free resume --wait
     cmd_on_full "disable --all" $free disable --all
@@ -115,6 +118,10 @@ done
 # the last store (import on a full disk), space freed: resume completes
 trun 60 "$W/out" "$UNHOOK" --db "$M/u.db" resume --wait
 check "space freed: resume --wait exits 0" "$RC" 0
-check "space freed: nothing left deregistering (the due instances off)" \
-    "$(states "$M/u.db")" "failed=$N off=$N registered=$N"
+st=$(states "$M/u.db")
+case " $st " in
+*" failed=$N "*" off=$N "*" registered=$N "* | *" failed=$N "*" off=$((N + 1)) "*" registered=$((N + 1)) "*)
+    ok "space freed: nothing left deregistering, the due instances off ($st)" ;;
+*) bad "space freed: states $st, want failed=$N off=$N registered=$N (one more off and on if an import went through)" ;;
+esac
 finish
