@@ -8,7 +8,7 @@
 # error (as an unreadable file is today), exit 75:
 #   ID: pending retry (connection): FILE: the connection file holds a secret and is writable by group or others; chmod go-w it — next attempt in N s
 # Readable by others (0644) runs, with a warning on standard error:
-#   unhook: warning: FILE: the connection file holds a secret and is readable by others; chmod o-r it
+#   [warn] FILE: the connection file holds a secret and is readable by others; chmod o-r it
 # Only "${ENV}" references, mode 0666: accepted, no warning.
 # The tests run as root: the checks are on the mode bits, not on access(2).
 set -u
@@ -46,7 +46,7 @@ mkconn r0644 0644
 "$UNHOOK" run "$SBX" delete --registration "{\"id\":\"$id\"}" --connection "$W/r0644.json" \
     >"$W/out" 2>"$W/err"
 check "run, literal secret, mode 0644: runs (exit 0, deregistered)" "$? $(cat "$W/out")" "0 deregistered"
-check "run, literal secret, mode 0644: a warning on stderr" "$(cat "$W/err")" "unhook: warning: $W/r0644.json: $READABLE"
+check "run, literal secret, mode 0644: a warning on stderr" "$(cat "$W/err")" "[warn] $W/r0644.json: $READABLE"
 
 ctl POST /_control/reset >/dev/null
 id=$(seed 1 /api/sbx)
@@ -113,7 +113,7 @@ check "resume: d3 stays deregistering, last error names the file" "$(last_error 
 ctl DELETE /_control/requests >/dev/null
 "$UNHOOK" --db "$DB" disable d4 >"$W/out" 2>"$W/err"
 check "disable d4, its stored file 0644: deregistered, with the warning" "$? $(cat "$W/out") | $(cat "$W/err")" \
-    "0 d4: deregistered | unhook: warning: $W/stored4.json: $READABLE"
+    "0 d4: deregistered | [warn] $W/stored4.json: $READABLE"
 # the owner fixes the mode: the retries go through
 chmod 0600 "$W/stored.json" "$W/stored3.json"
 sleep 2
