@@ -120,7 +120,7 @@ trun 60 "$W/out" "$UNHOOK" --db "$M/u.db" resume --wait
 check "space freed: resume --wait exits 0" "$RC" 0
 st=$(states "$M/u.db")
 case " $st " in
-*" failed=$N "*" off=$N "*" registered=$N "* | *" failed=$N "*" off=$((N + 1)) "*" registered=$((N + 1)) "*)
+*" failed=$N "*"off=$N "*"registered=$N "* | *" failed=$N "*"off=$((N + 1)) "*"registered=$((N + 1)) "*)
     ok "space freed: nothing left deregistering, the due instances off ($st)" ;;
 *) bad "space freed: states $st, want failed=$N off=$N registered=$N (one more off and on if an import went through)" ;;
 esac

@@ -298,10 +298,14 @@ def run(rng, tmp):
         worst, who = max(over)
         msg = "longest overrun past the %d ms budget: %.0f ms (%s, %s), of %d flows timed" % (
             BUDGET, max(worst, 0), who, "+".join(expect["h" + who[-3:]][1]), len(over))
-        if worst <= MARGIN_MS:
-            ok(msg)
+        # time a flow waits for its turn is not charged to it (README,
+        # Security): with CONC flows spinning at once, each gets 1/CONC of
+        # the CPU, so its budget is spent over up to CONC times as long
+        allowed = BUDGET * (min(CONC, N) - 1) + MARGIN_MS
+        if worst <= allowed:
+            ok(msg + " (allowed: %d ms, turns of %d flows spinning at once not charged)" % (allowed, min(CONC, N)))
         else:
-            bad(msg + "; the margin is %d ms" % MARGIN_MS)
+            bad(msg + "; allowed %d ms" % allowed)
     else:
         bad("no hostile flow could be timed (no 'start' log line seen, or no history)")
 
