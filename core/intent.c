@@ -10,12 +10,13 @@
 
 #include "lifecycle.h"
 
-/* What the caller learns: the code of an intent, as the disable call's. */
-static void say(unhook_flow_result *res, const char *code)
+/* What the caller learns: the note and code of an intent, as the
+ * disable call's (UNHOOK_NOTE_NONE and "queued": a worker will run it). */
+static void say(unhook_flow_result *res, unhook_note note, const char *code)
 {
-    memset(res, 0, sizeof *res);
-    res->retry_after = -1;
+    free(res->code);
     res->code = uh_strdup(code);
+    res->note = note;
 }
 
 /* One instance through one event, written with its history line. */
@@ -57,10 +58,12 @@ int unhook_instance_request_off(unhook_engine *E, const char *id,
     uh_store *s;
     uh_inst i;
     uh_trans t = {.ev = UH_EV_DISABLE, .reason = reason, .now = uh_wall_now()};
-    const char *code = "queued", *msg;
+    const char *msg;
     int rc;
 
-    say(res, "queued");
+    memset(res, 0, sizeof *res);
+    res->retry_after = -1;
+    say(res, UNHOOK_NOTE_NONE, "queued");
     if ((rc = load(E, id, &s, &i)) != UNHOOK_OK)
         return rc;
     /* any live claim, this process's own worker included, carries it on:
@@ -69,15 +72,14 @@ int unhook_instance_request_off(unhook_engine *E, const char *id,
     switch (uh_transition(&i, &t)) {
     case UH_V_NOTHING:
         uh_inst_clear(&i);
-        free(res->code);
-        res->code = uh_strdup("already_off");
+        say(res, UNHOOK_NOTE_ALREADY_OFF, "already_off");
         return UNHOOK_OK;
     case UH_V_ALREADY_OFF:
-        code = "already_off";
+        say(res, UNHOOK_NOTE_ALREADY_OFF, "already_off");
         msg = "already off";
         break;
     case UH_V_NOT_REGISTERED:
-        code = "not_registered";
+        say(res, UNHOOK_NOTE_NOT_REGISTERED, "not_registered");
         msg = "never registered: nothing to deregister";
         break;
     default:                    /* RUN or IN_PROGRESS: the worker's now */
@@ -86,8 +88,6 @@ int unhook_instance_request_off(unhook_engine *E, const char *id,
     }
     rc = write_intent(E, s, &i, "disable", msg);
     uh_inst_clear(&i);
-    free(res->code);
-    res->code = uh_strdup(code);
     return rc;
 }
 
@@ -99,13 +99,14 @@ int unhook_instance_request_retry(unhook_engine *E, const char *id,
     uh_trans t = {.ev = UH_EV_RETRY, .now = uh_wall_now()};
     int rc;
 
-    say(res, "queued");
+    memset(res, 0, sizeof *res);
+    res->retry_after = -1;
+    say(res, UNHOOK_NOTE_NONE, "queued");
     if ((rc = load(E, id, &s, &i)) != UNHOOK_OK)
         return rc;
-    if (uh_transition(&i, &t) == UH_V_NOT_FAILED) {
-        free(res->code);
-        res->code = uh_strdup("not_failed");
-    } else {
+    if (uh_transition(&i, &t) == UH_V_NOT_FAILED)
+        say(res, UNHOOK_NOTE_NOT_FAILED, "not_failed");
+    else {
         rc = write_intent(E, s, &i, "retry", "re-queued");
     }
     uh_inst_clear(&i);

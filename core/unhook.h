@@ -382,7 +382,8 @@ UNHOOK_API int unhook_export(unhook_engine *engine, unhook_line_fn fn, void *use
  * attempt is left to a worker (`unhook serve`, `unhook resume`,
  * unhook_engine_run), in this process or another.  res->code says what
  * was recorded: "queued", "already_off" or "not_registered" (turned off;
- * there was nothing to deregister); res->outcome is DONE.  An instance
+ * there was nothing to deregister), with res->note NONE, ALREADY_OFF or
+ * NOT_REGISTERED; res->outcome is DONE.  An instance
  * another worker holds keeps its claim: that worker's outcome meets the
  * new desired state.  reason may be NULL ("disabled").  UNHOOK_NOTFOUND
  * for an unknown id.  Release res with unhook_flow_result_free().
@@ -393,8 +394,8 @@ UNHOOK_API int unhook_instance_request_off(unhook_engine *engine, const char *id
 
 /*
  * Re-queue a failed instance (attempts reset, due now) and run nothing.
- * res->code is "queued", or "not_failed" for an instance that is not
- * dead-lettered (left alone).  UNHOOK_NOTFOUND for an unknown id.
+ * res->code is "queued", or "not_failed" (res->note NOT_FAILED) for an
+ * instance that is not dead-lettered (left alone).  UNHOOK_NOTFOUND for an unknown id.
  */
 UNHOOK_API int unhook_instance_request_retry(unhook_engine *engine, const char *id,
                                              unhook_flow_result *res);

@@ -227,7 +227,7 @@ static int queue_off(cli *c, const unhook_filter *f, int bulk, const char *id,
         unhook_flow_result_free(&res);
         return api_error(c, rc);
     }
-    none = nothing_done(res.code);
+    none = nothing_done(res.note);
     printf("%s: %s\n", id, none ? none : "queued");
     unhook_flow_result_free(&res);
     return EXIT_DONE;
