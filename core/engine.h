@@ -20,6 +20,7 @@ struct unhook_engine {
     char owner[96];           /* "host:pid:nonce": who holds this engine's claims */
     double last_reap;         /* when dead local claim owners were looked for */
     unhook_attempt_fn on_attempt;   /* observer of committed attempts, or NULL */
+    const volatile int *stop; /* serving (unhook_engine_serve): set to stop */
     void *attempt_ud;
 };
 

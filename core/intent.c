@@ -19,6 +19,14 @@ static void say(unhook_flow_result *res, unhook_note note, const char *code)
     res->note = note;
 }
 
+/* A result that says "queued" until told otherwise. */
+static void queued(unhook_flow_result *res)
+{
+    memset(res, 0, sizeof *res);
+    res->retry_after = -1;
+    say(res, UNHOOK_NOTE_NONE, "queued");
+}
+
 /* One instance through one event, written with its history line. */
 static int write_intent(unhook_engine *E, uh_store *s, uh_inst *i,
                         const char *action, const char *msg)
@@ -61,9 +69,7 @@ int unhook_instance_request_off(unhook_engine *E, const char *id,
     const char *msg;
     int rc;
 
-    memset(res, 0, sizeof *res);
-    res->retry_after = -1;
-    say(res, UNHOOK_NOTE_NONE, "queued");
+    queued(res);
     if ((rc = load(E, id, &s, &i)) != UNHOOK_OK)
         return rc;
     /* any live claim, this process's own worker included, carries it on:
@@ -99,16 +105,13 @@ int unhook_instance_request_retry(unhook_engine *E, const char *id,
     uh_trans t = {.ev = UH_EV_RETRY, .now = uh_wall_now()};
     int rc;
 
-    memset(res, 0, sizeof *res);
-    res->retry_after = -1;
-    say(res, UNHOOK_NOTE_NONE, "queued");
+    queued(res);
     if ((rc = load(E, id, &s, &i)) != UNHOOK_OK)
         return rc;
     if (uh_transition(&i, &t) == UH_V_NOT_FAILED)
         say(res, UNHOOK_NOTE_NOT_FAILED, "not_failed");
-    else {
+    else
         rc = write_intent(E, s, &i, "retry", "re-queued");
-    }
     uh_inst_clear(&i);
     return rc;
 }

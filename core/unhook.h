@@ -412,6 +412,20 @@ UNHOOK_API int unhook_instance_request_off_all(unhook_engine *engine,
                                                const char *reason,
                                                unhook_stats *stats);
 
+/*
+ * Run due work matching filter (NULL: all) as a service, until *stop
+ * becomes non-zero: new work is claimed as it becomes due (intents
+ * recorded by any process are seen within 50 ms, scheduled retries on
+ * time) while flows run, so a slow flow does not hold up the rest.  Once
+ * *stop is set (from a signal handler, or another thread), nothing new is
+ * claimed, flows in flight finish within their budget, what was claimed
+ * but not started is given back, and the call returns UNHOOK_OK with the
+ * counts added to *stats (may be NULL).  A store error ends it early with
+ * that code: call it again after a pause.  UNHOOK_USAGE if stop is NULL.
+ */
+UNHOOK_API int unhook_engine_serve(unhook_engine *engine, const unhook_filter *filter,
+                                   const volatile int *stop, unhook_stats *stats);
+
 /* ---- observing attempts ------------------------------------------------- */
 
 /*

@@ -16,6 +16,7 @@
 #define BATCH 64                /* outcomes per commit at most */
 #define FLUSH_S 0.2             /* and at least this often */
 #define REAP_S 5.0              /* dead local owners looked for this often */
+#define SERVE_POLL_US 50000     /* serving: new intents looked for this often */
 
 /* A connector as the work loop schedules it. */
 typedef struct cinfo {
@@ -480,6 +481,10 @@ static int idle(work *w, int wait, double end)
         return 0;
     if (claim_more(w, w->E->concurrency * 2 + 8) != 0)    /* anything due now? */
         return w->rc == UNHOOK_OK;
+    if (w->E->stop) {           /* serving: look again soon, until told to stop */
+        usleep(SERVE_POLL_US);
+        return !*w->E->stop;
+    }
     if (!wait || w->s->ops->next_due(w->s, w->f, &next) != UNHOOK_OK || next == 0)
         return 0;
     if (end && uh_now() >= end)
@@ -545,6 +550,8 @@ static int work_loop(work *w, long max_ms, int wait)
         double wake = 0;
         int queued = 0;
 
+        if (w->E->stop && *w->E->stop)
+            claiming = 0;       /* serving, and told to stop: finish what runs */
         if (claiming)
             reap(w);
         for (job *j = w->queue; j; j = j->next)

@@ -1,15 +1,13 @@
 /*
  * cmd_serve.c -- `unhook serve`: the always-on worker.  Two engines, as
  * engines are not thread-safe: the worker's, on the main thread, runs
- * due work in short slices (unhook_engine_run) and looks for new intents
- * every 100 ms or when the API wakes it; the API's, behind a lock, serves
- * the HTTP threads (serve_http.c).  SIGTERM/SIGINT stop claiming, let
- * flows in flight finish, give back the rest and exit 0; SIGHUP opens a
- * fresh worker engine (connectors reloaded).
+ * due work as a service (unhook_engine_serve: new intents from any
+ * process within 50 ms, retries on time); the API's, behind a lock,
+ * serves the HTTP threads (serve_http.c) and only records intents.
+ * SIGTERM/SIGINT stop claiming, let flows in flight finish, give back the
+ * rest and exit 0; SIGHUP opens fresh engines (connectors reloaded).
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,8 +19,7 @@
 #include "serve.h"
 #include "output.h"
 
-#define SLICE_MS 200            /* new work is claimed for this long a call */
-#define POLL_MS 100             /* then intents are looked for this often */
+#define PAUSE_US 200000         /* after a store error, before trying again */
 
 static const char usage_serve[] =
     "usage: unhook serve [--listen ADDR:PORT] [--token-file FILE]\n"
@@ -42,16 +39,23 @@ static service *the_service;    /* for the signal handlers only */
 
 static void on_signal(int sig)
 {
-    int saved = errno;
-    ssize_t n;
-
     if (sig == SIGHUP)
         the_service->reload = 1;
     else
         the_service->stop = 1;
-    n = write(the_service->wake[1], "s", 1);
-    (void)n;
-    errno = saved;
+    the_service->interrupt = 1;
+}
+
+/* Block or unblock the signals serve handles, on this thread. */
+static void mask(int how)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(how, &set, NULL);
 }
 
 static void signals(service *sv)
@@ -140,17 +144,6 @@ int serve_engine(service *sv, unhook_engine **out)
     return UNHOOK_OK;
 }
 
-/* Wait up to ms for a wake-up (a signal, the API), draining the pipe. */
-static void nap(service *sv, int ms)
-{
-    struct pollfd p = {sv->wake[0], POLLIN, 0};
-    char buf[64];
-
-    if (poll(&p, 1, ms) > 0)
-        while (read(sv->wake[0], buf, sizeof buf) > 0)
-            ;
-}
-
 /* SIGHUP: fresh engines read the connectors again. */
 static void reload(service *sv, unhook_engine **W)
 {
@@ -170,22 +163,28 @@ static void reload(service *sv, unhook_engine **W)
     fprintf(stderr, "%s: serve: connectors reloaded\n", prog);
 }
 
-/* The worker: due work in slices until a stop signal. */
+/* The worker: due work until a stop signal; SIGHUP ends one serve call
+ * to swap the engines, a store error another after a pause. */
 static int work(service *sv, unhook_engine *W)
 {
+    sv->ready = 1;
     while (!sv->stop) {
-        unhook_stats s = {0};
         int rc;
 
+        /* signals come to this thread only: blocked, none is lost here */
+        mask(SIG_BLOCK);
+        if (!sv->stop)
+            sv->interrupt = 0;      /* a reload pending is in sv->reload */
+        mask(SIG_UNBLOCK);
         if (sv->reload)
             reload(sv, &W);
-        rc = unhook_engine_run(W, NULL, SLICE_MS, 0, &s, NULL, NULL);
+        rc = unhook_engine_serve(W, NULL, &sv->interrupt, NULL);
         sv->ready = rc != UNHOOK_STORE;
-        if (rc != UNHOOK_OK)
+        if (rc != UNHOOK_OK) {
             fprintf(stderr, "%s: serve: %s\n", prog, unhook_errmsg(W));
-        /* more may be due at once: only an idle or failing slice naps */
-        if (!sv->stop && (s.total == 0 || rc != UNHOOK_OK))
-            nap(sv, POLL_MS);
+            if (!sv->stop)
+                usleep(PAUSE_US);
+        }
     }
     fprintf(stderr, "%s: serve: stopping; flows in flight finished\n", prog);
     unhook_engine_close(W);
@@ -269,13 +268,6 @@ int cmd_serve(cli *c, int argc, char **argv)
     sv.token = token;
     if (sv.log_json)
         c->cfg.log = log_json;
-    if (pipe(sv.wake) != 0) {
-        perror(prog);
-        free(token);
-        return EXIT_FAILED;
-    }
-    fcntl(sv.wake[0], F_SETFL, O_NONBLOCK);
-    fcntl(sv.wake[1], F_SETFL, O_NONBLOCK);
     pthread_mutex_init(&sv.lock, NULL);
     sv.m = metrics_new();
     signals(&sv);
@@ -283,7 +275,11 @@ int cmd_serve(cli *c, int argc, char **argv)
     if (serve_engine(&sv, &W) == UNHOOK_OK && serve_engine(&sv, &sv.api) == UNHOOK_OK) {
         if (!token)
             fprintf(stderr, "%s: serve: no API token: /v1 is open to local clients\n", prog);
-        if ((http = http_start(&sv, listen)))
+        /* the HTTP threads inherit a mask without our signals */
+        mask(SIG_BLOCK);
+        http = http_start(&sv, listen);
+        mask(SIG_UNBLOCK);
+        if (http)
             st = work(&sv, W);
         else
             unhook_engine_close(W);
@@ -294,8 +290,6 @@ int cmd_serve(cli *c, int argc, char **argv)
     unhook_engine_close(sv.api);
     metrics_free(sv.m);
     pthread_mutex_destroy(&sv.lock);
-    close(sv.wake[0]);
-    close(sv.wake[1]);
     free(token);
     return http || st == EXIT_DONE ? st : EXIT_USAGE;
 }

@@ -28,6 +28,10 @@ void text_printf(text *t, const char *fmt, ...)
 void text_jstr(text *t, const char *key, const char *value);
 /* s with & < > " ' escaped for HTML. */
 void text_html(text *t, const char *s);
+/* Markup and text in turn: parts[0] as it is, parts[1] escaped (NULL
+ * as "-"), parts[2] as it is, ... */
+void text_html_mix(text *t, const char *const *parts, size_t n);
+#define TEXT_HTML_MIX(t, parts) text_html_mix((t), (parts), sizeof (parts) / sizeof *(parts))
 /* The text's string (never NULL); the text owns it. */
 const char *text_str(text *t);
 void text_free(text *t);
@@ -90,8 +94,8 @@ typedef struct service {
     int log_json;
     int ready;                  /* the worker's last run reached the store */
     size_t max_body;
-    volatile sig_atomic_t stop, reload;
-    int wake[2];                /* written to wake the worker loop */
+    volatile int interrupt;     /* a signal came: the worker's serve call returns */
+    volatile int stop, reload;  /* which (SIGTERM/SIGINT, SIGHUP) */
 } service;
 
 /* Open an engine with the command's configuration: UNHOOK_OK or a code. */

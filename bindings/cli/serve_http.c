@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "unhook.h"
 #include "serve.h"
@@ -106,12 +105,6 @@ static unsigned status_for(int rc)
 static enum MHD_Result fail_engine(call *k, int rc)
 {
     return fail(k, status_for(rc), unhook_errmsg(k->sv->api));
-}
-
-static void wake_worker(service *sv)
-{
-    ssize_t n = write(sv->wake[1], "w", 1);
-    (void)n;                    /* a full pipe is already a wake-up */
 }
 
 /* ---- the token ---------------------------------------------------------------- */
@@ -236,26 +229,23 @@ typedef struct listing {
     int n;
 } listing;
 
+/* One element of a JSON array, one a line; json is released. */
+static int element(listing *l, char *json)
+{
+    text_puts(&l->t, l->n++ ? ",\n" : "\n");
+    text_puts(&l->t, xcheck(json));
+    unhook_free(json);
+    return 0;
+}
+
 static int list_one(void *ud, const unhook_instance *i)
 {
-    listing *l = ud;
-    char *j = xcheck(unhook_instance_json(i));
-
-    text_puts(&l->t, l->n++ ? ",\n" : "\n");
-    text_puts(&l->t, j);
-    unhook_free(j);
-    return 0;
+    return element(ud, unhook_instance_json(i));
 }
 
 static int history_one(void *ud, const unhook_history *h)
 {
-    listing *l = ud;
-    char *j = xcheck(unhook_history_json(h));
-
-    text_puts(&l->t, l->n++ ? ",\n" : "\n");
-    text_puts(&l->t, j);
-    unhook_free(j);
-    return 0;
+    return element(ud, unhook_history_json(h));
 }
 
 static int known_state(const char *s)
@@ -390,8 +380,6 @@ static enum MHD_Result post_disable(call *k, const char *id)
     }
     rc = unhook_instance_request_off(k->sv->api, id, reason, &res);
     ret = rc != UNHOOK_OK ? fail_engine(k, rc) : accepted(k, id, res.code);
-    if (rc == UNHOOK_OK)
-        wake_worker(k->sv);
     unhook_flow_result_free(&res);
     jobj_free(&o);
     return ret;
@@ -416,7 +404,6 @@ static enum MHD_Result post_retry(call *k, const char *id)
         snprintf(msg, sizeof msg, "instance '%.100s' is not failed: nothing to retry", id);
         ret = fail(k, MHD_HTTP_CONFLICT, msg);
     } else {
-        wake_worker(k->sv);
         ret = accepted(k, id, res.code);
     }
     unhook_flow_result_free(&res);
@@ -458,7 +445,6 @@ static enum MHD_Result post_bulk(call *k)
     if (rc != UNHOOK_OK) {
         ret = fail_engine(k, rc);
     } else {
-        wake_worker(k->sv);
         text_printf(&t, "{\"total\":%ld,\"queued\":%ld,\"never_registered\":%ld}\n",
                     s.total, s.pending, s.skipped);
         ret = answer_json(k, MHD_HTTP_ACCEPTED, &t);
@@ -578,7 +564,6 @@ static enum MHD_Result post_enable(call *k)
         ret = fail(k, MHD_HTTP_BAD_REQUEST, unhook_errmsg(k->sv->api));
     else
         ret = rc != UNHOOK_OK ? fail_engine(k, rc) : enabled(k, e.id, &res);
-    wake_worker(k->sv);
 out:
     unhook_flow_result_free(&res);
     free(e.conn_path);

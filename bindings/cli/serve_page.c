@@ -111,19 +111,14 @@ static int dead_one(void *ud, const unhook_instance *i)
 
     if (d->n++ >= MAX_DEAD)
         return 0;
-    text_puts(t, "<tr class=\"dead\"><td><a href=\"/instances/");
-    text_html(t, i->id);
-    text_puts(t, "\">");
-    text_html(t, i->id);
-    text_puts(t, "</a><div class=\"muted\">");
-    text_html(t, i->connector);
-    text_puts(t, " / ");
-    text_html(t, i->event);
-    text_puts(t, "</div></td><td class=\"error\">");
-    text_html(t, i->last_error ? i->last_error : "-");
-    text_puts(t, "</td><td><form method=\"post\" action=\"/instances/");
-    text_html(t, i->id);
-    text_puts(t, "/retry\">");
+    const char *const parts[] = {
+        "<tr class=\"dead\"><td><a href=\"/instances/", i->id, "\">", i->id,
+        "</a><div class=\"muted\">", i->connector, " / ", i->event,
+        "</div></td><td class=\"error\">", i->last_error,
+        "</td><td><form method=\"post\" action=\"/instances/", i->id, "/retry\">",
+    };
+
+    TEXT_HTML_MIX(t, parts);
     if (d->need_token)
         text_puts(t, "<input type=\"password\" name=\"token\" placeholder=\"API token\" "
                      "required aria-label=\"API token\">");
@@ -200,14 +195,12 @@ int page_instance(service *sv, const char *id, text *t)
         text_puts(t, "</p></body></html>\n");
         return rc;
     }
-    text_puts(t, "<table id=\"instance\"><tbody><tr><th>state</th><td>");
-    text_html(t, i->state);
-    text_puts(t, "</td></tr><tr><th>desired</th><td>");
-    text_html(t, i->desired);
-    text_puts(t, "</td></tr><tr><th>connector / event</th><td>");
-    text_html(t, i->connector);
-    text_puts(t, " / ");
-    text_html(t, i->event);
+    const char *const parts[] = {
+        "<table id=\"instance\"><tbody><tr><th>state</th><td>", i->state,
+        "</td></tr><tr><th>desired</th><td>", i->desired,
+        "</td></tr><tr><th>connector / event</th><td>", i->connector, " / ", i->event,
+    };
+    TEXT_HTML_MIX(t, parts);
     text_printf(t, "</td></tr><tr><th>attempts</th><td>%d</td></tr>"
                 "<tr><th>next attempt</th><td>%s</td></tr><tr><th>last error</th><td>",
                 i->attempts, iso_time(i->next_attempt_at, iso, sizeof iso));

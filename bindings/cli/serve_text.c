@@ -89,6 +89,16 @@ void text_html(text *t, const char *s)
     }
 }
 
+void text_html_mix(text *t, const char *const *parts, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        if (k % 2 == 0)
+            text_puts(t, parts[k]);
+        else
+            text_html(t, parts[k] ? parts[k] : "-");
+    }
+}
+
 const char *text_str(text *t)
 {
     if (!t->p)

@@ -242,6 +242,40 @@ def case_retry_on_time():
         s.stop()
 
 
+def case_pickup():
+    """Intents from another process are picked up within 250 ms, also while
+    a slow flow is in flight."""
+    control("POST", "reset")
+    db = os.path.join(T, "pickup.db")
+    ids = seed("pickup", 3, db)
+    control("POST", "script", {"method": "DELETE", "path": "/repos/octo/pickup/hooks/%d" % ids[0],
+                               "responses": [{"delay_ms": 3000, "pass": True}]})
+    s = Serve(db)
+    try:
+        s.json("POST", "/v1/instances/pickup-00000/disable")
+        time.sleep(0.3)                 # its DELETE now hangs for 3 s
+        for n in (1, 2):
+            iid = "pickup-%05d" % n
+            subprocess.run([UNHOOK, "--db", db, "disable", iid, "--no-wait"], check=True,
+                           stdout=subprocess.DEVNULL)
+        wait_for(lambda: len(hooks("pickup")) == 1, 2)
+        asked = dict(db_rows(db, "SELECT instance_id, at FROM history WHERE action='disable'"))
+        sent = {r["path"].rsplit("/", 1)[1]: r["time"] for r in control("GET", "requests")
+                if r["method"] == "DELETE"}
+        lag = max(sent[str(ids[n])] - asked["pickup-%05d" % n] for n in (1, 2))
+        if lag < 0.25:
+            ok("--no-wait from another process: DELETE sent %.0f ms after the intent, "
+               "a slow flow still in flight" % (lag * 1000))
+        else:
+            bad("picked up within 250 ms", "lag %r s" % lag)
+        check("the slow flow is still in flight", hooks("pickup"), [ids[0]])
+    finally:
+        check("SIGTERM with a slow flow in flight: exit 0", s.stop(), 0)
+    check("the slow flow was finished, not cut off",
+          (hooks("pickup"), db_rows(db, "SELECT state FROM instances WHERE id='pickup-00000'")),
+          ([], [("off",)]))
+
+
 def case_no_wait():
     """disable --no-wait records the intent only; serve does the rest."""
     control("POST", "reset")
@@ -544,7 +578,7 @@ def case_sighup_and_ready():
         check("SIGINT: exit 0", s.stop(signal.SIGINT), 0)
 
 
-CASES = [case_enable_disable, case_retry_on_time, case_no_wait, case_bad_input,
+CASES = [case_enable_disable, case_retry_on_time, case_pickup, case_no_wait, case_bad_input,
          case_metrics_and_page, case_sighup_and_ready, case_sigterm_mid_bulk,
          case_two_processes]
 
