@@ -238,6 +238,21 @@ static int element(listing *l, char *json)
     return 0;
 }
 
+/* The array the listing call (result rc) filled, or the engine's error. */
+static enum MHD_Result answer_array(call *k, int rc, listing *l)
+{
+    enum MHD_Result ret;
+
+    if (rc == UNHOOK_OK) {
+        text_puts(&l->t, l->n ? "\n]\n" : "]\n");
+        ret = answer_json(k, MHD_HTTP_OK, &l->t);
+    } else {
+        ret = fail_engine(k, rc);
+    }
+    text_free(&l->t);
+    return ret;
+}
+
 static int list_one(void *ud, const unhook_instance *i)
 {
     return element(ud, unhook_instance_json(i));
@@ -284,24 +299,14 @@ static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind,
 static enum MHD_Result list_instances(call *k)
 {
     query q;
-    listing l = {0};
-    enum MHD_Result ret;
-    int rc;
+    listing l = {{0}, 0};
 
     memset(&q, 0, sizeof q);
     MHD_get_connection_values(k->conn, MHD_GET_ARGUMENT_KIND, query_arg, &q);
     if (q.bad[0])
         return fail(k, MHD_HTTP_BAD_REQUEST, q.bad);
     text_puts(&l.t, "[");
-    rc = unhook_instance_list(k->sv->api, &q.f, list_one, &l);
-    if (rc != UNHOOK_OK) {
-        text_free(&l.t);
-        return fail_engine(k, rc);
-    }
-    text_puts(&l.t, l.n ? "\n]\n" : "]\n");
-    ret = answer_json(k, MHD_HTTP_OK, &l.t);
-    text_free(&l.t);
-    return ret;
+    return answer_array(k, unhook_instance_list(k->sv->api, &q.f, list_one, &l), &l);
 }
 
 static enum MHD_Result get_instance(call *k, const char *id)
@@ -326,20 +331,10 @@ static enum MHD_Result get_instance(call *k, const char *id)
 
 static enum MHD_Result get_history(call *k, const char *id)
 {
-    listing l = {0};
-    enum MHD_Result ret;
-    int rc;
+    listing l = {{0}, 0};
 
     text_puts(&l.t, "[");
-    rc = unhook_history_list(k->sv->api, id, history_one, &l);
-    if (rc != UNHOOK_OK) {
-        text_free(&l.t);
-        return fail_engine(k, rc);
-    }
-    text_puts(&l.t, l.n ? "\n]\n" : "]\n");
-    ret = answer_json(k, MHD_HTTP_OK, &l.t);
-    text_free(&l.t);
-    return ret;
+    return answer_array(k, unhook_history_list(k->sv->api, id, history_one, &l), &l);
 }
 
 /* 202 {"id": id, "result": code} (a form gets 303 to the status page). */
@@ -631,6 +626,55 @@ static enum MHD_Result route_v1(call *k, const char *path)
     return fail(k, MHD_HTTP_NOT_FOUND, "no such endpoint");
 }
 
+/* /readyz: the store answers, and every connector an instance names is
+ * found (each name checked once). */
+typedef struct readiness {
+    unhook_engine *E;
+    char seen[16][128];
+    int nseen;
+    text why;
+} readiness;
+
+static int ready_one(void *ud, const unhook_instance *i)
+{
+    readiness *r = ud;
+    char *dir;
+
+    for (int k = 0; k < r->nseen; k++)
+        if (strcmp(r->seen[k], i->connector) == 0)
+            return 0;
+    if (r->nseen < 16)
+        snprintf(r->seen[r->nseen++], sizeof r->seen[0], "%s", i->connector);
+    if (!(dir = unhook_connector_path(r->E, i->connector))) {
+        text_printf(&r->why, "not ready: %s\n", unhook_errmsg(r->E));
+        return 1;
+    }
+    free(dir);
+    return 0;
+}
+
+static int ready(service *sv, text *out)
+{
+    readiness r;
+    int rc;
+
+    memset(&r, 0, sizeof r);
+    r.E = sv->api;
+    if (!sv->ready) {
+        text_puts(out, "not ready: the worker has not reached the store\n");
+        return 0;
+    }
+    rc = unhook_instance_list(sv->api, NULL, ready_one, &r);
+    if (rc != UNHOOK_OK)
+        text_printf(out, "not ready: %s\n", unhook_errmsg(sv->api));
+    else if (r.why.n)
+        text_puts(out, text_str(&r.why));
+    else
+        text_puts(out, "ready\n");
+    text_free(&r.why);
+    return rc == UNHOOK_OK && !r.why.n;
+}
+
 static enum MHD_Result serve_text(call *k, unsigned status, const char *ctype,
                                   text *t)
 {
@@ -645,7 +689,6 @@ static enum MHD_Result route_open(call *k, const char *path)
     unsigned status = MHD_HTTP_OK;
     const char *ctype = "text/html; charset=utf-8";
     enum MHD_Result ret;
-    census c;
 
     if (!is(k, "GET") && !is(k, "HEAD"))
         return wrong_method(k, "GET, HEAD");
@@ -653,9 +696,7 @@ static enum MHD_Result route_open(call *k, const char *path)
         text_puts(&t, "ok\n");
         ctype = "text/plain";
     } else if (strcmp(path, "/readyz") == 0) {
-        int ok = sv->ready && census_take(sv->api, &c) == UNHOOK_OK;
-        text_puts(&t, ok ? "ready\n" : "not ready: the store is not reachable yet\n");
-        status = ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
+        status = ready(sv, &t) ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
         ctype = "text/plain";
     } else if (strcmp(path, "/metrics") == 0) {
         metrics_render(sv->m, sv->api, &t);

@@ -564,12 +564,29 @@ def case_bad_input():
 
 
 def case_sighup_and_ready():
+    """/readyz follows the connectors; SIGHUP reloads them; SIGINT stops."""
     control("POST", "reset")
     db = os.path.join(T, "hup.db")
     seed("hup", 2, db)
-    s = Serve(db)
+    conns = os.path.join(T, "conns")
+    os.makedirs(conns, exist_ok=True)
+    subprocess.run(["cp", "-R", os.path.join(ROOT, "scripts", "connectors", "generic"),
+                    os.path.join(conns, "mine")], check=True)
+    with open(os.path.join(T, "mine.jsonl"), "w") as f:
+        f.write(json.dumps({"id": "mine-1", "connector": "mine", "event": "hook",
+                            "options": {"collection": "/api/x"}, "connection": CONN,
+                            "registration": {"id": "hk_1"}, "state": "failed",
+                            "desired": "off"}) + "\n")
+    subprocess.run([UNHOOK, "--db", db, "--connectors", conns, "import",
+                    os.path.join(T, "mine.jsonl")], check=True, stdout=subprocess.DEVNULL)
+    s = Serve(db, env={"UNHOOK_CONNECTORS": conns})
     try:
         check("/readyz: 200", s.get("/readyz", token=None)[0], 200)
+        os.rename(os.path.join(conns, "mine"), os.path.join(conns, "gone"))
+        status, body, _ = s.request("GET", "/readyz", token=None)
+        check("/readyz with a connector gone: 503 naming it", (status, "'mine'" in body),
+              (503, True))
+        os.rename(os.path.join(conns, "gone"), os.path.join(conns, "mine"))
         s.p.send_signal(signal.SIGHUP)
         check("SIGHUP: connectors reloaded", wait_for(lambda: "reloaded" in s.text(), 2), True)
         s.json("POST", "/v1/instances/hup-00000/disable")
