@@ -457,18 +457,30 @@ static int sq_owners(uh_store *s, double now, uh_owner_fn fn, void *ud)
     return rc;
 }
 
-static int sq_release(uh_store *s, const char *owner)
+/* Run one statement with one text argument. */
+static int run1(uh_store *s, const char *sql, const char *arg)
 {
-    sqlite3_stmt *st = prep(s, "UPDATE instances SET claimed_until = 0,"
-                               " claim_owner = NULL WHERE claim_owner = ?");
+    sqlite3_stmt *st = prep(s, sql);
     int rc;
 
     if (!st)
         return UNHOOK_STORE;
-    bind_text(st, 1, owner);
-    rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : fail(s, "release");
+    bind_text(st, 1, arg);
+    rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : fail(s, sql);
     release(st);
     return rc;
+}
+
+static int sq_release(uh_store *s, const char *owner)
+{
+    return run1(s, "UPDATE instances SET claimed_until = 0, claim_owner = NULL"
+                   " WHERE claim_owner = ?", owner);
+}
+
+static int sq_unclaim(uh_store *s, const char *id)
+{
+    return run1(s, "UPDATE instances SET claimed_until = 0, claim_owner = NULL"
+                   " WHERE id = ?", id);
 }
 
 static int sq_claim(uh_store *s, const unhook_filter *f, double now,
@@ -524,20 +536,6 @@ err:
     sq_rollback(s);
     while (*n > 0)
         uh_inst_clear(&out[--*n]);
-    return rc;
-}
-
-static int sq_unclaim(uh_store *s, const char *id)
-{
-    sqlite3_stmt *st = prep(s, "UPDATE instances SET claimed_until = 0,"
-                               " claim_owner = NULL WHERE id = ?");
-    int rc;
-
-    if (!st)
-        return UNHOOK_STORE;
-    bind_text(st, 1, id);
-    rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : fail(s, "unclaim");
-    release(st);
     return rc;
 }
 
