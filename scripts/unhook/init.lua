@@ -62,7 +62,6 @@ local function encode(v)
   if s == nil then error(err, 0) end
   return s
 end
-if not json_encode then encode = require("unhook.jsonenc").new(null, array_mt) end -- until C has it
 _M.json = setmetatable({ encode = encode, array_mt = array_mt,
                          empty_array = setmetatable({}, array_mt) }, { __index = cjson })
 _M.null = cjson.null
