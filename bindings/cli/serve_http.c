@@ -656,7 +656,7 @@ static int ready_one(void *ud, const unhook_instance *i)
 static int ready(service *sv, text *out)
 {
     readiness r;
-    int rc;
+    int rc, ok;
 
     memset(&r, 0, sizeof r);
     r.E = sv->api;
@@ -671,8 +671,9 @@ static int ready(service *sv, text *out)
         text_puts(out, text_str(&r.why));
     else
         text_puts(out, "ready\n");
+    ok = rc == UNHOOK_OK && !r.why.n;
     text_free(&r.why);
-    return rc == UNHOOK_OK && !r.why.n;
+    return ok;
 }
 
 static enum MHD_Result serve_text(call *k, unsigned status, const char *ctype,

@@ -581,11 +581,13 @@ def case_sighup_and_ready():
                     os.path.join(T, "mine.jsonl")], check=True, stdout=subprocess.DEVNULL)
     s = Serve(db, env={"UNHOOK_CONNECTORS": conns})
     try:
-        check("/readyz: 200", s.get("/readyz", token=None)[0], 200)
+        check("/readyz: 200 once the worker reached the store",
+              wait_for(lambda: s.get("/readyz", token=None)[0] == 200, 2), True)
         os.rename(os.path.join(conns, "mine"), os.path.join(conns, "gone"))
         status, body, _ = s.request("GET", "/readyz", token=None)
-        check("/readyz with a connector gone: 503 naming it", (status, "'mine'" in body),
-              (503, True))
+        check("/readyz with a connector gone: 503 naming it", (status, body.strip()),
+              (503, "not ready: connector 'mine' not found (searched --connectors, "
+               "UNHOOK_CONNECTORS and the bundled connectors)"))
         os.rename(os.path.join(conns, "gone"), os.path.join(conns, "mine"))
         s.p.send_signal(signal.SIGHUP)
         check("SIGHUP: connectors reloaded", wait_for(lambda: "reloaded" in s.text(), 2), True)
