@@ -1,10 +1,10 @@
 /*
- * lpattern.c -- string.find, match, gmatch and gsub for sandboxed states:
- * Lua 5.4.4's matcher (lstrlib.c) that checks the run's limits as it
- * works.  The count hook cannot interrupt one call into C, so a pattern
+ * lpattern.c -- Lua 5.4.4's pattern matcher (lstrlib.c) for sandboxed
+ * states, checking the run's limits as it works (lpatlib.c makes
+ * string.find, match, gmatch and gsub of it).  The count hook cannot interrupt one call into C, so a pattern
  * that backtracks for ever or a plain search of a long needle (O(n*m))
  * would hang the thread all flows share.  Every UH_MATCH_STEPS steps of
- * the matcher (turns of match(), characters its loops scan) and every
+ * the matcher (turns of uh_pat_match(), characters its loops scan) and every
  * UH_PLAIN_BYTES bytes of a plain search, the run's CPU time and deadline
  * are checked as deadline_hook (sandbox.c) checks them: past either, the
  * flow fails with cpu_limit.  States without a run's limits are never
@@ -41,21 +41,12 @@
 #include <string.h>
 
 #include <lauxlib.h>
-#include <lualib.h>
 
 #include "runtime.h"
 #include "util.h"
 
-#define UH_MATCH_STEPS 1024       /* matcher steps between two checks */
 #define UH_PLAIN_BYTES 65536      /* bytes of a plain search between two */
 
-/* as lstrlib.c configures them */
-#define LUA_MAXCAPTURES 32
-#define MAXCCALLS 200
-#define uchar(c) ((unsigned char)(c))
-#ifndef l_unlikely
-#define l_unlikely(x) (x)
-#endif
 
 /*
  * unhook: the run's limits, as deadline_hook checks them.  Past the CPU
@@ -87,41 +78,15 @@ static void check_limits(lua_State *L)
     luaL_error(L, "cpu_limit: flow ran past its time budget");
 }
 
-static size_t posrelatI (lua_Integer pos, size_t len) {
-  if (pos > 0)
-    return (size_t)pos;
-  else if (pos == 0)
-    return 1;
-  else if (pos < -(lua_Integer)len)  /* inverted comparison */
-    return 1;  /* clip to 1 */
-  else return len + (size_t)pos + 1;
-}
-
 /*
 ** {======================================================
 ** PATTERN MATCHING
 ** =======================================================
 */
 
-#define CAP_UNFINISHED	(-1)
-#define CAP_POSITION	(-2)
-
-typedef struct MatchState {
-  const char *src_init;  /* init of source string */
-  const char *src_end;  /* end ('\0') of source string */
-  const char *p_end;  /* end ('\0') of pattern */
-  lua_State *L;
-  int matchdepth;  /* control for recursive depth (to avoid C stack overflow) */
-  unsigned char level;  /* total number of captures (finished or unfinished) */
-  size_t left;  /* unhook: steps until the next check of the limits */
-  struct {
-    const char *init;
-    ptrdiff_t len;
-  } capture[LUA_MAXCAPTURES];
-} MatchState;
+#include "lpattern.h"
 
 /* recursive function */
-static const char *match (MatchState *ms, const char *s, const char *p);
 
 /* unhook: count n steps of the matcher; every so often, check the run */
 static void count_steps (MatchState *ms, size_t n) {
@@ -133,8 +98,6 @@ static void count_steps (MatchState *ms, size_t n) {
   }
 }
 
-#define L_ESC		'%'
-#define SPECIALS	"^$*+?.([%-"
 
 static int check_capture (MatchState *ms, int l) {
   l -= '1';
@@ -259,7 +222,7 @@ static const char *max_expand (MatchState *ms, const char *s,
   }
   /* keeps trying to match with the maximum repetitions */
   while (i>=0) {
-    const char *res = match(ms, (s+i), ep+1);
+    const char *res = uh_pat_match(ms, (s+i), ep+1);
     if (res) return res;
     i--;  /* else didn't match; reduce 1 repetition to try again */
   }
@@ -269,7 +232,7 @@ static const char *max_expand (MatchState *ms, const char *s,
 static const char *min_expand (MatchState *ms, const char *s,
                                  const char *p, const char *ep) {
   for (;;) {
-    const char *res = match(ms, s, ep+1);
+    const char *res = uh_pat_match(ms, s, ep+1);
     if (res != NULL)
       return res;
     count_steps(ms, (size_t)(ep - p));  /* unhook */
@@ -287,7 +250,7 @@ static const char *start_capture (MatchState *ms, const char *s,
   ms->capture[level].init = s;
   ms->capture[level].len = what;
   ms->level = level+1;
-  if ((res=match(ms, s, p)) == NULL)  /* match failed? */
+  if ((res=uh_pat_match(ms, s, p)) == NULL)  /* match failed? */
     ms->level--;  /* undo capture */
   return res;
 }
@@ -297,7 +260,7 @@ static const char *end_capture (MatchState *ms, const char *s,
   int l = capture_to_close(ms);
   const char *res;
   ms->capture[l].len = s - ms->capture[l].init;  /* close capture */
-  if ((res = match(ms, s, p)) == NULL)  /* match failed? */
+  if ((res = uh_pat_match(ms, s, p)) == NULL)  /* match failed? */
     ms->capture[l].len = CAP_UNFINISHED;  /* undo capture */
   return res;
 }
@@ -313,7 +276,7 @@ static const char *match_capture (MatchState *ms, const char *s, int l) {
   else return NULL;
 }
 
-static const char *match (MatchState *ms, const char *s, const char *p) {
+const char *uh_pat_match (MatchState *ms, const char *s, const char *p) {
   if (l_unlikely(ms->matchdepth-- == 0))
     luaL_error(ms->L, "pattern too complex");
   init: /* using goto's to optimize tail recursion */
@@ -342,7 +305,7 @@ static const char *match (MatchState *ms, const char *s, const char *p) {
           case 'b': {  /* balanced string? */
             s = matchbalance(ms, s, p + 2);
             if (s != NULL) {
-              p += 4; goto init;  /* return match(ms, s, p + 4); */
+              p += 4; goto init;  /* return uh_pat_match(ms, s, p + 4); */
             }  /* else fail (s == NULL) */
             break;
           }
@@ -356,7 +319,7 @@ static const char *match (MatchState *ms, const char *s, const char *p) {
             previous = (s == ms->src_init) ? '\0' : *(s - 1);
             if (!matchbracketclass(uchar(previous), p, ep - 1) &&
                matchbracketclass(uchar(*s), p, ep - 1)) {
-              p = ep; goto init;  /* return match(ms, s, ep); */
+              p = ep; goto init;  /* return uh_pat_match(ms, s, ep); */
             }
             s = NULL;  /* match failed */
             break;
@@ -366,7 +329,7 @@ static const char *match (MatchState *ms, const char *s, const char *p) {
           case '8': case '9': {  /* capture results (%0-%9)? */
             s = match_capture(ms, s, uchar(*(p + 1)));
             if (s != NULL) {
-              p += 2; goto init;  /* return match(ms, s, p + 2) */
+              p += 2; goto init;  /* return uh_pat_match(ms, s, p + 2) */
             }
             break;
           }
@@ -380,7 +343,7 @@ static const char *match (MatchState *ms, const char *s, const char *p) {
         /* does not match at least once? */
         if (!singlematch(ms, s, p, ep)) {
           if (*ep == '*' || *ep == '?' || *ep == '-') {  /* accept empty? */
-            p = ep + 1; goto init;  /* return match(ms, s, ep + 1); */
+            p = ep + 1; goto init;  /* return uh_pat_match(ms, s, ep + 1); */
           }
           else  /* '+' or no suffix */
             s = NULL;  /* fail */
@@ -389,10 +352,10 @@ static const char *match (MatchState *ms, const char *s, const char *p) {
           switch (*ep) {  /* handle optional suffix */
             case '?': {  /* optional */
               const char *res;
-              if ((res = match(ms, s + 1, ep + 1)) != NULL)
+              if ((res = uh_pat_match(ms, s + 1, ep + 1)) != NULL)
                 s = res;
               else {
-                p = ep + 1; goto init;  /* else return match(ms, s, ep + 1); */
+                p = ep + 1; goto init;  /* else return uh_pat_match(ms, s, ep + 1); */
               }
               break;
             }
@@ -406,7 +369,7 @@ static const char *match (MatchState *ms, const char *s, const char *p) {
               s = min_expand(ms, s, p, ep);
               break;
             default:  /* no suffix */
-              s++; p = ep; goto init;  /* return match(ms, s + 1, ep); */
+              s++; p = ep; goto init;  /* return uh_pat_match(ms, s + 1, ep); */
           }
         }
         break;
@@ -418,7 +381,7 @@ static const char *match (MatchState *ms, const char *s, const char *p) {
 }
 
 /* unhook: checks the limits every UH_PLAIN_BYTES bytes it compares */
-static const char *lmemfind (lua_State *L, const char *s1, size_t l1,
+const char *uh_pat_memfind (lua_State *L, const char *s1, size_t l1,
                                const char *s2, size_t l2) {
   if (l2 == 0) return s1;  /* empty strings are everywhere */
   else if (l2 > l1) return NULL;  /* avoids a negative 'l1' */
@@ -445,298 +408,4 @@ static const char *lmemfind (lua_State *L, const char *s1, size_t l1,
     }
     return NULL;  /* not found */
   }
-}
-
-/*
-** get information about the i-th capture. If there are no captures
-** and 'i==0', return information about the whole match, which
-** is the range 's'..'e'. If the capture is a string, return
-** its length and put its address in '*cap'. If it is an integer
-** (a position), push it on the stack and return CAP_POSITION.
-*/
-static size_t get_onecapture (MatchState *ms, int i, const char *s,
-                              const char *e, const char **cap) {
-  if (i >= ms->level) {
-    if (l_unlikely(i != 0))
-      luaL_error(ms->L, "invalid capture index %%%d", i + 1);
-    *cap = s;
-    return e - s;
-  }
-  else {
-    ptrdiff_t capl = ms->capture[i].len;
-    *cap = ms->capture[i].init;
-    if (l_unlikely(capl == CAP_UNFINISHED))
-      luaL_error(ms->L, "unfinished capture");
-    else if (capl == CAP_POSITION)
-      lua_pushinteger(ms->L, (ms->capture[i].init - ms->src_init) + 1);
-    return capl;
-  }
-}
-
-/*
-** Push the i-th capture on the stack.
-*/
-static void push_onecapture (MatchState *ms, int i, const char *s,
-                                                    const char *e) {
-  const char *cap;
-  ptrdiff_t l = get_onecapture(ms, i, s, e, &cap);
-  if (l != CAP_POSITION)
-    lua_pushlstring(ms->L, cap, l);
-  /* else position was already pushed */
-}
-
-static int push_captures (MatchState *ms, const char *s, const char *e) {
-  int i;
-  int nlevels = (ms->level == 0 && s) ? 1 : ms->level;
-  luaL_checkstack(ms->L, nlevels, "too many captures");
-  for (i = 0; i < nlevels; i++)
-    push_onecapture(ms, i, s, e);
-  return nlevels;  /* number of strings pushed */
-}
-
-/* check whether pattern has no special characters */
-static int nospecials (const char *p, size_t l) {
-  size_t upto = 0;
-  do {
-    if (strpbrk(p + upto, SPECIALS))
-      return 0;  /* pattern has a special character */
-    upto += strlen(p + upto) + 1;  /* may have more after \0 */
-  } while (upto <= l);
-  return 1;  /* no special chars found */
-}
-
-static void prepstate (MatchState *ms, lua_State *L,
-                       const char *s, size_t ls, const char *p, size_t lp) {
-  ms->L = L;
-  ms->left = UH_MATCH_STEPS;  /* unhook */
-  ms->src_init = s;
-  ms->src_end = s + ls;
-  ms->p_end = p + lp;
-}
-
-/* as in Lua 5.4.8: the depth is reset here, not in 'prepstate' */
-static void reprepstate (MatchState *ms) {
-  ms->matchdepth = MAXCCALLS;
-  ms->level = 0;
-}
-
-static int str_find_aux (lua_State *L, int find) {
-  size_t ls, lp;
-  const char *s = luaL_checklstring(L, 1, &ls);
-  const char *p = luaL_checklstring(L, 2, &lp);
-  size_t init = posrelatI(luaL_optinteger(L, 3, 1), ls) - 1;
-  if (init > ls) {  /* start after string's end? */
-    luaL_pushfail(L);  /* cannot find anything */
-    return 1;
-  }
-  /* explicit request or no special characters? */
-  if (find && (lua_toboolean(L, 4) || nospecials(p, lp))) {
-    /* do a plain search */
-    const char *s2 = lmemfind(L, s + init, ls - init, p, lp);
-    if (s2) {
-      lua_pushinteger(L, (s2 - s) + 1);
-      lua_pushinteger(L, (s2 - s) + lp);
-      return 2;
-    }
-  }
-  else {
-    MatchState ms;
-    const char *s1 = s + init;
-    int anchor = (*p == '^');
-    if (anchor) {
-      p++; lp--;  /* skip anchor character */
-    }
-    prepstate(&ms, L, s, ls, p, lp);
-    do {
-      const char *res;
-      reprepstate(&ms);
-      if ((res=match(&ms, s1, p)) != NULL) {
-        if (find) {
-          lua_pushinteger(L, (s1 - s) + 1);  /* start */
-          lua_pushinteger(L, res - s);   /* end */
-          return push_captures(&ms, NULL, 0) + 2;
-        }
-        else
-          return push_captures(&ms, s1, res);
-      }
-    } while (s1++ < ms.src_end && !anchor);
-  }
-  luaL_pushfail(L);  /* not found */
-  return 1;
-}
-
-static int str_find (lua_State *L) {
-  return str_find_aux(L, 1);
-}
-
-static int str_match (lua_State *L) {
-  return str_find_aux(L, 0);
-}
-
-/* state for 'gmatch' */
-typedef struct GMatchState {
-  const char *src;  /* current position */
-  const char *p;  /* pattern */
-  const char *lastmatch;  /* end of last match */
-  MatchState ms;  /* match state */
-} GMatchState;
-
-static int gmatch_aux (lua_State *L) {
-  GMatchState *gm = (GMatchState *)lua_touserdata(L, lua_upvalueindex(3));
-  const char *src;
-  gm->ms.L = L;
-  for (src = gm->src; src <= gm->ms.src_end; src++) {
-    const char *e;
-    reprepstate(&gm->ms);
-    if ((e = match(&gm->ms, src, gm->p)) != NULL && e != gm->lastmatch) {
-      gm->src = gm->lastmatch = e;
-      return push_captures(&gm->ms, src, e);
-    }
-  }
-  return 0;  /* not found */
-}
-
-static int gmatch (lua_State *L) {
-  size_t ls, lp;
-  const char *s = luaL_checklstring(L, 1, &ls);
-  const char *p = luaL_checklstring(L, 2, &lp);
-  size_t init = posrelatI(luaL_optinteger(L, 3, 1), ls) - 1;
-  GMatchState *gm;
-  lua_settop(L, 2);  /* keep strings on closure to avoid being collected */
-  gm = (GMatchState *)lua_newuserdatauv(L, sizeof(GMatchState), 0);
-  if (init > ls)  /* start after string's end? */
-    init = ls + 1;  /* avoid overflows in 's + init' */
-  prepstate(&gm->ms, L, s, ls, p, lp);
-  gm->src = s + init; gm->p = p; gm->lastmatch = NULL;
-  lua_pushcclosure(L, gmatch_aux, 3);
-  return 1;
-}
-
-static void add_s (MatchState *ms, luaL_Buffer *b, const char *s,
-                                                   const char *e) {
-  size_t l;
-  lua_State *L = ms->L;
-  const char *news = lua_tolstring(L, 3, &l);
-  const char *p;
-  while ((p = (char *)memchr(news, L_ESC, l)) != NULL) {
-    luaL_addlstring(b, news, p - news);
-    p++;  /* skip ESC */
-    if (*p == L_ESC)  /* '%%' */
-      luaL_addchar(b, *p);
-    else if (*p == '0')  /* '%0' */
-        luaL_addlstring(b, s, e - s);
-    else if (isdigit(uchar(*p))) {  /* '%n' */
-      const char *cap;
-      ptrdiff_t resl = get_onecapture(ms, *p - '1', s, e, &cap);
-      if (resl == CAP_POSITION)
-        luaL_addvalue(b);  /* add position to accumulated result */
-      else
-        luaL_addlstring(b, cap, resl);
-    }
-    else
-      luaL_error(L, "invalid use of '%c' in replacement string", L_ESC);
-    l -= p + 1 - news;
-    news = p + 1;
-  }
-  luaL_addlstring(b, news, l);
-}
-
-/*
-** Add the replacement value to the string buffer 'b'.
-** Return true if the original string was changed. (Function calls and
-** table indexing resulting in nil or false do not change the subject.)
-*/
-static int add_value (MatchState *ms, luaL_Buffer *b, const char *s,
-                                      const char *e, int tr) {
-  lua_State *L = ms->L;
-  switch (tr) {
-    case LUA_TFUNCTION: {  /* call the function */
-      int n;
-      lua_pushvalue(L, 3);  /* push the function */
-      n = push_captures(ms, s, e);  /* all captures as arguments */
-      lua_call(L, n, 1);  /* call it */
-      break;
-    }
-    case LUA_TTABLE: {  /* index the table */
-      push_onecapture(ms, 0, s, e);  /* first capture is the index */
-      lua_gettable(L, 3);
-      break;
-    }
-    default: {  /* LUA_TNUMBER or LUA_TSTRING */
-      add_s(ms, b, s, e);  /* add value to the buffer */
-      return 1;  /* something changed */
-    }
-  }
-  if (!lua_toboolean(L, -1)) {  /* nil or false? */
-    lua_pop(L, 1);  /* remove value */
-    luaL_addlstring(b, s, e - s);  /* keep original text */
-    return 0;  /* no changes */
-  }
-  else if (l_unlikely(!lua_isstring(L, -1)))
-    return luaL_error(L, "invalid replacement value (a %s)",
-                         luaL_typename(L, -1));
-  else {
-    luaL_addvalue(b);  /* add result to accumulator */
-    return 1;  /* something changed */
-  }
-}
-
-static int str_gsub (lua_State *L) {
-  size_t srcl, lp;
-  const char *src = luaL_checklstring(L, 1, &srcl);  /* subject */
-  const char *p = luaL_checklstring(L, 2, &lp);  /* pattern */
-  const char *lastmatch = NULL;  /* end of last match */
-  int tr = lua_type(L, 3);  /* replacement type */
-  lua_Integer max_s = luaL_optinteger(L, 4, srcl + 1);  /* max replacements */
-  int anchor = (*p == '^');
-  lua_Integer n = 0;  /* replacement count */
-  int changed = 0;  /* change flag */
-  MatchState ms;
-  luaL_Buffer b;
-  luaL_argexpected(L, tr == LUA_TNUMBER || tr == LUA_TSTRING ||
-                   tr == LUA_TFUNCTION || tr == LUA_TTABLE, 3,
-                      "string/function/table");
-  luaL_buffinit(L, &b);
-  if (anchor) {
-    p++; lp--;  /* skip anchor character */
-  }
-  prepstate(&ms, L, src, srcl, p, lp);
-  while (n < max_s) {
-    const char *e;
-    reprepstate(&ms);  /* (re)prepare state for new match */
-    if ((e = match(&ms, src, p)) != NULL && e != lastmatch) {  /* match? */
-      n++;
-      changed = add_value(&ms, &b, src, e, tr) | changed;
-      src = lastmatch = e;
-    }
-    else if (src < ms.src_end)  /* otherwise, skip one character */
-      luaL_addchar(&b, *src++);
-    else break;  /* end of subject */
-    if (anchor) break;
-  }
-  if (!changed)  /* no changes? */
-    lua_pushvalue(L, 1);  /* return original string */
-  else {  /* something changed */
-    luaL_addlstring(&b, src, ms.src_end-src);
-    luaL_pushresult(&b);  /* create and return new string */
-  }
-  lua_pushinteger(L, n);  /* number of substitutions */
-  return 2;
-}
-
-/* }====================================================== */
-
-/*
- * Replace the pattern functions of the string library table (the global
- * "string", which the string metatable's __index is too) of L.
- */
-void uh_open_patterns(lua_State *L)
-{
-    static const luaL_Reg fns[] = {
-        {"find", str_find}, {"match", str_match}, {"gmatch", gmatch},
-        {"gsub", str_gsub}, {NULL, NULL}};
-
-    if (lua_getglobal(L, LUA_STRLIBNAME) == LUA_TTABLE)
-        luaL_setfuncs(L, fns, 0);
-    lua_pop(L, 1);
 }
