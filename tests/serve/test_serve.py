@@ -229,6 +229,8 @@ def case_retry_on_time():
         t_sched = nxt
         gone = wait_for(lambda: hooks("retry") == [], 3.0)
         check("the scheduled retry ran on its own: hook gone", gone, True)
+        # the outcome is committed just after the provider answered
+        wait_for(lambda: db_rows(db, "SELECT state FROM instances")[0][0] == "off", 1)
         at = db_rows(db, "SELECT at FROM history WHERE action='deregister' "
                          "AND outcome='done'")
         late = at[0][0] - t_sched if at else None
@@ -392,6 +394,8 @@ def case_metrics_and_page():
         s.json("POST", "/v1/instances/page-00001/disable")
         wait_for(lambda: db_rows(db, "SELECT count(*) FROM instances WHERE state IN "
                                      "('off','failed')")[0][0] == 2, 3)
+        # the observer (metrics, log line) is told just after the commit
+        wait_for(lambda: s.text().count('"action":"deregister"') == 2, 1)
         status, text, r = s.request("GET", "/metrics", token=None)
         check("/metrics: 200, Prometheus text", (status, r.getheader("Content-Type")),
               (200, "text/plain; version=0.0.4; charset=utf-8"))
