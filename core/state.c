@@ -7,7 +7,7 @@
 #include "state.h"
 
 static const char *const state_names[UH_NSTATES] = {
-    "registering", "registered", "deregistering", "off", "failed"};
+    "registering", "registered", "deregistering", "off", "failed", "lost"};
 
 const char *uh_state_name(uh_state s)
 {

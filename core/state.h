@@ -15,6 +15,10 @@ typedef enum uh_state {
     UH_DEREGISTERING,
     UH_OFF,
     UH_FAILED,
+    /* reconcile found no webhook at the provider for an instance that is
+     * on: desired stays on, the registration data is kept for the record;
+     * 'enable --again' registers it anew, 'disable' turns it off at once */
+    UH_LOST,
     UH_NSTATES
 } uh_state;
 

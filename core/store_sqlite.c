@@ -62,7 +62,7 @@ static const char *const migrations[] = {
     "desired = 'on', " STATE_NUM ", reason, last_error, attempts, "         \
     "next_attempt_at, created_at, updated_at, claim_owner, claimed_until"
 #define STATE_NUM "CASE state WHEN 'registering' THEN 0 WHEN 'registered' " \
-    "THEN 1 WHEN 'deregistering' THEN 2 WHEN 'off' THEN 3 ELSE 4 END"
+    "THEN 1 WHEN 'deregistering' THEN 2 WHEN 'off' THEN 3 WHEN 'lost' THEN 5 ELSE 4 END"
 
 static int fail(uh_store *s, const char *what)
 {
