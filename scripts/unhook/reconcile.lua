@@ -31,22 +31,27 @@ local function decode(text)
   return text
 end
 
+-- A key as text: JSON numbers decode as floats, 42.0 is "42".
+function _M.key_text(v)
+  if v == nil or v == json.null or type(v) == "table" then return nil end
+  if type(v) == "number" and math.tointeger(v) then return string.format("%d", math.tointeger(v)) end
+  return tostring(v)
+end
+
 -- The key of registration data under the event's match rule (default
 -- "id"): a path into it, or what a function returns.  nil: no key.
 local function key_of(match, data, ctx)
   if type(match) == "function" then
     local ok, k = xpcall(match, tostring, data, ctx)
     if not ok then error(fmt("match: %s", tostring(k)), 0) end
-    if k == nil or k == json.null then return nil end
-    return tostring(k)
+    return _M.key_text(k)
   end
   local v = data
   for part in (match or "id"):gmatch("[^%.]+") do
     if type(v) ~= "table" then return nil end
     v = v[part]
   end
-  if v == nil or v == json.null or type(v) == "table" then return nil end
-  return tostring(v)
+  return _M.key_text(v)
 end
 
 -- Whether an instance's options select the same provider-side collection
@@ -137,6 +142,17 @@ function _M.same(a, b)
   local ok1, x = pcall(json.decode, a or "{}")
   local ok2, y = pcall(json.decode, b or "{}")
   return ok1 and ok2 and deep_equal(x, y)
+end
+
+-- Options b given over the stored a (JSON objects): the merged object.
+function _M.merge(a, b)
+  local ok1, x = pcall(json.decode, a or "{}")
+  local ok2, y = pcall(json.decode, b or "{}")
+  if not ok1 or not ok2 or type(x) ~= "table" or type(y) ~= "table" then
+    return nil, "options: expected JSON objects"
+  end
+  for k, v in pairs(y) do x[k] = v end
+  return json.encode(x)
 end
 
 -- Registration data given by hand: JSON text, returned as stored.
