@@ -333,7 +333,8 @@ local function check_reconcile(ev, ep, report)
   if ev.match ~= nil and mt ~= "string" and mt ~= "function" then
     report(ep .. ".match", fmt("%s.match: expected a registration-data path (string) or a function, got %s",
       ep, tname(ev.match)))
-  elseif mt == "string" and not ev.match:match("^[%w_]+[%w_%.]*$") then
+  elseif mt == "string" and (not ev.match:match("^[%w_]+[%w_%.]*$") or ev.match:find("..", 1, true)
+                             or ev.match:sub(-1) == ".") then
     report(ep .. ".match", fmt("%s.match: '%s' is not a path like \"id\" or \"config.url\"", ep, ev.match))
   end
   for _, k in ipairs({ "match", "owned" }) do
