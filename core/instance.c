@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "manage.h"
+#include "same.h"
 
 /* ---- helpers ----------------------------------------------------------- */
 
@@ -46,21 +46,6 @@ static void result_init(unhook_flow_result *res)
 static int run_one(unhook_engine *E, const char *id, unhook_flow_result *res)
 {
     return uh_work(E, NULL, id, -1, 0, NULL, NULL, NULL, res);
-}
-
-char *uh_connector_key(unhook_engine *E, const char *connector)
-{
-    char *dir, *abs;
-
-    if (!strchr(connector, '/'))
-        return uh_strdup(connector);
-    /* a folder: remember where it is, wherever the next command runs */
-    dir = uh_connector_path(&E->rt, connector);
-    if (!dir)
-        return NULL;
-    abs = realpath(dir, NULL);
-    free(dir);
-    return abs;
 }
 
 /* Record intent (and a history line) in one transaction. */

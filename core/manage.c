@@ -10,71 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <lauxlib.h>
-
 #include "manage.h"
+#include "same.h"
 
 /* ---- helpers ----------------------------------------------------------- */
-
-/* Call reconcile.FN(a, b) in the host state: the string it returns
- * (malloc'd) or, for a boolean, "1"/NULL; errors in the engine's message. */
-static char *host_call(unhook_engine *E, const char *fn, const char *a, const char *b)
-{
-    lua_State *L = E->rt.host;
-    int top = lua_gettop(L);
-    char *out = NULL;
-
-    if (uh_require(L, "unhook.reconcile") != LUA_OK) {
-        uh_seterr(&E->diag, "%s", lua_tostring(L, -1));
-        lua_settop(L, top);
-        return NULL;
-    }
-    lua_getfield(L, -1, fn);
-    lua_pushstring(L, a);
-    lua_pushstring(L, b);
-    if (uh_pcall(L, 2, 2) != LUA_OK)
-        uh_seterr(&E->diag, "%s", lua_tostring(L, -1));
-    else if (lua_type(L, -2) == LUA_TSTRING)
-        out = uh_strdup(lua_tostring(L, -2));
-    else if (lua_toboolean(L, -2))
-        out = uh_strdup("1");
-    else if (lua_type(L, -1) == LUA_TSTRING)
-        uh_seterr(&E->diag, "%s", lua_tostring(L, -1));
-    lua_settop(L, top);
-    return out;
-}
-
-int uh_json_same(unhook_engine *E, const char *a, const char *b)
-{
-    char *r = host_call(E, "same", a, b);
-
-    free(r);
-    return r != NULL;
-}
-
-static int same_str(const char *a, const char *b)
-{
-    return a == b || (a && b && strcmp(a, b) == 0);
-}
-
-int uh_enable_same(unhook_engine *E, const uh_inst *i, const unhook_flow_request *req)
-{
-    char *key = uh_connector_key(E, req->connector);
-    char *conn = req->connection ? realpath(req->connection, NULL) : NULL;
-    int same = key && same_str(key, i->connector) && same_str(req->event, i->event)
-               && same_str(conn, i->connection)
-               && uh_json_same(E, req->options_json ? req->options_json : "{}",
-                               i->options);
-
-    free(key);
-    free(conn);
-    if (same)
-        return UH_ALREADY_ON;
-    uh_seterr(&E->diag, "instance '%s' is already on with another connector, "
-              "event, options or connection; change them with 'unhook update %s'",
-              i->id, i->id);
-    return UNHOOK_USAGE;
-}
 
 int uh_put_noted(unhook_engine *E, uh_store *s, const uh_inst *i, unhook_history h)
 {
@@ -155,16 +94,21 @@ int unhook_instance_enable_again(unhook_engine *E, const char *id,
 
 /* ---- update: make before break ----------------------------------------- */
 
-/* A free id for the old registration of id: "ID~1", "ID~2", ... */
-static char *retired_id(uh_store *s, const char *id)
+/*
+ * An id no instance has: STEM (when bare), else STEM SEP 1 (or 2 after a
+ * bare STEM), STEM SEP 2, ...; NULL on a store error.
+ */
+char *uh_free_id(uh_store *s, const char *stem, char sep, int bare)
 {
     uh_buf b = {0};
 
-    for (int n = 1;; n++) {
+    for (int n = bare ? 1 : 0; n < 100000; n++) {
         uh_inst o;
         int rc;
         b.len = 0;
-        uh_buf_printf(&b, "%s~%d", id, n);
+        uh_buf_puts(&b, stem);
+        if (n > 1 || !bare)
+            uh_buf_printf(&b, "%c%d", sep, bare ? n : n + 1);
         if (b.oom)
             break;
         rc = s->ops->get(s, b.data, &o);
@@ -204,7 +148,7 @@ int unhook_instance_update(unhook_engine *E, const char *id,
         return UNHOOK_USAGE;
     }
     /* the options given replace the stored ones of the same name */
-    options = host_call(E, "merge", cur.options,
+    options = uh_host_compare(E, "merge", cur.options,
                         changes && changes->options_json ? changes->options_json : "{}");
     if (changes && changes->connection &&
         !(conn = realpath(changes->connection, NULL))) {
@@ -238,7 +182,7 @@ int unhook_instance_update(unhook_engine *E, const char *id,
     }
     /* break: the old registration becomes an instance of its own being
      * deregistered (retried like any), the new one is the instance's */
-    if (!(*retired = retired_id(s, id))) {
+    if (!(*retired = uh_free_id(s, id, '~', 0))) {
         rc = uh_store_err(E, UNHOOK_STORE);
         goto out;
     }
@@ -315,7 +259,7 @@ int unhook_instance_edit(unhook_engine *E, const char *id, const char *registrat
         uh_inst_clear(&i);
         return UNHOOK_USAGE;
     }
-    if (!(data = host_call(E, "registration", registration, NULL))) {
+    if (!(data = uh_host_compare(E, "registration", registration, NULL))) {
         uh_inst_clear(&i);
         return UNHOOK_USAGE;
     }

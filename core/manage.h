@@ -1,29 +1,16 @@
 /*
- * manage.h -- private: what instance management (manage.c: update, edit,
- * forget, enable --again), reconcile (reconcile.c) and the public
- * lifecycle API (instance.c) share.  Lifecycle layer.
+ * manage.h -- private: what reconcile (reconcile.c) takes from instance
+ * management (manage.c: update, edit, forget, enable --again).  Lifecycle
+ * layer.
  */
 #ifndef UNHOOK_MANAGE_H
 #define UNHOOK_MANAGE_H
 
 #include "lifecycle.h"
 
-/* may_enable's verdict when the same instance is on already. */
-#define UH_ALREADY_ON (-1)
-
-/* The connector as an instance names it (a folder made absolute), malloc'd;
- * NULL when a folder cannot be found (instance.c). */
-char *uh_connector_key(unhook_engine *E, const char *connector);
-
-/*
- * An instance that is on, enabled again with req: UH_ALREADY_ON when
- * connector, event, options and connection are the same, else
- * UNHOOK_USAGE with a message pointing to 'unhook update' (manage.c).
- */
-int uh_enable_same(unhook_engine *E, const uh_inst *i, const unhook_flow_request *req);
-
-/* Whether two JSON texts hold the same value (the host state decodes). */
-int uh_json_same(unhook_engine *E, const char *a, const char *b);
+/* An id no instance has: STEM (when bare), else STEM SEP 1 (or 2 after a
+ * bare STEM), ...; NULL on a store error (manage.c). */
+char *uh_free_id(uh_store *s, const char *stem, char sep, int bare);
 
 /* Put i and a history line in one transaction (h.instance_id is i's). */
 int uh_put_noted(unhook_engine *E, uh_store *s, const uh_inst *i, unhook_history h);

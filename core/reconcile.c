@@ -16,6 +16,7 @@
 
 #include "json.h"
 #include "manage.h"
+#include "same.h"
 
 typedef struct item {
     char *status, *key, *id, *state, *data;
@@ -147,26 +148,13 @@ static int report_items(unhook_engine *E, const char *text, items *it)
 /* "PREFIX-KEY", or with "-2", "-3", ... when that id is taken. */
 static char *new_id(uh_store *s, const char *prefix, const char *key)
 {
-    uh_buf b = {0};
+    uh_buf stem = {0};
+    char *id;
 
-    for (int n = 1; n < 1000; n++) {
-        uh_inst o;
-        int rc;
-        b.len = 0;
-        uh_buf_printf(&b, "%s-%s", prefix, key ? key : "webhook");
-        if (n > 1)
-            uh_buf_printf(&b, "-%d", n);
-        if (b.oom)
-            break;
-        rc = s->ops->get(s, b.data, &o);
-        uh_inst_clear(&o);
-        if (rc == UNHOOK_NOTFOUND)
-            return uh_buf_take(&b);
-        if (rc != UNHOOK_OK)
-            break;
-    }
-    uh_buf_free(&b);
-    return NULL;
+    uh_buf_printf(&stem, "%s-%s", prefix, key ? key : "webhook");
+    id = stem.oom ? NULL : uh_free_id(s, stem.data, '-', 1);
+    uh_buf_free(&stem);
+    return id;
 }
 
 static const char *outcome_text(int rc, const unhook_flow_result *r)
@@ -194,7 +182,7 @@ typedef struct job {
 static int store_orphan(job *j, const item *x, int adopt, char **id, const char **action)
 {
     uh_inst i;
-    unhook_flow_result r;
+    unhook_flow_result r = {.retry_after = -1};
     int rc;
 
     memset(&i, 0, sizeof i);
