@@ -122,13 +122,62 @@ char *uh_free_id(uh_store *s, const char *stem, char sep, int bare)
     return NULL;
 }
 
+/*
+ * Break, in one transaction: the old registration becomes instance
+ * retired, being deregistered (retried like any); cur takes the new
+ * registration data, options and connection (conn NULL: its own).
+ */
+static int swap_in(unhook_engine *E, uh_store *s, uh_inst *cur, char *data,
+                   char *options, char *conn, char *retired)
+{
+    uh_inst prev = *cur, next = *cur;
+    double now = cur->updated_at;
+    char msg[300];
+    int rc;
+
+    prev.id = retired;
+    prev.desired = UH_WANT_OFF;
+    prev.state = UH_DEREGISTERING;
+    prev.reason = (char *)"update";
+    prev.attempts = 0;
+    prev.next_attempt_at = now;
+    prev.created_at = now;
+    next.registration = data;
+    next.options = options;
+    if (conn)
+        next.connection = conn;
+    rc = s->ops->begin(s);
+    if (rc == UNHOOK_OK)
+        rc = s->ops->put(s, &prev);
+    if (rc == UNHOOK_OK)
+        rc = s->ops->put(s, &next);
+    if (rc == UNHOOK_OK) {
+        snprintf(msg, sizeof msg, "registered anew with options %s; the registration "
+                 "data here is the old one, deregistered as '%s'", options, retired);
+        rc = s->ops->history_add(s, &(unhook_history){.instance_id = cur->id, .at = now,
+            .action = "update", .outcome = "done", .message = msg,
+            .registration = cur->registration});
+    }
+    if (rc == UNHOOK_OK) {
+        snprintf(msg, sizeof msg, "the registration '%s' held before it was updated",
+                 cur->id);
+        rc = s->ops->history_add(s, &(unhook_history){.instance_id = retired,
+            .at = now, .action = "update", .message = msg});
+    }
+    if (rc == UNHOOK_OK)
+        rc = s->ops->commit(s);
+    if (rc != UNHOOK_OK)
+        s->ops->rollback(s);
+    return uh_store_err(E, rc);
+}
+
 int unhook_instance_update(unhook_engine *E, const char *id,
                            const unhook_flow_request *changes,
                            unhook_flow_result *reg, unhook_flow_result *old,
                            char **retired)
 {
     uh_store *s;
-    uh_inst cur, prev;
+    uh_inst cur;
     unhook_flow_request req = {0};
     char *options = NULL, *conn = NULL;
     double now;
@@ -174,62 +223,20 @@ int unhook_instance_update(unhook_engine *E, const char *id,
         uh_buf m = {0};
         uh_buf_printf(&m, "new registration %s: %s; the old one is kept",
                       rc != UNHOOK_OK ? "could not run" : unhook_outcome_name(reg->outcome),
-                      rc != UNHOOK_OK ? unhook_errmsg(E) : reg->message ? reg->message : "");
+                      rc != UNHOOK_OK ? E->diag.errmsg : reg->message ? reg->message : "");
         if (!m.oom)
             uh_history_note(s, id, "update", "failed", m.data, now);
         uh_buf_free(&m);
         goto out;
     }
-    /* break: the old registration becomes an instance of its own being
-     * deregistered (retried like any), the new one is the instance's */
+    /* break */
     if (!(*retired = uh_free_id(s, id, '~', 0))) {
         rc = uh_store_err(E, UNHOOK_STORE);
         goto out;
     }
-    memset(&prev, 0, sizeof prev);
-    prev = cur;
-    prev.id = *retired;
-    prev.desired = UH_WANT_OFF;
-    prev.state = UH_DEREGISTERING;
-    prev.reason = (char *)"update";
-    prev.attempts = 0;
-    prev.next_attempt_at = now;
-    prev.created_at = prev.updated_at = now;
     cur.updated_at = now;
-    rc = s->ops->begin(s);
-    if (rc == UNHOOK_OK)
-        rc = s->ops->put(s, &prev);
-    if (rc == UNHOOK_OK) {
-        char *oldreg = cur.registration, *oldopt = cur.options, *oldconn = cur.connection;
-        cur.registration = reg->registration;
-        cur.options = options;
-        cur.connection = conn ? conn : oldconn;
-        rc = s->ops->put(s, &cur);
-        cur.registration = oldreg;
-        cur.options = oldopt;
-        cur.connection = oldconn;
-    }
-    if (rc == UNHOOK_OK) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "registered anew with options %s; the old "
-                 "registration is deregistered as '%s'", options, *retired);
-        rc = s->ops->history_add(s, &(unhook_history){.instance_id = id, .at = now,
-            .action = "update", .outcome = "done", .message = msg,
-            .registration = cur.registration});
-    }
-    if (rc == UNHOOK_OK) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "the registration '%s' held before it was updated", id);
-        rc = s->ops->history_add(s, &(unhook_history){.instance_id = *retired,
-            .at = now, .action = "update", .message = msg});
-    }
-    if (rc == UNHOOK_OK)
-        rc = s->ops->commit(s);
-    if (rc != UNHOOK_OK) {
-        s->ops->rollback(s);
-        rc = uh_store_err(E, rc);
+    if ((rc = swap_in(E, s, &cur, reg->registration, options, conn, *retired)) != UNHOOK_OK)
         goto out;
-    }
     rc = uh_work(E, NULL, *retired, -1, 0, NULL, NULL, NULL, old);
 out:
     free(options);
