@@ -24,6 +24,26 @@ local FLOW = table.concat({
 
 local function lines(t) return table.concat(t, "\n") .. "\n" end
 
+-- An event with a list flow and one reconcile rule, on line 7.
+local function reconcile_event(rule)
+  return {
+    ["connector.lua"] = lines {
+      "return {",                                                   -- 1
+      '  name = "x",',                                              -- 2
+      "  events = {",                                               -- 3
+      "    e = {",                                                  -- 4
+      '      deregistration = { flow = "flows/d.lua", inputs = { id = "1" } },', -- 5
+      '      list = { flow = "flows/l.lua" },',                     -- 6
+      rule,                                                         -- 7
+      "    },",                                                     -- 8
+      "  },",                                                       -- 9
+      "}",                                                          -- 10
+    },
+    ["flows/d.lua"] = FLOW,
+    ["flows/l.lua"] = "return { run = function(ctx) return {} end }\n",
+  }
+end
+
 return {
   {
     name = "an unknown connector name",
@@ -291,32 +311,8 @@ return {
   },
   {
     name = "an owned rule that is not a function",
-    files = {
-      ["connector.lua"] = lines {
-        "return {",                                                   -- 1
-        '  name = "x",',                                              -- 2
-        "  events = {",                                               -- 3
-        "    e = {",                                                  -- 4
-        '      deregistration = { flow = "flows/d.lua", inputs = { id = "1" } },', -- 5
-        '      list = { flow = "flows/l.lua" },',                     -- 6
-        "      match = 42,",                                          -- 7
-        '      owned = "yes",',                                       -- 8
-        "    },",                                                     -- 9
-        "    f = {",                                                  -- 10
-        '      deregistration = { flow = "flows/d.lua", inputs = { id = "1" } },', -- 11
-        '      match = "config..url",',                               -- 12
-        "      owned = function() return true end,",                  -- 13
-        "    },",                                                     -- 14
-        "  },",                                                       -- 15
-        "}",                                                          -- 16
-      },
-      ["flows/d.lua"] = FLOW,
-      ["flows/l.lua"] = "return { run = function(ctx) return {} end }\n",
-    },
-    sort_lines = true,
-    want = table.concat({
-      "DIR/connector.lua:8: events.e.owned: expected function, got string",
-    }, "\n"),
+    files = reconcile_event('      owned = "yes",'),
+    want = "DIR/connector.lua:7: events.e.owned: expected function, got string",
   },
   {
     name = "reconcile rules without a list flow",
@@ -344,22 +340,7 @@ return {
   },
   {
     name = "a match that is neither a path nor a function",
-    files = {
-      ["connector.lua"] = lines {
-        "return {",                                                   -- 1
-        '  name = "x",',                                              -- 2
-        "  events = {",                                               -- 3
-        "    e = {",                                                  -- 4
-        '      deregistration = { flow = "flows/d.lua", inputs = { id = "1" } },', -- 5
-        '      list = { flow = "flows/l.lua" },',                     -- 6
-        "      match = 42,",                                          -- 7
-        "    },",                                                     -- 8
-        "  },",                                                       -- 9
-        "}",                                                          -- 10
-      },
-      ["flows/d.lua"] = FLOW,
-      ["flows/l.lua"] = "return { run = function(ctx) return {} end }\n",
-    },
+    files = reconcile_event("      match = 42,"),
     want = "DIR/connector.lua:7: events.e.match: expected a registration-data path (string) or a function, got number",
   },
 }
