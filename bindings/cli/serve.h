@@ -68,16 +68,19 @@ void metrics_attempt(metrics *m, const unhook_attempt *a);
  * the store through E (the caller holds E). */
 void metrics_render(metrics *m, unhook_engine *E, text *out);
 
+/* The states an instance may be in, as unhook_instance.state names them. */
+#define NSTATES 6
+
 /* Counts of the store, for the gauges and the status page. */
 typedef struct census {
-    long by_state[5];           /* registering .. failed, in state_names order */
+    long by_state[NSTATES];     /* in state_names order */
     long due;                   /* pending and due now */
     long scheduled;             /* pending with a later next attempt */
     double oldest_due;          /* next_attempt_at of the oldest due, 0 if none */
     long total;
 } census;
 
-extern const char *const state_names[5];
+extern const char *const state_names[NSTATES];
 int census_take(unhook_engine *E, census *c);
 /* Outcomes per minute over the last hour, oldest first: out[60][4]
  * (done, gone, retry, failed). */

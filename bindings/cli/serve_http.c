@@ -265,7 +265,7 @@ static int history_one(void *ud, const unhook_history *h)
 
 static int known_state(const char *s)
 {
-    for (int k = 0; k < 5; k++)
+    for (int k = 0; k < NSTATES; k++)
         if (strcmp(s, state_names[k]) == 0)
             return 1;
     return 0;
@@ -273,7 +273,7 @@ static int known_state(const char *s)
 
 typedef struct query {
     unhook_filter f;
-    char bad[96];
+    char bad[160];
 } query;
 
 static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind,
@@ -286,7 +286,7 @@ static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind,
         q->f.state = value;
     else if (strcmp(key, "state") == 0)
         snprintf(q->bad, sizeof q->bad, "unknown state '%.40s' (registering, "
-                 "registered, deregistering, off, failed)", value ? value : "");
+                 "registered, deregistering, off, failed, lost)", value ? value : "");
     else if (strcmp(key, "connector") == 0 && value && *value)
         q->f.connector = value;
     else if (strcmp(key, "event") == 0 && value && *value)

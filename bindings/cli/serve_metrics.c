@@ -13,8 +13,8 @@
 #include "unhook.h"
 #include "serve.h"
 
-const char *const state_names[5] = {
-    "registering", "registered", "deregistering", "off", "failed",
+const char *const state_names[NSTATES] = {
+    "registering", "registered", "deregistering", "off", "failed", "lost",
 };
 
 static const char *const outcome_names[4] = {"done", "gone", "retry", "failed"};
@@ -136,7 +136,7 @@ static int census_one(void *ud, const unhook_instance *i)
     int pending = strcmp(i->state, "registering") == 0 ||
                   strcmp(i->state, "deregistering") == 0;
 
-    for (int k = 0; k < 5; k++)
+    for (int k = 0; k < NSTATES; k++)
         if (strcmp(i->state, state_names[k]) == 0)
             c->by_state[k]++;
     c->total++;
@@ -181,7 +181,7 @@ static void gauges(text *t, const census *c, int ok)
     head(t, "unhook_store_up", "gauge", "1 when the store answered this scrape.");
     text_printf(t, "unhook_store_up %d\n", ok);
     head(t, "unhook_instances", "gauge", "Instances by state.");
-    for (int k = 0; k < 5; k++)
+    for (int k = 0; k < NSTATES; k++)
         text_printf(t, "unhook_instances{state=\"%s\"} %ld\n", state_names[k],
                     c->by_state[k]);
     head(t, "unhook_queue_due", "gauge", "Instances whose attempt is due now.");

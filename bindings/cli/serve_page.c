@@ -46,7 +46,7 @@ static void cards(text *t, const census *c)
     double now = (double)time(NULL);
 
     text_puts(t, "<section class=\"cards\" id=\"counts\">\n");
-    for (int k = 0; k < 5; k++)
+    for (int k = 0; k < NSTATES; k++)
         text_printf(t, "<div class=\"card %s\" id=\"count-%s\"><b>%ld</b>%s</div>\n",
                     state_names[k], state_names[k], c->by_state[k], state_names[k]);
     text_printf(t, "<div class=\"card\" id=\"due\"><b>%ld</b>due now</div>\n", c->due);

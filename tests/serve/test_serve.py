@@ -404,7 +404,7 @@ def case_metrics_and_page():
         lst = json.loads(subprocess.run([UNHOOK, "--db", db, "--json", "list"],
                                         capture_output=True, text=True, check=True).stdout)
         want = {st: float(sum(1 for i in lst if i["state"] == st))
-                for st in ("registering", "registered", "deregistering", "off", "failed")}
+                for st in ("registering", "registered", "deregistering", "off", "failed", "lost")}
         check("unhook_instances matches `unhook list`", by_state, want)
         att = {(smp.labels["outcome"]): smp.value for smp in fams["unhook_attempts"].samples
                if smp.name == "unhook_attempts_total"}
