@@ -37,3 +37,10 @@ void uh_inst_view(const uh_inst *i, unhook_instance *o)
     o->created_at = i->created_at;
     o->updated_at = i->updated_at;
 }
+
+void uh_token_row_clear(uh_token_row *r)
+{
+    free(r->key);
+    free(r->sealed);
+    memset(r, 0, sizeof *r);
+}
