@@ -13,6 +13,7 @@
 
 #include <lauxlib.h>
 
+#include "oauth.h"
 #include "runtime.h"
 
 #ifndef UNHOOK_SHARE
@@ -252,6 +253,20 @@ static int check_mode(uh_rt *rt, const char *path, const uh_conn *c,
     return UNHOOK_OK;
 }
 
+/* Grant refresh_token keeps its tokens in the engine's store. */
+static int oauth_open(uh_rt *rt, const char *path, uh_conn *c)
+{
+    uh_store *s = NULL;
+    int rc;
+
+    if (!c->oauth->client_credentials && rt->store) {
+        rc = rt->store(rt->store_ud, &s);
+        if (rc != UNHOOK_OK)
+            return rc;
+    }
+    return uh_oauth_open(c, s, rt->diag, path);
+}
+
 int uh_conn_load(uh_rt *rt, const char *path, uh_conn *c)
 {
     lua_State *L = rt->host;
@@ -287,6 +302,8 @@ int uh_conn_load(uh_rt *rt, const char *path, uh_conn *c)
     lua_settop(L, top);
     rc = check_mode(rt, path, c, text, len);
     free(text);
+    if (rc == UNHOOK_OK && c->oauth)
+        rc = oauth_open(rt, path, c);
     if (rc != UNHOOK_OK)
         uh_conn_free(c);
     return rc;

@@ -8,6 +8,7 @@
 #define UNHOOK_RUNTIME_H
 
 #include "sched.h"
+#include "store.h"
 
 #define UH_DEFAULT_MEMORY_MB 64
 #define UH_DEFAULT_TIMEOUT_MS 30000
@@ -53,6 +54,10 @@ typedef struct uh_rt {
     int nidle;
     uh_ccard *ccards;
     int nccards;
+    /* the engine's store, opened on first use: where OAuth2 connections
+     * keep rotating tokens (uh_conn_load) */
+    int (*store)(void *ud, uh_store **out);
+    void *store_ud;
 } uh_rt;
 
 /* Embedded Lua sources of the runtime (generated: build/embed.c). */
@@ -144,7 +149,9 @@ void uh_facts_free(uh_facts *f);
 /* The retry policy of event (the defaults for an unknown one). */
 void uh_facts_policy(const uh_facts *f, const char *event, uh_policy *out);
 
-/* Load a connection file into c (zeroed).  path NULL: no connection. */
+/* Load a connection file into c (zeroed).  path NULL: no connection.
+ * An oauth2 connection is made ready for requests (oauth.h); with grant
+ * refresh_token that opens the store. */
 int uh_conn_load(uh_rt *rt, const char *path, uh_conn *c);
 
 #endif
