@@ -17,7 +17,6 @@
 #include <string.h>
 
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "oauth.h"
 #include "secretbox.h"
@@ -45,6 +44,7 @@ typedef struct uh_oauth_live {
     char *refresh;              /* the refresh token to use next */
     double poll_at;             /* PH_LEASE: monotonic */
     char *rejected;             /* the access token a 401 refused */
+    int force;                  /* refresh even if the row has a token */
     int revoked;                /* the provider refused the grant */
     char *code, *msg;           /* how the last refresh ended (NULL: ok) */
     char *subject;              /* who the token is for, if said */
@@ -84,17 +84,21 @@ static void live_free(uh_oauth *o)
     o->live = NULL;
 }
 
-/* The row's key: a MAC, so the database says nothing of the tokens. */
+/*
+ * The row's key: a digest of the token URL, the client and the refresh
+ * token the file gives (a new one from the operator starts a new row).
+ * Not keyed by the operator's key: a wrong key must find the row and fail
+ * to open it, not start over with a refresh token long rotated.
+ */
 static void row_key(uh_oauth *o, uh_oauth_live *lv)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
     uh_buf b = {0};
 
-    uh_buf_printf(&b, "%s\n%s\n%s", o->token_url, o->client_id,
+    uh_buf_printf(&b, "unhook-oauth2\n%s\n%s\n%s", o->token_url, o->client_id,
                   o->refresh_token ? o->refresh_token : "");
-    HMAC(EVP_sha256(), lv->key, UH_KEY_BYTES, (const unsigned char *)b.data,
-         b.len, md, &n);
+    EVP_Digest(b.data, b.len, md, &n, EVP_sha256(), NULL);
     for (unsigned int i = 0; i < n && i < 32; i++)
         snprintf(lv->row + 2 * i, 3, "%02x", md[i]);
     uh_buf_free(&b);
@@ -372,7 +376,7 @@ static int sync_row(uh_oauth *o, uh_oauth_live *lv)
                 "connection file, then retry");
         return -1;
     }
-    if (fresh(o)) {
+    if (fresh(o) && !lv->force) {
         uh_token_row_clear(&row);
         return 1;
     }
@@ -789,9 +793,10 @@ int uh_oauth_check(uh_sched *s, uh_conn *c, uh_diag *d, char **subject)
     if (!lv)
         return UNHOOK_OK;
     /* a check proves the credentials: refresh even if a token is cached */
-    set_str(&lv->rejected, o->access_token);
+    lv->force = 1;
     if (begin(o, s) == 0)
         drive(s, o);
+    lv->force = 0;
     lv->phase = PH_IDLE;
     if (lv->code) {
         uh_seterr(d, "%s", lv->msg ? lv->msg : lv->code);

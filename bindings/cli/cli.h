@@ -29,5 +29,6 @@ int cmd_show(cli *c, int argc, char **argv);
 int cmd_history(cli *c, int argc, char **argv);
 int cmd_import(cli *c, int argc, char **argv);
 int cmd_export(cli *c, int argc, char **argv);
+int cmd_connection(cli *c, int argc, char **argv);
 
 #endif
