@@ -830,7 +830,9 @@ Handler.handle_api = _sandbox_handle_api
 #   /_control/oauth       GET: counters (token_requests, by grant,
 #       reuse_detected, revoked families); POST {ttl, rotate, clients,
 #       refresh_tokens: [seeded valid tokens], access_tokens: {tok: ttl},
-#       subject}: configure.  /_control/oauth/revoke POST {token}.
+#       subject, api_delay_ms (a delay of every /oauth/api answer)}:
+#       configure.  /_control/oauth/revoke POST {token}.
+#       /_control/oauth/tokens GET: every token issued or seeded.
 #   Scripted answers (/_control/script with path /oauth/token) work as
 #   for every route.  /_control/reset resets this too.
 # --------------------------------------------------------------------------
@@ -856,6 +858,7 @@ class OAuthState:
         self.reuse_detected = 0
         self.errors = {}
         self.seq = 0
+        self.api_delay_ms = 0
 
     def family_locked(self):
         self.seq += 1
@@ -992,6 +995,8 @@ def _oauth_handle_api(self, method, path, query, body):
             _oauth_revoke_locked(form.get("token", ""))
         return self.respond(200, {})
     if path.startswith("/oauth/api/"):
+        if OAUTH.api_delay_ms:
+            time.sleep(OAUTH.api_delay_ms / 1000.0)
         return self.generic(method, path[len("/oauth"):], body)
     return _handle_api_before_oauth(self, method, path, query, body)
 
@@ -1003,6 +1008,9 @@ _control_before_oauth = Handler.control
 
 def _oauth_control(self, method, path, query, body):
     route = path[len("/_control"):].rstrip("/")
+    if route == "/oauth/tokens" and method == "GET":
+        with OAUTH.lock:
+            return self.respond(200, sorted(list(OAUTH.access) + list(OAUTH.refresh)))
     if route == "/oauth" and method == "GET":
         with OAUTH.lock:
             return self.respond(200, {
@@ -1024,6 +1032,8 @@ def _oauth_control(self, method, path, query, body):
                 OAUTH.rotate = bool(req["rotate"])
             if "subject" in req:
                 OAUTH.subject = req["subject"]
+            if "api_delay_ms" in req:
+                OAUTH.api_delay_ms = req["api_delay_ms"]
             if isinstance(req.get("clients"), dict):
                 OAUTH.clients = dict(req["clients"])
             for rt in req.get("refresh_tokens", []):
