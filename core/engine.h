@@ -21,4 +21,9 @@ struct unhook_engine {
     double last_reap;         /* when dead local claim owners were looked for */
 };
 
+/* The store, opened (and this engine's owner id set) on first use. */
+int uh_engine_store(unhook_engine *E, uh_store **out);
+/* For reading only: a store that does not exist yet is not created. */
+int uh_store_missing(unhook_engine *E);
+
 #endif

@@ -58,15 +58,11 @@ int uh_claimed_elsewhere(const uh_inst *i, const char *me, double now);
 
 /* ---- the engine's store (storage.c) -------------------------------- */
 
-/* The store, opened (and this engine's owner id set) on first use. */
-int uh_engine_store(unhook_engine *E, uh_store **out);
 /* rc, with the store's message as the engine's when it is an error. */
 int uh_store_err(unhook_engine *E, int rc);
 /* Add a history line (in the caller's transaction). */
 void uh_history_note(uh_store *s, const char *id, const char *action,
                      const char *outcome, const char *msg, double now);
-/* For reading only: a store that does not exist yet is not created. */
-int uh_store_missing(unhook_engine *E);
 
 /* ---- the work loop (work.c) -------------------------------------------- */
 

@@ -442,10 +442,15 @@ static void wake(uh_oauth *o)
         }
 }
 
+/* nil and an error object { code, message }, as http.c pushes them */
 static void push_wait_error(lua_State *L, uh_oauth_live *lv)
 {
-    uh_push_error(L, lv->code ? lv->code : "auth_unavailable", "%s",
-                  lv->msg ? lv->msg : "no OAuth2 token");
+    lua_pushnil(L);
+    lua_createtable(L, 0, 2);
+    lua_pushstring(L, lv->code ? lv->code : "auth_unavailable");
+    lua_setfield(L, -2, "code");
+    lua_pushstring(L, lv->msg ? lv->msg : "no OAuth2 token");
+    lua_setfield(L, -2, "message");
 }
 
 int uh_oauth_ready(lua_State *L, uh_run *r)
@@ -454,10 +459,8 @@ int uh_oauth_ready(lua_State *L, uh_run *r)
     uh_oauth_live *lv = o->live;
     int k;
 
-    if (!lv) {
-        uh_push_error(L, "auth_failed", "the oauth2 connection was not opened");
-        return -1;
-    }
+    if (!lv)
+        return 1;               /* not opened: requests go without a token */
     if (r->token_fresh && o->access_token) {
         r->token_fresh = 0;     /* just refreshed for us: use it, however short */
         return 1;

@@ -277,7 +277,7 @@ return {
     },
     sort_lines = true,
     want = "DIR/connector.lua:2: name: expected string, got number\n"
-      .. "DIR/connector.lua:3: auth: 'oauth9' is not one of: basic, bearer, header, none, query\n"
+      .. "DIR/connector.lua:3: auth: 'oauth9' is not one of: basic, bearer, header, none, oauth2, query\n"
       .. "DIR/connector.lua:5: missing required key 'deregistration' in events.e",
   },
   {

@@ -324,7 +324,7 @@ static void test_auth_outside_known_types_is_listed(void **state)
                "}\n");
     assert_check(f, UNHOOK_INVALID,
                  "DIR/connector.lua:3: auth: 'oauth' is not one of: basic, bearer, "
-                 "header, none, query");
+                 "header, none, oauth2, query");
 }
 
 static void test_wrong_element_types_in_lists_and_maps(void **state)
