@@ -39,7 +39,7 @@ typedef struct uh_oauth_live {
     /* grant refresh_token: the store, the key and the row */
     uh_store *store;
     unsigned char key[UH_KEY_BYTES];
-    char row[2 * 32 + 1];       /* HMAC of token URL, client, first token */
+    char row[2 * 32 + 1];       /* SHA-256 of token URL, client, first token */
     long long version;          /* of the row as we last saw or wrote it */
     char *refresh;              /* the refresh token to use next */
     double poll_at;             /* PH_LEASE: monotonic */
@@ -57,22 +57,32 @@ static void set_str(char **slot, const char *v)
     *slot = v ? uh_strdup(v) : NULL;
 }
 
+/* A token request (its own easy handle: not the pool's), removed from
+ * the multi handle; the answer, which holds tokens, wiped. */
+static void xfer_free(uh_sched *s, uh_transfer *t)
+{
+    if (!t)
+        return;
+    if (s)
+        curl_multi_remove_handle(s->multi, t->easy);
+    if (t->body.data)
+        memset(t->body.data, 0, t->body.len);
+    curl_easy_cleanup(t->easy);
+    curl_slist_free_all(t->hdrs);
+    free(t->url);
+    free(t->req_body);
+    uh_buf_free(&t->body);
+    uh_buf_free(&t->head);
+    free(t);
+}
+
 static void live_free(uh_oauth *o)
 {
     uh_oauth_live *lv = o->live;
 
     if (!lv)
         return;
-    if (lv->xfer) {
-        curl_multi_remove_handle(lv->sched->multi, lv->xfer->easy);
-        curl_easy_cleanup(lv->xfer->easy);
-        curl_slist_free_all(lv->xfer->hdrs);
-        free(lv->xfer->url);
-        free(lv->xfer->req_body);
-        uh_buf_free(&lv->xfer->body);
-        uh_buf_free(&lv->xfer->head);
-        free(lv->xfer);
-    }
+    xfer_free(lv->sched, lv->xfer);
     memset(lv->key, 0, sizeof lv->key);
     free(lv->file);
     free(lv->refresh);
@@ -197,6 +207,28 @@ static int write_row(uh_oauth *o, uh_oauth_live *lv, double lease)
     return 1;
 }
 
+/* Give the lease back (tokens unchanged), keeping lv->code and lv->msg:
+ * how the refresh ended comes first. */
+static void release_lease(uh_oauth *o, uh_oauth_live *lv)
+{
+    char *code = lv->code, *msg = lv->msg;
+
+    lv->code = lv->msg = NULL;
+    if (write_row(o, lv, 0) == 0)
+        uh_log(lv->diag, NULL, UNHOOK_LOG_WARN, "%s: another process took over "
+               "the OAuth2 token refresh while ours ran (lease expired?); the new "
+               "tokens were not stored", lv->file);
+    if (code || !lv->code) {
+        free(lv->code);
+        free(lv->msg);
+        lv->code = code;
+        lv->msg = msg;
+    } else {
+        free(code);
+        free(msg);
+    }
+}
+
 /* The tokens of a row opened into o and lv.  0, or -1 (not ours). */
 static int adopt_row(uh_oauth *o, uh_oauth_live *lv, char *text)
 {
@@ -312,11 +344,7 @@ static int fetch(uh_oauth *o, uh_oauth_live *lv)
     t->t0 = uh_now();
     if (!t->url || !t->hdrs ||
         curl_multi_add_handle(lv->sched->multi, t->easy) != CURLM_OK) {
-        curl_easy_cleanup(t->easy);
-        curl_slist_free_all(t->hdrs);
-        free(t->url);
-        free(t->req_body);
-        free(t);
+        xfer_free(NULL, t);
         set_str(&lv->code, "auth_unavailable");
         set_str(&lv->msg, "cannot start the token request");
         return -1;
@@ -399,7 +427,10 @@ static int sync_row(uh_oauth *o, uh_oauth_live *lv)
             return 0;
         }
     }
-    return fetch(o, lv);
+    if (fetch(o, lv) == 0)
+        return 0;
+    release_lease(o, lv);
+    return -1;
 }
 
 /* Begin getting a token: 1 current, 0 wait, -1 failed (lv->code). */
@@ -714,38 +745,13 @@ void uh_oauth_done(uh_sched *s, uh_transfer *t, CURLcode rc)
     uh_oauth *o = t->oauth;
     uh_oauth_live *lv = o->live;
 
-    curl_multi_remove_handle(s->multi, t->easy);
     lv->xfer = NULL;
     classify(o, lv, t, rc);
-    if (t->body.data)
-        memset(t->body.data, 0, t->body.len);
-    curl_easy_cleanup(t->easy);
-    curl_slist_free_all(t->hdrs);
-    free(t->url);
-    free(t->req_body);
-    uh_buf_free(&t->body);
-    uh_buf_free(&t->head);
-    free(t);
+    xfer_free(s, t);
     /* the new refresh token is stored before anyone could use the old
      * one again: the lease is ours until this write */
-    if (lv->store) {
-        char *code = lv->code ? uh_strdup(lv->code) : NULL;
-        char *msg = lv->msg ? uh_strdup(lv->msg) : NULL;
-        int w = write_row(o, lv, 0);
-        if (w == 0)
-            uh_log(lv->diag, NULL, UNHOOK_LOG_WARN, "%s: another process took "
-                   "over the OAuth2 token refresh while ours ran (lease "
-                   "expired?); the new tokens were not stored", lv->file);
-        if (w >= 0 || code) {       /* a failure of the refresh comes first */
-            free(lv->code);
-            free(lv->msg);
-            lv->code = code;
-            lv->msg = msg;
-        } else {
-            free(code);
-            free(msg);
-        }
-    }
+    if (lv->store)
+        release_lease(o, lv);
     wake(o);
 }
 

@@ -141,6 +141,8 @@ typedef struct uh_facts {
     double per_second;        /* 0: no limit */
     int npolicies;
     uh_policy *policies;      /* one per event */
+    /* auth "oauth2": the manifest's defaults for its connections, or NULL */
+    char *oauth2_token_url, *oauth2_scope, *oauth2_audience;
 } uh_facts;
 
 /* Load dir's facts; NULL error on success, else a malloc'd message. */
@@ -153,5 +155,8 @@ void uh_facts_policy(const uh_facts *f, const char *event, uh_policy *out);
  * An oauth2 connection is made ready for requests (oauth.h); with grant
  * refresh_token that opens the store. */
 int uh_conn_load(uh_rt *rt, const char *path, uh_conn *c);
+/* The same for a connection used with a connector whose facts are f
+ * (NULL: none): an oauth2 connection takes the manifest's defaults. */
+int uh_conn_load_for(uh_rt *rt, const char *path, const uh_facts *f, uh_conn *c);
 
 #endif

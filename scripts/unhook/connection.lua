@@ -121,8 +121,9 @@ local function parse_headers(headers, file, missing, out)
   end
 end
 
--- auth: its type's fields into out.auth, their secrets into out.secrets.
-local function parse_auth(auth, file, missing, out)
+-- auth: its type's fields into out.auth, their secrets into out.secrets;
+-- defaults (the manifest's, for oauth2) fill the fields the file leaves out.
+local function parse_auth(auth, file, missing, out, defaults)
   local t = auth.type
   local atype = AUTH_TYPES[t]
   if not atype then
@@ -154,6 +155,9 @@ local function parse_auth(auth, file, missing, out)
       if f.secret and val ~= "" then out.secrets[#out.secrets + 1] = val end
     end
   end
+  for k, v in pairs(t == "oauth2" and defaults or {}) do
+    if out.auth[k] == nil and field_of(atype, k) then out.auth[k] = v end
+  end
   for _, f in ipairs(atype.fields) do
     if f.required and out.auth[f.name] == nil then
       return fmt("%s: auth: type %s needs '%s'", file, t, f.name)
@@ -176,7 +180,9 @@ end
 
 -- Returns a table { base_url, auth = { type, ... }, headers, timeout_ms,
 -- ca_file, insecure, secrets = { ... } }, or nil and a message.
-function _M.parse(text, file)
+-- oauth2_defaults: the connector manifest's `oauth2` (token_url, scope,
+-- audience), for an oauth2 connection that leaves them out; or nil.
+function _M.parse(text, file, oauth2_defaults)
   local ok, c = pcall(json.decode, text)
   if not ok then
     return nil, fmt("%s:%d: invalid JSON: %s", file, position(text, tostring(c)), tostring(c))
@@ -191,7 +197,7 @@ function _M.parse(text, file)
                 timeout_ms = c.timeout_ms, ca_file = expand(c.ca_file, "ca_file", missing),
                 insecure = c.insecure, secrets = {}, auth = { type = "none" } }
   err = parse_headers(c.headers, file, missing, out)
-    or (c.auth and parse_auth(c.auth, file, missing, out))
+    or (c.auth and parse_auth(c.auth, file, missing, out, oauth2_defaults))
   if err then return nil, err end
   if #missing > 0 then return nil, file .. ": " .. missing[1] end
   if out.ca_file then

@@ -16,7 +16,7 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 ROOT=$(pwd)
-UNHOOK="$ROOT/build/unhook"
+UNHOOK="${UNHOOK:-$ROOT/build/unhook}"
 umask 077
 if [ -z "${UNHOOK_TEST_URL:-}" ]; then
     . tests/provider/start.sh
@@ -65,6 +65,14 @@ fresh() {
     mkdir -p "$W"
     DB="$W/unhook.db"
     cd "$W" || exit 1
+}
+# setup NAME REFRESH-TOKEN HOOKS [OAUTH-SETTINGS]: a new case whose
+# provider knows REFRESH-TOKEN and HOOKS hooks, and conn.json using it
+setup() {
+    fresh "$1"
+    ctl POST /_control/oauth "{\"refresh_tokens\": [\"$2\"]${4:+, $4}}" >/dev/null
+    seed "$3"
+    conn conn.json "\"refresh_token\": \"$2\""
 }
 # conn FILE [AUTH-FIELDS]: an oauth2 connection to the provider
 conn() {
@@ -126,10 +134,7 @@ check "expires_at in the past: refreshed first, one DELETE" \
     "$(oauth token_requests) $(reqs DELETE /oauth/api/ 401) $(reqs DELETE /oauth/api/ 204)" "1 0 1"
 
 # ---- 32 concurrent deregistrations, one connection: one token request --
-fresh concurrent
-ctl POST /_control/oauth '{"refresh_tokens": ["rt_seed_32"], "api_delay_ms": 20}' >/dev/null
-seed 32
-conn conn.json '"refresh_token": "rt_seed_32"'
+setup concurrent rt_seed_32 32 '"api_delay_ms": 20'
 instances 32 registered "$W/conn.json" >i.jsonl
 u import i.jsonl
 u disable --all --concurrency 32
@@ -138,10 +143,7 @@ check "32 concurrent: exactly one token request" "$(oauth token_requests)" 1
 check "32 concurrent: 32 DELETEs" "$(reqs DELETE /oauth/api/hooks/ 204)" 32
 
 # ---- two processes, one database, 1,000 deregistrations, 1 s tokens ---
-fresh twoprocs
-ctl POST /_control/oauth '{"refresh_tokens": ["rt_seed_1000"], "ttl": 1, "api_delay_ms": 25}' >/dev/null
-seed 1000
-conn conn.json '"refresh_token": "rt_seed_1000"'
+setup twoprocs rt_seed_1000 1000 '"ttl": 1, "api_delay_ms": 25'
 instances 1000 deregistering "$W/conn.json" >i.jsonl
 u import i.jsonl
 "$UNHOOK" --db "$DB" resume --concurrency 16 >"$W/p1" 2>&1 &
@@ -206,10 +208,25 @@ u run generic hook --registration '{"id": "hk_2"}' --option collection=/api/hook
 check "client_credentials: a wrong secret fails" "$?" 1
 has "client_credentials: invalid_client named" "$W/out" "invalid_client"
 
+# ---- the manifest's defaults: token_url and scope --------------------
+setup manifest_defaults rt_m 1
+mkdir -p cx/flows
+cp "$ROOT/scripts/connectors/generic/flows/"*.lua cx/flows/
+sed -e 's/auth = "bearer",/auth = "oauth2",\n  oauth2 = { token_url = "TOKEN_URL", scope = "hooks.write" },/' \
+    -e "s#TOKEN_URL#$U/oauth/token#" "$ROOT/scripts/connectors/generic/connector.lua" >cx/connector.lua
+printf '{"base_url": "%s/oauth", "auth": {"type": "oauth2", "client_id": "cid", "client_secret": "csecret", "refresh_token": "rt_m"}}\n' "$U" >conn.json
+u check ./cx
+check "manifest defaults: the connector checks" "$?" 0
+u run ./cx hook --registration '{"id": "hk_1"}' --option collection=/api/hooks --connection conn.json
+check "manifest defaults: the token_url of the manifest is used" "$? $(oauth token_requests)" "0 1"
+check "manifest defaults: its scope is sent" \
+    "$(ctl GET /_control/requests | python3 -c 'import json,sys; print([r["body"] for r in json.load(sys.stdin) if r["path"] == "/oauth/token"][0].count("scope=hooks.write"))')" 1
+u run generic hook --registration '{"id": "hk_1"}' --option collection=/api/hooks --connection conn.json
+check "manifest defaults: another connector's runs do not get them" "$?" 2
+has "manifest defaults: without them token_url is missing" "$W/out" "type oauth2 needs 'token_url'"
+
 # ---- connection check --------------------------------------------------
-fresh check
-ctl POST /_control/oauth '{"refresh_tokens": ["rt_check"]}' >/dev/null
-conn conn.json '"refresh_token": "rt_check"'
+setup check rt_check 0
 u connection check conn.json
 check "connection check: exit 0" "$?" 0
 has "connection check: says whom the token is for" "$W/out" "ok (the token is for octo@example.test)"
@@ -233,10 +250,7 @@ check "key file: works" "$?" 0
 # ---- bad answers of the token endpoint ---------------------------------
 # bad_token NAME STATUS BODY CTYPE WANT-EXIT WANT-TEXT
 bad_token() {
-    fresh "bad_$1"
-    ctl POST /_control/oauth '{"refresh_tokens": ["rt_bad"]}' >/dev/null
-    seed 1
-    conn conn.json '"refresh_token": "rt_bad"'
+    setup "bad_$1" rt_bad 1
     ctl POST /_control/script "{\"method\": \"POST\", \"path\": \"/oauth/token\", \"responses\": [{\"status\": $2, \"body\": $3, \"headers\": {\"Content-Type\": \"$4\"}}]}" >/dev/null
     u run generic hook --registration '{"id": "hk_1"}' --option collection=/api/hooks --connection conn.json
     check "token endpoint $1: exit $5" "$?" "$5"
@@ -251,18 +265,12 @@ bad_token huge_expiry 200 '{"access_token": "at_huge", "expires_in": 1e300}' app
 bad_token unavailable 503 '"down"' text/plain 1 "retryable, auth_unavailable"
 bad_token busy 429 '{"error": "slow_down"}' application/json 1 "retryable, auth_unavailable"
 # a huge expires_in is taken as at most a year
-fresh huge_ok
-ctl POST /_control/oauth '{"refresh_tokens": ["rt_h"], "ttl": 1e12}' >/dev/null
-seed 1
-conn conn.json '"refresh_token": "rt_h"'
+setup huge_ok rt_h 1 '"ttl": 1e12'
 u run generic hook --registration '{"id": "hk_1"}' --option collection=/api/hooks --connection conn.json
 check "huge expires_in from the provider: works" "$?" 0
 
 # a 5xx from the token endpoint leaves a deregistration pending
-fresh pending
-ctl POST /_control/oauth '{"refresh_tokens": ["rt_p"]}' >/dev/null
-seed 1
-conn conn.json '"refresh_token": "rt_p"'
+setup pending rt_p 1
 instances 1 registered "$W/conn.json" >i.jsonl
 u import i.jsonl
 ctl POST /_control/script '{"method": "POST", "path": "/oauth/token", "responses": [{"status": 500}]}' >/dev/null
