@@ -171,11 +171,14 @@ bench: all
 
 # make fuzz [FUZZ_SECONDS=60]: libFuzzer targets (clang, ASan/UBSan) built
 # into build/fuzz; the kept regression inputs are replayed first, then each
-# target runs for FUZZ_SECONDS (tests/fuzz/README.md).  Not part of CI.
-fuzz: $(B)/embed.c
+# target runs for FUZZ_SECONDS (tests/fuzz/README.md); last, the long
+# hostile-flow stress run (tests/sandbox/stress.py, STRESS_LONG=1).  Not
+# part of CI.
+fuzz: $(B)/embed.c all
 	$(MAKE) -f tests/fuzz/fuzz.mk B=$(B) SHAREDIR=$(SHAREDIR) PKGS="$(PKGS)"
 	@st=0; sh tests/fuzz/regress.sh $(B)/fuzz || st=1; \
-	sh tests/fuzz/run.sh $(B)/fuzz $(or $(FUZZ_SECONDS),60) || st=1; exit $$st
+	sh tests/fuzz/run.sh $(B)/fuzz $(or $(FUZZ_SECONDS),60) || st=1; \
+	STRESS_LONG=1 sh tests/sandbox/run.sh stress || st=1; exit $$st
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR) \

@@ -133,12 +133,15 @@ static void expire(uh_sched *s, uh_run *r)
 
     r->timed_out = 1;
     r->xfer = NULL;
-    if (t)
+    if (t) {
+        curl_multi_remove_handle(s->multi, t->easy);
+        uh_http_mask_url(t);
         uh_buf_printf(&m, "%s %s: flow ran past its time budget while waiting "
                       "for the response", t->method, t->url);
-    else
+    } else {
         uh_buf_printf(&m, "flow ran past its time budget while waiting for "
                       "an OAuth2 access token");
+    }
     r->token_wait = 0;
     free(r->expired);
     r->expired = m.oom ? (uh_buf_free(&m), NULL) : uh_buf_take(&m);

@@ -205,7 +205,7 @@ static void job_done(uh_run *r)
     work *w = r->ud;
     int setup;
 
-    /* the run's own reading of its result (engine.c run_done) */
+    /* the run's own reading of its result (run.c) */
     uh_run_read_result(r);
     setup = r->setup;
     if (setup && !j->res.code)      /* it could not start: why, as history says */

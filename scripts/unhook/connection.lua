@@ -152,7 +152,11 @@ local function parse_auth(auth, file, missing, out, defaults)
         return fmt("%s: auth.%s: expected an http(s) URL, got '%s'", file, k, val)
       end
       out.auth[k] = want == "number" and v or val
-      if f.secret and val ~= "" then out.secrets[#out.secrets + 1] = val end
+      if f.secret and val ~= "" then
+        out.secrets[#out.secrets + 1] = val
+        -- written in the file, not (only) taken from the environment
+        if v:gsub("%${[%w_]+}", "") ~= "" then out.literal_secret = true end
+      end
     end
   end
   for k, v in pairs(t == "oauth2" and defaults or {}) do
@@ -179,7 +183,8 @@ local function resolve_ca_file(out, file)
 end
 
 -- Returns a table { base_url, auth = { type, ... }, headers, timeout_ms,
--- ca_file, insecure, secrets = { ... } }, or nil and a message.
+-- ca_file, insecure, secrets = { ... }, literal_secret = true when a
+-- secret is written in the file }, or nil and a message.
 -- oauth2_defaults: the connector manifest's `oauth2` (token_url, scope,
 -- audience), for an oauth2 connection that leaves them out; or nil.
 function _M.parse(text, file, oauth2_defaults)

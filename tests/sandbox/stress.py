@@ -231,13 +231,20 @@ def run(rng, tmp):
                 starts[m.group(1)] = now
     th = threading.Thread(target=read_err, daemon=True)
     th.start()
+    # stdout in a thread of its own: communicate() would read stderr too,
+    # taking lines from read_err
+    outbuf = []
+    tho = threading.Thread(target=lambda: outbuf.append(p.stdout.read()), daemon=True)
+    tho.start()
     try:
-        out, _ = p.communicate(timeout=bound_s + 20)
+        p.wait(timeout=bound_s + 20)
     except subprocess.TimeoutExpired:
         os.killpg(p.pid, signal.SIGKILL)
-        out, _ = p.communicate()
+        p.wait()
         bad("disable --all did not end within %.0f s: killed by the test" % (bound_s + 20))
     th.join(5)
+    tho.join(5)
+    out = outbuf[0] if outbuf else ""
     wall = time.time() - t0
     rc = p.returncode
     if rc > 128 or rc < 0:
