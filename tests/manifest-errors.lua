@@ -153,7 +153,7 @@ return {
       ["flows/d.lua"] = FLOW,
     },
     want = "DIR/connector.lua:3: unknown key 'evnts' (did you mean 'events'?); expected one of: "
-      .. "auth, base_url, description, events, headers, hosts, limits, name, version",
+      .. "auth, base_url, description, events, headers, hosts, limits, name, oauth2, version",
   },
   {
     name = "an unknown nested key, with a suggestion",
