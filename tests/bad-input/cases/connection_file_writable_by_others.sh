@@ -1,7 +1,7 @@
-# a connection file that holds a literal secret and that group or others
-# may write is refused before anything is sent (exit 2); readable by
-# others (0644) runs with a warning; a file with only ${ENV} references
-# may have any mode
+# a connection file that holds a secret and that group or others may
+# write is refused before anything is sent (exit 2), also when the secret
+# comes from ${ENV} (whoever edits the file can point base_url elsewhere);
+# readable by others (0644) runs with a warning
 curl -s -X POST "$URL/_control/seed" -d '{"collection":"/api/sbx","count":2}' >/dev/null
 conn "$TMP/conn.json"
 chmod 0666 "$TMP/conn.json"
