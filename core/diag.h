@@ -22,6 +22,9 @@ typedef struct uh_secrets {
     int n;
 } uh_secrets;
 
+/* The engine's last error.  Not masked here: callers pass text a flow or
+ * a provider could not have filled with a secret, or mask it first
+ * (uh_redact), as run.c does with what a flow returns. */
 void uh_seterr(uh_diag *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* One log line at level, secrets (may be NULL) masked. */

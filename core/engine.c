@@ -12,43 +12,12 @@
 
 #include <lauxlib.h>
 
-#include "engine.h"
+#include "lifecycle.h"
 #include "oauth.h"
 
 const char *unhook_version(void)
 {
     return UNHOOK_VERSION;
-}
-
-static const char *db_path(unhook_engine *E)
-{
-    const char *path = E->db_path ? E->db_path : getenv("UNHOOK_DB");
-
-    return path && *path ? path : "unhook.db";
-}
-
-int uh_store_missing(unhook_engine *E)
-{
-    return !E->store && access(db_path(E), F_OK) != 0;
-}
-
-int uh_engine_store(unhook_engine *E, uh_store **out)
-{
-    char err[600];
-    int rc;
-
-    if (!E->store) {
-        char host[64] = "";
-        rc = uh_store_open(db_path(E), &E->store, err, sizeof err);
-        if (rc != UNHOOK_OK) {
-            uh_seterr(&E->diag, "%s", err);
-            return rc;
-        }
-        gethostname(host, sizeof host - 1);
-        snprintf(E->owner, sizeof E->owner, "%s:%ld", host, (long)getpid());
-    }
-    *out = E->store;
-    return UNHOOK_OK;
 }
 
 /* The store as uh_conn_load asks for it: OAuth2 token rows. */

@@ -433,6 +433,7 @@ static int setup(lua_State *L)
         luaL_requiref(L, lib->name, lib->func, 1);
         lua_pop(L, 1);
     }
+    uh_open_patterns(L);
     drop_fields(L, LUA_GNAME, base_drop);
     drop_fields(L, LUA_STRLIBNAME, string_drop);
     drop_fields(L, LUA_OSLIBNAME, os_drop);

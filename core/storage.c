@@ -1,6 +1,6 @@
 /*
- * storage.c -- the engine's store (opened on first use by engine.c): its
- * messages made the engine's, history notes.
+ * storage.c -- the engine's store: opened on first use (this engine's
+ * owner id set with it), its messages made the engine's, history notes.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +8,37 @@
 #include <unistd.h>
 
 #include "lifecycle.h"
+
+static const char *db_path(unhook_engine *E)
+{
+    const char *path = E->db_path ? E->db_path : getenv("UNHOOK_DB");
+
+    return path && *path ? path : "unhook.db";
+}
+
+int uh_store_missing(unhook_engine *E)
+{
+    return !E->store && access(db_path(E), F_OK) != 0;
+}
+
+int uh_engine_store(unhook_engine *E, uh_store **out)
+{
+    char err[600];
+    int rc;
+
+    if (!E->store) {
+        char host[64] = "";
+        rc = uh_store_open(db_path(E), &E->store, err, sizeof err);
+        if (rc != UNHOOK_OK) {
+            uh_seterr(&E->diag, "%s", err);
+            return rc;
+        }
+        gethostname(host, sizeof host - 1);
+        snprintf(E->owner, sizeof E->owner, "%s:%ld", host, (long)getpid());
+    }
+    *out = E->store;
+    return UNHOOK_OK;
+}
 
 int uh_store_err(unhook_engine *E, int rc)
 {
