@@ -149,9 +149,10 @@ int uh_oauth_open(uh_conn *c, uh_store *s, uh_diag *d, const char *file)
             uh_seterr(d, "%s: %s", file, err);
         return UNHOOK_USAGE;
     }
-    if (!s) {
+    if (!s || !s->ops->token_get || !s->ops->token_cas) {
         uh_seterr(d, "%s: an oauth2 connection with grant refresh_token needs "
-                  "the store", file);
+                  "a store that keeps OAuth2 tokens (%s)", file,
+                  s ? "this backend does not yet" : "none is open");
         return UNHOOK_STORE;
     }
     lv->store = s;
