@@ -24,6 +24,9 @@ struct unhook_engine {
     double last_reap;         /* when dead local claim owners were looked for */
 };
 
+/* Registration data set by hand (edit) is at most this long. */
+#define UH_MAX_REGISTRATION (1u << 20)
+
 /* What happens to an instance. */
 typedef enum uh_event {
     UH_EV_ENABLE = 0,         /* the user turns it on */
