@@ -27,6 +27,9 @@ struct unhook_engine {
     const volatile int *stop; /* serving (unhook_engine_serve): set to stop */
 };
 
+/* Registration data set by hand (edit) is at most this long. */
+#define UH_MAX_REGISTRATION (1u << 20)
+
 /* What happens to an instance. */
 typedef enum uh_event {
     UH_EV_ENABLE = 0,         /* the user turns it on */

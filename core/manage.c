@@ -258,6 +258,11 @@ int unhook_instance_edit(unhook_engine *E, const char *id, const char *registrat
         uh_seterr(&E->diag, "edit needs registration data");
         return UNHOOK_USAGE;
     }
+    /* what a flow will be handed to decode: bounded like a response */
+    if (strlen(registration) > UH_MAX_REGISTRATION) {
+        uh_seterr(&E->diag, "registration data larger than %u bytes", UH_MAX_REGISTRATION);
+        return UNHOOK_USAGE;
+    }
     if ((rc = get_free(E, &s, id, &i)) != UNHOOK_OK)
         return rc;
     if (i.state == UH_OFF) {

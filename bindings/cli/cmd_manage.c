@@ -105,7 +105,8 @@ int cmd_edit(cli *c, int argc, char **argv)
 
     if (st == GO_ON && !given)
         st = bad_usage("edit: missing --registration", NULL, usage_edit);
-    if (st == GO_ON && given[0] == '@' && !(text = read_all(given + 1, &len))) {
+    /* registration data is at most 1 MiB (the engine refuses more) */
+    if (st == GO_ON && given[0] == '@' && !(text = read_upto(given + 1, 1u << 20, &len))) {
         fprintf(stderr, "%s: %s: %s\n", prog, given + 1, strerror(errno));
         st = EXIT_USAGE;
     }

@@ -108,6 +108,11 @@ char *connector_dir(cli *c, const char *connector)
 
 char *read_all(const char *path, size_t *lenp)
 {
+    return read_upto(path, 0, lenp);
+}
+
+char *read_upto(const char *path, size_t max, size_t *lenp)
+{
     FILE *f = path ? fopen(path, "rb") : stdin;
     char *buf = NULL;
     size_t len = 0, cap = 0, n;
@@ -122,8 +127,8 @@ char *read_all(const char *path, size_t *lenp)
         }
         n = fread(buf + len, 1, 4096, f);
         len += n;
-    } while (n > 0);
-    err = ferror(f) ? errno : 0;
+    } while (n > 0 && (!max || len <= max));
+    err = ferror(f) ? errno : max && len > max ? EFBIG : 0;
     if (f != stdin)
         fclose(f);
     if (err) {

@@ -32,6 +32,8 @@ char *connector_dir(cli *c, const char *connector);
 
 /* A whole file (path NULL: standard input); NULL with errno set. */
 char *read_all(const char *path, size_t *lenp);
+/* The same, refusing (NULL, errno EFBIG) a file longer than max bytes. */
+char *read_upto(const char *path, size_t max, size_t *lenp);
 
 void on_log(void *ud, int level, const char *line);
 

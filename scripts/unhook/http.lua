@@ -16,6 +16,14 @@ local OUTCOME = require("unhook.codes").OUTCOME
 local RETRYABLE = { [408] = true, [425] = true, [429] = true }
 _M.RETRYABLE = RETRYABLE
 
+-- Whether v is a table with keys 1..#v and no others.
+local function is_list(v)
+  if type(v) ~= "table" then return false end
+  local count = 0
+  for _ in pairs(v) do count = count + 1 end
+  return count == #v
+end
+
 local function text(v)
   if math_type(v) == "integer" then return fmt("%d", v) end
   if math_type(v) == "float" and v == math.floor(v) and v > -2^53 and v < 2^53 then
@@ -246,9 +254,11 @@ function _M.new(manifest, base)
       end
       local resp = request(req, "paginate")
       local items = items_of(resp)
-      if type(items) ~= "table" then
+      -- an object where a list was expected (an error body answered 200)
+      -- is no list, not an empty page
+      if not is_list(items) then
         error(unhook.error("pagination", fmt("page %d of %s holds no list of items (got %s)",
-          pages, url, type(items))), 0)
+          pages, url, type(items) == "table" and "an object" or type(items))), 0)
       end
       for _, it in ipairs(items) do all[#all + 1] = it end
       local link = resp.headers.link

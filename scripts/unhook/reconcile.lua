@@ -79,6 +79,12 @@ function _M.compare(hooks, stored, ev, scope, options, ctx)
       if k then by_key[k] = inst end
     end
   end
+  local count = 0
+  for _ in pairs(type(hooks) == "table" and hooks or {}) do count = count + 1 end
+  if type(hooks) ~= "table" or count ~= #hooks then
+    error(fmt("the list flow returned %s; expected a list of webhooks",
+              type(hooks) == "table" and "an object" or type(hooks)), 0)
+  end
   local seen = {}
   for i, hook in ipairs(hooks) do
     if type(hook) ~= "table" then

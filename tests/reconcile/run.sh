@@ -82,6 +82,14 @@ check "it says nothing was changed" grep -q "nothing was changed" "$T/fail.out"
 check "it deleted nothing" [ "$(hooks)" = "$before" ]
 check "it marked nothing lost" sh -c "'$ROOT/build/unhook' --db '$DB' show b | grep -q 'state: registered'"
 
+# a listing answered 200 with an object (an error body) is no empty list
+ctl POST script '{"method":"GET","path":"/repos/octo/hello/hooks","responses":[{"status":200,"body":{"message":"weird"}}]}' >/dev/null
+unhook $RECON --apply >"$T/odd.out" 2>&1; st=$?
+check "a listing that is an object, not a list, exits 1" [ "$st" -eq 1 ]
+check "it names the page that holds no list" grep -q "holds no list of items (got an object)" "$T/odd.out"
+check "it deleted nothing" [ "$(hooks)" = "$before" ]
+check "it marked nothing lost" sh -c "'$ROOT/build/unhook' --db '$DB' show b | grep -q 'state: registered'"
+
 # --json
 unhook $RECON --json >"$T/dry.json" 2>&1
 check "--json prints the items" python3 -c "import json; d=json.load(open('$T/dry.json')); assert sorted(i['status'] for i in d)==['foreign','foreign','foreign','missing','ok','orphan'], d; assert d[0]['data']['id']==$orphan"
