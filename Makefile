@@ -9,10 +9,10 @@ SHAREDIR ?= $(PREFIX)/share/unhook
 LUA_CMOD ?= $(PREFIX)/lib/lua/5.4
 
 CC      ?= cc
-PKGS    := lua5.4 libcurl lua5.4-cjson sqlite3 libcrypto
+PKGS    := lua5.4 libcurl lua5.4-cjson sqlite3 libcrypto libpq
 DEBS    := liblua5.4-dev lua5.4 libcurl4-openssl-dev lua-cjson-dev lua-cjson \
            libsqlite3-dev lua-busted libcmocka-dev pkg-config python3 curl valgrind \
-           libssl-dev openssl binutils gcc
+           libssl-dev openssl binutils gcc libpq-dev postgresql
 
 B       := build
 OPT     ?= -O2 -g
@@ -126,7 +126,7 @@ $(B)/unhook.pc: core/unhook.pc.in Makefile $(STAMP)
 # The Lua module: the engine inside, Lua itself from the host interpreter.
 $(B)/lua/unhook.so: $(LUAMOD_OBJ) $(LIB_OBJ) $(STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) -shared $(LDFLAGS) -o $@ $(LUAMOD_OBJ) $(LIB_OBJ) $(shell pkg-config --libs libcurl lua5.4-cjson sqlite3 libcrypto) -lm
+	$(CC) -shared $(LDFLAGS) -o $@ $(LUAMOD_OBJ) $(LIB_OBJ) $(shell pkg-config --libs libcurl lua5.4-cjson sqlite3 libcrypto libpq) -lm
 
 TEST_LINK = $(SUPPORT_OBJ) $(B)/libunhook.a $(PKG_LIBS) -lm -lcmocka
 $(B)/tests/%: tests/unit/%.c $(SUPPORT_OBJ) $(B)/libunhook.a $(STAMP)
