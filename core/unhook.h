@@ -360,6 +360,19 @@ UNHOOK_API int unhook_import(unhook_engine *engine, const char *jsonl, size_t le
 typedef int (*unhook_line_fn)(void *userdata, const char *line, size_t len);
 UNHOOK_API int unhook_export(unhook_engine *engine, unhook_line_fn fn, void *userdata);
 
+/*
+ * Copy the engine's store (every instance and its whole history) into
+ * the store at location: a path (SQLite) or a postgresql:// URL, created
+ * and brought to the current schema if need be, which must hold no
+ * instance yet (UNHOOK_USAGE otherwise).  Claims are not copied.
+ * Committed every 1000 instances; a copy that fails leaves the target
+ * partly filled: empty it and run again.  *count (may be NULL) receives
+ * how many instances were copied.  Passwords in a URL never appear in
+ * unhook_errmsg().
+ */
+UNHOOK_API int unhook_store_migrate(unhook_engine *engine, const char *location,
+                                    long *count);
+
 /* ---- JSON renderings ---------------------------------------------------- */
 
 /*

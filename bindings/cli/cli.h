@@ -67,5 +67,6 @@ int cmd_show(cli *c, int argc, char **argv);
 int cmd_history(cli *c, int argc, char **argv);
 int cmd_import(cli *c, int argc, char **argv);
 int cmd_export(cli *c, int argc, char **argv);
+int cmd_migrate(cli *c, int argc, char **argv);
 
 #endif

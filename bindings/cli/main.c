@@ -26,6 +26,7 @@ static const char usage_main[] =
     "  resume [--wait]            run every due attempt (after a crash, or retries)\n"
     "  import FILE                add instances from JSON Lines ('-': standard input)\n"
     "  export                     print every instance as JSON Lines\n"
+    "  migrate --to LOCATION      copy the store into another (SQLite, PostgreSQL)\n"
     "\n"
     "options:\n"
     "  --db PATH          the store (default: $UNHOOK_DB, else ./unhook.db)\n"
@@ -48,6 +49,7 @@ static const struct command {
     {"enable", cmd_enable}, {"disable", cmd_disable}, {"list", cmd_list},
     {"show", cmd_show}, {"history", cmd_history}, {"retry", cmd_retry},
     {"resume", cmd_resume}, {"import", cmd_import}, {"export", cmd_export},
+    {"migrate", cmd_migrate},
 };
 
 /* --memory-mb N or --timeout-ms N at argv[*i]: GO_ON or the status. */

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The PostgreSQL suite (tests/run.sh pg, in make test): a private cluster,
-# the store tests (test_lifecycle) against it, then the multi-worker tests
-# (a worker SIGKILLed mid-run; the server restarted mid-run).
+# the store tests (test_lifecycle) against it, unhook migrate, then the
+# multi-worker tests (a worker SIGKILLed mid-run; the server restarted
+# mid-run).
 set -u
 cd "$(dirname "$0")/../.."
 PROVIDER=
@@ -14,6 +15,8 @@ st=0
 echo "-- test_lifecycle against PostgreSQL"
 ./build/itests/test_lifecycle >"$PG_DIR/lifecycle.log" 2>&1 || { cat "$PG_DIR/lifecycle.log"; st=1; }
 grep -E "PASSED|FAILED" "$PG_DIR/lifecycle.log"
+echo "-- migrate"
+(. tests/pg/migrate.sh) || st=1
 for what in kill restart; do
     echo "-- workers: $what"
     t0=$(date +%s)

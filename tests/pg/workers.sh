@@ -25,6 +25,7 @@ db=$(pg_newdb "$name") || exit 1
 conn="$work/conn.json"
 printf '{"base_url": "%s", "auth": {"type": "bearer", "token": "test-token"}}\n' \
     "$UNHOOK_TEST_URL" >"$conn"
+chmod 600 "$conn"
 uh() { "$UNHOOK" --db "$db" --connectors "$ROOT/scripts/connectors" "$@"; }
 pids=""
 cleanup() { for p in $pids; do kill -9 "$p" 2>/dev/null; done; rm -rf "$work"; }
