@@ -62,7 +62,7 @@ TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%) \
             $(ITEST_SRC:tests/integration/%.c=$(B)/itests/%)
 SUPPORT_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tests/support/*.c))
 
-.PHONY: all deps test check unit integration spec e2e arch demo install uninstall clean bench fuzz FORCE
+.PHONY: all deps test check unit integration spec e2e arch demo install uninstall clean bench bench-scale fuzz FORCE
 
 SOVER   := 0
 VERSION := 0.1.0
@@ -168,6 +168,12 @@ demo: deps all
 # both against nginx on loopback (tests/bench/README.md).
 bench: all
 	N="$(N)" C="$(C)" sh tests/bench/run.sh
+
+# make bench-scale [N=8000]: 1, 2 and 4 worker processes on one PostgreSQL
+# database (a private cluster), --concurrency 16 each, against a provider
+# that answers each DELETE after 20 ms (README.md, PostgreSQL).
+bench-scale: deps all
+	N="$(or $(N),8000)" sh tests/bench/scale.sh
 
 # make fuzz [FUZZ_SECONDS=60]: libFuzzer targets (clang, ASan/UBSan) built
 # into build/fuzz; the kept regression inputs are replayed first, then each

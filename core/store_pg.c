@@ -866,19 +866,20 @@ static int pg_release(uh_store *s, const char *owner)
 
 /*
  * One statement claims a batch: the due rows nobody holds, locked as they
- * are found and skipped when another worker's claim has them locked.  In a
- * transaction of its own, so that a COMMIT whose answer was lost is
- * settled (txid_status) rather than replayed: a replay could claim other
- * rows than the ones handed out.
+ * are found and skipped when another worker's claim has them locked.  It
+ * commits on its own: when its answer is lost with the connection, it is
+ * run again after reconnecting, and rows the lost one may have claimed
+ * stay unrun until their lease lapses (then any worker takes them):
+ * late, never twice.
  */
-static int claim_once(uh_store *s, const unhook_filter *f, double now,
-                      const char *owner, double lease, int max, uh_inst *out, int *n)
+static int pg_claim(uh_store *s, const unhook_filter *f, double now,
+                    const char *owner, double lease, int max, uh_inst *out, int *n)
 {
     uh_buf sql = {0};
     params p = {.n = 0};
     PGresult *r;
-    int rc;
 
+    *n = 0;
     p_num(&p, now);
     p_text(&p, owner);
     p_num(&p, lease);
@@ -895,44 +896,14 @@ static int claim_once(uh_store *s, const unhook_filter *f, double now,
                   " WHEN 'off' THEN 3 ELSE 4 END, i.reason, i.last_error,"
                   " i.attempts, i.next_attempt_at, i.created_at, i.updated_at,"
                   " i.claim_owner, i.claimed_until", max);
-    if (sql.oom) {
-        uh_buf_free(&sql);
-        return UNHOOK_NOMEM;
-    }
-    if ((rc = pg_begin(s)) != UNHOOK_OK) {
-        uh_buf_free(&sql);
-        return rc;
-    }
-    r = run(s, sql.data, p.n, p.v);
+    r = sql.oom ? NULL : run(s, sql.data, p.n, p.v);
     uh_buf_free(&sql);
-    if (!r) {
-        pg_rollback(s);
+    if (!r)
         return UNHOOK_STORE;
-    }
     for (int k = 0; k < PQntuples(r) && *n < max; k++)
         read_inst(r, k, &out[(*n)++]);
     PQclear(r);
-    if ((rc = commit_tx(s, 0)) != UNHOOK_OK)
-        while (*n > 0)
-            uh_inst_clear(&out[--*n]);
-    return rc;
-}
-
-static int pg_claim(uh_store *s, const unhook_filter *f, double now,
-                    const char *owner, double lease, int max, uh_inst *out, int *n)
-{
-    int rc = UNHOOK_STORE;
-
-    *n = 0;
-    for (int tries = 0; tries < 3; tries++) {
-        rc = claim_once(s, f, now, owner, lease, max, out, n);
-        if (rc == UNHOOK_OK || lost(PG(s)))
-            break;
-        /* connected again, the claim undone: claim afresh */
-        if (strstr(s->errmsg, "lost") == NULL)
-            break;
-    }
-    return rc;
+    return UNHOOK_OK;
 }
 
 static int pg_unclaim(uh_store *s, const char *id)
