@@ -51,9 +51,18 @@ typedef struct pg_store {
     int broken;                 /* the server said the session is over */
     char xid[32];               /* the open transaction's id */
     pg_logged *log, **tail;
+    uh_buf held;                /* history rows held until commit: params */
+    char **hv;                  /* their values, 8 a row */
+    int nheld;
 } pg_store;
 
+#define HOLD_MAX 64             /* history rows sent in one INSERT at most */
+
 #define PG(s) ((pg_store *)(s))
+
+static int send_held(uh_store *s);
+static void drop_held(pg_store *q);
+static void pg_rollback(uh_store *s);
 
 static const char *const migrations[] = {
     /* 1: instances and their history */
@@ -474,7 +483,16 @@ static int commit_tx(uh_store *s, int replay)
     return rc;
 }
 
-static int pg_commit(uh_store *s) { return commit_tx(s, 1); }
+static int pg_commit(uh_store *s)
+{
+    int rc = send_held(s);
+
+    if (rc != UNHOOK_OK) {
+        pg_rollback(s);
+        return rc;
+    }
+    return commit_tx(s, 1);
+}
 
 static void pg_rollback(uh_store *s)
 {
@@ -484,6 +502,7 @@ static void pg_rollback(uh_store *s)
         PQclear(PQexec(q->conn, "ROLLBACK"));
     q->in_tx = 0;
     log_clear(q);
+    drop_held(q);
 }
 
 /* Ops that must be atomic run in a transaction of their own when the
@@ -732,9 +751,17 @@ static int pg_finish(uh_store *s, const uh_inst *i, const char *owner,
     return own_end(s, own, rc);
 }
 
+/*
+ * Inside a transaction, history lines are held and sent in one INSERT
+ * before the commit (or before history is read): a flush of outcomes then
+ * costs one round trip per outcome, not two.  Outside one, sent at once.
+ */
 static int pg_history_add(uh_store *s, const unhook_history *h)
 {
+    pg_store *q = PG(s);
     params p = {.n = 0};
+    char **v;
+    int own, rc;
 
     p_text(&p, h->instance_id);
     p_num(&p, h->at);
@@ -744,27 +771,64 @@ static int pg_history_add(uh_store *s, const unhook_history *h)
     p_int(&p, h->attempt);
     p_text(&p, h->message);
     p_text(&p, h->registration);
-    /* one statement: a replay after a lost connection cannot add it twice
-     * (outside a transaction the lost answer is settled by commit_tx) */
-    {
-        int own, rc = own_begin(s, &own);
-        if (rc == UNHOOK_OK)
-            rc = run_cmd(s,
-                "INSERT INTO history (instance_id, at, action, outcome, status, attempt,"
-                " message, registration) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
-                p.n, p.v, NULL);
-        return own_end(s, own, rc);
+    if (q->nheld >= HOLD_MAX && (rc = send_held(s)) != UNHOOK_OK)
+        return rc;
+    if (!(v = realloc(q->hv, (size_t)(q->nheld + 1) * 8 * sizeof *v))) {
+        snprintf(s->errmsg, sizeof s->errmsg, "store: out of memory");
+        return UNHOOK_NOMEM;
     }
+    q->hv = v;
+    v += q->nheld * 8;
+    for (int k = 0; k < 8; k++)
+        v[k] = p.v[k] ? uh_strdup(p.v[k]) : NULL;
+    q->nheld++;
+    if (q->in_tx)
+        return UNHOOK_OK;
+    rc = own_begin(s, &own);
+    if (rc == UNHOOK_OK)
+        rc = send_held(s);
+    return own_end(s, own, rc);
+}
+
+static void drop_held(pg_store *q)
+{
+    for (int k = 0; k < q->nheld * 8; k++)
+        free(q->hv[k]);
+    q->nheld = 0;
+}
+
+static int send_held(uh_store *s)
+{
+    pg_store *q = PG(s);
+    uh_buf sql = {0};
+    int rc;
+
+    if (q->nheld == 0)
+        return UNHOOK_OK;
+    uh_buf_puts(&sql, "INSERT INTO history (instance_id, at, action, outcome,"
+                " status, attempt, message, registration) VALUES ");
+    for (int r = 0; r < q->nheld; r++) {
+        int b = r * 8;
+        uh_buf_printf(&sql, "%s($%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d)", r ? "," : "",
+                      b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8);
+    }
+    rc = sql.oom ? UNHOOK_NOMEM
+                 : run_cmd(s, sql.data, q->nheld * 8, (const char *const *)q->hv, NULL);
+    uh_buf_free(&sql);
+    drop_held(q);
+    return rc;
 }
 
 static int pg_history_list(uh_store *s, const char *id, unhook_history_fn fn,
                            void *ud)
 {
     const char *p[1] = {id};
-    PGresult *r = run(s,
-        "SELECT instance_id, at, action, outcome, status, attempt, message,"
-        " registration FROM history WHERE instance_id = $1 ORDER BY seq", 1, p);
+    PGresult *r;
 
+    if (send_held(s) != UNHOOK_OK)
+        return UNHOOK_STORE;
+    r = run(s, "SELECT instance_id, at, action, outcome, status, attempt, message,"
+               " registration FROM history WHERE instance_id = $1 ORDER BY seq", 1, p);
     if (!r)
         return UNHOOK_STORE;
     for (int k = 0; k < PQntuples(r); k++) {
@@ -985,6 +1049,8 @@ static void pg_close(uh_store *s)
         return;
     log_clear(q);
     prep_clear(q);
+    drop_held(q);
+    free(q->hv);
     PQfinish(q->conn);
     free(q->url);
     free(q);
