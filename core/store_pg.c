@@ -77,8 +77,10 @@ static const char *const migrations[] = {
     " next_attempt_at DOUBLE PRECISION NOT NULL DEFAULT 0,"
     " claim_owner TEXT, claimed_until DOUBLE PRECISION NOT NULL DEFAULT 0,"
     " created_at DOUBLE PRECISION NOT NULL, updated_at DOUBLE PRECISION NOT NULL);"
-    /* the claim query walks this one: only pending work is in it */
-    "CREATE INDEX instances_due ON instances(next_attempt_at)"
+    /* the claim query and next_due walk this one: pending work only, by
+     * when it may run (a live claim puts a row at its lease's end, so
+     * workers never wade through each other's claims) */
+    "CREATE INDEX instances_wake ON instances((GREATEST(next_attempt_at, claimed_until)))"
     " WHERE state IN ('deregistering', 'registering');"
     "CREATE INDEX instances_claimed ON instances(claim_owner)"
     " WHERE claim_owner IS NOT NULL;"
@@ -94,6 +96,8 @@ static const char *const migrations[] = {
 #define READ_COLS "id, connector, event, options, connection, registration, " \
     "(desired = 'on')::int, " STATE_NUM ", reason, last_error, attempts, "   \
     "next_attempt_at, created_at, updated_at, claim_owner, claimed_until"
+/* when a pending instance may be claimed: due, and no live claim */
+#define WAKE "GREATEST(next_attempt_at, claimed_until)"
 #define STATE_NUM "CASE state WHEN 'registering' THEN 0 WHEN 'registered' " \
     "THEN 1 WHEN 'deregistering' THEN 2 WHEN 'off' THEN 3 ELSE 4 END"
 
@@ -948,10 +952,10 @@ static int pg_claim(uh_store *s, const unhook_filter *f, double now,
     p_text(&p, owner);
     p_num(&p, lease);
     uh_buf_puts(&sql, "WITH due AS (SELECT id FROM instances WHERE state IN"
-                " ('deregistering', 'registering') AND next_attempt_at <= $1"
-                " AND claimed_until <= $1");
+                " ('deregistering', 'registering')"
+                " AND " WAKE " <= $1");
     filter_sql(&sql, f, &p);
-    uh_buf_printf(&sql, " ORDER BY next_attempt_at LIMIT %d FOR UPDATE SKIP LOCKED)"
+    uh_buf_printf(&sql, " ORDER BY " WAKE " LIMIT %d FOR UPDATE SKIP LOCKED)"
                   " UPDATE instances i SET claim_owner = $2, claimed_until = $3"
                   " FROM due WHERE i.id = due.id RETURNING i.id, i.connector,"
                   " i.event, i.options, i.connection, i.registration,"
@@ -985,9 +989,10 @@ static int pg_next_due(uh_store *s, const unhook_filter *f, double *when)
     PGresult *r;
 
     *when = 0;
-    uh_buf_puts(&sql, "SELECT MIN(GREATEST(next_attempt_at, claimed_until)) FROM"
-                      " instances WHERE state IN ('deregistering', 'registering')");
+    uh_buf_puts(&sql, "SELECT " WAKE " FROM instances"
+                      " WHERE state IN ('deregistering', 'registering')");
     filter_sql(&sql, f, &p);
+    uh_buf_puts(&sql, " ORDER BY " WAKE " LIMIT 1");
     r = sql.oom ? NULL : run(s, sql.data, p.n, p.v);
     uh_buf_free(&sql);
     if (!r)
