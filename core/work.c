@@ -459,9 +459,12 @@ static int idle(work *w, int wait, double end)
     if (end && uh_now() >= end)
         return 0;
     sleep_s = next - uh_wall_now();
-    if (sleep_s > 0.5)
-        sleep_s = 0.5;
-    if (sleep_s > 0 && w->s->ops->wait)     /* woken early by new work */
+    /* a store that announces new work wakes us: poll less often */
+    if (sleep_s > (w->s->ops->wait ? 5.0 : 0.5))
+        sleep_s = w->s->ops->wait ? 5.0 : 0.5;
+    if (end && sleep_s > end - uh_now())
+        sleep_s = end - uh_now();
+    if (sleep_s > 0 && w->s->ops->wait)
         w->s->ops->wait(w->s, sleep_s);
     else if (sleep_s > 0)
         usleep((useconds_t)(sleep_s * 1e6));

@@ -1,6 +1,7 @@
 #!/bin/sh
 # The PostgreSQL suite (tests/run.sh pg, in make test): a private cluster,
-# the store tests (test_lifecycle) against it, unhook migrate, then the
+# the store tests (test_lifecycle) against it, unhook migrate, LISTEN/NOTIFY
+# waking a waiting worker, then the
 # multi-worker tests (a worker SIGKILLed mid-run; the server restarted
 # mid-run).
 set -u
@@ -17,6 +18,8 @@ echo "-- test_lifecycle against PostgreSQL"
 grep -E "PASSED|FAILED" "$PG_DIR/lifecycle.log"
 echo "-- migrate"
 (. tests/pg/migrate.sh) || st=1
+echo "-- notify"
+(. tests/pg/notify.sh) || st=1
 for what in kill restart; do
     echo "-- workers: $what"
     t0=$(date +%s)
