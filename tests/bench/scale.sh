@@ -2,7 +2,8 @@
 # make bench-scale: throughput of 1, 2 and 4 worker processes sharing one
 # PostgreSQL database (a private cluster, tests/pg/cluster.sh), each
 # `unhook resume --concurrency 16`, against a provider that answers every
-# DELETE after 20 ms on loopback (tests/bench/slow.py).
+# DELETE after 20 ms on loopback (tests/bench/slow.c: epoll, one thread,
+# so that the provider takes next to no CPU from the workers).
 #
 #   sh tests/bench/scale.sh                 # N=8000 instances a run
 #   N=4000 DELAY_MS=20 WORKERS="1 2 4" sh tests/bench/scale.sh
@@ -19,7 +20,9 @@ UNHOOK="$ROOT/build/unhook"
 [ -x "$UNHOOK" ] || { echo "bench-scale: build/unhook not built (make all)"; exit 1; }
 . tests/pg/cluster.sh
 work=$(mktemp -d)
-python3 tests/bench/slow.py --delay-ms "$DELAY_MS" --port-file "$work/port" >/dev/null 2>&1 &
+mkdir -p build/bench
+cc -O2 -o build/bench/slow tests/bench/slow.c
+build/bench/slow "$DELAY_MS" "$work/port" &
 SLOW=$!
 trap 'kill $SLOW 2>/dev/null; pg_cluster_stop; rm -rf "$work"' EXIT
 while [ ! -s "$work/port" ]; do sleep 0.05; done
