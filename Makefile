@@ -12,7 +12,7 @@ CC      ?= cc
 PKGS    := lua5.4 libcurl lua5.4-cjson sqlite3 libcrypto libpq
 DEBS    := liblua5.4-dev lua5.4 libcurl4-openssl-dev lua-cjson-dev lua-cjson \
            libsqlite3-dev lua-busted libcmocka-dev pkg-config python3 curl valgrind \
-           libssl-dev openssl binutils gcc libpq-dev postgresql
+           libssl-dev openssl binutils gcc time libpq-dev postgresql
 
 B       := build
 OPT     ?= -O2 -g
@@ -177,11 +177,14 @@ bench-scale: deps all
 
 # make fuzz [FUZZ_SECONDS=60]: libFuzzer targets (clang, ASan/UBSan) built
 # into build/fuzz; the kept regression inputs are replayed first, then each
-# target runs for FUZZ_SECONDS (tests/fuzz/README.md).  Not part of CI.
-fuzz: $(B)/embed.c
+# target runs for FUZZ_SECONDS (tests/fuzz/README.md); last, the long
+# hostile-flow stress run (tests/sandbox/stress.py, STRESS_LONG=1).  Not
+# part of CI.
+fuzz: $(B)/embed.c all
 	$(MAKE) -f tests/fuzz/fuzz.mk B=$(B) SHAREDIR=$(SHAREDIR) PKGS="$(PKGS)"
 	@st=0; sh tests/fuzz/regress.sh $(B)/fuzz || st=1; \
-	sh tests/fuzz/run.sh $(B)/fuzz $(or $(FUZZ_SECONDS),60) || st=1; exit $$st
+	sh tests/fuzz/run.sh $(B)/fuzz $(or $(FUZZ_SECONDS),60) || st=1; \
+	STRESS_LONG=1 sh tests/sandbox/run.sh stress || st=1; exit $$st
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR) \

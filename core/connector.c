@@ -243,15 +243,12 @@ static int check_mode(uh_rt *rt, const char *path, const uh_conn *c,
         return UNHOOK_OK;
     if (st.st_mode & (S_IWGRP | S_IWOTH)) {
         uh_seterr(rt->diag, "%s: the connection file holds a secret and is "
-                  "writable by group or others (mode %04o); chmod go-w it, or "
-                  "take the secret from the environment with ${NAME}",
-                  path, (unsigned)(st.st_mode & 07777));
+                  "writable by group or others; chmod go-w it", path);
         return UNHOOK_USAGE;
     }
     if (st.st_mode & S_IROTH)
         uh_log(rt->diag, NULL, UNHOOK_LOG_WARN, "%s: the connection file holds "
-               "a secret and is readable by others (mode %04o); chmod o-r it",
-               path, (unsigned)(st.st_mode & 07777));
+               "a secret and is readable by others; chmod o-r it", path);
     return UNHOOK_OK;
 }
 

@@ -174,8 +174,10 @@ int unhook_instance_enable(unhook_engine *E, const char *id,
 
 /* ---- disable and retry ------------------------------------------------- */
 
-static void set_code(unhook_flow_result *res, const char *code, const char *msg)
+static void set_code(unhook_flow_result *res, unhook_note note, const char *code,
+                     const char *msg)
 {
+    res->note = note;
     res->code = uh_strdup(code);
     if (msg)
         res->message = uh_strdup(msg);
@@ -202,22 +204,22 @@ int unhook_instance_disable(unhook_engine *E, const char *id,
     t.busy = uh_claimed_elsewhere(&i, E->owner, t.now, s->shared);
     switch (uh_transition(&i, &t)) {
     case UH_V_NOTHING:
-        set_code(res, "already_off", NULL);
+        set_code(res, UNHOOK_NOTE_ALREADY_OFF, "already_off", NULL);
         break;
     case UH_V_ALREADY_OFF:
-        set_code(res, "already_off", NULL);
+        set_code(res, UNHOOK_NOTE_ALREADY_OFF, "already_off", NULL);
         rc = record_intent(E, s, &i, "disable", "done", "already off");
         break;
     case UH_V_IN_PROGRESS:
         rc = record_intent(E, s, &i, "disable", NULL, i.reason);
         if (rc == UNHOOK_OK) {
             res->outcome = UNHOOK_OUTCOME_RETRY;
-            set_code(res, "in_progress", "another unhook process is working on "
+            set_code(res, UNHOOK_NOTE_IN_PROGRESS, "in_progress", "another unhook process is working on "
                      "this instance right now; it will converge to the desired state");
         }
         break;
     case UH_V_NOT_REGISTERED:
-        set_code(res, "not_registered", NULL);
+        set_code(res, UNHOOK_NOTE_NOT_REGISTERED, "not_registered", NULL);
         rc = record_intent(E, s, &i, "disable", "done",
                            "never registered: nothing to deregister");
         break;
@@ -245,7 +247,7 @@ int unhook_instance_retry(unhook_engine *E, const char *id,
     if ((rc = s->ops->get(s, id, &i)) != UNHOOK_OK)
         return uh_store_err(E, rc);
     if (uh_transition(&i, &t) == UH_V_NOT_FAILED) {
-        set_code(res, "not_failed", NULL);
+        set_code(res, UNHOOK_NOTE_NOT_FAILED, "not_failed", NULL);
         uh_inst_clear(&i);
         return UNHOOK_OK;
     }

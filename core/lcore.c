@@ -393,11 +393,6 @@ void uh_open_core(lua_State *L)
     luaL_newlib(L, fns);
     luaopen_cjson(L);
     lua_setfield(L, -2, "json");
-#define UH_CONST_(name, value, text) \
-    lua_pushinteger(L, value);       \
-    lua_setfield(L, -2, "E_" #name);
-    UNHOOK_CODES(UH_CONST_)
-#undef UH_CONST_
     /* the numbers C and the runner share: result codes, outcomes */
     lua_createtable(L, 0, 10);
 #define UH_RC_(name, value, text) set_int(L, lower(#name, buf), value);

@@ -1,6 +1,7 @@
 /*
  * store.c -- instances as every backend hands them out.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,4 +37,72 @@ void uh_inst_view(const uh_inst *i, unhook_instance *o)
     o->next_attempt_at = i->next_attempt_at;
     o->created_at = i->created_at;
     o->updated_at = i->updated_at;
+}
+
+/* ---- SQL shared by the backends that speak it --------------------------- */
+
+static void param(uh_buf *b, char mark, int n)
+{
+    uh_buf_printf(b, "%c%d", mark, n);
+}
+
+void uh_sql_filter(uh_buf *b, char mark, const unhook_filter *f,
+                   const char **vals, int *n)
+{
+    static const char *const cols[] = {"state", "connector", "event", "id"};
+    const char *v[4] = {0};
+
+    if (!f)
+        return;
+    v[0] = f->state, v[1] = f->connector, v[2] = f->event, v[3] = f->id;
+    for (int k = 0; k < 4; k++)
+        if (v[k]) {
+            uh_buf_printf(b, " AND %s = ", cols[k]);
+            vals[*n] = v[k];
+            param(b, mark, ++*n);
+        }
+}
+
+void uh_sql_bulk(uh_buf *b, char mark, const uh_bulk *bk, const unhook_filter *f,
+                 const char **vals, int *n)
+{
+    int first = 1;
+
+    /* 1: the new state, 2: now (the caller binds a time there) */
+    vals[0] = uh_state_name(bk->to);
+    vals[1] = NULL;
+    *n = 2;
+    uh_buf_printf(b, "UPDATE instances SET state = %c1, updated_at = %c2", mark, mark);
+    if (bk->to_desired >= 0) {
+        uh_buf_puts(b, ", desired = ");
+        vals[*n] = uh_desired_name((uh_desired)bk->to_desired);
+        param(b, mark, ++*n);
+    }
+    if (bk->reason) {
+        uh_buf_puts(b, ", reason = ");
+        vals[*n] = bk->reason;
+        param(b, mark, ++*n);
+    }
+    if (bk->reset)
+        uh_buf_printf(b, ", attempts = 0, next_attempt_at = %c2", mark);
+    if (bk->clear_error)
+        uh_buf_puts(b, ", last_error = NULL");
+    if (bk->unclaim)
+        uh_buf_puts(b, ", claimed_until = 0");
+    uh_buf_puts(b, " WHERE 1 = 1");
+    if (bk->from) {
+        uh_buf_puts(b, " AND state IN (");
+        for (int k = 0; k < UH_NSTATES; k++)
+            if (bk->from & (1u << k)) {
+                uh_buf_printf(b, "%s'%s'", first ? "" : ",", uh_state_name((uh_state)k));
+                first = 0;
+            }
+        uh_buf_puts(b, ")");
+    }
+    if (bk->desired >= 0)
+        uh_buf_printf(b, " AND desired = '%s'", uh_desired_name((uh_desired)bk->desired));
+    if (bk->registered >= 0)
+        uh_buf_puts(b, bk->registered ? " AND registration IS NOT NULL"
+                                      : " AND registration IS NULL");
+    uh_sql_filter(b, mark, f, vals, n);
 }

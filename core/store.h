@@ -121,6 +121,20 @@ struct uh_store {
 };
 
 /*
+ * SQL text shared by the backends that speak SQL.  Parameters are written
+ * as mark and their number ("?3" for SQLite, "$3" for PostgreSQL); vals
+ * receives the text value of each, in order, and *n their count.
+ * uh_sql_filter: " AND state = ?N ..." for f, numbered from *n + 1 (vals
+ * room: 4 more).  uh_sql_bulk: the UPDATE of a set-based transition;
+ * parameter 2 is the time now (vals[1] NULL: the backend binds a time),
+ * the others text (vals room: 8).
+ */
+void uh_sql_filter(uh_buf *b, char mark, const unhook_filter *f,
+                   const char **vals, int *n);
+void uh_sql_bulk(uh_buf *b, char mark, const uh_bulk *bk,
+                 const unhook_filter *f, const char **vals, int *n);
+
+/*
  * Open (creating and migrating) the store at location, with the backend
  * that the location names (backends.c; SQLite for a path).
  */

@@ -581,25 +581,10 @@ static void read_inst(PGresult *r, int row, uh_inst *o)
     o->claimed_until = col_num(r, row, 15);
 }
 
-/* " AND state = $n..." for a filter. */
+/* " AND state = $n..." for a filter (store.c writes it for both SQL stores). */
 static void filter_sql(uh_buf *b, const unhook_filter *f, params *p)
 {
-    if (f && f->state) {
-        p_text(p, f->state);
-        uh_buf_printf(b, " AND state = $%d", p->n);
-    }
-    if (f && f->connector) {
-        p_text(p, f->connector);
-        uh_buf_printf(b, " AND connector = $%d", p->n);
-    }
-    if (f && f->event) {
-        p_text(p, f->event);
-        uh_buf_printf(b, " AND event = $%d", p->n);
-    }
-    if (f && f->id) {
-        p_text(p, f->id);
-        uh_buf_printf(b, " AND id = $%d", p->n);
-    }
+    uh_sql_filter(b, '$', f, p->v, &p->n);
 }
 
 static int due_state(uh_state st)
@@ -858,41 +843,11 @@ static int pg_bulk(uh_store *s, const uh_bulk *b, const unhook_filter *f,
     uh_buf sql = {0};
     params p = {.n = 0};
     long rows = 0;
-    int rc, own, first = 1;
+    int rc, own;
 
-    p_text(&p, uh_state_name(b->to));
-    p_num(&p, now);
-    uh_buf_puts(&sql, "UPDATE instances SET state = $1, updated_at = $2");
-    if (b->to_desired >= 0) {
-        p_text(&p, uh_desired_name((uh_desired)b->to_desired));
-        uh_buf_printf(&sql, ", desired = $%d", p.n);
-    }
-    if (b->reason) {
-        p_text(&p, b->reason);
-        uh_buf_printf(&sql, ", reason = $%d", p.n);
-    }
-    if (b->reset)
-        uh_buf_puts(&sql, ", attempts = 0, next_attempt_at = $2");
-    if (b->clear_error)
-        uh_buf_puts(&sql, ", last_error = NULL");
-    if (b->unclaim)
-        uh_buf_puts(&sql, ", claimed_until = 0");
-    uh_buf_puts(&sql, " WHERE true");
-    if (b->from) {
-        uh_buf_puts(&sql, " AND state IN (");
-        for (int k = 0; k < UH_NSTATES; k++)
-            if (b->from & (1u << k)) {
-                uh_buf_printf(&sql, "%s'%s'", first ? "" : ",", uh_state_name((uh_state)k));
-                first = 0;
-            }
-        uh_buf_puts(&sql, ")");
-    }
-    if (b->desired >= 0)
-        uh_buf_printf(&sql, " AND desired = '%s'", uh_desired_name((uh_desired)b->desired));
-    if (b->registered >= 0)
-        uh_buf_puts(&sql, b->registered ? " AND registration IS NOT NULL"
-                                        : " AND registration IS NULL");
-    filter_sql(&sql, f, &p);
+    uh_sql_bulk(&sql, '$', b, f, p.v, &p.n);
+    snprintf(p.num[1], sizeof p.num[1], "%.17g", now);
+    p.v[1] = p.num[1];
     if (sql.oom) {
         uh_buf_free(&sql);
         snprintf(s->errmsg, sizeof s->errmsg, "store: out of memory");

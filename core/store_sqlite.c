@@ -215,30 +215,17 @@ static int sq_put(uh_store *s, const uh_inst *i)
     return rc;
 }
 
-/* " AND state = ?..." for a filter; binds start at *n. */
-static void filter_sql(uh_buf *b, const unhook_filter *f)
+/* " AND state = ?N..." for f, and its values bound from n + 1. */
+static int filter(uh_buf *b, const unhook_filter *f, const char **vals, int n)
 {
-    if (f && f->state)
-        uh_buf_puts(b, " AND state = ?");
-    if (f && f->connector)
-        uh_buf_puts(b, " AND connector = ?");
-    if (f && f->event)
-        uh_buf_puts(b, " AND event = ?");
-    if (f && f->id)
-        uh_buf_puts(b, " AND id = ?");
+    uh_sql_filter(b, '?', f, vals, &n);
+    return n;
 }
 
-static int filter_bind(sqlite3_stmt *st, const unhook_filter *f, int n)
+static void bind_texts(sqlite3_stmt *st, const char **vals, int from, int to)
 {
-    if (f && f->state)
-        bind_text(st, n++, f->state);
-    if (f && f->connector)
-        bind_text(st, n++, f->connector);
-    if (f && f->event)
-        bind_text(st, n++, f->event);
-    if (f && f->id)
-        bind_text(st, n++, f->id);
-    return n;
+    for (int k = from; k < to; k++)
+        bind_text(st, k + 1, vals[k]);
 }
 
 static int sq_list(uh_store *s, const unhook_filter *f, uh_inst_fn fn, void *ud)
@@ -247,14 +234,17 @@ static int sq_list(uh_store *s, const unhook_filter *f, uh_inst_fn fn, void *ud)
     sqlite3_stmt *st;
     int rc;
 
+    const char *vals[4];
+    int n;
+
     uh_buf_puts(&sql, "SELECT " READ_COLS " FROM instances WHERE 1");
-    filter_sql(&sql, f);
+    n = filter(&sql, f, vals, 0);
     uh_buf_puts(&sql, " ORDER BY id");
     st = prep(s, sql.data);
     uh_buf_free(&sql);
     if (!st)
         return UNHOOK_STORE;
-    filter_bind(st, f, 1);
+    bind_texts(st, vals, 0, n);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         uh_inst i;
         int stop;
@@ -393,47 +383,18 @@ static int sq_bulk(uh_store *s, const uh_bulk *b, const unhook_filter *f,
                    double now, long *count)
 {
     uh_buf sql = {0};
+    const char *vals[12];
     sqlite3_stmt *st;
-    int rc, n = 1, first = 1;
+    int rc, n;
 
-    uh_buf_puts(&sql, "UPDATE instances SET state = ?, updated_at = ?");
-    if (b->to_desired >= 0)
-        uh_buf_puts(&sql, ", desired = ?");
-    if (b->reason)
-        uh_buf_puts(&sql, ", reason = ?");
-    if (b->reset)
-        uh_buf_puts(&sql, ", attempts = 0, next_attempt_at = ?2");
-    if (b->clear_error)
-        uh_buf_puts(&sql, ", last_error = NULL");
-    if (b->unclaim)
-        uh_buf_puts(&sql, ", claimed_until = 0");
-    uh_buf_puts(&sql, " WHERE 1");
-    if (b->from) {
-        uh_buf_puts(&sql, " AND state IN (");
-        for (int k = 0; k < UH_NSTATES; k++)
-            if (b->from & (1u << k)) {
-                uh_buf_printf(&sql, "%s'%s'", first ? "" : ",", uh_state_name((uh_state)k));
-                first = 0;
-            }
-        uh_buf_puts(&sql, ")");
-    }
-    if (b->desired >= 0)
-        uh_buf_printf(&sql, " AND desired = '%s'", uh_desired_name((uh_desired)b->desired));
-    if (b->registered >= 0)
-        uh_buf_puts(&sql, b->registered ? " AND registration IS NOT NULL"
-                                        : " AND registration IS NULL");
-    filter_sql(&sql, f);
+    uh_sql_bulk(&sql, '?', b, f, vals, &n);
     st = sql.oom ? NULL : prep(s, sql.data);
     uh_buf_free(&sql);
     if (!st)
         return UNHOOK_STORE;
-    bind_text(st, n++, uh_state_name(b->to));
-    sqlite3_bind_double(st, n++, now);
-    if (b->to_desired >= 0)
-        bind_text(st, n++, uh_desired_name((uh_desired)b->to_desired));
-    if (b->reason)
-        bind_text(st, n++, b->reason);
-    filter_bind(st, f, n);
+    bind_text(st, 1, vals[0]);
+    sqlite3_bind_double(st, 2, now);
+    bind_texts(st, vals, 2, n);
     rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : fail(s, "update");
     if (count)
         *count = sqlite3_changes(SQ(s)->db);
@@ -457,18 +418,30 @@ static int sq_owners(uh_store *s, double now, uh_owner_fn fn, void *ud)
     return rc;
 }
 
-static int sq_release(uh_store *s, const char *owner)
+/* Run one statement with one text argument. */
+static int run1(uh_store *s, const char *sql, const char *arg)
 {
-    sqlite3_stmt *st = prep(s, "UPDATE instances SET claimed_until = 0,"
-                               " claim_owner = NULL WHERE claim_owner = ?");
+    sqlite3_stmt *st = prep(s, sql);
     int rc;
 
     if (!st)
         return UNHOOK_STORE;
-    bind_text(st, 1, owner);
-    rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : fail(s, "release");
+    bind_text(st, 1, arg);
+    rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : fail(s, sql);
     release(st);
     return rc;
+}
+
+static int sq_release(uh_store *s, const char *owner)
+{
+    return run1(s, "UPDATE instances SET claimed_until = 0, claim_owner = NULL"
+                   " WHERE claim_owner = ?", owner);
+}
+
+static int sq_unclaim(uh_store *s, const char *id)
+{
+    return run1(s, "UPDATE instances SET claimed_until = 0, claim_owner = NULL"
+                   " WHERE id = ?", id);
 }
 
 static int sq_claim(uh_store *s, const unhook_filter *f, double now,
@@ -476,15 +449,16 @@ static int sq_claim(uh_store *s, const unhook_filter *f, double now,
 {
     uh_buf sql = {0};
     sqlite3_stmt *st, *up;
-    int rc;
+    const char *vals[6];
+    int rc, nv;
 
     *n = 0;
     if ((rc = sq_begin(s)) != UNHOOK_OK)
         return rc;
     uh_buf_puts(&sql, "SELECT " READ_COLS " FROM instances WHERE state IN"
-                " ('deregistering', 'registering') AND next_attempt_at <= ?"
-                " AND claimed_until <= ?");
-    filter_sql(&sql, f);
+                " ('deregistering', 'registering') AND next_attempt_at <= ?1"
+                " AND claimed_until <= ?1");
+    nv = filter(&sql, f, vals, 1);
     uh_buf_printf(&sql, " ORDER BY next_attempt_at LIMIT %d", max);
     st = prep(s, sql.data);
     uh_buf_free(&sql);
@@ -496,8 +470,7 @@ static int sq_claim(uh_store *s, const unhook_filter *f, double now,
         goto err;
     }
     sqlite3_bind_double(st, 1, now);
-    sqlite3_bind_double(st, 2, now);
-    filter_bind(st, f, 3);
+    bind_texts(st, vals, 1, nv);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
         uh_inst *i = &out[*n];
         read_inst(st, i);
@@ -527,35 +500,22 @@ err:
     return rc;
 }
 
-static int sq_unclaim(uh_store *s, const char *id)
-{
-    sqlite3_stmt *st = prep(s, "UPDATE instances SET claimed_until = 0,"
-                               " claim_owner = NULL WHERE id = ?");
-    int rc;
-
-    if (!st)
-        return UNHOOK_STORE;
-    bind_text(st, 1, id);
-    rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : fail(s, "unclaim");
-    release(st);
-    return rc;
-}
-
 static int sq_next_due(uh_store *s, const unhook_filter *f, double *when)
 {
     uh_buf sql = {0};
     sqlite3_stmt *st;
-    int rc;
+    const char *vals[4];
+    int rc, nv;
 
     *when = 0;
     uh_buf_puts(&sql, "SELECT MIN(MAX(next_attempt_at, claimed_until)) FROM instances"
                       " WHERE state IN ('deregistering', 'registering')");
-    filter_sql(&sql, f);
+    nv = filter(&sql, f, vals, 0);
     st = prep(s, sql.data);
     uh_buf_free(&sql);
     if (!st)
         return UNHOOK_STORE;
-    filter_bind(st, f, 1);
+    bind_texts(st, vals, 0, nv);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
         *when = sqlite3_column_double(st, 0);

@@ -111,6 +111,18 @@ typedef struct unhook_flow_request {
 } unhook_flow_request;
 
 /*
+ * Why a lifecycle call ran no flow (its result's code names it too:
+ * "already_off", "not_registered", "not_failed", "in_progress").
+ */
+typedef enum unhook_note {
+    UNHOOK_NOTE_NONE = 0,       /* a flow ran (or could not start) */
+    UNHOOK_NOTE_ALREADY_OFF,    /* disable: the instance was off */
+    UNHOOK_NOTE_NOT_REGISTERED, /* disable: never registered; now off */
+    UNHOOK_NOTE_NOT_FAILED,     /* retry: not dead-lettered; left alone */
+    UNHOOK_NOTE_IN_PROGRESS     /* another process works on it; it converges */
+} unhook_note;
+
+/*
  * What a run produced.  Strings are owned by the result: release them
  * with unhook_flow_result_free().
  */
@@ -121,6 +133,7 @@ typedef struct unhook_flow_result {
     char *message;            /* error message (secrets redacted) or NULL */
     char *registration;       /* registration flow: the data as JSON */
     double retry_after;       /* seconds asked by the provider, or -1 */
+    unhook_note note;         /* lifecycle calls: why no flow ran */
 } unhook_flow_result;
 
 /* The library version as "MAJOR.MINOR.PATCH". */

@@ -206,8 +206,9 @@ static void job_done(uh_run *r)
     /* the run's own reading of its result (engine.c run_done) */
     uh_run_read_result(r);
     setup = r->setup;
-    if (setup && !j->res.code)
-        j->res.code = uh_strdup("invalid");
+    if (setup && !j->res.code)      /* it could not start: why, as history says */
+        j->res.code = uh_strdup(r->setup_rc == UNHOOK_NOTFOUND ? "notfound"
+                                : r->setup_rc == UNHOOK_USAGE ? "usage" : "invalid");
     uh_run_close(r);
     j->ci->active--;
     w->active--;

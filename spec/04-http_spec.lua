@@ -307,6 +307,14 @@ describe("ctx.http", function()
       end)
     end
 
+    -- the checks of the request's parts run a call deeper than the others
+    for _, c in ipairs({ cases[1], cases[4], cases[5], cases[8] }) do
+      it("points at the flow's line: " .. c[1], function()
+        local res = H.run(flow(c[1]))
+        assert.matches("%.lua:3: " .. c[2]:gsub("%p", "%%%0"), res.message)
+      end)
+    end
+
     it("refuses a request from where the flow cannot wait", function()
       local res = H.run(flow('local t = { 3, 1, 2 }\ntable.sort(t, function(a, b) ctx.http.get("/api/s"); return a < b end)'))
       assert.equal("failed", res.outcome)

@@ -105,6 +105,9 @@ if [ -x "$UH" ]; then
     step "asan unhook run github push (done)" cli_done
     step "asan unhook run github push (gone)" cli_gone
     step "asan unhook run github push (retry, token masked)" cli_retry
+    # a flow that fills its memory cap, then a big response: under ASan
+    step "asan sandbox: fill then big response" env SANDBOX_VALGRIND=0 \
+        sh tests/sandbox/run.sh memory
 else
     step "asan unhook is built" test -x "$UH"
 fi

@@ -2,7 +2,10 @@
 -- as "file:line: message".  One table, run by one harness:
 -- tests/unit/test_manifest.c (test_manifest_error_table), through the
 -- public C API (unhook_connector_check + unhook_errmsg), which the CLI's
--- `check` and the Lua module's unhook.check share.
+-- `check` and the Lua module's unhook.check share.  What the CLI adds
+-- (stderr, exit 3, the folder as typed, "unhook: " before a not-found
+-- message) is tests/e2e's check_error_framing and check_unknown_connector;
+-- a new message case goes here, not there.
 --
 -- Each case: name; files = { [relative path] = text } written to a fresh
 -- connector folder DIR; want = the exact message, with the folder written
@@ -74,6 +77,25 @@ return {
     want = "DIR/connector.lua:7: '}' expected (to close '{' at line 1) near <eof>",
   },
   {
+    -- (was the e2e case check_manifest_syntax_error)
+    name = "a missing comma between two fields of the manifest",
+    files = {
+      ["connector.lua"] = lines {
+        "return {",                                                 -- 1
+        '  name = "x",',                                            -- 2
+        "  events = {",                                             -- 3
+        "    e = {",                                                -- 4
+        '      deregistration = { flow = "flows/d.lua" }',          -- 5
+        "      gone = { 404 },",                                    -- 6
+        "    },",                                                   -- 7
+        "  },",                                                     -- 8
+        "}",                                                        -- 9
+      },
+      ["flows/d.lua"] = FLOW,
+    },
+    want = "DIR/connector.lua:6: '}' expected (to close '{' at line 4) near 'gone'",
+  },
+  {
     name = "a syntax error in a flow",
     files = {
       ["connector.lua"] = lines {
@@ -91,6 +113,24 @@ return {
       },
     },
     want = "DIR/flows/d.lua:3: unexpected symbol near 'then'",
+  },
+  {
+    -- (was the e2e case check_flow_syntax_error)
+    name = "a missing 'then' in a flow, reported at the line Lua stops on",
+    files = {
+      ["connector.lua"] = 'return { name = "x", events = { e = { deregistration = { flow = "flows/d.lua" } } } }',
+      ["flows/d.lua"] = lines {
+        "return {",                                   -- 1
+        "  inputs = {},",                             -- 2
+        "  run = function(ctx, input)",               -- 3
+        "    if ctx.registration == nil",             -- 4
+        '      unhook.fail("no registration data")',  -- 5
+        "    end",                                    -- 6
+        "  end,",                                     -- 7
+        "}",                                          -- 8
+      },
+    },
+    want = "DIR/flows/d.lua:5: 'then' expected near 'unhook'",
   },
   {
     name = "an error raised while loading a flow",

@@ -7,7 +7,8 @@
 #include <string.h>
 
 #include "unhook.h"
-#include "cli.h"
+#include "status.h"
+#include "mem.h"
 #include "args.h"
 
 const opt no_opts[] = {OPT_END};

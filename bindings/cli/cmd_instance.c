@@ -59,17 +59,14 @@ static const char usage_resume[] =
  * (the codes are strings of the engine's results for now); NULL for an
  * attempt that did something.
  */
-static const char *nothing_done(const char *code)
+static const char *nothing_done(unhook_note note)
 {
-    if (!code)
-        return NULL;
-    if (strcmp(code, "already_off") == 0)
-        return "already off";
-    if (strcmp(code, "not_registered") == 0)
-        return "never registered; now off";
-    if (strcmp(code, "not_failed") == 0)
-        return "not failed; nothing to retry";
-    return NULL;
+    switch (note) {
+    case UNHOOK_NOTE_ALREADY_OFF: return "already off";
+    case UNHOOK_NOTE_NOT_REGISTERED: return "never registered; now off";
+    case UNHOOK_NOTE_NOT_FAILED: return "not failed; nothing to retry";
+    default: return NULL;
+    }
 }
 
 /* Print the outcome of a failed or retried attempt on inst; its status. */
@@ -110,7 +107,7 @@ static int report_one(cli *c, const char *id, int rc, const unhook_flow_result *
         return api_error(c, rc);
     unhook_instance_get(c->E, id, &inst);
     reg = inst && strcmp(inst->desired, "on") == 0;
-    if (res->outcome == UNHOOK_OUTCOME_DONE && (none = nothing_done(res->code)))
+    if (res->outcome == UNHOOK_OUTCOME_DONE && (none = nothing_done(res->note)))
         printf("%s: %s\n", id, none);
     else if (res->outcome == UNHOOK_OUTCOME_DONE)
         printf("%s: %s\n", id, reg ? "registered" : "deregistered");

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "unhook.h"
-#include "cli.h"
+#include "mem.h"
 #include "output.h"
 
 void strlist_push(strlist *l, char *owned)

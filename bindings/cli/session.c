@@ -1,6 +1,6 @@
 /*
  * session.c -- the engine a command runs on, and what every command
- * needs around it: errors, files, memory, the log.
+ * needs around it: errors, files, the log.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -9,24 +9,10 @@
 #include <unistd.h>
 
 #include "unhook.h"
-#include "cli.h"
+#include "status.h"
+#include "mem.h"
 #include "args.h"
-
-const char *const prog = "unhook";
-
-void *xrealloc(void *p, size_t n)
-{
-    return xcheck(realloc(p, n));
-}
-
-void *xcheck(void *p)
-{
-    if (!p) {
-        fprintf(stderr, "%s: out of memory\n", prog);
-        exit(EXIT_FAILED);
-    }
-    return p;
-}
+#include "session.h"
 
 void on_log(void *ud, int level, const char *line)
 {

@@ -30,9 +30,14 @@ local function is_scalar(v)
 end
 
 -- Misuse errors point at the flow's line: level 4 is the flow calling a
--- method wrapper, which calls request, which calls check.
+-- method wrapper, which calls request, which calls check; a step of
+-- request calls check_step, one level deeper.
 local function check(cond, fn, msg, ...)
   if not cond then error(fmt("ctx.http.%s: " .. msg, fn, ...), 4) end
+end
+
+local function check_step(cond, fn, msg, ...)
+  if not cond then error(fmt("ctx.http.%s: " .. msg, fn, ...), 5) end
 end
 
 local function clean(s)
@@ -75,6 +80,84 @@ local function http_error(resp)
   })
 end
 
+-- Steps of a request; each checks one part of req.
+
+local function path_values(req, fn)
+  local path = {}
+  if req.path ~= nil then
+    check_step(type(req.path) == "table", fn, "path: expected table, got %s", type(req.path))
+    for k, v in pairs(req.path) do
+      check_step(is_scalar(v), fn, "path.%s: expected string or number, got %s", tostring(k), type(v))
+      path[k] = text(v)
+    end
+  end
+  return path
+end
+
+-- The manifest's headers, replaced by the request's of the same name
+-- (in any case); seen maps lower-case names to the name used.
+local function merge_headers(req, fn, defaults)
+  local headers, seen = {}, {}
+  for k, v in pairs(defaults) do headers[k] = v; seen[lower(k)] = k end
+  if req.headers ~= nil then
+    check_step(type(req.headers) == "table", fn, "headers: expected table, got %s", type(req.headers))
+    for k, v in pairs(req.headers) do
+      check_step(type(k) == "string" and is_scalar(v), fn, "headers.%s: expected string, got %s", tostring(k), type(v))
+      check_step(k:match("^[%w!#$%%&'*+.^_`|~-]+$"), fn, "headers: '%s' is not a header name", k)
+      check_step(clean(text(v)), fn, "headers.%s: value contains CR, LF or NUL", k)
+      local old = seen[lower(k)]
+      if old then headers[old] = nil end
+      headers[k] = text(v); seen[lower(k)] = k
+    end
+  end
+  return headers, seen
+end
+
+-- body or json (encoded, with a Content-Type unless one is given).
+local function request_body(req, fn, headers, seen)
+  local body = req.body
+  if req.json ~= nil then
+    check_step(body == nil, fn, "give body or json, not both")
+    local ok, enc = pcall(json.encode, req.json)
+    check_step(ok, fn, "json: cannot encode: %s", tostring(enc))
+    body = enc
+    if not seen["content-type"] then headers["Content-Type"] = "application/json" end
+  elseif body ~= nil then
+    check_step(type(body) == "string", fn, "body: expected string, got %s", type(body))
+  end
+  return body
+end
+
+local function ok_statuses(req, fn)
+  if req.ok == nil then return nil end
+  check_step(type(req.ok) == "table", fn, "ok: expected a list of statuses, got %s", type(req.ok))
+  local okset = {}
+  for _, s in ipairs(req.ok) do okset[s] = true end
+  return okset
+end
+
+local function header_lines(headers)
+  local lines, names = {}, {}
+  for k in pairs(headers) do names[#names + 1] = k end
+  sort(names)
+  for i, k in ipairs(names) do lines[i] = k .. ": " .. headers[k] end
+  return lines
+end
+
+-- What came back: json decoded when it is JSON; a status outside 2xx and
+-- not in ok raises.
+local function response(resp, okset)
+  local ctype = resp.headers["content-type"]
+  if ctype and ctype:find("json", 1, true) and resp.body ~= "" then
+    local ok, data = pcall(json.decode, resp.body)
+    if ok then resp.json = data end
+  end
+  if (resp.status < 200 or resp.status > 299) and not (okset and okset[resp.status]) then
+    error(http_error(resp), 0)
+  end
+  return resp
+end
+
 -- A client bound to one connector and connection.
 function _M.new(manifest, base)
   local defaults = manifest.headers or {}
@@ -91,46 +174,13 @@ function _M.new(manifest, base)
     check(type(method) == "string", fn, "method: expected string, got %s", type(method))
     check(method:upper():match("^[A-Z]+$"), fn, "method: '%s' is not an HTTP method", method)
     check(type(req.url) == "string", fn, "url: expected string, got %s", type(req.url))
-    local path = {}
-    if req.path ~= nil then
-      check(type(req.path) == "table", fn, "path: expected table, got %s", type(req.path))
-      for k, v in pairs(req.path) do
-        check(is_scalar(v), fn, "path.%s: expected string or number, got %s", tostring(k), type(v))
-        path[k] = text(v)
-      end
-    end
-    local headers, seen = {}, {}
-    for k, v in pairs(defaults) do headers[k] = v; seen[lower(k)] = k end
-    if req.headers ~= nil then
-      check(type(req.headers) == "table", fn, "headers: expected table, got %s", type(req.headers))
-      for k, v in pairs(req.headers) do
-        check(type(k) == "string" and is_scalar(v), fn, "headers.%s: expected string, got %s", tostring(k), type(v))
-        check(k:match("^[%w!#$%%&'*+.^_`|~-]+$"), fn, "headers: '%s' is not a header name", k)
-        check(clean(text(v)), fn, "headers.%s: value contains CR, LF or NUL", k)
-        local old = seen[lower(k)]
-        if old then headers[old] = nil end
-        headers[k] = text(v); seen[lower(k)] = k
-      end
-    end
-    local body = req.body
-    if req.json ~= nil then
-      check(body == nil, fn, "give body or json, not both")
-      local ok, enc = pcall(json.encode, req.json)
-      check(ok, fn, "json: cannot encode: %s", tostring(enc))
-      body = enc
-      if not seen["content-type"] then headers["Content-Type"] = "application/json" end
-    elseif body ~= nil then
-      check(type(body) == "string", fn, "body: expected string, got %s", type(body))
-    end
+    local path = path_values(req, fn)
+    local headers, seen = merge_headers(req, fn, defaults)
+    local body = request_body(req, fn, headers, seen)
     if req.timeout ~= nil then
       check(type(req.timeout) == "number" and req.timeout > 0, fn, "timeout: expected a positive number of seconds")
     end
-    local okset
-    if req.ok ~= nil then
-      check(type(req.ok) == "table", fn, "ok: expected a list of statuses, got %s", type(req.ok))
-      okset = {}
-      for _, s in ipairs(req.ok) do okset[s] = true end
-    end
+    local okset = ok_statuses(req, fn)
     local query
     if req.query ~= nil then
       check(type(req.query) == "table", fn, "query: expected table, got %s", type(req.query))
@@ -138,27 +188,15 @@ function _M.new(manifest, base)
     end
     check(core.can_send(), fn, "requests must be made from the flow itself, not from a "
       .. "coroutine it created, a metamethod or an iterator")
-    local lines, names = {}, {}
-    for k in pairs(headers) do names[#names + 1] = k end
-    sort(names)
-    for i, k in ipairs(names) do lines[i] = k .. ": " .. headers[k] end
     local resp, err = send {
       method = method:upper(), url = req.url, path = path, base = base, hosts = hosts,
-      query = query, headers = lines, body = body,
+      query = query, headers = header_lines(headers), body = body,
       timeout = req.timeout and math.floor(req.timeout * 1000) or nil,
     }
     if not resp then
       error(unhook.error(err.code, err.message), 0)
     end
-    local ctype = resp.headers["content-type"]
-    if ctype and ctype:find("json", 1, true) and resp.body ~= "" then
-      local ok, data = pcall(json.decode, resp.body)
-      if ok then resp.json = data end
-    end
-    if (resp.status < 200 or resp.status > 299) and not (okset and okset[resp.status]) then
-      error(http_error(resp), 0)
-    end
-    return resp
+    return response(resp, okset)
   end
 
   client.request = function(req)

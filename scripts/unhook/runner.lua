@@ -391,16 +391,16 @@ end
 --         ccards, validate_only }
 -- Returns { outcome, code, message, status, retry_after, registration }
 -- or, when the flow could not start, { outcome = OUTCOME.setup, rc,
--- message }; codes.result turns it into what C reads.
+-- message }, what C reads (run.c).
 function _M.run(spec)
   local r = { spec = spec }
   local stop = resolve(r) or load_flow(r) or validate_options(r) or map_inputs(r)
     or read_registration(r)
-  if stop then return codes.result(stop) end
-  if spec.validate_only then return codes.result({ outcome = OUTCOME.done }) end
+  if stop then return stop end
+  if spec.validate_only then return { outcome = OUTCOME.done } end
   stop = build_ctx(r)
-  if stop then return codes.result(stop) end
-  return codes.result(call_flow(r))
+  if stop then return stop end
+  return call_flow(r)
 end
 
 return _M

@@ -1,7 +1,8 @@
 # tests/fuzz/fuzz.mk -- the libFuzzer targets, built by `make fuzz` (the
 # top Makefile runs this with B set and build/embed.c made).  The engine
 # is compiled again with clang and the same sanitizers as the targets, so
-# coverage and ASan/UBSan reach into core/ and bindings/.
+# coverage and ASan/UBSan reach into core/.  The library's sources are the
+# main Makefile's: every core/*.c, and build/embed.c.
 
 B        ?= build
 FB       := $(B)/fuzz
@@ -17,7 +18,7 @@ FCFLAGS  := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -O1 -g $(SAN) \
             $(shell pkg-config --cflags $(PKGS))
 FLIBS    := $(shell pkg-config --libs $(PKGS)) -lm
 
-LIB_SRC  := $(filter-out core/cli.c,$(wildcard core/*.c)) $(wildcard bindings/lcore.c)
+LIB_SRC  := $(wildcard core/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(FB)/obj/%.o) $(FB)/obj/embed.o
 TARGETS  := $(patsubst tests/fuzz/%.c,$(FB)/%,$(wildcard tests/fuzz/fuzz_*.c))
 HELPERS  := $(FB)/obj/tests/fuzz/lua_cov.o

@@ -3,26 +3,29 @@
  * the parser it runs, scripts/unhook/connection.lua.
  *
  * Input: the file's bytes.  They are written to one temporary file per
- * process (removed after each load) and loaded through an engine opened
- * once with defaults.  Two
+ * process, mode 0600 (removed after each load), and loaded through the
+ * runtime of an engine opened once with defaults.  Two
  * environment variables are set for "${VAR}" values:
  * UNHOOK_FUZZ_TOKEN and UNHOOK_FUZZ_USER.
  *
  * Checks: the result is UNHOOK_OK or UNHOOK_USAGE; a refusal has a clear
  * message (it begins with the file's name, not a Lua error); a loaded
- * connection is complete for its auth type, lists every secret for
- * redaction, and redaction hides each of them; nothing that becomes a
- * request header line (connection headers, Bearer or custom auth
- * header) contains CR, LF or an invalid header name; everything is
- * freed (LeakSanitizer).
+ * connection's auth is NULL or an entry of auth.c's table, and complete
+ * for its type (what its apply hands a request is there); it lists every
+ * secret for redaction, and redaction hides each of them; nothing that
+ * becomes a request header line (connection headers, the line the auth
+ * type's apply builds) contains CR, LF or an invalid header name;
+ * everything is freed (LeakSanitizer).
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "conn.h"
+#include "engine.h"
 #include "lua_cov.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -59,7 +62,7 @@ static void setup(void)
         fprintf(stderr, "fuzz_connection: cannot open an engine\n");
         abort();
     }
-    uh_fuzz_lua_coverage(E->host);
+    uh_fuzz_lua_coverage(E->rt.host);
     atexit(cleanup);
 }
 
@@ -108,8 +111,8 @@ static void check_header_line(const char *what, const char *line)
 
 static int listed(const uh_conn *c, const char *s)
 {
-    for (int i = 0; i < c->nsecrets; i++)
-        if (strcmp(c->secrets[i], s) == 0)
+    for (int i = 0; i < c->secrets.n; i++)
+        if (strcmp(c->secrets.v[i], s) == 0)
             return 1;
     return 0;
 }
@@ -120,75 +123,93 @@ static int maskable(const char *s)
     return s[strspn(s, "<*>")] != '\0';
 }
 
+static int is(const uh_conn *c, const char *type)
+{
+    return c->auth && strcmp(c->auth->name, type) == 0;
+}
+
+/* s is hidden by redaction with c's secrets. */
+static void check_hidden(const uh_conn *c, const char *what, const char *s)
+{
+    uh_buf in = {0};
+    char *out;
+
+    if (!s || !s[0] || !maskable(s))
+        return;
+    uh_buf_printf(&in, "<%s>", s);
+    out = uh_redact(&c->secrets, in.data);
+    CHECK(out && !strstr(out, s), "%s \"%s\" survives redaction: \"%s\"", what,
+          shown(s), out ? shown(out) : "(null)");
+    free(out);
+    uh_buf_free(&in);
+}
+
 static void check_loaded(const uh_conn *c)
 {
-    CHECK(c->auth >= UH_AUTH_NONE && c->auth <= UH_AUTH_QUERY, "auth %d", c->auth);
+    uh_auth_req req = {0};
+
+    /* the auth type is one of auth.c's table, found by its own name */
+    CHECK(!c->auth || (c->auth->name && uh_auth_find(c->auth->name) == c->auth),
+          "auth %p is not an entry of the table", (const void *)c->auth);
+    CHECK(c->auth || strcmp(uh_conn_auth_name(c), "none") == 0, "no auth but a name");
     CHECK(c->nheaders >= 0 && (c->nheaders == 0 || c->headers), "headers");
-    CHECK(c->nsecrets >= 0 && (c->nsecrets == 0 || c->secrets), "secrets");
-    switch (c->auth) {
-    case UH_AUTH_BEARER:
+    CHECK(c->secrets.n >= 0 && (c->secrets.n == 0 || c->secrets.v), "secrets");
+    if (is(c, "bearer"))
         CHECK(c->secret, "bearer without a token");
-        break;
-    case UH_AUTH_BASIC:
+    else if (is(c, "basic"))
         CHECK(c->username && c->secret, "basic without username or password");
-        break;
-    case UH_AUTH_HEADER:
-    case UH_AUTH_QUERY:
+    else if (is(c, "header") || is(c, "query"))
         CHECK(c->auth_name && c->secret, "%s auth without name or value",
-              c->auth == UH_AUTH_HEADER ? "header" : "query");
-        break;
-    default:
-        CHECK(!c->secret, "a secret without auth");
-    }
-    for (int i = 0; i < c->nsecrets; i++)
-        CHECK(c->secrets[i] && c->secrets[i][0], "secret %d is empty", i);
+              c->auth->name);
+    else
+        CHECK(!c->auth && !c->secret, "a secret without a known auth type (%s)",
+              uh_conn_auth_name(c));
+    for (int i = 0; i < c->secrets.n; i++)
+        CHECK(c->secrets.v[i] && c->secrets.v[i][0], "secret %d is empty", i);
     if (c->secret && c->secret[0])
         CHECK(listed(c, c->secret), "the secret is not listed for redaction");
 
     for (int i = 0; i < c->nheaders; i++)
         check_header_line("headers", c->headers[i]);
-    if (c->auth == UH_AUTH_BEARER) {
-        uh_buf h = {0};
-        uh_buf_printf(&h, "Authorization: Bearer %s", c->secret);
-        check_header_line("auth.token", h.data ? h.data : "");
-        uh_buf_free(&h);
-    } else if (c->auth == UH_AUTH_HEADER) {
-        uh_buf h = {0};
-        uh_buf_printf(&h, "%s: %s", c->auth_name, c->secret);
-        check_header_line("auth.name/auth.value", h.data ? h.data : "");
-        uh_buf_free(&h);
+
+    /* what a request to the origin carries, as the auth type builds it */
+    if (c->auth && c->auth->apply) {
+        c->auth->apply(c, &req);
+        if (req.header) {
+            check_header_line(c->auth->name, req.header);
+            check_hidden(c, "the auth header's value", strchr(req.header, ':') + 1);
+        }
+        if (req.query_name)
+            CHECK(req.query_value && req.query_name[0],
+                  "query auth: empty parameter name or no value");
+        if (req.user)
+            CHECK(req.password, "basic auth: a user without a password");
+        CHECK(req.header || req.query_name || req.user,
+              "auth type %s gives a request no credentials", c->auth->name);
+        uh_auth_req_free(&req);
     }
 
     /* every secret is hidden, alone and among the others */
-    for (int i = 0; i < c->nsecrets; i++) {
-        uh_buf in = {0};
-        char *out;
-        if (!maskable(c->secrets[i]))
-            continue;
-        uh_buf_printf(&in, "<%s>", c->secrets[i]);
-        out = uh_redact(c, in.data);
-        CHECK(out && !strstr(out, c->secrets[i]),
-              "secret \"%s\" survives redaction: \"%s\"", c->secrets[i],
-              out ? out : "(null)");
-        free(out);
-        uh_buf_free(&in);
-    }
+    for (int i = 0; i < c->secrets.n; i++)
+        check_hidden(c, "secret", c->secrets.v[i]);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     FILE *f;
     uh_conn c;
-    int rc;
+    int fd, rc;
 
     if (!E)
         setup();
-    f = fopen(path, "wb");
+    /* 0600: a file others may write is refused when it holds a secret */
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    f = fd < 0 ? NULL : fdopen(fd, "wb");
     if (!f || fwrite(data, 1, size, f) != size || fclose(f) != 0) {
         fprintf(stderr, "fuzz_connection: cannot write %s\n", path);
         abort();
     }
-    rc = uh_conn_load(E, path, &c);
+    rc = uh_conn_load(&E->rt, path, &c);
     unlink(path);             /* a failed check aborts: leave nothing behind */
     if (rc == UNHOOK_OK) {
         check_loaded(&c);

@@ -26,7 +26,7 @@
 #include <lualib.h>
 #include <lua-cjson.h>
 
-#include "internal.h"
+#include "engine.h"
 #include "lua_cov.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -87,7 +87,7 @@ static void reopen(store *s)
         fprintf(stderr, "fuzz_import: cannot open an engine on %s\n", s->path);
         abort();
     }
-    uh_fuzz_lua_coverage(s->E->host);
+    uh_fuzz_lua_coverage(s->E->rt.host);
 }
 
 static lua_State *plain;         /* for check_kept */

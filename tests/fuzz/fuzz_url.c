@@ -28,7 +28,7 @@
 
 #include <curl/curl.h>
 
-#include "internal.h"
+#include "url.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

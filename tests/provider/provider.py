@@ -759,5 +759,60 @@ def main(argv=None):
     return 0
 
 
+# --------------------------------------------------------------------------
+# Endpoints for tests/sandbox (appended; behind the same auth check as the
+# API routes, and logged like them)
+#   GET /bytes?n=N[&delay_ms=D]  N bytes of "x" (application/octet-stream)
+#   ANY /echo[/...]              reflects the request: a JSON body with
+#       method, path, query_string (raw, as sent), query (decoded),
+#       headers and body; and the headers X-Echo-Authorization,
+#       X-Echo-Api-Key and X-Echo-Query with the request's Authorization,
+#       X-Api-Key and raw query string.  ?status=N answers with status N.
+# --------------------------------------------------------------------------
+
+SANDBOX_MAX_BYTES = 256 * 1024 * 1024
+
+_handle_api_before_sandbox = Handler.handle_api
+
+
+def _sandbox_handle_api(self, method, path, query, body):
+    if path == "/bytes":
+        try:
+            n = int(query.get("n", "0"))
+            delay = float(query.get("delay_ms", "0") or 0)
+        except ValueError:
+            return self.respond(400, {"error": "n and delay_ms are numbers"})
+        if n < 0 or n > SANDBOX_MAX_BYTES:
+            return self.respond(400, {"error": "n out of range"})
+        if delay > 0:
+            time.sleep(delay / 1000.0)
+        return self.respond(200, b"x" * n)
+    if path == "/echo" or path.startswith("/echo/"):
+        raw_query = urlsplit(self.path).query
+        try:
+            status = int(query.get("status", "200"))
+        except ValueError:
+            status = 200
+        headers = {}
+        for name, echo in (("Authorization", "X-Echo-Authorization"),
+                           ("X-Api-Key", "X-Echo-Api-Key")):
+            if self.headers.get(name) is not None:
+                headers[echo] = self.headers.get(name)
+        if raw_query:
+            headers["X-Echo-Query"] = raw_query
+        return self.respond(status, {
+            "method": method,
+            "path": path,
+            "query_string": raw_query,
+            "query": query,
+            "headers": dict(self.headers.items()),
+            "body": body.decode("utf-8", "replace"),
+        }, headers)
+    return _handle_api_before_sandbox(self, method, path, query, body)
+
+
+Handler.handle_api = _sandbox_handle_api
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,4 +1,4 @@
-# a connector name found nowhere on the search path, or a missing folder: exit 3
+# check of a connector found nowhere (search path, --connectors, a missing folder): "unhook: " before the message, exit 3
 uhs check nosuchconnector
 uhs --connectors "$FIXTURES" check nosuchconnector
 uhs check ./no/such/folder

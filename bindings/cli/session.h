@@ -1,0 +1,38 @@
+/*
+ * session.h -- the session a command runs in (configuration and engine)
+ * and what every command needs around it: errors, files, the log.
+ */
+#ifndef UNHOOK_CLI_SESSION_H
+#define UNHOOK_CLI_SESSION_H
+
+#include <stddef.h>
+
+#include "unhook.h"
+#include "args.h"
+
+typedef struct cli {
+    unhook_config cfg;          /* filled by the global and command options */
+    unhook_engine *E;           /* opened once the command's options are in */
+    int json;
+} cli;
+
+/* Open the engine with the search path: GO_ON or the exit status. */
+int open_engine(cli *c);
+
+/* Parse (see parse_args), then open the engine: GO_ON or the exit status. */
+int start(cli *c, int argc, char **argv, const char *usage, const opt *opts,
+          const char **pos, const char *const *names, int nreq);
+
+/* The exit status of a result code, after printing the engine's message. */
+int api_error(cli *c, int rc);
+int exit_for(int rc);
+
+/* The connector's folder, or NULL after printing why. */
+char *connector_dir(cli *c, const char *connector);
+
+/* A whole file (path NULL: standard input); NULL with errno set. */
+char *read_all(const char *path, size_t *lenp);
+
+void on_log(void *ud, int level, const char *line);
+
+#endif

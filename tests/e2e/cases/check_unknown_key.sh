@@ -1,2 +1,0 @@
-# an unknown manifest key is reported at its line, with a suggestion, exit 3
-uhs check "$FIXTURES/unknown_key"
