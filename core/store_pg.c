@@ -879,12 +879,18 @@ static int pg_owners(uh_store *s, double now, uh_owner_fn fn, void *ud)
     return UNHOOK_OK;
 }
 
+#define UNCLAIM "UPDATE instances SET claimed_until = 0, claim_owner = NULL WHERE "
+
+static int unclaim_where(uh_store *s, const char *sql, const char *v)
+{
+    const char *p[1] = {v};
+
+    return run_cmd(s, sql, 1, p, NULL);
+}
+
 static int pg_release(uh_store *s, const char *owner)
 {
-    const char *p[1] = {owner};
-
-    return run_cmd(s, "UPDATE instances SET claimed_until = 0, claim_owner = NULL"
-                      " WHERE claim_owner = $1", 1, p, NULL);
+    return unclaim_where(s, UNCLAIM "claim_owner = $1", owner);
 }
 
 /*
@@ -906,19 +912,13 @@ static int pg_claim(uh_store *s, const unhook_filter *f, double now,
     p_num(&p, now);
     p_text(&p, owner);
     p_num(&p, lease);
-    uh_buf_puts(&sql, "WITH due AS (SELECT id FROM instances WHERE state IN"
+    uh_buf_puts(&sql, "WITH due AS (SELECT id AS due_id FROM instances WHERE state IN"
                 " ('deregistering', 'registering')"
                 " AND " WAKE " <= $1");
     filter_sql(&sql, f, &p);
     uh_buf_printf(&sql, " ORDER BY " WAKE " LIMIT %d FOR UPDATE SKIP LOCKED)"
-                  " UPDATE instances i SET claim_owner = $2, claimed_until = $3"
-                  " FROM due WHERE i.id = due.id RETURNING i.id, i.connector,"
-                  " i.event, i.options, i.connection, i.registration,"
-                  " (i.desired = 'on')::int, CASE i.state WHEN 'registering' THEN 0"
-                  " WHEN 'registered' THEN 1 WHEN 'deregistering' THEN 2"
-                  " WHEN 'off' THEN 3 ELSE 4 END, i.reason, i.last_error,"
-                  " i.attempts, i.next_attempt_at, i.created_at, i.updated_at,"
-                  " i.claim_owner, i.claimed_until", max);
+                  " UPDATE instances SET claim_owner = $2, claimed_until = $3"
+                  " FROM due WHERE id = due_id RETURNING " READ_COLS, max);
     r = sql.oom ? NULL : run(s, sql.data, p.n, p.v);
     uh_buf_free(&sql);
     if (!r)
@@ -931,10 +931,7 @@ static int pg_claim(uh_store *s, const unhook_filter *f, double now,
 
 static int pg_unclaim(uh_store *s, const char *id)
 {
-    const char *p[1] = {id};
-
-    return run_cmd(s, "UPDATE instances SET claimed_until = 0, claim_owner = NULL"
-                      " WHERE id = $1", 1, p, NULL);
+    return unclaim_where(s, UNCLAIM "id = $1", id);
 }
 
 static int pg_next_due(uh_store *s, const unhook_filter *f, double *when)

@@ -29,14 +29,7 @@ while [ ! -s "$work/port" ]; do sleep 0.05; done
 printf '{"base_url": "http://127.0.0.1:%s", "auth": {"type": "bearer", "token": "t"}}\n' \
     "$(cat "$work/port")" >"$work/conn.json"
 chmod 600 "$work/conn.json"
-python3 - "$N" "$work/conn.json" >"$work/in.jsonl" <<'PY'
-import json, sys
-n, conn = int(sys.argv[1]), sys.argv[2]
-for k in range(n):
-    print(json.dumps({"id": "s%07d" % k, "connector": "github", "event": "push",
-                      "options": {"owner": "o", "repo": "r"}, "connection": conn,
-                      "registration": {"id": 1000000 + k}, "state": "deregistering"}))
-PY
+python3 tests/pg/instances.py "$N" "$work/conn.json" s 1000000 >"$work/in.jsonl"
 now() { date +%s.%N; }
 echo "bench-scale: $N instances a run, DELETE answered after $DELAY_MS ms, --concurrency 16 a worker"
 echo "machine: $(nproc) CPU ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}')"

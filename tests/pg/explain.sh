@@ -38,11 +38,11 @@ now=$(date +%s)
 q -c "UPDATE instances SET claim_owner = 'other:1:x', claimed_until = $now + 30
       WHERE id IN (SELECT id FROM instances WHERE state = 'deregistering'
                    ORDER BY next_attempt_at LIMIT 6400)" >/dev/null
-claim="WITH due AS (SELECT id FROM instances WHERE state IN ('deregistering', 'registering')
+claim="WITH due AS (SELECT id AS due_id FROM instances WHERE state IN ('deregistering', 'registering')
         AND GREATEST(next_attempt_at, claimed_until) <= $now
         ORDER BY GREATEST(next_attempt_at, claimed_until) LIMIT 40 FOR UPDATE SKIP LOCKED)
-      UPDATE instances i SET claim_owner = 'host:1:x', claimed_until = $now + 30
-      FROM due WHERE i.id = due.id RETURNING i.id"
+      UPDATE instances SET claim_owner = 'host:1:x', claimed_until = $now + 30
+      FROM due WHERE id = due_id RETURNING id"
 echo "-- the claim query (40 due rows, as a worker with --concurrency 16 asks), 6,400 rows claimed elsewhere"
 q -c "BEGIN" -c "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) $claim" -c "ROLLBACK" >/dev/null
 q -c "BEGIN" -c "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) $claim" -c "ROLLBACK"

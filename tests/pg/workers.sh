@@ -34,14 +34,7 @@ trap cleanup EXIT
 curl -sf -X POST "$UNHOOK_TEST_URL/_control/reset" >/dev/null
 curl -sf -d "{\"owner\":\"o\",\"repo\":\"r\",\"count\":$N,\"url\":\"https://example.test/h\"}" \
     "$UNHOOK_TEST_URL/_control/seed" >/dev/null
-python3 - "$N" "$conn" >"$work/in.jsonl" <<'PY'
-import json, sys
-n, conn = int(sys.argv[1]), sys.argv[2]
-for k in range(n):
-    print(json.dumps({"id": "i%05d" % k, "connector": "github", "event": "push",
-                      "options": {"owner": "o", "repo": "r"}, "connection": conn,
-                      "registration": {"id": 12345678 + k}, "state": "deregistering"}))
-PY
+python3 "$ROOT/tests/pg/instances.py" "$N" "$conn" >"$work/in.jsonl"
 uh import "$work/in.jsonl" >/dev/null || { echo "import failed"; exit 1; }
 
 start=$(date +%s)
