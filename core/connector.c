@@ -4,7 +4,6 @@
  * Connector code runs in a scratch state under the limits of a flow:
  * never in the trusted state that parses connection files.
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,33 +219,24 @@ void uh_facts_policy(const uh_facts *f, const char *event, uh_policy *out)
         }
 }
 
-/* Whether one of c's secrets stands in text as written (not ${ENV}). */
-static int literal_secret(const uh_conn *c, const char *text, size_t len)
-{
-    for (int i = 0; i < c->secrets.n; i++)
-        if (memmem(text, len, c->secrets.v[i], strlen(c->secrets.v[i])))
-            return 1;
-    return 0;
-}
-
 /*
- * Connection files are checked as ssh checks keys: one that holds a
- * secret and that others may write could send the secret anywhere (its
- * base_url); one others may read gives it away.
+ * Connection files are checked as ssh checks keys.  One that others may
+ * write could send its credentials anywhere (its base_url), whether they
+ * are written in it or taken from the environment: refused.  One that
+ * others may read gives away the secrets written in it: a warning.
  */
-static int check_mode(uh_rt *rt, const char *path, const uh_conn *c,
-                      const char *text, size_t len)
+static int check_mode(uh_rt *rt, const char *path, const uh_conn *c, int literal)
 {
     struct stat st;
 
-    if (stat(path, &st) != 0 || !literal_secret(c, text, len))
+    if (c->secrets.n == 0 || stat(path, &st) != 0)
         return UNHOOK_OK;
     if (st.st_mode & (S_IWGRP | S_IWOTH)) {
         uh_seterr(rt->diag, "%s: the connection file holds a secret and is "
                   "writable by group or others; chmod go-w it", path);
         return UNHOOK_USAGE;
     }
-    if (st.st_mode & S_IROTH)
+    if (literal && (st.st_mode & S_IROTH))
         uh_log(rt->diag, NULL, UNHOOK_LOG_WARN, "%s: the connection file holds "
                "a secret and is readable by others; chmod o-r it", path);
     return UNHOOK_OK;
@@ -257,7 +247,7 @@ int uh_conn_load(uh_rt *rt, const char *path, uh_conn *c)
     lua_State *L = rt->host;
     char *text;
     size_t len;
-    int e, rc, top = lua_gettop(L);
+    int e, rc, literal, top = lua_gettop(L);
 
     memset(c, 0, sizeof *c);
     if (!path)
@@ -276,17 +266,18 @@ int uh_conn_load(uh_rt *rt, const char *path, uh_conn *c)
     lua_getfield(L, -1, "parse");
     lua_pushlstring(L, text, len);
     lua_pushstring(L, path);
+    free(text);
     if (uh_pcall(L, 2, 2) != LUA_OK || lua_isnil(L, -2)) {
         uh_seterr(rt->diag, "%s", lua_tostring(L, -1));
-        free(text);
         lua_settop(L, top);
         return UNHOOK_USAGE;
     }
     lua_pop(L, 1);
     uh_conn_from_table(L, -1, c);
+    lua_getfield(L, -1, "literal_secret");
+    literal = lua_toboolean(L, -1);
     lua_settop(L, top);
-    rc = check_mode(rt, path, c, text, len);
-    free(text);
+    rc = check_mode(rt, path, c, literal);
     if (rc != UNHOOK_OK)
         uh_conn_free(c);
     return rc;

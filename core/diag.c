@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "diag.h"
-#include "url.h"
 
 static char *vformat(const char *fmt, va_list ap)
 {
@@ -59,23 +58,88 @@ void uh_log(uh_diag *d, const uh_secrets *sec, int level, const char *fmt, ...)
     uh_buf_free(&b);
 }
 
-/* Replace every occurrence of needle in b by "***". */
-static void mask(uh_buf *b, const char *needle)
+static int hexval(char h)
 {
-    size_t n = strlen(needle);
-    uh_buf out = {0};
-    const char *p, *hit, *end;
+    return h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10
+         : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
+}
 
-    if (n == 0 || !b->data || !memmem(b->data, b->len, needle, n))
-        return;
-    p = b->data;
-    end = b->data + b->len;
-    while ((hit = memmem(p, (size_t)(end - p), needle, n))) {
-        uh_buf_add(&out, p, (size_t)(hit - p));
-        uh_buf_add(&out, "***", 3);
-        p = hit + n;
+static int hexbyte(const char *p, int digits)
+{
+    int v = 0;
+
+    for (int k = 0; k < digits; k++) {
+        int d = hexval(p[k]);
+        if (d < 0)
+            return -1;
+        v = v * 16 + d;
     }
-    uh_buf_add(&out, p, (size_t)(end - p));
+    return v;
+}
+
+/*
+ * How many bytes at p (before end) spell the byte c: c itself, a percent
+ * escape (%2F or %2f), a JSON escape (\u002f, \/, \\, \"); 0 if none.
+ * A provider that echoes a secret may re-encode it any of these ways.
+ */
+static size_t spells(const char *p, const char *end, unsigned char c)
+{
+    if ((unsigned char)*p == c)
+        return 1;
+    if (*p == '%' && end - p >= 3 && hexbyte(p + 1, 2) == c)
+        return 3;
+    if (*p == '\\' && end - p >= 2) {
+        if (p[1] == (char)c && (c == '/' || c == '\\' || c == '"'))
+            return 2;
+        if (p[1] == 'u' && end - p >= 6 && hexbyte(p + 2, 4) == c)
+            return 6;
+    }
+    return 0;
+}
+
+/* The length of the text at p that spells all of s, or 0. */
+static size_t spells_all(const char *p, const char *end, const char *s)
+{
+    const char *q = p;
+
+    for (; *s; s++) {
+        size_t n = q < end ? spells(q, end, (unsigned char)*s) : 0;
+        if (!n)
+            return 0;
+        q += n;
+    }
+    return (size_t)(q - p);
+}
+
+/* Replace every spelling of secret in b by "***". */
+static void mask(uh_buf *b, const char *secret)
+{
+    uh_buf out = {0};
+    const char *p, *from, *end;
+    unsigned char c0 = (unsigned char)secret[0];
+    int hit = 0;
+
+    if (!c0 || !b->data)
+        return;
+    from = p = b->data;
+    end = b->data + b->len;
+    while (p < end) {
+        size_t n = 0;
+        if ((unsigned char)*p == c0 || *p == '%' || *p == '\\')
+            n = spells_all(p, end, secret);
+        if (!n) {
+            p++;
+            continue;
+        }
+        uh_buf_add(&out, from, (size_t)(p - from));
+        uh_buf_add(&out, "***", 3);
+        p += n;
+        from = p;
+        hit = 1;
+    }
+    if (!hit)
+        return;
+    uh_buf_add(&out, from, (size_t)(end - from));
     if (out.oom) {
         /* never hand out what could not be masked */
         uh_buf_free(&out);
@@ -98,6 +162,8 @@ static int longer_first(const void *a, const void *b)
 /*
  * Longer secrets first: a secret inside another (a password inside its
  * Basic header) masked first would leave the rest of the longer one.
+ * Each is found however it is spelt: as written, percent-encoded (either
+ * case), JSON-escaped.
  */
 void uh_mask_buf(const uh_secrets *sec, uh_buf *b)
 {
@@ -114,15 +180,8 @@ void uh_mask_buf(const uh_secrets *sec, uh_buf *b)
     for (int i = 0; i < n; i++)
         order[i] = sec->v[i];
     qsort(order, (size_t)n, sizeof *order, longer_first);
-    for (int i = 0; i < n; i++) {
-        uh_buf esc = {0};
+    for (int i = 0; i < n; i++)
         mask(b, order[i]);
-        /* the same secret as it appears percent-encoded in a URL */
-        uh_url_escape(&esc, order[i], strlen(order[i]));
-        if (esc.data && strcmp(esc.data, order[i]) != 0)
-            mask(b, esc.data);
-        uh_buf_free(&esc);
-    }
     if (order != stack)
         free(order);
 }

@@ -22,13 +22,16 @@ typedef struct uh_secrets {
     int n;
 } uh_secrets;
 
+/* The engine's last error.  Not masked here: callers pass text a flow or
+ * a provider could not have filled with a secret, or mask it first
+ * (uh_redact), as run.c does with what a flow returns. */
 void uh_seterr(uh_diag *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* One log line at level, secrets (may be NULL) masked. */
 void uh_log(uh_diag *d, const uh_secrets *sec, int level, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-/* Replace every secret in b by "***": longer ones first, and also as
- * each appears percent-encoded in a URL. */
+/* Replace every secret in b by "***": longer ones first, each however it
+ * is spelt (as written, percent-encoded, JSON-escaped). */
 void uh_mask_buf(const uh_secrets *sec, uh_buf *b);
 /* s with secrets masked (malloc'd), or NULL on out of memory. */
 char *uh_redact(const uh_secrets *sec, const char *s);

@@ -12,7 +12,7 @@
 
 #include <lauxlib.h>
 
-#include "engine.h"
+#include "lifecycle.h"
 
 const char *unhook_version(void)
 {

@@ -121,7 +121,7 @@ static uh_verdict on_outcome(uh_inst *i, uh_trans *t)
             i->last_error = error_text(res, 1, i->attempts);
             i->state = UH_FAILED;
             i->next_attempt_at = 0;
-            t->outcome = "failed";
+            t->outcome = unhook_outcome_name(UNHOOK_OUTCOME_FAILED);
             break;
         }
         i->next_attempt_at = t->now + backoff_ms(t, i->attempts) / 1000.0;

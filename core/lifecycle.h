@@ -1,13 +1,28 @@
 /*
  * lifecycle.h -- private: the state machine (lifecycle.c), the work loop
  * that runs due attempts (work.c) and the engine's store (instance.c).
- * The rules of DESIGN.md's Lifecycle live in lifecycle.c alone: the
+ * The rules of README.md's "The lifecycle" live in lifecycle.c alone: the
  * store is asked for data, claims and the transitions decided here.
  */
 #ifndef UNHOOK_LIFECYCLE_H
 #define UNHOOK_LIFECYCLE_H
 
-#include "engine.h"
+#include "runtime.h"
+#include "store.h"
+
+/* The engine object: its runtime half runs flows, the rest is the store
+ * and the work it holds.  Only the lifecycle's files and engine.c see it. */
+struct unhook_engine {
+    uh_diag diag;             /* last error, the log */
+    uh_rt rt;                 /* Lua states, scheduler, cards */
+    char *db_path;            /* NULL: $UNHOOK_DB or ./unhook.db */
+    uh_store *store;          /* opened on first use */
+    int concurrency;
+    char *conn_override;      /* connection file for every instance */
+    unsigned long long rng;   /* backoff jitter */
+    char owner[96];           /* "host:pid:nonce": who holds this engine's claims */
+    double last_reap;         /* when dead local claim owners were looked for */
+};
 
 /* What happens to an instance. */
 typedef enum uh_event {

@@ -92,6 +92,18 @@ double uh_retry_after(const char *v, time_t now)
     return when > now ? (double)(when - now) : 0;
 }
 
+void uh_http_mask_url(uh_transfer *t)
+{
+    char *shown = uh_redact(UH_SECRETS(t->run->conn), t->url);
+
+    if (shown) {
+        free(t->url);
+        t->url = shown;
+    } else {
+        t->url[0] = '\0';      /* never shown unmasked */
+    }
+}
+
 /* Fill the table on top of L with t's response headers (names in lower
  * case, the last of repeated ones); *retry_after from Retry-After. */
 static void push_headers(lua_State *L, uh_transfer *t, double *retry_after)
@@ -147,6 +159,7 @@ int uh_http_push_result(lua_State *L, uh_transfer *t, CURLcode rc)
     long status = 0;
     double retry_after = -1;
 
+    uh_http_mask_url(t);
     if (t->forbidden) {
         char *loc = NULL;
         char host[256] = "?";

@@ -29,8 +29,9 @@ static void limits_verdict(uh_run *r)
     unhook_flow_result *res = r->res;
     int mem;
 
-    /* A C function (a string pattern, say) can outlast the deadline
-     * without the instruction hook firing: an overrun is an overrun. */
+    /* A C function can outlast the deadline without the instruction
+     * hook firing (the pattern functions check it themselves, see
+     * lpattern.c): an overrun is an overrun. */
     if (!r->timed_out && r->busy * 1000.0 > (double)r->budget_ms)
         r->cpu_tripped = 1;
     /* the first limit reached is the cause: memory before the CPU time

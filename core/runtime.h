@@ -96,6 +96,10 @@ lua_State *uh_scratch_state(uh_rt *rt, uh_run *run);
 /* Register the C half of the runtime ("core" table) on top of stack. */
 void uh_open_core(lua_State *L);
 
+/* Replace string.find, match, gmatch and gsub of L with a matcher that
+ * stops the flow past its time budget (lpattern.c). */
+void uh_open_patterns(lua_State *L);
+
 /* ---- runs of flows (run.c) -------------------------------------------- */
 
 /*

@@ -220,6 +220,32 @@ int uh_pcall(lua_State *L, int nargs, int nresults)
     return status;
 }
 
+/*
+ * setmetatable without finalizers: a __gc metamethod runs when the
+ * collector decides, in whichever run is then under way, or when a state
+ * is closed outside any run's limits; a flow may not leave code behind
+ * to run there.  Otherwise as the base library's.
+ */
+static int safe_setmetatable(lua_State *L)
+{
+    int t = lua_type(L, 2);
+
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_argexpected(L, t == LUA_TNIL || t == LUA_TTABLE, 2, "nil or table");
+    if (t == LUA_TTABLE) {
+        lua_pushliteral(L, "__gc");
+        if (lua_rawget(L, 2) != LUA_TNIL)
+            return luaL_error(L, "setmetatable: __gc metamethods are not allowed "
+                              "in flows");
+        lua_pop(L, 1);
+    }
+    if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
+        return luaL_error(L, "cannot change a protected metatable");
+    lua_settop(L, 2);
+    lua_setmetatable(L, 1);
+    return 1;
+}
+
 /* load(chunk [, chunkname [, mode [, env]]]) for text chunks only. */
 static int safe_load(lua_State *L)
 {
@@ -407,11 +433,14 @@ static int setup(lua_State *L)
         luaL_requiref(L, lib->name, lib->func, 1);
         lua_pop(L, 1);
     }
+    uh_open_patterns(L);
     drop_fields(L, LUA_GNAME, base_drop);
     drop_fields(L, LUA_STRLIBNAME, string_drop);
     drop_fields(L, LUA_OSLIBNAME, os_drop);
     lua_pushcfunction(L, safe_load);
     lua_setglobal(L, "load");
+    lua_pushcfunction(L, safe_setmetatable);
+    lua_setglobal(L, "setmetatable");
     if (lua_getglobal(L, LUA_COLIBNAME) == LUA_TTABLE) {
         lua_pushcfunction(L, co_resume);
         lua_setfield(L, -2, "resume");

@@ -123,6 +123,8 @@ static void expire(uh_sched *s, uh_run *r)
 
     r->timed_out = 1;
     r->xfer = NULL;
+    curl_multi_remove_handle(s->multi, t->easy);
+    uh_http_mask_url(t);
     uh_buf_printf(&m, "%s %s: flow ran past its time budget while waiting "
                   "for the response", t->method, t->url);
     free(r->expired);

@@ -7,7 +7,10 @@
 #include "state.h"
 
 static const char *const state_names[UH_NSTATES] = {
-    "registering", "registered", "deregistering", "off", "failed"};
+#define UH_STATE_NAME_(name, value, text) [value] = text,
+    UH_STATES(UH_STATE_NAME_)
+#undef UH_STATE_NAME_
+};
 
 const char *uh_state_name(uh_state s)
 {

@@ -8,15 +8,28 @@
 
 #include "unhook.h"
 
-/* Actual state of an instance (DESIGN.md, Lifecycle). */
+/*
+ * Actual state of an instance (README.md, The lifecycle): one list, its
+ * number and its name, expanded into the enum, the names and the store's
+ * SQL that reads a name back as its number.
+ */
+#define UH_STATES(X)                                                     \
+    X(REGISTERING,   0, "registering")                                  \
+    X(REGISTERED,    1, "registered")                                   \
+    X(DEREGISTERING, 2, "deregistering")                                \
+    X(OFF,           3, "off")                                          \
+    X(FAILED,        4, "failed")
+
 typedef enum uh_state {
-    UH_REGISTERING = 0,
-    UH_REGISTERED,
-    UH_DEREGISTERING,
-    UH_OFF,
-    UH_FAILED,
+#define UH_STATE_ENUM_(name, value, text) UH_##name = value,
+    UH_STATES(UH_STATE_ENUM_)
+#undef UH_STATE_ENUM_
     UH_NSTATES
 } uh_state;
+
+/* SQL: the number of the state named in column state. */
+#define UH_STATE_WHEN_(name, value, text) " WHEN '" text "' THEN " #value
+#define UH_STATE_SQL "CASE state" UH_STATES(UH_STATE_WHEN_) " END"
 
 /* What the user asked. */
 typedef enum uh_desired {

@@ -59,10 +59,8 @@ static const char *const migrations[] = {
                   "next_attempt_at, created_at, updated_at"
 /* states are kept as their names, read back as numbers */
 #define READ_COLS "id, connector, event, options, connection, registration, " \
-    "desired = 'on', " STATE_NUM ", reason, last_error, attempts, "         \
+    "desired = 'on', " UH_STATE_SQL ", reason, last_error, attempts, "      \
     "next_attempt_at, created_at, updated_at, claim_owner, claimed_until"
-#define STATE_NUM "CASE state WHEN 'registering' THEN 0 WHEN 'registered' " \
-    "THEN 1 WHEN 'deregistering' THEN 2 WHEN 'off' THEN 3 ELSE 4 END"
 
 static int fail(uh_store *s, const char *what)
 {

@@ -107,7 +107,7 @@ static cinfo *info_for(work *w, const char *key)
     c->key = uh_strdup(key);
     c->dir = uh_connector_path(&w->E->rt, key);
     if (!c->dir)
-        c->error = uh_strdup(unhook_errmsg(w->E));
+        c->error = uh_strdup(w->E->diag.errmsg);
     else if ((c->error = uh_connector_facts(&w->E->rt, c->dir, &c->facts))) {
         free(c->dir);
         c->dir = NULL;
@@ -130,7 +130,7 @@ static conncache *conn_for(work *w, const char *path)
     c->path = path ? uh_strdup(path) : NULL;
     c->rc = uh_conn_load(&w->E->rt, path, &c->conn);
     if (c->rc != UNHOOK_OK)
-        c->error = uh_strdup(unhook_errmsg(w->E));
+        c->error = uh_strdup(w->E->diag.errmsg);
     c->next = w->conns;
     w->conns = c;
     return c;
@@ -190,7 +190,7 @@ static void job_start(work *w, job *j)
     j->run.ud = w;
     if (uh_run_start(&w->E->rt, &j->run, j->ci->dir, j->reg ? "registration"
                      : "deregistration", &req, &cc->conn, &j->res) != UNHOOK_OK) {
-        job_fail_now(w, j, UNHOOK_OUTCOME_RETRY, "engine", unhook_errmsg(w->E));
+        job_fail_now(w, j, UNHOOK_OUTCOME_RETRY, "engine", w->E->diag.errmsg);
         return;
     }
     j->ci->active++;
@@ -203,7 +203,7 @@ static void job_done(uh_run *r)
     work *w = r->ud;
     int setup;
 
-    /* the run's own reading of its result (engine.c run_done) */
+    /* the run's own reading of its result (run.c) */
     uh_run_read_result(r);
     setup = r->setup;
     if (setup && !j->res.code)      /* it could not start: why, as history says */

@@ -138,6 +138,9 @@ int uh_http_push_result(lua_State *L, uh_transfer *t, CURLcode rc);
  * response, or nil and an error object); the count of values.  Runs
  * inside the resume, so an allocation failure fails the flow only. */
 int uh_http_resume_values(lua_State *L, uh_run *r);
+/* The transfer's URL as flows and messages may show it: the query
+ * credentials masked (the transfer is over). */
+void uh_http_mask_url(uh_transfer *t);
 /* Seconds to wait from a Retry-After value (delta or HTTP date), or -1. */
 double uh_retry_after(const char *value, time_t now);
 

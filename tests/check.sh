@@ -9,6 +9,7 @@
 # The Makefile's check target builds both trees before calling this.
 # usage: sh tests/check.sh
 set -u
+umask 077                       # connection files as an operator writes them
 cd "$(dirname "$0")/.."
 . tests/provider/start.sh
 

@@ -118,7 +118,11 @@ local function parse_auth(auth, file, missing, out)
         return fmt("%s: auth.%s: '%s' is not a header name", file, k, val)
       end
       out.auth[k] = val
-      if f.secret and val ~= "" then out.secrets[#out.secrets + 1] = val end
+      if f.secret and val ~= "" then
+        out.secrets[#out.secrets + 1] = val
+        -- written in the file, not (only) taken from the environment
+        if v:gsub("%${[%w_]+}", "") ~= "" then out.literal_secret = true end
+      end
     end
   end
   for _, f in ipairs(atype.fields) do
@@ -140,7 +144,8 @@ local function resolve_ca_file(out, file)
 end
 
 -- Returns a table { base_url, auth = { type, ... }, headers, timeout_ms,
--- ca_file, insecure, secrets = { ... } }, or nil and a message.
+-- ca_file, insecure, secrets = { ... }, literal_secret = true when a
+-- secret is written in the file }, or nil and a message.
 function _M.parse(text, file)
   local ok, c = pcall(json.decode, text)
   if not ok then

@@ -10,8 +10,10 @@ B's object defines (nm: U in A, T/D/B/R in B).
 
 Prints each tangle (strongly connected component), then every elementary
 cycle in it (shortest first, up to a cap) with, for each edge, why: the
-include lines or the symbols.  Exits 1 when there is a cycle, 2 when there
-is nothing to read.
+include lines or the symbols.  Then checks the layers of core/README.md's
+map of parts: every core module is in it, and no include or call goes up a
+layer.  Exits 1 when there is a cycle or a layer problem, 2 when there is
+nothing to read.
 usage: python3 tests/arch/graph.py [OBJ]
 """
 import glob
@@ -176,6 +178,47 @@ def cycles_in(comp):
     return found
 
 
+LAYER_ROW = re.compile(r"^\|\s*(\d+)\s+[^|]*\|([^|]*)\|")
+
+
+def layers():
+    """Module -> layer number, from the map of parts in core/README.md:
+    every backticked file name in the row of a numbered layer."""
+    out = {}
+    try:
+        text = open("core/README.md", encoding="utf-8").read()
+    except OSError:
+        return out
+    for line in text.splitlines():
+        m = LAYER_ROW.match(line)
+        if not m:
+            continue
+        for name in re.findall(r"`([A-Za-z_./]+)`", m.group(2)):
+            for stem in name.split("/"):
+                stem = os.path.splitext(stem)[0]
+                if stem == "embed":
+                    out["build/embed"] = int(m.group(1))
+                elif stem:
+                    out["core/" + stem] = int(m.group(1))
+    return out
+
+
+def layer_problems(nodes):
+    """Core modules the map does not place, and edges that go up a layer."""
+    lay = layers()
+    bad = []
+    have = {module_of(f) for f in sources()}
+    for n in nodes:
+        if n.startswith("core/") and n in have and n not in lay:
+            bad.append("%s: not in the map of parts (core/README.md)" % n)
+    for a in sorted(edges):
+        for b in sorted(edges[a]):
+            if a in lay and b in lay and lay[a] < lay[b]:
+                bad.append("%s (layer %d) -> %s (layer %d): %s"
+                           % (a, lay[a], b, lay[b], "; ".join(edges[a][b][:2])))
+    return bad
+
+
 def main():
     files = sources()
     if not files:
@@ -204,11 +247,18 @@ def main():
                 print("  %s -> %s" % (a, b))
                 for why in edges[a][b]:
                     print("      " + why)
+    problems = layer_problems(nodes)
+    for p in problems:
+        print("layer: " + p)
     if ncycles:
         print("arch: %d cycle(s) between modules" % ncycles)
-        return 1
-    print("arch: no cycles between modules")
-    return 0
+    else:
+        print("arch: no cycles between modules")
+    if problems:
+        print("arch: %d module(s) or edge(s) against the map of parts" % len(problems))
+    else:
+        print("arch: every core module in the map, no call or include up a layer")
+    return 1 if ncycles or problems else 0
 
 
 if __name__ == "__main__":

@@ -106,7 +106,7 @@ do
     sleep 0.1
 done
 
-printf '{"base_url": "%s", "auth": {"type": "bearer", "token": "bench-token"}}\n' "$BASE" >"$T/conn.json"
+printf '{"base_url": "%s", "auth": {"type": "bearer", "token": "bench-token"}}\n' "$BASE" >"$T/conn.json" && chmod 600 "$T/conn.json"
 
 # timed FILE CMD...: run CMD under GNU time (bounded by timeout), write
 # "wall user sys maxrss_kb" to FILE, keep CMD's output in FILE.out; RC

@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "conn.h"
-#include "engine.h"
+#include "lifecycle.h"
 #include "lua_cov.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

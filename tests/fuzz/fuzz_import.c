@@ -26,7 +26,7 @@
 #include <lualib.h>
 #include <lua-cjson.h>
 
-#include "engine.h"
+#include "lifecycle.h"
 #include "lua_cov.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

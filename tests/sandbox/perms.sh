@@ -1,15 +1,17 @@
 #!/bin/sh
-# Item 5: a connection file that holds a literal secret (not only
-# "${ENV}" references) and that group or others may write is refused: on
+# Item 5: a connection file with credentials that group or others may
+# write is refused -- whoever can write it can point base_url at their own
+# host, whether the secret is written in it or taken from "${ENV}": on
 # the command line (run, enable, disable --connection) with exit 2 and
 #   unhook: FILE: the connection file holds a secret and is writable by group or others; chmod go-w it
 # and, for a stored instance whose file became writable later (disable,
 # resume), the attempt sends nothing and is a retryable `connection`
 # error (as an unreadable file is today), exit 75:
 #   ID: pending retry (connection): FILE: the connection file holds a secret and is writable by group or others; chmod go-w it — next attempt in N s
-# Readable by others (0644) runs, with a warning on standard error:
+# A secret written in the file (even escaped, or only in part) and
+# readable by others (0644) runs, with a warning on standard error:
 #   [warn] FILE: the connection file holds a secret and is readable by others; chmod o-r it
-# Only "${ENV}" references, mode 0666: accepted, no warning.
+# Only "${ENV}" references, mode 0644: accepted, no warning; mode 0666: refused.
 # The tests run as root: the checks are on the mode bits, not on access(2).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -58,11 +60,27 @@ check "run, literal secret, mode 0600: exit 0, no warning" "$? $(cat "$W/out") [
 ctl POST /_control/reset >/dev/null
 id=$(seed 1 /api/sbx)
 printf '{"base_url": "%s", "auth": {"type": "bearer", "token": "${SBX_PERMS_TOKEN}"}}\n' "$URL" >"$W/env.json"
-chmod 0666 "$W/env.json"
+chmod 0644 "$W/env.json"
 SBX_PERMS_TOKEN=test-token "$UNHOOK" run "$SBX" delete --registration "{\"id\":\"$id\"}" \
     --connection "$W/env.json" >"$W/out" 2>"$W/err"
-check "run, only \${ENV} references, mode 0666: accepted, exit 0, no warning" \
+check "run, only \${ENV} references, mode 0644: accepted, exit 0, no warning" \
     "$? $(cat "$W/out") [$(cat "$W/err")]" "0 deregistered []"
+chmod 0666 "$W/env.json"
+SBX_PERMS_TOKEN=test-token "$UNHOOK" run "$SBX" delete --registration "{\"id\":\"$id\"}" \
+    --connection "$W/env.json" >"$W/out" 2>&1
+check "run, only \${ENV} references, mode 0666: refused (base_url could be pointed anywhere), exit 2" \
+    "$? $(cat "$W/out")" "2 unhook: $W/env.json: $WRITABLE"
+
+# a secret written escaped, or only in part, is written in the file all the same
+for form in '\\u0074est-token' 'test\\/token' 'te${SBX_PART}'; do
+    printf '{"base_url": "%s", "auth": {"type": "bearer", "token": "%s"}}\n' "$URL" "$form" >"$W/esc.json"
+    chmod 0666 "$W/esc.json"
+    SBX_PART=st-token "$UNHOOK" run "$SBX" delete --registration '{"id":"x"}' --connection "$W/esc.json" >"$W/out" 2>&1
+    check "run, token written as $form, mode 0666: refused, exit 2" "$? $(cat "$W/out")" "2 unhook: $W/esc.json: $WRITABLE"
+    chmod 0644 "$W/esc.json"
+    SBX_PART=st-token "$UNHOOK" run "$SBX" delete --registration '{"id":"x"}' --connection "$W/esc.json" >"$W/out" 2>"$W/err"
+    check "run, token written as $form, mode 0644: a warning" "$(grep '^\[warn\]' "$W/err")" "[warn] $W/esc.json: $READABLE"
+done
 
 # ---- enable, disable --connection ------------------------------------------
 ctl POST /_control/reset >/dev/null

@@ -7,7 +7,7 @@
 #include <limits.h>
 #include <unistd.h>
 
-#include "engine.h"
+#include "lifecycle.h"
 
 /* ---- helpers ---------------------------------------------------------- */
 

@@ -1,0 +1,12 @@
+# a flow that searches a 4 MB string for a 100 kB needle with a plain
+# find (O(n*m) compares in one call into C), again and again under pcall,
+# with --timeout-ms 2000: the search checks the budget every 64 kB it
+# compares, so the flow fails (cpu_limit), exit 1, within 3.5 s (the
+# budget and start-up).  The test stops unhook after 15 s if it hangs.
+printf '#!/bin/sh\nexec timeout -k 1 15 "%s" "$@"\n' "$UNHOOK" >"$TMP/.bounded"
+chmod 755 "$TMP/.bounded"
+UNHOOK=$TMP/.bounded
+t0=$(date +%s%3N)
+uhs --timeout-ms 2000 run misbehave plain_find_hang --registration '{"id":"hk_1"}'
+ms=$(($(date +%s%3N) - t0))
+[ "$ms" -le 3500 ] && echo "stopped within 3.5 s" || echo "NOT stopped in time: $ms ms"
