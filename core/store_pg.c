@@ -456,9 +456,9 @@ static int committed(uh_store *s)
     return yes;
 }
 
-/* COMMIT; when its answer is lost, settle it (and with replay, replay
- * and commit again if it did not commit). */
-static int commit_tx(uh_store *s, int replay)
+/* COMMIT; when its answer is lost, settle it: replay and commit again
+ * if it did not commit. */
+static int commit_tx(uh_store *s)
 {
     pg_store *q = PG(s);
     int rc = UNHOOK_STORE;
@@ -475,12 +475,10 @@ static int commit_tx(uh_store *s, int replay)
             rc = UNHOOK_OK;
             break;
         }
-        rc = failmsg(s, "the connection was lost before the commit");
-        if (!replay)
-            break;
         q->in_tx = 1;
         if ((rc = recover(s)) != UNHOOK_OK)
             break;
+        rc = failmsg(s, "connection lost again and again");
     }
     q->in_tx = 0;
     log_clear(q);
@@ -495,7 +493,7 @@ static int pg_commit(uh_store *s)
         pg_rollback(s);
         return rc;
     }
-    return commit_tx(s, 1);
+    return commit_tx(s);
 }
 
 static void pg_rollback(uh_store *s)
@@ -649,11 +647,6 @@ static int pg_put(uh_store *s, const uh_inst *i)
         rc = run_cmd(s, NOTIFY_SQL, 0, NULL, NULL);
     return rc;
 }
-
-typedef struct list_ctx {
-    uh_inst_fn fn;
-    void *ud;
-} list_ctx;
 
 static int pg_list(uh_store *s, const unhook_filter *f, uh_inst_fn fn, void *ud)
 {
