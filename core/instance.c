@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lifecycle.h"
+#include "same.h"
 
 /* ---- helpers ----------------------------------------------------------- */
 
@@ -48,21 +48,6 @@ static int run_one(unhook_engine *E, const char *id, unhook_flow_result *res)
     return uh_work(E, NULL, id, -1, 0, NULL, NULL, NULL, res);
 }
 
-static char *connector_key(unhook_engine *E, const char *connector)
-{
-    char *dir, *abs;
-
-    if (!strchr(connector, '/'))
-        return uh_strdup(connector);
-    /* a folder: remember where it is, wherever the next command runs */
-    dir = uh_connector_path(&E->rt, connector);
-    if (!dir)
-        return NULL;
-    abs = realpath(dir, NULL);
-    free(dir);
-    return abs;
-}
-
 /* Record intent (and a history line) in one transaction. */
 static int record_intent(unhook_engine *E, uh_store *s, const uh_inst *i,
                          const char *action, const char *outcome, const char *msg)
@@ -84,8 +69,10 @@ static int record_intent(unhook_engine *E, uh_store *s, const uh_inst *i,
 
 /* ---- enable ------------------------------------------------------------ */
 
-/* Whether an instance that exists may be enabled again. */
-static int may_enable(unhook_engine *E, uh_store *s, const char *id, double now)
+/* Whether an instance that exists may be enabled again (UH_ALREADY_ON:
+ * the same one is on; nothing to do). */
+static int may_enable(unhook_engine *E, uh_store *s, const char *id,
+                      const unhook_flow_request *req, double now)
 {
     uh_inst i;
     int rc = s->ops->get(s, id, &i);
@@ -99,8 +86,9 @@ static int may_enable(unhook_engine *E, uh_store *s, const char *id, double now)
         uh_seterr(&E->diag, "instance '%s' is being worked on by another unhook "
                   "process; try again when it is done", id);
     else if (i.desired == UH_WANT_ON && i.state == UH_REGISTERED)
-        uh_seterr(&E->diag, "instance '%s' is already on", id);
-    else if (i.registration && i.state != UH_REGISTERED)
+        rc = uh_enable_same(E, &i, req);
+    /* lost: its webhook is gone at the provider; registering anew is right */
+    else if (i.registration && i.state != UH_REGISTERED && i.state != UH_LOST)
         uh_seterr(&E->diag, "instance '%s' is still %s and holds registration "
                   "data; finish with 'unhook resume' or 'unhook retry %s' first",
                   id, uh_state_name(i.state), id);
@@ -117,7 +105,7 @@ static int new_instance(unhook_engine *E, const char *id,
     uh_trans t = {.ev = UH_EV_ENABLE, .now = now};
 
     memset(i, 0, sizeof *i);
-    i->connector = connector_key(E, req->connector);
+    i->connector = uh_connector_key(E, req->connector);
     if (!i->connector)
         return UNHOOK_NOTFOUND;
     if (req->connection && !(i->connection = realpath(req->connection, NULL))) {
@@ -149,8 +137,14 @@ int unhook_instance_enable(unhook_engine *E, const char *id,
         return UNHOOK_USAGE;
     }
     if ((rc = uh_engine_store(E, &s)) != UNHOOK_OK ||
-        (rc = may_enable(E, s, id, now)) != UNHOOK_OK)
+        (rc = may_enable(E, s, id, req, now)) != UNHOOK_OK) {
+        if (rc == UH_ALREADY_ON) {
+            res->note = UNHOOK_NOTE_ALREADY_ON;
+            res->code = uh_strdup("already_on");
+            rc = UNHOOK_OK;
+        }
         return rc;
+    }
     /* options, inputs and the event are checked before anything is stored */
     rc = uh_flow_once(&E->rt, req, &check, "registration", 1);
     unhook_flow_result_free(&check);
@@ -323,6 +317,35 @@ int unhook_instance_list(unhook_engine *E, const unhook_filter *f,
     return uh_store_err(E, s->ops->list(s, f, list_one, &c));
 }
 
+typedef struct hist_ctx {
+    unhook_history_fn fn;
+    void *ud;
+    long n;
+} hist_ctx;
+
+static int hist_one(void *ud, const unhook_history *h)
+{
+    hist_ctx *c = ud;
+
+    c->n++;
+    return c->fn(c->ud, h);
+}
+
+/* A forgotten instance's history stays queryable: not found only when
+ * there is none. */
+static int forgotten_history(unhook_engine *E, uh_store *s, const char *id,
+                             unhook_history_fn fn, void *ud)
+{
+    hist_ctx c = {fn, ud, 0};
+    int rc = s->ops->history_list(s, id, hist_one, &c);
+
+    if (rc == UNHOOK_OK && c.n == 0) {
+        uh_seterr(&E->diag, "no instance '%s'", id);
+        return UNHOOK_NOTFOUND;
+    }
+    return uh_store_err(E, rc);
+}
+
 int unhook_history_list(unhook_engine *E, const char *id, unhook_history_fn fn,
                         void *ud)
 {
@@ -336,9 +359,12 @@ int unhook_history_list(unhook_engine *E, const char *id, unhook_history_fn fn,
     }
     if ((rc = uh_engine_store(E, &s)) != UNHOOK_OK)
         return rc;
-    if ((rc = s->ops->get(s, id, &i)) != UNHOOK_OK)
-        return uh_store_err(E, rc);
+    rc = s->ops->get(s, id, &i);
     uh_inst_clear(&i);
+    if (rc == UNHOOK_NOTFOUND)
+        return forgotten_history(E, s, id, fn, ud);
+    if (rc != UNHOOK_OK)
+        return uh_store_err(E, rc);
     return uh_store_err(E, s->ops->history_list(s, id, fn, ud));
 }
 

@@ -147,12 +147,23 @@ static uh_verdict on_desired(uh_inst *i, uh_trans *t)
     return UH_V_RECORD;
 }
 
+/* Reconcile found no webhook for an instance that is on: it is lost
+ * (registration data kept for the record); anything else is left alone. */
+static uh_verdict on_lost(uh_inst *i, uh_trans *t)
+{
+    if (i->desired != UH_WANT_ON || i->state != UH_REGISTERED)
+        return UH_V_NOTHING;
+    i->state = UH_LOST;
+    i->updated_at = t->now;
+    return UH_V_RECORD;
+}
+
 uh_verdict uh_transition(uh_inst *i, uh_trans *t)
 {
     static uh_verdict (*const handlers[UH_NEVENTS])(uh_inst *, uh_trans *) = {
         [UH_EV_ENABLE] = on_enable,   [UH_EV_DISABLE] = on_disable,
         [UH_EV_RETRY] = on_retry,     [UH_EV_OUTCOME] = on_outcome,
-        [UH_EV_DESIRED] = on_desired,
+        [UH_EV_DESIRED] = on_desired, [UH_EV_LOST] = on_lost,
     };
 
     return handlers[t->ev](i, t);

@@ -31,6 +31,7 @@ typedef enum uh_event {
     UH_EV_RETRY,              /* the operator re-queues a dead letter */
     UH_EV_OUTCOME,            /* an attempt ended (res says how) */
     UH_EV_DESIRED,            /* the user changed desired while an attempt ran */
+    UH_EV_LOST,               /* reconcile: no webhook at the provider */
     UH_NEVENTS
 } uh_event;
 

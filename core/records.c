@@ -35,6 +35,28 @@ static int field_enum(lua_State *L, const char *k, int (*parse)(const char *))
 
 int unhook_import(unhook_engine *E, const char *jsonl, size_t len, long *count)
 {
+    return unhook_import_with(E, jsonl, len, 0, count);
+}
+
+/* An existing instance replaced by an import line: refused while another
+ * process works on it; its registration data goes to history. */
+static int replace_one(unhook_engine *E, uh_store *s, const uh_inst *old,
+                       const char *id, double now)
+{
+    if (uh_claimed_elsewhere(old, E->owner, now, s->shared)) {
+        snprintf(s->errmsg, sizeof s->errmsg, "instance '%s' is being worked on "
+                 "by another unhook process; nothing was imported", id);
+        return UNHOOK_USAGE;
+    }
+    return s->ops->history_add(s, &(unhook_history){.instance_id = id, .at = now,
+        .action = "import", .outcome = "done",
+        .message = "replaced by an import (the registration data it held is here)",
+        .registration = old->registration});
+}
+
+int unhook_import_with(unhook_engine *E, const char *jsonl, size_t len,
+                       unsigned flags, long *count)
+{
     lua_State *L = E->rt.host;
     int top = lua_gettop(L), rc;
     double now = uh_wall_now();
@@ -76,11 +98,18 @@ int unhook_import(unhook_engine *E, const char *jsonl, size_t len, long *count)
         {
             uh_inst old;
             rc = s->ops->get(s, i.id, &old);
-            if (rc == UNHOOK_OK) {
-                /* never overwrite what an instance holds */
+            if (rc == UNHOOK_OK && (flags & UNHOOK_IMPORT_REPLACE)) {
+                rc = replace_one(E, s, &old, i.id, now);
+                i.created_at = old.created_at;
+                uh_inst_clear(&old);
+                if (rc == UNHOOK_OK)
+                    rc = s->ops->put(s, &i);
+            } else if (rc == UNHOOK_OK) {
+                /* never overwrite what an instance holds, unless asked */
                 uh_inst_clear(&old);
                 snprintf(s->errmsg, sizeof s->errmsg, "instance '%s' already "
-                         "exists; nothing was imported", i.id);
+                         "exists; nothing was imported ('import --replace' "
+                         "updates it)", i.id);
                 rc = UNHOOK_USAGE;
             } else if (rc == UNHOOK_NOTFOUND) {
                 rc = s->ops->put(s, &i);

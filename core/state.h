@@ -18,7 +18,13 @@
     X(REGISTERED,    1, "registered")                                   \
     X(DEREGISTERING, 2, "deregistering")                                \
     X(OFF,           3, "off")                                          \
-    X(FAILED,        4, "failed")
+    X(FAILED,        4, "failed")                                       \
+    X(LOST,          5, "lost")
+
+/* LOST: reconcile found no webhook at the provider for an instance that is
+ * on.  Desired stays on and the registration data is kept for the record;
+ * 'enable --again' registers it anew, 'disable' deregisters it as usual
+ * (the provider's 404 counts as done). */
 
 typedef enum uh_state {
 #define UH_STATE_ENUM_(name, value, text) UH_##name = value,

@@ -96,6 +96,11 @@ typedef struct uh_store_ops {
     int (*owners)(uh_store *s, double now, uh_owner_fn fn, void *ud);
     /* release every claim of owner */
     int (*release)(uh_store *s, const char *owner);
+    /*
+     * Delete instance id (its history stays); UNHOOK_NOTFOUND when there
+     * is no such instance.  Whether it may go is the caller's rule.
+     */
+    int (*remove)(uh_store *s, const char *id);
     /* earliest next attempt of pending work matching f, 0 if none */
     int (*next_due)(uh_store *s, const unhook_filter *f, double *when);
     void (*close)(uh_store *s);

@@ -927,6 +927,19 @@ static int pg_unclaim(uh_store *s, const char *id)
     return unclaim_where(s, UNCLAIM "id = $1", id);
 }
 
+static int pg_remove(uh_store *s, const char *id)
+{
+    const char *p[1] = {id};
+    long rows = 0;
+    int rc = run_cmd(s, "DELETE FROM instances WHERE id = $1", 1, p, &rows);
+
+    if (rc == UNHOOK_OK && rows == 0) {
+        snprintf(s->errmsg, sizeof s->errmsg, "no instance '%s'", id);
+        rc = UNHOOK_NOTFOUND;
+    }
+    return rc;
+}
+
 static int pg_next_due(uh_store *s, const unhook_filter *f, double *when)
 {
     uh_buf sql = {0};
@@ -1009,7 +1022,7 @@ static void pg_close(uh_store *s)
 static const uh_store_ops pg_ops = {
     pg_begin, pg_commit, pg_rollback, pg_get, pg_put, pg_intent, pg_finish,
     pg_list, pg_history_add, pg_history_list, pg_bulk, pg_claim, pg_unclaim,
-    pg_owners, pg_release, pg_next_due, pg_close, pg_renew, pg_wait,
+    pg_owners, pg_release, pg_remove, pg_next_due, pg_close, pg_renew, pg_wait,
 };
 
 /* Versioned like the SQLite store (there: PRAGMA user_version), under an

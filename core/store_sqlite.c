@@ -442,6 +442,17 @@ static int sq_unclaim(uh_store *s, const char *id)
                    " WHERE id = ?", id);
 }
 
+static int sq_remove(uh_store *s, const char *id)
+{
+    int rc = run1(s, "DELETE FROM instances WHERE id = ?", id);
+
+    if (rc == UNHOOK_OK && sqlite3_changes(SQ(s)->db) == 0) {
+        snprintf(s->errmsg, sizeof s->errmsg, "no instance '%s'", id);
+        rc = UNHOOK_NOTFOUND;
+    }
+    return rc;
+}
+
 static int sq_claim(uh_store *s, const unhook_filter *f, double now,
                     const char *owner, double lease, int max, uh_inst *out, int *n)
 {
@@ -540,7 +551,7 @@ static void sq_close(uh_store *s)
 static const uh_store_ops sq_ops = {
     sq_begin, sq_commit, sq_rollback, sq_get, sq_put, sq_intent, sq_finish,
     sq_list, sq_history_add, sq_history_list, sq_bulk, sq_claim, sq_unclaim,
-    sq_owners, sq_release, sq_next_due, sq_close,
+    sq_owners, sq_release, sq_remove, sq_next_due, sq_close,
     NULL, NULL,                 /* no renew: one machine, local reaping; no wait */
 };
 

@@ -112,14 +112,16 @@ typedef struct unhook_flow_request {
 
 /*
  * Why a lifecycle call ran no flow (its result's code names it too:
- * "already_off", "not_registered", "not_failed", "in_progress").
+ * "already_off", "not_registered", "not_failed", "in_progress",
+ * "already_on").
  */
 typedef enum unhook_note {
     UNHOOK_NOTE_NONE = 0,       /* a flow ran (or could not start) */
     UNHOOK_NOTE_ALREADY_OFF,    /* disable: the instance was off */
     UNHOOK_NOTE_NOT_REGISTERED, /* disable: never registered; now off */
     UNHOOK_NOTE_NOT_FAILED,     /* retry: not dead-lettered; left alone */
-    UNHOOK_NOTE_IN_PROGRESS     /* another process works on it; it converges */
+    UNHOOK_NOTE_IN_PROGRESS,    /* another process works on it; it converges */
+    UNHOOK_NOTE_ALREADY_ON      /* enable: the same instance is on already */
 } unhook_note;
 
 /*
@@ -222,8 +224,9 @@ UNHOOK_API int unhook_card_register(unhook_engine *engine, const char *name,
 /*
  * An instance: one user flow containing a webhook event card.  Desired
  * state is what the user asked ("on" or "off"); state is what the engine
- * has achieved: "registering", "registered", "deregistering", "off" or
- * "failed" (the dead letter: registration data kept).  Strings belong to
+ * has achieved: "registering", "registered", "deregistering", "off",
+ * "failed" (the dead letter: registration data kept) or "lost" (reconcile
+ * found no webhook at the provider for it; see unhook_reconcile).  Strings belong to
  * whoever handed the struct out (see each function).
  */
 typedef struct unhook_instance {
@@ -267,7 +270,10 @@ typedef int (*unhook_history_fn)(void *userdata, const unhook_history *h);
  * registration flow, and store the registration data durably before
  * returning.  Returns UNHOOK_OK when the flow ran (outcome in *res; on
  * failure the instance is "failed"), or an error code if it could not run
- * (UNHOOK_USAGE for an id already on, bad options; UNHOOK_STORE).
+ * (UNHOOK_USAGE for an id already on with another connector, event,
+ * options or connection, bad options; UNHOOK_STORE).  Enabling an
+ * instance that is on with the same ones runs nothing and returns
+ * UNHOOK_OK with res->note UNHOOK_NOTE_ALREADY_ON.
  */
 UNHOOK_API int unhook_instance_enable(unhook_engine *engine, const char *id,
                            const unhook_flow_request *req,
@@ -372,6 +378,119 @@ UNHOOK_API int unhook_import(unhook_engine *engine, const char *jsonl, size_t le
 /* Export every instance as JSON Lines, one line per call of fn. */
 typedef int (*unhook_line_fn)(void *userdata, const char *line, size_t len);
 UNHOOK_API int unhook_export(unhook_engine *engine, unhook_line_fn fn, void *userdata);
+
+/* ---- instance management ----------------------------------------------- */
+
+/*
+ * Enable again an instance that reconcile marked "lost" (its webhook is
+ * gone at the provider): its lost registration data goes to history, then
+ * it is enabled with its stored connector, event, options and connection,
+ * as unhook_instance_enable does.  UNHOOK_USAGE when it is not lost,
+ * UNHOOK_NOTFOUND for an unknown id.
+ */
+UNHOOK_API int unhook_instance_enable_again(unhook_engine *engine, const char *id,
+                                            unhook_flow_result *res);
+
+/*
+ * Update an instance that is on, make-before-break: changes->options_json
+ * (options given replace the stored ones of the same name) and
+ * changes->connection (NULL keeps the stored one); its other fields are
+ * ignored.  The registration flow runs first with the new values; its
+ * outcome is *reg, and unless it is UNHOOK_OUTCOME_DONE nothing changes
+ * (the old webhook stays on; history says why).  Then, in one
+ * transaction, the instance takes the new registration and the old one
+ * becomes an instance of its own, "ID~N" (*retired, malloc'd: release
+ * with unhook_free), being deregistered with reason "update"; its first
+ * attempt runs now, outcome in *old, and it is retried like any
+ * deregistration.  UNHOOK_USAGE when the instance is not on.
+ */
+UNHOOK_API int unhook_instance_update(unhook_engine *engine, const char *id,
+                                      const unhook_flow_request *changes,
+                                      unhook_flow_result *reg,
+                                      unhook_flow_result *old, char **retired);
+
+/*
+ * Replace an instance's stored registration data with registration (JSON
+ * text); history keeps the old value.  No flow runs.  UNHOOK_USAGE for
+ * text that is not JSON, an instance that is off or one another process
+ * works on.
+ */
+UNHOOK_API int unhook_instance_edit(unhook_engine *engine, const char *id,
+                                    const char *registration);
+
+/*
+ * Remove an instance that is off; its history stays (unhook_history_list
+ * still lists it, ending with a "forget" line).  An instance that is not
+ * off is refused with UNHOOK_USAGE unless force is set; then *left
+ * receives the registration data it held, whose webhook is left at the
+ * provider (malloc'd, release with unhook_free; NULL if none).
+ */
+UNHOOK_API int unhook_instance_forget(unhook_engine *engine, const char *id,
+                                      int force, char **left);
+
+/* Flags of unhook_import_with. */
+#define UNHOOK_IMPORT_REPLACE 1u  /* an id that exists is replaced, its
+                                     registration data kept in history */
+
+/*
+ * unhook_import with flags: UNHOOK_IMPORT_REPLACE updates instances whose
+ * id exists (unless another process works on one) instead of failing.
+ * Still all or nothing.
+ */
+UNHOOK_API int unhook_import_with(unhook_engine *engine, const char *jsonl,
+                                  size_t len, unsigned flags, long *count);
+
+/* ---- reconcile: the provider's truth ------------------------------------ */
+
+/*
+ * One webhook or instance of a reconcile.  status: "ok" (an instance
+ * that is on holds it), "orphan" (ours by the event's owned rule, and no
+ * instance that is on holds it), "missing" (an instance is on, the
+ * provider has no such webhook), "foreign" (not ours: never touched).
+ * key: the match key; instance_id: the instance concerned (for an orphan
+ * acted on, the one created for it), or NULL; state: that instance's
+ * state before; data: the webhook as listed (JSON), or for a missing one
+ * the stored registration data; action: what was done ("deregistered",
+ * "already gone", "pending retry", "failed", "adopted", "marked lost",
+ * ...) or NULL for nothing.  Valid during the callback only.
+ */
+typedef struct unhook_reconcile_item {
+    const char *status;
+    const char *key;
+    const char *instance_id;
+    const char *state;
+    const char *data;
+    const char *action;
+} unhook_reconcile_item;
+
+typedef int (*unhook_reconcile_fn)(void *userdata, const unhook_reconcile_item *item);
+
+#define UNHOOK_RECONCILE_APPLY 1u /* deregister orphans, mark missing lost */
+#define UNHOOK_RECONCILE_ADOPT 2u /* store orphans as on, mark missing lost */
+
+/*
+ * Compare the provider's webhooks for req (connector, event, options_json,
+ * inputs_json, connection: the event's list flow runs with them) with the
+ * event's stored instances whose options the list flow's inputs use are
+ * the same, and call fn for each item, orphans first.  Without flags it
+ * is a dry run: nothing is written or deleted.  UNHOOK_RECONCILE_APPLY
+ * deregisters every orphan through the event's deregistration flow, each
+ * as a new instance "orphan-KEY" (reason "orphan", full history), and
+ * marks missing instances "lost"; it is refused (UNHOOK_USAGE) for an
+ * event without an owned rule.  UNHOOK_RECONCILE_ADOPT stores orphans as
+ * instances "adopted-KEY" that are on instead.  A list flow that fails
+ * (even on its last page) returns UNHOOK_ERROR with nothing changed.
+ */
+UNHOOK_API int unhook_reconcile(unhook_engine *engine, const unhook_flow_request *req,
+                                unsigned flags, unhook_reconcile_fn fn, void *userdata);
+
+/*
+ * One reconcile item as a JSON object, keys sorted (action, data,
+ * instance, key, state, status; data as the JSON it is, absent strings as
+ * null), as `unhook reconcile --json` prints each.  Returns malloc'ed
+ * text to release with unhook_free(), or NULL when memory ran out.
+ */
+UNHOOK_API char *unhook_reconcile_item_json(const unhook_reconcile_item *item);
 
 /*
  * Copy the engine's store (every instance and its whole history) into

@@ -224,7 +224,7 @@ describe("github connector", function()
     it("rejects an unknown option", function()
       local res, err = deregister({ id = 1 }, "push", { owner = "o", repo = "r", colour = "red" })
       assert.is_nil(res)
-      assert.equal("event 'push' has no option 'colour' (options: owner, repo, url)", err)
+      assert.equal("event 'push' has no option 'colour' (options: owner, repo, url, url_prefix)", err)
     end)
 
     it("does not start for an unknown event and lists the events", function()

@@ -60,3 +60,21 @@ step unhook list
 unhook list
 step unhook history triage
 unhook history triage
+
+printf '\n# reconcile: the provider is the truth.  A webhook is created behind\n'
+printf '# unhook'"'"'s back (a flow whose instance was lost), and a webhook of another\n'
+printf '# deployment that must never be touched\n'
+enable_quiet() { unhook enable "$1" --connector github --event push --option owner=octo \
+    --option repo=hello --option url=https://example.test/$1 --connection connection.json >/dev/null; }
+enable_quiet release-notes
+curl -s -X POST "$URL/_control/seed" -d \
+    '{"owner":"octo","repo":"hello","url":"https://example.test/forgotten-flow","events":["push"]}' >/dev/null
+curl -s -X POST "$URL/_control/seed" -d \
+    '{"owner":"octo","repo":"hello","url":"https://other-team.example/hook","events":["push"]}' >/dev/null
+RECONCILE="reconcile github push --option owner=octo --option repo=hello --option url_prefix=https://example.test/ --connection connection.json"
+step unhook $RECONCILE
+unhook $RECONCILE
+step unhook $RECONCILE --apply
+unhook $RECONCILE --apply
+step unhook $RECONCILE
+unhook $RECONCILE

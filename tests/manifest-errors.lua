@@ -24,6 +24,26 @@ local FLOW = table.concat({
 
 local function lines(t) return table.concat(t, "\n") .. "\n" end
 
+-- An event with a list flow and one reconcile rule, on line 7.
+local function reconcile_event(rule)
+  return {
+    ["connector.lua"] = lines {
+      "return {",                                                   -- 1
+      '  name = "x",',                                              -- 2
+      "  events = {",                                               -- 3
+      "    e = {",                                                  -- 4
+      '      deregistration = { flow = "flows/d.lua", inputs = { id = "1" } },', -- 5
+      '      list = { flow = "flows/l.lua" },',                     -- 6
+      rule,                                                         -- 7
+      "    },",                                                     -- 8
+      "  },",                                                       -- 9
+      "}",                                                          -- 10
+    },
+    ["flows/d.lua"] = FLOW,
+    ["flows/l.lua"] = "return { run = function(ctx) return {} end }\n",
+  }
+end
+
 return {
   {
     name = "an unknown connector name",
@@ -172,8 +192,8 @@ return {
       ["flows/d.lua"] = FLOW,
     },
     want = "DIR/connector.lua:5: unknown key 'deregistraton' in events.e (did you mean "
-      .. "'deregistration'?); expected one of: deregistration, description, gone, options, "
-      .. "registration, retry",
+      .. "'deregistration'?); expected one of: deregistration, description, gone, list, match, "
+      .. "options, owned, registration, retry",
   },
   {
     name = "a missing flow file",
@@ -288,5 +308,39 @@ return {
     },
     prefix = true,
     want = "DIR/flows/d.lua:1: a flow must return a table",
+  },
+  {
+    name = "an owned rule that is not a function",
+    files = reconcile_event('      owned = "yes",'),
+    want = "DIR/connector.lua:7: events.e.owned: expected function, got string",
+  },
+  {
+    name = "reconcile rules without a list flow",
+    files = {
+      ["connector.lua"] = lines {
+        "return {",                                                   -- 1
+        '  name = "x",',                                              -- 2
+        "  events = {",                                               -- 3
+        "    f = {",                                                  -- 4
+        '      deregistration = { flow = "flows/d.lua", inputs = { id = "1" } },', -- 5
+        '      match = "config..url",',                               -- 6
+        "      owned = function() return true end,",                  -- 7
+        "    },",                                                     -- 8
+        "  },",                                                       -- 9
+        "}",                                                          -- 10
+      },
+      ["flows/d.lua"] = FLOW,
+    },
+    sort_lines = true,
+    want = table.concat({
+      "DIR/connector.lua:6: events.f.match: 'config..url' is not a path like \"id\" or \"config.url\"",
+      "DIR/connector.lua:6: events.f.match: needs a list flow (events.f.list)",
+      "DIR/connector.lua:7: events.f.owned: needs a list flow (events.f.list)",
+    }, "\n"),
+  },
+  {
+    name = "a match that is neither a path nor a function",
+    files = reconcile_event("      match = 42,"),
+    want = "DIR/connector.lua:7: events.e.match: expected a registration-data path (string) or a function, got number",
   },
 }

@@ -29,6 +29,10 @@ int cmd_show(cli *c, int argc, char **argv);
 int cmd_history(cli *c, int argc, char **argv);
 int cmd_import(cli *c, int argc, char **argv);
 int cmd_export(cli *c, int argc, char **argv);
+int cmd_reconcile(cli *c, int argc, char **argv);
+int cmd_update(cli *c, int argc, char **argv);
+int cmd_edit(cli *c, int argc, char **argv);
+int cmd_forget(cli *c, int argc, char **argv);
 int cmd_migrate(cli *c, int argc, char **argv);
 
 #endif

@@ -15,7 +15,7 @@ static const char usage_list[] =
     "\n"
     "Lists instances by id: state, desired state, connector, event, attempts,\n"
     "next attempt and last error.  States: registering, registered,\n"
-    "deregistering, off, failed.  With --json, a JSON array of instances.\n";
+    "deregistering, off, failed, lost.  With --json, a JSON array of instances.\n";
 
 static const char usage_show[] =
     "usage: unhook show ID [--json]\n"
@@ -119,7 +119,7 @@ static int rows_end(cli *c, rows *r, int rc, const char *none)
 static int check_state(const char *state)
 {
     static const char *const states[] = {"registering", "registered",
-        "deregistering", "off", "failed", NULL};
+        "deregistering", "off", "failed", "lost", NULL};
     size_t k;
 
     for (k = 0; state && states[k]; k++)
@@ -127,7 +127,7 @@ static int check_state(const char *state)
             return GO_ON;
     return !state ? GO_ON
          : bad_usage("list: --state expects registering, registered, "
-                     "deregistering, off or failed, got", state, usage_list);
+                     "deregistering, off, failed or lost, got", state, usage_list);
 }
 
 int cmd_list(cli *c, int argc, char **argv)

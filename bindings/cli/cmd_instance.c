@@ -13,13 +13,18 @@
 static const char usage_enable[] =
     "usage: unhook enable ID --connector C --event E [--option K=V]...\n"
     "                     [--connection FILE]\n"
+    "       unhook enable --again ID\n"
     "\n"
     "Stores instance ID (desired on), runs the event's registration flow and\n"
     "stores the registration data before reporting success.  The path of the\n"
-    "connection file is stored, never its secrets.\n"
+    "connection file is stored, never its secrets.  Enabling an instance that\n"
+    "is on with the same connector, event, options and connection does nothing\n"
+    "(exit 0, 'already on'); with others it is refused: see 'unhook update'.\n"
+    "--again registers anew an instance that reconcile marked lost.\n"
     "Exit 0 when registered, 1 when the flow failed, 75 when the registration\n"
     "is pending retry ('unhook resume'), 2 for a bad argument or an instance\n"
-    "that is already on, 3 when the connector is not found, 4 for a store error.\n";
+    "that is on with other options, 3 when the connector is not found, 4 for a\n"
+    "store error.\n";
 
 static const char usage_disable[] =
     "usage: unhook disable ID [--reason R] [--connection FILE]\n"
@@ -65,6 +70,7 @@ static const char *nothing_done(unhook_note note)
     case UNHOOK_NOTE_ALREADY_OFF: return "already off";
     case UNHOOK_NOTE_NOT_REGISTERED: return "never registered; now off";
     case UNHOOK_NOTE_NOT_FAILED: return "not failed; nothing to retry";
+    case UNHOOK_NOTE_ALREADY_ON: return "already on";
     default: return NULL;
     }
 }
@@ -128,16 +134,30 @@ int cmd_enable(cli *c, int argc, char **argv)
     pairs opts = {0};
     unhook_flow_request req = {0};
     unhook_flow_result res = {0};
+    int again = 0;
     const opt table[] = {
         {"--connector", OPT_STR, &req.connector, NULL},
         {"--event", OPT_STR, &req.event, NULL},
         {"--option", OPT_PAIR, &opts, "NAME=VALUE"},
         {"--connection", OPT_STR, &req.connection, NULL},
+        {"--again", OPT_FLAG, &again, NULL},
         OPT_END
     };
     char *dir = NULL, *ojson = NULL;
     int st = parse_args(argc, argv, usage_enable, table, pos, names, 1);
 
+    if (st == GO_ON && again && (req.connector || req.event || opts.n || req.connection))
+        st = bad_usage("enable --again: takes only the ID (the stored instance is "
+                       "registered anew as it is)", NULL, usage_enable);
+    if (st == GO_ON && again) {
+        st = open_engine(c);
+        if (st == GO_ON)
+            st = report_one(c, pos[0], unhook_instance_enable_again(c->E, pos[0], &res),
+                            &res);
+        unhook_flow_result_free(&res);
+        pairs_free(&opts);
+        return st;
+    }
     if (st == GO_ON && (!req.connector || !req.event))
         st = bad_usage(req.connector ? "enable: missing --event"
                        : "enable: missing --connector", NULL, usage_enable);

@@ -11,13 +11,14 @@
 #include "cli.h"
 
 static const char usage_import[] =
-    "usage: unhook import FILE\n"
+    "usage: unhook import FILE [--replace]\n"
     "\n"
     "Adds instances from JSON Lines (FILE, or - for standard input), one object\n"
     "a line: id, connector, event, options, connection, registration, state,\n"
     "desired.  All or nothing: a bad line, or an id that exists already, fails\n"
-    "the whole import.  Exit 0 when imported, 2 for a bad file, 4 for a store\n"
-    "error.\n";
+    "the whole import; with --replace, an instance whose id exists is updated\n"
+    "instead (its registration data kept in its history).  Exit 0 when\n"
+    "imported, 2 for a bad file, 4 for a store error.\n";
 
 static const char usage_export[] =
     "usage: unhook export\n"
@@ -32,7 +33,12 @@ int cmd_import(cli *c, int argc, char **argv)
     char *text;
     size_t len;
     long count;
-    int rc, st = start(c, argc, argv, usage_import, no_opts, pos, names, 1);
+    int replace = 0;
+    const opt table[] = {
+        {"--replace", OPT_FLAG, &replace, NULL},
+        OPT_END
+    };
+    int rc, st = start(c, argc, argv, usage_import, table, pos, names, 1);
 
     if (st != GO_ON)
         return st;
@@ -41,7 +47,7 @@ int cmd_import(cli *c, int argc, char **argv)
         fprintf(stderr, "%s: %s: %s\n", prog, pos[0], strerror(errno));
         return EXIT_USAGE;
     }
-    rc = unhook_import(c->E, text, len, &count);
+    rc = unhook_import_with(c->E, text, len, replace ? UNHOOK_IMPORT_REPLACE : 0, &count);
     free(text);
     if (rc != UNHOOK_OK) {
         fprintf(stderr, "%s: %s\n", prog, unhook_errmsg(c->E));

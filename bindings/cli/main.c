@@ -26,6 +26,10 @@ static const char usage_main[] =
     "  resume [--wait]            run every due attempt (after a crash, or retries)\n"
     "  import FILE                add instances from JSON Lines ('-': standard input)\n"
     "  export                     print every instance as JSON Lines\n"
+    "  reconcile CONNECTOR EVENT  compare the provider's webhooks with the store\n"
+    "  update ID                  change an instance's options, make-before-break\n"
+    "  edit ID                    replace an instance's registration data by hand\n"
+    "  forget ID                  remove an instance that is off (history kept)\n"
     "  migrate --to LOCATION      copy the store into another (SQLite, PostgreSQL)\n"
     "\n"
     "options:\n"
@@ -50,6 +54,8 @@ static const struct command {
     {"enable", cmd_enable}, {"disable", cmd_disable}, {"list", cmd_list},
     {"show", cmd_show}, {"history", cmd_history}, {"retry", cmd_retry},
     {"resume", cmd_resume}, {"import", cmd_import}, {"export", cmd_export},
+    {"reconcile", cmd_reconcile}, {"update", cmd_update}, {"edit", cmd_edit},
+    {"forget", cmd_forget},
     {"migrate", cmd_migrate},
 };
 

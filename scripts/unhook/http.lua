@@ -215,6 +215,57 @@ function _M.new(manifest, base)
       return resp
     end
   end
+  -- Every page of a listing, its items in one list: follows a Link
+  -- header's rel="next" URL, or a cursor (opts.cursor(resp) gives the
+  -- next one, sent as query parameter opts.cursor_param, "cursor" by
+  -- default).  opts.items(resp) picks a page's items (default resp.json).
+  local PAGE_OPTS = { items = true, cursor = true, cursor_param = true, max_pages = true }
+  client.paginate = function(url, opts)
+    if opts ~= nil and type(opts) ~= "table" then
+      error(fmt("ctx.http.paginate: options: expected table, got %s", type(opts)), 2)
+    end
+    opts = opts or {}
+    for _, k in ipairs({ "items", "cursor" }) do
+      if opts[k] ~= nil and type(opts[k]) ~= "function" then
+        error(fmt("ctx.http.paginate: %s: expected function, got %s", k, type(opts[k])), 2)
+      end
+    end
+    local max_pages = opts.max_pages or 1000
+    if math_type(max_pages) ~= "integer" or max_pages < 1 then
+      error("ctx.http.paginate: max_pages: expected a positive integer", 2)
+    end
+    local items_of = opts.items or function(resp) return resp.json end
+    local req = {}
+    for k, v in pairs(opts) do if not PAGE_OPTS[k] then req[k] = v end end
+    req.method, req.url = "GET", url
+    local all, pages = {}, 0
+    while true do
+      pages = pages + 1
+      if pages > max_pages then
+        error(unhook.error("pagination", fmt("more than %d pages from %s", max_pages, url)), 0)
+      end
+      local resp = request(req, "paginate")
+      local items = items_of(resp)
+      if type(items) ~= "table" then
+        error(unhook.error("pagination", fmt("page %d of %s holds no list of items (got %s)",
+          pages, url, type(items))), 0)
+      end
+      for _, it in ipairs(items) do all[#all + 1] = it end
+      local link = resp.headers.link
+      local nexturl = link and link:match('<([^>]+)>%s*;[^,]*rel="?next"?')
+      local cursor = not nexturl and opts.cursor and opts.cursor(resp)
+      if nexturl then
+        req = { method = "GET", url = nexturl, headers = opts.headers, timeout = opts.timeout, ok = opts.ok }
+      elseif cursor ~= nil and cursor ~= false and cursor ~= json.null and cursor ~= "" then
+        local query = {}
+        for k, v in pairs(opts.query or {}) do query[k] = v end
+        query[opts.cursor_param or "cursor"] = cursor
+        req.query = query
+      else
+        return all
+      end
+    end
+  end
   return client
 end
 

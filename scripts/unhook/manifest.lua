@@ -124,6 +124,10 @@ local EVENT = { fields = {
   options = { type = "table", each = OPTION },
   registration = { type = "table", shape = ENTRY },
   deregistration = { type = "table", shape = ENTRY, required = true },
+  -- reconcile: the provider's webhooks, how they match instances, which are ours
+  list = { type = "table", shape = ENTRY },
+  match = {},
+  owned = { type = "function" },
   gone = { type = "table", array_of = "integer" },
   retry = { type = "table", shape = { fields = {
     max_attempts = { type = "integer" }, base_ms = { type = "integer" },
@@ -322,14 +326,33 @@ local function check_entry(m, ep, kind, entry, opts, errs, report)
   end
 end
 
+-- match: "id", a path into the registration data ("config.url"), or a
+-- function(data) returning the key; match and owned need a list flow.
+local function check_reconcile(ev, ep, report)
+  local mt = type(ev.match)
+  if ev.match ~= nil and mt ~= "string" and mt ~= "function" then
+    report(ep .. ".match", fmt("%s.match: expected a registration-data path (string) or a function, got %s",
+      ep, tname(ev.match)))
+  elseif mt == "string" and (not ev.match:match("^[%w_]+[%w_%.]*$") or ev.match:find("..", 1, true)
+                             or ev.match:sub(-1) == ".") then
+    report(ep .. ".match", fmt("%s.match: '%s' is not a path like \"id\" or \"config.url\"", ep, ev.match))
+  end
+  for _, k in ipairs({ "match", "owned" }) do
+    if ev[k] ~= nil and ev.list == nil then
+      report(ep .. "." .. k, fmt("%s.%s: needs a list flow (%s.list)", ep, k, ep))
+    end
+  end
+end
+
 local function check_events(m, errs, report)
   if next(m.events) == nil then report("events", "events: declare at least one event") end
   for ename, ev in pairs(m.events) do
-    for _, kind in ipairs({ "registration", "deregistration" }) do
+    for _, kind in ipairs({ "registration", "deregistration", "list" }) do
       if ev[kind] then
         check_entry(m, "events." .. ename, kind, ev[kind], ev.options or {}, errs, report)
       end
     end
+    check_reconcile(ev, "events." .. ename, report)
   end
 end
 

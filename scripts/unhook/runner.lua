@@ -11,6 +11,7 @@ local chunks = require "unhook.chunks"
 local cards = require "unhook.cards"
 local helpers = require "unhook.helpers"
 local codes = require "unhook.codes"
+local reconcile = require "unhook.reconcile"
 
 local _M = {}
 
@@ -304,6 +305,13 @@ local function map_inputs(r)
 end
 
 local function read_registration(r)
+  if r.spec.kind == "list" then
+    -- a list run's "registration" is the stored instances (reconcile.c)
+    local ok, stored = pcall(json.decode, r.spec.registration or "[]")
+    if not ok then return setup(RC.usage, "stored instances: " .. tostring(stored)) end
+    r.stored = stored
+    return
+  end
   local registration, err = decode_registration(r.spec.registration)
   if err then return setup(RC.usage, err) end
   r.registration = registration
@@ -321,7 +329,8 @@ local function build_ctx(r)
     registration = r.registration,
     instance = { id = spec.instance_id or "test", connector = m.name, event = spec.event,
                  options = copy(r.options) },
-    reason = spec.reason or (spec.kind == "registration" and "enabled" or "disabled"),
+    reason = spec.reason or (spec.kind == "registration" and "enabled"
+      or spec.kind == "list" and "reconcile" or "disabled"),
     connection = copy(conn),
     log = logger(fmt("%s %s: ", m.name, spec.instance_id or "test")),
     http = client_for(p, base),
@@ -358,14 +367,30 @@ local function registration_data(r, ret)
   return { outcome = OUTCOME.done, registration = data }
 end
 
+-- What a list flow returned, compared with the stored instances.
+local function list_report(r, ret)
+  local where = r.spec.dir .. "/" .. r.entry.flow
+  if type(ret) ~= "table" then
+    return { outcome = OUTCOME.failed, code = "script",
+      message = fmt("%s: a list flow must return a list of webhooks (tables), got %s", where, type(ret)) }
+  end
+  local ok, report = pcall(reconcile.compare, ret, r.stored, r.ev,
+    reconcile.scope(r.entry, manifest.is_option), r.options, r.ctx)
+  if not ok then
+    return { outcome = OUTCOME.failed, code = "script", message = fmt("%s: %s", where, tostring(report)) }
+  end
+  return { outcome = OUTCOME.done, registration = json.encode(report) }
+end
+
 -- What the flow raised.
 local function error_outcome(r, err)
   local kind = r.spec.kind
   if unhook.is_error(err) and err.code == "stop" then
     -- branching.continue_if: a deregistration ends done; a registration
     -- that stops has no data to store
-    if kind == "registration" then
-      return { outcome = OUTCOME.failed, code = "stop", message = "the registration flow stopped without registration data: " .. tostring(err.message) }
+    if kind ~= "deregistration" then
+      return { outcome = OUTCOME.failed, code = "stop", message = "the " .. kind .. " flow stopped without "
+        .. (kind == "list" and "a list" or "registration data") .. ": " .. tostring(err.message) }
     end
     return { outcome = OUTCOME.done }
   end
@@ -383,6 +408,7 @@ local function call_flow(r)
   local ok, ret = xpcall(r.flow.run, chunks.expand, r.ctx, r.input)
   if not ok then return error_outcome(r, ret) end
   if r.spec.kind == "registration" then return registration_data(r, ret) end
+  if r.spec.kind == "list" then return list_report(r, ret) end
   return { outcome = OUTCOME.done }
 end
 

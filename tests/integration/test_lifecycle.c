@@ -530,14 +530,28 @@ static void test_enable_missing_option_stores_nothing(void **state)
     assert_int_equal(requests_with_method("POST"), 0);
 }
 
-static void test_enable_twice_is_usage(void **state)
+/* Enabling the same instance twice is idempotent: nothing runs. */
+static void test_enable_twice_is_already_on(void **state)
+{
+    fixture *f = *state;
+
+    enable_ok(f, "i1", 0);
+    assert_int_equal(enable_as(f, "i1", 0, OPTS), UNHOOK_OK);
+    assert_int_equal(f->res.note, UNHOOK_NOTE_ALREADY_ON);
+    assert_string_equal(f->res.code, "already_on");
+    assert_int_equal(requests_with_method("POST"), 1);
+}
+
+/* With other options it is refused, and points to update. */
+static void test_enable_twice_with_other_options_is_usage(void **state)
 {
     fixture *f = *state;
     unhook_instance *i;
 
     enable_ok(f, "i1", 0);
-    assert_int_equal(enable_as(f, "i1", 0, OPTS), UNHOOK_USAGE);
-    assert_non_null(strstr(unhook_errmsg(f->E), "i1"));
+    assert_int_equal(enable_as(f, "i1", 0, "{\"owner\":\"o\",\"repo\":\"r\","
+                               "\"url\":\"https://example.test/other\"}"), UNHOOK_USAGE);
+    assert_non_null(strstr(unhook_errmsg(f->E), "unhook update i1"));
     i = get(f, "i1");
     assert_string_equal(i->state, "registered");
     assert_int_equal(reg_hook_id(i->registration), FIRST_ID);
@@ -1466,7 +1480,8 @@ int main(void)
         T(test_enable_result_carries_registration),
         T(test_enable_after_disable),
         T(test_enable_missing_option_stores_nothing),
-        T(test_enable_twice_is_usage),
+        T(test_enable_twice_is_already_on),
+        T(test_enable_twice_with_other_options_is_usage),
         T(test_disable_done),
         T(test_disable_404_is_gone),
         T(test_disable_410_is_gone),
