@@ -9,10 +9,10 @@ SHAREDIR ?= $(PREFIX)/share/unhook
 LUA_CMOD ?= $(PREFIX)/lib/lua/5.4
 
 CC      ?= cc
-PKGS    := lua5.4 libcurl lua5.4-cjson sqlite3 libcrypto
+PKGS    := lua5.4 libcurl lua5.4-cjson sqlite3 libcrypto libpq
 DEBS    := liblua5.4-dev lua5.4 libcurl4-openssl-dev lua-cjson-dev lua-cjson \
            libsqlite3-dev lua-busted libcmocka-dev pkg-config python3 curl valgrind \
-           libssl-dev openssl binutils gcc time
+           libssl-dev openssl binutils gcc time libpq-dev postgresql
 
 B       := build
 OPT     ?= -O2 -g
@@ -62,7 +62,7 @@ TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%) \
             $(ITEST_SRC:tests/integration/%.c=$(B)/itests/%)
 SUPPORT_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tests/support/*.c))
 
-.PHONY: all deps test check unit integration spec e2e arch demo install uninstall clean bench fuzz FORCE
+.PHONY: all deps test check unit integration spec e2e arch demo install uninstall clean bench bench-scale fuzz FORCE
 
 SOVER   := 0
 VERSION := 0.1.0
@@ -126,7 +126,7 @@ $(B)/unhook.pc: core/unhook.pc.in Makefile $(STAMP)
 # The Lua module: the engine inside, Lua itself from the host interpreter.
 $(B)/lua/unhook.so: $(LUAMOD_OBJ) $(LIB_OBJ) $(STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) -shared $(LDFLAGS) -o $@ $(LUAMOD_OBJ) $(LIB_OBJ) $(shell pkg-config --libs libcurl lua5.4-cjson sqlite3 libcrypto) -lm
+	$(CC) -shared $(LDFLAGS) -o $@ $(LUAMOD_OBJ) $(LIB_OBJ) $(shell pkg-config --libs libcurl lua5.4-cjson sqlite3 libcrypto libpq) -lm
 
 TEST_LINK = $(SUPPORT_OBJ) $(B)/libunhook.a $(PKG_LIBS) -lm -lcmocka
 $(B)/tests/%: tests/unit/%.c $(SUPPORT_OBJ) $(B)/libunhook.a $(STAMP)
@@ -168,6 +168,12 @@ demo: deps all
 # both against nginx on loopback (tests/bench/README.md).
 bench: all
 	N="$(N)" C="$(C)" sh tests/bench/run.sh
+
+# make bench-scale [N=8000]: 1, 2 and 4 worker processes on one PostgreSQL
+# database (a private cluster), --concurrency 16 each, against a provider
+# that answers each DELETE after 20 ms (README.md, PostgreSQL).
+bench-scale: deps all
+	N="$(or $(N),8000)" sh tests/bench/scale.sh
 
 # make fuzz [FUZZ_SECONDS=60]: libFuzzer targets (clang, ASan/UBSan) built
 # into build/fuzz; the kept regression inputs are replayed first, then each

@@ -13,6 +13,7 @@ typedef struct backend {
 
 static const backend backends[] = {
     {NULL, uh_store_sqlite_open},
+    {"postgresql://", uh_store_pg_open}, {"postgres://", uh_store_pg_open},
 };
 
 int uh_store_open(const char *location, uh_store **out, char *err,

@@ -82,7 +82,7 @@ static int may_enable(unhook_engine *E, uh_store *s, const char *id,
     if (rc != UNHOOK_OK)
         return uh_store_err(E, rc);
     rc = UNHOOK_USAGE;
-    if (uh_claimed_elsewhere(&i, E->owner, now))
+    if (uh_claimed_elsewhere(&i, E->owner, now, s->shared))
         uh_seterr(&E->diag, "instance '%s' is being worked on by another unhook "
                   "process; try again when it is done", id);
     else if (i.desired == UH_WANT_ON && i.state == UH_REGISTERED)
@@ -195,7 +195,7 @@ int unhook_instance_disable(unhook_engine *E, const char *id,
     if ((rc = s->ops->get(s, id, &i)) != UNHOOK_OK)
         return uh_store_err(E, rc);
     t.now = uh_wall_now();
-    t.busy = uh_claimed_elsewhere(&i, E->owner, t.now);
+    t.busy = uh_claimed_elsewhere(&i, E->owner, t.now, s->shared);
     switch (uh_transition(&i, &t)) {
     case UH_V_NOTHING:
         set_code(res, UNHOOK_NOTE_ALREADY_OFF, "already_off", NULL);

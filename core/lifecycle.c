@@ -208,8 +208,10 @@ int uh_owner_alive(const char *owner)
     return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno != ESRCH);
 }
 
-int uh_claimed_elsewhere(const uh_inst *i, const char *me, double now)
+int uh_claimed_elsewhere(const uh_inst *i, const char *me, double now,
+                         int lease_only)
 {
     return i->claim_owner && i->claimed_until > now &&
-           strcmp(i->claim_owner, me) != 0 && uh_owner_alive(i->claim_owner);
+           strcmp(i->claim_owner, me) != 0 &&
+           (lease_only || uh_owner_alive(i->claim_owner));
 }

@@ -69,11 +69,15 @@ uh_verdict uh_transition(uh_inst *i, uh_trans *t);
 int uh_bulk_disable(const char *reason, uh_bulk out[2]);
 int uh_bulk_requeue(uh_bulk out[2]);
 
-/* Whether owner ("host:pid:...") is a live process, as far as this host
- * can tell (another host's owners are trusted to their lease). */
+/* Whether owner ("host:pid:nonce") is a live process, as far as this host
+ * can tell (another host's owners are trusted to their lease).  Meaningful
+ * for a store on one machine only: a shared store's (store.h) owners are
+ * judged by their lease alone, a host name and pid being no proof there. */
 int uh_owner_alive(const char *owner);
-/* Whether i is claimed now by a live owner other than me. */
-int uh_claimed_elsewhere(const uh_inst *i, const char *me, double now);
+/* Whether i is claimed now by an owner other than me: a live one, or with
+ * lease_only (a shared store), any whose lease has not ended. */
+int uh_claimed_elsewhere(const uh_inst *i, const char *me, double now,
+                         int lease_only);
 
 /* ---- the engine's store (storage.c) -------------------------------- */
 

@@ -45,7 +45,7 @@ static int get_free(unhook_engine *E, uh_store **s, const char *id, uh_inst *i)
         return rc;
     if ((rc = (*s)->ops->get(*s, id, i)) != UNHOOK_OK)
         return uh_store_err(E, rc);
-    if (uh_claimed_elsewhere(i, E->owner, uh_wall_now())) {
+    if (uh_claimed_elsewhere(i, E->owner, uh_wall_now(), (*s)->shared)) {
         uh_seterr(&E->diag, "instance '%s' is being worked on by another unhook "
                   "process; try again when it is done", id);
         uh_inst_clear(i);

@@ -43,7 +43,7 @@ int unhook_import(unhook_engine *E, const char *jsonl, size_t len, long *count)
 static int replace_one(unhook_engine *E, uh_store *s, const uh_inst *old,
                        const char *id, double now)
 {
-    if (uh_claimed_elsewhere(old, E->owner, now)) {
+    if (uh_claimed_elsewhere(old, E->owner, now, s->shared)) {
         snprintf(s->errmsg, sizeof s->errmsg, "instance '%s' is being worked on "
                  "by another unhook process; nothing was imported", id);
         return UNHOOK_USAGE;

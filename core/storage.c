@@ -18,7 +18,22 @@ static const char *db_path(unhook_engine *E)
 
 int uh_store_missing(unhook_engine *E)
 {
-    return !E->store && access(db_path(E), F_OK) != 0;
+    /* a server's database (a URL) is never created by reading it */
+    return !E->store && !strstr(db_path(E), "://") && access(db_path(E), F_OK) != 0;
+}
+
+/* A nonce for the owner id: two engines of one process, or a pid reused
+ * on another machine sharing the store, never hold the same owner. */
+static unsigned nonce(unhook_engine *E)
+{
+    unsigned v = 0;
+    FILE *f = fopen("/dev/urandom", "rb");
+
+    if (!f || fread(&v, sizeof v, 1, f) != 1)
+        v = (unsigned)(E->rng >> 16);
+    if (f)
+        fclose(f);
+    return v;
 }
 
 int uh_engine_store(unhook_engine *E, uh_store **out)
@@ -34,7 +49,8 @@ int uh_engine_store(unhook_engine *E, uh_store **out)
             return rc;
         }
         gethostname(host, sizeof host - 1);
-        snprintf(E->owner, sizeof E->owner, "%s:%ld", host, (long)getpid());
+        snprintf(E->owner, sizeof E->owner, "%s:%ld:%08x", host, (long)getpid(),
+                 nonce(E));
     }
     *out = E->store;
     return UNHOOK_OK;

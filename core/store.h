@@ -104,10 +104,24 @@ typedef struct uh_store_ops {
     /* earliest next attempt of pending work matching f, 0 if none */
     int (*next_due)(uh_store *s, const unhook_filter *f, double *when);
     void (*close)(uh_store *s);
+    /* Optional (NULL: not offered).  Extend every claim of owner to
+     * until: a shared store's worker keeps its leases alive this way. */
+    int (*renew)(uh_store *s, const char *owner, double until);
+    /* Block until new due work is announced or timeout_s passed (a
+     * notification may be missed: callers poll next_due as well). */
+    int (*wait)(uh_store *s, double timeout_s);
 } uh_store_ops;
 
 struct uh_store {
     const uh_store_ops *ops;
+    /*
+     * Shared by workers on several machines: a claim is live until its
+     * lease ends, whatever this host can see of the owner's process (no
+     * uh_owner_alive).  lease: the claims' lease in seconds the backend
+     * wants (renewed every third of it), 0 for the work loop's default.
+     */
+    int shared;
+    double lease;
     char errmsg[512];
 };
 
@@ -135,5 +149,6 @@ int uh_store_open(const char *location, uh_store **out, char *err,
 /* The backends. */
 int uh_store_sqlite_open(const char *path, uh_store **out, char *err,
                          size_t errsz);
+int uh_store_pg_open(const char *url, uh_store **out, char *err, size_t errsz);
 
 #endif

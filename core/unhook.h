@@ -492,6 +492,19 @@ UNHOOK_API int unhook_reconcile(unhook_engine *engine, const unhook_flow_request
  */
 UNHOOK_API char *unhook_reconcile_item_json(const unhook_reconcile_item *item);
 
+/*
+ * Copy the engine's store (every instance and its whole history) into
+ * the store at location: a path (SQLite) or a postgresql:// URL, created
+ * and brought to the current schema if need be, which must hold no
+ * instance yet (UNHOOK_USAGE otherwise).  Claims are not copied.
+ * Committed every 1000 instances; a copy that fails leaves the target
+ * partly filled: empty it and run again.  *count (may be NULL) receives
+ * how many instances were copied.  Passwords in a URL never appear in
+ * unhook_errmsg().
+ */
+UNHOOK_API int unhook_store_migrate(unhook_engine *engine, const char *location,
+                                    long *count);
+
 /* ---- JSON renderings ---------------------------------------------------- */
 
 /*

@@ -2,7 +2,9 @@
  * work.c -- the work loop: claim due instances in batches, run their
  * attempts concurrently under the engine's and each connector's limits,
  * and commit the outcomes (in batches, before they are counted or
- * reported).  Claims of local processes that died are taken over.
+ * reported).  Claims of local processes that died are taken over; in a
+ * shared store (store.h) claims end with their lease only, which the loop
+ * renews while it works.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,7 +83,8 @@ typedef struct work {
     job *queue;                 /* claimed, not started */
     job *finished;              /* run, outcome not yet committed */
     int nfinished, active;
-    double last_flush, last_progress;
+    double last_flush, last_progress, last_renew;
+    double lease;               /* seconds a claim lasts */
     const char *owner;
     unhook_stats *stats;
     unhook_progress_fn progress;
@@ -350,7 +353,7 @@ static int claim_more(work *w, int max)
         f = *w->f;
     f.id = w->only_id;
     rc = w->s->ops->claim(w->s, &f, uh_wall_now(), w->owner,
-                          uh_wall_now() + LEASE_S, max, batch, &n);
+                          uh_wall_now() + w->lease, max, batch, &n);
     for (int k = n - 1; k >= 0; k--) {
         job *j = calloc(1, sizeof *j);
         if (!j) {
@@ -430,7 +433,7 @@ static void reap(work *w)
     owners dead = {0};
     double now = uh_wall_now();
 
-    if (now - w->E->last_reap < REAP_S)
+    if (w->s->shared || now - w->E->last_reap < REAP_S)
         return;
     w->E->last_reap = now;
     if (w->s->ops->owners(w->s, now, add_dead, &dead) != UNHOOK_OK)
@@ -457,9 +460,14 @@ static int idle(work *w, int wait, double end)
     if (end && uh_now() >= end)
         return 0;
     sleep_s = next - uh_wall_now();
-    if (sleep_s > 0.5)
-        sleep_s = 0.5;
-    if (sleep_s > 0)
+    /* a store that announces new work wakes us: poll less often */
+    if (sleep_s > (w->s->ops->wait ? 5.0 : 0.5))
+        sleep_s = w->s->ops->wait ? 5.0 : 0.5;
+    if (end && sleep_s > end - uh_now())
+        sleep_s = end - uh_now();
+    if (sleep_s > 0 && w->s->ops->wait)
+        w->s->ops->wait(w->s, sleep_s);
+    else if (sleep_s > 0)
         usleep((useconds_t)(sleep_s * 1e6));
     return 1;
 }
@@ -506,19 +514,34 @@ static void work_free(work *w)
     uh_idset_free(&w->pending);
 }
 
+/* A shared store's leases are short: keep ours alive while we work. */
+static void renew(work *w)
+{
+    double now = uh_wall_now();
+
+    if (!w->s->ops->renew || now - w->last_renew < w->lease / 3)
+        return;
+    w->last_renew = now;
+    if (w->s->ops->renew(w->s, w->owner, now + w->lease) != UNHOOK_OK)
+        uh_store_err(w->E, UNHOOK_STORE);
+}
+
 static int work_loop(work *w, long max_ms, int wait)
 {
     double end = max_ms >= 0 ? uh_now() + (double)max_ms / 1000.0 : 0;
     int claiming = 1, cap = w->E->concurrency * 2 + 8;
 
     w->owner = w->E->owner;
+    w->lease = w->s->lease > 0 ? w->s->lease : LEASE_S;
     w->last_flush = w->last_progress = uh_now();
+    w->last_renew = uh_wall_now();
     for (;;) {
         double wake = 0;
         int queued = 0;
 
         if (claiming)
             reap(w);
+        renew(w);
         for (job *j = w->queue; j; j = j->next)
             queued++;
         if (claiming && queued < w->E->concurrency && w->rc == UNHOOK_OK) {

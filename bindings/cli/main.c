@@ -30,9 +30,11 @@ static const char usage_main[] =
     "  update ID                  change an instance's options, make-before-break\n"
     "  edit ID                    replace an instance's registration data by hand\n"
     "  forget ID                  remove an instance that is off (history kept)\n"
+    "  migrate --to LOCATION      copy the store into another (SQLite, PostgreSQL)\n"
     "\n"
     "options:\n"
-    "  --db PATH          the store (default: $UNHOOK_DB, else ./unhook.db)\n"
+    "  --db PATH|URL      the store: a SQLite file or a postgresql:// URL\n"
+    "                     (default: $UNHOOK_DB, else ./unhook.db)\n"
     "  --connectors DIR   search DIR for connectors by name (also UNHOOK_CONNECTORS)\n"
     "  --memory-mb N      memory cap of each flow (default 64, or the manifest's)\n"
     "  --timeout-ms N     wall-clock budget of each flow (default 30000, or the manifest's)\n"
@@ -54,6 +56,7 @@ static const struct command {
     {"resume", cmd_resume}, {"import", cmd_import}, {"export", cmd_export},
     {"reconcile", cmd_reconcile}, {"update", cmd_update}, {"edit", cmd_edit},
     {"forget", cmd_forget},
+    {"migrate", cmd_migrate},
 };
 
 /* --memory-mb N or --timeout-ms N at argv[*i]: GO_ON or the status. */

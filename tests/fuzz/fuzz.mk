@@ -8,7 +8,7 @@ B        ?= build
 FB       := $(B)/fuzz
 FUZZ_CC  ?= clang
 SHAREDIR ?= /usr/local/share/unhook
-PKGS     ?= lua5.4 libcurl lua5.4-cjson sqlite3 libcrypto
+PKGS     ?= lua5.4 libcurl lua5.4-cjson sqlite3 libcrypto libpq
 
 SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all \
             -fno-omit-frame-pointer

@@ -4,7 +4,9 @@
  * against the fixture provider whose URL is in UNHOOK_TEST_URL
  * (tests/run.sh starts it; without it every test is skipped).
  *
- * Each test has a scratch folder with its own database (unhook_config.db)
+ * Each test has a scratch folder with its own database (unhook_config.db,
+ * or with UNHOOK_TEST_PG a PostgreSQL database of its own: the same tests
+ * run against both stores, tests/pg/run.sh)
  * and a connection file pointing at the provider (bearer test-token);
  * the provider is reset first.  The bundled github connector is found on
  * the search path scripts/connectors (run from the repo root); small
@@ -154,7 +156,9 @@ static int setup(void **state)
     snprintf(f->dir, sizeof f->dir, "/tmp/unhook-lifecycle-XXXXXX");
     if (!mkdtemp(f->dir))
         return -1;
-    snprintf(f->db, sizeof f->db, "%s/unhook_config.db", f->dir);
+    /* the same tests against either store (tests/pg/run.sh sets UNHOOK_TEST_PG) */
+    if (!support_pg_db(f->db, sizeof f->db))
+        snprintf(f->db, sizeof f->db, "%s/unhook_config.db", f->dir);
     snprintf(f->cdir, sizeof f->cdir, "%s/c", f->dir);
     write_connection(f, "conn.json", NULL, f->conn, sizeof f->conn);
     if (provider_control("POST", "/_control/reset", NULL, NULL) != 200)

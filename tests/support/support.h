@@ -33,4 +33,8 @@ void support_rm_tree(const char *dir);
 long provider_control(const char *method, const char *path, const char *body,
                       char **out);
 
+/* With UNHOOK_TEST_PG set: a new database there, its URL in url; returns
+ * 1 (0 without UNHOOK_TEST_PG: the caller uses SQLite). */
+int support_pg_db(char *url, size_t size);
+
 #endif

@@ -1,0 +1,29 @@
+#!/bin/sh
+# The PostgreSQL suite (tests/run.sh pg, in make test): a private cluster,
+# the store tests (test_lifecycle) against it, unhook migrate, LISTEN/NOTIFY
+# waking a waiting worker, then the
+# multi-worker tests (a worker SIGKILLed mid-run; the server restarted
+# mid-run).
+set -u
+cd "$(dirname "$0")/../.."
+PROVIDER=
+if [ -z "${UNHOOK_TEST_URL:-}" ]; then
+    . tests/provider/start.sh
+fi
+. tests/pg/cluster.sh || exit 1
+trap 'pg_cluster_stop; [ -z "$PROVIDER" ] || { kill $PROVIDER; rm -rf "$T"; }' EXIT
+st=0
+echo "-- test_lifecycle against PostgreSQL"
+./build/itests/test_lifecycle >"$PG_DIR/lifecycle.log" 2>&1 || { cat "$PG_DIR/lifecycle.log"; st=1; }
+grep -E "PASSED|FAILED" "$PG_DIR/lifecycle.log"
+echo "-- migrate"
+(. tests/pg/migrate.sh) || st=1
+echo "-- notify"
+(. tests/pg/notify.sh) || st=1
+for what in kill restart; do
+    echo "-- workers: $what"
+    t0=$(date +%s)
+    (. tests/pg/workers.sh) || st=1
+    echo "($(($(date +%s) - t0)) s)"
+done
+exit $st
