@@ -1,0 +1,308 @@
+/*
+ * test_store.c -- the store interface (core/store.h) itself, below the
+ * lifecycle: rows, every state read back, compare-and-set under a claim,
+ * claims and leases, set-based transitions, history inside a transaction,
+ * remove, and the optional ops (renew, OAuth2 token rows).
+ *
+ * The same tests against either backend: a SQLite file in a scratch
+ * folder, or with UNHOOK_TEST_PG (tests/pg/run.sh) a PostgreSQL database
+ * of its own for each test.  An op a backend does not offer (NULL) is
+ * skipped there, but PostgreSQL must offer every one.
+ */
+#include "support.h"
+#include <limits.h>
+#include <unistd.h>
+
+#include "store.h"
+
+typedef struct fixture {
+    char dir[256], loc[PATH_MAX];
+    int pg;
+    uh_store *s;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    char err[512];
+
+    if (!f)
+        return -1;
+    snprintf(f->dir, sizeof f->dir, "/tmp/unhook-store-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    f->pg = support_pg_db(f->loc, sizeof f->loc);
+    if (!f->pg)
+        snprintf(f->loc, sizeof f->loc, "%s/unhook.db", f->dir);
+    if (uh_store_open(f->loc, &f->s, err, sizeof err) != UNHOOK_OK) {
+        fprintf(stderr, "open %s: %s\n", f->loc, err);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+
+    f->s->ops->close(f->s);
+    support_rm_tree(f->dir);
+    free(f);
+    return 0;
+}
+
+static void put(uh_store *s, const char *id, const char *connector,
+                uh_state st, uh_desired want, double next)
+{
+    uh_inst i = {0};
+
+    i.id = (char *)id;
+    i.connector = (char *)connector;
+    i.event = (char *)"push";
+    i.options = (char *)"{}";
+    i.registration = (char *)"{\"id\":1}";
+    i.state = st;
+    i.desired = want;
+    i.next_attempt_at = next;
+    i.created_at = i.updated_at = 1000;
+    assert_int_equal(s->ops->put(s, &i), UNHOOK_OK);
+}
+
+static uh_state state_of(uh_store *s, const char *id)
+{
+    uh_inst i;
+    uh_state st;
+
+    assert_int_equal(s->ops->get(s, id, &i), UNHOOK_OK);
+    st = i.state;
+    uh_inst_clear(&i);
+    return st;
+}
+
+static void test_every_state_reads_back(void **state)
+{
+    fixture *f = *state;
+
+    for (int k = 0; k < UH_NSTATES; k++) {
+        char id[16];
+        snprintf(id, sizeof id, "s%d", k);
+        put(f->s, id, "github", (uh_state)k, UH_WANT_ON, 0);
+        assert_string_equal(uh_state_name(state_of(f->s, id)),
+                            uh_state_name((uh_state)k));
+    }
+}
+
+static void test_get_unknown_is_notfound(void **state)
+{
+    fixture *f = *state;
+    uh_inst i;
+
+    assert_int_equal(f->s->ops->get(f->s, "nope", &i), UNHOOK_NOTFOUND);
+}
+
+static int count_history(void *ud, const unhook_history *h)
+{
+    (void)h;
+    ++*(int *)ud;
+    return 0;
+}
+
+static void add_history(uh_store *s, const char *id, const char *action, int attempt)
+{
+    unhook_history h = {0};
+
+    h.instance_id = id;
+    h.at = 1000 + attempt;
+    h.action = action;
+    h.outcome = "done";
+    h.status = 204;
+    h.attempt = attempt;
+    assert_int_equal(s->ops->history_add(s, &h), UNHOOK_OK);
+}
+
+static void test_remove_keeps_history(void **state)
+{
+    fixture *f = *state;
+    uh_inst i;
+    int n = 0;
+
+    put(f->s, "a", "github", UH_OFF, UH_WANT_OFF, 0);
+    add_history(f->s, "a", "deregister", 1);
+    assert_int_equal(f->s->ops->remove(f->s, "a"), UNHOOK_OK);
+    assert_int_equal(f->s->ops->get(f->s, "a", &i), UNHOOK_NOTFOUND);
+    assert_int_equal(f->s->ops->remove(f->s, "a"), UNHOOK_NOTFOUND);
+    assert_int_equal(f->s->ops->history_list(f->s, "a", count_history, &n), UNHOOK_OK);
+    assert_int_equal(n, 1);
+}
+
+static int claim(uh_store *s, const char *owner, double now, double until, int max)
+{
+    uh_inst out[8];
+    int n = 0;
+
+    assert_int_equal(s->ops->claim(s, NULL, now, owner, until, max, out, &n), UNHOOK_OK);
+    for (int k = 0; k < n; k++)
+        uh_inst_clear(&out[k]);
+    return n;
+}
+
+static void test_claim_skips_live_claims_takes_lapsed(void **state)
+{
+    fixture *f = *state;
+
+    put(f->s, "d1", "github", UH_DEREGISTERING, UH_WANT_OFF, 10);
+    put(f->s, "d2", "github", UH_DEREGISTERING, UH_WANT_OFF, 10);
+    put(f->s, "later", "github", UH_DEREGISTERING, UH_WANT_OFF, 5000);
+    put(f->s, "on", "github", UH_REGISTERED, UH_WANT_ON, 0);
+    assert_int_equal(claim(f->s, "A:1:1", 100, 200, 1), 1);
+    assert_int_equal(claim(f->s, "B:2:2", 100, 200, 8), 1);   /* the other one */
+    assert_int_equal(claim(f->s, "C:3:3", 150, 250, 8), 0);   /* both held */
+    assert_int_equal(claim(f->s, "C:3:3", 300, 400, 8), 2);   /* both lapsed */
+}
+
+static void test_finish_is_compare_and_set(void **state)
+{
+    fixture *f = *state;
+    uh_inst i;
+    int cas = -1;
+
+    put(f->s, "d", "github", UH_DEREGISTERING, UH_WANT_OFF, 10);
+    assert_int_equal(claim(f->s, "A:1:1", 100, 200, 8), 1);
+    assert_int_equal(f->s->ops->get(f->s, "d", &i), UNHOOK_OK);
+    i.state = UH_OFF;
+    assert_int_equal(f->s->ops->finish(f->s, &i, "B:2:2", 110, &cas), UNHOOK_OK);
+    assert_int_equal(cas, UH_CAS_LOST);
+    i.desired = UH_WANT_ON;     /* not what is stored: desired changed */
+    assert_int_equal(f->s->ops->finish(f->s, &i, "A:1:1", 110, &cas), UNHOOK_OK);
+    assert_int_equal(cas, UH_CAS_CHANGED);
+    i.desired = UH_WANT_OFF;
+    assert_int_equal(f->s->ops->finish(f->s, &i, "A:1:1", 110, &cas), UNHOOK_OK);
+    assert_int_equal(cas, UH_CAS_OK);
+    uh_inst_clear(&i);
+    assert_int_equal(f->s->ops->get(f->s, "d", &i), UNHOOK_OK);
+    assert_int_equal(i.state, UH_OFF);
+    assert_null(i.claim_owner);
+    uh_inst_clear(&i);
+}
+
+static void test_bulk_with_filter(void **state)
+{
+    fixture *f = *state;
+    uh_bulk b = {0};
+    unhook_filter flt = {0};
+    long count = -1;
+
+    put(f->s, "g1", "github", UH_REGISTERED, UH_WANT_ON, 0);
+    put(f->s, "g2", "github", UH_REGISTERED, UH_WANT_ON, 0);
+    put(f->s, "s1", "slack", UH_REGISTERED, UH_WANT_ON, 0);
+    put(f->s, "g3", "github", UH_OFF, UH_WANT_OFF, 0);
+    b.from = 1u << UH_REGISTERED;
+    b.desired = -1;
+    b.registered = 1;
+    b.to_desired = UH_WANT_OFF;
+    b.to = UH_DEREGISTERING;
+    b.reason = "disabled";
+    b.reset = 1;
+    flt.connector = "github";
+    assert_int_equal(f->s->ops->bulk(f->s, &b, &flt, 500, &count), UNHOOK_OK);
+    assert_int_equal(count, 2);
+    assert_int_equal(state_of(f->s, "g1"), UH_DEREGISTERING);
+    assert_int_equal(state_of(f->s, "s1"), UH_REGISTERED);
+    assert_int_equal(state_of(f->s, "g3"), UH_OFF);
+    assert_int_equal(claim(f->s, "A:1:1", 600, 700, 8), 2);
+}
+
+static void test_history_in_transaction(void **state)
+{
+    fixture *f = *state;
+    int n = 0;
+
+    put(f->s, "h", "github", UH_OFF, UH_WANT_OFF, 0);
+    assert_int_equal(f->s->ops->begin(f->s), UNHOOK_OK);
+    for (int k = 1; k <= 3; k++)
+        add_history(f->s, "h", "deregister", k);
+    /* read inside the transaction: the lines held so far are seen */
+    assert_int_equal(f->s->ops->history_list(f->s, "h", count_history, &n), UNHOOK_OK);
+    assert_int_equal(n, 3);
+    add_history(f->s, "h", "deregister", 4);
+    assert_int_equal(f->s->ops->commit(f->s), UNHOOK_OK);
+    n = 0;
+    assert_int_equal(f->s->ops->history_list(f->s, "h", count_history, &n), UNHOOK_OK);
+    assert_int_equal(n, 4);
+    /* a rolled-back transaction leaves no line */
+    assert_int_equal(f->s->ops->begin(f->s), UNHOOK_OK);
+    add_history(f->s, "h", "deregister", 5);
+    f->s->ops->rollback(f->s);
+    n = 0;
+    assert_int_equal(f->s->ops->history_list(f->s, "h", count_history, &n), UNHOOK_OK);
+    assert_int_equal(n, 4);
+}
+
+static void test_renew_extends_claims(void **state)
+{
+    fixture *f = *state;
+
+    if (!f->s->ops->renew) {
+        assert_false(f->pg);
+        skip();
+    }
+    put(f->s, "d", "github", UH_DEREGISTERING, UH_WANT_OFF, 10);
+    assert_int_equal(claim(f->s, "A:1:1", 100, 200, 8), 1);
+    assert_int_equal(f->s->ops->renew(f->s, "A:1:1", 1000), UNHOOK_OK);
+    assert_int_equal(claim(f->s, "B:2:2", 300, 400, 8), 0);  /* still A's */
+    assert_int_equal(claim(f->s, "B:2:2", 1100, 1200, 8), 1);
+}
+
+static void test_token_rows_compare_and_set(void **state)
+{
+    fixture *f = *state;
+    static const unsigned char bytes[] = {0x00, 0xff, 0x10, 'a', 0x00, 0x7f};
+    uh_token_row in = {0}, got;
+    int cas = -1;
+
+    if (!f->s->ops->token_get) {
+        assert_false(f->pg);    /* PostgreSQL has token rows */
+        skip();
+    }
+    assert_int_equal(f->s->ops->token_get(f->s, "k1", &got), UNHOOK_NOTFOUND);
+    in.key = (char *)"k1";
+    in.sealed = (unsigned char *)"first";
+    in.len = 5;
+    assert_int_equal(f->s->ops->token_cas(f->s, &in, 0, &cas), UNHOOK_OK);
+    assert_int_equal(cas, UH_CAS_OK);
+    assert_int_equal(f->s->ops->token_cas(f->s, &in, 0, &cas), UNHOOK_OK);
+    assert_int_equal(cas, UH_CAS_LOST);         /* the row exists already */
+    in.sealed = (unsigned char *)bytes;
+    in.len = sizeof bytes;
+    in.lease_until = 1234.5;
+    assert_int_equal(f->s->ops->token_cas(f->s, &in, 2, &cas), UNHOOK_OK);
+    assert_int_equal(cas, UH_CAS_LOST);         /* version is 1 */
+    assert_int_equal(f->s->ops->token_cas(f->s, &in, 1, &cas), UNHOOK_OK);
+    assert_int_equal(cas, UH_CAS_OK);
+    assert_int_equal(f->s->ops->token_get(f->s, "k1", &got), UNHOOK_OK);
+    assert_string_equal(got.key, "k1");
+    assert_int_equal(got.version, 2);
+    assert_int_equal(got.len, sizeof bytes);
+    assert_memory_equal(got.sealed, bytes, sizeof bytes);
+    assert_true(got.lease_until == 1234.5);
+    uh_token_row_clear(&got);
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_every_state_reads_back),
+        T(test_get_unknown_is_notfound),
+        T(test_remove_keeps_history),
+        T(test_claim_skips_live_claims_takes_lapsed),
+        T(test_finish_is_compare_and_set),
+        T(test_bulk_with_filter),
+        T(test_history_in_transaction),
+        T(test_renew_extends_claims),
+        T(test_token_rows_compare_and_set),
+    };
+#undef T
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
