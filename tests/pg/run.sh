@@ -1,10 +1,9 @@
 #!/bin/sh
 # The PostgreSQL suite (tests/run.sh pg, in make test): a private cluster,
-# the store tests (test_store, test_lifecycle) against it, the claim
-# query's plan (EXPLAIN), the schema migrated from an older version, unhook migrate, LISTEN/NOTIFY
-# waking a waiting worker, then the
-# multi-worker tests (a worker SIGKILLed mid-run; the server restarted
-# mid-run).
+# the store tests (test_store, test_lifecycle) against it, the schema's
+# versions, the claim query's plan (EXPLAIN), unhook migrate, LISTEN/NOTIFY
+# waking a waiting worker, then the multi-worker tests (a worker SIGKILLed
+# mid-run; the server restarted mid-run).
 set -u
 cd "$(dirname "$0")/../.."
 PROVIDER=
@@ -21,6 +20,10 @@ for t in test_store test_lifecycle; do
     # PostgreSQL offers every op: nothing may be skipped there
     ! grep -q "SKIPPED" "$PG_DIR/$t.log" || st=1
 done
+echo "-- schema"
+(. tests/pg/schema.sh) || st=1
+echo "-- plan"
+(. tests/pg/plan.sh) || st=1
 echo "-- migrate"
 (. tests/pg/migrate.sh) || st=1
 echo "-- notify"
