@@ -149,6 +149,7 @@ int uh_sched_step(uh_sched *s, int wait_ms)
             r->next = NULL;
             if (r->done)
                 r->done(r);
+            ready = 1;          /* a slot is free: the caller may start more */
             continue;
         }
         pp = &r->next;

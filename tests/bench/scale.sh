@@ -31,27 +31,41 @@ printf '{"base_url": "http://127.0.0.1:%s", "auth": {"type": "bearer", "token": 
 chmod 600 "$work/conn.json"
 python3 tests/pg/instances.py "$N" "$work/conn.json" s 1000000 >"$work/in.jsonl"
 now() { date +%s.%N; }
+# CPU seconds the server has used: the postmaster and its children, the
+# live ones and (through the postmaster's cutime) those that exited
+server_cpu() {
+    pm=$(head -n 1 "$PG_DIR/data/postmaster.pid")
+    { cat "/proc/$pm/stat"; for c in $(cat "/proc/$pm/task/$pm/children"); do
+        cat "/proc/$c/stat" 2>/dev/null; done; } |
+    awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); t += $12 + $13 + $14 + $15 } END { printf "%.2f", t / hz }'
+}
 echo "bench-scale: $N instances a run, DELETE answered after $DELAY_MS ms, --concurrency 16 a worker"
 echo "machine: $(nproc) CPU ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}')"
-printf '%-8s %10s %18s\n' workers seconds "deregistrations/s"
+printf '%-8s %10s %18s %14s %14s\n' workers seconds "deregistrations/s" "worker CPU s" "server CPU s"
 one=""
 for w in $WORKERS; do
     name="scale_${w}_$(date +%s%N)"
     db=$(pg_newdb "$name")
     "$UNHOOK" --db "$db" --connectors scripts/connectors import "$work/in.jsonl" >/dev/null
+    c0=$(server_cpu)
     t0=$(now)
     pids=""
     for k in $(seq 1 "$w"); do
-        ${TIMEIT:-} "$UNHOOK" --db "$db" --connectors scripts/connectors resume --concurrency 16 \
+        /usr/bin/time -o "$work/t$k" -f "%U %S" \
+            "$UNHOOK" --db "$db" --connectors scripts/connectors resume --concurrency 16 \
             >"$work/w$k.log" 2>&1 &
         pids="$pids $!"
     done
     for p in $pids; do wait "$p" || { echo "worker failed:"; cat "$work"/w*.log; exit 1; }; done
     t1=$(now)
+    c1=$(server_cpu)
     left=$(pg_sql -d "$name" -c "SELECT count(*) FROM instances WHERE state <> 'off'")
     [ "$left" -eq 0 ] || { echo "$left instances not off"; exit 1; }
     rate=$(echo "$t0 $t1 $N" | awk '{printf "%.0f", $3 / ($2 - $1)}')
-    printf '%-8s %10s %18s\n' "$w" "$(echo "$t0 $t1" | awk '{printf "%.2f", $2 - $1}')" "$rate"
+    cpu=$(cat "$work"/t* | awk '{c += $1 + $2} END {printf "%.2f", c}')
+    rm -f "$work"/t*
+    printf '%-8s %10s %18s %14s %14s\n' "$w" "$(echo "$t0 $t1" | awk '{printf "%.2f", $2 - $1}')" "$rate" "$cpu" \
+        "$(echo "$c0 $c1" | awk '{printf "%.2f", $2 - $1}')"
     [ -n "$one" ] || one=$rate
     last=$rate
     lastw=$w
