@@ -215,3 +215,33 @@ int uh_claimed_elsewhere(const uh_inst *i, const char *me, double now,
            strcmp(i->claim_owner, me) != 0 &&
            (lease_only || uh_owner_alive(i->claim_owner));
 }
+
+typedef struct owners {
+    char **v;
+    int n;
+} owners;
+
+static void add_dead(void *ud, const char *owner)
+{
+    owners *dead = ud;
+    char **p;
+
+    if (uh_owner_alive(owner) || !(p = realloc(dead->v, (size_t)(dead->n + 1) * sizeof *p)))
+        return;
+    dead->v = p;
+    if ((p[dead->n] = uh_strdup(owner)))
+        dead->n++;
+}
+
+int uh_release_dead(uh_store *s, double now)
+{
+    owners dead = {0};
+    int rc = s->ops->owners(s, now, add_dead, &dead);
+
+    for (int i = 0; i < dead.n; i++) {
+        s->ops->release(s, dead.v[i]);
+        free(dead.v[i]);
+    }
+    free(dead.v);
+    return rc;
+}

@@ -78,6 +78,9 @@ int uh_owner_alive(const char *owner);
  * lease_only (a shared store), any whose lease has not ended. */
 int uh_claimed_elsewhere(const uh_inst *i, const char *me, double now,
                          int lease_only);
+/* Release every claim whose owner is a dead process of this host (for a
+ * store on one machine; never called for a shared one). */
+int uh_release_dead(uh_store *s, double now);
 
 /* ---- the engine's store (storage.c) -------------------------------- */
 

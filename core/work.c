@@ -406,43 +406,17 @@ static void start_queued(work *w, double *wake)
     }
 }
 
-/*
- * Run due work matching w->f until nothing is due (or max_ms passed);
- * with wait, also until nothing is pending.
- */
-typedef struct owners {
-    char **v;
-    int n;
-} owners;
-
-static void add_dead(void *ud, const char *owner)
-{
-    owners *dead = ud;
-    char **p;
-
-    if (uh_owner_alive(owner) || !(p = realloc(dead->v, (size_t)(dead->n + 1) * sizeof *p)))
-        return;
-    dead->v = p;
-    if ((p[dead->n] = uh_strdup(owner)))
-        dead->n++;
-}
-
-/* Release the claims of local processes that died (every REAP_S). */
+/* Release the claims of local processes that died (every REAP_S); a
+ * shared store's claims end with their lease alone. */
 static void reap(work *w)
 {
-    owners dead = {0};
     double now = uh_wall_now();
 
     if (w->s->shared || now - w->E->last_reap < REAP_S)
         return;
     w->E->last_reap = now;
-    if (w->s->ops->owners(w->s, now, add_dead, &dead) != UNHOOK_OK)
+    if (uh_release_dead(w->s, now) != UNHOOK_OK)
         uh_store_err(w->E, UNHOOK_STORE);
-    for (int i = 0; i < dead.n; i++) {
-        w->s->ops->release(w->s, dead.v[i]);
-        free(dead.v[i]);
-    }
-    free(dead.v);
 }
 
 /* Nothing in flight: wait for the next due attempt (with wait), or stop.
@@ -526,6 +500,10 @@ static void renew(work *w)
         uh_store_err(w->E, UNHOOK_STORE);
 }
 
+/*
+ * Run due work matching w->f until nothing is due (or max_ms passed);
+ * with wait, also until nothing is pending.
+ */
 static int work_loop(work *w, long max_ms, int wait)
 {
     double end = max_ms >= 0 ? uh_now() + (double)max_ms / 1000.0 : 0;
