@@ -134,6 +134,8 @@ int uh_pg_list(uh_store *s, const unhook_filter *f, uh_inst_fn fn, void *ud);
 int uh_pg_intent(uh_store *s, const uh_inst *i);
 int uh_pg_finish(uh_store *s, const uh_inst *i, const char *owner, double now,
                  int *cas);
+int uh_pg_finish_many(uh_store *s, const uh_inst *const *in, int n,
+                      const char *owner, double now, int *cas);
 int uh_pg_bulk(uh_store *s, const uh_bulk *b, const unhook_filter *f,
                double now, long *count);
 int uh_pg_remove(uh_store *s, const char *id);

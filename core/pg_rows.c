@@ -175,6 +175,94 @@ int uh_pg_finish(uh_store *s, const uh_inst *i, const char *owner,
     return uh_pg_own_end(s, own, rc);
 }
 
+/* One element of a PostgreSQL array literal: quoted, or NULL. */
+static void arr_add(uh_buf *b, const char *v)
+{
+    uh_buf_puts(b, b->len > 1 ? "," : "");
+    if (!v) {
+        uh_buf_puts(b, "NULL");
+        return;
+    }
+    uh_buf_puts(b, "\"");
+    for (; *v; v++) {
+        if (*v == '"' || *v == '\\')
+            uh_buf_add(b, "\\", 1);
+        uh_buf_add(b, v, 1);
+    }
+    uh_buf_puts(b, "\"");
+}
+
+/*
+ * finish for n instances in one UPDATE over arrays (unnest), inside the
+ * caller's transaction: the rows written come back; for the others one
+ * SELECT tells a claim still ours (desired changed) from a lost one.
+ */
+int uh_pg_finish_many(uh_store *s, const uh_inst *const *in, int n,
+                      const char *owner, double now, int *cas)
+{
+    enum { ID, STATE, REG, ATT, NEXT, ERR, WANT, NCOL };
+    uh_buf a[NCOL] = {{0}};
+    uh_pg_params p = {.n = 0};
+    PGresult *r = NULL;
+    int rc = UNHOOK_OK, missing = 0;
+
+    for (int c = 0; c < NCOL; c++)
+        uh_buf_puts(&a[c], "{");
+    for (int k = 0; k < n; k++) {
+        char num[2][32];
+        snprintf(num[0], sizeof num[0], "%d", in[k]->attempts);
+        snprintf(num[1], sizeof num[1], "%.17g", in[k]->next_attempt_at);
+        arr_add(&a[ID], in[k]->id);
+        arr_add(&a[STATE], uh_state_name(in[k]->state));
+        arr_add(&a[REG], in[k]->registration);
+        arr_add(&a[ATT], num[0]);
+        arr_add(&a[NEXT], num[1]);
+        arr_add(&a[ERR], in[k]->last_error);
+        arr_add(&a[WANT], uh_desired_name(in[k]->desired));
+        cas[k] = UH_CAS_LOST;
+    }
+    for (int c = 0; c < NCOL; c++) {
+        uh_buf_puts(&a[c], "}");
+        rc = a[c].oom ? UNHOOK_NOMEM : rc;
+        uh_pg_text(&p, a[c].data);
+    }
+    uh_pg_num(&p, now);
+    uh_pg_text(&p, owner);
+    if (rc == UNHOOK_OK)
+        r = uh_pg_run(s,
+            "UPDATE instances i SET state = v.state, registration = v.reg,"
+            " attempts = v.att, next_attempt_at = v.next, last_error = v.err,"
+            " updated_at = $8, claim_owner = NULL, claimed_until = 0"
+            " FROM unnest($1::text[], $2::text[], $3::text[], $4::int[],"
+            " $5::float8[], $6::text[], $7::text[])"
+            " AS v(id, state, reg, att, next, err, want)"
+            " WHERE i.id = v.id AND i.claim_owner = $9 AND i.desired = v.want"
+            " RETURNING i.id", p.n, p.v);
+    rc = rc != UNHOOK_OK ? uh_pg_oom(s) : r ? UNHOOK_OK : UNHOOK_STORE;
+    for (int k = 0; r && k < n; k++) {
+        for (int t = 0; t < PQntuples(r); t++)
+            if (strcmp(PQgetvalue(r, t, 0), in[k]->id) == 0)
+                cas[k] = UH_CAS_OK;
+        missing += cas[k] != UH_CAS_OK;
+    }
+    PQclear(r);
+    if (rc == UNHOOK_OK && missing) {
+        /* not written: is the claim still ours (then desired changed)? */
+        const char *q[2] = {p.v[0], owner};
+        r = uh_pg_run(s, "SELECT id FROM instances WHERE id = ANY($1::text[])"
+                         " AND claim_owner = $2", 2, q);
+        rc = r ? UNHOOK_OK : UNHOOK_STORE;
+        for (int k = 0; r && k < n; k++)
+            for (int t = 0; cas[k] != UH_CAS_OK && t < PQntuples(r); t++)
+                if (strcmp(PQgetvalue(r, t, 0), in[k]->id) == 0)
+                    cas[k] = UH_CAS_CHANGED;
+        PQclear(r);
+    }
+    for (int c = 0; c < NCOL; c++)
+        uh_buf_free(&a[c]);
+    return rc;
+}
+
 int uh_pg_bulk(uh_store *s, const uh_bulk *b, const unhook_filter *f,
                double now, long *count)
 {

@@ -135,6 +135,11 @@ typedef struct uh_store_ops {
     /* Block until new due work is announced or timeout_s passed (a
      * notification may be missed: callers poll next_due as well). */
     int (*wait)(uh_store *s, double timeout_s);
+    /* Optional: what finish does, for n instances in one go (cas[k] is
+     * in[k]'s result), inside the caller's transaction; a store that
+     * pays a round trip per statement batches the outcomes this way. */
+    int (*finish_many)(uh_store *s, const uh_inst *const *in, int n,
+                       const char *owner, double now, int *cas);
 } uh_store_ops;
 
 struct uh_store {

@@ -71,7 +71,7 @@ static const uh_store_ops pg_ops = {
     .owners = uh_pg_owners, .release = uh_pg_release, .remove = uh_pg_remove,
     .next_due = uh_pg_next_due, .close = pg_close,
     .token_get = uh_pg_token_get, .token_cas = uh_pg_token_cas,
-    .renew = uh_pg_renew, .wait = uh_pg_wait,
+    .renew = uh_pg_renew, .wait = uh_pg_wait, .finish_many = uh_pg_finish_many,
 };
 
 /* Versioned like the SQLite store (there: PRAGMA user_version), under an

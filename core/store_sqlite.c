@@ -552,7 +552,7 @@ static const uh_store_ops sq_ops = {
     sq_begin, sq_commit, sq_rollback, sq_get, sq_put, sq_intent, sq_finish,
     sq_list, sq_history_add, sq_history_list, sq_bulk, sq_claim, sq_unclaim,
     sq_owners, sq_release, sq_remove, sq_next_due, sq_close,
-    NULL, NULL, NULL, NULL,     /* not offered: token rows (yet), renew, wait */
+    NULL, NULL, NULL, NULL, NULL,   /* tokens (yet), renew, wait, finish_many */
 };
 
 static int migrate(uh_store *s, const char *path)

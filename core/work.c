@@ -70,6 +70,7 @@ typedef struct job {
     int reg;                    /* a registration flow */
     int lost;                   /* its claim was lost: outcome not recorded */
     int attempt;                /* the number of this attempt */
+    unhook_history h;           /* its line of history; strings point into it */
     struct job *next;
 } job;
 
@@ -239,15 +240,15 @@ static void apply(work *w, job *j, unhook_history *h, double now)
     h->registration = j->reg ? i->registration : j->released;
 }
 
-/* Write j's outcome under its claim: if the user changed the desired
- * state meanwhile, the state machine decides again with the new one. */
-static int finish(work *w, job *j, double now)
+/* After j's outcome was compare-and-set with result cas: if the user
+ * changed the desired state meanwhile, the state machine decides again
+ * with the new one. */
+static int settle(work *w, job *j, double now, int cas)
 {
     uh_store *s = w->s;
-    int rc, cas;
+    int rc = UNHOOK_OK;
 
-    rc = s->ops->finish(s, &j->inst, w->owner, now, &cas);
-    if (rc == UNHOOK_OK && cas == UH_CAS_CHANGED) {
+    if (cas == UH_CAS_CHANGED) {
         uh_inst cur;
         uh_trans t = {.ev = UH_EV_DESIRED, .now = now};
         if ((rc = s->ops->get(s, j->inst.id, &cur)) != UNHOOK_OK)
@@ -261,6 +262,31 @@ static int finish(work *w, job *j, double now)
     }
     if (rc == UNHOOK_OK && cas != UH_CAS_OK)
         j->lost = 1;        /* the lease ran out and another process took it */
+    return rc;
+}
+
+/* Write the outcomes of the jobs in list under their claims: BATCH at a
+ * time when the store can (finish_many), else one by one. */
+static int finish_all(work *w, job *list, double now)
+{
+    uh_store *s = w->s;
+    const uh_inst *in[BATCH];
+    job *js[BATCH];
+    int cas[BATCH], rc = UNHOOK_OK;
+
+    while (rc == UNHOOK_OK && list) {
+        int n = 0;
+        for (; list && n < (s->ops->finish_many ? BATCH : 1); list = list->next) {
+            apply(w, list, &list->h, now);
+            js[n] = list;
+            in[n++] = &list->inst;
+        }
+        rc = n == 1 || !s->ops->finish_many
+            ? s->ops->finish(s, in[0], w->owner, now, cas)
+            : s->ops->finish_many(s, in, n, w->owner, now, cas);
+        for (int k = 0; rc == UNHOOK_OK && k < n; k++)
+            rc = settle(w, js[k], now, cas[k]);
+    }
     return rc;
 }
 
@@ -308,15 +334,12 @@ static int flush(work *w)
 
     if (!list)
         return UNHOOK_OK;
-    rc = s->ops->begin(s);
+    if ((rc = s->ops->begin(s)) == UNHOOK_OK)
+        rc = finish_all(w, list, now);
     for (j = list; rc == UNHOOK_OK && j; j = j->next) {
-        unhook_history h;
-        apply(w, j, &h, now);
-        rc = finish(w, j, now);
-        if (rc == UNHOOK_OK && j->lost)
-            h.message = "outcome not recorded: another process holds the instance";
-        if (rc == UNHOOK_OK)
-            rc = s->ops->history_add(s, &h);
+        if (j->lost)
+            j->h.message = "outcome not recorded: another process holds the instance";
+        rc = s->ops->history_add(s, &j->h);
     }
     if (rc == UNHOOK_OK)
         rc = s->ops->commit(s);

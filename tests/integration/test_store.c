@@ -186,6 +186,60 @@ static void test_finish_is_compare_and_set(void **state)
     uh_inst_clear(&i);
 }
 
+static void test_finish_many_is_compare_and_set(void **state)
+{
+    fixture *f = *state;
+    const char *ids[3] = {"ok", "changed", "lost"};
+    uh_inst i[3];
+    const uh_inst *in[3] = {&i[0], &i[1], &i[2]};
+    int cas[3] = {-1, -1, -1};
+
+    if (!f->s->ops->finish_many) {
+        assert_false(f->pg);    /* PostgreSQL batches its outcomes */
+        skip();
+    }
+    for (int k = 0; k < 3; k++)
+        put(f->s, ids[k], "github", UH_DEREGISTERING, UH_WANT_OFF, 10);
+    assert_int_equal(claim(f->s, "A:1:1", 100, 200, 2), 2);
+    assert_int_equal(claim(f->s, "B:2:2", 100, 200, 8), 1);
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(f->s->ops->get(f->s, ids[k], &i[k]), UNHOOK_OK);
+        i[k].state = UH_OFF;
+        i[k].attempts = 3;
+        free(i[k].registration);
+        i[k].registration = NULL;
+    }
+    /* B holds one of the three: swap so that in[2] is B's */
+    for (int k = 0; k < 2; k++)
+        if (i[k].claim_owner && strcmp(i[k].claim_owner, "B:2:2") == 0) {
+            uh_inst t = i[k];
+            i[k] = i[2];
+            i[2] = t;
+        }
+    free(i[0].last_error);
+    i[0].last_error = strdup("a \"quoted\" \\ {brace}, comma");
+    i[1].desired = UH_WANT_ON;
+    assert_int_equal(f->s->ops->begin(f->s), UNHOOK_OK);
+    assert_int_equal(f->s->ops->finish_many(f->s, in, 3, "A:1:1", 150, cas), UNHOOK_OK);
+    assert_int_equal(f->s->ops->commit(f->s), UNHOOK_OK);
+    assert_int_equal(cas[0], UH_CAS_OK);
+    assert_int_equal(cas[1], UH_CAS_CHANGED);
+    assert_int_equal(cas[2], UH_CAS_LOST);
+    for (int k = 0; k < 3; k++) {
+        uh_inst got;
+        assert_int_equal(f->s->ops->get(f->s, i[k].id, &got), UNHOOK_OK);
+        assert_int_equal(got.state, k == 0 ? UH_OFF : UH_DEREGISTERING);
+        if (k == 0) {
+            assert_null(got.registration);
+            assert_null(got.claim_owner);
+            assert_int_equal(got.attempts, 3);
+            assert_string_equal(got.last_error, "a \"quoted\" \\ {brace}, comma");
+        }
+        uh_inst_clear(&got);
+        uh_inst_clear(&i[k]);
+    }
+}
+
 static void test_bulk_with_filter(void **state)
 {
     fixture *f = *state;
@@ -298,6 +352,7 @@ int main(void)
         T(test_remove_keeps_history),
         T(test_claim_skips_live_claims_takes_lapsed),
         T(test_finish_is_compare_and_set),
+        T(test_finish_many_is_compare_and_set),
         T(test_bulk_with_filter),
         T(test_history_in_transaction),
         T(test_renew_extends_claims),
