@@ -69,7 +69,7 @@ int uh_pg_failmsg(uh_store *s, const char *msg)
     n = strlen(text);
     while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == ' '))
         text[--n] = '\0';
-    snprintf(s->errmsg, sizeof s->errmsg, "%s: store: %s", PG(s)->shown, text);
+    snprintf(s->errmsg, sizeof s->errmsg, "%.255s: store: %.240s", PG(s)->shown, text);
     return UNHOOK_STORE;
 }
 
