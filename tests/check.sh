@@ -5,6 +5,8 @@
 #      memory errors fail),
 #   3. a few runs of the ASan-built CLI (check, and run against the
 #      provider: done, gone, a retryable failure),
+#   4. the store's C tests (test_store, test_lifecycle) built with ASan +
+#      UBSan against PostgreSQL (a private cluster, tests/pg/cluster.sh),
 # then print "check: N passed, M failed" and fail if anything failed.
 # The Makefile's check target builds both trees before calling this.
 # usage: sh tests/check.sh
@@ -111,6 +113,17 @@ if [ -x "$UH" ]; then
         sh tests/sandbox/run.sh memory
 else
     step "asan unhook is built" test -x "$UH"
+fi
+
+# 4. the PostgreSQL store under ASan + UBSan (in a subshell: the cluster's
+# variables and its exit trap stay there)
+pg_asan() (
+    . tests/pg/cluster.sh || exit 1
+    trap pg_cluster_stop EXIT
+    build/asan/itests/test_store && build/asan/itests/test_lifecycle
+)
+if [ -x build/asan/itests/test_store ]; then
+    step "asan test_store, test_lifecycle on PostgreSQL" pg_asan
 fi
 
 echo "check: $passed passed, $failed failed"
