@@ -245,3 +245,11 @@ int uh_release_dead(uh_store *s, double now)
     free(dead.v);
     return rc;
 }
+
+double uh_jitter(unhook_engine *E)
+{
+    E->rng ^= E->rng << 13;
+    E->rng ^= E->rng >> 7;
+    E->rng ^= E->rng << 17;
+    return (double)(E->rng >> 11) / 9007199254740992.0;
+}

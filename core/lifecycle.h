@@ -81,6 +81,9 @@ int uh_claimed_elsewhere(const uh_inst *i, const char *me, double now,
 /* Release every claim whose owner is a dead process of this host (for a
  * store on one machine; never called for a shared one). */
 int uh_release_dead(uh_store *s, double now);
+/* A number in [0, 1) from the engine's generator (xorshift): the jitter
+ * of a retry's backoff. */
+double uh_jitter(unhook_engine *E);
 
 /* ---- the engine's store (storage.c) -------------------------------- */
 

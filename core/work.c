@@ -43,14 +43,6 @@ static void cinfo_free(cinfo *c)
     }
 }
 
-static double jitter(unhook_engine *E)
-{
-    E->rng ^= E->rng << 13;
-    E->rng ^= E->rng >> 7;
-    E->rng ^= E->rng << 17;
-    return (double)(E->rng >> 11) / 9007199254740992.0;
-}
-
 /* ---- jobs and the work loop -------------------------------------------- */
 
 typedef struct conncache {
@@ -226,7 +218,7 @@ static void apply(work *w, job *j, unhook_history *h, double now)
     uh_trans t = {.ev = UH_EV_OUTCOME, .now = now, .res = &j->res};
 
     uh_facts_policy(j->ci ? &j->ci->facts : NULL, i->event, &t.policy);
-    t.jitter = jitter(w->E);
+    t.jitter = uh_jitter(w->E);
     uh_transition(i, &t);
     j->released = t.released;
     memset(h, 0, sizeof *h);
