@@ -34,12 +34,17 @@ static void bearer_parse(lua_State *L, int idx, uh_conn *c)
     c->secret = field(L, idx, "token");
 }
 
-static void bearer_apply(const uh_conn *c, uh_auth_req *out)
+static char *bearer_line(const char *token)
 {
     uh_buf h = {0};
 
-    uh_buf_printf(&h, "Authorization: Bearer %s", c->secret ? c->secret : "");
-    out->header = h.oom ? (uh_buf_free(&h), NULL) : uh_buf_take(&h);
+    uh_buf_printf(&h, "Authorization: Bearer %s", token);
+    return h.oom ? (uh_buf_free(&h), NULL) : uh_buf_take(&h);
+}
+
+static void bearer_apply(const uh_conn *c, uh_auth_req *out)
+{
+    out->header = bearer_line(c->secret ? c->secret : "");
 }
 
 static void base64(uh_buf *out, const char *s, size_t n)
@@ -103,7 +108,43 @@ static void query_apply(const uh_conn *c, uh_auth_req *out)
     out->query_value = c->secret ? c->secret : "";
 }
 
+/* connection.lua checked the fields: grant, client_auth, which are set */
+static void oauth2_parse(lua_State *L, int idx, uh_conn *c)
+{
+    uh_oauth *o = calloc(1, sizeof *o);
+    char *grant, *client_auth;
+
+    if (!o)
+        return;
+    o->conn = c;
+    o->token_url = field(L, idx, "token_url");
+    o->client_id = field(L, idx, "client_id");
+    o->client_secret = field(L, idx, "client_secret");
+    o->refresh_token = field(L, idx, "refresh_token");
+    o->scope = field(L, idx, "scope");
+    o->audience = field(L, idx, "audience");
+    o->access_token = field(L, idx, "access_token");
+    lua_getfield(L, idx, "expires_at");
+    o->expires_at = lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    grant = field(L, idx, "grant");
+    client_auth = field(L, idx, "client_auth");
+    o->client_credentials = grant && strcmp(grant, "client_credentials") == 0;
+    o->client_post = client_auth && strcmp(client_auth, "post") == 0;
+    free(grant);
+    free(client_auth);
+    c->oauth = o;
+}
+
+/* The token oauth.c made current (it sees that there is one first). */
+static void oauth2_apply(const uh_conn *c, uh_auth_req *out)
+{
+    if (c->oauth && c->oauth->access_token)
+        out->header = bearer_line(c->oauth->access_token);
+}
+
 static const uh_auth types[] = {
+    {"oauth2", oauth2_parse, oauth2_apply},
     {"bearer", bearer_parse, bearer_apply},
     {"basic", basic_parse, basic_apply},
     {"header", named_parse, header_apply},

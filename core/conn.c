@@ -7,10 +7,27 @@
 
 #include "conn.h"
 
+static void oauth_free(uh_oauth *o)
+{
+    if (!o)
+        return;
+    if (o->live_free)
+        o->live_free(o);
+    free(o->token_url);
+    free(o->client_id);
+    free(o->client_secret);
+    free(o->scope);
+    free(o->audience);
+    free(o->refresh_token);
+    free(o->access_token);
+    free(o);
+}
+
 void uh_conn_free(uh_conn *c)
 {
     if (!c)
         return;
+    oauth_free(c->oauth);
     free(c->base_url);
     free(c->auth_name);
     free(c->username);

@@ -12,6 +12,7 @@
 
 #include <lauxlib.h>
 
+#include "oauth.h"
 #include "runtime.h"
 
 #ifndef UNHOOK_SHARE
@@ -184,6 +185,15 @@ char *uh_connector_facts(uh_rt *rt, const char *dir, uh_facts *f)
     f->per_second = lua_tonumber(L, -1);
     lua_pop(L, 2);
     read_policies(L, f);
+    lua_getfield(L, -1, "oauth2");
+    if (lua_istable(L, -1)) {
+        lua_getfield(L, -1, "token_url");
+        lua_getfield(L, -2, "scope");
+        lua_getfield(L, -3, "audience");
+        f->oauth2_token_url = lua_isstring(L, -3) ? uh_strdup(lua_tostring(L, -3)) : NULL;
+        f->oauth2_scope = lua_isstring(L, -2) ? uh_strdup(lua_tostring(L, -2)) : NULL;
+        f->oauth2_audience = lua_isstring(L, -1) ? uh_strdup(lua_tostring(L, -1)) : NULL;
+    }
     lua_close(L);
     return NULL;
 fail:
@@ -198,6 +208,9 @@ void uh_facts_free(uh_facts *f)
     for (int i = 0; i < f->npolicies; i++)
         free(f->policies[i].event);
     free(f->policies);
+    free(f->oauth2_token_url);
+    free(f->oauth2_scope);
+    free(f->oauth2_audience);
     memset(f, 0, sizeof *f);
 }
 
@@ -242,7 +255,42 @@ static int check_mode(uh_rt *rt, const char *path, const uh_conn *c, int literal
     return UNHOOK_OK;
 }
 
+/* Grant refresh_token keeps its tokens in the engine's store. */
+static int oauth_open(uh_rt *rt, const char *path, uh_conn *c)
+{
+    uh_store *s = NULL;
+    int rc;
+
+    if (!c->oauth->client_credentials && rt->store) {
+        rc = rt->store(rt->store_ud, &s);
+        if (rc != UNHOOK_OK)
+            return rc;
+    }
+    return uh_oauth_open(c, s, rt->diag, path);
+}
+
+/* The manifest's oauth2 defaults as a table (or nil) on L. */
+static void push_oauth2_defaults(lua_State *L, const uh_facts *f)
+{
+    if (!f || (!f->oauth2_token_url && !f->oauth2_scope && !f->oauth2_audience)) {
+        lua_pushnil(L);
+        return;
+    }
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, f->oauth2_token_url);
+    lua_setfield(L, -2, "token_url");
+    lua_pushstring(L, f->oauth2_scope);
+    lua_setfield(L, -2, "scope");
+    lua_pushstring(L, f->oauth2_audience);
+    lua_setfield(L, -2, "audience");
+}
+
 int uh_conn_load(uh_rt *rt, const char *path, uh_conn *c)
+{
+    return uh_conn_load_for(rt, path, NULL, c);
+}
+
+int uh_conn_load_for(uh_rt *rt, const char *path, const uh_facts *f, uh_conn *c)
 {
     lua_State *L = rt->host;
     char *text;
@@ -266,8 +314,9 @@ int uh_conn_load(uh_rt *rt, const char *path, uh_conn *c)
     lua_getfield(L, -1, "parse");
     lua_pushlstring(L, text, len);
     lua_pushstring(L, path);
+    push_oauth2_defaults(L, f);
     free(text);
-    if (uh_pcall(L, 2, 2) != LUA_OK || lua_isnil(L, -2)) {
+    if (uh_pcall(L, 3, 2) != LUA_OK || lua_isnil(L, -2)) {
         uh_seterr(rt->diag, "%s", lua_tostring(L, -1));
         lua_settop(L, top);
         return UNHOOK_USAGE;
@@ -278,6 +327,8 @@ int uh_conn_load(uh_rt *rt, const char *path, uh_conn *c)
     literal = lua_toboolean(L, -1);
     lua_settop(L, top);
     rc = check_mode(rt, path, c, literal);
+    if (rc == UNHOOK_OK && c->oauth)
+        rc = oauth_open(rt, path, c);
     if (rc != UNHOOK_OK)
         uh_conn_free(c);
     return rc;

@@ -12,7 +12,7 @@
 
 #include <lauxlib.h>
 
-#include "xfer.h"
+#include "oauth.h"
 #include "url.h"
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
@@ -358,8 +358,15 @@ int uh_http_start(lua_State *L, uh_run *r, int idx)
         free(hosts);
         return -1;
     }
-    if (c && c->auth && uh_url_same_origin(url.data, base))
+    if (c && c->auth && uh_url_same_origin(url.data, base)) {
+        int k = c->oauth ? uh_oauth_ready(L, r) : 1;
+        if (k <= 0) {           /* waits for a token (0), or failed */
+            uh_buf_free(&url);
+            free(hosts);
+            return k;
+        }
         c->auth->apply(c, &auth);
+    }
     if (query && *query) {
         uh_buf_add(&url, strchr(url.data, '?') ? "&" : "?", 1);
         uh_buf_puts(&url, query);

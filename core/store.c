@@ -106,3 +106,10 @@ void uh_sql_bulk(uh_buf *b, char mark, const uh_bulk *bk, const unhook_filter *f
                                       : " AND registration IS NULL");
     uh_sql_filter(b, mark, f, vals, n);
 }
+
+void uh_token_row_clear(uh_token_row *r)
+{
+    free(r->key);
+    free(r->sealed);
+    memset(r, 0, sizeof *r);
+}

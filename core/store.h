@@ -47,6 +47,21 @@ typedef struct uh_bulk {
 /* Outcome of a compare-and-set write under a claim. */
 enum { UH_CAS_OK = 0, UH_CAS_LOST, UH_CAS_CHANGED };
 
+/*
+ * The tokens of one OAuth2 connection, sealed (encrypted by the layer
+ * above: the store never sees them in clear).  version counts writes;
+ * lease_until says another worker is refreshing them until then.
+ */
+typedef struct uh_token_row {
+    char *key;                  /* which connection (a digest, not secret) */
+    long long version;          /* 0: no row yet */
+    unsigned char *sealed;      /* owned (malloc) */
+    size_t len;
+    double lease_until;         /* wall-clock seconds, 0: none */
+} uh_token_row;
+
+void uh_token_row_clear(uh_token_row *r);  /* frees, zeroes */
+
 typedef struct uh_store uh_store;
 
 typedef int (*uh_inst_fn)(void *ud, const uh_inst *inst);
@@ -104,6 +119,16 @@ typedef struct uh_store_ops {
     /* earliest next attempt of pending work matching f, 0 if none */
     int (*next_due)(uh_store *s, const unhook_filter *f, double *when);
     void (*close)(uh_store *s);
+    /* OAuth2 token rows.  token_get: UNHOOK_NOTFOUND when there is none. */
+    int (*token_get)(uh_store *s, const char *key, uh_token_row *out);
+    /*
+     * Compare-and-set in->key's row to in->sealed and in->lease_until
+     * when its version is still expect (0: the row must not exist yet);
+     * the row's version becomes expect + 1.  *cas is UH_CAS_OK, or
+     * UH_CAS_LOST when the version differed (nothing written).
+     */
+    int (*token_cas)(uh_store *s, const uh_token_row *in, long long expect,
+                     int *cas);
 } uh_store_ops;
 
 struct uh_store {

@@ -52,6 +52,11 @@ static const char *const migrations[] = {
     /* 2: finding live claims without scanning every instance */
     "CREATE INDEX instances_claimed ON instances(claimed_until)"
     " WHERE claim_owner IS NOT NULL;",
+    /* 3: OAuth2 tokens, sealed by the engine (never plaintext here) */
+    "CREATE TABLE oauth_tokens ("
+    " key TEXT PRIMARY KEY, version INTEGER NOT NULL,"
+    " sealed BLOB NOT NULL, lease_until REAL NOT NULL DEFAULT 0,"
+    " updated_at REAL NOT NULL);",
 };
 
 #define INST_COLS "id, connector, event, options, connection, registration, " \
@@ -548,10 +553,72 @@ static void sq_close(uh_store *s)
     free(s);
 }
 
+static int sq_token_get(uh_store *s, const char *key, uh_token_row *out)
+{
+    sqlite3_stmt *st = prep(s, "SELECT version, sealed, lease_until"
+                               " FROM oauth_tokens WHERE key = ?");
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    if (!st)
+        return UNHOOK_STORE;
+    bind_text(st, 1, key);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const void *b = sqlite3_column_blob(st, 1);
+        int n = sqlite3_column_bytes(st, 1);
+        out->key = uh_strdup(key);
+        out->version = sqlite3_column_int64(st, 0);
+        out->lease_until = sqlite3_column_double(st, 2);
+        out->sealed = malloc(n > 0 ? (size_t)n : 1);
+        out->len = (size_t)n;
+        if (!out->key || !out->sealed) {
+            uh_token_row_clear(out);
+            snprintf(s->errmsg, sizeof s->errmsg, "store: out of memory");
+            rc = UNHOOK_NOMEM;
+        } else {
+            if (n > 0)
+                memcpy(out->sealed, b, (size_t)n);
+            rc = UNHOOK_OK;
+        }
+    } else {
+        rc = rc == SQLITE_DONE ? UNHOOK_NOTFOUND : fail(s, "token");
+    }
+    release(st);
+    return rc;
+}
+
+static int sq_token_cas(uh_store *s, const uh_token_row *in, long long expect,
+                        int *cas)
+{
+    sqlite3_stmt *st = prep(s, expect == 0
+        ? "INSERT INTO oauth_tokens (sealed, lease_until, updated_at, key, version)"
+          " VALUES (?, ?, ?, ?, 1) ON CONFLICT (key) DO NOTHING"
+        : "UPDATE oauth_tokens SET sealed = ?, lease_until = ?, updated_at = ?,"
+          " version = version + 1 WHERE key = ? AND version = ?");
+    int rc;
+
+    *cas = UH_CAS_LOST;
+    if (!st)
+        return UNHOOK_STORE;
+    sqlite3_bind_blob(st, 1, in->sealed, (int)in->len, SQLITE_TRANSIENT);
+    sqlite3_bind_double(st, 2, in->lease_until);
+    sqlite3_bind_double(st, 3, uh_wall_now());
+    bind_text(st, 4, in->key);
+    if (expect != 0)
+        sqlite3_bind_int64(st, 5, expect);
+    rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : fail(s, "token");
+    if (rc == UNHOOK_OK && sqlite3_changes(SQ(s)->db) == 1)
+        *cas = UH_CAS_OK;
+    release(st);
+    return rc;
+}
+
 static const uh_store_ops sq_ops = {
     sq_begin, sq_commit, sq_rollback, sq_get, sq_put, sq_intent, sq_finish,
     sq_list, sq_history_add, sq_history_list, sq_bulk, sq_claim, sq_unclaim,
-    sq_owners, sq_release, sq_remove, sq_next_due, sq_close,
+    sq_owners, sq_release, sq_remove, sq_next_due, sq_close, sq_token_get,
+    sq_token_cas,
 };
 
 static int migrate(uh_store *s, const char *path)

@@ -174,6 +174,20 @@ UNHOOK_API char *unhook_connector_path(unhook_engine *engine, const char *connec
 UNHOOK_API int unhook_connector_check(unhook_engine *engine, const char *connector);
 
 /*
+ * Test a connection file: it is read and checked, and an oauth2
+ * connection gets a token from its token endpoint now (a rotated refresh
+ * token is stored, as a flow would).  On UNHOOK_OK, *subject (when
+ * subject is not NULL) is who the token belongs to if the provider said
+ * so, a string to free(), else NULL.  Returns UNHOOK_USAGE (a bad file,
+ * a missing key), UNHOOK_IO, UNHOOK_STORE (the stored tokens cannot be
+ * read: a wrong key) or UNHOOK_ERROR (the provider refused or could not
+ * be reached), with the reason in unhook_errmsg(); secrets never appear
+ * in either.
+ */
+UNHOOK_API int unhook_connection_check(unhook_engine *engine, const char *path,
+                                       char **subject);
+
+/*
  * Run one event's deregistration flow now, without the store.  Returns
  * UNHOOK_OK when the flow ran (whatever its outcome, which is in *res),
  * or an error code before the flow could run (bad connector, bad JSON,

@@ -53,6 +53,7 @@ static double jitter(unhook_engine *E)
 
 typedef struct conncache {
     char *path;
+    const cinfo *ci;            /* the connector it serves (its defaults) */
     uh_conn conn;
     int rc;
     char *error;
@@ -114,18 +115,22 @@ static cinfo *info_for(work *w, const char *key)
     return c;
 }
 
-static conncache *conn_for(work *w, const char *path)
+/* One connection per file and connector: an oauth2 connection may take
+ * defaults from the connector's manifest. */
+static conncache *conn_for(work *w, const char *path, const cinfo *ci)
 {
     conncache *c;
 
     for (c = w->conns; c; c = c->next)
-        if ((!c->path && !path) || (c->path && path && strcmp(c->path, path) == 0))
+        if (c->ci == ci &&
+            ((!c->path && !path) || (c->path && path && strcmp(c->path, path) == 0)))
             return c;
     c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
     c->path = path ? uh_strdup(path) : NULL;
-    c->rc = uh_conn_load(&w->E->rt, path, &c->conn);
+    c->ci = ci;
+    c->rc = uh_conn_load_for(&w->E->rt, path, &ci->facts, &c->conn);
     if (c->rc != UNHOOK_OK)
         c->error = uh_strdup(w->E->diag.errmsg);
     c->next = w->conns;
@@ -170,7 +175,7 @@ static void job_start(work *w, job *j)
                      j->ci && j->ci->error ? j->ci->error : "connector unusable");
         return;
     }
-    cc = conn_for(w, path);
+    cc = conn_for(w, path, j->ci);
     if (!cc || cc->rc != UNHOOK_OK) {
         /* an operator's file may come back: retry rather than dead-letter */
         job_fail_now(w, j, UNHOOK_OUTCOME_RETRY, "connection",

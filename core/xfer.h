@@ -64,6 +64,12 @@ struct uh_run {
     uh_transfer *answered;    /* finished: its response is built when the
                                  flow resumes, inside the resume */
     int answer_rc;            /* its CURLcode */
+    int token_wait;           /* 1: waiting for its connection's OAuth2
+                                 token; 2: the wait ended */
+    int token_fresh;          /* the token just came: send with it */
+    char *token_code;         /* the wait ended in this error, or NULL */
+    char *token_msg;
+    int auth_retried;         /* this request was sent again after a 401 */
     char *expired;            /* the timeout message to resume with, or NULL */
     int bad_yield;            /* a bare coroutine.yield() at the top level */
     jmp_buf *guard;           /* where the panic handler jumps, or NULL */
@@ -99,6 +105,8 @@ struct uh_transfer {
     int redirects;
     int forbidden;            /* a redirect to a host not allowed */
     char errbuf[CURL_ERROR_SIZE];
+    struct uh_oauth *oauth;   /* a token request of this connection (no
+                                 run), or NULL */
 };
 
 struct uh_sched {
@@ -113,8 +121,10 @@ struct uh_sched {
 
 /*
  * Start an HTTP transfer for run r from the request table at idx (as
- * the Lua wrapper normalised it).  On success the caller yields; on
- * failure an error object is pushed and -1 returned.
+ * the Lua wrapper normalised it).  On success (0) the caller yields,
+ * also when r waits for an OAuth2 token first (r->token_wait): resumed,
+ * uh_http_resume_values says to start the request again.  On failure an
+ * error object is pushed and -1 returned.
  */
 int uh_http_start(lua_State *L, uh_run *r, int idx);
 /* Free a transfer (removing it from the multi handle). */
@@ -135,7 +145,9 @@ int uh_http_redirect(uh_sched *s, uh_transfer *t, CURLcode rc);
  * number of values pushed. */
 int uh_http_push_result(lua_State *L, uh_transfer *t, CURLcode rc);
 /* Push what the scheduler left for r's coroutine L on resuming it (a
- * response, or nil and an error object); the count of values.  Runs
+ * response, or nil and an error object); the count of values, or -1
+ * when the request is to be started again (a token came; a 401 from
+ * the origin made an OAuth2 connection refresh its token).  Runs
  * inside the resume, so an allocation failure fails the flow only. */
 int uh_http_resume_values(lua_State *L, uh_run *r);
 /* The transfer's URL as flows and messages may show it: the query

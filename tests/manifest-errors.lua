@@ -173,7 +173,7 @@ return {
       ["flows/d.lua"] = FLOW,
     },
     want = "DIR/connector.lua:3: unknown key 'evnts' (did you mean 'events'?); expected one of: "
-      .. "auth, base_url, description, events, headers, hosts, limits, name, version",
+      .. "auth, base_url, description, events, headers, hosts, limits, name, oauth2, version",
   },
   {
     name = "an unknown nested key, with a suggestion",
@@ -297,7 +297,7 @@ return {
     },
     sort_lines = true,
     want = "DIR/connector.lua:2: name: expected string, got number\n"
-      .. "DIR/connector.lua:3: auth: 'oauth9' is not one of: basic, bearer, header, none, query\n"
+      .. "DIR/connector.lua:3: auth: 'oauth9' is not one of: basic, bearer, header, none, oauth2, query\n"
       .. "DIR/connector.lua:5: missing required key 'deregistration' in events.e",
   },
   {

@@ -139,6 +139,10 @@ local MANIFEST = { fields = {
   description = { type = "string" },
   base_url = { type = "string" },
   auth = { type = "string", one_of = connection.AUTH_TYPES },
+  -- with auth = "oauth2": what connections of this connector may leave out
+  oauth2 = { type = "table", shape = { fields = {
+    token_url = { type = "string" }, scope = { type = "string" },
+    audience = { type = "string" } } } },
   headers = { type = "table", map_of = "string" },
   hosts = { type = "table", array_of = "string" },
   limits = { type = "table", shape = { fields = {
@@ -452,7 +456,7 @@ function _M.summary(dir)
   if not m then return nil, table.concat(errs, "\n") end
   local limits = m.limits or {}
   local out = { concurrency = limits.concurrency or 0, per_second = limits.per_second or 0,
-                events = {} }
+                events = {}, oauth2 = m.auth == "oauth2" and m.oauth2 or nil }
   for ename, ev in pairs(m.events) do
     local r = ev.retry or {}
     out.events[ename] = { max_attempts = resolved(r.max_attempts, RETRY.max_attempts),

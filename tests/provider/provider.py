@@ -814,5 +814,247 @@ def _sandbox_handle_api(self, method, path, query, body):
 Handler.handle_api = _sandbox_handle_api
 
 
+
+# --------------------------------------------------------------------------
+# OAuth2 (appended): a token endpoint and resources that check its tokens
+#   POST /oauth/token     grant_type refresh_token or client_credentials;
+#       the client by HTTP Basic or client_id/client_secret in the form
+#       (clients: cid/csecret unless configured).  Access tokens expire
+#       after `ttl` seconds; with `rotate`, each refresh_token grant
+#       issues a new refresh token and spends the old one; presenting a
+#       spent one again is reuse: the whole family is revoked (as Auth0,
+#       Okta, Google do) and the answer is invalid_grant.
+#   POST /oauth/revoke    token=... (RFC 7009): revokes its family.
+#   ANY /oauth/api/...    the generic hooks API of /api/..., for a valid
+#       bearer access token only (else 401 invalid_token).
+#   /_control/oauth       GET: counters (token_requests, by grant,
+#       reuse_detected, revoked families); POST {ttl, rotate, clients,
+#       refresh_tokens: [seeded valid tokens], access_tokens: {tok: ttl},
+#       subject, api_delay_ms (a delay of every /oauth/api answer)}:
+#       configure.  /_control/oauth/revoke POST {token}.
+#       /_control/oauth/tokens GET: every token issued or seeded.
+#   Scripted answers (/_control/script with path /oauth/token) work as
+#   for every route.  /_control/reset resets this too.
+# --------------------------------------------------------------------------
+
+import secrets as _secrets
+
+
+class OAuthState:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.reset_locked()
+
+    def reset_locked(self):
+        self.clients = {"cid": "csecret"}
+        self.ttl = 3600
+        self.rotate = True
+        self.subject = "octo@example.test"
+        self.access = {}        # token -> {"exp", "family"}
+        self.refresh = {}       # token -> {"family", "spent"}
+        self.revoked = set()    # families
+        self.token_requests = 0
+        self.grants = {}
+        self.reuse_detected = 0
+        self.errors = {}
+        self.seq = 0
+        self.api_delay_ms = 0
+
+    def family_locked(self):
+        self.seq += 1
+        return "f%d" % self.seq
+
+    def issue_locked(self, family, with_refresh):
+        at = "at_" + _secrets.token_hex(12)
+        self.access[at] = {"exp": time.time() + self.ttl, "family": family}
+        out = {"access_token": at, "token_type": "Bearer",
+               "expires_in": self.ttl}
+        if with_refresh:
+            rt = "rt_" + _secrets.token_hex(16)
+            self.refresh[rt] = {"family": family, "spent": False}
+            out["refresh_token"] = rt
+        return out
+
+    def access_ok(self, tok):
+        with self.lock:
+            a = self.access.get(tok)
+            return (a is not None and a["exp"] > time.time()
+                    and a["family"] not in self.revoked)
+
+
+OAUTH = OAuthState()
+
+_reset_before_oauth = State.reset_locked
+
+
+def _reset_with_oauth(self):
+    _reset_before_oauth(self)
+    if "OAUTH" in globals():
+        with OAUTH.lock:
+            OAUTH.reset_locked()
+
+
+State.reset_locked = _reset_with_oauth
+
+_authorized_before_oauth = Handler.authorized
+
+
+def _oauth_authorized(self, query):
+    path = urlsplit(self.path).path
+    if path in ("/oauth/token", "/oauth/revoke"):
+        return True             # client authentication is the endpoint's
+    if path.startswith("/oauth/"):
+        scheme, _, cred = (self.headers.get("Authorization") or "").partition(" ")
+        return scheme.lower() == "bearer" and OAUTH.access_ok(cred.strip())
+    return _authorized_before_oauth(self, query)
+
+
+Handler.authorized = _oauth_authorized
+
+
+def _oauth_client(handler, form):
+    auth = handler.headers.get("Authorization") or ""
+    scheme, _, cred = auth.partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            cid, _, secret = base64.b64decode(cred.strip()).decode().partition(":")
+        except (binascii.Error, ValueError, UnicodeDecodeError):
+            return None
+    else:
+        cid, secret = form.get("client_id"), form.get("client_secret")
+    with OAUTH.lock:
+        if cid in OAUTH.clients and OAUTH.clients[cid] == secret:
+            return cid
+    return None
+
+
+def _oauth_error(handler, status, error, desc):
+    with OAUTH.lock:
+        OAUTH.errors[error] = OAUTH.errors.get(error, 0) + 1
+    return handler.respond(status, {"error": error, "error_description": desc},
+                           {"Cache-Control": "no-store"})
+
+
+def _oauth_token(self, method, body):
+    if method != "POST":
+        return self.respond(405, {"error": "invalid_request"})
+    form = dict(parse_qsl(body.decode("utf-8", "replace"),
+                          keep_blank_values=True))
+    grant = form.get("grant_type")
+    with OAUTH.lock:
+        OAUTH.token_requests += 1
+        OAUTH.grants[grant] = OAUTH.grants.get(grant, 0) + 1
+    if _oauth_client(self, form) is None:
+        return _oauth_error(self, 401, "invalid_client", "client authentication failed")
+    if grant == "client_credentials":
+        with OAUTH.lock:
+            out = OAUTH.issue_locked(OAUTH.family_locked(), False)
+        return self.respond(200, out, {"Cache-Control": "no-store"})
+    if grant != "refresh_token":
+        return _oauth_error(self, 400, "unsupported_grant_type", str(grant))
+    rt = form.get("refresh_token", "")
+    with OAUTH.lock:
+        r = OAUTH.refresh.get(rt)
+        if r is None or r["family"] in OAUTH.revoked:
+            r = None
+        elif r["spent"]:
+            OAUTH.reuse_detected += 1
+            OAUTH.revoked.add(r["family"])
+            r = "reuse"
+        else:
+            if OAUTH.rotate:
+                r["spent"] = True
+            out = OAUTH.issue_locked(r["family"], OAUTH.rotate)
+            if not OAUTH.rotate:
+                out["refresh_token"] = rt
+            out["user"] = OAUTH.subject
+    if r is None:
+        return _oauth_error(self, 400, "invalid_grant", "refresh token revoked or unknown")
+    if r == "reuse":
+        return _oauth_error(self, 400, "invalid_grant", "refresh token reused: family revoked")
+    return self.respond(200, out, {"Cache-Control": "no-store"})
+
+
+def _oauth_revoke_locked(tok):
+    for table in (OAUTH.refresh, OAUTH.access):
+        if tok in table:
+            OAUTH.revoked.add(table[tok]["family"])
+            return True
+    return False
+
+
+_handle_api_before_oauth = Handler.handle_api
+
+
+def _oauth_handle_api(self, method, path, query, body):
+    if path == "/oauth/token":
+        return _oauth_token(self, method, body)
+    if path == "/oauth/revoke":
+        form = dict(parse_qsl(body.decode("utf-8", "replace")))
+        with OAUTH.lock:
+            _oauth_revoke_locked(form.get("token", ""))
+        return self.respond(200, {})
+    if path.startswith("/oauth/api/"):
+        if OAUTH.api_delay_ms:
+            time.sleep(OAUTH.api_delay_ms / 1000.0)
+        return self.generic(method, path[len("/oauth"):], body)
+    return _handle_api_before_oauth(self, method, path, query, body)
+
+
+Handler.handle_api = _oauth_handle_api
+
+_control_before_oauth = Handler.control
+
+
+def _oauth_control(self, method, path, query, body):
+    route = path[len("/_control"):].rstrip("/")
+    if route == "/oauth/tokens" and method == "GET":
+        with OAUTH.lock:
+            return self.respond(200, sorted(list(OAUTH.access) + list(OAUTH.refresh)))
+    if route == "/oauth" and method == "GET":
+        with OAUTH.lock:
+            return self.respond(200, {
+                "token_requests": OAUTH.token_requests,
+                "grants": dict(OAUTH.grants),
+                "reuse_detected": OAUTH.reuse_detected,
+                "revoked_families": len(OAUTH.revoked),
+                "errors": dict(OAUTH.errors),
+                "ttl": OAUTH.ttl, "rotate": OAUTH.rotate})
+    if route == "/oauth" and method == "POST":
+        try:
+            req = self._json_object(body)
+        except BadRequest as e:
+            return self.respond(400, {"error": str(e)})
+        with OAUTH.lock:
+            if "ttl" in req:
+                OAUTH.ttl = req["ttl"]
+            if "rotate" in req:
+                OAUTH.rotate = bool(req["rotate"])
+            if "subject" in req:
+                OAUTH.subject = req["subject"]
+            if "api_delay_ms" in req:
+                OAUTH.api_delay_ms = req["api_delay_ms"]
+            if isinstance(req.get("clients"), dict):
+                OAUTH.clients = dict(req["clients"])
+            for rt in req.get("refresh_tokens", []):
+                OAUTH.refresh[rt] = {"family": OAUTH.family_locked(), "spent": False}
+            for at, ttl in (req.get("access_tokens") or {}).items():
+                OAUTH.access[at] = {"exp": time.time() + ttl,
+                                    "family": OAUTH.family_locked()}
+        return self.respond(200, {"ok": True})
+    if route == "/oauth/revoke" and method == "POST":
+        try:
+            req = self._json_object(body)
+        except BadRequest as e:
+            return self.respond(400, {"error": str(e)})
+        with OAUTH.lock:
+            found = _oauth_revoke_locked(req.get("token", ""))
+        return self.respond(200, {"revoked": found})
+    return _control_before_oauth(self, method, path, query, body)
+
+
+Handler.control = _oauth_control
+
+
 if __name__ == "__main__":
     sys.exit(main())

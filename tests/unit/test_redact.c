@@ -428,7 +428,7 @@ static void test_load_bad_auth_type_fails_listing_types(void **state)
     assert_load_fails(*state, "{\"auth\": {\"type\": \"oauth3\", \"token\": \"t\"}}",
                       UNHOOK_USAGE,
                       ": auth.type must be one of: basic, bearer, header, none, "
-                      "query (got oauth3)");
+                      "oauth2, query (got oauth3)");
 }
 
 static void test_load_auth_field_of_other_type_fails(void **state)
