@@ -70,19 +70,28 @@ static void base64(uh_buf *out, const char *s, size_t n)
     }
 }
 
+/* HTTP Basic's form of user and password, base64 "user:password", is a
+ * secret too: a provider may echo the header it was sent. */
+static void add_basic_form(uh_conn *c, const char *user, const char *password)
+{
+    uh_buf up = {0}, b64 = {0};
+
+    if (!user || !password)
+        return;
+    uh_buf_printf(&up, "%s:%s", user, password);
+    base64(&b64, up.data ? up.data : "", up.len);
+    uh_conn_add_secret(c, b64.data);
+    if (up.data)
+        memset(up.data, 0, up.len);
+    uh_buf_free(&up);
+    uh_buf_free(&b64);
+}
+
 static void basic_parse(lua_State *L, int idx, uh_conn *c)
 {
     c->username = field(L, idx, "username");
     c->secret = field(L, idx, "password");
-    if (c->username && c->secret) {
-        /* the form the header carries is a secret too */
-        uh_buf up = {0}, b64 = {0};
-        uh_buf_printf(&up, "%s:%s", c->username, c->secret);
-        base64(&b64, up.data ? up.data : "", up.len);
-        uh_conn_add_secret(c, b64.data);
-        uh_buf_free(&up);
-        uh_buf_free(&b64);
-    }
+    add_basic_form(c, c->username, c->secret);
 }
 
 static void basic_apply(const uh_conn *c, uh_auth_req *out)
@@ -133,6 +142,8 @@ static void oauth2_parse(lua_State *L, int idx, uh_conn *c)
     o->client_post = client_auth && strcmp(client_auth, "post") == 0;
     free(grant);
     free(client_auth);
+    /* client_auth basic sends the client's credentials in that form */
+    add_basic_form(c, o->client_id, o->client_secret);
     c->oauth = o;
 }
 

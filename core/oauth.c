@@ -19,14 +19,13 @@
 #include <openssl/evp.h>
 
 #include "oauth.h"
+#include "oauth_token.h"
 #include "secretbox.h"
-#include "url.h"
 
 #define MARGIN_S 60.0           /* refresh this long before expiry ... */
 #define MARGIN_PART 0.1         /* ... or this part of a short lifetime */
 #define MAX_LIFETIME_S (366.0 * 86400)
 #define POLL_S 0.05             /* another process's refresh: look again */
-#define MAX_TOKEN_BODY (256u << 10)
 
 enum { PH_IDLE, PH_LEASE, PH_FETCH };
 
@@ -57,32 +56,13 @@ static void set_str(char **slot, const char *v)
     *slot = v ? uh_strdup(v) : NULL;
 }
 
-/* A token request (its own easy handle: not the pool's), removed from
- * the multi handle; the answer, which holds tokens, wiped. */
-static void xfer_free(uh_sched *s, uh_transfer *t)
-{
-    if (!t)
-        return;
-    if (s)
-        curl_multi_remove_handle(s->multi, t->easy);
-    if (t->body.data)
-        memset(t->body.data, 0, t->body.len);
-    curl_easy_cleanup(t->easy);
-    curl_slist_free_all(t->hdrs);
-    free(t->url);
-    free(t->req_body);
-    uh_buf_free(&t->body);
-    uh_buf_free(&t->head);
-    free(t);
-}
-
 static void live_free(uh_oauth *o)
 {
     uh_oauth_live *lv = o->live;
 
     if (!lv)
         return;
-    xfer_free(lv->sched, lv->xfer);
+    uh_token_request_free(lv->sched, lv->xfer);
     memset(lv->key, 0, sizeof lv->key);
     free(lv->file);
     free(lv->refresh);
@@ -265,87 +245,18 @@ static int fresh(const uh_oauth *o)
 
 /* ---- the token request ------------------------------------------------- */
 
-static size_t on_data(char *p, size_t size, size_t n, void *ud)
-{
-    uh_buf *b = ud;
-    size_t len = size * n;
-
-    if (b->len + len > MAX_TOKEN_BODY)
-        return 0;
-    uh_buf_add(b, p, len);
-    return b->oom ? 0 : len;
-}
-
-static void form_add(uh_buf *b, const char *k, const char *v)
-{
-    if (!v)
-        return;
-    if (b->len)
-        uh_buf_add(b, "&", 1);
-    uh_buf_puts(b, k);
-    uh_buf_add(b, "=", 1);
-    uh_url_escape(b, v, strlen(v));
-}
-
 /* Start the token request: phase FETCH.  0, or -1 (lv->code, lv->msg). */
 static int fetch(uh_oauth *o, uh_oauth_live *lv)
 {
-    const uh_conn *c = o->conn;
-    uh_transfer *t = calloc(1, sizeof *t);
-    uh_buf form = {0};
-    long timeout = c->timeout_ms > 0 ? c->timeout_ms : UH_DEFAULT_HTTP_TIMEOUT_MS;
+    uh_transfer *t = uh_token_request(lv->sched, o, lv->refresh);
 
-    form_add(&form, "grant_type", o->client_credentials ? "client_credentials"
-                                                        : "refresh_token");
-    if (!o->client_credentials)
-        form_add(&form, "refresh_token", lv->refresh ? lv->refresh : "");
-    form_add(&form, "scope", o->scope);
-    form_add(&form, "audience", o->audience);
-    if (o->client_post || !o->client_secret) {
-        form_add(&form, "client_id", o->client_id);
-        form_add(&form, "client_secret", o->client_secret);
-    }
-    if (!t || form.oom || !(t->easy = curl_easy_init())) {
-        free(t);
-        uh_buf_free(&form);
+    if (!t) {
         set_str(&lv->code, "memory");
         set_str(&lv->msg, "out of memory starting a token request");
         return -1;
     }
-    t->oauth = o;
-    t->url = uh_strdup(o->token_url);
-    t->req_body = uh_buf_take(&form);
-    snprintf(t->method, sizeof t->method, "POST");
-    t->hdrs = curl_slist_append(NULL, "Accept: application/json");
-    t->hdrs = curl_slist_append(t->hdrs, "Expect:");
-    curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t);
-    curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, t->errbuf);
-    curl_easy_setopt(t->easy, CURLOPT_URL, t->url);
-    curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, t->req_body);
-    curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->hdrs);
-    curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, &t->body);
-    curl_easy_setopt(t->easy, CURLOPT_HEADERFUNCTION, on_data);
-    curl_easy_setopt(t->easy, CURLOPT_HEADERDATA, &t->head);
-    curl_easy_setopt(t->easy, CURLOPT_USERAGENT, "unhook/" UNHOOK_VERSION);
-    curl_easy_setopt(t->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, timeout);
-    if (!o->client_post && o->client_secret) {
-        curl_easy_setopt(t->easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        curl_easy_setopt(t->easy, CURLOPT_USERNAME, o->client_id);
-        curl_easy_setopt(t->easy, CURLOPT_PASSWORD, o->client_secret);
-    }
-    if (c->ca_file)
-        curl_easy_setopt(t->easy, CURLOPT_CAINFO, c->ca_file);
-    if (c->insecure) {
-        curl_easy_setopt(t->easy, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(t->easy, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
-    t->t0 = uh_now();
-    if (!t->url || !t->hdrs ||
-        curl_multi_add_handle(lv->sched->multi, t->easy) != CURLM_OK) {
-        xfer_free(NULL, t);
+    if (curl_multi_add_handle(lv->sched->multi, t->easy) != CURLM_OK) {
+        uh_token_request_free(NULL, t);
         set_str(&lv->code, "auth_unavailable");
         set_str(&lv->msg, "cannot start the token request");
         return -1;
@@ -534,157 +445,25 @@ int uh_oauth_rejected(uh_run *r, const char *auth_line)
 
 /* ---- the token endpoint's answer --------------------------------------- */
 
-/* The string or number value of key in the flat JSON object text, as a
- * malloc'd string (strings unescaped), or NULL.  Nested values are
- * skipped; *bad is set when text is not a JSON object. */
-static char *json_field(const char *text, const char *key, int *bad)
+/* What the request brought, into o and lv: lv->code NULL and the tokens
+ * current, or the error in lv->code and lv->msg. */
+static void take_answer(uh_oauth *o, uh_oauth_live *lv, uh_token_answer *a)
 {
-    const char *p = text;
-    size_t klen = strlen(key);
-    int depth = 0;
+    double life = a->life;
 
-    while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
-        p++;
-    if (*p != '{') {
-        *bad = 1;
-        return NULL;
+    if (a->code) {
+        if (strcmp(a->code, "auth_revoked") == 0)
+            lv->revoked = 1;
+        set_str(&lv->code, a->code);
+        set_str(&lv->msg, a->msg);
+        return;
     }
-    for (; *p; p++) {
-        if (*p == '{' || *p == '[') {
-            depth++;
-        } else if (*p == '}' || *p == ']') {
-            depth--;
-        } else if (*p == '"') {
-            const char *s = ++p, *q;
-            uh_buf v = {0};
-            while (*p && *p != '"') {
-                if (*p == '\\' && p[1])
-                    p++;
-                p++;
-            }
-            if (!*p)
-                break;
-            if (depth != 1 || (size_t)(p - s) != klen || strncmp(s, key, klen) != 0)
-                continue;
-            q = p++;
-            while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
-                p++;
-            if (*p != ':') {    /* a value that reads like the key */
-                p = q;
-                continue;
-            }
-            p++;
-            while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
-                p++;
-            if (*p == '"') {
-                for (p++; *p && *p != '"'; p++) {
-                    if (*p == '\\' && p[1]) {
-                        p++;
-                        if (*p == 'u') {        /* not in tokens: dropped */
-                            p += p[1] && p[2] && p[3] && p[4] ? 4 : 0;
-                            continue;
-                        }
-                        char e = *p == 'n' ? '\n' : *p == 't' ? '\t' : *p == 'r' ? '\r'
-                               : *p == 'b' ? '\b' : *p == 'f' ? '\f' : *p;
-                        uh_buf_add(&v, &e, 1);
-                    } else {
-                        uh_buf_add(&v, p, 1);
-                    }
-                }
-                return v.oom ? (uh_buf_free(&v), NULL) : (v.data ? uh_buf_take(&v)
-                                                                   : uh_strdup(""));
-            }
-            if (*p == '-' || (*p >= '0' && *p <= '9')) {
-                const char *e = p;
-                while (*e == '-' || *e == '+' || *e == '.' || *e == 'e' ||
-                       *e == 'E' || (*e >= '0' && *e <= '9'))
-                    e++;
-                return uh_strndup(p, (size_t)(e - p));
-            }
-            return NULL;
-        }
-    }
-    return NULL;
-}
-
-/* A token as the row and a header line can carry it. */
-static int token_ok(const char *s)
-{
-    if (!s || !*s)
-        return 0;
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            return 0;
-    return 1;
-}
-
-static void fail_as(uh_oauth_live *lv, const char *code, uh_buf *m)
-{
-    set_str(&lv->code, code);
-    set_str(&lv->msg, m->data ? m->data : code);
-    uh_buf_free(m);
-}
-
-/* A 4xx from the token endpoint: revoked, or another refusal. */
-static void refused(uh_oauth *o, uh_oauth_live *lv, long status, const char *body)
-{
-    int bad = 0;
-    char *err = json_field(body, "error", &bad);
-    char *desc = json_field(body, "error_description", &bad);
-    uh_buf m = {0};
-
-    if (err && (strcmp(err, "invalid_grant") == 0 || strcmp(err, "invalid_client") == 0 ||
-                strcmp(err, "unauthorized_client") == 0)) {
-        uh_buf_printf(&m, "%s: the OAuth2 provider refused the %s (%s%s%s): "
-                      "re-authorize the connection, update the connection file "
-                      "(a new %s), then `unhook retry`", lv->file,
-                      strcmp(err, "invalid_grant") == 0 && !o->client_credentials
-                          ? "refresh token" : "client credentials",
-                      err, desc ? ": " : "", desc ? desc : "",
-                      strcmp(err, "invalid_grant") == 0 && !o->client_credentials
-                          ? "refresh_token" : "client_id/client_secret");
-        lv->revoked = 1;
-        fail_as(lv, "auth_revoked", &m);
-    } else {
-        uh_buf_printf(&m, "%s: token endpoint answered %ld%s%s%s%s", lv->file, status,
-                      err ? " " : "", err ? err : "", desc ? ": " : "", desc ? desc : "");
-        fail_as(lv, "auth_failed", &m);
-    }
-    free(err);
-    free(desc);
-}
-
-/* A 2xx: the new tokens into o and lv.  0, or -1 (lv->code, lv->msg). */
-static int accepted(uh_oauth *o, uh_oauth_live *lv, const char *body)
-{
-    static const char *const who[] = {"email", "username", "user", "name",
-                                      "sub", "user_id", "account_id", NULL};
-    int bad = 0;
-    char *access = json_field(body, "access_token", &bad);
-    char *refresh = json_field(body, "refresh_token", &bad);
-    char *expires = json_field(body, "expires_in", &bad);
-    double life = expires ? strtod(expires, NULL) : 0;
-    uh_buf m = {0};
-
-    if (bad || !token_ok(access) || (refresh && !token_ok(refresh)) ||
-        (expires && life < 0)) {
-        uh_buf_printf(&m, "%s: token endpoint %s answered %s", lv->file, o->token_url,
-                      bad ? "something that is not a JSON object"
-                      : !access ? "without an access_token"
-                      : !token_ok(access) || (refresh && !token_ok(refresh))
-                          ? "a token that is not printable text"
-                          : "a negative expires_in");
-        fail_as(lv, "auth_failed", &m);
-        free(access);
-        free(refresh);
-        free(expires);
-        return -1;
-    }
-    uh_conn_add_secret(o->conn, access);
-    uh_conn_add_secret(o->conn, refresh);
+    uh_conn_add_secret(o->conn, a->access);
+    uh_conn_add_secret(o->conn, a->refresh);
     free(o->access_token);
-    o->access_token = access;
-    if (expires) {
+    o->access_token = a->access;
+    a->access = NULL;
+    if (life >= 0) {
         if (life > MAX_LIFETIME_S)
             life = MAX_LIFETIME_S;
         o->expires_at = uh_wall_now() + life -
@@ -692,63 +471,33 @@ static int accepted(uh_oauth *o, uh_oauth_live *lv, const char *body)
     } else {
         o->expires_at = 0;      /* good until the origin refuses it */
     }
-    if (refresh) {
+    if (a->refresh) {
         free(lv->refresh);
-        lv->refresh = refresh;
+        lv->refresh = a->refresh;
+        a->refresh = NULL;
     }
-    free(expires);
+    if (a->subject && !lv->subject) {
+        lv->subject = a->subject;
+        a->subject = NULL;
+    }
     set_str(&lv->rejected, NULL);
-    for (int i = 0; who[i] && !lv->subject; i++) {
-        char *v = json_field(body, who[i], &bad);
-        if (v && *v && token_ok(v))
-            lv->subject = v;
-        else
-            free(v);
-    }
-    return 0;
-}
-
-/* What the request brought: lv->code NULL and the tokens updated, or an
- * error in lv->code (auth_unavailable: retry later). */
-static void classify(uh_oauth *o, uh_oauth_live *lv, uh_transfer *t, CURLcode rc)
-{
-    long status = 0;
-    uh_buf m = {0};
-
-    if (rc != CURLE_OK) {
-        uh_buf_printf(&m, "%s: token endpoint %s: %s", lv->file, o->token_url,
-                      t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
-        fail_as(lv, "auth_unavailable", &m);
-        return;
-    }
-    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
-    uh_buf_add(&t->body, "", 1);        /* NUL-terminated */
-    uh_log(lv->diag, &o->conn->secrets, UNHOOK_LOG_TRACE, "< %ld from the token "
-           "endpoint (%.1f ms)", status, (uh_now() - t->t0) * 1000.0);
-    if (status == 429 || status == 408 || status >= 500) {
-        uh_buf_printf(&m, "%s: token endpoint %s answered %ld: try again later",
-                      lv->file, o->token_url, status);
-        fail_as(lv, "auth_unavailable", &m);
-    } else if (status >= 400) {
-        refused(o, lv, status, t->body.data ? t->body.data : "");
-    } else if (status < 200 || status > 299) {
-        uh_buf_printf(&m, "%s: token endpoint %s answered %ld", lv->file,
-                      o->token_url, status);
-        fail_as(lv, "auth_failed", &m);
-    } else if (accepted(o, lv, t->body.data ? t->body.data : "") == 0) {
-        set_str(&lv->code, NULL);
-        set_str(&lv->msg, NULL);
-    }
+    set_str(&lv->code, NULL);
+    set_str(&lv->msg, NULL);
 }
 
 void uh_oauth_done(uh_sched *s, uh_transfer *t, CURLcode rc)
 {
     uh_oauth *o = t->oauth;
     uh_oauth_live *lv = o->live;
+    uh_token_answer a;
 
     lv->xfer = NULL;
-    classify(o, lv, t, rc);
-    xfer_free(s, t);
+    uh_token_read(o, lv->file, t, rc, &a);
+    uh_log(lv->diag, &o->conn->secrets, UNHOOK_LOG_TRACE, "< token endpoint: %s "
+           "(%.1f ms)", a.code ? a.code : "tokens", (uh_now() - t->t0) * 1000.0);
+    take_answer(o, lv, &a);
+    uh_token_answer_clear(&a);
+    uh_token_request_free(s, t);
     /* the new refresh token is stored before anyone could use the old
      * one again: the lease is ours until this write */
     if (lv->store)

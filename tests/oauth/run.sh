@@ -7,9 +7,11 @@
 #   expire every second: no refresh token is ever reused;
 #   a revoked refresh token: auth_revoked after one token request, and
 #   retry after the operator fixes the file;  client_credentials;
-#   secrets: no token nor the client secret in any output, trace, history
+#   secrets: no token nor the client secret (nor its Basic form, echoed
+#   by the provider) in any output, trace, history
 #   row or database file (db, -wal, -shm);
-#   bad input: HTML, no access_token, expires_in negative or huge, 5xx,
+#   bad input: HTML, no access_token, expires_in negative, huge or not a
+#   number, a token answer of 20 MiB, 5xx,
 #   a missing key, a wrong key (a store error, nothing overwritten).
 # Uses the suite's provider (UNHOOK_TEST_URL) or starts one.  KEEP=1 keeps
 # the temporary folder.  Prints "oauth: N passed, M failed".
@@ -262,8 +264,39 @@ bad_token negative_expiry 200 '{"access_token": "at_neg", "expires_in": -30}' ap
 # the fixture never issued at_huge: its 401 makes the engine refresh once
 # more (the real endpoint this time) and send the DELETE again
 bad_token huge_expiry 200 '{"access_token": "at_huge", "expires_in": 1e300}' application/json 0 "deregistered"
+bad_token non_numeric_expiry 200 '{"access_token": "at_nn", "expires_in": "soon"}' application/json 1 "an expires_in that is not a number of seconds"
+bad_token boolean_expiry 200 '{"access_token": "at_nb", "expires_in": true}' application/json 1 "an expires_in that is not a number of seconds"
+bad_token hex_expiry 200 '{"access_token": "at_nx", "expires_in": "0x10"}' application/json 1 "an expires_in that is not a number of seconds"
+# a number in a string, as some providers send it, is a number (at_str is
+# not the fixture's: its 401 makes a second, real refresh, as above)
+bad_token string_expiry 200 '{"access_token": "at_str", "expires_in": "3600"}' application/json 0 "deregistered"
 bad_token unavailable 503 '"down"' text/plain 1 "retryable, auth_unavailable"
 bad_token busy 429 '{"error": "slow_down"}' application/json 1 "retryable, auth_unavailable"
+# a token answer of 20 MiB: cut at 256 KiB, with our message, not libcurl's
+setup big_answer rt_big 1
+python3 -c 'import json; print(json.dumps({"method": "POST", "path": "/oauth/token", "responses": [{"status": 200, "body": "{\"access_token\": \"" + "a" * (20 << 20) + "\"}", "headers": {"Content-Type": "application/json"}}]}))' >big.json
+curl -s -X POST -H 'Content-Type: application/json' --data-binary @big.json "$U/_control/script" >/dev/null
+rm -f big.json
+u run generic hook --registration '{"id": "hk_1"}' --option collection=/api/hooks --connection conn.json
+check "token answer of 20 MiB: the run fails (exit 1)" "$?" 1
+has "token answer of 20 MiB: our message" "$W/out" "answered more than 256 KiB, which is no token answer"
+if grep -q -i "failure writing\|callback" "$W/out"; then bad "token answer of 20 MiB: libcurl's wording shown"; sed 's/^/    | /' "$W/out"
+else ok "token answer of 20 MiB: no libcurl wording"; fi
+check "token answer of 20 MiB: no DELETE sent" "$(reqs DELETE /oauth/api/)" 0
+
+# the Basic form of the client credentials (client_auth basic: what the
+# token request's Authorization header carries) is a secret too
+setup basic_form rt_bf 1
+B64=$(printf 'cid:csecret' | base64)
+ctl POST /_control/script "{\"method\": \"DELETE\", \"prefix\": \"/oauth/api/\", \"responses\": [{\"status\": 400, \"body\": {\"echo\": \"Basic $B64\"}}]}" >/dev/null
+u -v run generic hook --registration '{"id": "hk_1"}' --option collection=/api/hooks --connection conn.json
+check "basic form: the run fails on the 400 (exit 1)" "$?" 1
+check "basic form: the token request used HTTP Basic" \
+    "$(ctl GET /_control/requests | python3 -c 'import json,sys; print(sum(1 for r in json.load(sys.stdin) if r["path"] == "/oauth/token" and r["headers"].get("Authorization", "").startswith("Basic ") and "client_secret" not in r["body"]))')" 1
+if grep -q -- "$B64" "$W/out"; then bad "basic form: echoed base64 client_id:client_secret shown"; sed 's/^/    | /' "$W/out"
+else ok "basic form: echoed base64 client_id:client_secret masked"; fi
+has "basic form: the echo is there, masked" "$W/out" "Basic \*\*\*"
+
 # a huge expires_in is taken as at most a year
 setup huge_ok rt_h 1 '"ttl": 1e12'
 u run generic hook --registration '{"id": "hk_1"}' --option collection=/api/hooks --connection conn.json
@@ -313,7 +346,7 @@ for f in "$DB" "$DB-wal" "$DB-shm"; do
 done
 [ -s "$DB-wal" ] && ok "secrets: the -wal file was swept" || bad "secrets: no -wal file to sweep"
 leaks=0
-for tok in $(ctl GET /_control/oauth/tokens | python3 -c 'import json,sys; print(" ".join(json.load(sys.stdin)))') csecret "$KEY"; do
+for tok in $(ctl GET /_control/oauth/tokens | python3 -c 'import json,sys; print(" ".join(json.load(sys.stdin)))') csecret "$(printf 'cid:csecret' | base64)" "$KEY"; do
     if grep -a -q -- "$tok" "$W/all" "$W/dbfiles"; then
         leaks=$((leaks + 1))
         echo "    leaked: $tok in $(grep -a -l -- "$tok" "$W/all" "$W/dbfiles" | tr '\n' ' ')"
