@@ -248,6 +248,17 @@ check "wrong key: no token request made" "$(oauth token_requests)" 2
 printf '%s' "$KEY" >keyfile
 env -u UNHOOK_SECRET_KEY UNHOOK_SECRET_KEY_FILE="$W/keyfile" "$UNHOOK" --db "$DB" connection check conn.json >"$W/out" 2>&1
 check "key file: works" "$?" 0
+# precedence: UNHOOK_SECRET_KEY wins, the file is then not read ...
+UNHOOK_SECRET_KEY_FILE="$W/no-such-keyfile" "$UNHOOK" --db "$DB" connection check conn.json >"$W/out" 2>&1
+check "key precedence: UNHOOK_SECRET_KEY wins over the key file" "$?" 0
+# ... and a malformed one is an error, not a fall back to the file
+UNHOOK_SECRET_KEY=not-a-key UNHOOK_SECRET_KEY_FILE="$W/keyfile" "$UNHOOK" --db "$DB" connection check conn.json >"$W/out" 2>&1
+check "key precedence: a malformed UNHOOK_SECRET_KEY is refused (exit 2)" "$?" 2
+has "key precedence: the message names UNHOOK_SECRET_KEY" "$W/out" "UNHOOK_SECRET_KEY: expected 64 hex digits"
+# each check refreshes, and so rotates, the token
+n=$(oauth token_requests)
+u connection check conn.json
+check "connection check: each run makes a token request" "$(oauth token_requests)" "$((n + 1))"
 
 # ---- bad answers of the token endpoint ---------------------------------
 # bad_token NAME STATUS BODY CTYPE WANT-EXIT WANT-TEXT

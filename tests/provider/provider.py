@@ -826,7 +826,7 @@ Handler.handle_api = _sandbox_handle_api
 #       Okta, Google do) and the answer is invalid_grant.
 #   POST /oauth/revoke    token=... (RFC 7009): revokes its family.
 #   ANY /oauth/api/...    the generic hooks API of /api/..., for a valid
-#       bearer access token only (else 401 invalid_token).
+#       bearer access token only (else 401, as every route).
 #   /_control/oauth       GET: counters (token_requests, by grant,
 #       reuse_detected, revoked families); POST {ttl, rotate, clients,
 #       refresh_tokens: [seeded valid tokens], access_tokens: {tok: ttl},
