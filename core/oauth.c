@@ -490,11 +490,13 @@ void uh_oauth_done(uh_sched *s, uh_transfer *t, CURLcode rc)
     uh_oauth *o = t->oauth;
     uh_oauth_live *lv = o->live;
     uh_token_answer a;
+    long status = 0;
 
     lv->xfer = NULL;
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+    uh_log(lv->diag, &o->conn->secrets, UNHOOK_LOG_TRACE, "< %ld from the token "
+           "endpoint (%.1f ms)", status, (uh_now() - t->t0) * 1000.0);
     uh_token_read(o, lv->file, t, rc, &a);
-    uh_log(lv->diag, &o->conn->secrets, UNHOOK_LOG_TRACE, "< token endpoint: %s "
-           "(%.1f ms)", a.code ? a.code : "tokens", (uh_now() - t->t0) * 1000.0);
     take_answer(o, lv, &a);
     uh_token_answer_clear(&a);
     uh_token_request_free(s, t);

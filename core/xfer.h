@@ -117,6 +117,15 @@ struct uh_sched {
     int npool, cappool;
 };
 
+/* ---- transfers (transfer.c) ------------------------------------------ */
+
+/* A transfer for run r (NULL: a token request), its easy handle from s's
+ * pool, body capped at UH_MAX_BODY (t->max_body); NULL when out of memory. */
+uh_transfer *uh_transfer_new(uh_sched *s, uh_run *r);
+/* Free a transfer, removing it from s's multi handle and giving its easy
+ * handle back to the pool (s NULL: a transfer never added; no pool). */
+void uh_transfer_free(uh_sched *s, uh_transfer *t);
+
 /* ---- requests (http.c) ----------------------------------------------- */
 
 /*
@@ -127,14 +136,6 @@ struct uh_sched {
  * error object is pushed and -1 returned.
  */
 int uh_http_start(lua_State *L, uh_run *r, int idx);
-/* ---- transfers (transfer.c) ------------------------------------------ */
-
-/* A transfer for run r (NULL: a token request), its easy handle from s's
- * pool, body capped at UH_MAX_BODY (t->max_body); NULL when out of memory. */
-uh_transfer *uh_transfer_new(uh_sched *s, uh_run *r);
-/* Free a transfer, removing it from s's multi handle and giving its easy
- * handle back to the pool (s NULL: a transfer never added; no pool). */
-void uh_transfer_free(uh_sched *s, uh_transfer *t);
 /* loc with the query credentials a redirect within the origin keeps. */
 char *uh_http_redirect_url(const uh_run *r, const char *loc);
 /* Push nil and an error object { code, message } (lua_pushfstring format). */
