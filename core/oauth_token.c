@@ -43,6 +43,7 @@ uh_transfer *uh_token_request(uh_sched *s, uh_oauth *o, const char *refresh)
 {
     const uh_conn *c = o->conn;
     uh_transfer *t;
+    struct curl_slist *h;
     uh_buf form = {0};
     long timeout = c->timeout_ms > 0 ? c->timeout_ms : UH_DEFAULT_HTTP_TIMEOUT_MS;
 
@@ -58,8 +59,8 @@ uh_transfer *uh_token_request(uh_sched *s, uh_oauth *o, const char *refresh)
     t->req_body = uh_buf_take(&form);
     snprintf(t->method, sizeof t->method, "POST");
     t->hdrs = curl_slist_append(NULL, "Accept: application/json");
-    t->hdrs = t->hdrs ? curl_slist_append(t->hdrs, "Expect:") : NULL;
-    if (!t->url || !t->req_body || !t->hdrs) {
+    h = t->hdrs ? curl_slist_append(t->hdrs, "Expect:") : NULL;
+    if (!t->url || !t->req_body || !h) {
         uh_token_request_free(NULL, t);
         return NULL;
     }
