@@ -22,6 +22,9 @@ struct unhook_engine {
     unsigned long long rng;   /* backoff jitter */
     char owner[96];           /* "host:pid:nonce": who holds this engine's claims */
     double last_reap;         /* when dead local claim owners were looked for */
+    unhook_attempt_fn on_attempt;   /* observer of committed attempts, or NULL */
+    void *attempt_ud;
+    const volatile int *stop; /* serving (unhook_engine_serve): set to stop */
 };
 
 /* Registration data set by hand (edit) is at most this long. */

@@ -27,15 +27,17 @@ static const char usage_enable[] =
     "store error.\n";
 
 static const char usage_disable[] =
-    "usage: unhook disable ID [--reason R] [--connection FILE]\n"
+    "usage: unhook disable ID [--reason R] [--connection FILE] [--no-wait]\n"
     "       unhook disable --all [--connector C] [--event E] [--concurrency N]\n"
-    "                      [--reason R] [--connection FILE]\n"
+    "                      [--reason R] [--connection FILE] [--no-wait]\n"
     "\n"
     "Records desired off (before any request), then runs one deregistration\n"
     "attempt now.  --all does so for every instance that is on and matches\n"
     "--connector and --event, N at a time (default 16), with progress on\n"
     "standard error and a summary on standard output.  --connection FILE is\n"
-    "used instead of each instance's own connection.\n"
+    "used instead of each instance's own connection.  --no-wait records the\n"
+    "intent only and returns at once ('queued'): 'unhook serve' (or resume)\n"
+    "does the rest.\n"
     "Exit 0 when deregistered, already gone or nothing to do; 1 when a flow\n"
     "failed (the registration data is kept: see 'unhook retry'); 75 when work\n"
     "is left pending for retry ('unhook resume'); 2 for an unknown ID.\n";
@@ -222,6 +224,35 @@ static int converge_all(cli *c, const unhook_filter *f, const char *reason, int 
     return bulk_end(c, &p, rc, &stats, NULL);
 }
 
+/* disable --no-wait: the intent recorded, nothing run. */
+static int queue_off(cli *c, const unhook_filter *f, int bulk, const char *id,
+                     const char *reason)
+{
+    unhook_flow_result res;
+    unhook_stats s;
+    const char *none;
+    int rc;
+
+    if (bulk) {
+        if ((rc = unhook_instance_request_off_all(c->E, f, reason, &s)) != UNHOOK_OK)
+            return api_error(c, rc);
+        printf("queued %ld", s.pending);
+        if (s.skipped > 0)
+            printf(", never registered %ld (now off)", s.skipped);
+        putchar('\n');
+        return EXIT_DONE;
+    }
+    rc = unhook_instance_request_off(c->E, id, reason, &res);
+    if (rc != UNHOOK_OK) {
+        unhook_flow_result_free(&res);
+        return api_error(c, rc);
+    }
+    none = nothing_done(res.note);
+    printf("%s: %s\n", id, none ? none : "queued");
+    unhook_flow_result_free(&res);
+    return EXIT_DONE;
+}
+
 /* The usage error of disable or retry arguments that do not go together. */
 static int converge_misuse(const cli *c, const unhook_filter *f, int bulk,
                            const char *id, int retry)
@@ -250,7 +281,7 @@ static int cmd_converge(cli *c, int argc, char **argv, int retry)
     const char *pos[1] = {NULL}, *reason = NULL;
     unhook_filter f = {0};
     unhook_flow_result res = {0};
-    int bulk = 0, rc;
+    int bulk = 0, no_wait = 0, rc;
     const opt table[] = {
         {retry ? "--failed" : "--all", OPT_FLAG, &bulk, NULL},
         {"--connector", OPT_STR, &f.connector, NULL},
@@ -259,6 +290,7 @@ static int cmd_converge(cli *c, int argc, char **argv, int retry)
         {"--connection", OPT_STR, &c->cfg.connection, NULL},
         /* retry ends its options here */
         {retry ? NULL : "--reason", OPT_STR, &reason, NULL},
+        {"--no-wait", OPT_FLAG, &no_wait, NULL},
         OPT_END
     };
     int st = parse_args(argc, argv, retry ? usage_retry : usage_disable, table,
@@ -270,6 +302,8 @@ static int cmd_converge(cli *c, int argc, char **argv, int retry)
         st = open_engine(c);
     if (st != GO_ON)
         return st;
+    if (no_wait)
+        return queue_off(c, &f, bulk, pos[0], reason);
     if (bulk)
         return converge_all(c, &f, reason, retry);
     rc = retry ? unhook_instance_retry(c->E, pos[0], &res)

@@ -30,6 +30,7 @@ static const char usage_main[] =
     "  update ID                  change an instance's options, make-before-break\n"
     "  edit ID                    replace an instance's registration data by hand\n"
     "  forget ID                  remove an instance that is off (history kept)\n"
+    "  serve [--listen ADDR:PORT] the always-on worker, HTTP API, metrics, status page\n"
     "\n"
     "options:\n"
     "  --db PATH          the store (default: $UNHOOK_DB, else ./unhook.db)\n"
@@ -54,6 +55,7 @@ static const struct command {
     {"resume", cmd_resume}, {"import", cmd_import}, {"export", cmd_export},
     {"reconcile", cmd_reconcile}, {"update", cmd_update}, {"edit", cmd_edit},
     {"forget", cmd_forget},
+    {"serve", cmd_serve},
 };
 
 /* --memory-mb N or --timeout-ms N at argv[*i]: GO_ON or the status. */

@@ -1,0 +1,100 @@
+/*
+ * sqlite_db.c -- what the SQLite store's statements share: prepared
+ * statements kept by their text (parsing SQL again for every statement
+ * run showed in the profile of bulk work), binding, reading columns and
+ * errors in the store's words.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sqlite_db.h"
+
+int db_fail(uh_store *s, const char *what)
+{
+    (void)what;                 /* which statement is no news to a user */
+    snprintf(s->errmsg, sizeof s->errmsg, "%s: store: %s", SQ(s)->path,
+             sqlite3_errmsg(SQ(s)->db));
+    return UNHOOK_STORE;
+}
+
+int db_exec(uh_store *s, const char *sql)
+{
+    char *err = NULL;
+
+    if (sqlite3_exec(SQ(s)->db, sql, NULL, NULL, &err) != SQLITE_OK) {
+        snprintf(s->errmsg, sizeof s->errmsg, "%s: store: %s", SQ(s)->path,
+                 err ? err : "error");
+        sqlite3_free(err);
+        return UNHOOK_STORE;
+    }
+    return UNHOOK_OK;
+}
+
+sqlite3_stmt *db_prep(uh_store *s, const char *sql)
+{
+    sq_cached *c;
+    sqlite3_stmt *st = NULL;
+
+    for (c = SQ(s)->cache; c; c = c->next)
+        if (strcmp(c->sql, sql) == 0)
+            return c->st;
+    if (sqlite3_prepare_v3(SQ(s)->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
+                           NULL) != SQLITE_OK) {
+        db_fail(s, "prepare");
+        return NULL;
+    }
+    c = calloc(1, sizeof *c);
+    if (!c || !(c->sql = uh_strdup(sql))) {
+        free(c);
+        sqlite3_finalize(st);
+        snprintf(s->errmsg, sizeof s->errmsg, "store: out of memory");
+        return NULL;
+    }
+    c->st = st;
+    c->next = SQ(s)->cache;
+    SQ(s)->cache = c;
+    return st;
+}
+
+/* Done with a statement from db_prep(): ready for its next use. */
+void db_done(sqlite3_stmt *st)
+{
+    if (st) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+}
+
+void db_bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+char *db_col_dup(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+
+    return t ? uh_strdup((const char *)t) : NULL;
+}
+
+void db_bind_texts(sqlite3_stmt *st, const char **vals, int from, int to)
+{
+    for (int k = from; k < to; k++)
+        db_bind_text(st, k + 1, vals[k]);
+}
+
+
+void db_cache_free(uh_store *s)
+{
+    while (SQ(s)->cache) {
+        sq_cached *c = SQ(s)->cache;
+        SQ(s)->cache = c->next;
+        sqlite3_finalize(c->st);
+        free(c->sql);
+        free(c);
+    }
+}
