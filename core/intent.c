@@ -121,8 +121,8 @@ int unhook_instance_request_off_all(unhook_engine *E, const unhook_filter *f,
 {
     uh_store *s;
     unhook_filter mine = {0};
-    uh_bulk b[2];
-    long counts[2] = {0, 0};
+    uh_bulk b[UH_BULK_MAX];
+    long counts[UH_BULK_MAX] = {0};
     double now = uh_wall_now();
     int n = uh_bulk_disable(reason, b), rc;
 

@@ -84,6 +84,24 @@ void uh_job_free(job *j)
 
 static void job_done(uh_run *r);
 
+/* The flow of each kind of attempt, and its word in history. */
+static const char *const flow_kind[] = {"registration", "deregistration", "renewal"};
+static const char *const action[] = {"register", "deregister", "renew"};
+
+uh_job_kind uh_job_kind_of(uh_state st)
+{
+    return st == UH_REGISTERING ? UH_JOB_REGISTER
+         : st == UH_REGISTERED ? UH_JOB_RENEW : UH_JOB_DEREGISTER;
+}
+
+/* j ended (its result in j->res): to be committed with the others. */
+static void job_ended(work *w, job *j)
+{
+    j->next = w->finished;
+    w->finished = j;
+    w->nfinished++;
+}
+
 /* Fill j->res without running anything (the flow could not start). */
 static void job_fail_now(work *w, job *j, unhook_outcome o, const char *code,
                          const char *msg)
@@ -93,14 +111,13 @@ static void job_fail_now(work *w, job *j, unhook_outcome o, const char *code,
     j->res.code = uh_strdup(code);
     j->res.message = uh_strdup(msg);
     j->res.retry_after = -1;
-    j->next = w->finished;
-    w->finished = j;
-    w->nfinished++;
+    job_ended(w, j);
 }
 
 void uh_job_start(work *w, job *j)
 {
     unhook_flow_request req = {0};
+    uh_policy policy;
     conncache *cc;
     const char *path = w->E->conn_override ? w->E->conn_override
                                            : j->inst.connection;
@@ -109,6 +126,11 @@ void uh_job_start(work *w, job *j)
     if (!j->ci || !j->ci->dir) {
         job_fail_now(w, j, UNHOOK_OUTCOME_FAILED, "invalid",
                      j->ci && j->ci->error ? j->ci->error : "connector unusable");
+        return;
+    }
+    uh_facts_policy(&j->ci->facts, j->inst.event, &policy);
+    if (uh_settled(&j->inst, &policy, uh_wall_now(), &j->res)) {
+        job_ended(w, j);        /* the subscription lapsed: no flow to run */
         return;
     }
     cc = conn_for(w, path);
@@ -120,14 +142,14 @@ void uh_job_start(work *w, job *j)
     }
     req.event = j->inst.event;
     req.options_json = j->inst.options;
-    req.registration = j->reg ? NULL : j->inst.registration;
+    req.registration = j->kind == UH_JOB_REGISTER ? NULL : j->inst.registration;
     req.reason = j->inst.reason;
     req.instance_id = j->inst.id;
     memset(&j->run, 0, sizeof j->run);
     j->run.done = job_done;
     j->run.ud = w;
-    if (uh_run_start(&w->E->rt, &j->run, j->ci->dir, j->reg ? "registration"
-                     : "deregistration", &req, &cc->conn, &j->res) != UNHOOK_OK) {
+    if (uh_run_start(&w->E->rt, &j->run, j->ci->dir, flow_kind[j->kind], &req,
+                     &cc->conn, &j->res) != UNHOOK_OK) {
         job_fail_now(w, j, UNHOOK_OUTCOME_RETRY, "engine", w->E->diag.errmsg);
         return;
     }
@@ -150,9 +172,7 @@ static void job_done(uh_run *r)
     uh_run_close(r);
     j->ci->active--;
     w->active--;
-    j->next = w->finished;
-    w->finished = j;
-    w->nfinished++;
+    job_ended(w, j);
 }
 
 /* The new state of j's instance from its result (the state machine's
@@ -169,12 +189,15 @@ static void apply(work *w, job *j, unhook_history *h, double now)
     memset(h, 0, sizeof *h);
     h->instance_id = i->id;
     h->at = now;
-    h->action = j->reg ? "register" : "deregister";
+    h->action = action[j->kind];
     h->attempt = j->attempt;
     h->status = j->res.status;
     h->message = j->res.message;
     h->outcome = t.outcome;
-    h->registration = j->reg ? i->registration : j->released;
+    /* registered or renewed: the new data; deregistered: the data let go */
+    h->registration = j->kind == UH_JOB_DEREGISTER ? j->released
+                    : j->kind == UH_JOB_RENEW && j->res.outcome != UNHOOK_OUTCOME_DONE
+                    ? NULL : i->registration;
 }
 
 /* Write j's outcome under its claim: if the user changed the desired
@@ -208,13 +231,19 @@ static void count(work *w, job *j, int committed)
     uh_state st = j->inst.state;
 
     if (committed && w->stats && !j->lost) {
-        int ended = st == UH_OFF || st == UH_REGISTERED || st == UH_FAILED;
+        /* a renewal to retry stays registered: pending all the same */
+        int ended = !UH_STATE_PENDING(st) && (st == UH_FAILED ||
+                    j->res.outcome != UNHOOK_OUTCOME_RETRY);
         if (ended && uh_idset_del(&w->pending, j->inst.id))
             w->stats->pending--;
         if (!ended)
             w->stats->pending += uh_idset_add(&w->pending, j->inst.id);
         else if (st == UH_FAILED)
             w->stats->failed++;
+        else if (st == UH_EXPIRED)
+            w->stats->expired++;
+        else if (st == UH_REGISTERED && j->kind == UH_JOB_RENEW)
+            w->stats->renewed++;
         else if (st == UH_REGISTERED)
             w->stats->registered++;
         else if (j->res.outcome == UNHOOK_OUTCOME_GONE)
@@ -247,7 +276,7 @@ static void observe(work *w, job *j, double now)
     a.instance_id = j->inst.id;
     a.connector = j->inst.connector;
     a.event = j->inst.event;
-    a.action = j->reg ? "register" : "deregister";
+    a.action = action[j->kind];
     a.outcome = j->inst.state == UH_FAILED ? "failed"
                 : unhook_outcome_name(j->res.outcome);
     a.state = uh_state_name(j->inst.state);

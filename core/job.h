@@ -28,13 +28,20 @@ typedef struct conncache {
     struct conncache *next;
 } conncache;
 
+/* What an attempt runs: by the state it was claimed in. */
+typedef enum uh_job_kind {
+    UH_JOB_REGISTER = 0,        /* registering */
+    UH_JOB_DEREGISTER,          /* deregistering */
+    UH_JOB_RENEW                /* registered, its renewal due */
+} uh_job_kind;
+
 typedef struct job {
     uh_run run;                 /* first: the run's done callback finds us */
     uh_inst inst;
     unhook_flow_result res;
     char *released;             /* registration data moved to history */
     cinfo *ci;
-    int reg;                    /* a registration flow */
+    uh_job_kind kind;
     int lost;                   /* its claim was lost: outcome not recorded */
     int attempt;                /* the number of this attempt */
     double started;             /* when it started (uh_now), for observers */
@@ -64,6 +71,8 @@ typedef struct work {
 
 /* The connector named key as the work loop schedules it (cached). */
 cinfo *uh_job_info(work *w, const char *key);
+/* The kind of attempt an instance claimed in state st needs. */
+uh_job_kind uh_job_kind_of(uh_state st);
 /* Start j (a claimed instance): its flow runs, or its end is known now. */
 void uh_job_start(work *w, job *j);
 void uh_job_free(job *j);

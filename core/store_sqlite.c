@@ -35,15 +35,18 @@ static const char *const migrations[] = {
     /* 2: finding live claims without scanning every instance */
     "CREATE INDEX instances_claimed ON instances(claimed_until)"
     " WHERE claim_owner IS NOT NULL;",
+    /* 3: when a renewing event's subscription lapses */
+    "ALTER TABLE instances ADD COLUMN expires_at REAL NOT NULL DEFAULT 0;",
 };
 
 #define INST_COLS "id, connector, event, options, connection, registration, " \
                   "desired, state, reason, last_error, attempts, "           \
-                  "next_attempt_at, created_at, updated_at"
+                  "next_attempt_at, created_at, updated_at, expires_at"
 /* states are kept as their names, read back as numbers */
 #define READ_COLS "id, connector, event, options, connection, registration, " \
     "desired = 'on', " UH_STATE_SQL ", reason, last_error, attempts, "      \
-    "next_attempt_at, created_at, updated_at, claim_owner, claimed_until"
+    "next_attempt_at, created_at, updated_at, claim_owner, claimed_until, "   \
+    "expires_at"
 
 static void read_inst(sqlite3_stmt *st, uh_inst *o)
 {
@@ -63,6 +66,7 @@ static void read_inst(sqlite3_stmt *st, uh_inst *o)
     o->updated_at = sqlite3_column_double(st, 13);
     o->claim_owner = db_col_dup(st, 14);
     o->claimed_until = sqlite3_column_double(st, 15);
+    o->expires_at = sqlite3_column_double(st, 16);
 }
 
 static int sq_begin(uh_store *s) { return db_exec(s, "BEGIN IMMEDIATE"); }
@@ -101,7 +105,7 @@ static int sq_put(uh_store *s, const uh_inst *i)
 {
     sqlite3_stmt *st = db_prep(s,
         "INSERT OR REPLACE INTO instances (" INST_COLS ", claim_owner, claimed_until)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,0)");
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,0)");
     int rc;
 
     if (!st)
@@ -120,6 +124,7 @@ static int sq_put(uh_store *s, const uh_inst *i)
     sqlite3_bind_double(st, 12, i->next_attempt_at);
     sqlite3_bind_double(st, 13, i->created_at);
     sqlite3_bind_double(st, 14, i->updated_at);
+    sqlite3_bind_double(st, 15, i->expires_at);
     rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : db_fail(s, "put");
     db_done(st);
     return rc;
@@ -192,7 +197,7 @@ static int sq_finish(uh_store *s, const uh_inst *i, const char *owner,
 {
     sqlite3_stmt *st = db_prep(s,
         "UPDATE instances SET state = ?, registration = ?, attempts = ?,"
-        " next_attempt_at = ?, last_error = ?, updated_at = ?,"
+        " next_attempt_at = ?, last_error = ?, updated_at = ?, expires_at = ?,"
         " claim_owner = NULL, claimed_until = 0"
         " WHERE id = ? AND claim_owner = ? AND desired = ?");
     int rc;
@@ -206,9 +211,10 @@ static int sq_finish(uh_store *s, const uh_inst *i, const char *owner,
     sqlite3_bind_double(st, 4, i->next_attempt_at);
     db_bind_text(st, 5, i->last_error);
     sqlite3_bind_double(st, 6, now);
-    db_bind_text(st, 7, i->id);
-    db_bind_text(st, 8, owner);
-    db_bind_text(st, 9, uh_desired_name(i->desired));
+    sqlite3_bind_double(st, 7, i->expires_at);
+    db_bind_text(st, 8, i->id);
+    db_bind_text(st, 9, owner);
+    db_bind_text(st, 10, uh_desired_name(i->desired));
     rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : db_fail(s, "finish");
     if (rc == UNHOOK_OK && sqlite3_changes(SQ(s)->db) == 0)
         *cas = UH_CAS_LOST;
@@ -370,9 +376,8 @@ static int sq_claim(uh_store *s, const unhook_filter *f, double now,
     *n = 0;
     if ((rc = sq_begin(s)) != UNHOOK_OK)
         return rc;
-    uh_buf_puts(&sql, "SELECT " READ_COLS " FROM instances WHERE state IN"
-                " ('deregistering', 'registering') AND next_attempt_at <= ?1"
-                " AND claimed_until <= ?1");
+    uh_buf_puts(&sql, "SELECT " READ_COLS " FROM instances WHERE " UH_CLAIMABLE_SQL
+                " AND next_attempt_at <= ?1 AND claimed_until <= ?1");
     nv = filter(&sql, f, vals, 1);
     uh_buf_printf(&sql, " ORDER BY next_attempt_at LIMIT %d", max);
     st = db_prep(s, sql.data);

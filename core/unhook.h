@@ -136,6 +136,8 @@ typedef struct unhook_flow_result {
     char *registration;       /* registration flow: the data as JSON */
     double retry_after;       /* seconds asked by the provider, or -1 */
     unhook_note note;         /* lifecycle calls: why no flow ran */
+    double expires_at;        /* an event that renews: when the registration
+                                 data says it lapses (Unix time), or 0 */
 } unhook_flow_result;
 
 /* The library version as "MAJOR.MINOR.PATCH". */
@@ -225,8 +227,10 @@ UNHOOK_API int unhook_card_register(unhook_engine *engine, const char *name,
  * An instance: one user flow containing a webhook event card.  Desired
  * state is what the user asked ("on" or "off"); state is what the engine
  * has achieved: "registering", "registered", "deregistering", "off",
- * "failed" (the dead letter: registration data kept) or "lost" (reconcile
- * found no webhook at the provider for it; see unhook_reconcile).  Strings belong to
+ * "failed" (the dead letter: registration data kept), "lost" (reconcile
+ * found no webhook at the provider for it; see unhook_reconcile) or
+ * "expired" (an event that renews its subscriptions did not renew this
+ * one before it lapsed).  Strings belong to
  * whoever handed the struct out (see each function).
  */
 typedef struct unhook_instance {
@@ -243,6 +247,9 @@ typedef struct unhook_instance {
     int attempts;               /* attempts toward the desired state */
     double next_attempt_at;     /* Unix time of the next attempt, or 0 */
     double created_at, updated_at;
+    double expires_at;          /* an event that renews: when the subscription
+                                   lapses at the provider (Unix time), or 0;
+                                   its renewal is the next attempt */
 } unhook_instance;
 
 /* One line of an instance's history: every attempt and change. */
@@ -250,7 +257,7 @@ typedef struct unhook_history {
     const char *instance_id;
     double at;                  /* Unix time */
     const char *action;         /* "enable", "disable", "register",
-                                   "deregister", "retry", "import" */
+                                   "deregister", "renew", "retry", "import" */
     const char *outcome;        /* "done", "gone", "retry", "failed", or NULL */
     int status;                 /* HTTP status, or 0 */
     int attempt;
@@ -331,6 +338,8 @@ typedef struct unhook_stats {
     long failed;                /* dead-lettered */
     long skipped;               /* nothing to do (never registered) */
     long registered;            /* registrations completed */
+    long renewed;               /* subscriptions renewed */
+    long expired;               /* subscriptions found lapsed */
 } unhook_stats;
 
 /* Progress callback of long work, at most a few times a second. */
@@ -556,7 +565,7 @@ typedef struct unhook_attempt {
     const char *instance_id;
     const char *connector;
     const char *event;
-    const char *action;         /* "register" or "deregister" */
+    const char *action;         /* "register", "deregister" or "renew" */
     const char *outcome;        /* "done", "gone", "retry" or "failed"
                                    (attempts exhausted counts as failed) */
     const char *state;          /* the instance's state afterwards */

@@ -78,7 +78,7 @@ static int claim_more(work *w, int max)
             continue;
         }
         j->inst = batch[k];
-        j->reg = j->inst.state == UH_REGISTERING;
+        j->kind = uh_job_kind_of(j->inst.state);
         j->attempt = j->inst.attempts + 1;
         j->ci = uh_job_info(w, j->inst.connector);
         j->next = w->queue;

@@ -20,7 +20,8 @@ static const char usage_enable[] =
     "connection file is stored, never its secrets.  Enabling an instance that\n"
     "is on with the same connector, event, options and connection does nothing\n"
     "(exit 0, 'already on'); with others it is refused: see 'unhook update'.\n"
-    "--again registers anew an instance that reconcile marked lost.\n"
+    "--again registers anew an instance that reconcile marked lost, or whose\n"
+    "subscription expired.\n"
     "Exit 0 when registered, 1 when the flow failed, 75 when the registration\n"
     "is pending retry ('unhook resume'), 2 for a bad argument or an instance\n"
     "that is on with other options, 3 when the connector is not found, 4 for a\n"
@@ -197,6 +198,10 @@ static int bulk_end(cli *c, progress *p, int rc, const unhook_stats *s,
            s->done, s->gone, s->pending, s->failed);
     if (s->skipped > 0)
         printf(", never registered %ld", s->skipped);
+    if (s->renewed > 0)
+        printf(", renewed %ld", s->renewed);
+    if (s->expired > 0)
+        printf(", expired %ld", s->expired);
     putchar('\n');
     return s->failed > 0 ? EXIT_FAILED : s->pending > 0 ? EXIT_PENDING : EXIT_DONE;
 }

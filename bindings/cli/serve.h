@@ -69,7 +69,7 @@ void metrics_attempt(metrics *m, const unhook_attempt *a);
 void metrics_render(metrics *m, unhook_engine *E, text *out);
 
 /* The states an instance may be in, as unhook_instance.state names them. */
-#define NSTATES 6
+#define NSTATES 7
 
 /* Counts of the store, for the gauges and the status page. */
 typedef struct census {
@@ -77,6 +77,8 @@ typedef struct census {
     long due;                   /* pending and due now */
     long scheduled;             /* pending with a later next attempt */
     double oldest_due;          /* next_attempt_at of the oldest due, 0 if none */
+    long renewals;              /* registered, a renewal scheduled */
+    long lapsed;                /* on, and the subscription's expiry passed */
     long total;
 } census;
 

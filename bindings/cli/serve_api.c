@@ -77,7 +77,7 @@ static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind,
         q->f.state = value;
     else if (strcmp(key, "state") == 0)
         snprintf(q->bad, sizeof q->bad, "unknown state '%.40s' (registering, "
-                 "registered, deregistering, off, failed, lost)", value ? value : "");
+                 "registered, deregistering, off, failed, lost, expired)", value ? value : "");
     else if (strcmp(key, "connector") == 0 && value && *value)
         q->f.connector = value;
     else if (strcmp(key, "event") == 0 && value && *value)

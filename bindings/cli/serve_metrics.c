@@ -12,9 +12,10 @@
 
 #include "unhook.h"
 #include "serve.h"
+#include "output.h"
 
 const char *const state_names[NSTATES] = {
-    "registering", "registered", "deregistering", "off", "failed", "lost",
+    "registering", "registered", "deregistering", "off", "failed", "lost", "expired",
 };
 
 static const char *const outcome_names[4] = {"done", "gone", "retry", "failed"};
@@ -74,9 +75,15 @@ static int outcome_index(const char *o)
     return 3;
 }
 
+static const char *const action_names[3] = {"register", "deregister", "renew"};
+
 static series *series_for(metrics *m, const unhook_attempt *a, int oi)
 {
-    const char *action = strcmp(a->action, "register") == 0 ? "register" : "deregister";
+    const char *action = action_names[1];
+
+    for (int k = 0; k < 3; k++)
+        if (strcmp(a->action, action_names[k]) == 0)
+            action = action_names[k];
 
     for (size_t k = 0; k < m->n; k++) {
         series *s = &m->v[k];
@@ -132,7 +139,7 @@ void metrics_hour(metrics *m, long out[60][4])
 static int census_one(void *ud, const unhook_instance *i)
 {
     census *c = ud;
-    double now = (double)time(NULL);
+    double now = wall_now();
     int pending = strcmp(i->state, "registering") == 0 ||
                   strcmp(i->state, "deregistering") == 0;
 
@@ -147,6 +154,11 @@ static int census_one(void *ud, const unhook_instance *i)
     } else if (pending) {
         c->scheduled++;
     }
+    /* renewing events: renewals ahead, and subscriptions that lapsed */
+    if (strcmp(i->state, "registered") == 0 && i->next_attempt_at > 0)
+        c->renewals++;
+    if (i->expires_at > 0 && i->expires_at <= now && strcmp(i->desired, "on") == 0)
+        c->lapsed++;
     return 0;
 }
 
@@ -193,6 +205,12 @@ static void gauges(text *t, const census *c, int ok)
     head(t, "unhook_retries_scheduled", "gauge",
          "Instances waiting for a scheduled retry.");
     text_printf(t, "unhook_retries_scheduled %ld\n", c->scheduled);
+    head(t, "unhook_renewals_scheduled", "gauge",
+         "Registered instances whose subscription is to be renewed.");
+    text_printf(t, "unhook_renewals_scheduled %ld\n", c->renewals);
+    head(t, "unhook_subscriptions_lapsed", "gauge",
+         "Instances that are on and whose subscription's expiry has passed.");
+    text_printf(t, "unhook_subscriptions_lapsed %ld\n", c->lapsed);
 }
 
 static void counters(text *t, metrics *m)

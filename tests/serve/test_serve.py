@@ -404,7 +404,8 @@ def case_metrics_and_page():
         lst = json.loads(subprocess.run([UNHOOK, "--db", db, "--json", "list"],
                                         capture_output=True, text=True, check=True).stdout)
         want = {st: float(sum(1 for i in lst if i["state"] == st))
-                for st in ("registering", "registered", "deregistering", "off", "failed", "lost")}
+                for st in ("registering", "registered", "deregistering", "off", "failed", "lost",
+                           "expired")}
         check("unhook_instances matches `unhook list`", by_state, want)
         att = {(smp.labels["outcome"]): smp.value for smp in fams["unhook_attempts"].samples
                if smp.name == "unhook_attempts_total"}
@@ -601,9 +602,191 @@ def case_sighup_and_ready():
         check("SIGINT: exit 0", s.stop(signal.SIGINT), 0)
 
 
+
+
+# ---- renewal of expiring subscriptions ---------------------------------------
+
+def graph_connector(expired="gone"):
+    """The Graph-style connector of scripts/README.md, as the docs show it
+    (expired="call": the same without the event's expired choice)."""
+    d = os.path.join(T, "docs")
+    if not os.path.isdir(d):
+        subprocess.run(["lua5.4", os.path.join(ROOT, "tests", "e2e", "docblocks.lua"),
+                        os.path.join(ROOT, "scripts", "README.md"), d], check=True,
+                       stdout=subprocess.DEVNULL)
+    if expired == "gone":
+        return os.path.join(d, "graph")
+    call = os.path.join(T, "graph-call")
+    if not os.path.isdir(call):
+        subprocess.run(["cp", "-r", os.path.join(d, "graph"), call], check=True)
+        path = os.path.join(call, "connector.lua")
+        with open(path) as f:
+            src = f.read()
+        assert 'expired = "gone",' in src
+        with open(path, "w") as f:
+            f.write(src.replace('expired = "gone",', ""))
+    return call
+
+
+def subs():
+    return control("GET", "subscriptions")["subscriptions"]
+
+
+def graph_body(iid, expired="gone"):
+    return {"id": iid, "connector": graph_connector(expired), "event": "new_mail",
+            "options": {"notification_url": "https://example.test/" + iid},
+            "connection": CONN}
+
+
+def cli(db, *args):
+    return subprocess.run([UNHOOK, "--db", db] + list(args), capture_output=True, text=True)
+
+
+def metric_values(s):
+    from prometheus_client.parser import text_string_to_metric_families
+    _, text, _ = s.request("GET", "/metrics", token=None)
+    out = {}
+    for fam in text_string_to_metric_families(text):
+        for smp in fam.samples:
+            out[(smp.name, tuple(sorted(smp.labels.items())))] = smp.value
+    return out
+
+
+def case_renewal():
+    """Subscriptions that expire after 3 s are kept alive by serve across
+    three renewals, then deregistered."""
+    control("POST", "reset")
+    control("POST", "subscriptions", {"lifetime": 3})
+    db = os.path.join(T, "renew.db")
+    s = Serve(db)
+    try:
+        status, body = s.json("POST", "/v1/instances", graph_body("m1"))
+        inst = body["instance"]
+        check("enable: 201, registered, its expiry stored",
+              (status, inst["state"], "expires_at" in inst), (201, "registered", True))
+        sid = inst["registration"]["id"]
+        check("a renewal is scheduled before the expiry",
+              0 < inst["next_attempt_at"] < inst["expires_at"], True)
+        t0 = time.time()
+        renewed = wait_for(lambda: subs()[sid]["renewals"] >= 3, 10, step=0.1)
+        check("three renewals by serve alone (%.1f s)" % (time.time() - t0), renewed, True)
+        sub = subs()[sid]
+        check("the subscription never lapsed: no request came after its expiry",
+              (sub["lapsed"], sub["late"]), (False, 0))
+        wait_for(lambda: db_rows(db, "SELECT count(*) FROM history WHERE action='renew'")[0][0]
+                 >= 3, 2)
+        rows = db_rows(db, "SELECT outcome, registration FROM history WHERE action='renew' "
+                           "ORDER BY seq")
+        check("a history row per renewal, done",
+              [o for o, _ in rows][:3], ["done", "done", "done"])
+        exps = [json.loads(reg)["expirationDateTime"] for _, reg in rows]
+        check("each renewal's row keeps its new registration data (later expiries)",
+              exps == sorted(set(exps)) and len(exps) >= 3, True)
+        st, reg, exp_at = db_rows(db, "SELECT state, registration, expires_at FROM instances")[0]
+        sub = subs()[sid]
+        check("stored: registered, the newest registration data and its expiry",
+              (st, json.loads(reg)["expirationDateTime"] == exps[-1] or
+               sub["renewals"] > len(exps), abs(exp_at - sub["expires_at"]) < 0.01 or
+               sub["renewals"] > len(exps)), ("registered", True, True))
+        m = metric_values(s)
+        renews = sum(v for (n, lab), v in m.items() if n == "unhook_attempts_total" and
+                     ("action", "renew") in lab and ("outcome", "done") in lab)
+        check("/metrics: renew attempts counted, one renewal scheduled, none lapsed",
+              (renews >= 3, m.get(("unhook_renewals_scheduled", ())),
+               m.get(("unhook_subscriptions_lapsed", ()))), (True, 1.0, 0.0))
+        status, body = s.json("POST", "/v1/instances/m1/disable")
+        check("disable: 202", status, 202)
+        check("deregistered: the subscription deleted at the provider",
+              wait_for(lambda: subs()[sid]["deleted"], 2), True)
+        wait_for(lambda: s.json("GET", "/v1/instances/m1")[1]["state"] == "off", 2)
+        _, inst = s.json("GET", "/v1/instances/m1")
+        check("instance off, no expiry left", (inst["state"], "expires_at" in inst),
+              ("off", False))
+        check("deleted once, never lapsed", (subs()[sid]["deletes"], subs()[sid]["late"]),
+              (1, 0))
+    finally:
+        check("SIGTERM: exit 0", s.stop(), 0)
+
+
+def case_renewal_by_resume():
+    """resume runs a renewal that has come due (and does not wait for the next)."""
+    control("POST", "reset")
+    control("POST", "subscriptions", {"lifetime": 2})
+    db = os.path.join(T, "resume-renew.db")
+    b = graph_body("m3")
+    r = cli(db, "enable", "m3", "--connector", b["connector"], "--event", "new_mail",
+            "--option", "notification_url=https://example.test/m3", "--connection", CONN)
+    check("enable: registered", (r.returncode, r.stdout.strip()), (0, "m3: registered"))
+    r = cli(db, "resume")
+    check("resume before the renewal is due: nothing to do", (r.returncode, r.stdout.strip()),
+          (0, "nothing to do"))
+    time.sleep(1.2)
+    t0 = time.time()
+    r = cli(db, "resume", "--wait")
+    check("resume once it is due: renewed, and it returns at once",
+          (r.returncode, "renewed 1" in r.stdout, time.time() - t0 < 1.0), (0, True, True))
+    check("the provider saw one renewal", [v["renewals"] for v in subs().values()], [1])
+
+
+def case_renewal_lapsed():
+    """A renewal refused until the subscription lapsed: expired in list, show
+    and /metrics; turning it off follows the event's expired choice."""
+    control("POST", "reset")
+    control("POST", "subscriptions", {"lifetime": 2})
+    db = os.path.join(T, "lapse.db")
+    for iid, expired in (("gone1", "gone"), ("call1", "call")):
+        b = graph_body(iid, expired)
+        r = cli(db, "enable", iid, "--connector", b["connector"], "--event", "new_mail",
+                "--option", "notification_url=https://example.test/" + iid, "--connection", CONN)
+        check("enable %s: registered" % iid, r.returncode, 0)
+    sids = sorted(subs())
+    for sid in sids:
+        control("POST", "script", {"method": "PATCH", "path": "/v1.0/subscriptions/" + sid,
+                                   "responses": [{"status": 503, "body": {"error": "busy"}}] * 30})
+    s = Serve(db)
+    try:
+        lapsed = wait_for(lambda: [r[0] for r in db_rows(db, "SELECT state FROM instances")]
+                          == ["expired", "expired"], 6, step=0.05)
+        check("renewals refused until the expiry: both expired", lapsed, True)
+        hist = db_rows(db, "SELECT outcome, message FROM history WHERE instance_id='gone1' "
+                           "AND action='renew' ORDER BY seq")
+        check("renewal retried like any attempt, then found lapsed",
+              ([o for o, _ in hist][:1], hist[-1][0] if hist else None,
+               "lapsed" in (hist[-1][1] or "") if hist else None), (["retry"], "gone", True))
+        check("no request about a subscription after it lapsed",
+              [v["late"] for v in subs().values()], [0, 0])
+        r = cli(db, "list", "--state", "expired")
+        check("list --state expired", sorted(l.split()[0] for l in r.stdout.splitlines()[1:]),
+              ["call1", "gone1"])
+        r = cli(db, "show", "gone1")
+        check("show: expires ... (lapsed)", re.search(r"^expires: \S+ \(lapsed\)$", r.stdout,
+                                                      re.M) is not None, True)
+        m = metric_values(s)
+        check("/metrics: 2 expired, 2 lapsed",
+              (m.get(("unhook_instances", (("state", "expired"),))),
+               m.get(("unhook_subscriptions_lapsed", ()))), (2.0, 2.0))
+        deletes_before = [subs()[x]["deletes"] for x in sids]
+        for iid in ("gone1", "call1"):
+            status, _ = s.json("POST", "/v1/instances/%s/disable" % iid)
+            check("disable %s: 202" % iid, status, 202)
+        off = wait_for(lambda: [r[0] for r in db_rows(db, "SELECT state FROM instances")]
+                       == ["off", "off"], 3)
+        check("both off", off, True)
+        by_id = dict(db_rows(db, "SELECT json_extract(registration, '$.id'), instance_id "
+                                 "FROM history WHERE action='register'"))
+        deletes = {by_id[x]: subs()[x]["deletes"] - d for x, d in zip(sids, deletes_before)}
+        check('expired = "gone": no request; "call": the provider is called anyway',
+              deletes, {"gone1": 0, "call1": 1})
+        out = dict(db_rows(db, "SELECT instance_id, outcome FROM history "
+                               "WHERE action='deregister'"))
+        check("both recorded already gone", out, {"gone1": "gone", "call1": "gone"})
+    finally:
+        s.stop()
+
+
 CASES = [case_enable_disable, case_retry_on_time, case_pickup, case_no_wait, case_bad_input,
          case_metrics_and_page, case_sighup_and_ready, case_sigterm_mid_bulk,
-         case_two_processes]
+         case_two_processes, case_renewal, case_renewal_by_resume, case_renewal_lapsed]
 
 
 def main():
