@@ -266,8 +266,10 @@ static int enable_again(call *k, const enable_req *e, enum MHD_Result *ret)
 
     if (unhook_instance_get(k->sv->api, e->id, &i) != UNHOOK_OK)
         return 0;
+    /* lost, expired: gone at the provider, registered anew as enable does */
     if (strcmp(i->desired, "on") != 0 || strcmp(i->state, "failed") == 0 ||
-        strcmp(i->state, "off") == 0) {
+        strcmp(i->state, "off") == 0 || strcmp(i->state, "lost") == 0 ||
+        strcmp(i->state, "expired") == 0) {
         unhook_instance_free(i);
         return 0;
     }

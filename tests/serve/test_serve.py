@@ -730,11 +730,13 @@ def case_renewal_by_resume():
 
 def case_renewal_lapsed():
     """A renewal refused until the subscription lapsed: expired in list, show
-    and /metrics; turning it off follows the event's expired choice."""
+    and /metrics; enabled again it subscribes anew; turning it off follows
+    the event's expired choice."""
     control("POST", "reset")
     control("POST", "subscriptions", {"lifetime": 2})
     db = os.path.join(T, "lapse.db")
-    for iid, expired in (("gone1", "gone"), ("call1", "call")):
+    for iid, expired in (("gone1", "gone"), ("call1", "call"), ("again1", "gone"),
+                         ("again2", "gone")):
         b = graph_body(iid, expired)
         r = cli(db, "enable", iid, "--connector", b["connector"], "--event", "new_mail",
                 "--option", "notification_url=https://example.test/" + iid, "--connection", CONN)
@@ -746,37 +748,44 @@ def case_renewal_lapsed():
     s = Serve(db)
     try:
         lapsed = wait_for(lambda: [r[0] for r in db_rows(db, "SELECT state FROM instances")]
-                          == ["expired", "expired"], 6, step=0.05)
-        check("renewals refused until the expiry: both expired", lapsed, True)
+                          == ["expired"] * 4, 6, step=0.05)
+        check("renewals refused until the expiry: all expired", lapsed, True)
         hist = db_rows(db, "SELECT outcome, message FROM history WHERE instance_id='gone1' "
                            "AND action='renew' ORDER BY seq")
         check("renewal retried like any attempt, then found lapsed",
               ([o for o, _ in hist][:1], hist[-1][0] if hist else None,
                "lapsed" in (hist[-1][1] or "") if hist else None), (["retry"], "gone", True))
         check("no request about a subscription after it lapsed",
-              [v["late"] for v in subs().values()], [0, 0])
+              [v["late"] for v in subs().values()], [0] * 4)
         r = cli(db, "list", "--state", "expired")
         check("list --state expired", sorted(l.split()[0] for l in r.stdout.splitlines()[1:]),
-              ["call1", "gone1"])
+              ["again1", "again2", "call1", "gone1"])
         r = cli(db, "show", "gone1")
         check("show: expires ... (lapsed)", re.search(r"^expires: \S+ \(lapsed\)$", r.stdout,
                                                       re.M) is not None, True)
         m = metric_values(s)
-        check("/metrics: 2 expired, 2 lapsed",
+        check("/metrics: 4 expired, 4 lapsed",
               (m.get(("unhook_instances", (("state", "expired"),))),
-               m.get(("unhook_subscriptions_lapsed", ()))), (2.0, 2.0))
+               m.get(("unhook_subscriptions_lapsed", ()))), (4.0, 4.0))
+        status, body = s.json("POST", "/v1/instances", graph_body("again1"))
+        check("POST /v1/instances of an expired instance: subscribed anew",
+              (status, body["instance"]["state"], body["instance"]["registration"]["id"] in sids),
+              (201, "registered", False))
+        r = cli(db, "enable", "--again", "again2")
+        check("enable --again of an expired instance: subscribed anew",
+              (r.returncode, r.stdout.strip()), (0, "again2: registered"))
         deletes_before = [subs()[x]["deletes"] for x in sids]
         for iid in ("gone1", "call1"):
             status, _ = s.json("POST", "/v1/instances/%s/disable" % iid)
             check("disable %s: 202" % iid, status, 202)
-        off = wait_for(lambda: [r[0] for r in db_rows(db, "SELECT state FROM instances")]
-                       == ["off", "off"], 3)
+        off = wait_for(lambda: db_rows(db, "SELECT state FROM instances WHERE id IN "
+                                           "('gone1', 'call1')") == [("off",), ("off",)], 3)
         check("both off", off, True)
         by_id = dict(db_rows(db, "SELECT json_extract(registration, '$.id'), instance_id "
                                  "FROM history WHERE action='register'"))
         deletes = {by_id[x]: subs()[x]["deletes"] - d for x, d in zip(sids, deletes_before)}
         check('expired = "gone": no request; "call": the provider is called anyway',
-              deletes, {"gone1": 0, "call1": 1})
+              deletes, {"gone1": 0, "call1": 1, "again1": 0, "again2": 0})
         out = dict(db_rows(db, "SELECT instance_id, outcome FROM history "
                                "WHERE action='deregister'"))
         check("both recorded already gone", out, {"gone1": "gone", "call1": "gone"})
