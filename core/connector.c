@@ -156,7 +156,11 @@ static void read_policies(lua_State *L, uh_facts *f)
         p->base_ms = lua_tonumber(L, -1);
         lua_getfield(L, -3, "max_ms");
         p->max_ms = lua_tonumber(L, -1);
-        lua_pop(L, 4);
+        lua_getfield(L, -4, "renew_before");
+        p->renew_before = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : -1;
+        lua_getfield(L, -5, "expired_gone");
+        p->expired_gone = lua_toboolean(L, -1);
+        lua_pop(L, 6);
         f->npolicies++;
     }
     lua_pop(L, 1);
@@ -220,9 +224,13 @@ void uh_facts_policy(const uh_facts *f, const char *event, uh_policy *out)
     out->max_attempts = UH_RETRY_MAX_ATTEMPTS;
     out->base_ms = UH_RETRY_BASE_MS;
     out->max_ms = UH_RETRY_MAX_MS;
+    out->renew_before = -1;
+    out->expired_gone = 0;
     for (int i = 0; f && i < f->npolicies; i++)
         if (strcmp(f->policies[i].event, event) == 0) {
             const uh_policy *p = &f->policies[i];
+            out->renew_before = p->renew_before;
+            out->expired_gone = p->expired_gone;
             if (p->max_attempts > 0)
                 out->max_attempts = p->max_attempts;
             if (p->base_ms > 0)

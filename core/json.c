@@ -147,6 +147,8 @@ char *unhook_instance_json(const unhook_instance *i)
     field_time(&f, "created_at", i->created_at);
     field(&f, "desired", i->desired, 0);
     field(&f, "event", i->event, 0);
+    if (i->expires_at > 0)
+        field_time(&f, "expires_at", i->expires_at);
     field(&f, "id", i->id, 0);
     field(&f, "last_error", i->last_error, 0);
     field_time(&f, "next_attempt_at", i->next_attempt_at);

@@ -87,7 +87,9 @@ static void read_values(uh_run *r)
             res->status = r->last_status;
         lua_getfield(co, -1, "retry_after");
         res->retry_after = lua_isnumber(co, -1) ? lua_tonumber(co, -1) : -1;
-        lua_pop(co, 1);
+        lua_getfield(co, -2, "expires_at");
+        res->expires_at = lua_isnumber(co, -1) ? lua_tonumber(co, -1) : 0;
+        lua_pop(co, 2);
     }
 }
 

@@ -138,6 +138,8 @@ typedef struct uh_policy {
     char *event;
     int max_attempts;
     double base_ms, max_ms;
+    double renew_before;      /* seconds before the expiry; -1: no renewal */
+    int expired_gone;         /* an expired subscription is gone: no call */
 } uh_policy;
 
 typedef struct uh_facts {
@@ -152,7 +154,7 @@ typedef struct uh_facts {
 /* Load dir's facts; NULL error on success, else a malloc'd message. */
 char *uh_connector_facts(uh_rt *rt, const char *dir, uh_facts *out);
 void uh_facts_free(uh_facts *f);
-/* The retry policy of event (the defaults for an unknown one). */
+/* The retry policy and renewal of event (the defaults for an unknown one). */
 void uh_facts_policy(const uh_facts *f, const char *event, uh_policy *out);
 
 /* Load a connection file into c (zeroed).  path NULL: no connection.

@@ -71,6 +71,12 @@ void uh_sq_bind_text(sqlite3_stmt *st, int i, const char *v)
         sqlite3_bind_null(st, i);
 }
 
+void uh_sq_bind_texts(sqlite3_stmt *st, const char **vals, int from, int to)
+{
+    for (int k = from; k < to; k++)
+        uh_sq_bind_text(st, k + 1, vals[k]);
+}
+
 char *uh_sq_col_dup(sqlite3_stmt *st, int i)
 {
     const unsigned char *t = sqlite3_column_text(st, i);

@@ -43,6 +43,9 @@ void uh_sq_release(sqlite3_stmt *st);
 /* Binds v, or NULL when v is NULL. */
 void uh_sq_bind_text(sqlite3_stmt *st, int i, const char *v);
 
+/* vals[from..to) bound to parameters from + 1 ... */
+void uh_sq_bind_texts(sqlite3_stmt *st, const char **vals, int from, int to);
+
 /* Column i as a malloc'd string, or NULL. */
 char *uh_sq_col_dup(sqlite3_stmt *st, int i);
 

@@ -41,15 +41,18 @@ static const char *const migrations[] = {
     " key TEXT PRIMARY KEY, version INTEGER NOT NULL,"
     " sealed BLOB NOT NULL, lease_until REAL NOT NULL DEFAULT 0,"
     " updated_at REAL NOT NULL);",
+    /* 4: when a renewing event's subscription lapses */
+    "ALTER TABLE instances ADD COLUMN expires_at REAL NOT NULL DEFAULT 0;",
 };
 
 #define INST_COLS "id, connector, event, options, connection, registration, " \
                   "desired, state, reason, last_error, attempts, "           \
-                  "next_attempt_at, created_at, updated_at"
+                  "next_attempt_at, created_at, updated_at, expires_at"
 /* states are kept as their names, read back as numbers */
 #define READ_COLS "id, connector, event, options, connection, registration, " \
     "desired = 'on', " UH_STATE_SQL ", reason, last_error, attempts, "      \
-    "next_attempt_at, created_at, updated_at, claim_owner, claimed_until"
+    "next_attempt_at, created_at, updated_at, claim_owner, claimed_until, "   \
+    "expires_at"
 
 static void read_inst(sqlite3_stmt *st, uh_inst *o)
 {
@@ -69,6 +72,7 @@ static void read_inst(sqlite3_stmt *st, uh_inst *o)
     o->updated_at = sqlite3_column_double(st, 13);
     o->claim_owner = uh_sq_col_dup(st, 14);
     o->claimed_until = sqlite3_column_double(st, 15);
+    o->expires_at = sqlite3_column_double(st, 16);
 }
 
 static int sq_begin(uh_store *s) { return uh_sq_exec(s, "BEGIN IMMEDIATE"); }
@@ -107,7 +111,7 @@ static int sq_put(uh_store *s, const uh_inst *i)
 {
     sqlite3_stmt *st = uh_sq_prep(s,
         "INSERT OR REPLACE INTO instances (" INST_COLS ", claim_owner, claimed_until)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,0)");
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,0)");
     int rc;
 
     if (!st)
@@ -126,6 +130,7 @@ static int sq_put(uh_store *s, const uh_inst *i)
     sqlite3_bind_double(st, 12, i->next_attempt_at);
     sqlite3_bind_double(st, 13, i->created_at);
     sqlite3_bind_double(st, 14, i->updated_at);
+    sqlite3_bind_double(st, 15, i->expires_at);
     rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : uh_sq_fail(s, "put");
     uh_sq_release(st);
     return rc;
@@ -136,12 +141,6 @@ static int filter(uh_buf *b, const unhook_filter *f, const char **vals, int n)
 {
     uh_sql_filter(b, '?', f, vals, &n);
     return n;
-}
-
-static void bind_texts(sqlite3_stmt *st, const char **vals, int from, int to)
-{
-    for (int k = from; k < to; k++)
-        uh_sq_bind_text(st, k + 1, vals[k]);
 }
 
 static int sq_list(uh_store *s, const unhook_filter *f, uh_inst_fn fn, void *ud)
@@ -160,7 +159,7 @@ static int sq_list(uh_store *s, const unhook_filter *f, uh_inst_fn fn, void *ud)
     uh_buf_free(&sql);
     if (!st)
         return UNHOOK_STORE;
-    bind_texts(st, vals, 0, n);
+    uh_sq_bind_texts(st, vals, 0, n);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         uh_inst i;
         int stop;
@@ -204,7 +203,7 @@ static int sq_finish(uh_store *s, const uh_inst *i, const char *owner,
 {
     sqlite3_stmt *st = uh_sq_prep(s,
         "UPDATE instances SET state = ?, registration = ?, attempts = ?,"
-        " next_attempt_at = ?, last_error = ?, updated_at = ?,"
+        " next_attempt_at = ?, last_error = ?, updated_at = ?, expires_at = ?,"
         " claim_owner = NULL, claimed_until = 0"
         " WHERE id = ? AND claim_owner = ? AND desired = ?");
     int rc;
@@ -218,9 +217,10 @@ static int sq_finish(uh_store *s, const uh_inst *i, const char *owner,
     sqlite3_bind_double(st, 4, i->next_attempt_at);
     uh_sq_bind_text(st, 5, i->last_error);
     sqlite3_bind_double(st, 6, now);
-    uh_sq_bind_text(st, 7, i->id);
-    uh_sq_bind_text(st, 8, owner);
-    uh_sq_bind_text(st, 9, uh_desired_name(i->desired));
+    sqlite3_bind_double(st, 7, i->expires_at);
+    uh_sq_bind_text(st, 8, i->id);
+    uh_sq_bind_text(st, 9, owner);
+    uh_sq_bind_text(st, 10, uh_desired_name(i->desired));
     rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : uh_sq_fail(s, "finish");
     if (rc == UNHOOK_OK && sqlite3_changes(SQ(s)->db) == 0)
         *cas = UH_CAS_LOST;
@@ -310,7 +310,7 @@ static int sq_bulk(uh_store *s, const uh_bulk *b, const unhook_filter *f,
         return UNHOOK_STORE;
     uh_sq_bind_text(st, 1, vals[0]);
     sqlite3_bind_double(st, 2, now);
-    bind_texts(st, vals, 2, n);
+    uh_sq_bind_texts(st, vals, 2, n);
     rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : uh_sq_fail(s, "update");
     if (count)
         *count = sqlite3_changes(SQ(s)->db);
@@ -382,9 +382,8 @@ static int sq_claim(uh_store *s, const unhook_filter *f, double now,
     *n = 0;
     if ((rc = sq_begin(s)) != UNHOOK_OK)
         return rc;
-    uh_buf_puts(&sql, "SELECT " READ_COLS " FROM instances WHERE state IN"
-                " ('deregistering', 'registering') AND next_attempt_at <= ?1"
-                " AND claimed_until <= ?1");
+    uh_buf_puts(&sql, "SELECT " READ_COLS " FROM instances WHERE " UH_CLAIMABLE_SQL
+                " AND next_attempt_at <= ?1 AND claimed_until <= ?1");
     nv = filter(&sql, f, vals, 1);
     uh_buf_printf(&sql, " ORDER BY next_attempt_at LIMIT %d", max);
     st = uh_sq_prep(s, sql.data);
@@ -397,7 +396,7 @@ static int sq_claim(uh_store *s, const unhook_filter *f, double now,
         goto err;
     }
     sqlite3_bind_double(st, 1, now);
-    bind_texts(st, vals, 1, nv);
+    uh_sq_bind_texts(st, vals, 1, nv);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
         uh_inst *i = &out[*n];
         read_inst(st, i);
@@ -442,7 +441,7 @@ static int sq_next_due(uh_store *s, const unhook_filter *f, double *when)
     uh_buf_free(&sql);
     if (!st)
         return UNHOOK_STORE;
-    bind_texts(st, vals, 0, nv);
+    uh_sq_bind_texts(st, vals, 0, nv);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
         *when = sqlite3_column_double(st, 0);

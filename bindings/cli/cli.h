@@ -34,5 +34,6 @@ int cmd_update(cli *c, int argc, char **argv);
 int cmd_edit(cli *c, int argc, char **argv);
 int cmd_forget(cli *c, int argc, char **argv);
 int cmd_connection(cli *c, int argc, char **argv);
+int cmd_serve(cli *c, int argc, char **argv);
 
 #endif

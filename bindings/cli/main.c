@@ -31,6 +31,7 @@ static const char usage_main[] =
     "  edit ID                    replace an instance's registration data by hand\n"
     "  forget ID                  remove an instance that is off (history kept)\n"
     "  connection check FILE      test a connection file (oauth2: get a token now)\n"
+    "  serve [--listen ADDR:PORT] the always-on worker, HTTP API, metrics, status page\n"
     "\n"
     "options:\n"
     "  --db PATH          the store (default: $UNHOOK_DB, else ./unhook.db)\n"
@@ -56,6 +57,7 @@ static const struct command {
     {"reconcile", cmd_reconcile}, {"update", cmd_update}, {"edit", cmd_edit},
     {"forget", cmd_forget},
     {"connection", cmd_connection},
+    {"serve", cmd_serve},
 };
 
 /* --memory-mb N or --timeout-ms N at argv[*i]: GO_ON or the status. */

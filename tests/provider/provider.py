@@ -32,6 +32,10 @@ RE_GENERIC_ID = re.compile(r"^hk_[0-9]+$")
 
 NO_BODY_STATUSES = (204, 304)
 
+# Longest life the provider grants a subscription, in seconds (Microsoft
+# Graph grants about three days; tests want a few seconds).
+SUB_LIFETIME = 4.0
+
 
 def iso_now():
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -66,6 +70,10 @@ class State:
         self.deletes_ok = 0
         self.deletes_404 = 0
         self.delete_counts = {}
+        # Graph-style expiring subscriptions (tests/provider/README.md)
+        self.subs = {}
+        self.next_sub_id = 1
+        self.sub_lifetime = SUB_LIFETIME
 
     # ---- scripts ---------------------------------------------------------
 
@@ -567,6 +575,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                 len(s["responses"]) for s in STATE.scripts),
                         }
                     return self.respond(200, stats)
+            elif route == "/subscriptions":
+                return self.ctl_subscriptions(method, body)
             elif route == "/reset":
                 if method == "POST":
                     with STATE.lock:
@@ -1054,6 +1064,138 @@ def _oauth_control(self, method, path, query, body):
 
 
 Handler.control = _oauth_control
+# Graph-style expiring subscriptions (behind the same auth check as the API
+# routes).  A subscription lives until its expirationDateTime: at most
+# SUB_LIFETIME seconds (POST /_control/subscriptions {"lifetime": S}) after
+# it is created or renewed, whatever the client asks; after that every
+# request about it gets 404, as Microsoft Graph answers.
+#   POST   /v1.0/subscriptions        201 with the subscription
+#   GET    /v1.0/subscriptions/{id}   200, or 404
+#   PATCH  /v1.0/subscriptions/{id}   {"expirationDateTime": ...}: renewed, 200
+#   DELETE /v1.0/subscriptions/{id}   204, or 404
+# --------------------------------------------------------------------------
+
+RE_SUB_ITEM = re.compile(r"^/v1\.0/subscriptions/([^/]+)$")
+RE_ISO = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+
+
+def graph_time(t):
+    frac = int(round((t - int(t)) * 1e7))
+    if frac >= 10000000:
+        t, frac = t + 1, 0
+    return "%s.%07dZ" % (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(int(t))), frac)
+
+
+def parse_graph_time(v):
+    import datetime
+    m = RE_ISO.match(v) if isinstance(v, str) else None
+    if not m:
+        raise BadRequest("expirationDateTime must be ISO 8601, got %r" % (v,))
+    zone = "+00:00" if m.group(3) == "Z" else m.group(3)
+    base = datetime.datetime.fromisoformat(m.group(1) + zone).timestamp()
+    return base + (float("0" + m.group(2)) if m.group(2) else 0.0)
+
+
+def _sub_public(sub):
+    out = {k: sub[k] for k in ("id", "resource", "changeType", "notificationUrl")}
+    out["expirationDateTime"] = graph_time(sub["expires"])
+    return out
+
+
+def _sub_granted(req, now):
+    """The expiry the provider grants for a request body."""
+    want = req.get("expirationDateTime")
+    limit = now + STATE.sub_lifetime
+    if want is None:
+        return limit
+    return min(parse_graph_time(want), limit)
+
+
+def _sub_live_locked(sid, now):
+    sub = STATE.subs.get(sid)
+    if sub is None or sub["deleted"]:
+        return None
+    if now >= sub["expires"]:
+        sub["late"] += 1        # asked about after it lapsed
+        return None
+    return sub
+
+
+def _graph_handle_api(self, method, path, query, body):
+    now = time.time()
+    if path == "/v1.0/subscriptions" and method == "POST":
+        try:
+            req = self._json_object(body)
+            for k in ("notificationUrl", "resource"):
+                if not isinstance(req.get(k), str) or not req.get(k):
+                    raise BadRequest("'%s' is required" % k)
+            expires = _sub_granted(req, now)
+        except BadRequest as e:
+            return self.respond(400, {"error": {"code": "BadRequest", "message": str(e)}})
+        with STATE.lock:
+            sid = "sub-%d" % STATE.next_sub_id
+            STATE.next_sub_id += 1
+            STATE.subs[sid] = {"id": sid, "resource": req["resource"],
+                               "changeType": req.get("changeType", "created"),
+                               "notificationUrl": req["notificationUrl"],
+                               "expires": expires, "renewals": 0, "late": 0,
+                               "deletes": 0, "deleted": False}
+            out = _sub_public(STATE.subs[sid])
+        return self.respond(201, out)
+    m = RE_SUB_ITEM.match(path)
+    if not m:
+        return _handle_api_before_graph(self, method, path, query, body)
+    sid = m.group(1)
+    if method not in ("GET", "PATCH", "DELETE"):
+        return self.respond(405, {"error": {"code": "MethodNotAllowed"}})
+    gone = {"error": {"code": "ResourceNotFound",
+                      "message": "The object was not found."}}
+    try:
+        req = self._json_object(body) if method == "PATCH" else None
+        granted = _sub_granted(req, now) if method == "PATCH" else None
+    except BadRequest as e:
+        return self.respond(400, {"error": {"code": "BadRequest", "message": str(e)}})
+    with STATE.lock:
+        if method == "DELETE" and sid in STATE.subs:
+            STATE.subs[sid]["deletes"] += 1
+        sub = _sub_live_locked(sid, now)
+        if sub is None:
+            return self.respond(404, gone)
+        if method == "PATCH":
+            sub["expires"] = granted
+            sub["renewals"] += 1
+        elif method == "DELETE":
+            sub["deleted"] = True
+            return self.respond(204)
+        out = _sub_public(sub)
+    return self.respond(200, out)
+
+
+def _ctl_subscriptions(self, method, body):
+    if method == "POST":
+        req = self._json_object(body)
+        life = req.get("lifetime")
+        if not isinstance(life, (int, float)) or life <= 0:
+            raise BadRequest("'lifetime' must be a number of seconds > 0")
+        with STATE.lock:
+            STATE.sub_lifetime = float(life)
+        return self.respond(200, {"ok": True})
+    if method == "GET":
+        now = time.time()
+        with STATE.lock:
+            subs = {sid: {"expires_at": sub["expires"], "renewals": sub["renewals"],
+                          "late": sub["late"], "deletes": sub["deletes"],
+                          "deleted": sub["deleted"],
+                          "lapsed": not sub["deleted"] and now >= sub["expires"]}
+                    for sid, sub in STATE.subs.items()}
+            return self.respond(200, {"lifetime": STATE.sub_lifetime,
+                                      "subscriptions": subs})
+    return self.respond(405, {"error": "method not allowed"})
+
+
+_handle_api_before_graph = Handler.handle_api
+Handler.handle_api = _graph_handle_api
+Handler.ctl_subscriptions = _ctl_subscriptions
 
 
 if __name__ == "__main__":

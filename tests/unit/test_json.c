@@ -103,7 +103,7 @@ static void test_times_to_the_millisecond_without_trailing_zeros(void **state)
 static const unhook_instance inst = {
     "gh\n1", "github", "push", "{\"repo\":\"a/b\"}", NULL, "{\"id\":7}", "off",
     "failed", "disabled", "HTTP 500: \"oops\"", 3, 1700000060.5, 1700000000,
-    1700000001.25,
+    1700000001.25, 0,
 };
 
 static void test_instance_json_has_every_field_sorted(void **state)

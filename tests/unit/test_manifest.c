@@ -296,8 +296,8 @@ static void test_misspelt_event_key_is_reported_with_missing_required_key(void *
                  "events.hook\n"
                  "DIR/connector.lua:5: unknown key 'deregistraton' in events.hook "
                  "(did you mean 'deregistration'?); expected one of: "
-                 "deregistration, description, gone, list, match, options, owned, "
-                 "registration, retry");
+                 "deregistration, description, expired, gone, list, match, options, "
+                 "owned, registration, renewal, retry");
 }
 
 static void test_wrong_type_names_key_and_types(void **state)
