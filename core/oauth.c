@@ -56,12 +56,19 @@ static void set_str(char **slot, const char *v)
     *slot = v ? uh_strdup(v) : NULL;
 }
 
+static void drive(uh_sched *s, uh_oauth *o);
+
 static void live_free(uh_oauth *o)
 {
     uh_oauth_live *lv = o->live;
 
     if (!lv)
         return;
+    /* a token request still in flight (its runs ran out of time) may have
+     * spent the refresh token: its answer, the rotated one, is awaited
+     * (bounded by the request's timeout) and stored, not thrown away */
+    if (lv->phase == PH_FETCH && lv->xfer && lv->sched)
+        drive(lv->sched, o);
     uh_token_request_free(lv->sched, lv->xfer);
     memset(lv->key, 0, sizeof lv->key);
     free(lv->file);

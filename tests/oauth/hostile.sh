@@ -1,0 +1,14 @@
+# Sourced by tests/oauth/run.sh (its helpers and counters): a hostile or
+# slow token endpoint, and a careless operator.
+#   a token request still in flight when its run's budget ends: its answer
+#   (the rotated refresh token) is awaited and stored, so the next refresh
+#   does not present a spent token (reuse revokes the whole family).
+
+# ---- a token request its run stopped waiting for -----------------------
+setup abandoned rt_slow 1
+ctl POST /_control/script '{"method": "POST", "path": "/oauth/token", "responses": [{"delay_ms": 1500}]}' >/dev/null
+u --timeout-ms 300 run generic hook --registration '{"id": "hk_1"}' --option collection=/api/hooks --connection conn.json
+check "token request past the run's budget: the run times out (exit 1)" "$?" 1
+u run generic hook --registration '{"id": "hk_1"}' --option collection=/api/hooks --connection conn.json
+check "token request past the run's budget: its rotated refresh token was stored (no second request, no reuse)" \
+    "$? $(oauth token_requests) $(oauth reuse_detected)" "0 1 0"
