@@ -239,6 +239,7 @@ static void refused(const uh_oauth *o, const char *file, long status,
                       err, desc ? ": " : "", desc ? desc : "",
                       grant ? "refresh_token" : "client_id/client_secret");
         fail_as(a, "auth_revoked", &m);
+        a->grant_dead = grant;
     } else {
         uh_buf_printf(&m, "%s: token endpoint answered %ld%s%s%s%s", file, status,
                       err ? " " : "", err ? err : "", desc ? ": " : "", desc ? desc : "");

@@ -2,7 +2,9 @@
 # slow token endpoint, and a careless operator.
 #   a token request still in flight when its run's budget ends: its answer
 #   (the rotated refresh token) is awaited and stored, so the next refresh
-#   does not present a spent token (reuse revokes the whole family).
+#   does not present a spent token (reuse revokes the whole family);
+#   invalid_client (a wrong client secret) is not kept in the store as a
+#   dead refresh token: once the secret is fixed, the same refresh token works.
 
 # ---- a token request its run stopped waiting for -----------------------
 setup abandoned rt_slow 1
@@ -12,3 +14,13 @@ check "token request past the run's budget: the run times out (exit 1)" "$?" 1
 u run generic hook --registration '{"id": "hk_1"}' --option collection=/api/hooks --connection conn.json
 check "token request past the run's budget: its rotated refresh token was stored (no second request, no reuse)" \
     "$? $(oauth token_requests) $(oauth reuse_detected)" "0 1 0"
+
+# ---- a wrong client secret, then fixed ---------------------------------
+setup wrong_secret rt_ws 1
+sed 's/"csecret"/"not-the-secret"/' conn.json >conn.tmp && mv conn.tmp conn.json
+u run generic hook --registration '{"id": "hk_1"}' --option collection=/api/hooks --connection conn.json
+check "wrong client secret: auth_revoked (exit 1)" "$?" 1
+has "wrong client secret: invalid_client named" "$W/out" "invalid_client"
+conn conn.json '"refresh_token": "rt_ws"'
+u run generic hook --registration '{"id": "hk_1"}' --option collection=/api/hooks --connection conn.json
+check "wrong client secret fixed in the file: the same refresh token works" "$? $(oauth token_requests)" "0 2"

@@ -13,7 +13,8 @@
 #   bad input: HTML, no access_token, expires_in negative, huge or not a
 #   number, a token answer of 20 MiB, 5xx,
 #   a missing key, a wrong key (a store error, nothing overwritten);
-#   tests/oauth/hostile.sh: a token request its run gave up on.
+#   tests/oauth/hostile.sh: a token request its run gave up on, a wrong
+#   client secret then fixed.
 # Uses the suite's provider (UNHOOK_TEST_URL) or starts one.  KEEP=1 keeps
 # the temporary folder.  Prints "oauth: N passed, M failed".
 set -u
