@@ -4,7 +4,8 @@
 #   (the rotated refresh token) is awaited and stored, so the next refresh
 #   does not present a spent token (reuse revokes the whole family);
 #   invalid_client (a wrong client secret) is not kept in the store as a
-#   dead refresh token: once the secret is fixed, the same refresh token works.
+#   dead refresh token: once the secret is fixed, the same refresh token works;
+#   an error_description with line breaks, or of 20 KB: one line, cut.
 
 # ---- a token request its run stopped waiting for -----------------------
 setup abandoned rt_slow 1
@@ -24,3 +25,13 @@ has "wrong client secret: invalid_client named" "$W/out" "invalid_client"
 conn conn.json '"refresh_token": "rt_ws"'
 u run generic hook --registration '{"id": "hk_1"}' --option collection=/api/hooks --connection conn.json
 check "wrong client secret fixed in the file: the same refresh token works" "$? $(oauth token_requests)" "0 2"
+
+# ---- the provider's error text: no forged lines, bounded ---------------
+setup error_text rt_et 1
+python3 -c 'import json; print(json.dumps({"method": "POST", "path": "/oauth/token", "responses": [{"status": 400, "body": {"error": "invalid_grant", "error_description": "gone\r\n[fake] forged line\r\n" + "x" * 20000}}]}))' >et.json
+curl -s -X POST -H 'Content-Type: application/json' --data-binary @et.json "$U/_control/script" >/dev/null
+u run generic hook --registration '{"id": "hk_1"}' --option collection=/api/hooks --connection conn.json
+check "error_description: auth_revoked (exit 1)" "$?" 1
+check "error_description: its line breaks forge no line" "$(grep -c '^\[fake\]' "$W/out")" 0
+n=$(wc -c <"$W/out")
+if [ "$n" -lt 1200 ]; then ok "error_description of 20 KB: cut ($n bytes)"; else bad "error_description of 20 KB: $n bytes shown"; fi
