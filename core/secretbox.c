@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -72,6 +73,7 @@ int uh_secretbox_key(unsigned char key[UH_KEY_BYTES], char *err, size_t errsz)
 {
     const char *v = getenv("UNHOOK_SECRET_KEY");
     const char *path = getenv("UNHOOK_SECRET_KEY_FILE");
+    struct stat st;
     char *text;
     size_t n;
     int e, rc;
@@ -85,6 +87,13 @@ int uh_secretbox_key(unsigned char key[UH_KEY_BYTES], char *err, size_t errsz)
     }
     if (!path || !*path)
         return 1;
+    /* as ssh treats a private key: one that others may read is no secret,
+     * one that others may write could be swapped */
+    if (stat(path, &st) == 0 && (st.st_mode & (S_IROTH | S_IWGRP | S_IWOTH))) {
+        snprintf(err, errsz, "UNHOOK_SECRET_KEY_FILE: %s: readable by others or "
+                 "writable by group or others; chmod 600 it", path);
+        return -1;
+    }
     if ((e = uh_read_file(path, &text, &n)) != 0) {
         snprintf(err, errsz, "UNHOOK_SECRET_KEY_FILE: %s: %s", path, strerror(e));
         return -1;

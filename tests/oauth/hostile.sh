@@ -5,7 +5,8 @@
 #   does not present a spent token (reuse revokes the whole family);
 #   invalid_client (a wrong client secret) is not kept in the store as a
 #   dead refresh token: once the secret is fixed, the same refresh token works;
-#   an error_description with line breaks, or of 20 KB: one line, cut.
+#   an error_description with line breaks, or of 20 KB: one line, cut;
+#   a key file readable by others: refused.
 
 # ---- a token request its run stopped waiting for -----------------------
 setup abandoned rt_slow 1
@@ -35,3 +36,15 @@ check "error_description: auth_revoked (exit 1)" "$?" 1
 check "error_description: its line breaks forge no line" "$(grep -c '^\[fake\]' "$W/out")" 0
 n=$(wc -c <"$W/out")
 if [ "$n" -lt 1200 ]; then ok "error_description of 20 KB: cut ($n bytes)"; else bad "error_description of 20 KB: $n bytes shown"; fi
+
+# ---- a key file others may read ----------------------------------------
+setup key_mode rt_km 0
+printf '%s\n' "$KEY" >key.hex
+chmod 644 key.hex
+env -u UNHOOK_SECRET_KEY UNHOOK_SECRET_KEY_FILE="$W/key.hex" "$UNHOOK" --db "$DB" connection check conn.json >"$W/out" 2>&1
+check "key file readable by others: refused (exit 2)" "$?" 2
+has "key file readable by others: says to chmod it" "$W/out" "UNHOOK_SECRET_KEY_FILE: .*chmod 600 it"
+check "key file readable by others: no token request" "$(oauth token_requests)" 0
+chmod 600 key.hex
+env -u UNHOOK_SECRET_KEY UNHOOK_SECRET_KEY_FILE="$W/key.hex" "$UNHOOK" --db "$DB" connection check conn.json >"$W/out" 2>&1
+check "key file of mode 600: works" "$?" 0

@@ -14,7 +14,8 @@
 #   number, a token answer of 20 MiB, 5xx,
 #   a missing key, a wrong key (a store error, nothing overwritten);
 #   tests/oauth/hostile.sh: a token request its run gave up on, a wrong
-#   client secret then fixed, a provider's error text with line breaks.
+#   client secret then fixed, a provider's error text with line breaks,
+#   a key file readable by others.
 # Uses the suite's provider (UNHOOK_TEST_URL) or starts one.  KEEP=1 keeps
 # the temporary folder.  Prints "oauth: N passed, M failed".
 set -u
