@@ -6,7 +6,8 @@
 #   invalid_client (a wrong client secret) is not kept in the store as a
 #   dead refresh token: once the secret is fixed, the same refresh token works;
 #   an error_description with line breaks, or of 20 KB: one line, cut;
-#   a key file readable by others: refused.
+#   a key file readable by others: refused;
+#   token_url over plain http to a host that is not loopback: a warning.
 
 # ---- a token request its run stopped waiting for -----------------------
 setup abandoned rt_slow 1
@@ -48,3 +49,12 @@ check "key file readable by others: no token request" "$(oauth token_requests)" 
 chmod 600 key.hex
 env -u UNHOOK_SECRET_KEY UNHOOK_SECRET_KEY_FILE="$W/key.hex" "$UNHOOK" --db "$DB" connection check conn.json >"$W/out" 2>&1
 check "key file of mode 600: works" "$?" 0
+
+# ---- token_url over plain http to another machine: a warning -----------
+fresh cleartext
+printf '{"base_url": "%s/oauth", "timeout_ms": 300, "auth": {"type": "oauth2", "grant": "client_credentials", "token_url": "http://192.0.2.1:9/oauth/token", "client_id": "cid", "client_secret": "csecret"}}\n' "$U" >cc.json
+u run generic hook --registration '{"id": "hk_1"}' --option collection=/api/hooks --connection cc.json
+has "token_url over plain http to another host: a warning" "$W/out" "token_url is plain http to 192.0.2.1"
+printf '{"base_url": "%s/oauth", "auth": {"type": "oauth2", "grant": "client_credentials", "token_url": "%s/oauth/token", "client_id": "cid", "client_secret": "csecret"}}\n' "$U" "$U" >cc.json
+u run generic hook --registration '{"id": "hk_1"}' --option collection=/api/hooks --connection cc.json
+check "token_url over plain http to loopback: no warning" "$(grep -c 'plain http' "$W/out")" 0

@@ -15,7 +15,7 @@
 #   a missing key, a wrong key (a store error, nothing overwritten);
 #   tests/oauth/hostile.sh: a token request its run gave up on, a wrong
 #   client secret then fixed, a provider's error text with line breaks,
-#   a key file readable by others.
+#   a key file readable by others, a token_url over plain http.
 # Uses the suite's provider (UNHOOK_TEST_URL) or starts one.  KEEP=1 keeps
 # the temporary folder.  Prints "oauth: N passed, M failed".
 set -u
