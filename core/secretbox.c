@@ -29,15 +29,25 @@ static int hexval(int c)
     return -1;
 }
 
+/* 32 bytes of printable text: a password, not random bytes (all 32
+ * random bytes printable: about one chance in 10^13) */
+static int text_like(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+            return 0;
+    return 1;
+}
+
 /* text (whitespace around it ignored) as 64 hex digits or base64 of 32
- * bytes; raw: 32 bytes as they are also do.  0 or -1. */
+ * bytes; raw: 32 random bytes as they are also do.  0 or -1. */
 static int parse_key(const char *text, size_t n, int raw,
                      unsigned char key[UH_KEY_BYTES])
 {
     unsigned char tmp[64];
     int k;
 
-    if (raw && n == UH_KEY_BYTES) {
+    if (raw && n == UH_KEY_BYTES && !text_like(text, n)) {
         memcpy(key, text, UH_KEY_BYTES);
         return 0;
     }
@@ -102,8 +112,9 @@ int uh_secretbox_key(unsigned char key[UH_KEY_BYTES], char *err, size_t errsz)
     memset(text, 0, n);
     free(text);
     if (rc != 0)
-        snprintf(err, errsz, "UNHOOK_SECRET_KEY_FILE: %s: expected 32 bytes, "
-                 "64 hex digits or the base64 of 32 bytes", path);
+        snprintf(err, errsz, "UNHOOK_SECRET_KEY_FILE: %s: expected 32 random "
+                 "bytes (not a 32-character password), 64 hex digits or the "
+                 "base64 of 32 bytes (e.g. `openssl rand -hex 32`)", path);
     return rc;
 }
 
