@@ -48,6 +48,11 @@ void uh_conn_add_secret(uh_conn *c, const char *s)
 
     if (!s || !*s)
         return;
+    /* OAuth2 adds the current tokens each time it reads the stored row
+     * (every 50 ms while another process refreshes): once is enough */
+    for (int i = 0; i < c->secrets.n; i++)
+        if (strcmp(c->secrets.v[i], s) == 0)
+            return;
     p = realloc(c->secrets.v, (size_t)(c->secrets.n + 1) * sizeof *p);
     if (!p)
         return;

@@ -14,6 +14,7 @@
 
 #include "oauth.h"
 #include "runtime.h"
+#include "url.h"
 
 #ifndef UNHOOK_SHARE
 #define UNHOOK_SHARE "/usr/local/share/unhook"
@@ -263,12 +264,30 @@ static int check_mode(uh_rt *rt, const char *path, const uh_conn *c, int literal
     return UNHOOK_OK;
 }
 
+/* A token request carries the client secret and the refresh token: over
+ * plain http to another machine, anyone on the way reads them (and a
+ * provider's redirect to https comes only after they were sent). */
+static void warn_cleartext(uh_rt *rt, const char *path, const uh_oauth *o)
+{
+    char host[256];
+
+    if (!o->token_url || strncmp(o->token_url, "http://", 7) != 0 ||
+        uh_url_host(o->token_url, host, sizeof host) != 0 ||
+        strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
+        strcmp(host, "[::1]") == 0)
+        return;
+    uh_log(rt->diag, NULL, UNHOOK_LOG_WARN, "%s: token_url is plain http to %s: "
+           "the client secret and the tokens go over the network unencrypted; "
+           "use https", path, host);
+}
+
 /* Grant refresh_token keeps its tokens in the engine's store. */
 static int oauth_open(uh_rt *rt, const char *path, uh_conn *c)
 {
     uh_store *s = NULL;
     int rc;
 
+    warn_cleartext(rt, path, c->oauth);
     if (!c->oauth->client_credentials && rt->store) {
         rc = rt->store(rt->store_ud, &s);
         if (rc != UNHOOK_OK)

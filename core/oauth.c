@@ -44,7 +44,10 @@ typedef struct uh_oauth_live {
     double poll_at;             /* PH_LEASE: monotonic */
     char *rejected;             /* the access token a 401 refused */
     int force;                  /* refresh even if the row has a token */
-    int revoked;                /* the provider refused the grant */
+    int revoked;                /* the provider refused the grant or the
+                                   client: no more token requests here */
+    int dead;                   /* it refused the refresh token (kept in
+                                   the row; a wrong client secret is not) */
     char *code, *msg;           /* how the last refresh ended (NULL: ok) */
     char *subject;              /* who the token is for, if said */
     long requests;              /* token requests made */
@@ -56,12 +59,19 @@ static void set_str(char **slot, const char *v)
     *slot = v ? uh_strdup(v) : NULL;
 }
 
+static void drive(uh_sched *s, uh_oauth *o);
+
 static void live_free(uh_oauth *o)
 {
     uh_oauth_live *lv = o->live;
 
     if (!lv)
         return;
+    /* a token request still in flight (its runs ran out of time) may have
+     * spent the refresh token: its answer, the rotated one, is awaited
+     * (bounded by the request's timeout) and stored, not thrown away */
+    if (lv->phase == PH_FETCH && lv->xfer && lv->sched)
+        drive(lv->sched, o);
     uh_token_request_free(lv->sched, lv->xfer);
     memset(lv->key, 0, sizeof lv->key);
     free(lv->file);
@@ -151,7 +161,7 @@ static int seal_row(uh_oauth *o, uh_oauth_live *lv, double lease,
 
     uh_buf_printf(&b, "1\n%s\n%.3f\n%s\n%d\n",
                   o->access_token ? o->access_token : "", o->expires_at,
-                  lv->refresh ? lv->refresh : "", lv->revoked);
+                  lv->refresh ? lv->refresh : "", lv->dead);
     memset(out, 0, sizeof *out);
     out->key = lv->row;
     out->lease_until = lease;
@@ -229,7 +239,7 @@ static int adopt_row(uh_oauth *o, uh_oauth_live *lv, char *text)
     set_str(&o->access_token, *f[1] ? f[1] : NULL);
     o->expires_at = strtod(f[2], NULL);
     set_str(&lv->refresh, *f[3] ? f[3] : NULL);
-    lv->revoked = f[4][0] == '1';
+    lv->dead = lv->revoked = f[4][0] == '1';
     uh_conn_add_secret(o->conn, o->access_token);
     uh_conn_add_secret(o->conn, lv->refresh);
     return 0;
@@ -452,8 +462,10 @@ static void take_answer(uh_oauth *o, uh_oauth_live *lv, uh_token_answer *a)
     double life = a->life;
 
     if (a->code) {
-        if (strcmp(a->code, "auth_revoked") == 0)
+        if (strcmp(a->code, "auth_revoked") == 0) {
             lv->revoked = 1;
+            lv->dead = a->grant_dead;
+        }
         set_str(&lv->code, a->code);
         set_str(&lv->msg, a->msg);
         return;

@@ -220,13 +220,43 @@ static void fail_as(uh_token_answer *a, const char *code, uh_buf *m)
     uh_buf_free(m);
 }
 
+/* The provider's error text as a message carries it: secrets masked
+ * first (a cut must not leave part of one), control characters
+ * (a line break would forge a line of output or history) as spaces, and
+ * cut to MAX_ERROR_TEXT bytes (at a character), as a flow's HTTP error
+ * cuts the body it shows. */
+#define MAX_ERROR_TEXT 300
+
+static char *tame(const uh_conn *c, char *raw)
+{
+    char *s = raw ? uh_redact(&c->secrets, raw) : NULL, *p = s;
+    size_t n;
+
+    if (raw)
+        memset(raw, 0, strlen(raw));
+    free(raw);
+    if (!s)
+        return NULL;
+    n = strlen(s);
+    if (n > MAX_ERROR_TEXT) {
+        n = MAX_ERROR_TEXT - 3;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+        memcpy(s + n, "...", 4);
+    }
+    for (; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = ' ';
+    return s;
+}
+
 /* A 4xx from the token endpoint: revoked, or another refusal. */
 static void refused(const uh_oauth *o, const char *file, long status,
                     const char *body, uh_token_answer *a)
 {
     int bad = 0;
-    char *err = json_field(body, "error", &bad, NULL);
-    char *desc = json_field(body, "error_description", &bad, NULL);
+    char *err = tame(o->conn, json_field(body, "error", &bad, NULL));
+    char *desc = tame(o->conn, json_field(body, "error_description", &bad, NULL));
     uh_buf m = {0};
 
     if (err && (strcmp(err, "invalid_grant") == 0 || strcmp(err, "invalid_client") == 0 ||
@@ -239,6 +269,7 @@ static void refused(const uh_oauth *o, const char *file, long status,
                       err, desc ? ": " : "", desc ? desc : "",
                       grant ? "refresh_token" : "client_id/client_secret");
         fail_as(a, "auth_revoked", &m);
+        a->grant_dead = grant;
     } else {
         uh_buf_printf(&m, "%s: token endpoint answered %ld%s%s%s%s", file, status,
                       err ? " " : "", err ? err : "", desc ? ": " : "", desc ? desc : "");

@@ -23,6 +23,8 @@ typedef struct uh_token_answer {
     char *access, *refresh;   /* refresh NULL: none came (keep the old one) */
     double life;              /* seconds the access token lives; < 0: not said */
     char *subject;            /* who the token is for, if said */
+    int grant_dead;           /* auth_revoked by invalid_grant: the refresh
+                                 token itself is dead (not the client) */
 } uh_token_answer;
 
 /*

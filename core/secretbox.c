@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -28,15 +29,25 @@ static int hexval(int c)
     return -1;
 }
 
+/* 32 bytes of printable text: a password, not random bytes (all 32
+ * random bytes printable: about one chance in 10^13) */
+static int text_like(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+            return 0;
+    return 1;
+}
+
 /* text (whitespace around it ignored) as 64 hex digits or base64 of 32
- * bytes; raw: 32 bytes as they are also do.  0 or -1. */
+ * bytes; raw: 32 random bytes as they are also do.  0 or -1. */
 static int parse_key(const char *text, size_t n, int raw,
                      unsigned char key[UH_KEY_BYTES])
 {
     unsigned char tmp[64];
     int k;
 
-    if (raw && n == UH_KEY_BYTES) {
+    if (raw && n == UH_KEY_BYTES && !text_like(text, n)) {
         memcpy(key, text, UH_KEY_BYTES);
         return 0;
     }
@@ -72,6 +83,7 @@ int uh_secretbox_key(unsigned char key[UH_KEY_BYTES], char *err, size_t errsz)
 {
     const char *v = getenv("UNHOOK_SECRET_KEY");
     const char *path = getenv("UNHOOK_SECRET_KEY_FILE");
+    struct stat st;
     char *text;
     size_t n;
     int e, rc;
@@ -85,6 +97,13 @@ int uh_secretbox_key(unsigned char key[UH_KEY_BYTES], char *err, size_t errsz)
     }
     if (!path || !*path)
         return 1;
+    /* as ssh treats a private key: one that others may read is no secret,
+     * one that others may write could be swapped */
+    if (stat(path, &st) == 0 && (st.st_mode & (S_IROTH | S_IWGRP | S_IWOTH))) {
+        snprintf(err, errsz, "UNHOOK_SECRET_KEY_FILE: %s: readable by others or "
+                 "writable by group or others; chmod 600 it", path);
+        return -1;
+    }
     if ((e = uh_read_file(path, &text, &n)) != 0) {
         snprintf(err, errsz, "UNHOOK_SECRET_KEY_FILE: %s: %s", path, strerror(e));
         return -1;
@@ -93,8 +112,9 @@ int uh_secretbox_key(unsigned char key[UH_KEY_BYTES], char *err, size_t errsz)
     memset(text, 0, n);
     free(text);
     if (rc != 0)
-        snprintf(err, errsz, "UNHOOK_SECRET_KEY_FILE: %s: expected 32 bytes, "
-                 "64 hex digits or the base64 of 32 bytes", path);
+        snprintf(err, errsz, "UNHOOK_SECRET_KEY_FILE: %s: expected 32 random "
+                 "bytes (not a 32-character password), 64 hex digits or the "
+                 "base64 of 32 bytes (e.g. `openssl rand -hex 32`)", path);
     return rc;
 }
 

@@ -12,7 +12,10 @@
 #   row or database file (db, -wal, -shm);
 #   bad input: HTML, no access_token, expires_in negative, huge or not a
 #   number, a token answer of 20 MiB, 5xx,
-#   a missing key, a wrong key (a store error, nothing overwritten).
+#   a missing key, a wrong key (a store error, nothing overwritten);
+#   tests/oauth/hostile.sh: a token request its run gave up on, a wrong
+#   client secret then fixed, a provider's error text with line breaks,
+#   a key file readable by others, a token_url over plain http.
 # Uses the suite's provider (UNHOOK_TEST_URL) or starts one.  KEEP=1 keeps
 # the temporary folder.  Prints "oauth: N passed, M failed".
 set -u
@@ -321,6 +324,9 @@ ctl POST /_control/script '{"method": "POST", "path": "/oauth/token", "responses
 u disable i1
 check "token endpoint 500: pending for retry (exit 75)" "$?" 75
 check "token endpoint 500: still deregistering" "$(show_field i1 state)" deregistering
+
+# ---- a hostile or slow token endpoint, a careless operator -------------
+. "$ROOT/tests/oauth/hostile.sh"
 
 # ---- secrets: the sweep ------------------------------------------------
 fresh secrets

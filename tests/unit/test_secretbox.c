@@ -6,6 +6,7 @@
  * before a token request).
  */
 #include "support.h"
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "secretbox.h"
@@ -92,6 +93,13 @@ static void test_key_from_hex_base64_file_or_none(void **state)
     setenv("UNHOOK_SECRET_KEY_FILE", path, 1);
     assert_int_equal(uh_secretbox_key(k, err, sizeof err), 0);
     assert_memory_equal(k, key2, UH_KEY_BYTES);
+    /* 32 characters of text are a password, not 32 random bytes */
+    fd = open(path, O_WRONLY | O_TRUNC);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "passwordpasswordpasswordpassword", 32), 32);
+    close(fd);
+    assert_int_equal(uh_secretbox_key(k, err, sizeof err), -1);
+    assert_non_null(strstr(err, "not a 32-character password"));
     unlink(path);
     assert_int_equal(uh_secretbox_key(k, err, sizeof err), -1);
     assert_non_null(strstr(err, path));
