@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "job.h"
 
@@ -54,17 +55,42 @@ cinfo *uh_job_info(work *w, const char *key)
     return c;
 }
 
+/* What tells an edited connection file from the one read (empty: none). */
+static void file_stamp(const char *path, char out[96])
+{
+    struct stat st;
+
+    out[0] = '\0';
+    if (path && stat(path, &st) == 0)
+        snprintf(out, 96, "%llu:%llu:%lld:%lld.%09ld", (unsigned long long)st.st_dev,
+                 (unsigned long long)st.st_ino, (long long)st.st_size,
+                 (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+}
+
+/*
+ * The connection of an attempt, read once per work loop -- and again when
+ * its file changed, so that a long loop (serve) picks up a rotated secret
+ * or a repaired file at the next attempt.  The newer reading goes first
+ * and hides the older, which runs in flight may still use: it is freed
+ * with the loop's caches.
+ */
 static conncache *conn_for(work *w, const char *path, const cinfo *ci)
 {
     conncache *c;
+    char stamp[96];
 
+    file_stamp(path, stamp);
     for (c = w->conns; c; c = c->next)
         if (c->ci == ci &&
-            ((!c->path && !path) || (c->path && path && strcmp(c->path, path) == 0)))
-            return c;
+            ((!c->path && !path) || (c->path && path && strcmp(c->path, path) == 0))) {
+            if (strcmp(c->stamp, stamp) == 0)
+                return c;
+            break;
+        }
     c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
+    memcpy(c->stamp, stamp, sizeof c->stamp);
     c->path = path ? uh_strdup(path) : NULL;
     c->ci = ci;
     c->rc = uh_conn_load_for(&w->E->rt, path, &ci->facts, &c->conn);

@@ -22,6 +22,7 @@ typedef struct cinfo {
 
 typedef struct conncache {
     char *path;
+    char stamp[96];             /* the file as it was read: inode, size, mtime */
     const struct cinfo *ci;     /* the connector it serves (its defaults) */
     uh_conn conn;
     int rc;

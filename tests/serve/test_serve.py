@@ -603,6 +603,38 @@ def case_sighup_and_ready():
 
 
 
+def case_connection_edited():
+    """A connection file edited while serve runs is read again at the next
+    attempt: a wrong token dead-letters, the repaired file lets retry work."""
+    control("POST", "reset")
+    db = os.path.join(T, "edit.db")
+    conn = os.path.join(T, "edited.json")
+
+    def write(token):
+        with open(conn, "w") as f:
+            f.write(json.dumps({"base_url": URL, "auth": {"type": "bearer", "token": token}}))
+        os.chmod(conn, 0o600)
+
+    write("test-token")
+    s = Serve(db)
+    try:
+        body = dict(enable_body("ed1", repo="edit"), connection=conn)
+        check("enable with the file as first written: 201",
+              s.json("POST", "/v1/instances", body)[0], 201)
+        write("revoked-token-0123")
+        s.json("POST", "/v1/instances/ed1/disable")
+        check("the edited (wrong) token is used: 401, dead letter",
+              wait_for(lambda: s.json("GET", "/v1/instances/ed1")[1]["state"] == "failed", 3),
+              True)
+        write("test-token")
+        check("retry: 202", s.json("POST", "/v1/instances/ed1/retry")[0], 202)
+        check("the repaired file is used: the hook is gone",
+              wait_for(lambda: hooks("edit") == [], 3), True)
+        check("no secret in the log", "revoked-token-0123" in s.text(), False)
+    finally:
+        check("SIGTERM: exit 0", s.stop(), 0)
+
+
 
 # ---- renewal of expiring subscriptions ---------------------------------------
 
@@ -794,7 +826,8 @@ def case_renewal_lapsed():
 
 
 CASES = [case_enable_disable, case_retry_on_time, case_pickup, case_no_wait, case_bad_input,
-         case_metrics_and_page, case_sighup_and_ready, case_sigterm_mid_bulk,
+         case_metrics_and_page, case_sighup_and_ready, case_connection_edited,
+         case_sigterm_mid_bulk,
          case_two_processes, case_renewal, case_renewal_by_resume, case_renewal_lapsed]
 
 
