@@ -273,12 +273,12 @@ int cmd_serve(cli *c, int argc, char **argv)
     signals(&sv);
     st = EXIT_FAILED;
     if (serve_engine(&sv, &W) == UNHOOK_OK && serve_engine(&sv, &sv.api) == UNHOOK_OK) {
-        if (!token)
-            fprintf(stderr, "%s: serve: no API token: /v1 is open to local clients\n", prog);
         /* the HTTP threads inherit a mask without our signals */
         mask(SIG_BLOCK);
         http = http_start(&sv, listen);
         mask(SIG_UNBLOCK);
+        if (http && !token)     /* not before a refusal to listen without one */
+            fprintf(stderr, "%s: serve: no API token: /v1 is open to local clients\n", prog);
         if (http)
             st = work(&sv, W);
         else

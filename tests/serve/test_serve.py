@@ -560,6 +560,8 @@ def case_bad_input():
                        env={k: v for k, v in os.environ.items() if k != "UNHOOK_API_TOKEN"})
     check("non-loopback --listen without a token: refused",
           (r.returncode, "refusing to listen on 0.0.0.0" in r.stderr), (2, True))
+    check("... and not first announced as open to local clients",
+          "open to local clients" in r.stderr, False)
     short = os.path.join(T, "short-token")
     with open(short, "w") as f:
         f.write("abc\n")
