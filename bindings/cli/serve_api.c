@@ -381,25 +381,34 @@ enum MHD_Result page_retry(call *k, const char *url)
 
 /* ---- routing ----------------------------------------------------------------------- */
 
+/* The id is what comes before a known ending, so that it may hold '/'
+ * (sent as %2F or not). */
 static enum MHD_Result route_instance(call *k, const char *rest)
 {
-    const char *slash = strchr(rest, '/');
+    static const char *const ends[] = {"/history", "/disable", "/retry"};
+    size_t len = strlen(rest), n = len;
+    const char *end = "";
     char id[256];
-    size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
 
+    for (size_t e = 0; e < sizeof ends / sizeof *ends; e++) {
+        size_t m = strlen(ends[e]);
+        if (len > m && strcmp(rest + len - m, ends[e]) == 0) {
+            end = ends[e];
+            n = len - m;
+            break;
+        }
+    }
     if (n == 0 || n >= sizeof id)
         return fail(k, MHD_HTTP_NOT_FOUND, "no such endpoint");
     memcpy(id, rest, n);
     id[n] = '\0';
-    if (!slash)
+    if (!*end)
         return is(k, "GET") ? get_instance(k, id) : wrong_method(k, "GET");
-    if (strcmp(slash, "/history") == 0)
+    if (strcmp(end, "/history") == 0)
         return is(k, "GET") ? get_history(k, id) : wrong_method(k, "GET");
-    if (strcmp(slash, "/disable") == 0)
+    if (strcmp(end, "/disable") == 0)
         return is(k, "POST") ? post_disable(k, id) : wrong_method(k, "POST");
-    if (strcmp(slash, "/retry") == 0)
-        return is(k, "POST") ? post_retry(k, id) : wrong_method(k, "POST");
-    return fail(k, MHD_HTTP_NOT_FOUND, "no such endpoint");
+    return is(k, "POST") ? post_retry(k, id) : wrong_method(k, "POST");
 }
 
 enum MHD_Result route_v1(call *k, const char *path)

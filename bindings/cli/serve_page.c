@@ -111,14 +111,16 @@ static int dead_one(void *ud, const unhook_instance *i)
 
     if (d->n++ >= MAX_DEAD)
         return 0;
+    char *seg = text_url_segment(i->id);    /* an id may hold '/', '?', '#' */
     const char *const parts[] = {
-        "<tr class=\"dead\"><td><a href=\"/instances/", i->id, "\">", i->id,
+        "<tr class=\"dead\"><td><a href=\"/instances/", seg, "\">", i->id,
         "</a><div class=\"muted\">", i->connector, " / ", i->event,
         "</div></td><td class=\"error\">", i->last_error,
-        "</td><td><form method=\"post\" action=\"/instances/", i->id, "/retry\">",
+        "</td><td><form method=\"post\" action=\"/instances/", seg, "/retry\">",
     };
 
     TEXT_HTML_MIX(t, parts);
+    free(seg);
     if (d->need_token)
         text_puts(t, "<input type=\"password\" name=\"token\" placeholder=\"API token\" "
                      "required aria-label=\"API token\">");

@@ -605,6 +605,44 @@ def case_sighup_and_ready():
 
 
 
+def case_odd_ids():
+    """Ids holding '/', '?', '#' or a space are reached through the API
+    (percent-encoded) and linked from the status page."""
+    from urllib.parse import quote
+    control("POST", "reset")
+    db = os.path.join(T, "odd.db")
+    s = Serve(db)
+    try:
+        ids = ["team/a", "q?x", "h#1", "sp ace"]
+        for iid in ids:
+            check("enable %r: 201" % iid,
+                  s.json("POST", "/v1/instances", enable_body(iid, repo="odd"))[0], 201)
+        for iid in ids:
+            p = "/v1/instances/" + quote(iid, safe="")
+            status, inst = s.json("GET", p)
+            check("GET %r" % iid, (status, inst and inst.get("id")), (200, iid))
+            check("history of %r" % iid, s.json("GET", p + "/history")[0], 200)
+        control("POST", "script", {"method": "DELETE", "prefix": "/repos/octo/odd/hooks/",
+                                   "responses": [{"status": 400, "body": "locked"}]})
+        check("disable 'team/a' (slash not encoded): 202",
+              s.json("POST", "/v1/instances/team/a/disable")[0], 202)
+        check("... dead-lettered", wait_for(
+            lambda: s.json("GET", "/v1/instances/team%2Fa")[1]["state"] == "failed", 3), True)
+        _, html, _ = s.request("GET", "/", token=None)
+        check("the page links the dead letter percent-encoded",
+              'href="/instances/team%2Fa"' in html and
+              'action="/instances/team%2Fa/retry"' in html, True)
+        check("its page answers", s.request("GET", "/instances/team%2Fa", token=None)[0], 200)
+        status, _, _ = s.request("POST", "/instances/team%2Fa/retry", "token=" + TOKEN,
+                                 token=None, headers={"Content-Type":
+                                                      "application/x-www-form-urlencoded"})
+        check("its retry form: 303", status, 303)
+        check("retried: off", wait_for(
+            lambda: s.json("GET", "/v1/instances/team%2Fa")[1]["state"] == "off", 3), True)
+    finally:
+        check("SIGTERM: exit 0", s.stop(), 0)
+
+
 def case_connection_edited():
     """A connection file edited while serve runs is read again at the next
     attempt: a wrong token dead-letters, the repaired file lets retry work."""
@@ -829,8 +867,8 @@ def case_renewal_lapsed():
 
 CASES = [case_enable_disable, case_retry_on_time, case_pickup, case_no_wait, case_bad_input,
          case_metrics_and_page, case_sighup_and_ready, case_connection_edited,
-         case_sigterm_mid_bulk,
-         case_two_processes, case_renewal, case_renewal_by_resume, case_renewal_lapsed]
+         case_odd_ids, case_sigterm_mid_bulk, case_two_processes, case_renewal,
+         case_renewal_by_resume, case_renewal_lapsed]
 
 
 def main():
