@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "unhook.h"
 #include "serve.h"
@@ -143,7 +144,8 @@ const char *unauthorised(call *k)
         return ok ? NULL : "invalid or missing token";
     }
     h = MHD_lookup_connection_value(k->conn, MHD_HEADER_KIND, "Authorization");
-    if (!h || strncmp(h, "Bearer ", 7) != 0)
+    /* the scheme's name is case-insensitive (RFC 9110, 11.1) */
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
         return "missing bearer token (Authorization: Bearer TOKEN)";
     return same_secret(h + 7, want) ? NULL : "invalid token";
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "unhook.h"
 #include "serve.h"
@@ -104,6 +105,66 @@ static enum MHD_Result route_open(call *k, const char *path)
     return ret;
 }
 
+/* ---- requests from elsewhere ---------------------------------------------------- */
+
+static const char *header(struct MHD_Connection *conn, const char *name)
+{
+    return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
+}
+
+/* A Host header naming this machine's loopback: localhost, 127.x.x.x or
+ * [::1], with or without a port (no Host at all: not a browser's). */
+static int loopback_host(const char *host)
+{
+    char name[64];
+    struct in_addr a4;
+    size_t n;
+
+    if (!host)
+        return 1;
+    if (strncmp(host, "[::1]", 5) == 0)
+        return host[5] == '\0' || host[5] == ':';
+    n = strcspn(host, ":");
+    if (n == 0 || n >= sizeof name)
+        return 0;
+    memcpy(name, host, n);
+    name[n] = '\0';
+    if (strcasecmp(name, "localhost") == 0)
+        return 1;
+    return inet_pton(AF_INET, name, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
+}
+
+/* Origin (scheme://host[:port]) names the Host this request came to. */
+static int same_origin(const char *origin, const char *host)
+{
+    const char *sep = strstr(origin, "://");
+
+    return sep && host && strcasecmp(sep + 3, host) == 0;
+}
+
+/* Why a browser's request on behalf of another site is refused, or NULL.
+ * Without a token, only a loopback Host (a name of the attacker's that
+ * resolves to 127.0.0.1, DNS rebinding, does not pass); and a write
+ * (anything but GET and HEAD) must come from the service's own pages, as
+ * Sec-Fetch-Site or Origin tell (cross-site request forgery). */
+static const char *foreign(const call *k)
+{
+    const char *host = header(k->conn, "Host");
+    const char *site = header(k->conn, "Sec-Fetch-Site");
+    const char *origin = header(k->conn, "Origin");
+
+    if (!k->sv->token && !loopback_host(host))
+        return "without an API token only a loopback Host is served "
+               "(localhost, 127.0.0.1, [::1])";
+    if (is(k, "GET") || is(k, "HEAD"))
+        return NULL;
+    if (site && strcmp(site, "same-origin") != 0 && strcmp(site, "none") != 0)
+        return "cross-site request refused (Sec-Fetch-Site)";
+    if (origin && !same_origin(origin, host))
+        return "cross-origin request refused (Origin is not this service)";
+    return NULL;
+}
+
 static enum MHD_Result dispatch(service *sv, struct MHD_Connection *conn,
                                 const char *url, const char *method, request *r)
 {
@@ -111,7 +172,11 @@ static enum MHD_Result dispatch(service *sv, struct MHD_Connection *conn,
                                                  "Content-Type");
     call k = {sv, conn, method, r, 0};
     size_t n = strlen(url);
+    const char *why;
     enum MHD_Result ret;
+
+    if ((why = foreign(&k)))
+        return fail(&k, MHD_HTTP_FORBIDDEN, why);
 
     /* the status page's retry button: POST /instances/ID/retry, a form */
     k.form = strncmp(url, "/instances/", 11) == 0 && n > 17 &&

@@ -792,10 +792,77 @@ def case_renewal_lapsed():
     finally:
         s.stop()
 
+def case_foreign():
+    """Another site's page in the operator's browser changes nothing."""
+    control("POST", "reset")
+    db = os.path.join(T, "foreign.db")
+    seed("foreign", 2, db)
+    s = Serve(db, token=None)      # the default: loopback, no token, /v1 open
+    evil = {"Origin": "https://evil.example"}
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    try:
+        before = store_dump(db)
+        cases = [
+            # fetch(..., {mode: "no-cors", method: "POST", body: ...}): a
+            # "simple" request, sent without a preflight
+            ("bulk disable from another origin", "POST", "/v1/disable", '{"all": true}',
+             dict(evil, **{"Content-Type": "text/plain"}), "cross-origin"),
+            ("enable from another origin", "POST", "/v1/instances",
+             json.dumps(dict(enable_body("evil"), options={"owner": "octo", "repo": "foreign",
+                                                           "url": "https://evil.example/"})),
+             dict(evil, **{"Content-Type": "text/plain"}), "cross-origin"),
+            ("disable, Sec-Fetch-Site: cross-site", "POST",
+             "/v1/instances/foreign-00000/disable", None, {"Sec-Fetch-Site": "cross-site"},
+             "cross-site"),
+            ("disable, Origin: null", "POST", "/v1/instances/foreign-00000/disable", None,
+             {"Origin": "null"}, "cross-origin"),
+            ("another origin on this machine", "POST", "/v1/instances/foreign-00000/disable",
+             None, {"Origin": "http://localhost:3000"}, "cross-origin"),
+            ("the retry form from another origin", "POST", "/instances/foreign-00000/retry",
+             "token=", dict(evil, **form), "cross-origin"),
+            # DNS rebinding: a name of the attacker's that resolves to 127.0.0.1
+            ("a rebound name reads /v1", "GET", "/v1/instances", None,
+             {"Host": "evil.example:%d" % s.port}, "loopback Host"),
+            ("a rebound name reads the status page", "GET", "/", None,
+             {"Host": "evil.example:%d" % s.port}, "loopback Host"),
+            ("a rebound name posts with its own Origin", "POST", "/v1/disable", '{"all": true}',
+             {"Host": "rebind.example:%d" % s.port,
+              "Origin": "http://rebind.example:%d" % s.port}, "loopback Host"),
+        ]
+        for name, method, path, body, headers, msg in cases:
+            status, data, _ = s.request(method, path, body, token=None, headers=headers)
+            check("%s: 403 (%s)" % (name, msg), (status, msg in data), (403, True))
+        check("nothing changed in the store", store_dump(db) == before, True)
+        check("both hooks still at the provider", len(hooks("foreign")), 2)
+        origin = "http://127.0.0.1:%d" % s.port
+        status, _, _ = s.request("GET", "/v1/instances", token=None,
+                                 headers={"Host": "localhost:%d" % s.port})
+        check("Host: localhost is served", status, 200)
+        status, _, _ = s.request("POST", "/v1/instances/foreign-00000/disable", token=None,
+                                 headers={"Origin": origin, "Sec-Fetch-Site": "same-origin"})
+        check("a write from the service's own origin: 202", status, 202)
+        status, _, _ = s.request("POST", "/v1/instances/foreign-00001/disable", token=None)
+        check("a write with neither Origin nor Sec-Fetch-Site (curl): 202", status, 202)
+    finally:
+        s.stop()
+    s = Serve(db)
+    try:
+        status, _, _ = s.request("GET", "/v1/instances",
+                                 headers={"Host": "unhook.internal.example"})
+        check("with a token, any Host (a proxy in front): 200", status, 200)
+        status, _, _ = s.request("POST", "/v1/disable", '{"all": true}', headers=evil)
+        check("with a token, a write from another origin: 403 all the same", status, 403)
+        status, _, _ = s.request("GET", "/v1/instances", token=None,
+                                 headers={"Authorization": "bearer " + TOKEN})
+        check("the scheme 'bearer' in lower case is accepted", status, 200)
+    finally:
+        s.stop()
+
 
 CASES = [case_enable_disable, case_retry_on_time, case_pickup, case_no_wait, case_bad_input,
          case_metrics_and_page, case_sighup_and_ready, case_sigterm_mid_bulk,
-         case_two_processes, case_renewal, case_renewal_by_resume, case_renewal_lapsed]
+         case_two_processes, case_renewal, case_renewal_by_resume, case_renewal_lapsed,
+         case_foreign]
 
 
 def main():
