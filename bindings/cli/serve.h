@@ -28,6 +28,9 @@ void text_printf(text *t, const char *fmt, ...)
 void text_jstr(text *t, const char *key, const char *value);
 /* s with & < > " ' escaped for HTML. */
 void text_html(text *t, const char *s);
+/* s percent-encoded as one path segment (all but A-Z a-z 0-9 - _ . ~):
+ * safe inside an HTML attribute as it is. */
+void text_url(text *t, const char *s);
 /* Markup and text in turn: parts[0] as it is, parts[1] escaped (NULL
  * as "-"), parts[2] as it is, ... */
 void text_html_mix(text *t, const char *const *parts, size_t n);

@@ -381,25 +381,34 @@ enum MHD_Result page_retry(call *k, const char *url)
 
 /* ---- routing ----------------------------------------------------------------------- */
 
+/* /v1/instances/ID[/history|/disable|/retry]: the id is all before the
+ * last of these (an id may hold '/', sent as %2F). */
 static enum MHD_Result route_instance(call *k, const char *rest)
 {
-    const char *slash = strchr(rest, '/');
+    static const char *const tails[] = {"/history", "/disable", "/retry"};
+    size_t n = strlen(rest);
+    const char *tail = "";
     char id[256];
-    size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
 
+    for (int t = 0; t < 3; t++) {
+        size_t tl = strlen(tails[t]);
+        if (n > tl && strcmp(rest + n - tl, tails[t]) == 0) {
+            tail = tails[t];
+            n -= tl;
+            break;
+        }
+    }
     if (n == 0 || n >= sizeof id)
         return fail(k, MHD_HTTP_NOT_FOUND, "no such endpoint");
     memcpy(id, rest, n);
     id[n] = '\0';
-    if (!slash)
+    if (!*tail)
         return is(k, "GET") ? get_instance(k, id) : wrong_method(k, "GET");
-    if (strcmp(slash, "/history") == 0)
+    if (strcmp(tail, "/history") == 0)
         return is(k, "GET") ? get_history(k, id) : wrong_method(k, "GET");
-    if (strcmp(slash, "/disable") == 0)
+    if (strcmp(tail, "/disable") == 0)
         return is(k, "POST") ? post_disable(k, id) : wrong_method(k, "POST");
-    if (strcmp(slash, "/retry") == 0)
-        return is(k, "POST") ? post_retry(k, id) : wrong_method(k, "POST");
-    return fail(k, MHD_HTTP_NOT_FOUND, "no such endpoint");
+    return is(k, "POST") ? post_retry(k, id) : wrong_method(k, "POST");
 }
 
 enum MHD_Result route_v1(call *k, const char *path)

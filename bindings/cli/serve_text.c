@@ -89,6 +89,22 @@ void text_html(text *t, const char *s)
     }
 }
 
+void text_url(text *t, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '.' || c == '~') {
+            text_add(t, s, 1);
+        } else {
+            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+            text_add(t, e, 3);
+        }
+    }
+}
+
 void text_html_mix(text *t, const char *const *parts, size_t n)
 {
     for (size_t k = 0; k < n; k++) {

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -859,10 +860,60 @@ def case_foreign():
         s.stop()
 
 
+def case_odd_ids():
+    """Ids holding '/', '?', '#', '%' or markup: links, forms and routes
+    name that instance and no other."""
+    control("POST", "reset")
+    db = os.path.join(T, "odd.db")
+    wrong = os.path.join(T, "wrong-conn.json")
+    with open(wrong, "w") as f:
+        f.write(json.dumps({"base_url": URL, "auth": {"type": "bearer", "token": "wrong"}}))
+    os.chmod(wrong, 0o600)
+    ids = ["a/b", "q?x#y", "%41", "<i>\"x\"</i>", "A"]
+    s = Serve(db)
+    try:
+        for iid in ids:      # refused by the provider (401): dead letters
+            status, _ = s.json("POST", "/v1/instances", dict(enable_body(iid), connection=wrong))
+        status, html, _ = s.request("GET", "/", token=None)
+        hrefs = re.findall(r'<a href="(/instances/[^"]*)"', html)
+        actions = re.findall(r'action="(/instances/[^"]*)"', html)
+        check("links: each id percent-encoded", sorted(hrefs),
+              sorted("/instances/" + urllib.parse.quote(i, safe="") for i in ids))
+        check("forms: each id percent-encoded", sorted(actions),
+              sorted("/instances/" + urllib.parse.quote(i, safe="") + "/retry" for i in ids))
+        check("no markup from an id", "<i>" in html, False)
+        for iid in ids:
+            q = urllib.parse.quote(iid, safe="")
+            status, page_html, _ = s.request("GET", "/instances/" + q, token=None)
+            check("the link of %r opens its page" % iid,
+                  (status, "<h1>%s</h1>" % html_escape(iid) in page_html), (200, True))
+            status, inst = s.json("GET", "/v1/instances/" + q)
+            check("GET /v1/instances/%s: that instance" % q, (status, inst and inst.get("id")),
+                  (200, iid))
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        status, _, _ = s.request("POST", "/instances/%2541/retry", "token=" + TOKEN,
+                                 token=None, headers=form)
+        states = dict(db_rows(db, "SELECT id, state FROM instances"))
+        check("retry form of '%41' re-queues '%41', not 'A'",
+              (status, states["%41"] != "failed", states["A"]), (303, True, "failed"))
+        status, body = s.json("POST", "/v1/instances/a%2Fb/disable")
+        check("disable of 'a/b' through the API", (status, body and body.get("id")),
+              (202, "a/b"))
+        status, hist = s.json("GET", "/v1/instances/a%2Fb/history")
+        check("history of 'a/b'", (status, hist[0]["instance_id"]), (200, "a/b"))
+    finally:
+        s.stop()
+
+
+def html_escape(v):
+    return (v.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;").replace("'", "&#39;"))
+
+
 CASES = [case_enable_disable, case_retry_on_time, case_pickup, case_no_wait, case_bad_input,
          case_metrics_and_page, case_sighup_and_ready, case_sigterm_mid_bulk,
          case_two_processes, case_renewal, case_renewal_by_resume, case_renewal_lapsed,
-         case_foreign]
+         case_foreign, case_odd_ids]
 
 
 def main():
