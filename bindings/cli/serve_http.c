@@ -7,10 +7,12 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "unhook.h"
 #include "serve.h"
@@ -293,6 +295,32 @@ static int parse_listen(const char *s, addr *a)
     return 0;
 }
 
+/* libmicrohttpd's own messages (a client that hung up mid-request, a
+ * malformed request): one line like the service's other logs, a JSON
+ * object with --log-format json, whatever the client sent. */
+static void http_log(void *cls, const char *fmt, va_list ap)
+{
+    service *sv = cls;
+    char msg[512];
+    text t = {0};
+
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    for (char *p = msg; *p; p++)
+        if ((unsigned char)*p < 0x20)
+            *p = ' ';
+    for (size_t n = strlen(msg); n && msg[n - 1] == ' '; n--)
+        msg[n - 1] = '\0';
+    if (sv->log_json) {
+        text_printf(&t, "{\"time\":%.3f,\"level\":\"warn\",", (double)time(NULL));
+        text_jstr(&t, "message", msg);
+        text_puts(&t, "}\n");
+    } else {
+        text_printf(&t, "%s: serve: http: %s\n", prog, msg);
+    }
+    fputs(text_str(&t), stderr);
+    text_free(&t);
+}
+
 void *http_start(service *sv, const char *listen)
 {
     struct MHD_Daemon *d;
@@ -313,6 +341,7 @@ void *http_start(service *sv, const char *listen)
     if (a.v6)
         flags |= MHD_USE_IPv6;
     d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, sv,
+                         MHD_OPTION_EXTERNAL_LOGGER, http_log, sv,
                          MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a.ss,
                          MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
                          MHD_OPTION_CONNECTION_TIMEOUT, 30u,

@@ -905,6 +905,25 @@ def case_odd_ids():
         s.stop()
 
 
+def case_http_log():
+    """--log-format json: the HTTP library's own messages are JSON lines."""
+    s = Serve(os.path.join(T, "log.db"), "--log-format", "json")
+    try:
+        # a client that hangs up mid-request: the library says so
+        c = socket.create_connection(("127.0.0.1", s.port))
+        c.sendall(b"POST /v1/instances HTTP/1.1\r\nHost: localhost\r\n"
+                  b"Content-Length: 9\r\n\r\n{")
+        c.close()
+        wait_for(lambda: "closed" in s.text(), 2)
+        lines = s.text().splitlines()
+        plain = [l for l in lines if not l.startswith("{") and not l.startswith("unhook: serve: ")]
+        check("no plain line from the HTTP library", plain, [])
+        check("its message as a JSON line", any(l.startswith("{") and "closed" in l
+                                                for l in lines), True)
+    finally:
+        s.stop()
+
+
 def html_escape(v):
     return (v.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             .replace('"', "&quot;").replace("'", "&#39;"))
@@ -913,7 +932,7 @@ def html_escape(v):
 CASES = [case_enable_disable, case_retry_on_time, case_pickup, case_no_wait, case_bad_input,
          case_metrics_and_page, case_sighup_and_ready, case_sigterm_mid_bulk,
          case_two_processes, case_renewal, case_renewal_by_resume, case_renewal_lapsed,
-         case_foreign, case_odd_ids]
+         case_foreign, case_odd_ids, case_http_log]
 
 
 def main():
