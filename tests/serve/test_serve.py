@@ -861,15 +861,16 @@ def case_foreign():
 
 
 def case_odd_ids():
-    """Ids holding '/', '?', '#', '%' or markup: links, forms and routes
-    name that instance and no other."""
+    """Ids holding '/', '?', '#', '%' or markup, or long ones: links, forms
+    and routes name that instance and no other."""
     control("POST", "reset")
     db = os.path.join(T, "odd.db")
     wrong = os.path.join(T, "wrong-conn.json")
     with open(wrong, "w") as f:
         f.write(json.dumps({"base_url": URL, "auth": {"type": "bearer", "token": "wrong"}}))
     os.chmod(wrong, 0o600)
-    ids = ["a/b", "q?x#y", "%41", "<i>\"x\"</i>", "A"]
+    long = "L" * 300        # enable takes it: the API must reach it too
+    ids = ["a/b", "q?x#y", "%41", "<i>\"x\"</i>", "A", long]
     s = Serve(db)
     try:
         for iid in ids:      # refused by the provider (401): dead letters
@@ -901,6 +902,8 @@ def case_odd_ids():
               (202, "a/b"))
         status, hist = s.json("GET", "/v1/instances/a%2Fb/history")
         check("history of 'a/b'", (status, hist[0]["instance_id"]), (200, "a/b"))
+        status, body = s.json("POST", "/v1/instances/%s/disable" % long)
+        check("disable of a 300-byte id", (status, body and body.get("id")), (202, long))
     finally:
         s.stop()
 
