@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -201,6 +202,14 @@ static int read_token(const char *file, char **out)
 
     *out = NULL;
     if (file) {
+        struct stat st;
+        /* as the key file: one that others may read is no secret, one
+         * that others may write could be swapped */
+        if (stat(file, &st) == 0 && (st.st_mode & (S_IROTH | S_IWGRP | S_IWOTH))) {
+            fprintf(stderr, "%s: serve: %s: the token file is readable by others or "
+                    "writable by group or others; chmod 600 it\n", prog, file);
+            return EXIT_USAGE;
+        }
         if (!(t = read_all(file, NULL))) {
             fprintf(stderr, "%s: serve: %s: %s\n", prog, file, strerror(errno));
             return EXIT_USAGE;

@@ -564,9 +564,18 @@ def case_bad_input():
     short = os.path.join(T, "short-token")
     with open(short, "w") as f:
         f.write("abc\n")
+    os.chmod(short, 0o600)
     r = subprocess.run([UNHOOK, "--db", db, "serve", "--token-file", short],
                        capture_output=True, text=True, timeout=10)
     check("a short token is refused", (r.returncode, "at least 16" in r.stderr), (2, True))
+    shared = os.path.join(T, "shared-token")
+    with open(shared, "w") as f:
+        f.write(TOKEN + "\n")
+    os.chmod(shared, 0o644)
+    r = subprocess.run([UNHOOK, "--db", db, "serve", "--listen", "127.0.0.1:0",
+                        "--token-file", shared], capture_output=True, text=True, timeout=10)
+    check("a token file others may read is refused",
+          (r.returncode, "readable by others" in r.stderr), (2, True))
 
 
 def case_sighup_and_ready():
