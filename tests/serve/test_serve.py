@@ -884,7 +884,11 @@ def case_odd_ids():
     try:
         for iid in ids:      # refused by the provider (401): dead letters
             status, _ = s.json("POST", "/v1/instances", dict(enable_body(iid), connection=wrong))
-        status, html, _ = s.request("GET", "/", token=None)
+        status, html, r = s.request("GET", "/", token=None)
+        csp = r.getheader("Content-Security-Policy") or ""
+        check("the page: no script, not framed by another site (CSP, X-Frame-Options)",
+              ("default-src 'none'" in csp, "frame-ancestors 'none'" in csp,
+               r.getheader("X-Frame-Options")), (True, True, "DENY"))
         hrefs = re.findall(r'<a href="(/instances/[^"]*)"', html)
         actions = re.findall(r'action="(/instances/[^"]*)"', html)
         check("links: each id percent-encoded", sorted(hrefs),
