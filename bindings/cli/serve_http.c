@@ -191,6 +191,9 @@ static enum MHD_Result dispatch(service *sv, struct MHD_Connection *conn,
         snprintf(msg, sizeof msg, "request body larger than %zu bytes", sv->max_body);
         return fail(&k, MHD_HTTP_CONTENT_TOO_LARGE, msg);
     }
+    /* liveness needs no engine: answered even while an enable holds it */
+    if (strcmp(url, "/healthz") == 0)
+        return route_open(&k, url);
     pthread_mutex_lock(&sv->lock);
     if (strncmp(url, "/v1/", 4) == 0 || strcmp(url, "/v1") == 0)
         ret = route_v1(&k, url);

@@ -940,6 +940,33 @@ def case_http_log():
         s.stop()
 
 
+def case_healthz_during_enable():
+    """/healthz answers at once while an enable waits for a slow provider."""
+    import threading
+    control("POST", "reset")
+    s = Serve(os.path.join(T, "live.db"))
+    try:
+        control("POST", "script", {"method": "POST", "path": "/repos/octo/live/hooks",
+                                   "responses": [{"delay_ms": 2000, "pass": True}]})
+        done = []
+        body = enable_body("live1", repo="live")
+        th = threading.Thread(target=lambda: done.append(s.json("POST", "/v1/instances", body)))
+        th.start()
+        time.sleep(0.3)
+        t0 = time.time()
+        status, _, _ = s.request("GET", "/healthz", token=None)
+        took = time.time() - t0
+        th.join(10)
+        check("enable finished: 201", done and done[0][0], 201)
+        if status == 200 and took < 0.5:
+            ok("/healthz during a 2 s enable: 200 in %.0f ms" % (took * 1000))
+        else:
+            bad("/healthz during an enable", "%d after %.2f s" % (status, took))
+    finally:
+        control("DELETE", "script")
+        s.stop()
+
+
 def html_escape(v):
     return (v.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             .replace('"', "&quot;").replace("'", "&#39;"))
@@ -948,7 +975,8 @@ def html_escape(v):
 CASES = [case_enable_disable, case_retry_on_time, case_pickup, case_no_wait, case_bad_input,
          case_metrics_and_page, case_sighup_and_ready, case_sigterm_mid_bulk,
          case_two_processes, case_renewal, case_renewal_by_resume, case_renewal_lapsed,
-         case_foreign, case_odd_ids, case_http_log]
+         case_foreign, case_odd_ids, case_http_log,
+         case_healthz_during_enable]
 
 
 def main():
