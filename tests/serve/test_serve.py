@@ -967,6 +967,22 @@ def case_healthz_during_enable():
         s.stop()
 
 
+def case_text_log():
+    """A text log line stays one line, whatever the id holds."""
+    control("POST", "reset")
+    s = Serve(os.path.join(T, "textlog.db"))
+    forged = "[info] 2000-01-01T00:00:00Z prod-hook: deregister done -> off"
+    try:
+        status, _ = s.json("POST", "/v1/instances", enable_body("x\n" + forged))
+        check("enable of an id holding a newline", status, 201)
+        wait_for(lambda: "register done" in s.text(), 2)
+        lines = s.text().splitlines()
+        check("no forged line in the log", [l for l in lines if l.startswith(forged)], [])
+        check("the newline written as \\n", any("x\\n" + forged in l for l in lines), True)
+    finally:
+        s.stop()
+
+
 def html_escape(v):
     return (v.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             .replace('"', "&quot;").replace("'", "&#39;"))
@@ -976,7 +992,7 @@ CASES = [case_enable_disable, case_retry_on_time, case_pickup, case_no_wait, cas
          case_metrics_and_page, case_sighup_and_ready, case_sigterm_mid_bulk,
          case_two_processes, case_renewal, case_renewal_by_resume, case_renewal_lapsed,
          case_foreign, case_odd_ids, case_http_log,
-         case_healthz_during_enable]
+         case_healthz_during_enable, case_text_log]
 
 
 def main():
