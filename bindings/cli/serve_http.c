@@ -147,8 +147,11 @@ static int same_origin(const char *origin, const char *host)
 /* Why a browser's request on behalf of another site is refused, or NULL.
  * Without a token, only a loopback Host (a name of the attacker's that
  * resolves to 127.0.0.1, DNS rebinding, does not pass); and a write
- * (anything but GET and HEAD) must come from the service's own pages, as
- * Sec-Fetch-Site or Origin tell (cross-site request forgery). */
+ * (anything but GET and HEAD) must come from the service's own pages
+ * (cross-site request forgery): as Sec-Fetch-Site tells, which browsers
+ * send and which holds behind a proxy that rewrites Host; else, from an
+ * older browser, as Origin tells; a client that sends neither is no
+ * browser. */
 static const char *foreign(const call *k)
 {
     const char *host = header(k->conn, "Host");
@@ -160,8 +163,9 @@ static const char *foreign(const call *k)
                "(localhost, 127.0.0.1, [::1])";
     if (is(k, "GET") || is(k, "HEAD"))
         return NULL;
-    if (site && strcmp(site, "same-origin") != 0 && strcmp(site, "none") != 0)
-        return "cross-site request refused (Sec-Fetch-Site)";
+    if (site)
+        return strcmp(site, "same-origin") == 0 || strcmp(site, "none") == 0
+               ? NULL : "cross-site request refused (Sec-Fetch-Site)";
     if (origin && !same_origin(origin, host))
         return "cross-origin request refused (Origin is not this service)";
     return NULL;

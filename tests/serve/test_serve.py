@@ -826,6 +826,9 @@ def case_foreign():
              "cross-site"),
             ("disable, Origin: null", "POST", "/v1/instances/foreign-00000/disable", None,
              {"Origin": "null"}, "cross-origin"),
+            ("Sec-Fetch-Site: same-site", "POST", "/v1/instances/foreign-00000/disable", None,
+             {"Sec-Fetch-Site": "same-site", "Origin": "http://127.0.0.1:%d" % s.port},
+             "cross-site"),
             ("another origin on this machine", "POST", "/v1/instances/foreign-00000/disable",
              None, {"Origin": "http://localhost:3000"}, "cross-origin"),
             ("the retry form from another origin", "POST", "/instances/foreign-00000/retry",
@@ -851,6 +854,11 @@ def case_foreign():
         status, _, _ = s.request("POST", "/v1/instances/foreign-00000/disable", token=None,
                                  headers={"Origin": origin, "Sec-Fetch-Site": "same-origin"})
         check("a write from the service's own origin: 202", status, 202)
+        status, _, _ = s.request("POST", "/v1/instances/foreign-00000/disable", token=None,
+                                 headers={"Origin": "https://unhook.example",
+                                          "Sec-Fetch-Site": "same-origin"})
+        check("behind a proxy that rewrites Host, Sec-Fetch-Site: same-origin: 202",
+              status, 202)
         status, _, _ = s.request("POST", "/v1/instances/foreign-00001/disable", token=None)
         check("a write with neither Origin nor Sec-Fetch-Site (curl): 202", status, 202)
     finally:
