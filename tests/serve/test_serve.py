@@ -991,6 +991,39 @@ def case_text_log():
         s.stop()
 
 
+def case_renewal_absurd_expiry():
+    """A provider's expiry past any date (1e300) or in epoch milliseconds:
+    the answers stay JSON, the subscription is kept, not renewed, and the
+    log says why."""
+    control("POST", "reset")
+    s = Serve(os.path.join(T, "absurd.db"))
+    try:
+        ms = int(time.time() * 1000) + 3 * 86400 * 1000
+        control("POST", "script", {"method": "POST", "path": "/v1.0/subscriptions",
+                                   "responses": [
+                                       {"status": 201, "body": {"id": "sub-far",
+                                                                "expirationDateTime": 1e300}},
+                                       {"status": 201, "body": {"id": "sub-ms",
+                                                                "expirationDateTime": ms}}]})
+        for iid in ("far", "ms"):
+            status, body = s.json("POST", "/v1/instances", graph_body(iid))
+            inst = body and body.get("instance") or {}
+            check("%s: registered, no expiry taken, no renewal scheduled" % iid,
+                  (status, inst.get("state"), "expires_at" in inst, inst.get("next_attempt_at")),
+                  (201, "registered", False, 0))
+        status, data, _ = s.request("GET", "/v1/instances")
+        try:
+            n = len(json.loads(data))
+        except ValueError as e:
+            n = "not JSON: %s" % e
+        check("GET /v1/instances: valid JSON with both", (status, n), (200, 2))
+        check("the log says why each is not renewed",
+              s.text().count("after the year 9999 (epoch milliseconds?"), 2)
+    finally:
+        control("DELETE", "script")
+        s.stop()
+
+
 def html_escape(v):
     return (v.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             .replace('"', "&quot;").replace("'", "&#39;"))
@@ -1000,7 +1033,7 @@ CASES = [case_enable_disable, case_retry_on_time, case_pickup, case_no_wait, cas
          case_metrics_and_page, case_sighup_and_ready, case_sigterm_mid_bulk,
          case_two_processes, case_renewal, case_renewal_by_resume, case_renewal_lapsed,
          case_foreign, case_odd_ids, case_http_log,
-         case_healthz_during_enable, case_text_log]
+         case_healthz_during_enable, case_text_log, case_renewal_absurd_expiry]
 
 
 def main():
