@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -90,6 +91,26 @@ static void log_json(void *ud, int level, const char *line)
     text_free(&t);
 }
 
+/* t as one log line: a control character in it (an id is the API
+ * client's text) written as \n, \r, \t or \xHH, so that it cannot begin
+ * a forged line; then the newline. */
+static void one_line(text *t)
+{
+    text out = {0};
+
+    for (size_t k = 0; k < t->n; k++) {
+        unsigned char c = (unsigned char)t->p[k];
+        if (c >= 0x20 && c != 0x7f)
+            text_add(&out, &t->p[k], 1);
+        else
+            text_printf(&out, c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t"
+                        : "\\x%02x", c);
+    }
+    text_puts(&out, "\n");
+    text_free(t);
+    *t = out;
+}
+
 /* An attempt: counted in the metrics, and one log line (a JSON object
  * with --log-format json). */
 static void on_attempt(void *ud, const unhook_attempt *a)
@@ -124,7 +145,7 @@ static void on_attempt(void *ud, const unhook_attempt *a)
         text_printf(&t, " in %.0f ms, attempt %d", a->duration * 1000.0, a->attempt);
         if (a->error)
             text_printf(&t, ": %s", a->error);
-        text_puts(&t, "\n");
+        one_line(&t);
     }
     fputs(text_str(&t), stderr);
     text_free(&t);
@@ -201,6 +222,14 @@ static int read_token(const char *file, char **out)
 
     *out = NULL;
     if (file) {
+        struct stat st;
+        /* as the key file: one that others may read is no secret, one
+         * that others may write could be swapped */
+        if (stat(file, &st) == 0 && (st.st_mode & (S_IROTH | S_IWGRP | S_IWOTH))) {
+            fprintf(stderr, "%s: serve: %s: the token file is readable by others or "
+                    "writable by group or others; chmod 600 it\n", prog, file);
+            return EXIT_USAGE;
+        }
         if (!(t = read_all(file, NULL))) {
             fprintf(stderr, "%s: serve: %s: %s\n", prog, file, strerror(errno));
             return EXIT_USAGE;

@@ -28,10 +28,11 @@ void text_printf(text *t, const char *fmt, ...)
 void text_jstr(text *t, const char *key, const char *value);
 /* s with & < > " ' escaped for HTML. */
 void text_html(text *t, const char *s);
+/* s percent-encoded as one path segment (all but A-Z a-z 0-9 - _ . ~):
+ * safe inside an HTML attribute as it is. */
+void text_url(text *t, const char *s);
 /* Markup and text in turn: parts[0] as it is, parts[1] escaped (NULL
  * as "-"), parts[2] as it is, ... */
-/* s percent-encoded as one URL path segment; free() it. */
-char *text_url_segment(const char *s);
 void text_html_mix(text *t, const char *const *parts, size_t n);
 #define TEXT_HTML_MIX(t, parts) text_html_mix((t), (parts), sizeof (parts) / sizeof *(parts))
 /* The text's string (never NULL); the text owns it. */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "unhook.h"
 #include "serve.h"
@@ -28,6 +29,13 @@ enum MHD_Result answer_h(struct MHD_Connection *conn, unsigned status,
     MHD_add_response_header(resp, "Content-Type", ctype);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    /* the status page: no script, no framing by another site's page (a
+     * click on Retry through an invisible frame), forms to itself only */
+    MHD_add_response_header(resp, "Content-Security-Policy",
+                            "default-src 'none'; style-src 'unsafe-inline'; "
+                            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+    MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
     if (hname)
         MHD_add_response_header(resp, hname, hvalue);
     ret = MHD_queue_response(conn, status, resp);
@@ -143,7 +151,8 @@ const char *unauthorised(call *k)
         return ok ? NULL : "invalid or missing token";
     }
     h = MHD_lookup_connection_value(k->conn, MHD_HEADER_KIND, "Authorization");
-    if (!h || strncmp(h, "Bearer ", 7) != 0)
+    /* the scheme's name is case-insensitive (RFC 9110, 11.1) */
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
         return "missing bearer token (Authorization: Bearer TOKEN)";
     return same_secret(h + 7, want) ? NULL : "invalid token";
 }

@@ -364,51 +364,54 @@ out:
 /* The status page's retry form: the token typed in, then back to /. */
 enum MHD_Result page_retry(call *k, const char *url)
 {
-    char id[256];
-    size_t n = strlen(url) - 11 - 6;
+    char *id;
     const char *why;
+    enum MHD_Result ret;
 
     if (!is(k, "POST"))
         return wrong_method(k, "POST");
     if ((why = unauthorised(k)))
         return fail(k, MHD_HTTP_UNAUTHORIZED, why);
-    if (n >= sizeof id)
-        return fail(k, MHD_HTTP_NOT_FOUND, "no such instance");
-    memcpy(id, url + 11, n);
-    id[n] = '\0';
-    return post_retry(k, id);
+    id = xcheck(strndup(url + 11, strlen(url) - 11 - 6));
+    ret = post_retry(k, id);
+    free(id);
+    return ret;
 }
 
 /* ---- routing ----------------------------------------------------------------------- */
 
-/* The id is what comes before a known ending, so that it may hold '/'
- * (sent as %2F or not). */
+/* /v1/instances/ID[/history|/disable|/retry]: the id is all before the
+ * last of these (an id may hold '/', sent as %2F), of any length enable
+ * takes. */
 static enum MHD_Result route_instance(call *k, const char *rest)
 {
-    static const char *const ends[] = {"/history", "/disable", "/retry"};
-    size_t len = strlen(rest), n = len;
-    const char *end = "";
-    char id[256];
+    static const char *const tails[] = {"/history", "/disable", "/retry"};
+    size_t n = strlen(rest);
+    const char *tail = "";
+    enum MHD_Result ret;
+    char *id;
 
-    for (size_t e = 0; e < sizeof ends / sizeof *ends; e++) {
-        size_t m = strlen(ends[e]);
-        if (len > m && strcmp(rest + len - m, ends[e]) == 0) {
-            end = ends[e];
-            n = len - m;
+    for (int t = 0; t < 3; t++) {
+        size_t tl = strlen(tails[t]);
+        if (n > tl && strcmp(rest + n - tl, tails[t]) == 0) {
+            tail = tails[t];
+            n -= tl;
             break;
         }
     }
-    if (n == 0 || n >= sizeof id)
+    if (n == 0)
         return fail(k, MHD_HTTP_NOT_FOUND, "no such endpoint");
-    memcpy(id, rest, n);
-    id[n] = '\0';
-    if (!*end)
-        return is(k, "GET") ? get_instance(k, id) : wrong_method(k, "GET");
-    if (strcmp(end, "/history") == 0)
-        return is(k, "GET") ? get_history(k, id) : wrong_method(k, "GET");
-    if (strcmp(end, "/disable") == 0)
-        return is(k, "POST") ? post_disable(k, id) : wrong_method(k, "POST");
-    return is(k, "POST") ? post_retry(k, id) : wrong_method(k, "POST");
+    id = xcheck(strndup(rest, n));
+    if (!*tail)
+        ret = is(k, "GET") ? get_instance(k, id) : wrong_method(k, "GET");
+    else if (strcmp(tail, "/history") == 0)
+        ret = is(k, "GET") ? get_history(k, id) : wrong_method(k, "GET");
+    else if (strcmp(tail, "/disable") == 0)
+        ret = is(k, "POST") ? post_disable(k, id) : wrong_method(k, "POST");
+    else
+        ret = is(k, "POST") ? post_retry(k, id) : wrong_method(k, "POST");
+    free(id);
+    return ret;
 }
 
 enum MHD_Result route_v1(call *k, const char *path)

@@ -7,9 +7,12 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include "unhook.h"
 #include "serve.h"
@@ -104,6 +107,70 @@ static enum MHD_Result route_open(call *k, const char *path)
     return ret;
 }
 
+/* ---- requests from elsewhere ---------------------------------------------------- */
+
+static const char *header(struct MHD_Connection *conn, const char *name)
+{
+    return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
+}
+
+/* A Host header naming this machine's loopback: localhost, 127.x.x.x or
+ * [::1], with or without a port (no Host at all: not a browser's). */
+static int loopback_host(const char *host)
+{
+    char name[64];
+    struct in_addr a4;
+    size_t n;
+
+    if (!host)
+        return 1;
+    if (strncmp(host, "[::1]", 5) == 0)
+        return host[5] == '\0' || host[5] == ':';
+    n = strcspn(host, ":");
+    if (n == 0 || n >= sizeof name)
+        return 0;
+    memcpy(name, host, n);
+    name[n] = '\0';
+    if (strcasecmp(name, "localhost") == 0)
+        return 1;
+    return inet_pton(AF_INET, name, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
+}
+
+/* Origin (scheme://host[:port]) names the Host this request came to. */
+static int same_origin(const char *origin, const char *host)
+{
+    const char *sep = strstr(origin, "://");
+
+    return sep && host && strcasecmp(sep + 3, host) == 0;
+}
+
+/* Why a browser's request on behalf of another site is refused, or NULL.
+ * Without a token, only a loopback Host (a name of the attacker's that
+ * resolves to 127.0.0.1, DNS rebinding, does not pass); and a write
+ * (anything but GET and HEAD) must come from the service's own pages
+ * (cross-site request forgery): as Sec-Fetch-Site tells, which browsers
+ * send and which holds behind a proxy that rewrites Host; else, from an
+ * older browser, as Origin tells; a client that sends neither is no
+ * browser. */
+static const char *foreign(const call *k)
+{
+    const char *host = header(k->conn, "Host");
+    const char *site = header(k->conn, "Sec-Fetch-Site");
+    const char *origin = header(k->conn, "Origin");
+
+    if (!k->sv->token && !loopback_host(host))
+        return "without an API token only a loopback Host is served "
+               "(localhost, 127.0.0.1, [::1])";
+    if (is(k, "GET") || is(k, "HEAD"))
+        return NULL;
+    if (site)
+        return strcmp(site, "same-origin") == 0 || strcmp(site, "none") == 0
+               ? NULL : "cross-site request refused (Sec-Fetch-Site)";
+    if (origin && !same_origin(origin, host))
+        return "cross-origin request refused (Origin is not this service)";
+    return NULL;
+}
+
 static enum MHD_Result dispatch(service *sv, struct MHD_Connection *conn,
                                 const char *url, const char *method, request *r)
 {
@@ -111,7 +178,11 @@ static enum MHD_Result dispatch(service *sv, struct MHD_Connection *conn,
                                                  "Content-Type");
     call k = {sv, conn, method, r, 0};
     size_t n = strlen(url);
+    const char *why;
     enum MHD_Result ret;
+
+    if ((why = foreign(&k)))
+        return fail(&k, MHD_HTTP_FORBIDDEN, why);
 
     /* the status page's retry button: POST /instances/ID/retry, a form */
     k.form = strncmp(url, "/instances/", 11) == 0 && n > 17 &&
@@ -124,6 +195,9 @@ static enum MHD_Result dispatch(service *sv, struct MHD_Connection *conn,
         snprintf(msg, sizeof msg, "request body larger than %zu bytes", sv->max_body);
         return fail(&k, MHD_HTTP_CONTENT_TOO_LARGE, msg);
     }
+    /* liveness needs no engine: answered even while an enable holds it */
+    if (strcmp(url, "/healthz") == 0)
+        return route_open(&k, url);
     pthread_mutex_lock(&sv->lock);
     if (strncmp(url, "/v1/", 4) == 0 || strcmp(url, "/v1") == 0)
         ret = route_v1(&k, url);
@@ -228,6 +302,32 @@ static int parse_listen(const char *s, addr *a)
     return 0;
 }
 
+/* libmicrohttpd's own messages (a client that hung up mid-request, a
+ * malformed request): one line like the service's other logs, a JSON
+ * object with --log-format json, whatever the client sent. */
+static void http_log(void *cls, const char *fmt, va_list ap)
+{
+    service *sv = cls;
+    char msg[512];
+    text t = {0};
+
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    for (char *p = msg; *p; p++)
+        if ((unsigned char)*p < 0x20)
+            *p = ' ';
+    for (size_t n = strlen(msg); n && msg[n - 1] == ' '; n--)
+        msg[n - 1] = '\0';
+    if (sv->log_json) {
+        text_printf(&t, "{\"time\":%.3f,\"level\":\"warn\",", (double)time(NULL));
+        text_jstr(&t, "message", msg);
+        text_puts(&t, "}\n");
+    } else {
+        text_printf(&t, "%s: serve: http: %s\n", prog, msg);
+    }
+    fputs(text_str(&t), stderr);
+    text_free(&t);
+}
+
 void *http_start(service *sv, const char *listen)
 {
     struct MHD_Daemon *d;
@@ -248,6 +348,7 @@ void *http_start(service *sv, const char *listen)
     if (a.v6)
         flags |= MHD_USE_IPv6;
     d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, sv,
+                         MHD_OPTION_EXTERNAL_LOGGER, http_log, sv,
                          MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a.ss,
                          MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
                          MHD_OPTION_CONNECTION_TIMEOUT, 30u,

@@ -111,16 +111,19 @@ static int dead_one(void *ud, const unhook_instance *i)
 
     if (d->n++ >= MAX_DEAD)
         return 0;
-    char *seg = text_url_segment(i->id);    /* an id may hold '/', '?', '#' */
+    /* the id in a link: percent-encoded, so that '/', '?', '#' or '%' in
+     * it name this instance and no other page */
     const char *const parts[] = {
-        "<tr class=\"dead\"><td><a href=\"/instances/", seg, "\">", i->id,
-        "</a><div class=\"muted\">", i->connector, " / ", i->event,
+        "\">", i->id, "</a><div class=\"muted\">", i->connector, " / ", i->event,
         "</div></td><td class=\"error\">", i->last_error,
-        "</td><td><form method=\"post\" action=\"/instances/", seg, "/retry\">",
+        "</td><td><form method=\"post\" action=\"/instances/",
     };
 
+    text_puts(t, "<tr class=\"dead\"><td><a href=\"/instances/");
+    text_url(t, i->id);
     TEXT_HTML_MIX(t, parts);
-    free(seg);
+    text_url(t, i->id);
+    text_puts(t, "/retry\">");
     if (d->need_token)
         text_puts(t, "<input type=\"password\" name=\"token\" placeholder=\"API token\" "
                      "required aria-label=\"API token\">");

@@ -89,25 +89,20 @@ void text_html(text *t, const char *s)
     }
 }
 
-/* s as one path segment of a URL: every byte but A-Z a-z 0-9 - . _ ~
- * percent-encoded (a '/', '?', '#' or space of an id included). */
-char *text_url_segment(const char *s)
+void text_url(text *t, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
-    text t = {0};
 
     for (; s && *s; s++) {
         unsigned char c = (unsigned char)*s;
-        char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-            (c >= '0' && c <= '9') || strchr("-._~", c))
-            text_add(&t, s, 1);
-        else
-            text_add(&t, e, 3);
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '.' || c == '~') {
+            text_add(t, s, 1);
+        } else {
+            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+            text_add(t, e, 3);
+        }
     }
-    text_str(&t);
-    return t.p;                 /* the caller frees it */
 }
 
 void text_html_mix(text *t, const char *const *parts, size_t n)

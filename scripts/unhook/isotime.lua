@@ -121,6 +121,12 @@ function _M.expiry(data, path)
   local secs, err = _M.seconds(v)
   if not secs then return nil, err end
   if secs <= 0 then return nil, fmt("%s is not a time", tostring(v)) end
+  -- past 9999-12-31T23:59:59Z: no date, or epoch milliseconds (Google
+  -- Drive's "expiration") taken for seconds, which would never renew
+  if secs > 253402300799 then
+    return nil, fmt("%s is after the year 9999 (epoch milliseconds? seconds are expected)",
+      tostring(v))
+  end
   return secs
 end
 

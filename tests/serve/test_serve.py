@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -565,9 +566,18 @@ def case_bad_input():
     short = os.path.join(T, "short-token")
     with open(short, "w") as f:
         f.write("abc\n")
+    os.chmod(short, 0o600)
     r = subprocess.run([UNHOOK, "--db", db, "serve", "--token-file", short],
                        capture_output=True, text=True, timeout=10)
     check("a short token is refused", (r.returncode, "at least 16" in r.stderr), (2, True))
+    shared = os.path.join(T, "shared-token")
+    with open(shared, "w") as f:
+        f.write(TOKEN + "\n")
+    os.chmod(shared, 0o644)
+    r = subprocess.run([UNHOOK, "--db", db, "serve", "--listen", "127.0.0.1:0",
+                        "--token-file", shared], capture_output=True, text=True, timeout=10)
+    check("a token file others may read is refused",
+          (r.returncode, "readable by others" in r.stderr), (2, True))
 
 
 def case_sighup_and_ready():
@@ -605,7 +615,7 @@ def case_sighup_and_ready():
 
 
 
-def case_odd_ids():
+def case_odd_ids_reach():
     """Ids holding '/', '?', '#' or a space are reached through the API
     (percent-encoded) and linked from the status page."""
     from urllib.parse import quote
@@ -864,11 +874,239 @@ def case_renewal_lapsed():
     finally:
         s.stop()
 
+def case_foreign():
+    """Another site's page in the operator's browser changes nothing."""
+    control("POST", "reset")
+    db = os.path.join(T, "foreign.db")
+    seed("foreign", 2, db)
+    s = Serve(db, token=None)      # the default: loopback, no token, /v1 open
+    evil = {"Origin": "https://evil.example"}
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    try:
+        before = store_dump(db)
+        cases = [
+            # fetch(..., {mode: "no-cors", method: "POST", body: ...}): a
+            # "simple" request, sent without a preflight
+            ("bulk disable from another origin", "POST", "/v1/disable", '{"all": true}',
+             dict(evil, **{"Content-Type": "text/plain"}), "cross-origin"),
+            ("enable from another origin", "POST", "/v1/instances",
+             json.dumps(dict(enable_body("evil"), options={"owner": "octo", "repo": "foreign",
+                                                           "url": "https://evil.example/"})),
+             dict(evil, **{"Content-Type": "text/plain"}), "cross-origin"),
+            ("disable, Sec-Fetch-Site: cross-site", "POST",
+             "/v1/instances/foreign-00000/disable", None, {"Sec-Fetch-Site": "cross-site"},
+             "cross-site"),
+            ("disable, Origin: null", "POST", "/v1/instances/foreign-00000/disable", None,
+             {"Origin": "null"}, "cross-origin"),
+            ("Sec-Fetch-Site: same-site", "POST", "/v1/instances/foreign-00000/disable", None,
+             {"Sec-Fetch-Site": "same-site", "Origin": "http://127.0.0.1:%d" % s.port},
+             "cross-site"),
+            ("another origin on this machine", "POST", "/v1/instances/foreign-00000/disable",
+             None, {"Origin": "http://localhost:3000"}, "cross-origin"),
+            ("the retry form from another origin", "POST", "/instances/foreign-00000/retry",
+             "token=", dict(evil, **form), "cross-origin"),
+            # DNS rebinding: a name of the attacker's that resolves to 127.0.0.1
+            ("a rebound name reads /v1", "GET", "/v1/instances", None,
+             {"Host": "evil.example:%d" % s.port}, "loopback Host"),
+            ("a rebound name reads the status page", "GET", "/", None,
+             {"Host": "evil.example:%d" % s.port}, "loopback Host"),
+            ("a rebound name posts with its own Origin", "POST", "/v1/disable", '{"all": true}',
+             {"Host": "rebind.example:%d" % s.port,
+              "Origin": "http://rebind.example:%d" % s.port}, "loopback Host"),
+        ]
+        for name, method, path, body, headers, msg in cases:
+            status, data, _ = s.request(method, path, body, token=None, headers=headers)
+            check("%s: 403 (%s)" % (name, msg), (status, msg in data), (403, True))
+        check("nothing changed in the store", store_dump(db) == before, True)
+        check("both hooks still at the provider", len(hooks("foreign")), 2)
+        origin = "http://127.0.0.1:%d" % s.port
+        status, _, _ = s.request("GET", "/v1/instances", token=None,
+                                 headers={"Host": "localhost:%d" % s.port})
+        check("Host: localhost is served", status, 200)
+        status, _, _ = s.request("POST", "/v1/instances/foreign-00000/disable", token=None,
+                                 headers={"Origin": origin, "Sec-Fetch-Site": "same-origin"})
+        check("a write from the service's own origin: 202", status, 202)
+        status, _, _ = s.request("POST", "/v1/instances/foreign-00000/disable", token=None,
+                                 headers={"Origin": "https://unhook.example",
+                                          "Sec-Fetch-Site": "same-origin"})
+        check("behind a proxy that rewrites Host, Sec-Fetch-Site: same-origin: 202",
+              status, 202)
+        status, _, _ = s.request("POST", "/v1/instances/foreign-00001/disable", token=None)
+        check("a write with neither Origin nor Sec-Fetch-Site (curl): 202", status, 202)
+    finally:
+        s.stop()
+    s = Serve(db)
+    try:
+        status, _, _ = s.request("GET", "/v1/instances",
+                                 headers={"Host": "unhook.internal.example"})
+        check("with a token, any Host (a proxy in front): 200", status, 200)
+        status, _, _ = s.request("POST", "/v1/disable", '{"all": true}', headers=evil)
+        check("with a token, a write from another origin: 403 all the same", status, 403)
+        status, _, _ = s.request("GET", "/v1/instances", token=None,
+                                 headers={"Authorization": "bearer " + TOKEN})
+        check("the scheme 'bearer' in lower case is accepted", status, 200)
+    finally:
+        s.stop()
+
+
+def case_odd_ids():
+    """Ids holding '/', '?', '#', '%' or markup, or long ones: links, forms
+    and routes name that instance and no other."""
+    control("POST", "reset")
+    db = os.path.join(T, "odd.db")
+    wrong = os.path.join(T, "wrong-conn.json")
+    with open(wrong, "w") as f:
+        f.write(json.dumps({"base_url": URL, "auth": {"type": "bearer", "token": "wrong"}}))
+    os.chmod(wrong, 0o600)
+    long = "L" * 300        # enable takes it: the API must reach it too
+    ids = ["a/b", "q?x#y", "%41", "<i>\"x\"</i>", "A", long]
+    s = Serve(db)
+    try:
+        for iid in ids:      # refused by the provider (401): dead letters
+            status, _ = s.json("POST", "/v1/instances", dict(enable_body(iid), connection=wrong))
+        status, html, r = s.request("GET", "/", token=None)
+        csp = r.getheader("Content-Security-Policy") or ""
+        check("the page: no script, not framed by another site (CSP, X-Frame-Options)",
+              ("default-src 'none'" in csp, "frame-ancestors 'none'" in csp,
+               r.getheader("X-Frame-Options")), (True, True, "DENY"))
+        hrefs = re.findall(r'<a href="(/instances/[^"]*)"', html)
+        actions = re.findall(r'action="(/instances/[^"]*)"', html)
+        check("links: each id percent-encoded", sorted(hrefs),
+              sorted("/instances/" + urllib.parse.quote(i, safe="") for i in ids))
+        check("forms: each id percent-encoded", sorted(actions),
+              sorted("/instances/" + urllib.parse.quote(i, safe="") + "/retry" for i in ids))
+        check("no markup from an id", "<i>" in html, False)
+        for iid in ids:
+            q = urllib.parse.quote(iid, safe="")
+            status, page_html, _ = s.request("GET", "/instances/" + q, token=None)
+            check("the link of %r opens its page" % iid,
+                  (status, "<h1>%s</h1>" % html_escape(iid) in page_html), (200, True))
+            status, inst = s.json("GET", "/v1/instances/" + q)
+            check("GET /v1/instances/%s: that instance" % q, (status, inst and inst.get("id")),
+                  (200, iid))
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        status, _, _ = s.request("POST", "/instances/%2541/retry", "token=" + TOKEN,
+                                 token=None, headers=form)
+        states = dict(db_rows(db, "SELECT id, state FROM instances"))
+        check("retry form of '%41' re-queues '%41', not 'A'",
+              (status, states["%41"] != "failed", states["A"]), (303, True, "failed"))
+        status, body = s.json("POST", "/v1/instances/a%2Fb/disable")
+        check("disable of 'a/b' through the API", (status, body and body.get("id")),
+              (202, "a/b"))
+        status, hist = s.json("GET", "/v1/instances/a%2Fb/history")
+        check("history of 'a/b'", (status, hist[0]["instance_id"]), (200, "a/b"))
+        status, body = s.json("POST", "/v1/instances/%s/disable" % long)
+        check("disable of a 300-byte id", (status, body and body.get("id")), (202, long))
+    finally:
+        s.stop()
+
+
+def case_http_log():
+    """--log-format json: the HTTP library's own messages are JSON lines."""
+    s = Serve(os.path.join(T, "log.db"), "--log-format", "json")
+    try:
+        # a client that hangs up mid-request: the library says so
+        c = socket.create_connection(("127.0.0.1", s.port))
+        c.sendall(b"POST /v1/instances HTTP/1.1\r\nHost: localhost\r\n"
+                  b"Content-Length: 9\r\n\r\n{")
+        c.close()
+        wait_for(lambda: "closed" in s.text(), 2)
+        lines = s.text().splitlines()
+        plain = [l for l in lines if not l.startswith("{") and not l.startswith("unhook: serve: ")]
+        check("no plain line from the HTTP library", plain, [])
+        check("its message as a JSON line", any(l.startswith("{") and "closed" in l
+                                                for l in lines), True)
+    finally:
+        s.stop()
+
+
+def case_healthz_during_enable():
+    """/healthz answers at once while an enable waits for a slow provider."""
+    import threading
+    control("POST", "reset")
+    s = Serve(os.path.join(T, "live.db"))
+    try:
+        control("POST", "script", {"method": "POST", "path": "/repos/octo/live/hooks",
+                                   "responses": [{"delay_ms": 2000, "pass": True}]})
+        done = []
+        body = enable_body("live1", repo="live")
+        th = threading.Thread(target=lambda: done.append(s.json("POST", "/v1/instances", body)))
+        th.start()
+        time.sleep(0.3)
+        t0 = time.time()
+        status, _, _ = s.request("GET", "/healthz", token=None)
+        took = time.time() - t0
+        th.join(10)
+        check("enable finished: 201", done and done[0][0], 201)
+        if status == 200 and took < 0.5:
+            ok("/healthz during a 2 s enable: 200 in %.0f ms" % (took * 1000))
+        else:
+            bad("/healthz during an enable", "%d after %.2f s" % (status, took))
+    finally:
+        control("DELETE", "script")
+        s.stop()
+
+
+def case_text_log():
+    """A text log line stays one line, whatever the id holds."""
+    control("POST", "reset")
+    s = Serve(os.path.join(T, "textlog.db"))
+    forged = "[info] 2000-01-01T00:00:00Z prod-hook: deregister done -> off"
+    try:
+        status, _ = s.json("POST", "/v1/instances", enable_body("x\n" + forged))
+        check("enable of an id holding a newline", status, 201)
+        wait_for(lambda: "register done" in s.text(), 2)
+        lines = s.text().splitlines()
+        check("no forged line in the log", [l for l in lines if l.startswith(forged)], [])
+        check("the newline written as \\n", any("x\\n" + forged in l for l in lines), True)
+    finally:
+        s.stop()
+
+
+def case_renewal_absurd_expiry():
+    """A provider's expiry past any date (1e300) or in epoch milliseconds:
+    the answers stay JSON, the subscription is kept, not renewed, and the
+    log says why."""
+    control("POST", "reset")
+    s = Serve(os.path.join(T, "absurd.db"))
+    try:
+        ms = int(time.time() * 1000) + 3 * 86400 * 1000
+        control("POST", "script", {"method": "POST", "path": "/v1.0/subscriptions",
+                                   "responses": [
+                                       {"status": 201, "body": {"id": "sub-far",
+                                                                "expirationDateTime": 1e300}},
+                                       {"status": 201, "body": {"id": "sub-ms",
+                                                                "expirationDateTime": ms}}]})
+        for iid in ("far", "ms"):
+            status, body = s.json("POST", "/v1/instances", graph_body(iid))
+            inst = body and body.get("instance") or {}
+            check("%s: registered, no expiry taken, no renewal scheduled" % iid,
+                  (status, inst.get("state"), "expires_at" in inst, inst.get("next_attempt_at")),
+                  (201, "registered", False, 0))
+        status, data, _ = s.request("GET", "/v1/instances")
+        try:
+            n = len(json.loads(data))
+        except ValueError as e:
+            n = "not JSON: %s" % e
+        check("GET /v1/instances: valid JSON with both", (status, n), (200, 2))
+        check("the log says why each is not renewed",
+              s.text().count("after the year 9999 (epoch milliseconds?"), 2)
+    finally:
+        control("DELETE", "script")
+        s.stop()
+
+
+def html_escape(v):
+    return (v.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;").replace("'", "&#39;"))
+
 
 CASES = [case_enable_disable, case_retry_on_time, case_pickup, case_no_wait, case_bad_input,
          case_metrics_and_page, case_sighup_and_ready, case_connection_edited,
-         case_odd_ids, case_sigterm_mid_bulk, case_two_processes, case_renewal,
-         case_renewal_by_resume, case_renewal_lapsed]
+         case_odd_ids_reach, case_sigterm_mid_bulk,
+         case_two_processes, case_renewal, case_renewal_by_resume, case_renewal_lapsed,
+         case_foreign, case_odd_ids, case_http_log,
+         case_healthz_during_enable, case_text_log, case_renewal_absurd_expiry]
 
 
 def main():
