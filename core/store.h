@@ -19,6 +19,7 @@ typedef struct uh_inst {
     uh_desired desired;
     int attempts;
     double next_attempt_at, created_at, updated_at;
+    double expires_at;          /* when the subscription lapses, or 0 */
     char *claim_owner;          /* who works on it now, or NULL */
     double claimed_until;
 } uh_inst;
@@ -36,6 +37,7 @@ typedef struct uh_bulk {
     unsigned from;              /* states that match (1u << state); 0: any */
     int desired;                /* -1: any, else a uh_desired */
     int registered;             /* -1: any, 1: holds registration data, 0: none */
+    int expiring;               /* -1: any, 1: holds an expiry, 0: none */
     int to_desired;             /* -1: keep */
     uh_state to;
     const char *reason;         /* NULL: keep */
@@ -84,7 +86,8 @@ typedef struct uh_store_ops {
     int (*intent)(uh_store *s, const uh_inst *in);
     /*
      * Compare-and-set the outcome of an attempt made under owner's claim:
-     * state, registration data, attempts, next attempt, last error; the
+     * state, registration data and its expiry, attempts, next attempt,
+     * last error; the
      * claim is released.  Written only while owner holds the claim and
      * desired is still in->desired: *cas is UH_CAS_LOST when the claim
      * went to another owner, UH_CAS_CHANGED when the user changed the
@@ -100,8 +103,8 @@ typedef struct uh_store_ops {
     int (*bulk)(uh_store *s, const uh_bulk *b, const unhook_filter *f,
                 double now, long *count);
     /*
-     * Claim up to max due instances (registering or deregistering, next
-     * attempt <= now, no live claim) for owner until lease; *n receives
+     * Claim up to max due instances (UH_CLAIMABLE_SQL: registering,
+     * deregistering, or a renewal; next attempt <= now, no live claim) for owner until lease; *n receives
      * how many were put in out[].
      */
     int (*claim)(uh_store *s, const unhook_filter *f, double now,

@@ -34,5 +34,7 @@ int cmd_update(cli *c, int argc, char **argv);
 int cmd_edit(cli *c, int argc, char **argv);
 int cmd_forget(cli *c, int argc, char **argv);
 int cmd_migrate(cli *c, int argc, char **argv);
+int cmd_connection(cli *c, int argc, char **argv);
+int cmd_serve(cli *c, int argc, char **argv);
 
 #endif

@@ -20,22 +20,25 @@ static const char usage_enable[] =
     "connection file is stored, never its secrets.  Enabling an instance that\n"
     "is on with the same connector, event, options and connection does nothing\n"
     "(exit 0, 'already on'); with others it is refused: see 'unhook update'.\n"
-    "--again registers anew an instance that reconcile marked lost.\n"
+    "--again registers anew an instance that reconcile marked lost, or whose\n"
+    "subscription expired.\n"
     "Exit 0 when registered, 1 when the flow failed, 75 when the registration\n"
     "is pending retry ('unhook resume'), 2 for a bad argument or an instance\n"
     "that is on with other options, 3 when the connector is not found, 4 for a\n"
     "store error.\n";
 
 static const char usage_disable[] =
-    "usage: unhook disable ID [--reason R] [--connection FILE]\n"
+    "usage: unhook disable ID [--reason R] [--connection FILE] [--no-wait]\n"
     "       unhook disable --all [--connector C] [--event E] [--concurrency N]\n"
-    "                      [--reason R] [--connection FILE]\n"
+    "                      [--reason R] [--connection FILE] [--no-wait]\n"
     "\n"
     "Records desired off (before any request), then runs one deregistration\n"
     "attempt now.  --all does so for every instance that is on and matches\n"
     "--connector and --event, N at a time (default 16), with progress on\n"
     "standard error and a summary on standard output.  --connection FILE is\n"
-    "used instead of each instance's own connection.\n"
+    "used instead of each instance's own connection.  --no-wait records the\n"
+    "intent only and returns at once ('queued'): 'unhook serve' (or resume)\n"
+    "does the rest.\n"
     "Exit 0 when deregistered, already gone or nothing to do; 1 when a flow\n"
     "failed (the registration data is kept: see 'unhook retry'); 75 when work\n"
     "is left pending for retry ('unhook resume'); 2 for an unknown ID.\n";
@@ -195,6 +198,10 @@ static int bulk_end(cli *c, progress *p, int rc, const unhook_stats *s,
            s->done, s->gone, s->pending, s->failed);
     if (s->skipped > 0)
         printf(", never registered %ld", s->skipped);
+    if (s->renewed > 0)
+        printf(", renewed %ld", s->renewed);
+    if (s->expired > 0)
+        printf(", expired %ld", s->expired);
     putchar('\n');
     return s->failed > 0 ? EXIT_FAILED : s->pending > 0 ? EXIT_PENDING : EXIT_DONE;
 }
@@ -220,6 +227,35 @@ static int converge_all(cli *c, const unhook_filter *f, const char *reason, int 
     rc = retry ? unhook_engine_run(c->E, f, -1, 0, &stats, on_progress, &p)
                : unhook_instance_disable_all(c->E, f, reason, &stats, on_progress, &p);
     return bulk_end(c, &p, rc, &stats, NULL);
+}
+
+/* disable --no-wait: the intent recorded, nothing run. */
+static int queue_off(cli *c, const unhook_filter *f, int bulk, const char *id,
+                     const char *reason)
+{
+    unhook_flow_result res;
+    unhook_stats s;
+    const char *none;
+    int rc;
+
+    if (bulk) {
+        if ((rc = unhook_instance_request_off_all(c->E, f, reason, &s)) != UNHOOK_OK)
+            return api_error(c, rc);
+        printf("queued %ld", s.pending);
+        if (s.skipped > 0)
+            printf(", never registered %ld (now off)", s.skipped);
+        putchar('\n');
+        return EXIT_DONE;
+    }
+    rc = unhook_instance_request_off(c->E, id, reason, &res);
+    if (rc != UNHOOK_OK) {
+        unhook_flow_result_free(&res);
+        return api_error(c, rc);
+    }
+    none = nothing_done(res.note);
+    printf("%s: %s\n", id, none ? none : "queued");
+    unhook_flow_result_free(&res);
+    return EXIT_DONE;
 }
 
 /* The usage error of disable or retry arguments that do not go together. */
@@ -250,7 +286,7 @@ static int cmd_converge(cli *c, int argc, char **argv, int retry)
     const char *pos[1] = {NULL}, *reason = NULL;
     unhook_filter f = {0};
     unhook_flow_result res = {0};
-    int bulk = 0, rc;
+    int bulk = 0, no_wait = 0, rc;
     const opt table[] = {
         {retry ? "--failed" : "--all", OPT_FLAG, &bulk, NULL},
         {"--connector", OPT_STR, &f.connector, NULL},
@@ -259,6 +295,7 @@ static int cmd_converge(cli *c, int argc, char **argv, int retry)
         {"--connection", OPT_STR, &c->cfg.connection, NULL},
         /* retry ends its options here */
         {retry ? NULL : "--reason", OPT_STR, &reason, NULL},
+        {"--no-wait", OPT_FLAG, &no_wait, NULL},
         OPT_END
     };
     int st = parse_args(argc, argv, retry ? usage_retry : usage_disable, table,
@@ -270,6 +307,8 @@ static int cmd_converge(cli *c, int argc, char **argv, int retry)
         st = open_engine(c);
     if (st != GO_ON)
         return st;
+    if (no_wait)
+        return queue_off(c, &f, bulk, pos[0], reason);
     if (bulk)
         return converge_all(c, &f, reason, retry);
     rc = retry ? unhook_instance_retry(c->E, pos[0], &res)

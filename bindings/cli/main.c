@@ -31,6 +31,8 @@ static const char usage_main[] =
     "  edit ID                    replace an instance's registration data by hand\n"
     "  forget ID                  remove an instance that is off (history kept)\n"
     "  migrate --to LOCATION      copy the store into another (SQLite, PostgreSQL)\n"
+    "  connection check FILE      test a connection file (oauth2: get a token now)\n"
+    "  serve [--listen ADDR:PORT] the always-on worker, HTTP API, metrics, status page\n"
     "\n"
     "options:\n"
     "  --db PATH|URL      the store: a SQLite file or a postgresql:// URL\n"
@@ -57,6 +59,8 @@ static const struct command {
     {"reconcile", cmd_reconcile}, {"update", cmd_update}, {"edit", cmd_edit},
     {"forget", cmd_forget},
     {"migrate", cmd_migrate},
+    {"connection", cmd_connection},
+    {"serve", cmd_serve},
 };
 
 /* --memory-mb N or --timeout-ms N at argv[*i]: GO_ON or the status. */
