@@ -28,7 +28,7 @@
 #define UH_PG_READ_COLS "id, connector, event, options, connection, "      \
     "registration, (desired = 'on')::int, " UH_STATE_SQL ", reason, "       \
     "last_error, attempts, next_attempt_at, created_at, updated_at, "       \
-    "claim_owner, claimed_until"
+    "claim_owner, claimed_until, expires_at"
 /* when a pending instance may be claimed: due, and no live claim */
 #define UH_PG_WAKE "GREATEST(next_attempt_at, claimed_until)"
 

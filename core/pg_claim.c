@@ -29,9 +29,8 @@ int uh_pg_claim(uh_store *s, const unhook_filter *f, double now,
     uh_pg_num(&p, now);
     uh_pg_text(&p, owner);
     uh_pg_num(&p, lease);
-    uh_buf_puts(&sql, "WITH due AS (SELECT id AS due_id FROM instances WHERE state IN"
-                " ('deregistering', 'registering')"
-                " AND " UH_PG_WAKE " <= $1");
+    uh_buf_puts(&sql, "WITH due AS (SELECT id AS due_id FROM instances WHERE "
+                UH_CLAIMABLE_SQL " AND " UH_PG_WAKE " <= $1");
     uh_sql_filter(&sql, '$', f, p.v, &p.n);
     uh_buf_printf(&sql, " ORDER BY " UH_PG_WAKE " LIMIT %d FOR UPDATE SKIP LOCKED)"
                   " UPDATE instances SET claim_owner = $2, claimed_until = $3"

@@ -32,6 +32,7 @@ void uh_pg_read_inst(PGresult *r, int row, uh_inst *o)
     o->updated_at = uh_pg_col_num(r, row, 13);
     o->claim_owner = col_dup(r, row, 14);
     o->claimed_until = uh_pg_col_num(r, row, 15);
+    o->expires_at = uh_pg_col_num(r, row, 16);
 }
 
 int uh_pg_get(uh_store *s, const char *id, uh_inst *out)
@@ -72,11 +73,13 @@ int uh_pg_put(uh_store *s, const uh_inst *i)
     uh_pg_num(&p, i->next_attempt_at);
     uh_pg_num(&p, i->created_at);
     uh_pg_num(&p, i->updated_at);
+    uh_pg_num(&p, i->expires_at);
     rc = uh_pg_cmd(s,
         "INSERT INTO instances (id, connector, event, options, connection,"
         " registration, desired, state, reason, last_error, attempts,"
-        " next_attempt_at, created_at, updated_at, claim_owner, claimed_until)"
-        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,NULL,0)"
+        " next_attempt_at, created_at, updated_at, expires_at, claim_owner,"
+        " claimed_until)"
+        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,NULL,0)"
         " ON CONFLICT (id) DO UPDATE SET connector = EXCLUDED.connector,"
         " event = EXCLUDED.event, options = EXCLUDED.options,"
         " connection = EXCLUDED.connection, registration = EXCLUDED.registration,"
@@ -84,7 +87,7 @@ int uh_pg_put(uh_store *s, const uh_inst *i)
         " reason = EXCLUDED.reason, last_error = EXCLUDED.last_error,"
         " attempts = EXCLUDED.attempts, next_attempt_at = EXCLUDED.next_attempt_at,"
         " created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,"
-        " claim_owner = NULL, claimed_until = 0", p.n, p.v, NULL);
+        " expires_at = EXCLUDED.expires_at, claim_owner = NULL, claimed_until = 0", p.n, p.v, NULL);
     if (rc == UNHOOK_OK && UH_STATE_PENDING(i->state))
         rc = uh_pg_cmd(s, UH_PG_NOTIFY, 0, NULL, NULL);
     return rc;
@@ -157,12 +160,13 @@ int uh_pg_finish(uh_store *s, const uh_inst *i, const char *owner,
     uh_pg_text(&p, i->id);
     uh_pg_text(&p, owner);
     uh_pg_text(&p, uh_desired_name(i->desired));
+    uh_pg_num(&p, i->expires_at);
     if ((rc = uh_pg_own_begin(s, &own)) != UNHOOK_OK)
         return rc;
     rc = uh_pg_cmd(s,
         "UPDATE instances SET state = $1, registration = $2, attempts = $3,"
         " next_attempt_at = $4, last_error = $5, updated_at = $6,"
-        " claim_owner = NULL, claimed_until = 0"
+        " expires_at = $10, claim_owner = NULL, claimed_until = 0"
         " WHERE id = $7 AND claim_owner = $8 AND desired = $9", p.n, p.v, &rows);
     if (rc == UNHOOK_OK && rows == 0) {
         /* not written: is the claim still ours (then desired changed)? */
@@ -200,7 +204,7 @@ static void arr_add(uh_buf *b, const char *v)
 int uh_pg_finish_many(uh_store *s, const uh_inst *const *in, int n,
                       const char *owner, double now, int *cas)
 {
-    enum { ID, STATE, REG, ATT, NEXT, ERR, WANT, NCOL };
+    enum { ID, STATE, REG, ATT, NEXT, ERR, WANT, EXP, NCOL };
     uh_buf a[NCOL] = {{0}};
     uh_pg_params p = {.n = 0};
     PGresult *r = NULL;
@@ -209,9 +213,10 @@ int uh_pg_finish_many(uh_store *s, const uh_inst *const *in, int n,
     for (int c = 0; c < NCOL; c++)
         uh_buf_puts(&a[c], "{");
     for (int k = 0; k < n; k++) {
-        char num[2][32];
+        char num[3][32];
         snprintf(num[0], sizeof num[0], "%d", in[k]->attempts);
         snprintf(num[1], sizeof num[1], "%.17g", in[k]->next_attempt_at);
+        snprintf(num[2], sizeof num[2], "%.17g", in[k]->expires_at);
         arr_add(&a[ID], in[k]->id);
         arr_add(&a[STATE], uh_state_name(in[k]->state));
         arr_add(&a[REG], in[k]->registration);
@@ -219,6 +224,7 @@ int uh_pg_finish_many(uh_store *s, const uh_inst *const *in, int n,
         arr_add(&a[NEXT], num[1]);
         arr_add(&a[ERR], in[k]->last_error);
         arr_add(&a[WANT], uh_desired_name(in[k]->desired));
+        arr_add(&a[EXP], num[2]);
         cas[k] = UH_CAS_LOST;
     }
     for (int c = 0; c < NCOL; c++) {
@@ -232,11 +238,12 @@ int uh_pg_finish_many(uh_store *s, const uh_inst *const *in, int n,
         r = uh_pg_run(s,
             "UPDATE instances i SET state = v.state, registration = v.reg,"
             " attempts = v.att, next_attempt_at = v.next, last_error = v.err,"
-            " updated_at = $8, claim_owner = NULL, claimed_until = 0"
+            " expires_at = v.exp,"
+            " updated_at = $9, claim_owner = NULL, claimed_until = 0"
             " FROM unnest($1::text[], $2::text[], $3::text[], $4::int[],"
-            " $5::float8[], $6::text[], $7::text[])"
-            " AS v(id, state, reg, att, next, err, want)"
-            " WHERE i.id = v.id AND i.claim_owner = $9 AND i.desired = v.want"
+            " $5::float8[], $6::text[], $7::text[], $8::float8[])"
+            " AS v(id, state, reg, att, next, err, want, exp)"
+            " WHERE i.id = v.id AND i.claim_owner = $10 AND i.desired = v.want"
             " RETURNING i.id", p.n, p.v);
     rc = rc != UNHOOK_OK ? uh_pg_oom(s) : r ? UNHOOK_OK : UNHOOK_STORE;
     for (int k = 0; r && k < n; k++) {

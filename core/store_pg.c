@@ -45,6 +45,12 @@ static const char *const migrations[] = {
     " key TEXT PRIMARY KEY, version BIGINT NOT NULL,"
     " sealed BYTEA NOT NULL, lease_until DOUBLE PRECISION NOT NULL DEFAULT 0,"
     " updated_at DOUBLE PRECISION NOT NULL);",
+    /* 3: when a renewing event's subscription lapses; the claim's index
+     * covers what a worker claims (UH_CLAIMABLE_SQL: renewals too) */
+    "ALTER TABLE instances ADD COLUMN expires_at DOUBLE PRECISION NOT NULL DEFAULT 0;"
+    "DROP INDEX IF EXISTS instances_wake;"
+    "CREATE INDEX instances_wake ON instances((GREATEST(next_attempt_at, claimed_until)))"
+    " WHERE " UH_CLAIMABLE_SQL ";",
 };
 
 static void pg_close(uh_store *s)

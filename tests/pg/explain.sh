@@ -38,7 +38,7 @@ now=$(date +%s)
 q -c "UPDATE instances SET claim_owner = 'other:1:x', claimed_until = $now + 30
       WHERE id IN (SELECT id FROM instances WHERE state = 'deregistering'
                    ORDER BY next_attempt_at LIMIT 6400)" >/dev/null
-claim="WITH due AS (SELECT id AS due_id FROM instances WHERE state IN ('deregistering', 'registering')
+claim="WITH due AS (SELECT id AS due_id FROM instances WHERE (state IN ('deregistering', 'registering') OR (state = 'registered' AND next_attempt_at > 0))
         AND GREATEST(next_attempt_at, claimed_until) <= $now
         ORDER BY GREATEST(next_attempt_at, claimed_until) LIMIT 40 FOR UPDATE SKIP LOCKED)
       UPDATE instances SET claim_owner = 'host:1:x', claimed_until = $now + 30

@@ -10,13 +10,14 @@ fail() { echo "schema: $*"; exit 1; }
 name="schema_$(date +%s%N)"
 db=$(pg_newdb "$name") || exit 1
 uh() { "$UNHOOK" --db "$db" "$@"; }
-latest=2
+latest=3
 pids=""
 for k in 1 2 3 4; do uh list >/dev/null 2>&1 & pids="$pids $!"; done
 for p in $pids; do wait "$p" || fail "a process opening a new database failed"; done
 [ "$(pg_sql -d "$name" -c "SELECT count(*) || ' ' || max(version) FROM unhook_schema")" = "1 $latest" ] ||
     fail "not one row at version $latest: $(pg_sql -d "$name" -c "SELECT * FROM unhook_schema")"
-pg_sql -d "$name" -c "DROP TABLE oauth_tokens; UPDATE unhook_schema SET version = 1;
+pg_sql -d "$name" -c "DROP TABLE oauth_tokens; ALTER TABLE instances DROP COLUMN expires_at;
+    UPDATE unhook_schema SET version = 1;
     INSERT INTO instances (id, connector, event, desired, state, created_at, updated_at)
     VALUES ('old', 'github', 'push', 'on', 'registered', 1, 1)" >/dev/null
 uh list >"$ROOT/build/.schema.out" 2>&1 || fail "version 1 not opened: $(cat "$ROOT/build/.schema.out")"
