@@ -343,6 +343,91 @@ static void test_token_rows_compare_and_set(void **state)
     uh_token_row_clear(&got);
 }
 
+/* A subscription's expiry is kept through put, claim and finish; a
+ * registered instance is claimed only once its renewal is scheduled
+ * (UH_CLAIMABLE_SQL); bulk matches on holding an expiry. */
+static void expiring(uh_store *s, const char *id, double next, double exp)
+{
+    uh_inst i = {0};
+
+    i.id = (char *)id;
+    i.connector = (char *)"github";
+    i.event = (char *)"push";
+    i.options = (char *)"{}";
+    i.registration = (char *)"{\"id\":1}";
+    i.state = UH_REGISTERED;
+    i.desired = UH_WANT_ON;
+    i.next_attempt_at = next;
+    i.expires_at = exp;
+    i.created_at = i.updated_at = 1000;
+    assert_int_equal(s->ops->put(s, &i), UNHOOK_OK);
+}
+
+static double expiry_of(uh_store *s, const char *id)
+{
+    uh_inst i;
+    double e;
+
+    assert_int_equal(s->ops->get(s, id, &i), UNHOOK_OK);
+    e = i.expires_at;
+    uh_inst_clear(&i);
+    return e;
+}
+
+static void test_expiry_and_renewal_claims(void **state)
+{
+    fixture *f = *state;
+    uh_inst out[8], *two[2];
+    const uh_inst *in[2];
+    uh_bulk b = {0};
+    long count = -1;
+    int n = 0, cas[2] = {-1, -1};
+
+    expiring(f->s, "r1", 0, 5000);     /* registered, no renewal scheduled */
+    expiring(f->s, "r2", 50, 5000);    /* its renewal due at 50 */
+    expiring(f->s, "r3", 60, 6000);
+    expiring(f->s, "r4", 0, 0);        /* no expiry */
+    assert_true(expiry_of(f->s, "r1") == 5000);
+    assert_int_equal(f->s->ops->claim(f->s, NULL, 100, "A:1:1", 200, 8, out, &n), UNHOOK_OK);
+    assert_int_equal(n, 2);             /* r2 and r3 only */
+    two[0] = strcmp(out[0].id, "r2") == 0 ? &out[0] : &out[1];
+    two[1] = two[0] == &out[0] ? &out[1] : &out[0];
+    assert_string_equal(two[1]->id, "r3");
+    assert_true(two[0]->expires_at == 5000 && two[1]->expires_at == 6000);
+    two[0]->expires_at = 9000;          /* renewed */
+    two[0]->next_attempt_at = 0;
+    two[1]->expires_at = 9500;
+    two[1]->next_attempt_at = 0;
+    in[0] = two[0];
+    in[1] = two[1];
+    assert_int_equal(f->s->ops->finish(f->s, in[0], "A:1:1", 150, &cas[0]), UNHOOK_OK);
+    assert_int_equal(cas[0], UH_CAS_OK);
+    if (f->s->ops->finish_many) {
+        assert_int_equal(f->s->ops->begin(f->s), UNHOOK_OK);
+        assert_int_equal(f->s->ops->finish_many(f->s, in + 1, 1, "A:1:1", 150, cas + 1),
+                         UNHOOK_OK);
+        assert_int_equal(f->s->ops->commit(f->s), UNHOOK_OK);
+    } else {
+        assert_int_equal(f->s->ops->finish(f->s, in[1], "A:1:1", 150, &cas[1]), UNHOOK_OK);
+    }
+    assert_int_equal(cas[1], UH_CAS_OK);
+    for (int k = 0; k < n; k++)
+        uh_inst_clear(&out[k]);
+    assert_true(expiry_of(f->s, "r2") == 9000);
+    assert_true(expiry_of(f->s, "r3") == 9500);
+    assert_int_equal(claim(f->s, "A:1:1", 300, 400, 8), 0);     /* none due */
+    b.from = 1u << UH_REGISTERED;
+    b.desired = -1;
+    b.registered = -1;
+    b.expiring = 1;
+    b.to_desired = -1;
+    b.to = UH_EXPIRED;
+    assert_int_equal(f->s->ops->bulk(f->s, &b, NULL, 500, &count), UNHOOK_OK);
+    assert_int_equal(count, 3);
+    assert_int_equal(state_of(f->s, "r4"), UH_REGISTERED);
+    assert_int_equal(state_of(f->s, "r1"), UH_EXPIRED);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -357,6 +442,7 @@ int main(void)
         T(test_history_in_transaction),
         T(test_renew_extends_claims),
         T(test_token_rows_compare_and_set),
+        T(test_expiry_and_renewal_claims),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
