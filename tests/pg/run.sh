@@ -2,8 +2,9 @@
 # The PostgreSQL suite (tests/run.sh pg, in make test): a private cluster,
 # the store tests (test_store, test_lifecycle) against it, the schema's
 # versions, the claim query's plan (EXPLAIN), unhook migrate, LISTEN/NOTIFY
-# waking a waiting worker, then the multi-worker tests (a worker SIGKILLed
-# mid-run; the server restarted mid-run).
+# waking a waiting worker, unhook serve on PostgreSQL, then the
+# multi-worker tests (a worker SIGKILLed mid-run; the server restarted
+# mid-run).
 set -u
 cd "$(dirname "$0")/../.."
 PROVIDER=
@@ -28,6 +29,8 @@ echo "-- migrate"
 (. tests/pg/migrate.sh) || st=1
 echo "-- notify"
 (. tests/pg/notify.sh) || st=1
+echo "-- serve"
+(. tests/pg/serve.sh) || st=1
 for what in kill restart; do
     echo "-- workers: $what"
     t0=$(date +%s)
