@@ -14,6 +14,7 @@
 
 #include "xfer.h"
 #include "url.h"
+#include "cassette.h"
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
@@ -92,6 +93,7 @@ void uh_transfer_free(uh_sched *s, uh_transfer *t)
     free(t->auth_line);
     free(t->url);
     free(t->req_body);
+    free(t->taped);
     uh_buf_free(&t->body);
     uh_buf_free(&t->head);
     free(t);
@@ -383,8 +385,21 @@ int uh_http_start(lua_State *L, uh_run *r, int idx)
     add_header(t, "Expect:");
     request_options(L, idx, r, t, &bodylen);
     trace_request(r, t, auth.user != NULL, bodylen);
-    uh_auth_req_free(&auth);
     t->t0 = uh_now();
+    if (uh_tape_active(s->tape)) {
+        char *miss = NULL;
+        int k = uh_tape_start(s->tape, t, bodylen, auth.user != NULL, &miss);
+        uh_auth_req_free(&auth);
+        if (k > 0)
+            return 0;               /* answered: r->answered */
+        if (k < 0) {
+            uh_transfer_free(s, t);
+            uh_push_error(L, "replay_miss", "%s", miss ? miss : "no answer in the cassette");
+            free(miss);
+            return -1;
+        }
+    }
+    uh_auth_req_free(&auth);
     if (curl_multi_add_handle(s->multi, t->easy) != CURLM_OK) {
         uh_transfer_free(s, t);
         uh_push_error(L, "transport", "cannot start the transfer");

@@ -31,6 +31,7 @@ enum { UH_RUN_READY, UH_RUN_WAITING, UH_RUN_DONE };
 typedef struct uh_transfer uh_transfer;
 typedef struct uh_sched uh_sched;
 typedef struct uh_run uh_run;
+typedef struct uh_tape uh_tape;  /* cassette.h */
 
 /* One flow run, as the scheduler drives it. */
 struct uh_run {
@@ -99,6 +100,9 @@ struct uh_transfer {
     int redirects;
     int forbidden;            /* a redirect to a host not allowed */
     char errbuf[CURL_ERROR_SIZE];
+    int replayed;             /* answered by the cassette, never sent */
+    long replay_status;
+    char *taped;              /* the request as the cassette records it */
 };
 
 struct uh_sched {
@@ -107,6 +111,7 @@ struct uh_sched {
     uh_run *runs;             /* not yet finished */
     CURL **pool;              /* idle easy handles, reused */
     int npool, cappool;
+    uh_tape *tape;            /* record, replay, dry run; or NULL */
 };
 
 /* ---- requests (http.c) ----------------------------------------------- */

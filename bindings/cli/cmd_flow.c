@@ -20,18 +20,24 @@ static const char usage_run[] =
     "usage: unhook run CONNECTOR EVENT [--option K=V]... [--input K=V]...\n"
     "                  [--registration JSON|@FILE] [--connection FILE]\n"
     "                  [--reason R] [--instance ID]\n"
+    "                  [--record FILE] [--replay FILE]\n"
     "\n"
     "Runs the event's deregistration flow once, without the store (the\n"
     "\"test\" button of a connector builder).  Registration data given as JSON\n"
     "is decoded for the flow; anything else is passed as a string.\n"
+    "--record FILE writes every HTTP exchange to FILE as JSON Lines, secrets\n"
+    "masked; --replay FILE answers requests from such a file, never the\n"
+    "network (a request it does not hold fails with replay_miss).\n"
     "Exit 0 when deregistered or already gone, 1 when the flow failed.\n";
 
 static const char usage_register[] =
     "usage: unhook register CONNECTOR EVENT [--option K=V]... [--input K=V]...\n"
     "                       [--connection FILE] [--instance ID]\n"
+    "                       [--record FILE] [--replay FILE]\n"
     "\n"
     "Runs the event's registration flow once, without the store, and prints\n"
-    "the registration data as JSON on standard output.\n";
+    "the registration data as JSON on standard output.  --record and\n"
+    "--replay as for 'unhook run'.\n";
 
 int cmd_check(cli *c, int argc, char **argv)
 {
@@ -111,6 +117,7 @@ static int cmd_flow(cli *c, int argc, char **argv, int reg)
         {"--input", OPT_PAIR, &inputs, "NAME=VALUE"},
         {"--connection", OPT_STR, &req.connection, NULL},
         {"--instance", OPT_STR, &req.instance_id, NULL},
+        OPTS_TAPE(c),
         /* register ends its options here */
         {reg ? NULL : "--registration", OPT_STR, &req.registration, "JSON or @FILE"},
         {"--reason", OPT_STR, &req.reason, NULL},

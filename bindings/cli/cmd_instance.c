@@ -30,6 +30,7 @@ static const char usage_disable[] =
     "usage: unhook disable ID [--reason R] [--connection FILE]\n"
     "       unhook disable --all [--connector C] [--event E] [--concurrency N]\n"
     "                      [--reason R] [--connection FILE]\n"
+    "       (both also take --record FILE and --replay FILE, as 'unhook run')\n"
     "\n"
     "Records desired off (before any request), then runs one deregistration\n"
     "attempt now.  --all does so for every instance that is on and matches\n"
@@ -52,6 +53,7 @@ static const char usage_retry[] =
 
 static const char usage_resume[] =
     "usage: unhook resume [--wait] [--concurrency N] [--connection FILE]\n"
+    "                     [--record FILE] [--replay FILE]\n"
     "\n"
     "Runs every due attempt: instances a crash left registering or\n"
     "deregistering, and retries whose time has come.  With --wait, also waits\n"
@@ -258,6 +260,8 @@ static int cmd_converge(cli *c, int argc, char **argv, int retry)
         {"--concurrency", OPT_COUNT, &c->cfg.concurrency, "N"},
         {"--connection", OPT_STR, &c->cfg.connection, NULL},
         /* retry ends its options here */
+        {retry ? NULL : "--record", OPT_STR, &c->record, "FILE"},
+        {"--replay", OPT_STR, &c->replay, "FILE"},
         {retry ? NULL : "--reason", OPT_STR, &reason, NULL},
         OPT_END
     };
@@ -299,6 +303,7 @@ int cmd_resume(cli *c, int argc, char **argv)
         {"--wait", OPT_FLAG, &wait, NULL},
         {"--concurrency", OPT_COUNT, &c->cfg.concurrency, "N"},
         {"--connection", OPT_STR, &c->cfg.connection, NULL},
+        OPTS_TAPE(c),
         OPT_END
     };
     int st = start(c, argc, argv, usage_resume, table, NULL, names, 0);

@@ -128,6 +128,6 @@ int main(int argc, char **argv)
             status = commands[k].fn(&c, argc - i, argv + i);
     if (status == GO_ON)
         status = bad_usage("unknown command", argv[i], usage_main);
-    unhook_engine_close(c.E);
+    close_session(&c);
     return status;
 }

@@ -81,6 +81,56 @@ static char *search_path(const char *flag)
     return out;
 }
 
+static int record_line(void *ud, const char *line, size_t len)
+{
+    FILE *f = ud;
+
+    fwrite(line, 1, len, f);
+    fputc('\n', f);
+    fflush(f);                  /* what was exchanged survives a crash */
+    return 0;
+}
+
+/* --record, --replay and --dry-run on the open engine: GO_ON or the status. */
+static int open_tape(cli *c)
+{
+    char *text;
+    size_t len;
+    int rc;
+
+    if (c->replay) {
+        if (!(text = read_all(c->replay, &len))) {
+            fprintf(stderr, "%s: %s: cannot read the cassette: %s\n", prog,
+                    c->replay, strerror(errno));
+            return EXIT_USAGE;
+        }
+        rc = unhook_engine_replay(c->E, text, len, c->replay);
+        free(text);
+        if (rc != UNHOOK_OK)
+            return api_error(c, rc);
+    }
+    if (c->record) {
+        if (!(c->record_file = fopen(c->record, "w"))) {
+            fprintf(stderr, "%s: %s: cannot write the cassette: %s\n", prog,
+                    c->record, strerror(errno));
+            return EXIT_USAGE;
+        }
+        unhook_engine_record(c->E, record_line, c->record_file);
+    }
+    if (c->dry_run)
+        unhook_engine_dry_run(c->E, 1);
+    return GO_ON;
+}
+
+void close_session(cli *c)
+{
+    unhook_engine_close(c->E);
+    c->E = NULL;
+    if (c->record_file)
+        fclose(c->record_file);
+    c->record_file = NULL;
+}
+
 int open_engine(cli *c)
 {
     unhook_config cfg = c->cfg;
@@ -94,7 +144,7 @@ int open_engine(cli *c)
         fprintf(stderr, "%s: %s\n", prog, unhook_strerror(rc));
         return EXIT_FAILED;
     }
-    return GO_ON;
+    return open_tape(c);
 }
 
 char *connector_dir(cli *c, const char *connector)
