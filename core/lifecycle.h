@@ -19,6 +19,7 @@ struct unhook_engine {
     uh_store *store;          /* opened on first use */
     int concurrency;
     char *conn_override;      /* connection file for every instance */
+    int expect_gone;          /* no stop after GONE_GUARD gone outcomes */
     unsigned long long rng;   /* backoff jitter */
     char owner[96];           /* "host:pid:nonce": who holds this engine's claims */
     double last_reap;         /* when dead local claim owners were looked for */

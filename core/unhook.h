@@ -91,6 +91,8 @@ typedef struct unhook_config {
     int concurrency;          /* flows in flight at once, 0 = default (16) */
     const char *connection;   /* connection file used instead of each
                                  instance's own, or NULL */
+    int expect_gone;          /* bulk work: do not stop a connector whose
+                                 first 20 deregistrations were all gone */
 } unhook_config;
 
 typedef struct unhook_engine unhook_engine;

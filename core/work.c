@@ -10,36 +10,12 @@
 #include <unistd.h>
 
 #include "idset.h"
-#include "lifecycle.h"
+#include "pace.h"
 
 #define LEASE_S 300.0           /* a claim outlives any flow's budget */
 #define BATCH 64                /* outcomes per commit at most */
 #define FLUSH_S 0.2             /* and at least this often */
 #define REAP_S 5.0              /* dead local owners looked for this often */
-
-/* A connector as the work loop schedules it. */
-typedef struct cinfo {
-    char *key;                  /* the connector as an instance names it */
-    char *dir;                  /* resolved folder, NULL if unusable */
-    char *error;
-    uh_facts facts;
-    int active;
-    double next_start;
-    struct cinfo *next;
-} cinfo;
-
-static void cinfo_free(cinfo *c)
-{
-    while (c) {
-        cinfo *n = c->next;
-        uh_facts_free(&c->facts);
-        free(c->key);
-        free(c->dir);
-        free(c->error);
-        free(c);
-        c = n;
-    }
-}
 
 static double jitter(unhook_engine *E)
 {
@@ -64,7 +40,7 @@ typedef struct job {
     uh_inst inst;
     unhook_flow_result res;
     char *released;             /* registration data moved to history */
-    cinfo *ci;
+    uh_pace *ci;
     int reg;                    /* a registration flow */
     int lost;                   /* its claim was lost: outcome not recorded */
     int attempt;                /* the number of this attempt */
@@ -76,9 +52,10 @@ typedef struct work {
     uh_store *s;
     const unhook_filter *f;
     const char *only_id;
-    cinfo *infos;
+    uh_pace *infos;
     conncache *conns;
     job *queue;                 /* claimed, not started */
+    job *held;                  /* claimed for a stopped connector: given back */
     job *finished;              /* run, outcome not yet committed */
     int nfinished, active;
     double last_flush, last_progress;
@@ -90,29 +67,6 @@ typedef struct work {
     uh_idset pending;           /* ids counted in stats->pending */
     int rc;
 } work;
-
-static cinfo *info_for(work *w, const char *key)
-{
-    cinfo *c;
-
-    for (c = w->infos; c; c = c->next)
-        if (strcmp(c->key, key) == 0)
-            return c;
-    c = calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
-    c->key = uh_strdup(key);
-    c->dir = uh_connector_path(&w->E->rt, key);
-    if (!c->dir)
-        c->error = uh_strdup(w->E->diag.errmsg);
-    else if ((c->error = uh_connector_facts(&w->E->rt, c->dir, &c->facts))) {
-        free(c->dir);
-        c->dir = NULL;
-    }
-    c->next = w->infos;
-    w->infos = c;
-    return c;
-}
 
 static conncache *conn_for(work *w, const char *path)
 {
@@ -144,6 +98,22 @@ static void job_free(job *j)
 
 static void job_done(uh_run *r);
 
+/* Bulk work counts the outcomes of deregistrations (pace.c's guard). */
+static void guard(work *w, job *j)
+{
+    if (!j->reg && !w->only_id)
+        uh_pace_outcome(j->ci, w->E, &j->res);
+}
+
+/* A job of a stopped connector: kept claimed, unstarted, until the end. */
+static void hold(work *w, job *j)
+{
+    j->next = w->held;
+    w->held = j;
+    if (w->stats)
+        w->stats->pending += uh_idset_add(&w->pending, j->inst.id);
+}
+
 /* Fill j->res without running anything (the flow could not start). */
 static void job_fail_now(work *w, job *j, unhook_outcome o, const char *code,
                          const char *msg)
@@ -153,6 +123,7 @@ static void job_fail_now(work *w, job *j, unhook_outcome o, const char *code,
     j->res.code = uh_strdup(code);
     j->res.message = uh_strdup(msg);
     j->res.retry_after = -1;
+    guard(w, j);
     j->next = w->finished;
     w->finished = j;
     w->nfinished++;
@@ -207,6 +178,7 @@ static void job_done(uh_run *r)
         j->res.code = uh_strdup(r->setup_rc == UNHOOK_NOTFOUND ? "notfound"
                                 : r->setup_rc == UNHOOK_USAGE ? "usage" : "invalid");
     uh_run_close(r);
+    guard(w, j);
     j->ci->active--;
     w->active--;
     j->next = w->finished;
@@ -361,7 +333,7 @@ static int claim_more(work *w, int max)
         j->inst = batch[k];
         j->reg = j->inst.state == UH_REGISTERING;
         j->attempt = j->inst.attempts + 1;
-        j->ci = info_for(w, j->inst.connector);
+        j->ci = uh_pace_for(&w->infos, w->E, j->inst.connector);
         j->next = w->queue;
         w->queue = j;
     }
@@ -382,20 +354,14 @@ static void start_queued(work *w, double *wake)
     double now = uh_now();
 
     while ((j = *pp) && w->active < w->E->concurrency) {
-        cinfo *c = j->ci;
-        if (c && c->dir && c->facts.concurrency > 0 && c->active >= c->facts.concurrency) {
-            pp = &j->next;
+        if (j->ci && j->ci->stopped) {
+            *pp = j->next;
+            hold(w, j);
             continue;
         }
-        if (c && c->dir && c->facts.per_second > 0) {
-            if (now < c->next_start) {
-                if (*wake == 0 || c->next_start < *wake)
-                    *wake = c->next_start;
-                pp = &j->next;
-                continue;
-            }
-            c->next_start = (c->next_start > now ? c->next_start : now) +
-                            1.0 / c->facts.per_second;
+        if (!uh_pace_may_start(j->ci, now, wake)) {
+            pp = &j->next;
+            continue;
         }
         *pp = j->next;
         j->next = NULL;
@@ -482,6 +448,12 @@ static void pause_for_work(work *w, double wake)
 /* Out of time: give back what was claimed but not started. */
 static void give_back(work *w)
 {
+    while (w->held) {
+        job *j = w->held;
+        w->held = j->next;
+        w->s->ops->unclaim(w->s, j->inst.id);
+        job_free(j);
+    }
     while (w->queue) {
         job *j = w->queue;
         w->queue = j->next;
@@ -500,7 +472,7 @@ static void work_free(work *w)
         free(c->error);
         free(c);
     }
-    cinfo_free(w->infos);
+    uh_pace_free(w->infos);
     w->infos = NULL;
     give_back(w);
     uh_idset_free(&w->pending);

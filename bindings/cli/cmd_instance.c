@@ -29,14 +29,17 @@ static const char usage_enable[] =
 static const char usage_disable[] =
     "usage: unhook disable ID [--reason R] [--connection FILE]\n"
     "       unhook disable --all [--connector C] [--event E] [--concurrency N]\n"
-    "                      [--reason R] [--connection FILE]\n"
+    "                      [--reason R] [--connection FILE] [--expect-gone]\n"
     "       (both also take --record FILE and --replay FILE, as 'unhook run')\n"
     "\n"
     "Records desired off (before any request), then runs one deregistration\n"
     "attempt now.  --all does so for every instance that is on and matches\n"
     "--connector and --event, N at a time (default 16), with progress on\n"
     "standard error and a summary on standard output.  --connection FILE is\n"
-    "used instead of each instance's own connection.\n"
+    "used instead of each instance's own connection.  404 and 410 answer a\n"
+    "DELETE as \"already gone\"; when the first 20 outcomes of one connector\n"
+    "are all already gone, --all stops that connector and leaves the rest\n"
+    "pending (check its base_url), unless --expect-gone.\n"
     "Exit 0 when deregistered, already gone or nothing to do; 1 when a flow\n"
     "failed (the registration data is kept: see 'unhook retry'); 75 when work\n"
     "is left pending for retry ('unhook resume'); 2 for an unknown ID.\n";
@@ -44,7 +47,7 @@ static const char usage_disable[] =
 static const char usage_retry[] =
     "usage: unhook retry ID [--connection FILE]\n"
     "       unhook retry --failed [--connector C] [--event E] [--concurrency N]\n"
-    "                    [--connection FILE]\n"
+    "                    [--connection FILE] [--expect-gone]\n"
     "\n"
     "Re-queues a dead-lettered (failed) instance with its attempts reset and\n"
     "runs it now.  --failed re-queues every failed instance that matches, then\n"
@@ -53,7 +56,7 @@ static const char usage_retry[] =
 
 static const char usage_resume[] =
     "usage: unhook resume [--wait] [--concurrency N] [--connection FILE]\n"
-    "                     [--record FILE] [--replay FILE]\n"
+    "                     [--expect-gone] [--record FILE] [--replay FILE]\n"
     "\n"
     "Runs every due attempt: instances a crash left registering or\n"
     "deregistering, and retries whose time has come.  With --wait, also waits\n"
@@ -236,9 +239,10 @@ static int converge_misuse(const cli *c, const unhook_filter *f, int bulk,
         snprintf(msg, sizeof msg, "%s: give an ID or %s, not both", cmd, flag);
     else if (!bulk && !id)
         snprintf(msg, sizeof msg, "%s: missing ID (or %s)", cmd, flag);
-    else if (!bulk && (f->connector || f->event || c->cfg.concurrency))
-        snprintf(msg, sizeof msg, "%s: --connector, --event and --concurrency "
-                 "need %s", cmd, flag);
+    else if (!bulk && (f->connector || f->event || c->cfg.concurrency ||
+                       c->cfg.expect_gone))
+        snprintf(msg, sizeof msg, "%s: --connector, --event, --concurrency and "
+                 "--expect-gone need %s", cmd, flag);
     return msg[0] ? bad_usage(msg, NULL, retry ? usage_retry : usage_disable) : GO_ON;
 }
 
@@ -259,6 +263,7 @@ static int cmd_converge(cli *c, int argc, char **argv, int retry)
         {"--event", OPT_STR, &f.event, NULL},
         {"--concurrency", OPT_COUNT, &c->cfg.concurrency, "N"},
         {"--connection", OPT_STR, &c->cfg.connection, NULL},
+        {"--expect-gone", OPT_FLAG, &c->cfg.expect_gone, NULL},
         /* retry ends its options here */
         {retry ? NULL : "--record", OPT_STR, &c->record, "FILE"},
         {"--replay", OPT_STR, &c->replay, "FILE"},
@@ -301,6 +306,7 @@ int cmd_resume(cli *c, int argc, char **argv)
     int wait = 0, rc;
     const opt table[] = {
         {"--wait", OPT_FLAG, &wait, NULL},
+        {"--expect-gone", OPT_FLAG, &c->cfg.expect_gone, NULL},
         {"--concurrency", OPT_COUNT, &c->cfg.concurrency, "N"},
         {"--connection", OPT_STR, &c->cfg.connection, NULL},
         OPTS_TAPE(c),
