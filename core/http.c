@@ -121,10 +121,10 @@ void uh_http_trace_header(uh_run *r, char dir, const char *line, size_t n)
         return;
     colon = memchr(line, ':', n);
     if (colon && secret_header(line))
-        uh_log(r->diag, UH_SECRETS(r->conn), UNHOOK_LOG_TRACE, "%c %.*s: ***",
-               dir, (int)(colon - line), line);
+        uh_log(r->diag, UH_SECRETS(r->conn), UNHOOK_LOG_TRACE, "%s%c %.*s: ***",
+               r->tag, dir, (int)(colon - line), line);
     else
-        uh_log(r->diag, UH_SECRETS(r->conn), UNHOOK_LOG_TRACE, "%c %.*s", dir,
+        uh_log(r->diag, UH_SECRETS(r->conn), UNHOOK_LOG_TRACE, "%s%c %.*s", r->tag, dir,
                (int)n, line);
 }
 
@@ -325,14 +325,14 @@ static void trace_request(uh_run *r, uh_transfer *t, int basic, size_t bodylen)
 
     if (!r->diag || r->diag->log_level < UNHOOK_LOG_TRACE)
         return;
-    uh_log(r->diag, UH_SECRETS(r->conn), UNHOOK_LOG_TRACE, "> %s %s", t->method, t->url);
+    uh_log(r->diag, UH_SECRETS(r->conn), UNHOOK_LOG_TRACE, "%s> %s %s", r->tag, t->method, t->url);
     for (h = t->hdrs; h; h = h->next)
         if (strcmp(h->data, "Expect:") != 0)
             uh_http_trace_header(r, '>', h->data, strlen(h->data));
     if (basic)
-        uh_log(r->diag, NULL, UNHOOK_LOG_TRACE, "> Authorization: ***");
+        uh_log(r->diag, NULL, UNHOOK_LOG_TRACE, "%s> Authorization: ***", r->tag);
     if (t->req_body)
-        uh_log(r->diag, NULL, UNHOOK_LOG_TRACE, "> (%zu bytes of body)", bodylen);
+        uh_log(r->diag, NULL, UNHOOK_LOG_TRACE, "%s> (%zu bytes of body)", r->tag, bodylen);
 }
 
 int uh_http_start(lua_State *L, uh_run *r, int idx)

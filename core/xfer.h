@@ -74,6 +74,7 @@ struct uh_run {
     const char *start_dir;    /* what uh_run_start was asked (run.c) */
     const char *start_kind;
     const unhook_flow_request *start_req;
+    char tag[80];             /* "ID " before its trace lines, or "" */
     uh_run *next;             /* scheduler's list */
 };
 
