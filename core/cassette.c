@@ -283,8 +283,8 @@ int uh_tape_start(uh_tape *tp, uh_transfer *t, size_t bodylen, int basic,
         tape_entry e = {.status = 204, .head = (char *)"x-unhook-dry-run: 1\r\n",
                         .body = (char *)""};
         char *url = uh_redact(UH_SECRETS(r->conn), t->url);
-        uh_log(r->diag, NULL, UNHOOK_LOG_WARN, "dry run: %s %s not sent",
-               t->method, url ? url : "?");
+        uh_log(r->diag, NULL, UNHOOK_LOG_INFO, "%sdry run: %s %s not sent",
+               r->tag, t->method, url ? url : "?");
         free(url);
         answer(t, &e);
         return 1;

@@ -407,7 +407,7 @@ UNHOOK_API int unhook_engine_replay(unhook_engine *engine, const char *jsonl,
 
 /*
  * Dry run (on non-zero): GET and HEAD requests are sent; every other
- * request is logged at UNHOOK_LOG_WARN ("dry run: DELETE URL not sent")
+ * request is logged at UNHOOK_LOG_INFO ("dry run: DELETE URL not sent")
  * and answered with a synthetic 204, recorded with "dry_run": true.
  */
 UNHOOK_API int unhook_engine_dry_run(unhook_engine *engine, int on);

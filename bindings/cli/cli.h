@@ -34,4 +34,8 @@ int cmd_update(cli *c, int argc, char **argv);
 int cmd_edit(cli *c, int argc, char **argv);
 int cmd_forget(cli *c, int argc, char **argv);
 
+/* disable --dry-run of one id, or of every instance that is on and
+ * matches f (cmd_dry.c): the exit status. */
+int dry_disable(cli *c, const unhook_filter *f, const char *id, const char *reason);
+
 #endif

@@ -30,7 +30,8 @@ static const char usage_disable[] =
     "usage: unhook disable ID [--reason R] [--connection FILE]\n"
     "       unhook disable --all [--connector C] [--event E] [--concurrency N]\n"
     "                      [--reason R] [--connection FILE] [--expect-gone]\n"
-    "       (both also take --record FILE and --replay FILE, as 'unhook run')\n"
+    "       (both also take --record FILE, --replay FILE, as 'unhook run',\n"
+    "       and --dry-run)\n"
     "\n"
     "Records desired off (before any request), then runs one deregistration\n"
     "attempt now.  --all does so for every instance that is on and matches\n"
@@ -39,7 +40,9 @@ static const char usage_disable[] =
     "used instead of each instance's own connection.  404 and 410 answer a\n"
     "DELETE as \"already gone\"; when the first 20 outcomes of one connector\n"
     "are all already gone, --all stops that connector and leaves the rest\n"
-    "pending (check its base_url), unless --expect-gone.\n"
+    "pending (check its base_url), unless --expect-gone.  --dry-run stores\n"
+    "nothing and sends only GET and HEAD requests: every other request is\n"
+    "logged and answered with a synthetic 204; it prints what would happen.\n"
     "Exit 0 when deregistered, already gone or nothing to do; 1 when a flow\n"
     "failed (the registration data is kept: see 'unhook retry'); 75 when work\n"
     "is left pending for retry ('unhook resume'); 2 for an unknown ID.\n";
@@ -267,6 +270,7 @@ static int cmd_converge(cli *c, int argc, char **argv, int retry)
         /* retry ends its options here */
         {retry ? NULL : "--record", OPT_STR, &c->record, "FILE"},
         {"--replay", OPT_STR, &c->replay, "FILE"},
+        {"--dry-run", OPT_FLAG, &c->dry_run, NULL},
         {retry ? NULL : "--reason", OPT_STR, &reason, NULL},
         OPT_END
     };
@@ -279,6 +283,8 @@ static int cmd_converge(cli *c, int argc, char **argv, int retry)
         st = open_engine(c);
     if (st != GO_ON)
         return st;
+    if (c->dry_run)
+        return dry_disable(c, &f, bulk ? NULL : pos[0], reason);
     if (bulk)
         return converge_all(c, &f, reason, retry);
     rc = retry ? unhook_instance_retry(c->E, pos[0], &res)
