@@ -1,0 +1,105 @@
+-- The bundled github connector's flows through the real engine with no
+-- server: answers are given inline (http = {...}) or replayed from a
+-- cassette file.  The base URL is a host that does not exist, and in
+-- replay no request reaches the network anyway: one the spec did not
+-- answer fails the flow with replay_miss, which these tests check for.
+
+-- the C module (package.path would find the runtime's scripts/unhook first)
+local path = assert(package.searchpath("unhook", package.cpath))
+local unhook = package.loaded.unhook
+if type(unhook) ~= "table" or not unhook.run then
+  unhook = assert(package.loadlib(path, "luaopen_unhook"))("unhook", path)
+  package.loaded.unhook = unhook
+end
+
+local API = "https://github.offline.invalid"
+local CONN = { base_url = API, auth = { type = "bearer", token = "s3cret-t0ken" } }
+local HOOK = API .. "/repos/octo/hello/hooks"
+
+local function deregister(http, extra)
+  local t = { connector = "github", event = "push", options = { owner = "octo", repo = "hello" },
+              registration = { id = 42 }, connection = CONN, http = http }
+  for k, v in pairs(extra or {}) do t[k] = v end
+  return assert(unhook.run(t))
+end
+
+local function no_network(res)
+  assert.are_not.equal("replay_miss", res.code, res.message)
+  assert.are_not.equal("transport", res.code, res.message)
+end
+
+describe("github connector offline", function()
+  it("registers: the POST answered inline", function()
+    local res = assert(unhook.register {
+      connector = "github", event = "push",
+      options = { owner = "octo", repo = "hello", url = "https://example.test/in" },
+      connection = CONN,
+      http = { { method = "POST", url = HOOK, status = 201, json = { id = 7, events = { "push" } } } },
+    })
+    no_network(res)
+    assert.equal("done", res.outcome)
+    assert.equal(7, math.tointeger(unhook.json.decode(res.registration).id))
+    assert.equal(1, #res.requests)
+    local sent = unhook.json.decode(res.requests[1].request_body)
+    assert.same({ "push" }, sent.events)
+    assert.equal("https://example.test/in", sent.config.url)
+  end)
+
+  it("deregisters: DELETE answered 204 is done, the token never shown", function()
+    local res = deregister { { method = "DELETE", url = HOOK .. "/42", status = 204 } }
+    no_network(res)
+    assert.equal("done", res.outcome)
+    assert.equal("DELETE", res.requests[1].method)
+    assert.equal("***", res.requests[1].request_headers.Authorization)
+    assert.is_nil(unhook.json.encode(res.requests):find("s3cret-t0ken", 1, true))
+  end)
+
+  it("is already gone on a 404 or 410, retries on 503 with Retry-After, fails on 422", function()
+    assert.equal("gone", deregister { { method = "DELETE", url = HOOK .. "/42", status = 404 } }.outcome)
+    assert.equal("gone", deregister { { method = "DELETE", url = HOOK .. "/42", status = 410 } }.outcome)
+    local res = deregister { { method = "DELETE", url = HOOK .. "/42", status = 503,
+                               headers = { ["Retry-After"] = "30" }, body = "maintenance" } }
+    assert.equal("retry", res.outcome)
+    assert.equal(30, res.retry_after)
+    res = deregister { { method = "DELETE", url = HOOK .. "/42", status = 422, json = { message = "locked" } } }
+    assert.equal("failed", res.outcome)
+    assert.matches("HTTP 422", res.message, 1, true)
+  end)
+
+  it("fails with replay_miss, naming the request, instead of going to the network", function()
+    local res = deregister {}
+    assert.equal("failed", res.outcome)
+    assert.equal("replay_miss", res.code)
+    assert.matches("DELETE " .. HOOK .. "/42", res.message, 1, true)
+  end)
+
+  it("replays a cassette file as unhook run --record writes it", function()
+    local file = os.tmpname()
+    local f = assert(io.open(file, "w"))
+    f:write(unhook.json.encode { method = "DELETE", url = HOOK .. "/42", status = 204, body = "",
+                                  headers = { Server = "recorded" } }, "\n")
+    f:close()
+    local res = deregister(nil, { replay = file })
+    os.remove(file)
+    no_network(res)
+    assert.equal("done", res.outcome)
+    assert.equal("recorded", res.requests[1].headers.server or res.requests[1].headers.Server)
+  end)
+
+  it("refuses keys it does not know, and a connection of the wrong type", function()
+    assert.has_error(function() deregister({}, { mock = 1 }) end,
+      "unhook.run: unknown key 'mock' (keys: connection, connector, event, http, inputs, "
+      .. "instance, options, reason, registration, replay)")
+    assert.has_error(function() deregister({}, { connection = 5 }) end)
+  end)
+
+  it("offers unhook.fail and unhook.retry to specs", function()
+    local ok, e = pcall(unhook.fail, "no hook id")
+    assert.is_false(ok)
+    assert.is_true(unhook.is_error(e))
+    assert.equal("fail", e.code)
+    ok, e = pcall(unhook.retry, "later", 5)
+    assert.equal("retry", e.code)
+    assert.equal(5, e.retry_after)
+  end)
+end)
