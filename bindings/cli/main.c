@@ -30,6 +30,7 @@ static const char usage_main[] =
     "  update ID                  change an instance's options, make-before-break\n"
     "  edit ID                    replace an instance's registration data by hand\n"
     "  forget ID                  remove an instance that is off (history kept)\n"
+    "  new NAME [--auth TYPE]     write a connector skeleton with a spec\n"
     "\n"
     "options:\n"
     "  --db PATH          the store (default: $UNHOOK_DB, else ./unhook.db)\n"
@@ -53,7 +54,7 @@ static const struct command {
     {"show", cmd_show}, {"history", cmd_history}, {"retry", cmd_retry},
     {"resume", cmd_resume}, {"import", cmd_import}, {"export", cmd_export},
     {"reconcile", cmd_reconcile}, {"update", cmd_update}, {"edit", cmd_edit},
-    {"forget", cmd_forget},
+    {"forget", cmd_forget}, {"new", cmd_new},
 };
 
 /* --memory-mb N or --timeout-ms N at argv[*i]: GO_ON or the status. */
