@@ -382,6 +382,46 @@ static int flow(lua_State *L, int reg)
     return n;
 }
 
+/* _card(name, ...): a built-in card outside a run (unhook.cards.X.Y). */
+static int l_card(lua_State *L)
+{
+    module *m = module_of(L);
+    const char *name = luaL_checkstring(L, 1);
+    int n = lua_gettop(L) - 1, rc;
+    char *out = NULL;
+
+    lua_getfield(L, lua_upvalueindex(2), "encode");   /* stack: name args... encode */
+    lua_createtable(L, n, 0);
+    for (int i = 1; i <= n; i++) {
+        if (lua_isnil(L, i + 1))
+            lua_getfield(L, lua_upvalueindex(2), "null");
+        else
+            lua_pushvalue(L, i + 1);
+        lua_rawseti(L, -2, i);
+    }
+    lua_call(L, 1, 1);
+    rc = unhook_card_call(m->E, name, lua_tostring(L, -1), &out);
+    if (rc != UNHOOK_OK) {
+        lua_pushstring(L, unhook_errmsg(m->E));
+        return lua_error(L);
+    }
+    lua_settop(L, 0);
+    lua_getfield(L, lua_upvalueindex(2), "decode");
+    lua_pushstring(L, out);
+    unhook_free(out);
+    lua_call(L, 1, 1);
+    lua_getfield(L, lua_upvalueindex(2), "null");
+    n = (int)lua_rawlen(L, 1);
+    for (int i = 1; i <= n; i++) {
+        lua_rawgeti(L, 1, i);
+        if (lua_rawequal(L, -1, 2)) {
+            lua_pop(L, 1);
+            lua_pushnil(L);
+        }
+    }
+    return n;
+}
+
 static int l_run(lua_State *L) { return flow(L, 0); }
 static int l_register(lua_State *L) { return flow(L, 1); }
 
@@ -413,7 +453,20 @@ static const char errors_lua[] =
     "    error('unhook.retry: after_seconds: expected number, got ' .. type(after), 2)\n"
     "  end\n"
     "  error(M.error('retry', message, { retry_after = after }), 0)\n"
-    "end\n";
+    "end\n"
+    "local card = M._card\n"
+    "local function node(path)\n"
+    "  return setmetatable({}, {\n"
+    "    __index = function(t, k)\n"
+    "      local v = node(path and (path .. '.' .. k) or k)\n"
+    "      rawset(t, k, v)\n"
+    "      return v\n"
+    "    end,\n"
+    "    __call = function(_, ...) return card(path, ...) end,\n"
+    "  })\n"
+    "end\n"
+    "M.cards = node(nil)\n"
+    "M._card = nil\n";
 
 __attribute__((visibility("default"))) int luaopen_unhook(lua_State *L);
 
@@ -421,7 +474,7 @@ int luaopen_unhook(lua_State *L)
 {
     static const luaL_Reg fns[] = {
         {"check", l_check}, {"run", l_run}, {"register", l_register},
-        {NULL, NULL}};
+        {"_card", l_card}, {NULL, NULL}};
     module *m;
     unhook_config cfg = {0};
 

@@ -253,3 +253,27 @@ int unhook_engine_replay(unhook_engine *E, const char *jsonl, size_t len,
         uh_tape_reset(tp, 1, name);     /* still no network: every request misses */
     return rc;
 }
+
+int unhook_card_call(unhook_engine *E, const char *name, const char *args,
+                     char **result)
+{
+    lua_State *L = E->rt.host;
+    int top = lua_gettop(L), rc = UNHOOK_ERROR;
+
+    *result = NULL;
+    if (uh_require(L, "unhook.cards") != LUA_OK) {
+        uh_seterr(&E->diag, "%s", lua_tostring(L, -1));
+    } else {
+        lua_getfield(L, -1, "call_json");
+        lua_pushstring(L, name ? name : "");
+        lua_pushstring(L, args ? args : "[]");
+        if (uh_pcall(L, 2, 2) != LUA_OK || lua_isnil(L, -2)) {
+            uh_seterr(&E->diag, "%s", lua_tostring(L, -1));
+        } else {
+            *result = uh_strdup(lua_tostring(L, -2));
+            rc = *result ? UNHOOK_OK : UNHOOK_NOMEM;
+        }
+    }
+    lua_settop(L, top);
+    return rc;
+}

@@ -381,6 +381,17 @@ UNHOOK_API int unhook_import(unhook_engine *engine, const char *jsonl, size_t le
 typedef int (*unhook_line_fn)(void *userdata, const char *line, size_t len);
 UNHOOK_API int unhook_export(unhook_engine *engine, unhook_line_fn fn, void *userdata);
 
+/*
+ * Call the built-in card name ("text.concatenate", as ctx.cards names it) with
+ * the arguments of the JSON array args_json, outside any run: for specs of
+ * code that uses cards.  *result_json receives its outputs as a JSON array
+ * (release it with unhook_free()).  UNHOOK_ERROR, with the card's message
+ * in unhook_errmsg(), when the card fails or does not exist; cards that
+ * need a run (http.*, flow.*) fail so.
+ */
+UNHOOK_API int unhook_card_call(unhook_engine *engine, const char *name,
+                                const char *args_json, char **result_json);
+
 /* ---- cassettes and dry runs --------------------------------------------- */
 
 /*
