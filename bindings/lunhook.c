@@ -316,6 +316,7 @@ static int set_replay(lua_State *L, module *m, int enc)
         lua_pushnil(L);
         lua_pushstring(L, unhook_errmsg(m->E));
         lua_pushinteger(L, rc);
+        unhook_engine_replay(m->E, NULL, 0, NULL);  /* the next run may go out */
         return 3;
     }
     return 0;

@@ -86,6 +86,17 @@ describe("github connector offline", function()
     assert.equal("recorded", res.requests[1].headers.server or res.requests[1].headers.Server)
   end)
 
+  it("reports a bad cassette, and the next run is not left replaying", function()
+    local res, err = unhook.run { connector = "github", event = "push",
+      options = { owner = "octo", repo = "hello" }, registration = { id = 42 },
+      connection = CONN, http = { { method = "DELETE" } } }
+    assert.is_nil(res)
+    assert.matches("'url' is required", err, 1, true)
+    -- the next run goes to the network: a closed port on loopback
+    res = deregister(nil, { connection = { base_url = "http://127.0.0.1:1" } })
+    assert.equal("transport", res.code)
+  end)
+
   it("refuses keys it does not know, and a connection of the wrong type", function()
     assert.has_error(function() deregister({}, { mock = 1 }) end,
       "unhook.run: unknown key 'mock' (keys: connection, connector, event, http, inputs, "
