@@ -199,19 +199,34 @@ static char *request_text(const uh_transfer *t, size_t bodylen, int basic)
     return uh_buf_take(&b);
 }
 
+/* Whether an entry's text, masked as the request was (a cassette written
+ * by hand may hold a secret as it is), equals the request's. */
+static int same_masked(const uh_secrets *sec, const char *s, size_t n,
+                       const uh_buf *want)
+{
+    uh_buf b = {0};
+    int same;
+
+    uh_buf_add(&b, s, n);
+    uh_mask_buf(sec, &b);
+    same = !b.oom && b.len == want->len &&
+           memcmp(b.data ? b.data : "", want->data ? want->data : "", b.len) == 0;
+    uh_buf_free(&b);
+    return same;
+}
+
 /* The first unused entry that answers t, or NULL (*seen: entries of the
  * same method and URL, used up). */
-static tape_entry *find(uh_tape *tp, const char *method, const char *url,
-                        const uh_buf *body, int *seen)
+static tape_entry *find(uh_tape *tp, const uh_secrets *sec, const char *method,
+                        const uh_buf *url, const uh_buf *body, int *seen)
 {
     *seen = 0;
     for (int i = 0; i < tp->n; i++) {
         tape_entry *e = &tp->v[i];
-        if (strcmp(e->method, method) != 0 || strcmp(e->url, url) != 0)
+        if (strcmp(e->method, method) != 0 ||
+            !same_masked(sec, e->url, strlen(e->url), url))
             continue;
-        if (e->req_body && (e->req_body_len != body->len ||
-                            memcmp(e->req_body, body->data ? body->data : "",
-                                   body->len) != 0))
+        if (e->req_body && !same_masked(sec, e->req_body, e->req_body_len, body))
             continue;
         if (e->used) {
             (*seen)++;
@@ -244,14 +259,17 @@ static void answer(uh_transfer *t, const tape_entry *e)
 static int replay(uh_tape *tp, uh_transfer *t, size_t bodylen, char **miss)
 {
     const uh_secrets *sec = UH_SECRETS(t->run->conn);
-    uh_buf body = {0}, m = {0};
+    uh_buf body = {0}, m = {0}, ub = {0};
     char *url = uh_redact(sec, t->url);
     tape_entry *e;
-    int seen;
+    int seen = 0;
 
     uh_buf_add(&body, t->req_body ? t->req_body : "", t->req_body ? bodylen : 0);
     uh_mask_buf(sec, &body);
-    e = url ? find(tp, t->method, url, &body, &seen) : NULL;
+    if (url)
+        uh_buf_puts(&ub, url);
+    e = url && !ub.oom ? find(tp, sec, t->method, &ub, &body, &seen) : NULL;
+    uh_buf_free(&ub);
     if (e) {
         e->used = 1;
         answer(t, e);

@@ -66,6 +66,13 @@ describe("github connector offline", function()
     assert.matches("HTTP 422", res.message, 1, true)
   end)
 
+  it("matches an answer written with the secret as it is (query credentials)", function()
+    local res = deregister({ { method = "DELETE", url = HOOK .. "/42?api_key=k3y-value", status = 204 } },
+      { connection = { base_url = API, auth = { type = "query", name = "api_key", value = "k3y-value" } } })
+    assert.equal("done", res.outcome, res.message)
+    assert.equal(HOOK .. "/42?api_key=***", res.requests[1].url)
+  end)
+
   it("fails with replay_miss, naming the request, instead of going to the network", function()
     local res = deregister {}
     assert.equal("failed", res.outcome)
