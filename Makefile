@@ -12,7 +12,8 @@ CC      ?= cc
 PKGS    := lua5.4 libcurl lua5.4-cjson sqlite3 libcrypto
 DEBS    := liblua5.4-dev lua5.4 libcurl4-openssl-dev lua-cjson-dev lua-cjson \
            libsqlite3-dev lua-busted libcmocka-dev pkg-config python3 curl valgrind \
-           libssl-dev openssl binutils gcc time
+           libssl-dev openssl binutils gcc time \
+           libmicrohttpd-dev chromium python3-prometheus-client
 
 B       := build
 OPT     ?= -O2 -g
@@ -23,6 +24,10 @@ WARN    += -Werror
 endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# `unhook serve` (bindings/cli/serve*.c) only: the HTTP server library
+CLI_PKGS   := libmicrohttpd
+CLI_CFLAGS  = $(shell pkg-config --cflags $(CLI_PKGS) 2>/dev/null)
+CLI_LIBS    = $(shell pkg-config --libs $(CLI_PKGS) 2>/dev/null) -pthread
 CFLAGS  ?=
 ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(OPT) $(WARN) \
            -fPIC -fvisibility=hidden -MMD -MP -DUNHOOK_SHARE='"$(SHAREDIR)"' $(PKG_CFLAGS) $(CFLAGS)
@@ -95,7 +100,7 @@ $(PUB_INC)/unhook.h: core/unhook.h
 
 $(CLIENT_OBJ): $(B)/obj/%.o: %.c $(PUB_INC)/unhook.h $(STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -I$(PUB_INC) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(if $(filter $(CLI_OBJ),$@),$(CLI_CFLAGS)) -I$(PUB_INC) -c $< -o $@
 
 $(B)/embed.c: scripts/embed.lua $(LUA_SRC)
 	@mkdir -p $(B)
@@ -110,7 +115,7 @@ $(B)/libunhook.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(B)/unhook: $(CLI_OBJ) $(B)/libunhook.a $(STAMP)
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(B)/libunhook.a $(PKG_LIBS) -lm $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(B)/libunhook.a $(PKG_LIBS) $(CLI_LIBS) -lm $(LIBS)
 
 # The shared library exports only the public API (unhook_*).
 $(B)/libunhook.so: $(LIB_OBJ) $(STAMP)

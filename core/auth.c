@@ -34,12 +34,17 @@ static void bearer_parse(lua_State *L, int idx, uh_conn *c)
     c->secret = field(L, idx, "token");
 }
 
-static void bearer_apply(const uh_conn *c, uh_auth_req *out)
+static char *bearer_line(const char *token)
 {
     uh_buf h = {0};
 
-    uh_buf_printf(&h, "Authorization: Bearer %s", c->secret ? c->secret : "");
-    out->header = h.oom ? (uh_buf_free(&h), NULL) : uh_buf_take(&h);
+    uh_buf_printf(&h, "Authorization: Bearer %s", token);
+    return h.oom ? (uh_buf_free(&h), NULL) : uh_buf_take(&h);
+}
+
+static void bearer_apply(const uh_conn *c, uh_auth_req *out)
+{
+    out->header = bearer_line(c->secret ? c->secret : "");
 }
 
 static void base64(uh_buf *out, const char *s, size_t n)
@@ -65,19 +70,28 @@ static void base64(uh_buf *out, const char *s, size_t n)
     }
 }
 
+/* HTTP Basic's form of user and password, base64 "user:password", is a
+ * secret too: a provider may echo the header it was sent. */
+static void add_basic_form(uh_conn *c, const char *user, const char *password)
+{
+    uh_buf up = {0}, b64 = {0};
+
+    if (!user || !password)
+        return;
+    uh_buf_printf(&up, "%s:%s", user, password);
+    base64(&b64, up.data ? up.data : "", up.len);
+    uh_conn_add_secret(c, b64.data);
+    if (up.data)
+        memset(up.data, 0, up.len);
+    uh_buf_free(&up);
+    uh_buf_free(&b64);
+}
+
 static void basic_parse(lua_State *L, int idx, uh_conn *c)
 {
     c->username = field(L, idx, "username");
     c->secret = field(L, idx, "password");
-    if (c->username && c->secret) {
-        /* the form the header carries is a secret too */
-        uh_buf up = {0}, b64 = {0};
-        uh_buf_printf(&up, "%s:%s", c->username, c->secret);
-        base64(&b64, up.data ? up.data : "", up.len);
-        uh_conn_add_secret(c, b64.data);
-        uh_buf_free(&up);
-        uh_buf_free(&b64);
-    }
+    add_basic_form(c, c->username, c->secret);
 }
 
 static void basic_apply(const uh_conn *c, uh_auth_req *out)
@@ -103,7 +117,45 @@ static void query_apply(const uh_conn *c, uh_auth_req *out)
     out->query_value = c->secret ? c->secret : "";
 }
 
+/* connection.lua checked the fields: grant, client_auth, which are set */
+static void oauth2_parse(lua_State *L, int idx, uh_conn *c)
+{
+    uh_oauth *o = calloc(1, sizeof *o);
+    char *grant, *client_auth;
+
+    if (!o)
+        return;
+    o->conn = c;
+    o->token_url = field(L, idx, "token_url");
+    o->client_id = field(L, idx, "client_id");
+    o->client_secret = field(L, idx, "client_secret");
+    o->refresh_token = field(L, idx, "refresh_token");
+    o->scope = field(L, idx, "scope");
+    o->audience = field(L, idx, "audience");
+    o->access_token = field(L, idx, "access_token");
+    lua_getfield(L, idx, "expires_at");
+    o->expires_at = lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    grant = field(L, idx, "grant");
+    client_auth = field(L, idx, "client_auth");
+    o->client_credentials = grant && strcmp(grant, "client_credentials") == 0;
+    o->client_post = client_auth && strcmp(client_auth, "post") == 0;
+    free(grant);
+    free(client_auth);
+    /* client_auth basic sends the client's credentials in that form */
+    add_basic_form(c, o->client_id, o->client_secret);
+    c->oauth = o;
+}
+
+/* The token oauth.c made current (it sees that there is one first). */
+static void oauth2_apply(const uh_conn *c, uh_auth_req *out)
+{
+    if (c->oauth && c->oauth->access_token)
+        out->header = bearer_line(c->oauth->access_token);
+}
+
 static const uh_auth types[] = {
+    {"oauth2", oauth2_parse, oauth2_apply},
     {"bearer", bearer_parse, bearer_apply},
     {"basic", basic_parse, basic_apply},
     {"header", named_parse, header_apply},

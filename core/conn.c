@@ -7,10 +7,27 @@
 
 #include "conn.h"
 
+static void oauth_free(uh_oauth *o)
+{
+    if (!o)
+        return;
+    if (o->live_free)
+        o->live_free(o);
+    free(o->token_url);
+    free(o->client_id);
+    free(o->client_secret);
+    free(o->scope);
+    free(o->audience);
+    free(o->refresh_token);
+    free(o->access_token);
+    free(o);
+}
+
 void uh_conn_free(uh_conn *c)
 {
     if (!c)
         return;
+    oauth_free(c->oauth);
     free(c->base_url);
     free(c->auth_name);
     free(c->username);
@@ -31,6 +48,11 @@ void uh_conn_add_secret(uh_conn *c, const char *s)
 
     if (!s || !*s)
         return;
+    /* OAuth2 adds the current tokens each time it reads the stored row
+     * (every 50 ms while another process refreshes): once is enough */
+    for (int i = 0; i < c->secrets.n; i++)
+        if (strcmp(c->secrets.v[i], s) == 0)
+            return;
     p = realloc(c->secrets.v, (size_t)(c->secrets.n + 1) * sizeof *p);
     if (!p)
         return;

@@ -35,6 +35,24 @@ typedef struct uh_auth {
 /* The auth type called name, or NULL. */
 const uh_auth *uh_auth_find(const char *name);
 
+/*
+ * OAuth2 (auth type "oauth2"): what the connection file gives, and the
+ * access token requests carry now.  The token cache, refreshes and the
+ * store are oauth.c's (live), freed through live_free.
+ */
+typedef struct uh_oauth {
+    char *token_url, *client_id, *client_secret, *scope, *audience;
+    char *refresh_token;      /* as the file gives it (the store may hold a
+                                 newer one: rotation) */
+    int client_credentials;   /* the grant; else refresh_token */
+    int client_post;          /* client_auth "post": credentials in the body */
+    char *access_token;       /* current, or NULL */
+    double expires_at;        /* wall clock; 0: unknown (good until a 401) */
+    uh_conn *conn;            /* its connection: new tokens join its secrets */
+    struct uh_oauth_live *live;
+    void (*live_free)(struct uh_oauth *o);
+} uh_oauth;
+
 struct uh_conn {
     char *base_url;
     const uh_auth *auth;      /* NULL: no credentials */
@@ -47,6 +65,7 @@ struct uh_conn {
     char *ca_file;
     int insecure;
     uh_secrets secrets;       /* every secret string, for masking */
+    uh_oauth *oauth;          /* auth type oauth2, else NULL */
 };
 
 void uh_conn_free(uh_conn *c);

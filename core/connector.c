@@ -12,7 +12,9 @@
 
 #include <lauxlib.h>
 
+#include "oauth.h"
 #include "runtime.h"
+#include "url.h"
 
 #ifndef UNHOOK_SHARE
 #define UNHOOK_SHARE "/usr/local/share/unhook"
@@ -155,7 +157,11 @@ static void read_policies(lua_State *L, uh_facts *f)
         p->base_ms = lua_tonumber(L, -1);
         lua_getfield(L, -3, "max_ms");
         p->max_ms = lua_tonumber(L, -1);
-        lua_pop(L, 4);
+        lua_getfield(L, -4, "renew_before");
+        p->renew_before = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : -1;
+        lua_getfield(L, -5, "expired_gone");
+        p->expired_gone = lua_toboolean(L, -1);
+        lua_pop(L, 6);
         f->npolicies++;
     }
     lua_pop(L, 1);
@@ -184,6 +190,15 @@ char *uh_connector_facts(uh_rt *rt, const char *dir, uh_facts *f)
     f->per_second = lua_tonumber(L, -1);
     lua_pop(L, 2);
     read_policies(L, f);
+    lua_getfield(L, -1, "oauth2");
+    if (lua_istable(L, -1)) {
+        lua_getfield(L, -1, "token_url");
+        lua_getfield(L, -2, "scope");
+        lua_getfield(L, -3, "audience");
+        f->oauth2_token_url = lua_isstring(L, -3) ? uh_strdup(lua_tostring(L, -3)) : NULL;
+        f->oauth2_scope = lua_isstring(L, -2) ? uh_strdup(lua_tostring(L, -2)) : NULL;
+        f->oauth2_audience = lua_isstring(L, -1) ? uh_strdup(lua_tostring(L, -1)) : NULL;
+    }
     lua_close(L);
     return NULL;
 fail:
@@ -198,6 +213,9 @@ void uh_facts_free(uh_facts *f)
     for (int i = 0; i < f->npolicies; i++)
         free(f->policies[i].event);
     free(f->policies);
+    free(f->oauth2_token_url);
+    free(f->oauth2_scope);
+    free(f->oauth2_audience);
     memset(f, 0, sizeof *f);
 }
 
@@ -207,9 +225,13 @@ void uh_facts_policy(const uh_facts *f, const char *event, uh_policy *out)
     out->max_attempts = UH_RETRY_MAX_ATTEMPTS;
     out->base_ms = UH_RETRY_BASE_MS;
     out->max_ms = UH_RETRY_MAX_MS;
+    out->renew_before = -1;
+    out->expired_gone = 0;
     for (int i = 0; f && i < f->npolicies; i++)
         if (strcmp(f->policies[i].event, event) == 0) {
             const uh_policy *p = &f->policies[i];
+            out->renew_before = p->renew_before;
+            out->expired_gone = p->expired_gone;
             if (p->max_attempts > 0)
                 out->max_attempts = p->max_attempts;
             if (p->base_ms > 0)
@@ -242,7 +264,60 @@ static int check_mode(uh_rt *rt, const char *path, const uh_conn *c, int literal
     return UNHOOK_OK;
 }
 
+/* A token request carries the client secret and the refresh token: over
+ * plain http to another machine, anyone on the way reads them (and a
+ * provider's redirect to https comes only after they were sent). */
+static void warn_cleartext(uh_rt *rt, const char *path, const uh_oauth *o)
+{
+    char host[256];
+
+    if (!o->token_url || strncmp(o->token_url, "http://", 7) != 0 ||
+        uh_url_host(o->token_url, host, sizeof host) != 0 ||
+        strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
+        strcmp(host, "[::1]") == 0)
+        return;
+    uh_log(rt->diag, NULL, UNHOOK_LOG_WARN, "%s: token_url is plain http to %s: "
+           "the client secret and the tokens go over the network unencrypted; "
+           "use https", path, host);
+}
+
+/* Grant refresh_token keeps its tokens in the engine's store. */
+static int oauth_open(uh_rt *rt, const char *path, uh_conn *c)
+{
+    uh_store *s = NULL;
+    int rc;
+
+    warn_cleartext(rt, path, c->oauth);
+    if (!c->oauth->client_credentials && rt->store) {
+        rc = rt->store(rt->store_ud, &s);
+        if (rc != UNHOOK_OK)
+            return rc;
+    }
+    return uh_oauth_open(c, s, rt->diag, path);
+}
+
+/* The manifest's oauth2 defaults as a table (or nil) on L. */
+static void push_oauth2_defaults(lua_State *L, const uh_facts *f)
+{
+    if (!f || (!f->oauth2_token_url && !f->oauth2_scope && !f->oauth2_audience)) {
+        lua_pushnil(L);
+        return;
+    }
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, f->oauth2_token_url);
+    lua_setfield(L, -2, "token_url");
+    lua_pushstring(L, f->oauth2_scope);
+    lua_setfield(L, -2, "scope");
+    lua_pushstring(L, f->oauth2_audience);
+    lua_setfield(L, -2, "audience");
+}
+
 int uh_conn_load(uh_rt *rt, const char *path, uh_conn *c)
+{
+    return uh_conn_load_for(rt, path, NULL, c);
+}
+
+int uh_conn_load_for(uh_rt *rt, const char *path, const uh_facts *f, uh_conn *c)
 {
     lua_State *L = rt->host;
     char *text;
@@ -266,8 +341,9 @@ int uh_conn_load(uh_rt *rt, const char *path, uh_conn *c)
     lua_getfield(L, -1, "parse");
     lua_pushlstring(L, text, len);
     lua_pushstring(L, path);
+    push_oauth2_defaults(L, f);
     free(text);
-    if (uh_pcall(L, 2, 2) != LUA_OK || lua_isnil(L, -2)) {
+    if (uh_pcall(L, 3, 2) != LUA_OK || lua_isnil(L, -2)) {
         uh_seterr(rt->diag, "%s", lua_tostring(L, -1));
         lua_settop(L, top);
         return UNHOOK_USAGE;
@@ -278,6 +354,8 @@ int uh_conn_load(uh_rt *rt, const char *path, uh_conn *c)
     literal = lua_toboolean(L, -1);
     lua_settop(L, top);
     rc = check_mode(rt, path, c, literal);
+    if (rc == UNHOOK_OK && c->oauth)
+        rc = oauth_open(rt, path, c);
     if (rc != UNHOOK_OK)
         uh_conn_free(c);
     return rc;

@@ -14,10 +14,17 @@
 
 #include "lifecycle.h"
 #include "cassette.h"
+#include "oauth.h"
 
 const char *unhook_version(void)
 {
     return UNHOOK_VERSION;
+}
+
+/* The store as uh_conn_load asks for it: OAuth2 token rows. */
+static int open_store(void *ud, uh_store **out)
+{
+    return uh_engine_store(ud, out);
 }
 
 int unhook_engine_open(unhook_engine **out, const unhook_config *cfg)
@@ -50,6 +57,8 @@ int unhook_engine_open(unhook_engine **out, const unhook_config *cfg)
     rt->hostrun.diag = rt->diag;
     rt->hostrun.sched = rt->sched;
     rt->host = uh_sandbox_new(rt, &rt->hostlimit, &rt->hostrun);
+    rt->store = open_store;
+    rt->store_ud = E;
     E->db_path = cfg->db ? uh_strdup(cfg->db) : NULL;
     E->conn_override = cfg->connection ? uh_strdup(cfg->connection) : NULL;
     E->concurrency = cfg->concurrency > 0 ? cfg->concurrency : 16;
@@ -141,6 +150,39 @@ char *unhook_connector_path(unhook_engine *E, const char *name)
 int unhook_connector_check(unhook_engine *E, const char *connector)
 {
     return uh_connector_check(&E->rt, connector);
+}
+
+int unhook_connection_check(unhook_engine *E, const char *path, char **subject)
+{
+    uh_conn c;
+    char *who = NULL;
+    int rc;
+
+    if (subject)
+        *subject = NULL;
+    if (!E)
+        return UNHOOK_USAGE;
+    if (!path) {
+        uh_seterr(&E->diag, "no connection file given");
+        return UNHOOK_USAGE;
+    }
+    rc = uh_conn_load(&E->rt, path, &c);
+    if (rc != UNHOOK_OK)
+        return rc;
+    if (c.oauth)
+        rc = uh_oauth_check(E->rt.sched, &c, &E->diag, &who);
+    if (rc != UNHOOK_OK) {
+        char *m = uh_redact(&c.secrets, E->diag.errmsg);
+        if (m) {
+            uh_seterr(&E->diag, "%s", m);
+            free(m);
+        }
+    } else if (who && subject) {
+        *subject = uh_redact(&c.secrets, who);
+    }
+    free(who);
+    uh_conn_free(&c);
+    return rc;
 }
 
 int unhook_flow_deregister(unhook_engine *E, const unhook_flow_request *req,

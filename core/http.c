@@ -12,92 +12,9 @@
 
 #include <lauxlib.h>
 
-#include "xfer.h"
+#include "oauth.h"
 #include "url.h"
 #include "cassette.h"
-
-static size_t on_body(char *p, size_t size, size_t n, void *ud)
-{
-    uh_transfer *t = ud;
-    size_t len = size * n;
-
-    if (t->body.len + len > t->max_body) {
-        t->too_large = 1;
-        return 0;
-    }
-    uh_buf_add(&t->body, p, len);
-    return t->body.oom ? 0 : len;
-}
-
-static size_t on_header(char *p, size_t size, size_t n, void *ud)
-{
-    uh_transfer *t = ud;
-    size_t len = size * n;
-
-    /* a new status line starts a new header block (after 1xx, redirects) */
-    if (len > 5 && strncmp(p, "HTTP/", 5) == 0)
-        t->head.len = 0;
-    uh_buf_add(&t->head, p, len);
-    return t->head.oom ? 0 : len;
-}
-
-static uh_transfer *transfer_new(uh_sched *s, uh_run *r)
-{
-    uh_transfer *t = calloc(1, sizeof *t);
-
-    if (!t)
-        return NULL;
-    t->easy = s->npool ? s->pool[--s->npool] : curl_easy_init();
-    if (!t->easy) {
-        free(t);
-        return NULL;
-    }
-    t->run = r;
-    t->max_body = UH_MAX_BODY;
-    curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t);
-    curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, t->errbuf);
-    curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, t);
-    curl_easy_setopt(t->easy, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(t->easy, CURLOPT_HEADERDATA, t);
-    curl_easy_setopt(t->easy, CURLOPT_USERAGENT, "unhook/" UNHOOK_VERSION);
-    curl_easy_setopt(t->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(t->easy, CURLOPT_ACCEPT_ENCODING, "");
-    if (s->share)
-        curl_easy_setopt(t->easy, CURLOPT_SHARE, s->share);
-    return t;
-}
-
-void uh_transfer_free(uh_sched *s, uh_transfer *t)
-{
-    if (!t)
-        return;
-    curl_multi_remove_handle(s->multi, t->easy);
-    curl_easy_reset(t->easy);
-    if (s->npool == s->cappool) {
-        int cap = s->cappool ? s->cappool * 2 : 16;
-        CURL **p = realloc(s->pool, (size_t)cap * sizeof *p);
-        if (p) {
-            s->pool = p;
-            s->cappool = cap;
-        }
-    }
-    if (s->npool < s->cappool)
-        s->pool[s->npool++] = t->easy;
-    else
-        curl_easy_cleanup(t->easy);
-    curl_slist_free_all(t->hdrs);
-    free(t->base);
-    free(t->hosts);
-    free(t->auth_line);
-    free(t->url);
-    free(t->req_body);
-    free(t->taped);
-    uh_buf_free(&t->body);
-    uh_buf_free(&t->head);
-    free(t);
-}
 
 static int secret_header(const char *line)
 {
@@ -360,15 +277,22 @@ int uh_http_start(lua_State *L, uh_run *r, int idx)
         free(hosts);
         return -1;
     }
-    if (c && c->auth && uh_url_same_origin(url.data, base))
+    if (c && c->auth && uh_url_same_origin(url.data, base)) {
+        int k = c->oauth ? uh_oauth_ready(L, r) : 1;
+        if (k <= 0) {           /* waits for a token (0), or failed */
+            uh_buf_free(&url);
+            free(hosts);
+            return k;
+        }
         c->auth->apply(c, &auth);
+    }
     if (query && *query) {
         uh_buf_add(&url, strchr(url.data, '?') ? "&" : "?", 1);
         uh_buf_puts(&url, query);
     }
     if (auth.query_name)
         add_query(&url, auth.query_name, auth.query_value);
-    t = url.oom ? NULL : transfer_new(s, r);
+    t = url.oom ? NULL : uh_transfer_new(s, r);
     if (!t) {
         uh_buf_free(&url);
         free(hosts);

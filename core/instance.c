@@ -87,8 +87,9 @@ static int may_enable(unhook_engine *E, uh_store *s, const char *id,
                   "process; try again when it is done", id);
     else if (i.desired == UH_WANT_ON && i.state == UH_REGISTERED)
         rc = uh_enable_same(E, &i, req);
-    /* lost: its webhook is gone at the provider; registering anew is right */
-    else if (i.registration && i.state != UH_REGISTERED && i.state != UH_LOST)
+    /* lost, expired: its webhook is gone at the provider; registering anew is right */
+    else if (i.registration && i.state != UH_REGISTERED && i.state != UH_LOST &&
+             i.state != UH_EXPIRED)
         uh_seterr(&E->diag, "instance '%s' is still %s and holds registration "
                   "data; finish with 'unhook resume' or 'unhook retry %s' first",
                   id, uh_state_name(i.state), id);
@@ -466,8 +467,8 @@ int unhook_instance_disable_all(unhook_engine *E, const unhook_filter *f,
 {
     uh_store *s;
     unhook_filter mine = narrow(f, 0);
-    uh_bulk b[2];
-    long counts[2] = {0, 0};
+    uh_bulk b[UH_BULK_MAX];
+    long counts[UH_BULK_MAX] = {0};
     int rc;
 
     memset(stats, 0, sizeof *stats);
@@ -487,8 +488,8 @@ int unhook_instance_retry_all(unhook_engine *E, const unhook_filter *f,
 {
     uh_store *s;
     unhook_filter mine = narrow(f, 0);
-    uh_bulk b[2];
-    long counts[2] = {0, 0};
+    uh_bulk b[UH_BULK_MAX];
+    long counts[UH_BULK_MAX] = {0};
     int rc;
 
     *count = 0;
@@ -496,8 +497,15 @@ int unhook_instance_retry_all(unhook_engine *E, const unhook_filter *f,
         return rc;
     rc = bulk(E, s, b, uh_bulk_requeue(b), &mine, counts, 0, NULL);
     if (rc == UNHOOK_OK)
-        *count = counts[0] + counts[1];
+        *count = counts[0] + counts[1] + counts[2];
     return rc;
+}
+
+/* Attempts counted in stats, whatever their outcome. */
+static long settled(const unhook_stats *s)
+{
+    return s->done + s->gone + s->failed + s->pending + s->registered +
+           s->renewed + s->expired;
 }
 
 int unhook_engine_run(unhook_engine *E, const unhook_filter *f, long max_ms,
@@ -515,9 +523,8 @@ int unhook_engine_run(unhook_engine *E, const unhook_filter *f, long max_ms,
         memset(&local, 0, sizeof local);
         stats = &local;
     }
-    before = stats->done + stats->gone + stats->failed + stats->pending + stats->registered;
+    before = settled(stats);
     rc = uh_work(E, f ? &mine : NULL, NULL, max_ms, wait, stats, progress, ud, NULL);
-    stats->total += stats->done + stats->gone + stats->failed + stats->pending +
-                    stats->registered - before;
+    stats->total += settled(stats) - before;
     return rc;
 }

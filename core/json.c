@@ -79,11 +79,24 @@ void uh_json_int(uh_buf *b, long long v)
     uh_buf_printf(b, "%lld", v);
 }
 
+/* Seconds with milliseconds, trailing zeros cut.  A time no calendar
+ * holds (an expiry of 1e300 a provider sent) would not fit the buffer in
+ * fixed point: exponent form, which does; not a number: null. */
 void uh_json_time(uh_buf *b, double v)
 {
     char buf[64];
-    size_t n = (size_t)snprintf(buf, sizeof buf, "%.3f", v);
+    size_t n;
 
+    if (!isfinite(v)) {
+        uh_buf_add(b, "null", 4);
+        return;
+    }
+    if (fabs(v) >= 1e15) {
+        n = (size_t)snprintf(buf, sizeof buf, "%.17g", v);
+        uh_buf_add(b, buf, n < sizeof buf ? n : sizeof buf - 1);
+        return;
+    }
+    n = (size_t)snprintf(buf, sizeof buf, "%.3f", v);
     while (n > 0 && buf[n - 1] == '0')
         n--;
     if (n > 0 && buf[n - 1] == '.')
@@ -147,6 +160,8 @@ char *unhook_instance_json(const unhook_instance *i)
     field_time(&f, "created_at", i->created_at);
     field(&f, "desired", i->desired, 0);
     field(&f, "event", i->event, 0);
+    if (i->expires_at > 0)
+        field_time(&f, "expires_at", i->expires_at);
     field(&f, "id", i->id, 0);
     field(&f, "last_error", i->last_error, 0);
     field_time(&f, "next_attempt_at", i->next_attempt_at);

@@ -19,12 +19,20 @@
 #include "state.h"
 #include "url.h"
 
-/* Resumed with the transfer finished (or expired): the values it gives. */
+/* Resumed with the transfer finished (or expired): the values it gives;
+ * or the request (still at 1) is sent again: after waiting for an OAuth2
+ * token, or once after a 401 that made the token refresh. */
 static int send_k(lua_State *L, int status, lua_KContext ctx)
 {
+    uh_run *r = uh_state_run(L);
+    int n = uh_http_resume_values(L, r);
+
     (void)status;
-    (void)ctx;
-    return uh_http_resume_values(L, uh_state_run(L));
+    if (n >= 0)
+        return n;
+    if (uh_http_start(L, r, 1) < 0)
+        return 2;
+    return lua_yieldk(L, 0, ctx, send_k);
 }
 
 /* send(request) -> response | nil, error   (yields while in flight) */
@@ -43,6 +51,7 @@ static int core_send(lua_State *L)
     if (!lua_isyieldable(L))
         return luaL_error(L, "HTTP request made where the flow cannot wait "
                           "(inside a metamethod or iterator)");
+    r->auth_retried = 0;
     if (uh_http_start(L, r, 1) < 0)
         return 2;                 /* nil, error object pushed */
     return lua_yieldk(L, 0, 0, send_k);

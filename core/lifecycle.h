@@ -23,6 +23,9 @@ struct unhook_engine {
     unsigned long long rng;   /* backoff jitter */
     char owner[96];           /* "host:pid:nonce": who holds this engine's claims */
     double last_reap;         /* when dead local claim owners were looked for */
+    unhook_attempt_fn on_attempt;   /* observer of committed attempts, or NULL */
+    void *attempt_ud;
+    const volatile int *stop; /* serving (unhook_engine_serve): set to stop */
 };
 
 /* Registration data set by hand (edit) is at most this long. */
@@ -66,9 +69,21 @@ typedef struct uh_trans {
 /* The state machine: apply t to i. */
 uh_verdict uh_transition(uh_inst *i, uh_trans *t);
 
-/* The set-based transitions of bulk work (for the store's bulk op). */
-int uh_bulk_disable(const char *reason, uh_bulk out[2]);
-int uh_bulk_requeue(uh_bulk out[2]);
+/* The set-based transitions of bulk work (for the store's bulk op):
+ * how many of out[] were filled. */
+#define UH_BULK_MAX 3
+int uh_bulk_disable(const char *reason, uh_bulk out[UH_BULK_MAX]);
+int uh_bulk_requeue(uh_bulk out[UH_BULK_MAX]);
+
+/*
+ * An attempt the rules settle without running a flow, because the
+ * subscription lapsed (i->expires_at passed): a renewal finds it gone
+ * (the instance becomes expired), and so does a deregistration when the
+ * event says expired = "gone" (p).  Fills res (outcome gone, code
+ * "expired") and returns 1; else 0: run the flow.
+ */
+int uh_settled(const uh_inst *i, const uh_policy *p, double now,
+               unhook_flow_result *res);
 
 /* Whether owner ("host:pid:...") is a live process, as far as this host
  * can tell (another host's owners are trusted to their lease). */

@@ -68,17 +68,18 @@ int unhook_instance_enable_again(unhook_engine *E, const char *id,
     res->retry_after = -1;
     if ((rc = get_free(E, &s, id, &i)) != UNHOOK_OK)
         return rc;
-    if (i.state != UH_LOST) {
+    if (i.state != UH_LOST && i.state != UH_EXPIRED) {
         uh_seterr(&E->diag, "instance '%s' is %s, not lost: 'enable --again' "
                   "registers only an instance whose webhook reconcile found "
-                  "missing", id, uh_state_name(i.state));
+                  "missing, or whose subscription expired", id, uh_state_name(i.state));
         uh_inst_clear(&i);
         return UNHOOK_USAGE;
     }
     /* the lost registration data goes to history before enable replaces it */
     rc = s->ops->history_add(s, &(unhook_history){.instance_id = id,
-        .at = uh_wall_now(), .action = "enable", .message = "again: its webhook was "
-        "lost at the provider (its registration data is here)",
+        .at = uh_wall_now(), .action = "enable", .message = i.state == UH_LOST
+        ? "again: its webhook was lost at the provider (its registration data is here)"
+        : "again: its subscription expired at the provider (its registration data is here)",
         .registration = i.registration});
     req.connector = i.connector;
     req.event = i.event;

@@ -10,7 +10,7 @@
 
 #include <lauxlib.h>
 
-#include "xfer.h"
+#include "oauth.h"
 #include "url.h"
 #include "cassette.h"
 
@@ -220,6 +220,18 @@ int uh_http_push_result(lua_State *L, uh_transfer *t, CURLcode rc)
     return 1;
 }
 
+/* A 401 from the origin of an OAuth2 connection, to be retried once. */
+static int rejected(uh_run *r, uh_transfer *t)
+{
+    long status = 0;
+
+    if (!r->conn || !r->conn->oauth || r->answer_rc != CURLE_OK || !t->auth_line ||
+        !uh_url_same_origin(t->url, t->base))
+        return 0;
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+    return status == 401 && uh_oauth_rejected(r, t->auth_line);
+}
+
 int uh_http_resume_values(lua_State *L, uh_run *r)
 {
     uh_transfer *t = r->answered;
@@ -235,10 +247,25 @@ int uh_http_resume_values(lua_State *L, uh_run *r)
         lua_setfield(L, -2, "message");
         return 2;
     }
+    if (r->token_wait == 2) {
+        r->token_wait = 0;
+        if (!r->token_code)
+            return -1;          /* the token came: send the request */
+        uh_push_error(L, r->token_code, "%s", r->token_msg ? r->token_msg : "");
+        free(r->token_code);
+        free(r->token_msg);
+        r->token_code = r->token_msg = NULL;
+        return 2;
+    }
     if (!t) {
         uh_push_error(L, "timeout", "flow ran past its time budget while waiting "
                       "for the response");
         return 2;
+    }
+    if (rejected(r, t)) {
+        r->answered = NULL;
+        uh_transfer_free(r->sched, t);
+        return -1;              /* once more, with a new token */
     }
     n = uh_http_push_result(L, t, (CURLcode)r->answer_rc);
     r->answered = NULL;

@@ -87,7 +87,9 @@ static void read_values(uh_run *r)
             res->status = r->last_status;
         lua_getfield(co, -1, "retry_after");
         res->retry_after = lua_isnumber(co, -1) ? lua_tonumber(co, -1) : -1;
-        lua_pop(co, 1);
+        lua_getfield(co, -2, "expires_at");
+        res->expires_at = lua_isnumber(co, -1) ? lua_tonumber(co, -1) : 0;
+        lua_pop(co, 2);
     }
 }
 
@@ -337,6 +339,24 @@ void uh_run_close(uh_run *r)
     r->co = NULL;
 }
 
+/* The connection file path for a run of the connector in dir: its
+ * manifest's oauth2 defaults apply (an invalid manifest has none here:
+ * the run reports it). */
+static int conn_for(uh_rt *rt, const char *dir, const char *path, uh_conn *c)
+{
+    uh_facts f;
+    char *err;
+    int rc;
+
+    if (!path)
+        return uh_conn_load(rt, NULL, c);
+    err = uh_connector_facts(rt, dir, &f);
+    rc = uh_conn_load_for(rt, path, err ? NULL : &f, c);
+    free(err);
+    uh_facts_free(&f);
+    return rc;
+}
+
 int uh_flow_once(uh_rt *rt, const unhook_flow_request *req,
                  unhook_flow_result *res, const char *kind, int validate)
 {
@@ -354,7 +374,7 @@ int uh_flow_once(uh_rt *rt, const unhook_flow_request *req,
     dir = uh_connector_path(rt, req->connector);
     if (!dir)
         return UNHOOK_NOTFOUND;
-    rc = uh_conn_load(rt, req->connection, &conn);
+    rc = conn_for(rt, dir, req->connection, &conn);
     if (rc != UNHOOK_OK) {
         free(dir);
         return rc;

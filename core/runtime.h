@@ -8,6 +8,7 @@
 #define UNHOOK_RUNTIME_H
 
 #include "sched.h"
+#include "store.h"
 
 #define UH_DEFAULT_MEMORY_MB 64
 #define UH_DEFAULT_TIMEOUT_MS 30000
@@ -53,6 +54,10 @@ typedef struct uh_rt {
     int nidle;
     uh_ccard *ccards;
     int nccards;
+    /* the engine's store, opened on first use: where OAuth2 connections
+     * keep rotating tokens (uh_conn_load) */
+    int (*store)(void *ud, uh_store **out);
+    void *store_ud;
 } uh_rt;
 
 /* Embedded Lua sources of the runtime (generated: build/embed.c). */
@@ -133,6 +138,8 @@ typedef struct uh_policy {
     char *event;
     int max_attempts;
     double base_ms, max_ms;
+    double renew_before;      /* seconds before the expiry; -1: no renewal */
+    int expired_gone;         /* an expired subscription is gone: no call */
 } uh_policy;
 
 typedef struct uh_facts {
@@ -140,15 +147,22 @@ typedef struct uh_facts {
     double per_second;        /* 0: no limit */
     int npolicies;
     uh_policy *policies;      /* one per event */
+    /* auth "oauth2": the manifest's defaults for its connections, or NULL */
+    char *oauth2_token_url, *oauth2_scope, *oauth2_audience;
 } uh_facts;
 
 /* Load dir's facts; NULL error on success, else a malloc'd message. */
 char *uh_connector_facts(uh_rt *rt, const char *dir, uh_facts *out);
 void uh_facts_free(uh_facts *f);
-/* The retry policy of event (the defaults for an unknown one). */
+/* The retry policy and renewal of event (the defaults for an unknown one). */
 void uh_facts_policy(const uh_facts *f, const char *event, uh_policy *out);
 
-/* Load a connection file into c (zeroed).  path NULL: no connection. */
+/* Load a connection file into c (zeroed).  path NULL: no connection.
+ * An oauth2 connection is made ready for requests (oauth.h); with grant
+ * refresh_token that opens the store. */
 int uh_conn_load(uh_rt *rt, const char *path, uh_conn *c);
+/* The same for a connection used with a connector whose facts are f
+ * (NULL: none): an oauth2 connection takes the manifest's defaults. */
+int uh_conn_load_for(uh_rt *rt, const char *path, const uh_facts *f, uh_conn *c);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include <lauxlib.h>
 
+#include "oauth.h"
 #include "sched.h"
 #include "cassette.h"
 
@@ -69,7 +70,7 @@ static void step(uh_run *r)
     r->busy += uh_now() - t0;
     r->resume_t0 = 0;
     r->nargs = 0;
-    if (st == LUA_YIELD && r->xfer) {
+    if (st == LUA_YIELD && (r->xfer || r->token_wait == 1)) {
         lua_pop(r->co, nres);
         r->state = UH_RUN_WAITING;
         return;
@@ -101,6 +102,10 @@ static void step(uh_run *r)
     r->xfer = r->answered = NULL;
     free(r->expired);
     r->expired = NULL;
+    free(r->token_code);
+    free(r->token_msg);
+    r->token_code = r->token_msg = NULL;
+    r->token_wait = 0;
 }
 
 /* Finished: the flow is resumed and builds its response then. */
@@ -112,6 +117,10 @@ static void complete(uh_sched *s, CURLMsg *m)
     curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&t);
     if (!t)
         return;
+    if (t->oauth) {
+        uh_oauth_done(s, t, m->data.result);
+        return;
+    }
     r = t->run;
     if (uh_http_redirect(s, t, m->data.result))
         return;
@@ -124,7 +133,8 @@ static void complete(uh_sched *s, CURLMsg *m)
     r->ready_since = uh_now();
 }
 
-/* A run past its wall-clock budget while waiting: cancel its transfer. */
+/* A run past its wall-clock budget while waiting: cancel its transfer
+ * (a token request goes on: other runs may wait for it). */
 static void expire(uh_sched *s, uh_run *r)
 {
     uh_transfer *t = r->xfer;
@@ -132,10 +142,16 @@ static void expire(uh_sched *s, uh_run *r)
 
     r->timed_out = 1;
     r->xfer = NULL;
-    curl_multi_remove_handle(s->multi, t->easy);
-    uh_http_mask_url(t);
-    uh_buf_printf(&m, "%s %s: flow ran past its time budget while waiting "
-                  "for the response", t->method, t->url);
+    if (t) {
+        curl_multi_remove_handle(s->multi, t->easy);
+        uh_http_mask_url(t);
+        uh_buf_printf(&m, "%s %s: flow ran past its time budget while waiting "
+                      "for the response", t->method, t->url);
+    } else {
+        uh_buf_printf(&m, "flow ran past its time budget while waiting for "
+                      "an OAuth2 access token");
+    }
+    r->token_wait = 0;
     free(r->expired);
     r->expired = m.oom ? (uh_buf_free(&m), NULL) : uh_buf_take(&m);
     r->nargs = 0;
@@ -173,6 +189,11 @@ int uh_sched_step(uh_sched *s, int wait_ms)
     now = uh_now();
     for (r = s->runs; r; r = r->next) {
         n++;
+        if (r->state == UH_RUN_WAITING && r->token_wait == 1) {
+            uh_oauth_tick(r->conn->oauth);
+            if (wait_ms > 50)
+                wait_ms = 50;   /* another process's refresh: poll */
+        }
         if (r->state == UH_RUN_WAITING && r->deadline > 0) {
             if (now >= r->deadline) {
                 expire(s, r);

@@ -19,7 +19,13 @@
     X(DEREGISTERING, 2, "deregistering")                                \
     X(OFF,           3, "off")                                          \
     X(FAILED,        4, "failed")                                       \
-    X(LOST,          5, "lost")
+    X(LOST,          5, "lost")                                         \
+    X(EXPIRED,       6, "expired")
+
+/* EXPIRED: an event that renews its subscriptions (renewal in the
+ * manifest) did not renew this one before it lapsed at the provider.
+ * Desired stays on and the registration data is kept; 'enable --again'
+ * subscribes anew, 'disable' follows the event's expired choice. */
 
 /* LOST: reconcile found no webhook at the provider for an instance that is
  * on.  Desired stays on and the registration data is kept for the record;
@@ -58,5 +64,11 @@ int uh_desired_parse(const char *name);
 
 /* Work left to do: the states a worker claims. */
 #define UH_STATE_PENDING(s) ((s) == UH_REGISTERING || (s) == UH_DEREGISTERING)
+
+/* SQL: what a worker claims once its next attempt is due -- pending work,
+ * and a registered instance whose renewal is scheduled (a registered
+ * instance has a next attempt only then). */
+#define UH_CLAIMABLE_SQL "(state IN ('deregistering', 'registering') OR" \
+    " (state = 'registered' AND next_attempt_at > 0))"
 
 #endif

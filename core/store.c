@@ -37,6 +37,7 @@ void uh_inst_view(const uh_inst *i, unhook_instance *o)
     o->next_attempt_at = i->next_attempt_at;
     o->created_at = i->created_at;
     o->updated_at = i->updated_at;
+    o->expires_at = i->expires_at;
 }
 
 /* ---- SQL shared by the backends that speak it --------------------------- */
@@ -104,5 +105,14 @@ void uh_sql_bulk(uh_buf *b, char mark, const uh_bulk *bk, const unhook_filter *f
     if (bk->registered >= 0)
         uh_buf_puts(b, bk->registered ? " AND registration IS NOT NULL"
                                       : " AND registration IS NULL");
+    if (bk->expiring >= 0)
+        uh_buf_puts(b, bk->expiring ? " AND expires_at > 0" : " AND expires_at = 0");
     uh_sql_filter(b, mark, f, vals, n);
+}
+
+void uh_token_row_clear(uh_token_row *r)
+{
+    free(r->key);
+    free(r->sealed);
+    memset(r, 0, sizeof *r);
 }

@@ -19,6 +19,7 @@ typedef struct uh_inst {
     uh_desired desired;
     int attempts;
     double next_attempt_at, created_at, updated_at;
+    double expires_at;          /* when the subscription lapses, or 0 */
     char *claim_owner;          /* who works on it now, or NULL */
     double claimed_until;
 } uh_inst;
@@ -36,6 +37,7 @@ typedef struct uh_bulk {
     unsigned from;              /* states that match (1u << state); 0: any */
     int desired;                /* -1: any, else a uh_desired */
     int registered;             /* -1: any, 1: holds registration data, 0: none */
+    int expiring;               /* -1: any, 1: holds an expiry, 0: none */
     int to_desired;             /* -1: keep */
     uh_state to;
     const char *reason;         /* NULL: keep */
@@ -46,6 +48,21 @@ typedef struct uh_bulk {
 
 /* Outcome of a compare-and-set write under a claim. */
 enum { UH_CAS_OK = 0, UH_CAS_LOST, UH_CAS_CHANGED };
+
+/*
+ * The tokens of one OAuth2 connection, sealed (encrypted by the layer
+ * above: the store never sees them in clear).  version counts writes;
+ * lease_until says another worker is refreshing them until then.
+ */
+typedef struct uh_token_row {
+    char *key;                  /* which connection (a digest, not secret) */
+    long long version;          /* 0: no row yet */
+    unsigned char *sealed;      /* owned (malloc) */
+    size_t len;
+    double lease_until;         /* wall-clock seconds, 0: none */
+} uh_token_row;
+
+void uh_token_row_clear(uh_token_row *r);  /* frees, zeroes */
 
 typedef struct uh_store uh_store;
 
@@ -69,7 +86,8 @@ typedef struct uh_store_ops {
     int (*intent)(uh_store *s, const uh_inst *in);
     /*
      * Compare-and-set the outcome of an attempt made under owner's claim:
-     * state, registration data, attempts, next attempt, last error; the
+     * state, registration data and its expiry, attempts, next attempt,
+     * last error; the
      * claim is released.  Written only while owner holds the claim and
      * desired is still in->desired: *cas is UH_CAS_LOST when the claim
      * went to another owner, UH_CAS_CHANGED when the user changed the
@@ -85,8 +103,8 @@ typedef struct uh_store_ops {
     int (*bulk)(uh_store *s, const uh_bulk *b, const unhook_filter *f,
                 double now, long *count);
     /*
-     * Claim up to max due instances (registering or deregistering, next
-     * attempt <= now, no live claim) for owner until lease; *n receives
+     * Claim up to max due instances (UH_CLAIMABLE_SQL: registering,
+     * deregistering, or a renewal; next attempt <= now, no live claim) for owner until lease; *n receives
      * how many were put in out[].
      */
     int (*claim)(uh_store *s, const unhook_filter *f, double now,
@@ -104,6 +122,16 @@ typedef struct uh_store_ops {
     /* earliest next attempt of pending work matching f, 0 if none */
     int (*next_due)(uh_store *s, const unhook_filter *f, double *when);
     void (*close)(uh_store *s);
+    /* OAuth2 token rows.  token_get: UNHOOK_NOTFOUND when there is none. */
+    int (*token_get)(uh_store *s, const char *key, uh_token_row *out);
+    /*
+     * Compare-and-set in->key's row to in->sealed and in->lease_until
+     * when its version is still expect (0: the row must not exist yet);
+     * the row's version becomes expect + 1.  *cas is UH_CAS_OK, or
+     * UH_CAS_LOST when the version differed (nothing written).
+     */
+    int (*token_cas)(uh_store *s, const uh_token_row *in, long long expect,
+                     int *cas);
 } uh_store_ops;
 
 struct uh_store {

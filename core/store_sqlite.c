@@ -2,7 +2,8 @@
  * store_sqlite.c -- the embedded store: one SQLite file in WAL mode.
  * Writers serialise on BEGIN IMMEDIATE with a busy timeout, so several
  * unhook processes can share one file; claims keep them off each other's
- * instances.
+ * instances.  The connection and its statement cache are sqlite_db.c,
+ * the OAuth2 token rows sqlite_tokens.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,24 +11,7 @@
 
 #include <sqlite3.h>
 
-#include "store.h"
-
-/* Prepared statements are kept, keyed by their text: parsing SQL again
- * for every statement run showed in the profile of bulk work. */
-typedef struct sq_cached {
-    char *sql;
-    sqlite3_stmt *st;
-    struct sq_cached *next;
-} sq_cached;
-
-typedef struct sq_store {
-    uh_store base;
-    sqlite3 *db;
-    sq_cached *cache;
-    char path[256];
-} sq_store;
-
-#define SQ(s) ((sq_store *)(s))
+#include "sqlite_db.h"
 
 static const char *const migrations[] = {
     /* 1: instances and their history */
@@ -52,109 +36,47 @@ static const char *const migrations[] = {
     /* 2: finding live claims without scanning every instance */
     "CREATE INDEX instances_claimed ON instances(claimed_until)"
     " WHERE claim_owner IS NOT NULL;",
+    /* 3: OAuth2 tokens, sealed by the engine (never plaintext here) */
+    "CREATE TABLE oauth_tokens ("
+    " key TEXT PRIMARY KEY, version INTEGER NOT NULL,"
+    " sealed BLOB NOT NULL, lease_until REAL NOT NULL DEFAULT 0,"
+    " updated_at REAL NOT NULL);",
+    /* 4: when a renewing event's subscription lapses */
+    "ALTER TABLE instances ADD COLUMN expires_at REAL NOT NULL DEFAULT 0;",
 };
 
 #define INST_COLS "id, connector, event, options, connection, registration, " \
                   "desired, state, reason, last_error, attempts, "           \
-                  "next_attempt_at, created_at, updated_at"
+                  "next_attempt_at, created_at, updated_at, expires_at"
 /* states are kept as their names, read back as numbers */
 #define READ_COLS "id, connector, event, options, connection, registration, " \
     "desired = 'on', " UH_STATE_SQL ", reason, last_error, attempts, "      \
-    "next_attempt_at, created_at, updated_at, claim_owner, claimed_until"
-
-static int fail(uh_store *s, const char *what)
-{
-    (void)what;                 /* which statement is no news to a user */
-    snprintf(s->errmsg, sizeof s->errmsg, "%s: store: %s", SQ(s)->path,
-             sqlite3_errmsg(SQ(s)->db));
-    return UNHOOK_STORE;
-}
-
-static int exec(uh_store *s, const char *sql)
-{
-    char *err = NULL;
-
-    if (sqlite3_exec(SQ(s)->db, sql, NULL, NULL, &err) != SQLITE_OK) {
-        snprintf(s->errmsg, sizeof s->errmsg, "%s: store: %s", SQ(s)->path,
-                 err ? err : "error");
-        sqlite3_free(err);
-        return UNHOOK_STORE;
-    }
-    return UNHOOK_OK;
-}
-
-static sqlite3_stmt *prep(uh_store *s, const char *sql)
-{
-    sq_cached *c;
-    sqlite3_stmt *st = NULL;
-
-    for (c = SQ(s)->cache; c; c = c->next)
-        if (strcmp(c->sql, sql) == 0)
-            return c->st;
-    if (sqlite3_prepare_v3(SQ(s)->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
-                           NULL) != SQLITE_OK) {
-        fail(s, "prepare");
-        return NULL;
-    }
-    c = calloc(1, sizeof *c);
-    if (!c || !(c->sql = uh_strdup(sql))) {
-        free(c);
-        sqlite3_finalize(st);
-        snprintf(s->errmsg, sizeof s->errmsg, "store: out of memory");
-        return NULL;
-    }
-    c->st = st;
-    c->next = SQ(s)->cache;
-    SQ(s)->cache = c;
-    return st;
-}
-
-/* Done with a statement from prep(): ready for its next use. */
-static void release(sqlite3_stmt *st)
-{
-    if (st) {
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-    }
-}
-
-static void bind_text(sqlite3_stmt *st, int i, const char *v)
-{
-    if (v)
-        sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(st, i);
-}
-
-static char *col_dup(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-
-    return t ? uh_strdup((const char *)t) : NULL;
-}
+    "next_attempt_at, created_at, updated_at, claim_owner, claimed_until, "   \
+    "expires_at"
 
 static void read_inst(sqlite3_stmt *st, uh_inst *o)
 {
-    o->id = col_dup(st, 0);
-    o->connector = col_dup(st, 1);
-    o->event = col_dup(st, 2);
-    o->options = col_dup(st, 3);
-    o->connection = col_dup(st, 4);
-    o->registration = col_dup(st, 5);
+    o->id = uh_sq_col_dup(st, 0);
+    o->connector = uh_sq_col_dup(st, 1);
+    o->event = uh_sq_col_dup(st, 2);
+    o->options = uh_sq_col_dup(st, 3);
+    o->connection = uh_sq_col_dup(st, 4);
+    o->registration = uh_sq_col_dup(st, 5);
     o->desired = sqlite3_column_int(st, 6) ? UH_WANT_ON : UH_WANT_OFF;
     o->state = (uh_state)sqlite3_column_int(st, 7);
-    o->reason = col_dup(st, 8);
-    o->last_error = col_dup(st, 9);
+    o->reason = uh_sq_col_dup(st, 8);
+    o->last_error = uh_sq_col_dup(st, 9);
     o->attempts = sqlite3_column_int(st, 10);
     o->next_attempt_at = sqlite3_column_double(st, 11);
     o->created_at = sqlite3_column_double(st, 12);
     o->updated_at = sqlite3_column_double(st, 13);
-    o->claim_owner = col_dup(st, 14);
+    o->claim_owner = uh_sq_col_dup(st, 14);
     o->claimed_until = sqlite3_column_double(st, 15);
+    o->expires_at = sqlite3_column_double(st, 16);
 }
 
-static int sq_begin(uh_store *s) { return exec(s, "BEGIN IMMEDIATE"); }
-static int sq_commit(uh_store *s) { return exec(s, "COMMIT"); }
+static int sq_begin(uh_store *s) { return uh_sq_exec(s, "BEGIN IMMEDIATE"); }
+static int sq_commit(uh_store *s) { return uh_sq_exec(s, "COMMIT"); }
 
 static void sq_rollback(uh_store *s)
 {
@@ -164,13 +86,13 @@ static void sq_rollback(uh_store *s)
 
 static int sq_get(uh_store *s, const char *id, uh_inst *out)
 {
-    sqlite3_stmt *st = prep(s, "SELECT " READ_COLS " FROM instances WHERE id = ?");
+    sqlite3_stmt *st = uh_sq_prep(s, "SELECT " READ_COLS " FROM instances WHERE id = ?");
     int rc;
 
     memset(out, 0, sizeof *out);
     if (!st)
         return UNHOOK_STORE;
-    bind_text(st, 1, id);
+    uh_sq_bind_text(st, 1, id);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         read_inst(st, out);
@@ -179,37 +101,38 @@ static int sq_get(uh_store *s, const char *id, uh_inst *out)
         snprintf(s->errmsg, sizeof s->errmsg, "no instance '%s'", id);
         rc = UNHOOK_NOTFOUND;
     } else {
-        rc = fail(s, "get");
+        rc = uh_sq_fail(s, "get");
     }
-    release(st);
+    uh_sq_release(st);
     return rc;
 }
 
 static int sq_put(uh_store *s, const uh_inst *i)
 {
-    sqlite3_stmt *st = prep(s,
+    sqlite3_stmt *st = uh_sq_prep(s,
         "INSERT OR REPLACE INTO instances (" INST_COLS ", claim_owner, claimed_until)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,0)");
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,0)");
     int rc;
 
     if (!st)
         return UNHOOK_STORE;
-    bind_text(st, 1, i->id);
-    bind_text(st, 2, i->connector);
-    bind_text(st, 3, i->event);
-    bind_text(st, 4, i->options ? i->options : "{}");
-    bind_text(st, 5, i->connection);
-    bind_text(st, 6, i->registration);
-    bind_text(st, 7, uh_desired_name(i->desired));
-    bind_text(st, 8, uh_state_name(i->state));
-    bind_text(st, 9, i->reason);
-    bind_text(st, 10, i->last_error);
+    uh_sq_bind_text(st, 1, i->id);
+    uh_sq_bind_text(st, 2, i->connector);
+    uh_sq_bind_text(st, 3, i->event);
+    uh_sq_bind_text(st, 4, i->options ? i->options : "{}");
+    uh_sq_bind_text(st, 5, i->connection);
+    uh_sq_bind_text(st, 6, i->registration);
+    uh_sq_bind_text(st, 7, uh_desired_name(i->desired));
+    uh_sq_bind_text(st, 8, uh_state_name(i->state));
+    uh_sq_bind_text(st, 9, i->reason);
+    uh_sq_bind_text(st, 10, i->last_error);
     sqlite3_bind_int(st, 11, i->attempts);
     sqlite3_bind_double(st, 12, i->next_attempt_at);
     sqlite3_bind_double(st, 13, i->created_at);
     sqlite3_bind_double(st, 14, i->updated_at);
-    rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : fail(s, "put");
-    release(st);
+    sqlite3_bind_double(st, 15, i->expires_at);
+    rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : uh_sq_fail(s, "put");
+    uh_sq_release(st);
     return rc;
 }
 
@@ -218,12 +141,6 @@ static int filter(uh_buf *b, const unhook_filter *f, const char **vals, int n)
 {
     uh_sql_filter(b, '?', f, vals, &n);
     return n;
-}
-
-static void bind_texts(sqlite3_stmt *st, const char **vals, int from, int to)
-{
-    for (int k = from; k < to; k++)
-        bind_text(st, k + 1, vals[k]);
 }
 
 static int sq_list(uh_store *s, const unhook_filter *f, uh_inst_fn fn, void *ud)
@@ -238,11 +155,11 @@ static int sq_list(uh_store *s, const unhook_filter *f, uh_inst_fn fn, void *ud)
     uh_buf_puts(&sql, "SELECT " READ_COLS " FROM instances WHERE 1");
     n = filter(&sql, f, vals, 0);
     uh_buf_puts(&sql, " ORDER BY id");
-    st = prep(s, sql.data);
+    st = uh_sq_prep(s, sql.data);
     uh_buf_free(&sql);
     if (!st)
         return UNHOOK_STORE;
-    bind_texts(st, vals, 0, n);
+    uh_sq_bind_texts(st, vals, 0, n);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         uh_inst i;
         int stop;
@@ -254,39 +171,39 @@ static int sq_list(uh_store *s, const unhook_filter *f, uh_inst_fn fn, void *ud)
             break;
         }
     }
-    rc = rc == SQLITE_DONE ? UNHOOK_OK : fail(s, "list");
-    release(st);
+    rc = rc == SQLITE_DONE ? UNHOOK_OK : uh_sq_fail(s, "list");
+    uh_sq_release(st);
     return rc;
 }
 
 static int sq_intent(uh_store *s, const uh_inst *i)
 {
-    sqlite3_stmt *st = prep(s,
+    sqlite3_stmt *st = uh_sq_prep(s,
         "UPDATE instances SET desired = ?, reason = ?, state = ?, attempts = ?,"
         " next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ?");
     int rc;
 
     if (!st)
         return UNHOOK_STORE;
-    bind_text(st, 1, uh_desired_name(i->desired));
-    bind_text(st, 2, i->reason);
-    bind_text(st, 3, uh_state_name(i->state));
+    uh_sq_bind_text(st, 1, uh_desired_name(i->desired));
+    uh_sq_bind_text(st, 2, i->reason);
+    uh_sq_bind_text(st, 3, uh_state_name(i->state));
     sqlite3_bind_int(st, 4, i->attempts);
     sqlite3_bind_double(st, 5, i->next_attempt_at);
-    bind_text(st, 6, i->last_error);
+    uh_sq_bind_text(st, 6, i->last_error);
     sqlite3_bind_double(st, 7, i->updated_at);
-    bind_text(st, 8, i->id);
-    rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : fail(s, "intent");
-    release(st);
+    uh_sq_bind_text(st, 8, i->id);
+    rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : uh_sq_fail(s, "intent");
+    uh_sq_release(st);
     return rc;
 }
 
 static int sq_finish(uh_store *s, const uh_inst *i, const char *owner,
                      double now, int *cas)
 {
-    sqlite3_stmt *st = prep(s,
+    sqlite3_stmt *st = uh_sq_prep(s,
         "UPDATE instances SET state = ?, registration = ?, attempts = ?,"
-        " next_attempt_at = ?, last_error = ?, updated_at = ?,"
+        " next_attempt_at = ?, last_error = ?, updated_at = ?, expires_at = ?,"
         " claim_owner = NULL, claimed_until = 0"
         " WHERE id = ? AND claim_owner = ? AND desired = ?");
     int rc;
@@ -294,68 +211,69 @@ static int sq_finish(uh_store *s, const uh_inst *i, const char *owner,
     *cas = UH_CAS_OK;
     if (!st)
         return UNHOOK_STORE;
-    bind_text(st, 1, uh_state_name(i->state));
-    bind_text(st, 2, i->registration);
+    uh_sq_bind_text(st, 1, uh_state_name(i->state));
+    uh_sq_bind_text(st, 2, i->registration);
     sqlite3_bind_int(st, 3, i->attempts);
     sqlite3_bind_double(st, 4, i->next_attempt_at);
-    bind_text(st, 5, i->last_error);
+    uh_sq_bind_text(st, 5, i->last_error);
     sqlite3_bind_double(st, 6, now);
-    bind_text(st, 7, i->id);
-    bind_text(st, 8, owner);
-    bind_text(st, 9, uh_desired_name(i->desired));
-    rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : fail(s, "finish");
+    sqlite3_bind_double(st, 7, i->expires_at);
+    uh_sq_bind_text(st, 8, i->id);
+    uh_sq_bind_text(st, 9, owner);
+    uh_sq_bind_text(st, 10, uh_desired_name(i->desired));
+    rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : uh_sq_fail(s, "finish");
     if (rc == UNHOOK_OK && sqlite3_changes(SQ(s)->db) == 0)
         *cas = UH_CAS_LOST;
-    release(st);
+    uh_sq_release(st);
     if (rc != UNHOOK_OK || *cas == UH_CAS_OK)
         return rc;
     /* not written: is the claim still ours (then desired changed)? */
-    st = prep(s, "SELECT 1 FROM instances WHERE id = ? AND claim_owner = ?");
+    st = uh_sq_prep(s, "SELECT 1 FROM instances WHERE id = ? AND claim_owner = ?");
     if (!st)
         return UNHOOK_STORE;
-    bind_text(st, 1, i->id);
-    bind_text(st, 2, owner);
+    uh_sq_bind_text(st, 1, i->id);
+    uh_sq_bind_text(st, 2, owner);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         *cas = UH_CAS_CHANGED;
-    rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? UNHOOK_OK : fail(s, "finish");
-    release(st);
+    rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? UNHOOK_OK : uh_sq_fail(s, "finish");
+    uh_sq_release(st);
     return rc;
 }
 
 static int sq_history_add(uh_store *s, const unhook_history *h)
 {
-    sqlite3_stmt *st = prep(s,
+    sqlite3_stmt *st = uh_sq_prep(s,
         "INSERT INTO history (instance_id, at, action, outcome, status, attempt,"
         " message, registration) VALUES (?,?,?,?,?,?,?,?)");
     int rc;
 
     if (!st)
         return UNHOOK_STORE;
-    bind_text(st, 1, h->instance_id);
+    uh_sq_bind_text(st, 1, h->instance_id);
     sqlite3_bind_double(st, 2, h->at);
-    bind_text(st, 3, h->action);
-    bind_text(st, 4, h->outcome);
+    uh_sq_bind_text(st, 3, h->action);
+    uh_sq_bind_text(st, 4, h->outcome);
     sqlite3_bind_int(st, 5, h->status);
     sqlite3_bind_int(st, 6, h->attempt);
-    bind_text(st, 7, h->message);
-    bind_text(st, 8, h->registration);
-    rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : fail(s, "history");
-    release(st);
+    uh_sq_bind_text(st, 7, h->message);
+    uh_sq_bind_text(st, 8, h->registration);
+    rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : uh_sq_fail(s, "history");
+    uh_sq_release(st);
     return rc;
 }
 
 static int sq_history_list(uh_store *s, const char *id, unhook_history_fn fn,
                            void *ud)
 {
-    sqlite3_stmt *st = prep(s,
+    sqlite3_stmt *st = uh_sq_prep(s,
         "SELECT instance_id, at, action, outcome, status, attempt, message,"
         " registration FROM history WHERE instance_id = ? ORDER BY seq");
     int rc;
 
     if (!st)
         return UNHOOK_STORE;
-    bind_text(st, 1, id);
+    uh_sq_bind_text(st, 1, id);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         unhook_history h;
         h.instance_id = (const char *)sqlite3_column_text(st, 0);
@@ -371,8 +289,8 @@ static int sq_history_list(uh_store *s, const char *id, unhook_history_fn fn,
             break;
         }
     }
-    rc = rc == SQLITE_DONE ? UNHOOK_OK : fail(s, "history");
-    release(st);
+    rc = rc == SQLITE_DONE ? UNHOOK_OK : uh_sq_fail(s, "history");
+    uh_sq_release(st);
     return rc;
 }
 
@@ -386,23 +304,23 @@ static int sq_bulk(uh_store *s, const uh_bulk *b, const unhook_filter *f,
     int rc, n;
 
     uh_sql_bulk(&sql, '?', b, f, vals, &n);
-    st = sql.oom ? NULL : prep(s, sql.data);
+    st = sql.oom ? NULL : uh_sq_prep(s, sql.data);
     uh_buf_free(&sql);
     if (!st)
         return UNHOOK_STORE;
-    bind_text(st, 1, vals[0]);
+    uh_sq_bind_text(st, 1, vals[0]);
     sqlite3_bind_double(st, 2, now);
-    bind_texts(st, vals, 2, n);
-    rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : fail(s, "update");
+    uh_sq_bind_texts(st, vals, 2, n);
+    rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : uh_sq_fail(s, "update");
     if (count)
         *count = sqlite3_changes(SQ(s)->db);
-    release(st);
+    uh_sq_release(st);
     return rc;
 }
 
 static int sq_owners(uh_store *s, double now, uh_owner_fn fn, void *ud)
 {
-    sqlite3_stmt *st = prep(s, "SELECT DISTINCT claim_owner FROM instances"
+    sqlite3_stmt *st = uh_sq_prep(s, "SELECT DISTINCT claim_owner FROM instances"
                                " WHERE claimed_until > ? AND claim_owner IS NOT NULL");
     int rc;
 
@@ -411,22 +329,22 @@ static int sq_owners(uh_store *s, double now, uh_owner_fn fn, void *ud)
     sqlite3_bind_double(st, 1, now);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         fn(ud, (const char *)sqlite3_column_text(st, 0));
-    rc = rc == SQLITE_DONE ? UNHOOK_OK : fail(s, "owners");
-    release(st);
+    rc = rc == SQLITE_DONE ? UNHOOK_OK : uh_sq_fail(s, "owners");
+    uh_sq_release(st);
     return rc;
 }
 
 /* Run one statement with one text argument. */
 static int run1(uh_store *s, const char *sql, const char *arg)
 {
-    sqlite3_stmt *st = prep(s, sql);
+    sqlite3_stmt *st = uh_sq_prep(s, sql);
     int rc;
 
     if (!st)
         return UNHOOK_STORE;
-    bind_text(st, 1, arg);
-    rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : fail(s, sql);
-    release(st);
+    uh_sq_bind_text(st, 1, arg);
+    rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : uh_sq_fail(s, sql);
+    uh_sq_release(st);
     return rc;
 }
 
@@ -464,39 +382,38 @@ static int sq_claim(uh_store *s, const unhook_filter *f, double now,
     *n = 0;
     if ((rc = sq_begin(s)) != UNHOOK_OK)
         return rc;
-    uh_buf_puts(&sql, "SELECT " READ_COLS " FROM instances WHERE state IN"
-                " ('deregistering', 'registering') AND next_attempt_at <= ?1"
-                " AND claimed_until <= ?1");
+    uh_buf_puts(&sql, "SELECT " READ_COLS " FROM instances WHERE " UH_CLAIMABLE_SQL
+                " AND next_attempt_at <= ?1 AND claimed_until <= ?1");
     nv = filter(&sql, f, vals, 1);
     uh_buf_printf(&sql, " ORDER BY next_attempt_at LIMIT %d", max);
-    st = prep(s, sql.data);
+    st = uh_sq_prep(s, sql.data);
     uh_buf_free(&sql);
-    up = prep(s, "UPDATE instances SET claim_owner = ?, claimed_until = ? WHERE id = ?");
+    up = uh_sq_prep(s, "UPDATE instances SET claim_owner = ?, claimed_until = ? WHERE id = ?");
     if (!st || !up) {
-        release(st);
-        release(up);
+        uh_sq_release(st);
+        uh_sq_release(up);
         rc = UNHOOK_STORE;
         goto err;
     }
     sqlite3_bind_double(st, 1, now);
-    bind_texts(st, vals, 1, nv);
+    uh_sq_bind_texts(st, vals, 1, nv);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
         uh_inst *i = &out[*n];
         read_inst(st, i);
         (*n)++;
-        bind_text(up, 1, owner);
+        uh_sq_bind_text(up, 1, owner);
         sqlite3_bind_double(up, 2, lease);
-        bind_text(up, 3, i->id);
+        uh_sq_bind_text(up, 3, i->id);
         if (sqlite3_step(up) != SQLITE_DONE) {
             rc = SQLITE_ERROR;
             break;
         }
         sqlite3_reset(up);
     }
-    release(st);
-    release(up);
+    uh_sq_release(st);
+    uh_sq_release(up);
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        rc = fail(s, "claim");
+        rc = uh_sq_fail(s, "claim");
         goto err;
     }
     if ((rc = sq_commit(s)) != UNHOOK_OK)
@@ -520,16 +437,16 @@ static int sq_next_due(uh_store *s, const unhook_filter *f, double *when)
     uh_buf_puts(&sql, "SELECT MIN(MAX(next_attempt_at, claimed_until)) FROM instances"
                       " WHERE state IN ('deregistering', 'registering')");
     nv = filter(&sql, f, vals, 0);
-    st = prep(s, sql.data);
+    st = uh_sq_prep(s, sql.data);
     uh_buf_free(&sql);
     if (!st)
         return UNHOOK_STORE;
-    bind_texts(st, vals, 0, nv);
+    uh_sq_bind_texts(st, vals, 0, nv);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
         *when = sqlite3_column_double(st, 0);
-    rc = rc == SQLITE_ROW ? UNHOOK_OK : fail(s, "next");
-    release(st);
+    rc = rc == SQLITE_ROW ? UNHOOK_OK : uh_sq_fail(s, "next");
+    uh_sq_release(st);
     return rc;
 }
 
@@ -537,33 +454,27 @@ static void sq_close(uh_store *s)
 {
     if (!s)
         return;
-    while (SQ(s)->cache) {
-        sq_cached *c = SQ(s)->cache;
-        SQ(s)->cache = c->next;
-        sqlite3_finalize(c->st);
-        free(c->sql);
-        free(c);
-    }
-    sqlite3_close(SQ(s)->db);
+    uh_sq_close(SQ(s));
     free(s);
 }
 
 static const uh_store_ops sq_ops = {
     sq_begin, sq_commit, sq_rollback, sq_get, sq_put, sq_intent, sq_finish,
     sq_list, sq_history_add, sq_history_list, sq_bulk, sq_claim, sq_unclaim,
-    sq_owners, sq_release, sq_remove, sq_next_due, sq_close,
+    sq_owners, sq_release, sq_remove, sq_next_due, sq_close, uh_sq_token_get,
+    uh_sq_token_cas,
 };
 
 static int migrate(uh_store *s, const char *path)
 {
-    sqlite3_stmt *st = prep(s, "PRAGMA user_version");
+    sqlite3_stmt *st = uh_sq_prep(s, "PRAGMA user_version");
     int version = 0, n = (int)(sizeof migrations / sizeof *migrations), rc;
 
     if (!st)
         return UNHOOK_STORE;
     if (sqlite3_step(st) == SQLITE_ROW)
         version = sqlite3_column_int(st, 0);
-    release(st);
+    uh_sq_release(st);
     if (version > n) {
         snprintf(s->errmsg, sizeof s->errmsg, "%s: database schema version %d is "
                  "newer than this unhook knows (%d)", path, version, n);
@@ -574,8 +485,8 @@ static int migrate(uh_store *s, const char *path)
         if ((rc = sq_begin(s)) != UNHOOK_OK)
             return rc;
         snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", version + 1);
-        if ((rc = exec(s, migrations[version])) != UNHOOK_OK ||
-            (rc = exec(s, pragma)) != UNHOOK_OK) {
+        if ((rc = uh_sq_exec(s, migrations[version])) != UNHOOK_OK ||
+            (rc = uh_sq_exec(s, pragma)) != UNHOOK_OK) {
             sq_rollback(s);
             return rc;
         }
@@ -609,9 +520,9 @@ int uh_store_sqlite_open(const char *path, uh_store **out, char *err, size_t err
     sqlite3_busy_timeout(q->db, 30000);
     /* WAL: readers never block the writer; FULL: a commit survives power
      * loss, which is the promise made before each request is sent. */
-    if ((rc = exec(s, "PRAGMA journal_mode = WAL")) != UNHOOK_OK ||
-        (rc = exec(s, "PRAGMA synchronous = FULL")) != UNHOOK_OK ||
-        (rc = exec(s, "PRAGMA foreign_keys = ON")) != UNHOOK_OK ||
+    if ((rc = uh_sq_exec(s, "PRAGMA journal_mode = WAL")) != UNHOOK_OK ||
+        (rc = uh_sq_exec(s, "PRAGMA synchronous = FULL")) != UNHOOK_OK ||
+        (rc = uh_sq_exec(s, "PRAGMA foreign_keys = ON")) != UNHOOK_OK ||
         (rc = migrate(s, path)) != UNHOOK_OK) {
         snprintf(err, errsz, "%s", s->errmsg);
         sq_close(s);

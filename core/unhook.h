@@ -138,6 +138,8 @@ typedef struct unhook_flow_result {
     char *registration;       /* registration flow: the data as JSON */
     double retry_after;       /* seconds asked by the provider, or -1 */
     unhook_note note;         /* lifecycle calls: why no flow ran */
+    double expires_at;        /* an event that renews: when the registration
+                                 data says it lapses (Unix time), or 0 */
 } unhook_flow_result;
 
 /* The library version as "MAJOR.MINOR.PATCH". */
@@ -174,6 +176,20 @@ UNHOOK_API char *unhook_connector_path(unhook_engine *engine, const char *connec
  * unhook_errmsg().
  */
 UNHOOK_API int unhook_connector_check(unhook_engine *engine, const char *connector);
+
+/*
+ * Test a connection file: it is read and checked, and an oauth2
+ * connection gets a token from its token endpoint now (a rotated refresh
+ * token is stored, as a flow would).  On UNHOOK_OK, *subject (when
+ * subject is not NULL) is who the token belongs to if the provider said
+ * so, a string to free(), else NULL.  Returns UNHOOK_USAGE (a bad file,
+ * a missing key), UNHOOK_IO, UNHOOK_STORE (the stored tokens cannot be
+ * read: a wrong key) or UNHOOK_ERROR (the provider refused or could not
+ * be reached), with the reason in unhook_errmsg(); secrets never appear
+ * in either.
+ */
+UNHOOK_API int unhook_connection_check(unhook_engine *engine, const char *path,
+                                       char **subject);
 
 /*
  * Run one event's deregistration flow now, without the store.  Returns
@@ -227,8 +243,10 @@ UNHOOK_API int unhook_card_register(unhook_engine *engine, const char *name,
  * An instance: one user flow containing a webhook event card.  Desired
  * state is what the user asked ("on" or "off"); state is what the engine
  * has achieved: "registering", "registered", "deregistering", "off",
- * "failed" (the dead letter: registration data kept) or "lost" (reconcile
- * found no webhook at the provider for it; see unhook_reconcile).  Strings belong to
+ * "failed" (the dead letter: registration data kept), "lost" (reconcile
+ * found no webhook at the provider for it; see unhook_reconcile) or
+ * "expired" (an event that renews its subscriptions did not renew this
+ * one before it lapsed).  Strings belong to
  * whoever handed the struct out (see each function).
  */
 typedef struct unhook_instance {
@@ -245,6 +263,9 @@ typedef struct unhook_instance {
     int attempts;               /* attempts toward the desired state */
     double next_attempt_at;     /* Unix time of the next attempt, or 0 */
     double created_at, updated_at;
+    double expires_at;          /* an event that renews: when the subscription
+                                   lapses at the provider (Unix time), or 0;
+                                   its renewal is the next attempt */
 } unhook_instance;
 
 /* One line of an instance's history: every attempt and change. */
@@ -252,7 +273,7 @@ typedef struct unhook_history {
     const char *instance_id;
     double at;                  /* Unix time */
     const char *action;         /* "enable", "disable", "register",
-                                   "deregister", "retry", "import" */
+                                   "deregister", "renew", "retry", "import" */
     const char *outcome;        /* "done", "gone", "retry", "failed", or NULL */
     int status;                 /* HTTP status, or 0 */
     int attempt;
@@ -333,6 +354,8 @@ typedef struct unhook_stats {
     long failed;                /* dead-lettered */
     long skipped;               /* nothing to do (never registered) */
     long registered;            /* registrations completed */
+    long renewed;               /* subscriptions renewed */
+    long expired;               /* subscriptions found lapsed */
 } unhook_stats;
 
 /* Progress callback of long work, at most a few times a second. */
@@ -535,6 +558,93 @@ UNHOOK_API int unhook_reconcile(unhook_engine *engine, const unhook_flow_request
  * text to release with unhook_free(), or NULL when memory ran out.
  */
 UNHOOK_API char *unhook_reconcile_item_json(const unhook_reconcile_item *item);
+
+/* ---- intent only: for a worker to carry out ---------------------------- */
+
+/*
+ * Record that instance id is to be turned off, and run nothing: desired
+ * "off" and state "deregistering" (due now) are committed with a history
+ * line, exactly as unhook_instance_disable records them, and the
+ * attempt is left to a worker (`unhook serve`, `unhook resume`,
+ * unhook_engine_run), in this process or another.  res->code says what
+ * was recorded: "queued", "already_off" or "not_registered" (turned off;
+ * there was nothing to deregister), with res->note NONE, ALREADY_OFF or
+ * NOT_REGISTERED; res->outcome is DONE.  An instance
+ * another worker holds keeps its claim: that worker's outcome meets the
+ * new desired state.  reason may be NULL ("disabled").  UNHOOK_NOTFOUND
+ * for an unknown id.  Release res with unhook_flow_result_free().
+ */
+UNHOOK_API int unhook_instance_request_off(unhook_engine *engine, const char *id,
+                                           const char *reason,
+                                           unhook_flow_result *res);
+
+/*
+ * Re-queue a failed instance (attempts reset, due now) and run nothing.
+ * res->code is "queued", or "not_failed" (res->note NOT_FAILED) for an
+ * instance that is not dead-lettered (left alone).  UNHOOK_NOTFOUND for an unknown id.
+ */
+UNHOOK_API int unhook_instance_request_retry(unhook_engine *engine, const char *id,
+                                             unhook_flow_result *res);
+
+/*
+ * Record desired "off" for every instance that is on and matches filter
+ * (connector, event; may be NULL), in one transaction, and run nothing.
+ * stats->total counts the instances turned off, stats->pending those
+ * queued for deregistration and stats->skipped those that were never
+ * registered (now off).
+ */
+UNHOOK_API int unhook_instance_request_off_all(unhook_engine *engine,
+                                               const unhook_filter *filter,
+                                               const char *reason,
+                                               unhook_stats *stats);
+
+/*
+ * Run due work matching filter (NULL: all) as a service, until *stop
+ * becomes non-zero: new work is claimed as it becomes due (intents
+ * recorded by any process are seen within 50 ms, scheduled retries on
+ * time) while flows run, so a slow flow does not hold up the rest.  Once
+ * *stop is set (from a signal handler, or another thread), nothing new is
+ * claimed, flows in flight finish within their budget, what was claimed
+ * but not started is given back, and the call returns UNHOOK_OK with the
+ * counts added to *stats (may be NULL).  A store error ends it early with
+ * that code: call it again after a pause.  UNHOOK_USAGE if stop is NULL.
+ */
+UNHOOK_API int unhook_engine_serve(unhook_engine *engine, const unhook_filter *filter,
+                                   const volatile int *stop, unhook_stats *stats);
+
+/* ---- observing attempts ------------------------------------------------- */
+
+/*
+ * One attempt whose outcome was just committed.  Strings are valid
+ * during the callback only; messages are masked like log lines.
+ */
+typedef struct unhook_attempt {
+    double at;                  /* Unix time of the commit */
+    const char *instance_id;
+    const char *connector;
+    const char *event;
+    const char *action;         /* "register", "deregister" or "renew" */
+    const char *outcome;        /* "done", "gone", "retry" or "failed"
+                                   (attempts exhausted counts as failed) */
+    const char *state;          /* the instance's state afterwards */
+    int status;                 /* HTTP status behind the outcome, or 0 */
+    double duration;            /* seconds the attempt took */
+    int attempt;                /* 1 for the first attempt */
+    const char *code;           /* error code ("http", "timeout", ...) or NULL */
+    const char *error;          /* the instance's last error, or NULL */
+    double next_attempt_at;     /* Unix time of the next attempt, or 0 */
+} unhook_attempt;
+
+typedef void (*unhook_attempt_fn)(void *userdata, const unhook_attempt *a);
+
+/*
+ * Call fn after every attempt this engine runs, once its outcome is
+ * committed (on the engine's thread, inside the running call; fn must
+ * not call back into the engine).  fn NULL stops it.  For metrics and
+ * structured logs.  A NULL engine is a no-op.
+ */
+UNHOOK_API void unhook_engine_on_attempt(unhook_engine *engine,
+                                         unhook_attempt_fn fn, void *userdata);
 
 /* ---- JSON renderings ---------------------------------------------------- */
 

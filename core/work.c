@@ -9,263 +9,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "idset.h"
-#include "pace.h"
+#include "job.h"
 
 #define LEASE_S 300.0           /* a claim outlives any flow's budget */
 #define BATCH 64                /* outcomes per commit at most */
 #define FLUSH_S 0.2             /* and at least this often */
 #define REAP_S 5.0              /* dead local owners looked for this often */
-
-static double jitter(unhook_engine *E)
-{
-    E->rng ^= E->rng << 13;
-    E->rng ^= E->rng >> 7;
-    E->rng ^= E->rng << 17;
-    return (double)(E->rng >> 11) / 9007199254740992.0;
-}
-
-/* ---- jobs and the work loop -------------------------------------------- */
-
-typedef struct conncache {
-    char *path;
-    uh_conn conn;
-    int rc;
-    char *error;
-    struct conncache *next;
-} conncache;
-
-typedef struct job {
-    uh_run run;                 /* first: the run's done callback finds us */
-    uh_inst inst;
-    unhook_flow_result res;
-    char *released;             /* registration data moved to history */
-    uh_pace *ci;
-    int reg;                    /* a registration flow */
-    int lost;                   /* its claim was lost: outcome not recorded */
-    int attempt;                /* the number of this attempt */
-    struct job *next;
-} job;
-
-typedef struct work {
-    unhook_engine *E;
-    uh_store *s;
-    const unhook_filter *f;
-    const char *only_id;
-    uh_pace *infos;
-    conncache *conns;
-    job *queue;                 /* claimed, not started */
-    job *held;                  /* claimed for a stopped connector: given back */
-    job *finished;              /* run, outcome not yet committed */
-    int nfinished, active;
-    double last_flush, last_progress;
-    const char *owner;
-    unhook_stats *stats;
-    unhook_progress_fn progress;
-    void *ud;
-    unhook_flow_result *capture; /* the single job's result, for one-id work */
-    uh_idset pending;           /* ids counted in stats->pending */
-    int rc;
-} work;
-
-static conncache *conn_for(work *w, const char *path)
-{
-    conncache *c;
-
-    for (c = w->conns; c; c = c->next)
-        if ((!c->path && !path) || (c->path && path && strcmp(c->path, path) == 0))
-            return c;
-    c = calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
-    c->path = path ? uh_strdup(path) : NULL;
-    c->rc = uh_conn_load(&w->E->rt, path, &c->conn);
-    if (c->rc != UNHOOK_OK)
-        c->error = uh_strdup(w->E->diag.errmsg);
-    c->next = w->conns;
-    w->conns = c;
-    return c;
-}
-
-static void job_free(job *j)
-{
-    uh_run_close(&j->run);
-    uh_inst_clear(&j->inst);
-    unhook_flow_result_free(&j->res);
-    free(j->released);
-    free(j);
-}
-
-static void job_done(uh_run *r);
-
-/* Bulk work counts the outcomes of deregistrations (pace.c's guard). */
-static void guard(work *w, job *j)
-{
-    if (!j->reg && !w->only_id)
-        uh_pace_outcome(j->ci, w->E, &j->res);
-}
-
-/* A job of a stopped connector: kept claimed, unstarted, until the end. */
-static void hold(work *w, job *j)
-{
-    j->next = w->held;
-    w->held = j;
-    if (w->stats)
-        w->stats->pending += uh_idset_add(&w->pending, j->inst.id);
-}
-
-/* Fill j->res without running anything (the flow could not start). */
-static void job_fail_now(work *w, job *j, unhook_outcome o, const char *code,
-                         const char *msg)
-{
-    memset(&j->res, 0, sizeof j->res);
-    j->res.outcome = o;
-    j->res.code = uh_strdup(code);
-    j->res.message = uh_strdup(msg);
-    j->res.retry_after = -1;
-    guard(w, j);
-    j->next = w->finished;
-    w->finished = j;
-    w->nfinished++;
-}
-
-static void job_start(work *w, job *j)
-{
-    unhook_flow_request req = {0};
-    conncache *cc;
-    const char *path = w->E->conn_override ? w->E->conn_override
-                                           : j->inst.connection;
-
-    if (!j->ci || !j->ci->dir) {
-        job_fail_now(w, j, UNHOOK_OUTCOME_FAILED, "invalid",
-                     j->ci && j->ci->error ? j->ci->error : "connector unusable");
-        return;
-    }
-    cc = conn_for(w, path);
-    if (!cc || cc->rc != UNHOOK_OK) {
-        /* an operator's file may come back: retry rather than dead-letter */
-        job_fail_now(w, j, UNHOOK_OUTCOME_RETRY, "connection",
-                     cc && cc->error ? cc->error : "cannot load the connection");
-        return;
-    }
-    req.event = j->inst.event;
-    req.options_json = j->inst.options;
-    req.registration = j->reg ? NULL : j->inst.registration;
-    req.reason = j->inst.reason;
-    req.instance_id = j->inst.id;
-    memset(&j->run, 0, sizeof j->run);
-    j->run.done = job_done;
-    j->run.ud = w;
-    if (uh_run_start(&w->E->rt, &j->run, j->ci->dir, j->reg ? "registration"
-                     : "deregistration", &req, &cc->conn, &j->res) != UNHOOK_OK) {
-        job_fail_now(w, j, UNHOOK_OUTCOME_RETRY, "engine", w->E->diag.errmsg);
-        return;
-    }
-    j->ci->active++;
-    w->active++;
-}
-
-static void job_done(uh_run *r)
-{
-    job *j = (job *)r;
-    work *w = r->ud;
-    int setup;
-
-    /* the run's own reading of its result (run.c) */
-    uh_run_read_result(r);
-    setup = r->setup;
-    if (setup && !j->res.code)      /* it could not start: why, as history says */
-        j->res.code = uh_strdup(r->setup_rc == UNHOOK_NOTFOUND ? "notfound"
-                                : r->setup_rc == UNHOOK_USAGE ? "usage" : "invalid");
-    uh_run_close(r);
-    guard(w, j);
-    j->ci->active--;
-    w->active--;
-    j->next = w->finished;
-    w->finished = j;
-    w->nfinished++;
-}
-
-/* The new state of j's instance from its result (the state machine's
- * word); fills h, whose strings point into j. */
-static void apply(work *w, job *j, unhook_history *h, double now)
-{
-    uh_inst *i = &j->inst;
-    uh_trans t = {.ev = UH_EV_OUTCOME, .now = now, .res = &j->res};
-
-    uh_facts_policy(j->ci ? &j->ci->facts : NULL, i->event, &t.policy);
-    t.jitter = jitter(w->E);
-    uh_transition(i, &t);
-    j->released = t.released;
-    memset(h, 0, sizeof *h);
-    h->instance_id = i->id;
-    h->at = now;
-    h->action = j->reg ? "register" : "deregister";
-    h->attempt = j->attempt;
-    h->status = j->res.status;
-    h->message = j->res.message;
-    h->outcome = t.outcome;
-    h->registration = j->reg ? i->registration : j->released;
-}
-
-/* Write j's outcome under its claim: if the user changed the desired
- * state meanwhile, the state machine decides again with the new one. */
-static int finish(work *w, job *j, double now)
-{
-    uh_store *s = w->s;
-    int rc, cas;
-
-    rc = s->ops->finish(s, &j->inst, w->owner, now, &cas);
-    if (rc == UNHOOK_OK && cas == UH_CAS_CHANGED) {
-        uh_inst cur;
-        uh_trans t = {.ev = UH_EV_DESIRED, .now = now};
-        if ((rc = s->ops->get(s, j->inst.id, &cur)) != UNHOOK_OK)
-            return rc;
-        j->inst.desired = cur.desired;
-        if (!j->inst.reason && cur.reason)
-            j->inst.reason = uh_strdup(cur.reason);
-        uh_inst_clear(&cur);
-        uh_transition(&j->inst, &t);
-        rc = s->ops->finish(s, &j->inst, w->owner, now, &cas);
-    }
-    if (rc == UNHOOK_OK && cas != UH_CAS_OK)
-        j->lost = 1;        /* the lease ran out and another process took it */
-    return rc;
-}
-
-/* Count j's committed outcome in the stats and the caller's result. */
-static void count(work *w, job *j, int committed)
-{
-    uh_state st = j->inst.state;
-
-    if (committed && w->stats && !j->lost) {
-        int ended = st == UH_OFF || st == UH_REGISTERED || st == UH_FAILED;
-        if (ended && uh_idset_del(&w->pending, j->inst.id))
-            w->stats->pending--;
-        if (!ended)
-            w->stats->pending += uh_idset_add(&w->pending, j->inst.id);
-        else if (st == UH_FAILED)
-            w->stats->failed++;
-        else if (st == UH_REGISTERED)
-            w->stats->registered++;
-        else if (j->res.outcome == UNHOOK_OUTCOME_GONE)
-            w->stats->gone++;
-        else
-            w->stats->done++;
-    }
-    if (w->capture) {
-        unhook_flow_result_free(w->capture);
-        *w->capture = j->res;
-        memset(&j->res, 0, sizeof j->res);
-        if (committed && st == UH_FAILED &&
-            w->capture->outcome == UNHOOK_OUTCOME_RETRY) {
-            /* attempts exhausted: report the dead letter */
-            w->capture->outcome = UNHOOK_OUTCOME_FAILED;
-            free(w->capture->message);
-            w->capture->message = uh_strdup(j->inst.last_error);
-        }
-    }
-}
+#define SERVE_POLL_US 50000     /* serving: new intents looked for this often */
 
 /* Commit the outcomes of finished jobs, then count and report them. */
 static int flush(work *w)
@@ -280,10 +30,7 @@ static int flush(work *w)
     rc = s->ops->begin(s);
     for (j = list; rc == UNHOOK_OK && j; j = j->next) {
         unhook_history h;
-        apply(w, j, &h, now);
-        rc = finish(w, j, now);
-        if (rc == UNHOOK_OK && j->lost)
-            h.message = "outcome not recorded: another process holds the instance";
+        rc = uh_job_commit(w, j, &h, now);
         if (rc == UNHOOK_OK)
             rc = s->ops->history_add(s, &h);
     }
@@ -300,8 +47,8 @@ static int flush(work *w)
     w->last_flush = uh_now();
     for (j = list; j;) {
         job *n = j->next;
-        count(w, j, rc == UNHOOK_OK);
-        job_free(j);
+        uh_job_report(w, j, rc == UNHOOK_OK, now);
+        uh_job_free(j);
         j = n;
     }
     if (w->progress && w->stats)
@@ -331,9 +78,9 @@ static int claim_more(work *w, int max)
             continue;
         }
         j->inst = batch[k];
-        j->reg = j->inst.state == UH_REGISTERING;
+        j->kind = uh_job_kind_of(j->inst.state);
         j->attempt = j->inst.attempts + 1;
-        j->ci = uh_pace_for(&w->infos, w->E, j->inst.connector);
+        j->ci = uh_job_info(w, j->inst.connector);
         j->next = w->queue;
         w->queue = j;
     }
@@ -348,6 +95,15 @@ static int claim_more(work *w, int max)
 
 /* Start queued jobs as far as the engine's and connectors' caps allow;
  * *wake receives when a rate-limited one may start. */
+/* A job of a stopped connector: kept claimed, unstarted, until the end. */
+static void hold(work *w, job *j)
+{
+    j->next = w->held;
+    w->held = j;
+    if (w->stats)
+        w->stats->pending += uh_idset_add(&w->pending, j->inst.id);
+}
+
 static void start_queued(work *w, double *wake)
 {
     job **pp = &w->queue, *j;
@@ -365,7 +121,7 @@ static void start_queued(work *w, double *wake)
         }
         *pp = j->next;
         j->next = NULL;
-        job_start(w, j);
+        uh_job_start(w, j);
     }
 }
 
@@ -408,6 +164,16 @@ static void reap(work *w)
     free(dead.v);
 }
 
+/* Serving, with nothing due and nothing in flight: wait for new work.
+ * The one place the service waits: a store that can announce new work
+ * (an optional wait op, such as LISTEN/NOTIFY) is to be asked here
+ * instead of sleeping.  Returns 1 to go on. */
+static int serve_wait(work *w)
+{
+    usleep(SERVE_POLL_US);
+    return !*w->E->stop;
+}
+
 /* Nothing in flight: wait for the next due attempt (with wait), or stop.
  * Returns 1 to go on. */
 static int idle(work *w, int wait, double end)
@@ -418,6 +184,8 @@ static int idle(work *w, int wait, double end)
         return 0;
     if (claim_more(w, w->E->concurrency * 2 + 8) != 0)    /* anything due now? */
         return w->rc == UNHOOK_OK;
+    if (w->E->stop)             /* serving: look again soon, until told to stop */
+        return serve_wait(w);
     if (!wait || w->s->ops->next_due(w->s, w->f, &next) != UNHOOK_OK || next == 0)
         return 0;
     if (end && uh_now() >= end)
@@ -452,28 +220,19 @@ static void give_back(work *w)
         job *j = w->held;
         w->held = j->next;
         w->s->ops->unclaim(w->s, j->inst.id);
-        job_free(j);
+        uh_job_free(j);
     }
     while (w->queue) {
         job *j = w->queue;
         w->queue = j->next;
         w->s->ops->unclaim(w->s, j->inst.id);
-        job_free(j);
+        uh_job_free(j);
     }
 }
 
 static void work_free(work *w)
 {
-    while (w->conns) {
-        conncache *c = w->conns;
-        w->conns = c->next;
-        uh_conn_free(&c->conn);
-        free(c->path);
-        free(c->error);
-        free(c);
-    }
-    uh_pace_free(w->infos);
-    w->infos = NULL;
+    uh_job_caches_free(w);
     give_back(w);
     uh_idset_free(&w->pending);
 }
@@ -489,6 +248,8 @@ static int work_loop(work *w, long max_ms, int wait)
         double wake = 0;
         int queued = 0;
 
+        if (w->E->stop && *w->E->stop)
+            claiming = 0;       /* serving, and told to stop: finish what runs */
         if (claiming)
             reap(w);
         for (job *j = w->queue; j; j = j->next)

@@ -65,6 +65,12 @@ struct uh_run {
     uh_transfer *answered;    /* finished: its response is built when the
                                  flow resumes, inside the resume */
     int answer_rc;            /* its CURLcode */
+    int token_wait;           /* 1: waiting for its connection's OAuth2
+                                 token; 2: the wait ended */
+    int token_fresh;          /* the token just came: send with it */
+    char *token_code;         /* the wait ended in this error, or NULL */
+    char *token_msg;
+    int auth_retried;         /* this request was sent again after a 401 */
     char *expired;            /* the timeout message to resume with, or NULL */
     int bad_yield;            /* a bare coroutine.yield() at the top level */
     jmp_buf *guard;           /* where the panic handler jumps, or NULL */
@@ -104,6 +110,8 @@ struct uh_transfer {
     int replayed;             /* answered by the cassette, never sent */
     long replay_status;
     char *taped;              /* the request as the cassette records it */
+    struct uh_oauth *oauth;   /* a token request of this connection (no
+                                 run), or NULL */
 };
 
 struct uh_sched {
@@ -115,16 +123,25 @@ struct uh_sched {
     uh_tape *tape;            /* record, replay, dry run; or NULL */
 };
 
+/* ---- transfers (transfer.c) ------------------------------------------ */
+
+/* A transfer for run r (NULL: a token request), its easy handle from s's
+ * pool, body capped at UH_MAX_BODY (t->max_body); NULL when out of memory. */
+uh_transfer *uh_transfer_new(uh_sched *s, uh_run *r);
+/* Free a transfer, removing it from s's multi handle and giving its easy
+ * handle back to the pool (s NULL: a transfer never added; no pool). */
+void uh_transfer_free(uh_sched *s, uh_transfer *t);
+
 /* ---- requests (http.c) ----------------------------------------------- */
 
 /*
  * Start an HTTP transfer for run r from the request table at idx (as
- * the Lua wrapper normalised it).  On success the caller yields; on
- * failure an error object is pushed and -1 returned.
+ * the Lua wrapper normalised it).  On success (0) the caller yields,
+ * also when r waits for an OAuth2 token first (r->token_wait): resumed,
+ * uh_http_resume_values says to start the request again.  On failure an
+ * error object is pushed and -1 returned.
  */
 int uh_http_start(lua_State *L, uh_run *r, int idx);
-/* Free a transfer (removing it from the multi handle). */
-void uh_transfer_free(uh_sched *s, uh_transfer *t);
 /* loc with the query credentials a redirect within the origin keeps. */
 char *uh_http_redirect_url(const uh_run *r, const char *loc);
 /* Push nil and an error object { code, message } (lua_pushfstring format). */
@@ -141,7 +158,9 @@ int uh_http_redirect(uh_sched *s, uh_transfer *t, CURLcode rc);
  * number of values pushed. */
 int uh_http_push_result(lua_State *L, uh_transfer *t, CURLcode rc);
 /* Push what the scheduler left for r's coroutine L on resuming it (a
- * response, or nil and an error object); the count of values.  Runs
+ * response, or nil and an error object); the count of values, or -1
+ * when the request is to be started again (a token came; a 401 from
+ * the origin made an OAuth2 connection refresh its token).  Runs
  * inside the resume, so an allocation failure fails the flow only. */
 int uh_http_resume_values(lua_State *L, uh_run *r);
 /* The transfer's URL as flows and messages may show it: the query

@@ -40,7 +40,8 @@ describe("unhook.connection auth types", function()
       end
     end
     table.sort(secret)
-    assert.same({ "basic.password", "bearer.token", "header.value", "query.value" }, secret)
+    assert.same({ "basic.password", "bearer.token", "header.value", "oauth2.access_token",
+                  "oauth2.client_secret", "oauth2.refresh_token", "query.value" }, secret)
   end)
 
   it("accepts a type added to the table, and names it among the types", function()
@@ -53,6 +54,6 @@ describe("unhook.connection auth types", function()
     local _, err = conn.parse('{"auth": {"type": "apikey"}}', "c.json")
     assert.equal("c.json: auth: type apikey needs 'key'", err)
     _, err = conn.parse('{"auth": {"type": "oauth9"}}', "c.json")
-    assert.equal("c.json: auth.type must be one of: apikey, basic, bearer, header, none, query (got oauth9)", err)
+    assert.equal("c.json: auth.type must be one of: apikey, basic, bearer, header, none, oauth2, query (got oauth9)", err)
   end)
 end)

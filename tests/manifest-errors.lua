@@ -44,6 +44,29 @@ local function reconcile_event(rule)
   }
 end
 
+-- An event that renews its subscriptions: registration on line 6, the
+-- renewal (or what replaces it) on line 7, a further key on line 8.
+local function renewal_event(renewal, extra, registration)
+  return {
+    ["connector.lua"] = lines {
+      "return {",                                                   -- 1
+      '  name = "x",',                                              -- 2
+      "  events = {",                                               -- 3
+      "    e = {",                                                  -- 4
+      '      deregistration = { flow = "flows/d.lua", inputs = { id = "1" } },', -- 5
+      registration or '      registration = { flow = "flows/r.lua" },', -- 6
+      renewal,                                                      -- 7
+      extra or "",                                                  -- 8
+      "    },",                                                     -- 9
+      "  },",                                                       -- 10
+      "}",                                                          -- 11
+    },
+    ["flows/d.lua"] = FLOW,
+    ["flows/r.lua"] = "return { run = function(ctx) return { id = 1 } end }\n",
+    ["flows/renew.lua"] = "return { run = function(ctx) return ctx.registration end }\n",
+  }
+end
+
 return {
   {
     name = "an unknown connector name",
@@ -173,7 +196,7 @@ return {
       ["flows/d.lua"] = FLOW,
     },
     want = "DIR/connector.lua:3: unknown key 'evnts' (did you mean 'events'?); expected one of: "
-      .. "auth, base_url, description, events, headers, hosts, limits, name, version",
+      .. "auth, base_url, description, events, headers, hosts, limits, name, oauth2, version",
   },
   {
     name = "an unknown nested key, with a suggestion",
@@ -192,8 +215,8 @@ return {
       ["flows/d.lua"] = FLOW,
     },
     want = "DIR/connector.lua:5: unknown key 'deregistraton' in events.e (did you mean "
-      .. "'deregistration'?); expected one of: deregistration, description, gone, list, match, "
-      .. "options, owned, registration, retry",
+      .. "'deregistration'?); expected one of: deregistration, description, expired, gone, list, "
+      .. "match, options, owned, registration, renewal, retry",
   },
   {
     name = "a missing flow file",
@@ -297,7 +320,7 @@ return {
     },
     sort_lines = true,
     want = "DIR/connector.lua:2: name: expected string, got number\n"
-      .. "DIR/connector.lua:3: auth: 'oauth9' is not one of: basic, bearer, header, none, query\n"
+      .. "DIR/connector.lua:3: auth: 'oauth9' is not one of: basic, bearer, header, none, oauth2, query\n"
       .. "DIR/connector.lua:5: missing required key 'deregistration' in events.e",
   },
   {
@@ -342,5 +365,46 @@ return {
     name = "a match that is neither a path nor a function",
     files = reconcile_event("      match = 42,"),
     want = "DIR/connector.lua:7: events.e.match: expected a registration-data path (string) or a function, got number",
+  },
+  {
+    name = "a renewal that renews too late",
+    files = renewal_event('      renewal = { flow = "flows/renew.lua", expires = "expires_at", before = -60 },'),
+    want = "DIR/connector.lua:7: events.e.renewal.before: expected seconds before the expiry (0 or more), got -60",
+  },
+  {
+    name = "a renewal whose expires is not a path",
+    files = renewal_event('      renewal = { flow = "flows/renew.lua", expires = "sub..expires" },'),
+    want = "DIR/connector.lua:7: events.e.renewal.expires: 'sub..expires' is not a path like \"expires_at\" or \"subscription.expires\"",
+  },
+  {
+    name = "a renewal without the expiry's field",
+    files = renewal_event('      renewal = { flow = "flows/renew.lua" },'),
+    want = "DIR/connector.lua:7: missing required key 'expires' in events.e.renewal",
+  },
+  {
+    name = "a renewal whose before is not a number",
+    files = renewal_event('      renewal = { flow = "flows/renew.lua", expires = "expires_at", before = "1h" },'),
+    want = "DIR/connector.lua:7: events.e.renewal.before: expected number, got string",
+  },
+  {
+    name = "a renewal flow that is not there",
+    files = renewal_event('      renewal = { flow = "flows/renw.lua", expires = "expires_at" },'),
+    prefix = true,
+    want = "DIR/connector.lua:7: events.e.renewal.flow: file 'flows/renw.lua' not found in DIR",
+  },
+  {
+    name = "a renewal without a registration flow",
+    files = renewal_event('      renewal = { flow = "flows/renew.lua", expires = "expires_at" },', nil, "      -- no registration"),
+    want = "DIR/connector.lua:7: events.e.renewal: needs a registration flow (events.e.registration) to renew",
+  },
+  {
+    name = "an expired choice that is neither gone nor call",
+    files = renewal_event('      renewal = { flow = "flows/renew.lua", expires = "expires_at" },', '      expired = "ignore",'),
+    want = "DIR/connector.lua:8: events.e.expired: 'ignore' is not one of: call, gone",
+  },
+  {
+    name = "an expired choice without a renewal",
+    files = renewal_event("      -- no renewal", '      expired = "gone",'),
+    want = "DIR/connector.lua:8: events.e.expired: needs a renewal (events.e.renewal)",
   },
 }

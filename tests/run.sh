@@ -1,6 +1,6 @@
 #!/bin/sh
 # Run the test suites against the fixture provider on loopback.
-# usage: sh tests/run.sh [all|arch|unit|integration|spec|e2e|embed|bulk|security|bad-input|sandbox|reconcile|install]
+# usage: sh tests/run.sh [all|arch|unit|integration|spec|e2e|embed|bulk|security|bad-input|sandbox|reconcile|oauth|serve|install]
 set -u
 # connection files are written as a careful operator writes them (0600):
 # one that others may read holds its secret at their mercy (a warning)
@@ -60,6 +60,12 @@ if [ "$what" = all ] || [ "$what" = reconcile ]; then
 fi
 if [ "$what" = all ] || [ "$what" = sandbox ]; then
     suite sandbox sh tests/sandbox/run.sh
+fi
+if [ "$what" = all ] || [ "$what" = oauth ]; then
+    suite oauth sh tests/oauth/run.sh
+fi
+if [ "$what" = all ] || [ "$what" = serve ]; then
+    suite serve sh tests/serve/run.sh
 fi
 if [ "$what" = all ] || [ "$what" = install ]; then
     suite install sh tests/install.sh

@@ -33,6 +33,8 @@ int cmd_reconcile(cli *c, int argc, char **argv);
 int cmd_update(cli *c, int argc, char **argv);
 int cmd_edit(cli *c, int argc, char **argv);
 int cmd_forget(cli *c, int argc, char **argv);
+int cmd_connection(cli *c, int argc, char **argv);
+int cmd_serve(cli *c, int argc, char **argv);
 int cmd_new(cli *c, int argc, char **argv);
 
 /* disable --dry-run of one id, or of every instance that is on and

@@ -15,7 +15,7 @@ static const char usage_list[] =
     "\n"
     "Lists instances by id: state, desired state, connector, event, attempts,\n"
     "next attempt and last error.  States: registering, registered,\n"
-    "deregistering, off, failed, lost.  With --json, a JSON array of instances.\n";
+    "deregistering, off, failed, lost, expired.  With --json, a JSON array of instances.\n";
 
 static const char usage_show[] =
     "usage: unhook show ID [--json]\n"
@@ -119,7 +119,7 @@ static int rows_end(cli *c, rows *r, int rc, const char *none)
 static int check_state(const char *state)
 {
     static const char *const states[] = {"registering", "registered",
-        "deregistering", "off", "failed", "lost", NULL};
+        "deregistering", "off", "failed", "lost", "expired", NULL};
     size_t k;
 
     for (k = 0; state && states[k]; k++)
@@ -127,7 +127,7 @@ static int check_state(const char *state)
             return GO_ON;
     return !state ? GO_ON
          : bad_usage("list: --state expects registering, registered, "
-                     "deregistering, off, failed or lost, got", state, usage_list);
+                     "deregistering, off, failed, lost or expired, got", state, usage_list);
 }
 
 int cmd_list(cli *c, int argc, char **argv)
@@ -180,7 +180,7 @@ int cmd_history(cli *c, int argc, char **argv)
 
 static void show_text(const unhook_instance *i)
 {
-    char t1[32], t2[32], t3[32];
+    char t1[32], t2[32], t3[32], t4[32];
 
     printf("id: %s\nconnector: %s\nevent: %s\noptions: %s\nconnection: %s\n"
            "desired: %s\nstate: %s\nattempts: %d\nnext attempt: %s\n"
@@ -193,6 +193,10 @@ static void show_text(const unhook_instance *i)
            iso_time(i->created_at, t2, sizeof t2),
            iso_time(i->updated_at, t3, sizeof t3),
            i->registration ? i->registration : "-");
+    /* an event that renews: when the subscription lapses, and whether it has */
+    if (i->expires_at > 0)
+        printf("expires: %s%s\n", iso_time(i->expires_at, t4, sizeof t4),
+               i->expires_at <= wall_now() ? " (lapsed)" : "");
 }
 
 int cmd_show(cli *c, int argc, char **argv)

@@ -20,16 +20,18 @@ static const char usage_enable[] =
     "connection file is stored, never its secrets.  Enabling an instance that\n"
     "is on with the same connector, event, options and connection does nothing\n"
     "(exit 0, 'already on'); with others it is refused: see 'unhook update'.\n"
-    "--again registers anew an instance that reconcile marked lost.\n"
+    "--again registers anew an instance that reconcile marked lost, or whose\n"
+    "subscription expired.\n"
     "Exit 0 when registered, 1 when the flow failed, 75 when the registration\n"
     "is pending retry ('unhook resume'), 2 for a bad argument or an instance\n"
     "that is on with other options, 3 when the connector is not found, 4 for a\n"
     "store error.\n";
 
 static const char usage_disable[] =
-    "usage: unhook disable ID [--reason R] [--connection FILE]\n"
+    "usage: unhook disable ID [--reason R] [--connection FILE] [--no-wait]\n"
     "       unhook disable --all [--connector C] [--event E] [--concurrency N]\n"
-    "                      [--reason R] [--connection FILE] [--expect-gone]\n"
+    "                      [--reason R] [--connection FILE] [--no-wait]\n"
+    "                      [--expect-gone]\n"
     "       (both also take --record FILE, --replay FILE, as 'unhook run',\n"
     "       and --dry-run)\n"
     "\n"
@@ -43,6 +45,8 @@ static const char usage_disable[] =
     "pending (check its base_url), unless --expect-gone.  --dry-run stores\n"
     "nothing and sends only GET and HEAD requests: every other request is\n"
     "logged and answered with a synthetic 204; it prints what would happen.\n"
+    "--no-wait records the intent only and returns at once ('queued'):\n"
+    "'unhook serve' (or resume) does the rest.\n"
     "Exit 0 when deregistered, already gone or nothing to do; 1 when a flow\n"
     "failed (the registration data is kept: see 'unhook retry'); 75 when work\n"
     "is left pending for retry ('unhook resume'); 2 for an unknown ID.\n";
@@ -203,6 +207,10 @@ static int bulk_end(cli *c, progress *p, int rc, const unhook_stats *s,
            s->done, s->gone, s->pending, s->failed);
     if (s->skipped > 0)
         printf(", never registered %ld", s->skipped);
+    if (s->renewed > 0)
+        printf(", renewed %ld", s->renewed);
+    if (s->expired > 0)
+        printf(", expired %ld", s->expired);
     putchar('\n');
     return s->failed > 0 ? EXIT_FAILED : s->pending > 0 ? EXIT_PENDING : EXIT_DONE;
 }
@@ -228,6 +236,35 @@ static int converge_all(cli *c, const unhook_filter *f, const char *reason, int 
     rc = retry ? unhook_engine_run(c->E, f, -1, 0, &stats, on_progress, &p)
                : unhook_instance_disable_all(c->E, f, reason, &stats, on_progress, &p);
     return bulk_end(c, &p, rc, &stats, NULL);
+}
+
+/* disable --no-wait: the intent recorded, nothing run. */
+static int queue_off(cli *c, const unhook_filter *f, int bulk, const char *id,
+                     const char *reason)
+{
+    unhook_flow_result res;
+    unhook_stats s;
+    const char *none;
+    int rc;
+
+    if (bulk) {
+        if ((rc = unhook_instance_request_off_all(c->E, f, reason, &s)) != UNHOOK_OK)
+            return api_error(c, rc);
+        printf("queued %ld", s.pending);
+        if (s.skipped > 0)
+            printf(", never registered %ld (now off)", s.skipped);
+        putchar('\n');
+        return EXIT_DONE;
+    }
+    rc = unhook_instance_request_off(c->E, id, reason, &res);
+    if (rc != UNHOOK_OK) {
+        unhook_flow_result_free(&res);
+        return api_error(c, rc);
+    }
+    none = nothing_done(res.note);
+    printf("%s: %s\n", id, none ? none : "queued");
+    unhook_flow_result_free(&res);
+    return EXIT_DONE;
 }
 
 /* The usage error of disable or retry arguments that do not go together. */
@@ -259,7 +296,7 @@ static int cmd_converge(cli *c, int argc, char **argv, int retry)
     const char *pos[1] = {NULL}, *reason = NULL;
     unhook_filter f = {0};
     unhook_flow_result res = {0};
-    int bulk = 0, rc;
+    int bulk = 0, no_wait = 0, rc;
     const opt table[] = {
         {retry ? "--failed" : "--all", OPT_FLAG, &bulk, NULL},
         {"--connector", OPT_STR, &f.connector, NULL},
@@ -272,6 +309,7 @@ static int cmd_converge(cli *c, int argc, char **argv, int retry)
         {"--replay", OPT_STR, &c->replay, "FILE"},
         {"--dry-run", OPT_FLAG, &c->dry_run, NULL},
         {retry ? NULL : "--reason", OPT_STR, &reason, NULL},
+        {"--no-wait", OPT_FLAG, &no_wait, NULL},
         OPT_END
     };
     int st = parse_args(argc, argv, retry ? usage_retry : usage_disable, table,
@@ -285,6 +323,8 @@ static int cmd_converge(cli *c, int argc, char **argv, int retry)
         return st;
     if (c->dry_run)
         return dry_disable(c, &f, bulk ? NULL : pos[0], reason);
+    if (no_wait)
+        return queue_off(c, &f, bulk, pos[0], reason);
     if (bulk)
         return converge_all(c, &f, reason, retry);
     rc = retry ? unhook_instance_retry(c->E, pos[0], &res)

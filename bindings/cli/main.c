@@ -30,6 +30,8 @@ static const char usage_main[] =
     "  update ID                  change an instance's options, make-before-break\n"
     "  edit ID                    replace an instance's registration data by hand\n"
     "  forget ID                  remove an instance that is off (history kept)\n"
+    "  connection check FILE      test a connection file (oauth2: get a token now)\n"
+    "  serve [--listen ADDR:PORT] the always-on worker, HTTP API, metrics, status page\n"
     "  new NAME [--auth TYPE]     write a connector skeleton with a spec\n"
     "\n"
     "options:\n"
@@ -54,7 +56,10 @@ static const struct command {
     {"show", cmd_show}, {"history", cmd_history}, {"retry", cmd_retry},
     {"resume", cmd_resume}, {"import", cmd_import}, {"export", cmd_export},
     {"reconcile", cmd_reconcile}, {"update", cmd_update}, {"edit", cmd_edit},
-    {"forget", cmd_forget}, {"new", cmd_new},
+    {"forget", cmd_forget},
+    {"connection", cmd_connection},
+    {"serve", cmd_serve},
+    {"new", cmd_new},
 };
 
 /* --memory-mb N or --timeout-ms N at argv[*i]: GO_ON or the status. */

@@ -115,6 +115,11 @@ static double clock_secs(clockid_t id)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+double wall_now(void)
+{
+    return clock_secs(CLOCK_REALTIME);
+}
+
 long secs_until(double at)
 {
     double d = at - clock_secs(CLOCK_REALTIME);

@@ -36,6 +36,8 @@ void grid_print(const grid *t);
 
 /* Whole seconds from now until at (a Unix time), rounded; 0 if past. */
 long secs_until(double at);
+/* Unix time now, with its fraction (the engine's times have one). */
+double wall_now(void);
 /* "2024-01-02T03:04:05Z", or "-" for no time. */
 const char *iso_time(double t, char *buf, size_t n);
 /* "due", "in 5s", "in 3m", ..., or "-" for no time. */

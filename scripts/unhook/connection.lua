@@ -25,6 +25,24 @@ local AUTH_TYPES = {
   query = { fields = {
     { name = "name", required = true },
     { name = "value", required = true, secret = true } } },
+  -- tokens from token_url, refreshed and rotated by the engine (oauth.c)
+  oauth2 = { fields = {
+    { name = "token_url", required = true, url = true },
+    { name = "client_id", required = true },
+    { name = "client_secret", secret = true },
+    { name = "grant", one_of = { "refresh_token", "client_credentials" } },
+    { name = "refresh_token", secret = true },
+    { name = "scope" },
+    { name = "audience" },
+    { name = "client_auth", one_of = { "basic", "post" } },
+    { name = "access_token", secret = true },
+    { name = "expires_at", type = "number" } },
+    check = function(a)
+      a.grant = a.grant or (a.refresh_token and "refresh_token" or "client_credentials")
+      if a.grant == "refresh_token" and not a.refresh_token then
+        return "grant refresh_token needs 'refresh_token'"
+      end
+    end },
 }
 _M.AUTH_TYPES = AUTH_TYPES
 
@@ -55,6 +73,13 @@ local function field_of(atype, k)
   for _, f in ipairs(atype.fields) do
     if f.name == k then return f end
   end
+end
+
+local function field_in(list, v)
+  for _, x in ipairs(list) do
+    if x == v then return true end
+  end
+  return false
 end
 
 local function sorted_names(t)
@@ -96,8 +121,9 @@ local function parse_headers(headers, file, missing, out)
   end
 end
 
--- auth: its type's fields into out.auth, their secrets into out.secrets.
-local function parse_auth(auth, file, missing, out)
+-- auth: its type's fields into out.auth, their secrets into out.secrets;
+-- defaults (the manifest's, for oauth2) fill the fields the file leaves out.
+local function parse_auth(auth, file, missing, out, defaults)
   local t = auth.type
   local atype = AUTH_TYPES[t]
   if not atype then
@@ -108,8 +134,10 @@ local function parse_auth(auth, file, missing, out)
     if k ~= "type" then
       local f = field_of(atype, k)
       if not f then return fmt("%s: auth: unknown key '%s' for type %s", file, tostring(k), t) end
-      if type(v) ~= "string" then return fmt("%s: auth.%s: expected string, got %s", file, k, type(v)) end
+      local want = f.type or "string"
+      if type(v) ~= want then return fmt("%s: auth.%s: expected %s, got %s", file, k, want, type(v)) end
       local val = expand(v, "auth." .. k, missing)
+      if want == "number" then val = tostring(val) end
       -- a value with a line break would add headers of its own
       if val:find("[%z\r\n]") then
         return fmt("%s: auth.%s: contains CR, LF or NUL", file, k)
@@ -117,7 +145,13 @@ local function parse_auth(auth, file, missing, out)
       if f.header_name and not val:match(HEADER_NAME) then
         return fmt("%s: auth.%s: '%s' is not a header name", file, k, val)
       end
-      out.auth[k] = val
+      if f.one_of and not field_in(f.one_of, val) then
+        return fmt("%s: auth.%s: must be one of: %s (got %s)", file, k, concat(f.one_of, ", "), val)
+      end
+      if f.url and not val:match("^https?://[^/]") then
+        return fmt("%s: auth.%s: expected an http(s) URL, got '%s'", file, k, val)
+      end
+      out.auth[k] = want == "number" and v or val
       if f.secret and val ~= "" then
         out.secrets[#out.secrets + 1] = val
         -- written in the file, not (only) taken from the environment
@@ -125,11 +159,16 @@ local function parse_auth(auth, file, missing, out)
       end
     end
   end
+  for k, v in pairs(t == "oauth2" and defaults or {}) do
+    if out.auth[k] == nil and field_of(atype, k) then out.auth[k] = v end
+  end
   for _, f in ipairs(atype.fields) do
     if f.required and out.auth[f.name] == nil then
       return fmt("%s: auth: type %s needs '%s'", file, t, f.name)
     end
   end
+  local err = atype.check and atype.check(out.auth)
+  if err then return fmt("%s: auth: %s", file, err) end
 end
 
 -- ca_file: relative to the connection file, wherever the engine runs from.
@@ -146,7 +185,9 @@ end
 -- Returns a table { base_url, auth = { type, ... }, headers, timeout_ms,
 -- ca_file, insecure, secrets = { ... }, literal_secret = true when a
 -- secret is written in the file }, or nil and a message.
-function _M.parse(text, file)
+-- oauth2_defaults: the connector manifest's `oauth2` (token_url, scope,
+-- audience), for an oauth2 connection that leaves them out; or nil.
+function _M.parse(text, file, oauth2_defaults)
   local ok, c = pcall(json.decode, text)
   if not ok then
     return nil, fmt("%s:%d: invalid JSON: %s", file, position(text, tostring(c)), tostring(c))
@@ -161,7 +202,7 @@ function _M.parse(text, file)
                 timeout_ms = c.timeout_ms, ca_file = expand(c.ca_file, "ca_file", missing),
                 insecure = c.insecure, secrets = {}, auth = { type = "none" } }
   err = parse_headers(c.headers, file, missing, out)
-    or (c.auth and parse_auth(c.auth, file, missing, out))
+    or (c.auth and parse_auth(c.auth, file, missing, out, oauth2_defaults))
   if err then return nil, err end
   if #missing > 0 then return nil, file .. ": " .. missing[1] end
   if out.ca_file then

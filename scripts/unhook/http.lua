@@ -309,7 +309,11 @@ function _M.classify(err, gone)
       if RETRYABLE[err.status] or err.status >= 500 then return OUTCOME.retry end
       return OUTCOME.failed
     end
-    if c == "transport" or c == "timeout" or c == "retry" then return OUTCOME.retry end
+    -- auth_unavailable: an OAuth2 token endpoint down or busy (auth_revoked
+    -- and auth_failed dead-letter: a loop cannot fix them)
+    if c == "transport" or c == "timeout" or c == "retry" or c == "auth_unavailable" then
+      return OUTCOME.retry
+    end
     if c == "stop" then return OUTCOME.done end
   end
   return OUTCOME.failed

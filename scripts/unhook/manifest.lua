@@ -119,6 +119,13 @@ local OPTION = { fields = {
 local ENTRY = { fields = {
   flow = { type = "string", required = true }, inputs = { type = "table" },
 } }
+-- renewal of expiring subscriptions: the flow, the registration-data field
+-- that holds the expiry, and how many seconds before it to renew
+local RENEWAL = { fields = {
+  flow = { type = "string", required = true }, inputs = { type = "table" },
+  expires = { type = "string", required = true }, before = { type = "number" },
+} }
+local EXPIRED = { gone = true, call = true }
 local EVENT = { fields = {
   description = { type = "string" },
   options = { type = "table", each = OPTION },
@@ -129,6 +136,8 @@ local EVENT = { fields = {
   match = {},
   owned = { type = "function" },
   gone = { type = "table", array_of = "integer" },
+  renewal = { type = "table", shape = RENEWAL },
+  expired = { type = "string", one_of = EXPIRED },
   retry = { type = "table", shape = { fields = {
     max_attempts = { type = "integer" }, base_ms = { type = "integer" },
     max_ms = { type = "integer" } } } },
@@ -139,6 +148,10 @@ local MANIFEST = { fields = {
   description = { type = "string" },
   base_url = { type = "string" },
   auth = { type = "string", one_of = connection.AUTH_TYPES },
+  -- with auth = "oauth2": what connections of this connector may leave out
+  oauth2 = { type = "table", shape = { fields = {
+    token_url = { type = "string" }, scope = { type = "string" },
+    audience = { type = "string" } } } },
   headers = { type = "table", map_of = "string" },
   hosts = { type = "table", array_of = "string" },
   limits = { type = "table", shape = { fields = {
@@ -334,6 +347,11 @@ local function check_entry(m, ep, kind, entry, opts, errs, report)
   end
 end
 
+-- A path into registration data: "id", "config.url".
+local function is_path(s)
+  return s:match("^[%w_]+[%w_%.]*$") and not s:find("..", 1, true) and s:sub(-1) ~= "."
+end
+
 -- match: "id", a path into the registration data ("config.url"), or a
 -- function(data) returning the key; match and owned need a list flow.
 local function check_reconcile(ev, ep, report)
@@ -341,8 +359,7 @@ local function check_reconcile(ev, ep, report)
   if ev.match ~= nil and mt ~= "string" and mt ~= "function" then
     report(ep .. ".match", fmt("%s.match: expected a registration-data path (string) or a function, got %s",
       ep, tname(ev.match)))
-  elseif mt == "string" and (not ev.match:match("^[%w_]+[%w_%.]*$") or ev.match:find("..", 1, true)
-                             or ev.match:sub(-1) == ".") then
+  elseif mt == "string" and not is_path(ev.match) then
     report(ep .. ".match", fmt("%s.match: '%s' is not a path like \"id\" or \"config.url\"", ep, ev.match))
   end
   for _, k in ipairs({ "match", "owned" }) do
@@ -352,15 +369,36 @@ local function check_reconcile(ev, ep, report)
   end
 end
 
+-- renewal.expires: a path into the registration data; before: seconds,
+-- not negative; expired ("gone" or "call") only with a renewal.
+local function check_renewal(ev, ep, report)
+  local r, p = ev.renewal, ep .. ".renewal"
+  if r and not is_path(r.expires) then
+    report(p .. ".expires", fmt("%s.expires: '%s' is not a path like \"expires_at\" or \"subscription.expires\"",
+      p, r.expires))
+  end
+  if r and r.before ~= nil and (r.before < 0 or r.before ~= r.before) then
+    report(p .. ".before", fmt("%s.before: expected seconds before the expiry (0 or more), got %s",
+      p, tostring(r.before)))
+  end
+  if r and not ev.registration then
+    report(p, fmt("%s: needs a registration flow (%s.registration) to renew", p, ep))
+  end
+  if ev.expired ~= nil and not r then
+    report(ep .. ".expired", fmt("%s.expired: needs a renewal (%s.renewal)", ep, ep))
+  end
+end
+
 local function check_events(m, errs, report)
   if next(m.events) == nil then report("events", "events: declare at least one event") end
   for ename, ev in pairs(m.events) do
-    for _, kind in ipairs({ "registration", "deregistration", "list" }) do
+    for _, kind in ipairs({ "registration", "deregistration", "list", "renewal" }) do
       if ev[kind] then
         check_entry(m, "events." .. ename, kind, ev[kind], ev.options or {}, errs, report)
       end
     end
     check_reconcile(ev, "events." .. ename, report)
+    check_renewal(ev, "events." .. ename, report)
   end
 end
 
@@ -452,20 +490,27 @@ local function resolved(v, default)
   return default
 end
 
+-- Seconds before the expiry to renew when the event does not say.
+_M.RENEW_BEFORE = 3600
+
 -- What the scheduler needs of a connector: its limits and, per event,
--- the retry policy with defaults applied.  Returns a table, or nil and
+-- the retry policy with defaults applied, and its renewal (renew_before:
+-- seconds, -1 for none; expired_gone: an expired subscription counts as
+-- gone without calling the provider).  Returns a table, or nil and
 -- the problems as text.
 function _M.summary(dir)
   local m, errs = _M.load(dir)
   if not m then return nil, table.concat(errs, "\n") end
   local limits = m.limits or {}
   local out = { concurrency = limits.concurrency or 0, per_second = limits.per_second or 0,
-                events = {} }
+                events = {}, oauth2 = m.auth == "oauth2" and m.oauth2 or nil }
   for ename, ev in pairs(m.events) do
     local r = ev.retry or {}
     out.events[ename] = { max_attempts = resolved(r.max_attempts, RETRY.max_attempts),
                           base_ms = resolved(r.base_ms, RETRY.base_ms),
-                          max_ms = resolved(r.max_ms, RETRY.max_ms) }
+                          max_ms = resolved(r.max_ms, RETRY.max_ms),
+                          renew_before = ev.renewal and (ev.renewal.before or _M.RENEW_BEFORE) or -1,
+                          expired_gone = ev.expired == "gone" }
   end
   return out
 end

@@ -12,6 +12,7 @@ local cards = require "unhook.cards"
 local helpers = require "unhook.helpers"
 local codes = require "unhook.codes"
 local reconcile = require "unhook.reconcile"
+local isotime = require "unhook.isotime"
 
 local _M = {}
 
@@ -353,7 +354,8 @@ local function build_ctx(r)
     instance = { id = spec.instance_id or "test", connector = m.name, event = spec.event,
                  options = copy(r.options) },
     reason = spec.reason or (spec.kind == "registration" and "enabled"
-      or spec.kind == "list" and "reconcile" or "disabled"),
+      or spec.kind == "list" and "reconcile" or spec.kind == "renewal" and "renewal"
+      or "disabled"),
     connection = copy(conn),
     log = logger(fmt("%s %s: ", m.name, spec.instance_id or "test")),
     http = client_for(p, base),
@@ -396,6 +398,26 @@ local function registration_data(r, ret)
   return { outcome = OUTCOME.done, registration = data }
 end
 
+-- Registration data of an event that renews: when it expires
+-- (res.expires_at).  New data from a renewal must say; a registration
+-- that does not is kept, with a warning, and is not renewed.
+local function with_expiry(r, res)
+  local renewal = r.ev.renewal
+  if not renewal or res.outcome ~= OUTCOME.done then return res end
+  local at, err = isotime.expiry(json.decode(res.registration), renewal.expires)
+  if at then
+    res.expires_at = at
+  elseif r.spec.kind == "renewal" then
+    return { outcome = OUTCOME.failed, code = "script",
+      message = fmt("%s: the renewed registration data's expiry (renewal.expires): %s",
+        r.spec.dir .. "/" .. r.entry.flow, err) }
+  else
+    core.log(core.LOG_WARN, fmt("%s %s: not renewed: the registration data's expiry (renewal.expires): %s",
+      r.m.name, r.spec.instance_id or "test", err))
+  end
+  return res
+end
+
 -- What a list flow returned, compared with the stored instances.
 local function list_report(r, ret)
   local where = r.spec.dir .. "/" .. r.entry.flow
@@ -423,7 +445,8 @@ local function error_outcome(r, err)
     end
     return { outcome = OUTCOME.done }
   end
-  local gone = kind == "deregistration" and (r.ev.gone or DEFAULT_GONE) or {}
+  -- a renewal answered 404/410: the subscription is gone (it lapsed)
+  local gone = (kind == "deregistration" or kind == "renewal") and (r.ev.gone or DEFAULT_GONE) or {}
   local res = { outcome = http.classify(err, gone), message = message_of(err) }
   if unhook.is_error(err) then
     res.code, res.status, res.retry_after = err.code, err.status, err.retry_after
@@ -436,7 +459,9 @@ end
 local function call_flow(r)
   local ok, ret = xpcall(r.flow.run, chunks.expand, r.ctx, r.input)
   if not ok then return error_outcome(r, ret) end
-  if r.spec.kind == "registration" then return registration_data(r, ret) end
+  if r.spec.kind == "registration" or r.spec.kind == "renewal" then
+    return with_expiry(r, registration_data(r, ret))
+  end
   if r.spec.kind == "list" then return list_report(r, ret) end
   return { outcome = OUTCOME.done }
 end
@@ -444,7 +469,8 @@ end
 -- spec: { dir, event, kind, options_json, inputs_json, registration,
 --         reason, instance_id, connection = { non-secret fields },
 --         ccards, validate_only }
--- Returns { outcome, code, message, status, retry_after, registration }
+-- Returns { outcome, code, message, status, retry_after, registration,
+-- expires_at }
 -- or, when the flow could not start, { outcome = OUTCOME.setup, rc,
 -- message }, what C reads (run.c).
 function _M.run(spec)

@@ -18,6 +18,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <time.h>
+#include <unistd.h>
 #include <curl/curl.h>
 
 #include "unhook.h"
@@ -1468,6 +1469,123 @@ static void test_run_with_nothing_due(void **state)
     assert_int_equal(requests_with_method("DELETE"), 0);
 }
 
+
+/*
+ * An event that renews (renewal.expires = "expires_at", epoch seconds):
+ * the registration's subscription lives 2 s, the first renewal's 2 s, a
+ * later one's an hour.  Each renewal POSTs to /api/renewals, so the
+ * provider's script can refuse one.
+ */
+static void write_renewing_connector(fixture *f)
+{
+    char path[400];
+
+    snprintf(path, sizeof path, "%s/connector.lua", f->cdir);
+    support_write_at(path,
+        "return {\n"
+        "  name = \"r\", auth = \"bearer\",\n"
+        "  events = { sub = {\n"
+        "    registration = { flow = \"flows/subscribe.lua\" },\n"
+        "    renewal = { flow = \"flows/renew.lua\", expires = \"expires_at\", before = 60 },\n"
+        "    deregistration = { flow = \"flows/unsubscribe.lua\" },\n"
+        "  } },\n"
+        "}\n");
+    snprintf(path, sizeof path, "%s/flows/subscribe.lua", f->cdir);
+    support_write_at(path, "return { run = function(ctx)\n"
+                           "  return { id = \"s1\", expires_at = os.time() + 2 }\n"
+                           "end }\n");
+    snprintf(path, sizeof path, "%s/flows/renew.lua", f->cdir);
+    support_write_at(path, "return { run = function(ctx)\n"
+                           "  ctx.http.post(\"/api/renewals\", { json = { id = ctx.registration.id } })\n"
+                           "  local n = (ctx.registration.n or 0) + 1\n"
+                           "  return { id = ctx.registration.id, n = n,\n"
+                           "           expires_at = os.time() + (n == 1 and 2 or 3600) }\n"
+                           "end }\n");
+    snprintf(path, sizeof path, "%s/flows/unsubscribe.lua", f->cdir);
+    support_write_at(path, "return { run = function(ctx) end }\n");
+}
+
+/* Wait until id's renewal is due, then run due work once. */
+static void run_when_due(fixture *f, const char *id, unhook_stats *s)
+{
+    unhook_instance *i = get(f, id);
+    double due = i->next_attempt_at;
+
+    unhook_instance_free(i);
+    assert_true(due > 0);
+    while (now_s() < due)
+        usleep(50000);
+    memset(s, 0, sizeof *s);
+    assert_int_equal(unhook_engine_run(f->E, NULL, -1, 0, s, NULL, NULL), UNHOOK_OK);
+}
+
+static void test_renewal_dead_letter_is_renewed_by_retry(void **state)
+{
+    fixture *f = *state;
+    unhook_flow_request req = {.event = "sub"};
+    unhook_instance *i;
+    unhook_stats s;
+    long count = 0;
+    double t0 = now_s();
+    hist h;
+
+    write_renewing_connector(f);
+    req.connector = f->cdir;
+    req.connection = f->conn;
+    assert_int_equal(unhook_instance_enable(f->E, "r1", &req, &f->res), UNHOOK_OK);
+    assert_true(f->res.expires_at > t0 && f->res.expires_at < t0 + 4);
+    i = get(f, "r1");
+    assert_string_equal(i->state, "registered");
+    /* due halfway to the expiry (before = 60 is longer than its life) */
+    assert_true(i->next_attempt_at > t0 && i->next_attempt_at < i->expires_at);
+    unhook_instance_free(i);
+
+    /* the first renewal is refused for good: dead letter, data kept */
+    script("POST", "/api/renewals", "[{\"status\":400,\"body\":{\"error\":\"no\"}}]");
+    run_when_due(f, "r1", &s);
+    assert_int_equal(s.failed, 1);
+    i = get(f, "r1");
+    assert_string_equal(i->state, "failed");
+    assert_string_equal(i->desired, "on");
+    assert_non_null(strstr(i->registration, "\"s1\""));
+    assert_true(i->expires_at > 0);
+    unhook_instance_free(i);
+
+    /* retry renews (it does not register anew) */
+    unhook_flow_result_free(&f->res);
+    assert_int_equal(unhook_instance_retry(f->E, "r1", &f->res), UNHOOK_OK);
+    assert_int_equal(f->res.outcome, UNHOOK_OUTCOME_DONE);
+    i = get(f, "r1");
+    assert_string_equal(i->state, "registered");
+    assert_non_null(strstr(i->registration, "\"n\":1"));
+    unhook_instance_free(i);
+
+    /* the second renewal fails too; retry --failed (set-based) renews */
+    script("POST", "/api/renewals", "[{\"status\":400,\"body\":{\"error\":\"no\"}}]");
+    run_when_due(f, "r1", &s);
+    assert_int_equal(s.failed, 1);
+    assert_int_equal(unhook_instance_retry_all(f->E, NULL, &count), UNHOOK_OK);
+    assert_int_equal(count, 1);
+    memset(&s, 0, sizeof s);
+    assert_int_equal(unhook_engine_run(f->E, NULL, -1, 0, &s, NULL, NULL), UNHOOK_OK);
+    assert_int_equal(s.renewed, 1);
+    assert_int_equal(s.total, 1);
+    i = get(f, "r1");
+    assert_string_equal(i->state, "registered");
+    assert_non_null(strstr(i->registration, "\"n\":2"));
+    assert_true(i->expires_at > now_s() + 3000);
+    assert_true(i->next_attempt_at > now_s() + 3000 && i->next_attempt_at < i->expires_at);
+    unhook_instance_free(i);
+
+    hist_load(f, "r1", &h);
+    assert_int_equal(hist_count(&h, "register"), 1);
+    assert_int_equal(hist_count(&h, "renew"), 4);
+    assert_string_equal(hist_last(&h, "renew")->outcome, "done");
+    assert_non_null(strstr(hist_last(&h, "renew")->registration, "\"n\":2"));
+    hist_free(&h);
+    assert_int_equal(requests_with_method("POST"), 4);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -1505,6 +1623,7 @@ int main(void)
         T(test_disable_during_registration_elsewhere),
         T(test_disable_during_deregistration_elsewhere),
         T(test_run_with_nothing_due),
+        T(test_renewal_dead_letter_is_renewed_by_retry),
     };
 #undef T
     int rc;

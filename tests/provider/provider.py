@@ -32,6 +32,10 @@ RE_GENERIC_ID = re.compile(r"^hk_[0-9]+$")
 
 NO_BODY_STATUSES = (204, 304)
 
+# Longest life the provider grants a subscription, in seconds (Microsoft
+# Graph grants about three days; tests want a few seconds).
+SUB_LIFETIME = 4.0
+
 
 def iso_now():
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -66,6 +70,10 @@ class State:
         self.deletes_ok = 0
         self.deletes_404 = 0
         self.delete_counts = {}
+        # Graph-style expiring subscriptions (tests/provider/README.md)
+        self.subs = {}
+        self.next_sub_id = 1
+        self.sub_lifetime = SUB_LIFETIME
 
     # ---- scripts ---------------------------------------------------------
 
@@ -567,6 +575,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                 len(s["responses"]) for s in STATE.scripts),
                         }
                     return self.respond(200, stats)
+            elif route == "/subscriptions":
+                return self.ctl_subscriptions(method, body)
             elif route == "/reset":
                 if method == "POST":
                     with STATE.lock:
@@ -812,6 +822,380 @@ def _sandbox_handle_api(self, method, path, query, body):
 
 
 Handler.handle_api = _sandbox_handle_api
+
+
+
+# --------------------------------------------------------------------------
+# OAuth2 (appended): a token endpoint and resources that check its tokens
+#   POST /oauth/token     grant_type refresh_token or client_credentials;
+#       the client by HTTP Basic or client_id/client_secret in the form
+#       (clients: cid/csecret unless configured).  Access tokens expire
+#       after `ttl` seconds; with `rotate`, each refresh_token grant
+#       issues a new refresh token and spends the old one; presenting a
+#       spent one again is reuse: the whole family is revoked (as Auth0,
+#       Okta, Google do) and the answer is invalid_grant.
+#   POST /oauth/revoke    token=... (RFC 7009): revokes its family.
+#   ANY /oauth/api/...    the generic hooks API of /api/..., for a valid
+#       bearer access token only (else 401, as every route).
+#   /_control/oauth       GET: counters (token_requests, by grant,
+#       reuse_detected, revoked families); POST {ttl, rotate, clients,
+#       refresh_tokens: [seeded valid tokens], access_tokens: {tok: ttl},
+#       subject, api_delay_ms (a delay of every /oauth/api answer)}:
+#       configure.  /_control/oauth/revoke POST {token}.
+#       /_control/oauth/tokens GET: every token issued or seeded.
+#   Scripted answers (/_control/script with path /oauth/token) work as
+#   for every route.  /_control/reset resets this too.
+# --------------------------------------------------------------------------
+
+import secrets as _secrets
+
+
+class OAuthState:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.reset_locked()
+
+    def reset_locked(self):
+        self.clients = {"cid": "csecret"}
+        self.ttl = 3600
+        self.rotate = True
+        self.subject = "octo@example.test"
+        self.access = {}        # token -> {"exp", "family"}
+        self.refresh = {}       # token -> {"family", "spent"}
+        self.revoked = set()    # families
+        self.token_requests = 0
+        self.grants = {}
+        self.reuse_detected = 0
+        self.errors = {}
+        self.seq = 0
+        self.api_delay_ms = 0
+
+    def family_locked(self):
+        self.seq += 1
+        return "f%d" % self.seq
+
+    def issue_locked(self, family, with_refresh):
+        at = "at_" + _secrets.token_hex(12)
+        self.access[at] = {"exp": time.time() + self.ttl, "family": family}
+        out = {"access_token": at, "token_type": "Bearer",
+               "expires_in": self.ttl}
+        if with_refresh:
+            rt = "rt_" + _secrets.token_hex(16)
+            self.refresh[rt] = {"family": family, "spent": False}
+            out["refresh_token"] = rt
+        return out
+
+    def access_ok(self, tok):
+        with self.lock:
+            a = self.access.get(tok)
+            return (a is not None and a["exp"] > time.time()
+                    and a["family"] not in self.revoked)
+
+
+OAUTH = OAuthState()
+
+_reset_before_oauth = State.reset_locked
+
+
+def _reset_with_oauth(self):
+    _reset_before_oauth(self)
+    if "OAUTH" in globals():
+        with OAUTH.lock:
+            OAUTH.reset_locked()
+
+
+State.reset_locked = _reset_with_oauth
+
+_authorized_before_oauth = Handler.authorized
+
+
+def _oauth_authorized(self, query):
+    path = urlsplit(self.path).path
+    if path in ("/oauth/token", "/oauth/revoke"):
+        return True             # client authentication is the endpoint's
+    if path.startswith("/oauth/"):
+        scheme, _, cred = (self.headers.get("Authorization") or "").partition(" ")
+        return scheme.lower() == "bearer" and OAUTH.access_ok(cred.strip())
+    return _authorized_before_oauth(self, query)
+
+
+Handler.authorized = _oauth_authorized
+
+
+def _oauth_client(handler, form):
+    auth = handler.headers.get("Authorization") or ""
+    scheme, _, cred = auth.partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            cid, _, secret = base64.b64decode(cred.strip()).decode().partition(":")
+        except (binascii.Error, ValueError, UnicodeDecodeError):
+            return None
+    else:
+        cid, secret = form.get("client_id"), form.get("client_secret")
+    with OAUTH.lock:
+        if cid in OAUTH.clients and OAUTH.clients[cid] == secret:
+            return cid
+    return None
+
+
+def _oauth_error(handler, status, error, desc):
+    with OAUTH.lock:
+        OAUTH.errors[error] = OAUTH.errors.get(error, 0) + 1
+    return handler.respond(status, {"error": error, "error_description": desc},
+                           {"Cache-Control": "no-store"})
+
+
+def _oauth_token(self, method, body):
+    if method != "POST":
+        return self.respond(405, {"error": "invalid_request"})
+    form = dict(parse_qsl(body.decode("utf-8", "replace"),
+                          keep_blank_values=True))
+    grant = form.get("grant_type")
+    with OAUTH.lock:
+        OAUTH.token_requests += 1
+        OAUTH.grants[grant] = OAUTH.grants.get(grant, 0) + 1
+    if _oauth_client(self, form) is None:
+        return _oauth_error(self, 401, "invalid_client", "client authentication failed")
+    if grant == "client_credentials":
+        with OAUTH.lock:
+            out = OAUTH.issue_locked(OAUTH.family_locked(), False)
+        return self.respond(200, out, {"Cache-Control": "no-store"})
+    if grant != "refresh_token":
+        return _oauth_error(self, 400, "unsupported_grant_type", str(grant))
+    rt = form.get("refresh_token", "")
+    with OAUTH.lock:
+        r = OAUTH.refresh.get(rt)
+        if r is None or r["family"] in OAUTH.revoked:
+            r = None
+        elif r["spent"]:
+            OAUTH.reuse_detected += 1
+            OAUTH.revoked.add(r["family"])
+            r = "reuse"
+        else:
+            if OAUTH.rotate:
+                r["spent"] = True
+            out = OAUTH.issue_locked(r["family"], OAUTH.rotate)
+            if not OAUTH.rotate:
+                out["refresh_token"] = rt
+            out["user"] = OAUTH.subject
+    if r is None:
+        return _oauth_error(self, 400, "invalid_grant", "refresh token revoked or unknown")
+    if r == "reuse":
+        return _oauth_error(self, 400, "invalid_grant", "refresh token reused: family revoked")
+    return self.respond(200, out, {"Cache-Control": "no-store"})
+
+
+def _oauth_revoke_locked(tok):
+    for table in (OAUTH.refresh, OAUTH.access):
+        if tok in table:
+            OAUTH.revoked.add(table[tok]["family"])
+            return True
+    return False
+
+
+_handle_api_before_oauth = Handler.handle_api
+
+
+def _oauth_handle_api(self, method, path, query, body):
+    if path == "/oauth/token":
+        return _oauth_token(self, method, body)
+    if path == "/oauth/revoke":
+        form = dict(parse_qsl(body.decode("utf-8", "replace")))
+        with OAUTH.lock:
+            _oauth_revoke_locked(form.get("token", ""))
+        return self.respond(200, {})
+    if path.startswith("/oauth/api/"):
+        if OAUTH.api_delay_ms:
+            time.sleep(OAUTH.api_delay_ms / 1000.0)
+        return self.generic(method, path[len("/oauth"):], body)
+    return _handle_api_before_oauth(self, method, path, query, body)
+
+
+Handler.handle_api = _oauth_handle_api
+
+_control_before_oauth = Handler.control
+
+
+def _oauth_control(self, method, path, query, body):
+    route = path[len("/_control"):].rstrip("/")
+    if route == "/oauth/tokens" and method == "GET":
+        with OAUTH.lock:
+            return self.respond(200, sorted(list(OAUTH.access) + list(OAUTH.refresh)))
+    if route == "/oauth" and method == "GET":
+        with OAUTH.lock:
+            return self.respond(200, {
+                "token_requests": OAUTH.token_requests,
+                "grants": dict(OAUTH.grants),
+                "reuse_detected": OAUTH.reuse_detected,
+                "revoked_families": len(OAUTH.revoked),
+                "errors": dict(OAUTH.errors),
+                "ttl": OAUTH.ttl, "rotate": OAUTH.rotate})
+    if route == "/oauth" and method == "POST":
+        try:
+            req = self._json_object(body)
+        except BadRequest as e:
+            return self.respond(400, {"error": str(e)})
+        with OAUTH.lock:
+            if "ttl" in req:
+                OAUTH.ttl = req["ttl"]
+            if "rotate" in req:
+                OAUTH.rotate = bool(req["rotate"])
+            if "subject" in req:
+                OAUTH.subject = req["subject"]
+            if "api_delay_ms" in req:
+                OAUTH.api_delay_ms = req["api_delay_ms"]
+            if isinstance(req.get("clients"), dict):
+                OAUTH.clients = dict(req["clients"])
+            for rt in req.get("refresh_tokens", []):
+                OAUTH.refresh[rt] = {"family": OAUTH.family_locked(), "spent": False}
+            for at, ttl in (req.get("access_tokens") or {}).items():
+                OAUTH.access[at] = {"exp": time.time() + ttl,
+                                    "family": OAUTH.family_locked()}
+        return self.respond(200, {"ok": True})
+    if route == "/oauth/revoke" and method == "POST":
+        try:
+            req = self._json_object(body)
+        except BadRequest as e:
+            return self.respond(400, {"error": str(e)})
+        with OAUTH.lock:
+            found = _oauth_revoke_locked(req.get("token", ""))
+        return self.respond(200, {"revoked": found})
+    return _control_before_oauth(self, method, path, query, body)
+
+
+Handler.control = _oauth_control
+# Graph-style expiring subscriptions (behind the same auth check as the API
+# routes).  A subscription lives until its expirationDateTime: at most
+# SUB_LIFETIME seconds (POST /_control/subscriptions {"lifetime": S}) after
+# it is created or renewed, whatever the client asks; after that every
+# request about it gets 404, as Microsoft Graph answers.
+#   POST   /v1.0/subscriptions        201 with the subscription
+#   GET    /v1.0/subscriptions/{id}   200, or 404
+#   PATCH  /v1.0/subscriptions/{id}   {"expirationDateTime": ...}: renewed, 200
+#   DELETE /v1.0/subscriptions/{id}   204, or 404
+# --------------------------------------------------------------------------
+
+RE_SUB_ITEM = re.compile(r"^/v1\.0/subscriptions/([^/]+)$")
+RE_ISO = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+
+
+def graph_time(t):
+    frac = int(round((t - int(t)) * 1e7))
+    if frac >= 10000000:
+        t, frac = t + 1, 0
+    return "%s.%07dZ" % (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(int(t))), frac)
+
+
+def parse_graph_time(v):
+    import datetime
+    m = RE_ISO.match(v) if isinstance(v, str) else None
+    if not m:
+        raise BadRequest("expirationDateTime must be ISO 8601, got %r" % (v,))
+    zone = "+00:00" if m.group(3) == "Z" else m.group(3)
+    base = datetime.datetime.fromisoformat(m.group(1) + zone).timestamp()
+    return base + (float("0" + m.group(2)) if m.group(2) else 0.0)
+
+
+def _sub_public(sub):
+    out = {k: sub[k] for k in ("id", "resource", "changeType", "notificationUrl")}
+    out["expirationDateTime"] = graph_time(sub["expires"])
+    return out
+
+
+def _sub_granted(req, now):
+    """The expiry the provider grants for a request body."""
+    want = req.get("expirationDateTime")
+    limit = now + STATE.sub_lifetime
+    if want is None:
+        return limit
+    return min(parse_graph_time(want), limit)
+
+
+def _sub_live_locked(sid, now):
+    sub = STATE.subs.get(sid)
+    if sub is None or sub["deleted"]:
+        return None
+    if now >= sub["expires"]:
+        sub["late"] += 1        # asked about after it lapsed
+        return None
+    return sub
+
+
+def _graph_handle_api(self, method, path, query, body):
+    now = time.time()
+    if path == "/v1.0/subscriptions" and method == "POST":
+        try:
+            req = self._json_object(body)
+            for k in ("notificationUrl", "resource"):
+                if not isinstance(req.get(k), str) or not req.get(k):
+                    raise BadRequest("'%s' is required" % k)
+            expires = _sub_granted(req, now)
+        except BadRequest as e:
+            return self.respond(400, {"error": {"code": "BadRequest", "message": str(e)}})
+        with STATE.lock:
+            sid = "sub-%d" % STATE.next_sub_id
+            STATE.next_sub_id += 1
+            STATE.subs[sid] = {"id": sid, "resource": req["resource"],
+                               "changeType": req.get("changeType", "created"),
+                               "notificationUrl": req["notificationUrl"],
+                               "expires": expires, "renewals": 0, "late": 0,
+                               "deletes": 0, "deleted": False}
+            out = _sub_public(STATE.subs[sid])
+        return self.respond(201, out)
+    m = RE_SUB_ITEM.match(path)
+    if not m:
+        return _handle_api_before_graph(self, method, path, query, body)
+    sid = m.group(1)
+    if method not in ("GET", "PATCH", "DELETE"):
+        return self.respond(405, {"error": {"code": "MethodNotAllowed"}})
+    gone = {"error": {"code": "ResourceNotFound",
+                      "message": "The object was not found."}}
+    try:
+        req = self._json_object(body) if method == "PATCH" else None
+        granted = _sub_granted(req, now) if method == "PATCH" else None
+    except BadRequest as e:
+        return self.respond(400, {"error": {"code": "BadRequest", "message": str(e)}})
+    with STATE.lock:
+        if method == "DELETE" and sid in STATE.subs:
+            STATE.subs[sid]["deletes"] += 1
+        sub = _sub_live_locked(sid, now)
+        if sub is None:
+            return self.respond(404, gone)
+        if method == "PATCH":
+            sub["expires"] = granted
+            sub["renewals"] += 1
+        elif method == "DELETE":
+            sub["deleted"] = True
+            return self.respond(204)
+        out = _sub_public(sub)
+    return self.respond(200, out)
+
+
+def _ctl_subscriptions(self, method, body):
+    if method == "POST":
+        req = self._json_object(body)
+        life = req.get("lifetime")
+        if not isinstance(life, (int, float)) or life <= 0:
+            raise BadRequest("'lifetime' must be a number of seconds > 0")
+        with STATE.lock:
+            STATE.sub_lifetime = float(life)
+        return self.respond(200, {"ok": True})
+    if method == "GET":
+        now = time.time()
+        with STATE.lock:
+            subs = {sid: {"expires_at": sub["expires"], "renewals": sub["renewals"],
+                          "late": sub["late"], "deletes": sub["deletes"],
+                          "deleted": sub["deleted"],
+                          "lapsed": not sub["deleted"] and now >= sub["expires"]}
+                    for sid, sub in STATE.subs.items()}
+            return self.respond(200, {"lifetime": STATE.sub_lifetime,
+                                      "subscriptions": subs})
+    return self.respond(405, {"error": "method not allowed"})
+
+
+_handle_api_before_graph = Handler.handle_api
+Handler.handle_api = _graph_handle_api
+Handler.ctl_subscriptions = _ctl_subscriptions
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -84,6 +85,10 @@ static void test_times_to_the_millisecond_without_trailing_zeros(void **state)
         {0, "0"}, {100, "100"}, {1700000000.5, "1700000000.5"},
         {1700000000.25, "1700000000.25"}, {1700000000.1234, "1700000000.123"},
         {1.0005, "1"}, {-2.5, "-2.5"},
+        /* past any date (a provider's absurd expiry): exponent form, not
+         * 300 digits out of a 64-byte buffer; not a number: null */
+        {1e300, "1.0000000000000001e+300"}, {1e15, "1000000000000000"},
+        {-1e20, "-1e+20"}, {HUGE_VAL, "null"},
     };
     size_t k;
 
@@ -103,7 +108,7 @@ static void test_times_to_the_millisecond_without_trailing_zeros(void **state)
 static const unhook_instance inst = {
     "gh\n1", "github", "push", "{\"repo\":\"a/b\"}", NULL, "{\"id\":7}", "off",
     "failed", "disabled", "HTTP 500: \"oops\"", 3, 1700000060.5, 1700000000,
-    1700000001.25,
+    1700000001.25, 0,
 };
 
 static void test_instance_json_has_every_field_sorted(void **state)

@@ -257,7 +257,7 @@ static void test_unknown_key_suggests_closest_key(void **state)
     assert_check(f, UNHOOK_INVALID,
                  "DIR/connector.lua:3: unknown key 'auht' (did you mean 'auth'?); "
                  "expected one of: auth, base_url, description, events, headers, "
-                 "hosts, limits, name, version");
+                 "hosts, limits, name, oauth2, version");
 }
 
 static void test_unknown_key_far_from_any_key_has_no_suggestion(void **state)
@@ -275,7 +275,7 @@ static void test_unknown_key_far_from_any_key_has_no_suggestion(void **state)
     assert_check(f, UNHOOK_INVALID,
                  "DIR/connector.lua:4: unknown key 'frobnicate'; expected one of: "
                  "auth, base_url, description, events, headers, hosts, limits, "
-                 "name, version");
+                 "name, oauth2, version");
 }
 
 static void test_misspelt_event_key_is_reported_with_missing_required_key(void **state)
@@ -296,8 +296,8 @@ static void test_misspelt_event_key_is_reported_with_missing_required_key(void *
                  "events.hook\n"
                  "DIR/connector.lua:5: unknown key 'deregistraton' in events.hook "
                  "(did you mean 'deregistration'?); expected one of: "
-                 "deregistration, description, gone, list, match, options, owned, "
-                 "registration, retry");
+                 "deregistration, description, expired, gone, list, match, options, "
+                 "owned, registration, renewal, retry");
 }
 
 static void test_wrong_type_names_key_and_types(void **state)
@@ -325,7 +325,7 @@ static void test_auth_outside_known_types_is_listed(void **state)
                "}\n");
     assert_check(f, UNHOOK_INVALID,
                  "DIR/connector.lua:3: auth: 'oauth' is not one of: basic, bearer, "
-                 "header, none, query");
+                 "header, none, oauth2, query");
 }
 
 static void test_wrong_element_types_in_lists_and_maps(void **state)
@@ -657,13 +657,13 @@ static void test_several_problems_are_reported_in_line_order(void **state)
         assert_int_equal(unhook_engine_open(&E, NULL), UNHOOK_OK);
         assert_check_at(E, f->dir, UNHOOK_INVALID,
             "DIR/connector.lua:3: unknown key 'aaaa'; expected one of: auth, "
-            "base_url, description, events, headers, hosts, limits, name, version\n"
+            "base_url, description, events, headers, hosts, limits, name, oauth2, version\n"
             "DIR/connector.lua:4: unknown key 'bbbb'; expected one of: auth, "
-            "base_url, description, events, headers, hosts, limits, name, version\n"
+            "base_url, description, events, headers, hosts, limits, name, oauth2, version\n"
             "DIR/connector.lua:5: unknown key 'cccc'; expected one of: auth, "
-            "base_url, description, events, headers, hosts, limits, name, version\n"
+            "base_url, description, events, headers, hosts, limits, name, oauth2, version\n"
             "DIR/connector.lua:6: unknown key 'dddd'; expected one of: auth, "
-            "base_url, description, events, headers, hosts, limits, name, version");
+            "base_url, description, events, headers, hosts, limits, name, oauth2, version");
         unhook_engine_close(E);
     }
 }
@@ -691,7 +691,7 @@ static void test_one_connector_cannot_change_how_another_is_checked(void **state
     assert_check(f, UNHOOK_INVALID,
                  "DIR/connector.lua:3: unknown key 'auht' (did you mean 'auth'?); "
                  "expected one of: auth, base_url, description, events, headers, "
-                 "hosts, limits, name, version");
+                 "hosts, limits, name, oauth2, version");
 }
 
 /* ---- the table of manifest errors (tests/manifest-errors.lua) ------------ */

@@ -195,6 +195,23 @@ static void test_redact_ignores_empty_secret(void **state)
     uh_conn_free(&c);
 }
 
+/* the same secret added again (OAuth2 tokens read from the store each
+ * time) is not listed again */
+static void test_add_secret_keeps_one_of_each(void **state)
+{
+    static const char *const s[] = {"tok", NULL};
+    uh_conn c = conn_with(s);
+
+    (void)state;
+    for (int i = 0; i < 100; i++) {
+        uh_conn_add_secret(&c, "tok");
+        uh_conn_add_secret(&c, "rt_other");
+    }
+    assert_int_equal(c.secrets.n, 2);
+    assert_redacts(&c, "a tok rt_other b", "a *** *** b");
+    uh_conn_free(&c);
+}
+
 static void test_redact_with_no_secrets_leaves_text_unchanged(void **state)
 {
     uh_conn c;
@@ -428,7 +445,7 @@ static void test_load_bad_auth_type_fails_listing_types(void **state)
     assert_load_fails(*state, "{\"auth\": {\"type\": \"oauth3\", \"token\": \"t\"}}",
                       UNHOOK_USAGE,
                       ": auth.type must be one of: basic, bearer, header, none, "
-                      "query (got oauth3)");
+                      "oauth2, query (got oauth3)");
 }
 
 static void test_load_auth_field_of_other_type_fails(void **state)
@@ -505,6 +522,7 @@ int main(void)
         cmocka_unit_test(test_redact_with_null_conn_leaves_text_unchanged),
         cmocka_unit_test(test_redact_of_null_text_is_empty_string),
         cmocka_unit_test(test_redact_ignores_empty_secret),
+        cmocka_unit_test(test_add_secret_keeps_one_of_each),
         cmocka_unit_test(test_redact_with_no_secrets_leaves_text_unchanged),
         cmocka_unit_test(test_redact_buf_rewrites_buffer_in_place),
         cmocka_unit_test(test_redact_masks_longer_secret_that_contains_a_shorter_one),

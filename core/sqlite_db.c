@@ -1,0 +1,98 @@
+/*
+ * sqlite_db.c -- the SQLite backend's connection: errors as the store's
+ * message, and prepared statements kept by their text.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sqlite_db.h"
+
+int uh_sq_fail(uh_store *s, const char *what)
+{
+    (void)what;                 /* which statement is no news to a user */
+    snprintf(s->errmsg, sizeof s->errmsg, "%s: store: %s", SQ(s)->path,
+             sqlite3_errmsg(SQ(s)->db));
+    return UNHOOK_STORE;
+}
+
+int uh_sq_exec(uh_store *s, const char *sql)
+{
+    char *err = NULL;
+
+    if (sqlite3_exec(SQ(s)->db, sql, NULL, NULL, &err) != SQLITE_OK) {
+        snprintf(s->errmsg, sizeof s->errmsg, "%s: store: %s", SQ(s)->path,
+                 err ? err : "error");
+        sqlite3_free(err);
+        return UNHOOK_STORE;
+    }
+    return UNHOOK_OK;
+}
+
+sqlite3_stmt *uh_sq_prep(uh_store *s, const char *sql)
+{
+    sq_cached *c;
+    sqlite3_stmt *st = NULL;
+
+    for (c = SQ(s)->cache; c; c = c->next)
+        if (strcmp(c->sql, sql) == 0)
+            return c->st;
+    if (sqlite3_prepare_v3(SQ(s)->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
+                           NULL) != SQLITE_OK) {
+        uh_sq_fail(s, "prepare");
+        return NULL;
+    }
+    c = calloc(1, sizeof *c);
+    if (!c || !(c->sql = uh_strdup(sql))) {
+        free(c);
+        sqlite3_finalize(st);
+        snprintf(s->errmsg, sizeof s->errmsg, "store: out of memory");
+        return NULL;
+    }
+    c->st = st;
+    c->next = SQ(s)->cache;
+    SQ(s)->cache = c;
+    return st;
+}
+
+void uh_sq_release(sqlite3_stmt *st)
+{
+    if (st) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+}
+
+void uh_sq_bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+void uh_sq_bind_texts(sqlite3_stmt *st, const char **vals, int from, int to)
+{
+    for (int k = from; k < to; k++)
+        uh_sq_bind_text(st, k + 1, vals[k]);
+}
+
+char *uh_sq_col_dup(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+
+    return t ? uh_strdup((const char *)t) : NULL;
+}
+
+void uh_sq_close(sq_store *q)
+{
+    while (q->cache) {
+        sq_cached *c = q->cache;
+        q->cache = c->next;
+        sqlite3_finalize(c->st);
+        free(c->sql);
+        free(c);
+    }
+    sqlite3_close(q->db);
+    q->db = NULL;
+}

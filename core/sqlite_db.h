@@ -1,0 +1,60 @@
+/*
+ * sqlite_db.h -- private: the SQLite backend's connection, shared by its
+ * files (store_sqlite.c: instances, history, claims; sqlite_tokens.c:
+ * OAuth2 token rows).  Part of the store layer.
+ */
+#ifndef UNHOOK_SQLITE_DB_H
+#define UNHOOK_SQLITE_DB_H
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+/* Prepared statements are kept, keyed by their text: parsing SQL again
+ * for every statement run showed in the profile of bulk work. */
+typedef struct sq_cached {
+    char *sql;
+    sqlite3_stmt *st;
+    struct sq_cached *next;
+} sq_cached;
+
+typedef struct sq_store {
+    uh_store base;
+    sqlite3 *db;
+    sq_cached *cache;
+    char path[256];
+} sq_store;
+
+#define SQ(s) ((sq_store *)(s))
+
+/* The database's last error as s's message ("PATH: store: ..."). */
+int uh_sq_fail(uh_store *s, const char *what);
+
+/* Runs sql (no rows).  UNHOOK_OK, or UNHOOK_STORE with the message. */
+int uh_sq_exec(uh_store *s, const char *sql);
+
+/* The statement for sql from the cache, prepared on first use; NULL on
+ * failure (message in s).  Hand it back with uh_sq_release(). */
+sqlite3_stmt *uh_sq_prep(uh_store *s, const char *sql);
+
+/* Done with a statement from uh_sq_prep(): ready for its next use. */
+void uh_sq_release(sqlite3_stmt *st);
+
+/* Binds v, or NULL when v is NULL. */
+void uh_sq_bind_text(sqlite3_stmt *st, int i, const char *v);
+
+/* vals[from..to) bound to parameters from + 1 ... */
+void uh_sq_bind_texts(sqlite3_stmt *st, const char **vals, int from, int to);
+
+/* Column i as a malloc'd string, or NULL. */
+char *uh_sq_col_dup(sqlite3_stmt *st, int i);
+
+/* Finalizes the cached statements and closes the database (not q). */
+void uh_sq_close(sq_store *q);
+
+/* The store's token_get and token_cas (store.h). */
+int uh_sq_token_get(uh_store *s, const char *key, uh_token_row *out);
+int uh_sq_token_cas(uh_store *s, const uh_token_row *in, long long expect,
+                    int *cas);
+
+#endif
