@@ -443,7 +443,7 @@ static int note_disables(uh_store *s, const unhook_filter *f, const char *reason
 /* The state machine's set-based transitions, in one transaction;
  * counts[k] receives how many the k-th changed.  disabling: write the
  * "disable" rows of history first, with reason. */
-static int bulk(unhook_engine *E, uh_store *s, const uh_bulk *b, int n,
+int uh_bulk_run(unhook_engine *E, uh_store *s, const uh_bulk *b, int n,
                 const unhook_filter *f, long *counts, int disabling,
                 const char *reason)
 {
@@ -475,7 +475,7 @@ int unhook_instance_disable_all(unhook_engine *E, const unhook_filter *f,
     if ((rc = writable(E, &s)) != UNHOOK_OK)
         return rc;
     /* one transaction records the intent for every instance */
-    if ((rc = bulk(E, s, b, uh_bulk_disable(reason, b), &mine, counts, 1,
+    if ((rc = uh_bulk_run(E, s, b, uh_bulk_disable(reason, b), &mine, counts, 1,
                    reason)) != UNHOOK_OK)
         return rc;
     stats->total = counts[0] + counts[1];
@@ -495,7 +495,7 @@ int unhook_instance_retry_all(unhook_engine *E, const unhook_filter *f,
     *count = 0;
     if ((rc = uh_engine_store(E, &s)) != UNHOOK_OK)
         return rc;
-    rc = bulk(E, s, b, uh_bulk_requeue(b), &mine, counts, 0, NULL);
+    rc = uh_bulk_run(E, s, b, uh_bulk_requeue(b), &mine, counts, 0, NULL);
     if (rc == UNHOOK_OK)
         *count = counts[0] + counts[1] + counts[2];
     return rc;
