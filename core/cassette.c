@@ -120,15 +120,29 @@ int uh_tape_add(uh_tape *tp, const uh_tape_entry *in)
     return 0;
 }
 
-/* Header names whose values are credentials, whatever the connection. */
-static int secret_name(const char *name, size_t n)
+/*
+ * Whether a header's value is a credential, whatever the connection:
+ * Authorization, Proxy-Authorization, Cookie, Set-Cookie; and, for a
+ * request, any name holding "auth", "key", "token", "secret" or
+ * "password" (X-Api-Key, X-Auth-Token, Private-Token, ...), as a
+ * connection's `headers` may carry an API key.  Only request headers
+ * take the wide rule: a flow may read a response header such as a page
+ * token, and replay must give it back as it was.
+ */
+int uh_credential_header(const char *name, size_t n, int request)
 {
     static const char *const names[] = {"authorization",
         "proxy-authorization", "cookie", "set-cookie", NULL};
+    static const char *const parts[] = {"auth", "key", "token", "secret",
+        "password", NULL};
 
     for (const char *const *p = names; *p; p++)
         if (strlen(*p) == n && strncasecmp(name, *p, n) == 0)
             return 1;
+    for (const char *const *p = parts; request && *p; p++)
+        for (size_t k = 0, m = strlen(*p); k + m <= n; k++)
+            if (strncasecmp(name + k, *p, m) == 0)
+                return 1;
     return 0;
 }
 
@@ -158,7 +172,7 @@ static void request_headers(uh_buf *b, const uh_secrets *sec,
         v = colon + 1;
         while (*v == ' ')
             v++;
-        if (secret_name(h->data, (size_t)(colon - h->data))) {
+        if (uh_credential_header(h->data, (size_t)(colon - h->data), 1)) {
             uh_json_key(b, &count, h->data, (size_t)(colon - h->data), UH_JSON_ESC_LUA);
             uh_buf_puts(b, "\"***\"");
             continue;
@@ -331,7 +345,7 @@ static void response_headers(uh_buf *b, const uh_secrets *sec, const uh_transfer
         kn = (size_t)(colon - p);
         for (v = colon + 1; v < p + n && (*v == ' ' || *v == '\t'); v++)
             ;
-        if (secret_name(p, kn)) {
+        if (uh_credential_header(p, kn, 0)) {
             uh_json_key(b, &count, p, kn, UH_JSON_ESC_LUA);
             uh_buf_puts(b, "\"***\"");
             continue;

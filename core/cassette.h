@@ -33,6 +33,9 @@ void uh_tape_reset(uh_tape *tp, int replay, const char *name);
 void uh_tape_record(uh_tape *tp, unhook_line_fn fn, void *ud);
 /* Dry run: requests other than GET and HEAD are not sent. */
 void uh_tape_dry(uh_tape *tp, int on);
+/* Whether header name (n bytes) holds a credential, shown as "***"; the
+ * wider rule of a request header (request 1) is in cassette.c. */
+int uh_credential_header(const char *name, size_t n, int request);
 /* Whether tp does anything. */
 int uh_tape_active(const uh_tape *tp);
 

@@ -73,6 +73,19 @@ describe("github connector offline", function()
     assert.equal(HOOK .. "/42?api_key=***", res.requests[1].url)
   end)
 
+  it("shows an API key in a connection's headers as ***, and keeps a response's page token", function()
+    local res = deregister({ { method = "DELETE", url = HOOK .. "/42", status = 204,
+                               headers = { ["X-Next-Token"] = "pg2" } } },
+      { connection = { base_url = API, auth = { type = "none" },
+                       headers = { ["X-Api-Key"] = "plain-k3y", ["Private-Token"] = "p2", ["X-Tenant"] = "acme" } } })
+    assert.equal("done", res.outcome, res.message)
+    local h = res.requests[1].request_headers
+    assert.equal("***", h["X-Api-Key"])
+    assert.equal("***", h["Private-Token"])
+    assert.equal("acme", h["X-Tenant"])
+    assert.equal("pg2", res.requests[1].headers["x-next-token"] or res.requests[1].headers["X-Next-Token"])
+  end)
+
   it("fails with replay_miss, naming the request, instead of going to the network", function()
     local res = deregister {}
     assert.equal("failed", res.outcome)
