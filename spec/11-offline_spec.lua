@@ -117,6 +117,17 @@ describe("github connector offline", function()
     assert.equal("transport", res.code)
   end)
 
+  it("refuses a cassette that is a folder or endless (/dev/zero)", function()
+    local res, err = unhook.run { connector = "github", event = "push", registration = { id = 42 },
+      options = { owner = "octo", repo = "hello" }, connection = CONN, replay = "spec" }
+    assert.is_nil(res)
+    assert.matches("spec: cannot read the cassette", err, 1, true)
+    res, err = unhook.run { connector = "github", event = "push", registration = { id = 42 },
+      options = { owner = "octo", repo = "hello" }, connection = CONN, replay = "/dev/zero" }
+    assert.is_nil(res)
+    assert.matches("over 256 MiB", err, 1, true)
+  end)
+
   it("refuses keys it does not know, and a connection of the wrong type", function()
     assert.has_error(function() deregister({}, { mock = 1 }) end,
       "unhook.run: unknown key 'mock' (keys: connection, connector, event, http, inputs, "
