@@ -259,8 +259,13 @@ static void answer(uh_transfer *t, const tape_entry *e)
     t->replayed = 1;
     t->replay_status = e->status;
     uh_buf_printf(&t->head, "HTTP/1.1 %ld\r\n%s", e->status, e->head);
-    uh_buf_add(&t->body, e->body, e->body_len);
     r->answer_rc = CURLE_OK;
+    if (e->body_len > t->max_body) {    /* as a live answer would fail */
+        t->too_large = 1;
+        r->answer_rc = CURLE_WRITE_ERROR;
+    } else {
+        uh_buf_add(&t->body, e->body, e->body_len);
+    }
     if (e->err_code) {
         r->answer_rc = strcmp(e->err_code, "timeout") == 0
                        ? CURLE_OPERATION_TIMEDOUT : CURLE_COULDNT_CONNECT;

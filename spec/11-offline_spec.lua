@@ -117,6 +117,12 @@ describe("github connector offline", function()
     assert.equal("transport", res.code)
   end)
 
+  it("fails an answer over the 8 MiB body limit as a live one would", function()
+    local res = deregister { { method = "DELETE", url = HOOK .. "/42", status = 500,
+                               body = string.rep("x", (8 << 20) + 1) } }
+    assert.equal("response_too_large", res.code, res.message)
+  end)
+
   it("refuses a cassette that is a folder or endless (/dev/zero)", function()
     local res, err = unhook.run { connector = "github", event = "push", registration = { id = 42 },
       options = { owner = "octo", repo = "hello" }, connection = CONN, replay = "spec" }
