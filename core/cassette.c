@@ -84,6 +84,17 @@ int uh_tape_active(const uh_tape *tp)
     return tp && (tp->replay || tp->dry || tp->record);
 }
 
+/* A dry run sends GET and HEAD only. */
+static int dry_kept(const uh_tape *tp, const char *method)
+{
+    return tp->dry && strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0;
+}
+
+int uh_tape_offline(const uh_tape *tp, const char *method)
+{
+    return tp && (tp->replay || dry_kept(tp, method));
+}
+
 static char *dup_n(const char *s, size_t n)
 {
     return s ? uh_strndup(s, n) : NULL;
@@ -316,7 +327,7 @@ int uh_tape_start(uh_tape *tp, uh_transfer *t, size_t bodylen, int basic,
         t->taped = request_text(t, bodylen, basic);
     if (tp->replay)
         return replay(tp, t, bodylen, miss);
-    if (tp->dry && strcmp(t->method, "GET") != 0 && strcmp(t->method, "HEAD") != 0) {
+    if (dry_kept(tp, t->method)) {
         tape_entry e = {.status = 204, .head = (char *)"x-unhook-dry-run: 1\r\n",
                         .body = (char *)""};
         char *url = uh_redact(UH_SECRETS(r->conn), t->url);

@@ -36,6 +36,9 @@ void uh_tape_dry(uh_tape *tp, int on);
 /* Whether header name (n bytes) holds a credential, shown as "***"; the
  * wider rule of a request header (request 1) is in cassette.c. */
 int uh_credential_header(const char *name, size_t n, int request);
+/* Whether a request of method will not go out (replay, or a dry run of
+ * one that changes something): no OAuth2 token is fetched for it. */
+int uh_tape_offline(const uh_tape *tp, const char *method);
 /* Whether tp does anything. */
 int uh_tape_active(const uh_tape *tp);
 

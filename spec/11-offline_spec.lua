@@ -123,6 +123,14 @@ describe("github connector offline", function()
     assert.equal("response_too_large", res.code, res.message)
   end)
 
+  it("asks no OAuth2 token endpoint for a replayed request", function()
+    local res = deregister({ { method = "DELETE", url = HOOK .. "/42", status = 204 } },
+      { connection = { base_url = API, auth = { type = "oauth2", grant = "client_credentials",
+        token_url = "https://token.offline.invalid/oauth/token", client_id = "cid", client_secret = "cs3cret" } } })
+    no_network(res)
+    assert.equal("done", res.outcome, res.message)
+  end)
+
   it("refuses a cassette that is a folder or endless (/dev/zero)", function()
     local res, err = unhook.run { connector = "github", event = "push", registration = { id = 42 },
       options = { owner = "octo", repo = "hello" }, connection = CONN, replay = "spec" }
