@@ -396,6 +396,11 @@ static int flow(lua_State *L, int reg)
         unlink(conn);
     n = push_result(L, m->E, rc, &res);
     unhook_flow_result_free(&res);
+    if (conn[0] && n > 1 && lua_type(L, -(n - 1)) == LUA_TSTRING) {
+        /* name the table, not the temporary file it was written to */
+        luaL_gsub(L, lua_tostring(L, -(n - 1)), conn, "connection");
+        lua_replace(L, -n);
+    }
     if (n == 1)
         push_collected(L, m);
     return n;

@@ -266,8 +266,6 @@ int uh_http_start(lua_State *L, uh_run *r, int idx)
         return -1;
     }
     if (c && c->auth && uh_url_same_origin(url.data, base)) {
-        /* replay and a dry run's unsent request need no token: fetching
-         * one would send a POST and rotate the stored refresh token */
         int k = c->oauth && !uh_tape_offline(s->tape, method) ? uh_oauth_ready(L, r) : 1;
         if (k <= 0) {           /* waits for a token (0), or failed */
             uh_buf_free(&url);

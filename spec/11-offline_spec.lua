@@ -149,6 +149,18 @@ describe("github connector offline", function()
     assert.has_error(function() deregister({}, { connection = 5 }) end)
   end)
 
+  it("names a connection table, not a temporary file, in its errors; leaks no secret of it", function()
+    local res, err = unhook.run { connector = "github", event = "push", registration = { id = 42 },
+      options = { owner = "octo", repo = "hello" }, http = {},
+      connection = { base_url = API, auth = { type = "bearer", token = "t" }, extra = 1 } }
+    assert.is_nil(res)
+    assert.matches("^connection: unknown key 'extra'", err)
+    res = deregister { { method = "DELETE", url = HOOK .. "/42", status = 500,
+                         body = "bad token s3cret-t0ken", headers = { ["X-Echo"] = "s3cret-t0ken" } } }
+    local all = unhook.json.encode(res.requests) .. table.concat(res.log, "\n") .. res.message
+    assert.is_nil(all:find("s3cret-t0ken", 1, true))
+  end)
+
   it("offers the built-in cards to specs as unhook.cards", function()
     assert.equal("a-b", unhook.cards.text.concatenate("a", "-", "b"))
     local hook = unhook.cards.list.find({ { id = 1, url = "x" }, { id = 2, url = "y" } }, { url = "y" })
