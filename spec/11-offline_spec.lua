@@ -117,6 +117,26 @@ describe("github connector offline", function()
     assert.equal("transport", res.code)
   end)
 
+  it("reports a status that is no integer (1e999) or a line that is a list, without a traceback", function()
+    local file = os.tmpname()
+    for _, status in ipairs { "1e999", "-1e999", "204.5" } do
+      local f = assert(io.open(file, "w"))
+      f:write('{"method": "DELETE", "url": "', HOOK, '/42", "status": ', status, '}\n')
+      f:close()
+      local res, err = unhook.run { connector = "github", event = "push",
+        options = { owner = "octo", repo = "hello" }, registration = { id = 42 },
+        connection = CONN, replay = file }
+      assert.is_nil(res)
+      assert.matches("status: expected an integer", err, 1, true)
+    end
+    os.remove(file)
+    local res, err = unhook.run { connector = "github", event = "push",
+      options = { owner = "octo", repo = "hello" }, registration = { id = 42 },
+      connection = CONN, http = { { HOOK } } }
+    assert.is_nil(res)
+    assert.matches("expected an object", err, 1, true)
+  end)
+
   it("fails an answer over the 8 MiB body limit as a live one would", function()
     local res = deregister { { method = "DELETE", url = HOOK .. "/42", status = 500,
                                body = string.rep("x", (8 << 20) + 1) } }
