@@ -86,6 +86,15 @@ describe("github connector offline", function()
     assert.equal("pg2", res.requests[1].headers["x-next-token"] or res.requests[1].headers["X-Next-Token"])
   end)
 
+  it("masks a Basic user that is the key (empty password), as Stripe's sk_... is", function()
+    local res = deregister({ { method = "DELETE", url = HOOK .. "/42", status = 401,
+                               body = "Invalid API Key provided: sk_test_4eC39" } },
+      { connection = { base_url = API, auth = { type = "basic", username = "sk_test_4eC39", password = "" } } })
+    assert.equal("failed", res.outcome)
+    assert.matches("provided: ***", res.message, 1, true)
+    assert.is_nil(unhook.json.encode(res.requests):find("sk_test_4eC39", 1, true))
+  end)
+
   it("fails with replay_miss, naming the request, instead of going to the network", function()
     local res = deregister {}
     assert.equal("failed", res.outcome)
