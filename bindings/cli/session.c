@@ -170,6 +170,23 @@ char *connector_dir(cli *c, const char *connector)
     return dir;
 }
 
+char *filter_connector(cli *c, unhook_filter *f)
+{
+    char *dir, *abs;
+
+    /* a folder is stored as its absolute path (a name as it is): ./acme
+     * must match what enable ./acme stored */
+    if (!f->connector || !strchr(f->connector, '/'))
+        return NULL;
+    if (!(dir = unhook_connector_path(c->E, f->connector)))
+        return NULL;
+    abs = realpath(dir, NULL);
+    free(dir);
+    if (abs)
+        f->connector = abs;
+    return abs;
+}
+
 char *read_all(const char *path, size_t *lenp)
 {
     return read_upto(path, 0, lenp);

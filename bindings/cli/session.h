@@ -27,6 +27,10 @@ typedef struct cli {
     {"--record", OPT_STR, &(c)->record, "FILE"}, \
     {"--replay", OPT_STR, &(c)->replay, "FILE"}
 
+/* A --connector filter that is a folder (holds '/') as instances store it,
+ * its absolute path, put in f; the string to free() after, or NULL. */
+char *filter_connector(cli *c, unhook_filter *f);
+
 /* Close the engine and the record file: 0, or -1 (said on stderr) when
  * the cassette could not be written in full. */
 int close_session(cli *c);
