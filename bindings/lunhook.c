@@ -13,6 +13,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -225,12 +226,16 @@ static int push_http(lua_State *L, int enc)
     return 1;
 }
 
+/* The largest cassette read (a recorded body is at most 8 MiB). */
+#define CASSETTE_MAX ((size_t)256 << 20)
+
 /* The text of the replay file, pushed; or nil and a message. */
 static int push_file(lua_State *L, const char *path)
 {
     FILE *f = fopen(path, "rb");
     luaL_Buffer b;
-    size_t n;
+    size_t n, total = 0;
+    int err;
 
     if (!f) {
         lua_pushnil(L);
@@ -242,8 +247,21 @@ static int push_file(lua_State *L, const char *path)
         char *p = luaL_prepbuffer(&b);
         n = fread(p, 1, LUAL_BUFFERSIZE, f);
         luaL_addsize(&b, n);
-    } while (n > 0);
+        total += n;
+    } while (n > 0 && total <= CASSETTE_MAX);
+    err = ferror(f) ? errno : 0;    /* a folder opens, then fails to read */
     fclose(f);
+    if (err || total > CASSETTE_MAX) {  /* or /dev/zero, a runaway file */
+        luaL_pushresult(&b);
+        lua_pop(L, 1);
+        lua_pushnil(L);
+        if (err)
+            lua_pushfstring(L, "%s: cannot read the cassette: %s", path, strerror(err));
+        else
+            lua_pushfstring(L, "%s: cannot read the cassette: over %d MiB", path,
+                            (int)(CASSETTE_MAX >> 20));
+        return 0;
+    }
     luaL_pushresult(&b);
     return 1;
 }
@@ -378,6 +396,11 @@ static int flow(lua_State *L, int reg)
         unlink(conn);
     n = push_result(L, m->E, rc, &res);
     unhook_flow_result_free(&res);
+    if (conn[0] && n > 1 && lua_type(L, -(n - 1)) == LUA_TSTRING) {
+        /* name the table, not the temporary file it was written to */
+        luaL_gsub(L, lua_tostring(L, -(n - 1)), conn, "connection");
+        lua_replace(L, -n);
+    }
     if (n == 1)
         push_collected(L, m);
     return n;

@@ -84,6 +84,17 @@ int uh_tape_active(const uh_tape *tp)
     return tp && (tp->replay || tp->dry || tp->record);
 }
 
+/* A dry run sends GET and HEAD only. */
+static int dry_kept(const uh_tape *tp, const char *method)
+{
+    return tp->dry && strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0;
+}
+
+int uh_tape_offline(const uh_tape *tp, const char *method)
+{
+    return tp && (tp->replay || dry_kept(tp, method));
+}
+
 static char *dup_n(const char *s, size_t n)
 {
     return s ? uh_strndup(s, n) : NULL;
@@ -120,15 +131,29 @@ int uh_tape_add(uh_tape *tp, const uh_tape_entry *in)
     return 0;
 }
 
-/* Header names whose values are credentials, whatever the connection. */
-static int secret_name(const char *name, size_t n)
+/*
+ * Whether a header's value is a credential, whatever the connection:
+ * Authorization, Proxy-Authorization, Cookie, Set-Cookie; and, for a
+ * request, any name holding "auth", "key", "token", "secret" or
+ * "password" (X-Api-Key, X-Auth-Token, Private-Token, ...), as a
+ * connection's `headers` may carry an API key.  Only request headers
+ * take the wide rule: a flow may read a response header such as a page
+ * token, and replay must give it back as it was.
+ */
+int uh_credential_header(const char *name, size_t n, int request)
 {
     static const char *const names[] = {"authorization",
         "proxy-authorization", "cookie", "set-cookie", NULL};
+    static const char *const parts[] = {"auth", "key", "token", "secret",
+        "password", NULL};
 
     for (const char *const *p = names; *p; p++)
         if (strlen(*p) == n && strncasecmp(name, *p, n) == 0)
             return 1;
+    for (const char *const *p = parts; request && *p; p++)
+        for (size_t k = 0, m = strlen(*p); k + m <= n; k++)
+            if (strncasecmp(name + k, *p, m) == 0)
+                return 1;
     return 0;
 }
 
@@ -158,7 +183,7 @@ static void request_headers(uh_buf *b, const uh_secrets *sec,
         v = colon + 1;
         while (*v == ' ')
             v++;
-        if (secret_name(h->data, (size_t)(colon - h->data))) {
+        if (uh_credential_header(h->data, (size_t)(colon - h->data), 1)) {
             uh_json_key(b, &count, h->data, (size_t)(colon - h->data), UH_JSON_ESC_LUA);
             uh_buf_puts(b, "\"***\"");
             continue;
@@ -245,8 +270,13 @@ static void answer(uh_transfer *t, const tape_entry *e)
     t->replayed = 1;
     t->replay_status = e->status;
     uh_buf_printf(&t->head, "HTTP/1.1 %ld\r\n%s", e->status, e->head);
-    uh_buf_add(&t->body, e->body, e->body_len);
     r->answer_rc = CURLE_OK;
+    if (e->body_len > t->max_body) {    /* as a live answer would fail */
+        t->too_large = 1;
+        r->answer_rc = CURLE_WRITE_ERROR;
+    } else {
+        uh_buf_add(&t->body, e->body, e->body_len);
+    }
     if (e->err_code) {
         r->answer_rc = strcmp(e->err_code, "timeout") == 0
                        ? CURLE_OPERATION_TIMEDOUT : CURLE_COULDNT_CONNECT;
@@ -297,7 +327,7 @@ int uh_tape_start(uh_tape *tp, uh_transfer *t, size_t bodylen, int basic,
         t->taped = request_text(t, bodylen, basic);
     if (tp->replay)
         return replay(tp, t, bodylen, miss);
-    if (tp->dry && strcmp(t->method, "GET") != 0 && strcmp(t->method, "HEAD") != 0) {
+    if (dry_kept(tp, t->method)) {
         tape_entry e = {.status = 204, .head = (char *)"x-unhook-dry-run: 1\r\n",
                         .body = (char *)""};
         char *url = uh_redact(UH_SECRETS(r->conn), t->url);
@@ -331,7 +361,7 @@ static void response_headers(uh_buf *b, const uh_secrets *sec, const uh_transfer
         kn = (size_t)(colon - p);
         for (v = colon + 1; v < p + n && (*v == ' ' || *v == '\t'); v++)
             ;
-        if (secret_name(p, kn)) {
+        if (uh_credential_header(p, kn, 0)) {
             uh_json_key(b, &count, p, kn, UH_JSON_ESC_LUA);
             uh_buf_puts(b, "\"***\"");
             continue;

@@ -33,6 +33,13 @@ void uh_tape_reset(uh_tape *tp, int replay, const char *name);
 void uh_tape_record(uh_tape *tp, unhook_line_fn fn, void *ud);
 /* Dry run: requests other than GET and HEAD are not sent. */
 void uh_tape_dry(uh_tape *tp, int on);
+/* Whether header name (n bytes) holds a credential, shown as "***"; the
+ * wider rule of a request header (request 1) is in cassette.c. */
+int uh_credential_header(const char *name, size_t n, int request);
+/* Whether a request of method will not go out (replay, or a dry run of
+ * one that changes something): http.c fetches no OAuth2 token for it, as
+ * that would send a POST and rotate the stored refresh token. */
+int uh_tape_offline(const uh_tape *tp, const char *method);
 /* Whether tp does anything. */
 int uh_tape_active(const uh_tape *tp);
 

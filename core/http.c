@@ -16,18 +16,6 @@
 #include "url.h"
 #include "cassette.h"
 
-static int secret_header(const char *line)
-{
-    static const char *const names[] = {"authorization:",
-        "proxy-authorization:", "cookie:", "set-cookie:", NULL};
-    const char *const *n;
-
-    for (n = names; *n; n++)
-        if (strncasecmp(line, *n, strlen(*n)) == 0)
-            return 1;
-    return 0;
-}
-
 void uh_http_trace_header(uh_run *r, char dir, const char *line, size_t n)
 {
     const char *colon;
@@ -37,7 +25,7 @@ void uh_http_trace_header(uh_run *r, char dir, const char *line, size_t n)
     if (!n)
         return;
     colon = memchr(line, ':', n);
-    if (colon && secret_header(line))
+    if (colon && uh_credential_header(line, (size_t)(colon - line), dir == '>'))
         uh_log(r->diag, UH_SECRETS(r->conn), UNHOOK_LOG_TRACE, "%s%c %.*s: ***",
                r->tag, dir, (int)(colon - line), line);
     else
@@ -278,7 +266,7 @@ int uh_http_start(lua_State *L, uh_run *r, int idx)
         return -1;
     }
     if (c && c->auth && uh_url_same_origin(url.data, base)) {
-        int k = c->oauth ? uh_oauth_ready(L, r) : 1;
+        int k = c->oauth && !uh_tape_offline(s->tape, method) ? uh_oauth_ready(L, r) : 1;
         if (k <= 0) {           /* waits for a token (0), or failed */
             uh_buf_free(&url);
             free(hosts);

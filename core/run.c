@@ -135,7 +135,7 @@ static void push_conn_public(lua_State *L, const uh_conn *c)
     }
     lua_pushstring(L, uh_conn_auth_name(c));
     lua_setfield(L, -2, "auth");
-    if (c->username) {
+    if (c->username && c->secret && *c->secret) {  /* else it is the key */
         lua_pushstring(L, c->username);
         lua_setfield(L, -2, "username");
     }

@@ -73,6 +73,28 @@ describe("github connector offline", function()
     assert.equal(HOOK .. "/42?api_key=***", res.requests[1].url)
   end)
 
+  it("shows an API key in a connection's headers as ***, and keeps a response's page token", function()
+    local res = deregister({ { method = "DELETE", url = HOOK .. "/42", status = 204,
+                               headers = { ["X-Next-Token"] = "pg2" } } },
+      { connection = { base_url = API, auth = { type = "none" },
+                       headers = { ["X-Api-Key"] = "plain-k3y", ["Private-Token"] = "p2", ["X-Tenant"] = "acme" } } })
+    assert.equal("done", res.outcome, res.message)
+    local h = res.requests[1].request_headers
+    assert.equal("***", h["X-Api-Key"])
+    assert.equal("***", h["Private-Token"])
+    assert.equal("acme", h["X-Tenant"])
+    assert.equal("pg2", res.requests[1].headers["x-next-token"] or res.requests[1].headers["X-Next-Token"])
+  end)
+
+  it("masks a Basic user that is the key (empty password), as Stripe's sk_... is", function()
+    local res = deregister({ { method = "DELETE", url = HOOK .. "/42", status = 401,
+                               body = "Invalid API Key provided: sk_test_4eC39" } },
+      { connection = { base_url = API, auth = { type = "basic", username = "sk_test_4eC39", password = "" } } })
+    assert.equal("failed", res.outcome)
+    assert.matches("provided: ***", res.message, 1, true)
+    assert.is_nil(unhook.json.encode(res.requests):find("sk_test_4eC39", 1, true))
+  end)
+
   it("fails with replay_miss, naming the request, instead of going to the network", function()
     local res = deregister {}
     assert.equal("failed", res.outcome)
@@ -104,11 +126,68 @@ describe("github connector offline", function()
     assert.equal("transport", res.code)
   end)
 
+  it("reports a status that is no integer (1e999) or a line that is a list, without a traceback", function()
+    local file = os.tmpname()
+    for _, status in ipairs { "1e999", "-1e999", "204.5" } do
+      local f = assert(io.open(file, "w"))
+      f:write('{"method": "DELETE", "url": "', HOOK, '/42", "status": ', status, '}\n')
+      f:close()
+      local res, err = unhook.run { connector = "github", event = "push",
+        options = { owner = "octo", repo = "hello" }, registration = { id = 42 },
+        connection = CONN, replay = file }
+      assert.is_nil(res)
+      assert.matches("status: expected an integer", err, 1, true)
+    end
+    os.remove(file)
+    local res, err = unhook.run { connector = "github", event = "push",
+      options = { owner = "octo", repo = "hello" }, registration = { id = 42 },
+      connection = CONN, http = { { HOOK } } }
+    assert.is_nil(res)
+    assert.matches("expected an object", err, 1, true)
+  end)
+
+  it("fails an answer over the 8 MiB body limit as a live one would", function()
+    local res = deregister { { method = "DELETE", url = HOOK .. "/42", status = 500,
+                               body = string.rep("x", (8 << 20) + 1) } }
+    assert.equal("response_too_large", res.code, res.message)
+  end)
+
+  it("asks no OAuth2 token endpoint for a replayed request", function()
+    local res = deregister({ { method = "DELETE", url = HOOK .. "/42", status = 204 } },
+      { connection = { base_url = API, auth = { type = "oauth2", grant = "client_credentials",
+        token_url = "https://token.offline.invalid/oauth/token", client_id = "cid", client_secret = "cs3cret" } } })
+    no_network(res)
+    assert.equal("done", res.outcome, res.message)
+  end)
+
+  it("refuses a cassette that is a folder or endless (/dev/zero)", function()
+    local res, err = unhook.run { connector = "github", event = "push", registration = { id = 42 },
+      options = { owner = "octo", repo = "hello" }, connection = CONN, replay = "spec" }
+    assert.is_nil(res)
+    assert.matches("spec: cannot read the cassette", err, 1, true)
+    res, err = unhook.run { connector = "github", event = "push", registration = { id = 42 },
+      options = { owner = "octo", repo = "hello" }, connection = CONN, replay = "/dev/zero" }
+    assert.is_nil(res)
+    assert.matches("over 256 MiB", err, 1, true)
+  end)
+
   it("refuses keys it does not know, and a connection of the wrong type", function()
     assert.has_error(function() deregister({}, { mock = 1 }) end,
       "unhook.run: unknown key 'mock' (keys: connection, connector, event, http, inputs, "
       .. "instance, options, reason, registration, replay)")
     assert.has_error(function() deregister({}, { connection = 5 }) end)
+  end)
+
+  it("names a connection table, not a temporary file, in its errors; leaks no secret of it", function()
+    local res, err = unhook.run { connector = "github", event = "push", registration = { id = 42 },
+      options = { owner = "octo", repo = "hello" }, http = {},
+      connection = { base_url = API, auth = { type = "bearer", token = "t" }, extra = 1 } }
+    assert.is_nil(res)
+    assert.matches("^connection: unknown key 'extra'", err)
+    res = deregister { { method = "DELETE", url = HOOK .. "/42", status = 500,
+                         body = "bad token s3cret-t0ken", headers = { ["X-Echo"] = "s3cret-t0ken" } } }
+    local all = unhook.json.encode(res.requests) .. table.concat(res.log, "\n") .. res.message
+    assert.is_nil(all:find("s3cret-t0ken", 1, true))
   end)
 
   it("offers the built-in cards to specs as unhook.cards", function()

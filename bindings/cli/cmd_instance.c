@@ -294,6 +294,7 @@ static int cmd_converge(cli *c, int argc, char **argv, int retry)
 {
     static const char *const names[] = {"ID", NULL};
     const char *pos[1] = {NULL}, *reason = NULL;
+    char *key;
     unhook_filter f = {0};
     unhook_flow_result res = {0};
     int bulk = 0, no_wait = 0, rc;
@@ -321,16 +322,20 @@ static int cmd_converge(cli *c, int argc, char **argv, int retry)
         st = open_engine(c);
     if (st != GO_ON)
         return st;
-    if (c->dry_run)
-        return dry_disable(c, &f, bulk ? NULL : pos[0], reason);
-    if (no_wait)
-        return queue_off(c, &f, bulk, pos[0], reason);
-    if (bulk)
-        return converge_all(c, &f, reason, retry);
-    rc = retry ? unhook_instance_retry(c->E, pos[0], &res)
-               : unhook_instance_disable(c->E, pos[0], reason, &res);
-    st = report_one(c, pos[0], rc, &res);
-    unhook_flow_result_free(&res);
+    key = filter_connector(c, &f);
+    if (c->dry_run) {
+        st = dry_disable(c, &f, bulk ? NULL : pos[0], reason);
+    } else if (no_wait) {
+        st = queue_off(c, &f, bulk, pos[0], reason);
+    } else if (bulk) {
+        st = converge_all(c, &f, reason, retry);
+    } else {
+        rc = retry ? unhook_instance_retry(c->E, pos[0], &res)
+                   : unhook_instance_disable(c->E, pos[0], reason, &res);
+        st = report_one(c, pos[0], rc, &res);
+        unhook_flow_result_free(&res);
+    }
+    free(key);
     return st;
 }
 

@@ -23,7 +23,9 @@ static const char usage_new[] =
     "a busted spec (spec/NAME_spec.lua, .busted) that answers the flows'\n"
     "requests inline, with no server.  'unhook check NAME' passes on it as\n"
     "written; then fill in the provider's API.  TYPE is the kind of\n"
-    "credentials: bearer (default), basic, header, query or none.\n"
+    "credentials: bearer (default), basic, header, query or none.  NAME may\n"
+    "have a folder in front (connectors/acme: the connector acme, written\n"
+    "in the existing folder connectors); files are never overwritten.\n"
     "Exit 0 when written, 2 for a bad name or type or a folder that exists.\n";
 
 static const char t_manifest[] =

@@ -134,6 +134,7 @@ int main(int argc, char **argv)
             status = commands[k].fn(&c, argc - i, argv + i);
     if (status == GO_ON)
         status = bad_usage("unknown command", argv[i], usage_main);
-    close_session(&c);
+    if (close_session(&c) != 0 && status == EXIT_DONE)
+        status = EXIT_USAGE;    /* the flow ran, but the cassette is not whole */
     return status;
 }

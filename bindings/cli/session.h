@@ -19,6 +19,7 @@ typedef struct cli {
     const char *replay;         /* --replay FILE */
     int dry_run;                /* --dry-run */
     FILE *record_file;
+    int record_errno;           /* the first failure to write it */
 } cli;
 
 /* The options --record FILE and --replay FILE, for a command's table. */
@@ -26,8 +27,13 @@ typedef struct cli {
     {"--record", OPT_STR, &(c)->record, "FILE"}, \
     {"--replay", OPT_STR, &(c)->replay, "FILE"}
 
-/* Close the engine and the record file. */
-void close_session(cli *c);
+/* A --connector filter that is a folder (holds '/') as instances store it,
+ * its absolute path, put in f; the string to free() after, or NULL. */
+char *filter_connector(cli *c, unhook_filter *f);
+
+/* Close the engine and the record file: 0, or -1 (said on stderr) when
+ * the cassette could not be written in full. */
+int close_session(cli *c);
 
 /* Open the engine with the search path: GO_ON or the exit status. */
 int open_engine(cli *c);

@@ -8,7 +8,7 @@ local json = require("unhook").json
 
 local _M = {}
 
-local type, pairs, pcall, tostring, fmt, math_type = type, pairs, pcall, tostring, string.format, math.type
+local type, pairs, pcall, tostring, fmt = type, pairs, pcall, tostring, string.format
 
 local FIELDS = { method = "string", url = "string", request_headers = "table",
                  request_body = "string", status = "number", headers = "table",
@@ -21,7 +21,7 @@ end
 -- One exchange (a decoded line, or a table of unhook.run's http list):
 -- the normalised entry, or nil and a message.
 function _M.entry(r, where)
-  if type(r) ~= "table" then return nil, fmt("%s: expected an object", where) end
+  if type(r) ~= "table" or r[1] ~= nil then return nil, fmt("%s: expected an object", where) end
   for k, v in pairs(r) do
     local want = FIELDS[k]
     if not want then
@@ -38,15 +38,19 @@ function _M.entry(r, where)
   local e = { method = (r.method or "GET"):upper(), url = r.url, request_body = r.request_body }
   if r.error ~= nil then
     if type(r.error.code) ~= "string" then return nil, fmt("%s: error.code: expected string", where) end
+    if r.error.message ~= nil and type(r.error.message) ~= "string" then
+      return nil, fmt("%s: error.message: expected string", where)
+    end
     e.err_code, e.err_msg = r.error.code, tostring(r.error.message or r.error.code)
     e.status, e.head, e.body = 0, "", ""
     return e
   end
-  local status = r.status or 200
-  if math_type(status) ~= "integer" and not (status == math.floor(status)) then
+  -- 200.0 is 200; 200.5, 1e999 (inf) and NaN are no status
+  local status = math.tointeger(r.status or 200)
+  if not status then
     return nil, fmt("%s: status: expected an integer", where)
   end
-  e.status = math.floor(status)
+  e.status = status
   if e.status < 100 or e.status > 599 then return nil, fmt("%s: status: %d is no HTTP status", where, e.status) end
   local head, ctype = {}, false
   for k, v in pairs(r.headers or {}) do

@@ -13,3 +13,13 @@ echo "-- refused"
 uh new acme
 uh new Acme
 uh new x --auth oauth9
+echo "-- NAME with a folder in front: the last part is the name; the folder must exist"
+mkdir sub
+uh new sub/acme2 >/dev/null
+(cd sub/acme2 && find . -type f | sort)
+grep -n 'name = ' sub/acme2/connector.lua
+uh new nosuch/acme3
+uh new sub/Acme
+echo x >sub/acme2/connector.lua
+uh new sub/acme2 2>/dev/null
+cat sub/acme2/connector.lua
