@@ -92,6 +92,9 @@ static void basic_parse(lua_State *L, int idx, uh_conn *c)
     c->username = field(L, idx, "username");
     c->secret = field(L, idx, "password");
     add_basic_form(c, c->username, c->secret);
+    /* no password: the user is the key (Stripe's sk_..., and the like) */
+    if (!c->secret || !*c->secret)
+        uh_conn_add_secret(c, c->username);
 }
 
 static void basic_apply(const uh_conn *c, uh_auth_req *out)

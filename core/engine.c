@@ -13,6 +13,7 @@
 #include <lauxlib.h>
 
 #include "lifecycle.h"
+#include "cassette.h"
 #include "oauth.h"
 
 const char *unhook_version(void)
@@ -61,6 +62,7 @@ int unhook_engine_open(unhook_engine **out, const unhook_config *cfg)
     E->db_path = cfg->db ? uh_strdup(cfg->db) : NULL;
     E->conn_override = cfg->connection ? uh_strdup(cfg->connection) : NULL;
     E->concurrency = cfg->concurrency > 0 ? cfg->concurrency : 16;
+    E->expect_gone = cfg->expect_gone;
     E->rng = (unsigned long long)uh_now() * 1000003ULL ^ (unsigned long long)getpid() << 17 ^ (unsigned long long)(uintptr_t)E;
     if (!rt->connectors || !E->diag.errmsg || !rt->sched || !rt->host) {
         unhook_engine_close(E);
@@ -195,4 +197,125 @@ int unhook_flow_register(unhook_engine *E, const unhook_flow_request *req,
     return uh_flow_once(&E->rt, req, res, "registration", 0);
 }
 
+static uh_tape *engine_tape(unhook_engine *E)
+{
+    uh_sched *s = E->rt.sched;
 
+    if (!s->tape)
+        s->tape = uh_tape_new();
+    if (!s->tape)
+        uh_seterr(&E->diag, "out of memory");
+    return s->tape;
+}
+
+int unhook_engine_record(unhook_engine *E, unhook_line_fn fn, void *ud)
+{
+    uh_tape *tp = engine_tape(E);
+
+    if (!tp)
+        return UNHOOK_NOMEM;
+    uh_tape_record(tp, fn, ud);
+    return UNHOOK_OK;
+}
+
+int unhook_engine_dry_run(unhook_engine *E, int on)
+{
+    uh_tape *tp = engine_tape(E);
+
+    if (!tp)
+        return UNHOOK_NOMEM;
+    uh_tape_dry(tp, on);
+    return UNHOOK_OK;
+}
+
+static const char *entry_str(lua_State *L, const char *k, size_t *len)
+{
+    const char *v;
+
+    lua_getfield(L, -1, k);
+    v = lua_tolstring(L, -1, len);
+    lua_pop(L, 1);              /* the entry table keeps it alive */
+    return v;
+}
+
+/* The entries unhook.cassette parsed (the list on top of L) into tp. */
+static int tape_fill(lua_State *L, uh_tape *tp)
+{
+    for (lua_Integer i = 1; lua_rawgeti(L, -1, i) == LUA_TTABLE; i++) {
+        uh_tape_entry e = {0};
+        e.method = entry_str(L, "method", NULL);
+        e.url = entry_str(L, "url", NULL);
+        e.req_body = entry_str(L, "request_body", &e.req_body_len);
+        e.head = entry_str(L, "head", NULL);
+        e.body = entry_str(L, "body", &e.body_len);
+        e.err_code = entry_str(L, "err_code", NULL);
+        e.err_msg = entry_str(L, "err_msg", NULL);
+        lua_getfield(L, -1, "status");
+        e.status = (long)lua_tointeger(L, -1);
+        lua_pop(L, 2);
+        if (uh_tape_add(tp, &e) < 0)
+            return -1;
+    }
+    lua_pop(L, 1);
+    return 0;
+}
+
+int unhook_engine_replay(unhook_engine *E, const char *jsonl, size_t len,
+                         const char *name)
+{
+    lua_State *L = E->rt.host;
+    uh_tape *tp = engine_tape(E);
+    int top = lua_gettop(L), rc = UNHOOK_OK;
+
+    if (!tp)
+        return UNHOOK_NOMEM;
+    uh_tape_reset(tp, jsonl != NULL, name);
+    if (!jsonl)
+        return UNHOOK_OK;
+    if (uh_require(L, "unhook.cassette") != LUA_OK) {
+        uh_seterr(&E->diag, "%s", lua_tostring(L, -1));
+        rc = UNHOOK_ERROR;
+    } else {
+        lua_getfield(L, -1, "parse");
+        lua_pushlstring(L, jsonl, len);
+        if (name)
+            lua_pushstring(L, name);
+        else
+            lua_pushnil(L);
+        if (uh_pcall(L, 2, 2) != LUA_OK || lua_isnil(L, -2)) {
+            uh_seterr(&E->diag, "%s", lua_tostring(L, -1));
+            rc = UNHOOK_USAGE;
+        } else {
+            lua_pop(L, 1);
+            rc = tape_fill(L, tp) < 0 ? UNHOOK_NOMEM : UNHOOK_OK;
+        }
+    }
+    lua_settop(L, top);
+    if (rc != UNHOOK_OK)
+        uh_tape_reset(tp, 1, name);     /* still no network: every request misses */
+    return rc;
+}
+
+int unhook_card_call(unhook_engine *E, const char *name, const char *args,
+                     char **result)
+{
+    lua_State *L = E->rt.host;
+    int top = lua_gettop(L), rc = UNHOOK_ERROR;
+
+    *result = NULL;
+    if (uh_require(L, "unhook.cards") != LUA_OK) {
+        uh_seterr(&E->diag, "%s", lua_tostring(L, -1));
+    } else {
+        lua_getfield(L, -1, "call_json");
+        lua_pushstring(L, name ? name : "");
+        lua_pushstring(L, args ? args : "[]");
+        if (uh_pcall(L, 2, 2) != LUA_OK || lua_isnil(L, -2)) {
+            uh_seterr(&E->diag, "%s", lua_tostring(L, -1));
+        } else {
+            *result = uh_strdup(lua_tostring(L, -2));
+            rc = *result ? UNHOOK_OK : UNHOOK_NOMEM;
+        }
+    }
+    lua_settop(L, top);
+    return rc;
+}

@@ -14,18 +14,7 @@
 
 #include "oauth.h"
 #include "url.h"
-
-static int secret_header(const char *line)
-{
-    static const char *const names[] = {"authorization:",
-        "proxy-authorization:", "cookie:", "set-cookie:", NULL};
-    const char *const *n;
-
-    for (n = names; *n; n++)
-        if (strncasecmp(line, *n, strlen(*n)) == 0)
-            return 1;
-    return 0;
-}
+#include "cassette.h"
 
 void uh_http_trace_header(uh_run *r, char dir, const char *line, size_t n)
 {
@@ -36,11 +25,11 @@ void uh_http_trace_header(uh_run *r, char dir, const char *line, size_t n)
     if (!n)
         return;
     colon = memchr(line, ':', n);
-    if (colon && secret_header(line))
-        uh_log(r->diag, UH_SECRETS(r->conn), UNHOOK_LOG_TRACE, "%c %.*s: ***",
-               dir, (int)(colon - line), line);
+    if (colon && uh_credential_header(line, (size_t)(colon - line), dir == '>'))
+        uh_log(r->diag, UH_SECRETS(r->conn), UNHOOK_LOG_TRACE, "%s%c %.*s: ***",
+               r->tag, dir, (int)(colon - line), line);
     else
-        uh_log(r->diag, UH_SECRETS(r->conn), UNHOOK_LOG_TRACE, "%c %.*s", dir,
+        uh_log(r->diag, UH_SECRETS(r->conn), UNHOOK_LOG_TRACE, "%s%c %.*s", r->tag, dir,
                (int)n, line);
 }
 
@@ -241,14 +230,14 @@ static void trace_request(uh_run *r, uh_transfer *t, int basic, size_t bodylen)
 
     if (!r->diag || r->diag->log_level < UNHOOK_LOG_TRACE)
         return;
-    uh_log(r->diag, UH_SECRETS(r->conn), UNHOOK_LOG_TRACE, "> %s %s", t->method, t->url);
+    uh_log(r->diag, UH_SECRETS(r->conn), UNHOOK_LOG_TRACE, "%s> %s %s", r->tag, t->method, t->url);
     for (h = t->hdrs; h; h = h->next)
         if (strcmp(h->data, "Expect:") != 0)
             uh_http_trace_header(r, '>', h->data, strlen(h->data));
     if (basic)
-        uh_log(r->diag, NULL, UNHOOK_LOG_TRACE, "> Authorization: ***");
+        uh_log(r->diag, NULL, UNHOOK_LOG_TRACE, "%s> Authorization: ***", r->tag);
     if (t->req_body)
-        uh_log(r->diag, NULL, UNHOOK_LOG_TRACE, "> (%zu bytes of body)", bodylen);
+        uh_log(r->diag, NULL, UNHOOK_LOG_TRACE, "%s> (%zu bytes of body)", r->tag, bodylen);
 }
 
 int uh_http_start(lua_State *L, uh_run *r, int idx)
@@ -277,7 +266,7 @@ int uh_http_start(lua_State *L, uh_run *r, int idx)
         return -1;
     }
     if (c && c->auth && uh_url_same_origin(url.data, base)) {
-        int k = c->oauth ? uh_oauth_ready(L, r) : 1;
+        int k = c->oauth && !uh_tape_offline(s->tape, method) ? uh_oauth_ready(L, r) : 1;
         if (k <= 0) {           /* waits for a token (0), or failed */
             uh_buf_free(&url);
             free(hosts);
@@ -308,8 +297,21 @@ int uh_http_start(lua_State *L, uh_run *r, int idx)
     add_header(t, "Expect:");
     request_options(L, idx, r, t, &bodylen);
     trace_request(r, t, auth.user != NULL, bodylen);
-    uh_auth_req_free(&auth);
     t->t0 = uh_now();
+    if (uh_tape_active(s->tape)) {
+        char *miss = NULL;
+        int k = uh_tape_start(s->tape, t, bodylen, auth.user != NULL, &miss);
+        uh_auth_req_free(&auth);
+        if (k > 0)
+            return 0;               /* answered: r->answered */
+        if (k < 0) {
+            uh_transfer_free(s, t);
+            uh_push_error(L, "replay_miss", "%s", miss ? miss : "no answer in the cassette");
+            free(miss);
+            return -1;
+        }
+    }
+    uh_auth_req_free(&auth);
     if (curl_multi_add_handle(s->multi, t->easy) != CURLM_OK) {
         uh_transfer_free(s, t);
         uh_push_error(L, "transport", "cannot start the transfer");

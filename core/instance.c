@@ -385,14 +385,73 @@ static unhook_filter narrow(const unhook_filter *f, int with_id)
     return mine;
 }
 
+/* The instances that are on, as disable --all finds them. */
+typedef struct ons {
+    char **ids;
+    int *registered;
+    size_t n, cap;
+    int oom;
+} ons;
+
+static int collect_on(void *ud, const uh_inst *i)
+{
+    ons *o = ud;
+
+    if (i->desired != UH_WANT_ON)
+        return 0;
+    if (o->n == o->cap) {
+        size_t cap = o->cap ? o->cap * 2 : 64;
+        char **ids = realloc(o->ids, cap * sizeof *ids);
+        int *reg = ids ? realloc(o->registered, cap * sizeof *reg) : NULL;
+        if (ids)
+            o->ids = ids;
+        if (!reg) {
+            o->oom = 1;
+            return 1;
+        }
+        o->registered = reg;
+        o->cap = cap;
+    }
+    o->registered[o->n] = i->registration != NULL;
+    if (!(o->ids[o->n++] = uh_strdup(i->id)))
+        o->oom = 1;
+    return o->oom;
+}
+
+/* The "disable" row of history that disable ID writes, for every
+ * instance disable --all is about to turn off (inside its transaction). */
+static int note_disables(uh_store *s, const unhook_filter *f, const char *reason,
+                         double now)
+{
+    ons o = {0};
+    int rc = s->ops->list(s, f, collect_on, &o);
+
+    if (rc == UNHOOK_OK && o.oom)
+        rc = UNHOOK_NOMEM;
+    for (size_t k = 0; k < o.n; k++) {
+        if (rc == UNHOOK_OK && o.ids[k])
+            uh_history_note(s, o.ids[k], "disable", o.registered[k] ? NULL : "done",
+                            o.registered[k] ? (reason ? reason : "disabled")
+                            : "never registered: nothing to deregister", now);
+        free(o.ids[k]);
+    }
+    free(o.ids);
+    free(o.registered);
+    return rc;
+}
+
 /* The state machine's set-based transitions, in one transaction;
- * counts[k] receives how many the k-th changed. */
-static int bulk(unhook_engine *E, uh_store *s, const uh_bulk *b, int n,
-                const unhook_filter *f, long *counts)
+ * counts[k] receives how many the k-th changed.  disabling: write the
+ * "disable" rows of history first, with reason. */
+int uh_bulk_run(unhook_engine *E, uh_store *s, const uh_bulk *b, int n,
+                const unhook_filter *f, long *counts, int disabling,
+                const char *reason)
 {
     double now = uh_wall_now();
     int rc = s->ops->begin(s);
 
+    if (rc == UNHOOK_OK && disabling)
+        rc = note_disables(s, f, reason, now);
     for (int k = 0; k < n && rc == UNHOOK_OK; k++)
         rc = s->ops->bulk(s, &b[k], f, now, &counts[k]);
     if (rc == UNHOOK_OK)
@@ -416,7 +475,8 @@ int unhook_instance_disable_all(unhook_engine *E, const unhook_filter *f,
     if ((rc = writable(E, &s)) != UNHOOK_OK)
         return rc;
     /* one transaction records the intent for every instance */
-    if ((rc = bulk(E, s, b, uh_bulk_disable(reason, b), &mine, counts)) != UNHOOK_OK)
+    if ((rc = uh_bulk_run(E, s, b, uh_bulk_disable(reason, b), &mine, counts, 1,
+                   reason)) != UNHOOK_OK)
         return rc;
     stats->total = counts[0] + counts[1];
     stats->skipped = counts[1];
@@ -435,7 +495,7 @@ int unhook_instance_retry_all(unhook_engine *E, const unhook_filter *f,
     *count = 0;
     if ((rc = uh_engine_store(E, &s)) != UNHOOK_OK)
         return rc;
-    rc = bulk(E, s, b, uh_bulk_requeue(b), &mine, counts);
+    rc = uh_bulk_run(E, s, b, uh_bulk_requeue(b), &mine, counts, 0, NULL);
     if (rc == UNHOOK_OK)
         *count = counts[0] + counts[1] + counts[2];
     return rc;

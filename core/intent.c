@@ -123,7 +123,6 @@ int unhook_instance_request_off_all(unhook_engine *E, const unhook_filter *f,
     unhook_filter mine = {0};
     uh_bulk b[UH_BULK_MAX];
     long counts[UH_BULK_MAX] = {0};
-    double now = uh_wall_now();
     int n = uh_bulk_disable(reason, b), rc;
 
     memset(stats, 0, sizeof *stats);
@@ -133,15 +132,8 @@ int unhook_instance_request_off_all(unhook_engine *E, const unhook_filter *f,
     }
     if ((rc = uh_engine_store(E, &s)) != UNHOOK_OK)
         return rc;
-    rc = s->ops->begin(s);
-    for (int k = 0; k < n && rc == UNHOOK_OK; k++)
-        rc = s->ops->bulk(s, &b[k], &mine, now, &counts[k]);
-    if (rc == UNHOOK_OK)
-        rc = s->ops->commit(s);
-    if (rc != UNHOOK_OK) {
-        s->ops->rollback(s);
-        return uh_store_err(E, rc);
-    }
+    if ((rc = uh_bulk_run(E, s, b, n, &mine, counts, 1, reason)) != UNHOOK_OK)
+        return rc;
     stats->total = counts[0] + counts[1];
     stats->pending = counts[0];
     stats->skipped = counts[1];

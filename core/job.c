@@ -11,40 +11,9 @@
 
 #include "job.h"
 
-static void cinfo_free(cinfo *c)
-{
-    while (c) {
-        cinfo *n = c->next;
-        uh_facts_free(&c->facts);
-        free(c->key);
-        free(c->dir);
-        free(c->error);
-        free(c);
-        c = n;
-    }
-}
-
 cinfo *uh_job_info(work *w, const char *key)
 {
-    cinfo *c;
-
-    for (c = w->infos; c; c = c->next)
-        if (strcmp(c->key, key) == 0)
-            return c;
-    c = calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
-    c->key = uh_strdup(key);
-    c->dir = uh_connector_path(&w->E->rt, key);
-    if (!c->dir)
-        c->error = uh_strdup(w->E->diag.errmsg);
-    else if ((c->error = uh_connector_facts(&w->E->rt, c->dir, &c->facts))) {
-        free(c->dir);
-        c->dir = NULL;
-    }
-    c->next = w->infos;
-    w->infos = c;
-    return c;
+    return uh_pace_for(&w->infos, w->E, key);
 }
 
 /* What tells an edited connection file from the one read (empty: none). */
@@ -122,6 +91,13 @@ static void job_ended(work *w, job *j)
     w->nfinished++;
 }
 
+/* Bulk work counts the outcomes of deregistrations (pace.c's guard). */
+static void guard(work *w, job *j)
+{
+    if (j->kind == UH_JOB_DEREGISTER && !w->only_id)
+        uh_pace_outcome(j->ci, w->E, &j->res);
+}
+
 /* Fill j->res without running anything (the flow could not start). */
 static void job_fail_now(work *w, job *j, unhook_outcome o, const char *code,
                          const char *msg)
@@ -131,6 +107,7 @@ static void job_fail_now(work *w, job *j, unhook_outcome o, const char *code,
     j->res.code = uh_strdup(code);
     j->res.message = uh_strdup(msg);
     j->res.retry_after = -1;
+    guard(w, j);
     job_ended(w, j);
 }
 
@@ -190,6 +167,7 @@ static void job_done(uh_run *r)
         j->res.code = uh_strdup(r->setup_rc == UNHOOK_NOTFOUND ? "notfound"
                                 : r->setup_rc == UNHOOK_USAGE ? "usage" : "invalid");
     uh_run_close(r);
+    guard(w, j);
     j->ci->active--;
     w->active--;
     job_ended(w, j);
@@ -322,7 +300,7 @@ void uh_job_caches_free(work *w)
         free(c->error);
         free(c);
     }
-    cinfo_free(w->infos);
+    uh_pace_free(w->infos);
     w->infos = NULL;
 }
 

@@ -7,25 +7,17 @@
 #define UNHOOK_JOB_H
 
 #include "idset.h"
-#include "lifecycle.h"
+#include "pace.h"
 
 #define BATCH 64                /* outcomes per commit at most */
 
-/* A connector as the work loop schedules it. */
-typedef struct cinfo {
-    char *key;                  /* the connector as an instance names it */
-    char *dir;                  /* resolved folder, NULL if unusable */
-    char *error;
-    uh_facts facts;
-    int active;
-    double next_start;
-    struct cinfo *next;
-} cinfo;
+/* A connector as the work loop schedules it (pace.c). */
+typedef uh_pace cinfo;
 
 typedef struct conncache {
     char *path;
     char stamp[96];             /* the file as it was read: inode, size, mtime */
-    const struct cinfo *ci;     /* the connector it serves (its defaults) */
+    const cinfo *ci;            /* the connector it serves (its defaults) */
     uh_conn conn;
     int rc;
     char *error;
@@ -61,6 +53,7 @@ typedef struct work {
     cinfo *infos;
     conncache *conns;
     job *queue;                 /* claimed, not started */
+    job *held;                  /* claimed for a stopped connector: given back */
     job *finished;              /* run, outcome not yet committed */
     int nfinished, active;
     double last_flush, last_progress, last_renew;

@@ -19,6 +19,7 @@ struct unhook_engine {
     uh_store *store;          /* opened on first use */
     int concurrency;
     char *conn_override;      /* connection file for every instance */
+    int expect_gone;          /* no stop after GONE_GUARD gone outcomes */
     unsigned long long rng;   /* backoff jitter */
     char owner[96];           /* "host:pid:nonce": who holds this engine's claims */
     double last_reap;         /* when dead local claim owners were looked for */
@@ -73,6 +74,13 @@ uh_verdict uh_transition(uh_inst *i, uh_trans *t);
 #define UH_BULK_MAX 3
 int uh_bulk_disable(const char *reason, uh_bulk out[UH_BULK_MAX]);
 int uh_bulk_requeue(uh_bulk out[UH_BULK_MAX]);
+/* The transitions b[0..n) over the instances f matches, in one transaction
+ * of s; counts[k] receives how many the k-th changed.  disabling: the
+ * "disable" row of history of every instance turned off is written first,
+ * with reason (instance.c).  UNHOOK_OK or the store's error, set on E. */
+int uh_bulk_run(unhook_engine *E, uh_store *s, const uh_bulk *b, int n,
+                const unhook_filter *f, long *counts, int disabling,
+                const char *reason);
 
 /*
  * An attempt the rules settle without running a flow, because the

@@ -9,7 +9,9 @@
 #include <lauxlib.h>
 
 #include "json.h"
-#include "lifecycle.h"
+#include <unistd.h>
+
+#include "same.h"
 
 
 static char *rec_field(lua_State *L, const char *k)
@@ -31,6 +33,39 @@ static int field_enum(lua_State *L, const char *k, int (*parse)(const char *))
     v = parse(lua_tostring(L, -1));
     lua_pop(L, 1);
     return v < 0 ? 0 : v;
+}
+
+/*
+ * Relative paths of a line made absolute, as enable stores them, so that
+ * a later command run from another folder finds them: the connector
+ * folder must exist (UNHOOK_USAGE naming the instance), a connection file
+ * is taken against the working folder.
+ */
+static int absolute_paths(unhook_engine *E, uh_store *s, uh_inst *i)
+{
+    char *abs, cwd[4096];
+
+    if (i->connector && strchr(i->connector, '/') && i->connector[0] != '/') {
+        if (!(abs = uh_connector_key(E, i->connector))) {
+            snprintf(s->errmsg, sizeof s->errmsg, "instance '%s': %s; nothing "
+                     "was imported", i->id, E->diag.errmsg);
+            return UNHOOK_USAGE;
+        }
+        free(i->connector);
+        i->connector = abs;
+    }
+    if (i->connection && i->connection[0] != '/' && getcwd(cwd, sizeof cwd)) {
+        uh_buf b = {0};
+        const char *rel = i->connection;
+        while (rel[0] == '.' && rel[1] == '/')
+            rel += 2;
+        uh_buf_printf(&b, "%s/%s", cwd, rel);
+        if (b.oom)
+            return UNHOOK_NOMEM;
+        free(i->connection);
+        i->connection = uh_buf_take(&b);
+    }
+    return UNHOOK_OK;
 }
 
 int unhook_import(unhook_engine *E, const char *jsonl, size_t len, long *count)
@@ -95,7 +130,8 @@ int unhook_import_with(unhook_engine *E, const char *jsonl, size_t len,
         i.created_at = i.updated_at = now;
         if (i.state == UH_DEREGISTERING)
             i.next_attempt_at = now;
-        {
+        rc = absolute_paths(E, s, &i);
+        if (rc == UNHOOK_OK) {
             uh_inst old;
             rc = s->ops->get(s, i.id, &old);
             if (rc == UNHOOK_OK && (flags & UNHOOK_IMPORT_REPLACE)) {

@@ -12,6 +12,7 @@
 
 #include "oauth.h"
 #include "url.h"
+#include "cassette.h"
 
 int uh_http_redirect(uh_sched *s, uh_transfer *t, CURLcode rc)
 {
@@ -38,7 +39,7 @@ int uh_http_redirect(uh_sched *s, uh_transfer *t, CURLcode rc)
     if (!next)
         return 0;
     t->redirects++;
-    uh_log(r->diag, UH_SECRETS(r->conn), UNHOOK_LOG_TRACE, "< %ld: redirected to %s", status, next);
+    uh_log(r->diag, UH_SECRETS(r->conn), UNHOOK_LOG_TRACE, "%s< %ld: redirected to %s", r->tag, status, next);
     curl_multi_remove_handle(s->multi, t->easy);
     free(t->url);
     t->url = next;
@@ -179,18 +180,23 @@ int uh_http_push_result(lua_State *L, uh_transfer *t, CURLcode rc)
         uh_buf_printf(&m, "%s %s: %s", t->method, t->url,
                       t->too_large ? "response body larger than the limit"
                       : t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
-        uh_log(r->diag, UH_SECRETS(r->conn), UNHOOK_LOG_TRACE, "< %s (%.1f ms)",
-               m.data ? m.data : code, ms);
+        uh_log(r->diag, UH_SECRETS(r->conn), UNHOOK_LOG_TRACE, "%s< %s (%.1f ms)",
+               r->tag, m.data ? m.data : code, ms);
+        uh_tape_done(t, 0, code, t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc));
         uh_push_error(L, code, "%s", m.data ? m.data : code);
         uh_buf_free(&m);
         return 2;
     }
-    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (t->replayed)
+        status = t->replay_status;
+    else
+        curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
     r->last_status = (int)status;
     /* a provider that echoes the credentials hands them to no flow */
     uh_mask_buf(UH_SECRETS(r->conn), &t->body);
     uh_mask_buf(UH_SECRETS(r->conn), &t->head);
-    uh_log(r->diag, UH_SECRETS(r->conn), UNHOOK_LOG_TRACE, "< %ld (%.1f ms)", status, ms);
+    uh_log(r->diag, UH_SECRETS(r->conn), UNHOOK_LOG_TRACE, "%s< %ld (%.1f ms)", r->tag, status, ms);
+    uh_tape_done(t, status, NULL, NULL);
 
     lua_createtable(L, 0, 8);
     lua_pushinteger(L, status);

@@ -135,7 +135,7 @@ static void push_conn_public(lua_State *L, const uh_conn *c)
     }
     lua_pushstring(L, uh_conn_auth_name(c));
     lua_setfield(L, -2, "auth");
-    if (c->username) {
+    if (c->username && c->secret && *c->secret) {  /* else it is the key */
         lua_pushstring(L, c->username);
         lua_setfield(L, -2, "username");
     }
@@ -285,6 +285,8 @@ int uh_run_start(uh_rt *rt, uh_run *r, const char *dir, const char *kind,
     r->start_dir = dir;
     r->start_kind = kind;
     r->start_req = req;
+    if (req->instance_id)       /* concurrent traces tell their runs apart */
+        snprintf(r->tag, sizeof r->tag, "%s ", req->instance_id);
     lua_pushcfunction(r->L, start_protected);
     lua_pushlightuserdata(r->L, r);
     if (lua_pcall(r->L, 1, 0, 0) != LUA_OK) {

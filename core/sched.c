@@ -10,6 +10,7 @@
 
 #include "oauth.h"
 #include "sched.h"
+#include "cassette.h"
 
 uh_sched *uh_sched_new(void)
 {
@@ -38,6 +39,7 @@ void uh_sched_free(uh_sched *s)
     for (int i = 0; i < s->npool; i++)
         curl_easy_cleanup(s->pool[i]);
     free(s->pool);
+    uh_tape_free(s->tape);
     curl_multi_cleanup(s->multi);
     if (s->share)
         curl_share_cleanup(s->share);
@@ -71,6 +73,13 @@ static void step(uh_run *r)
     if (st == LUA_YIELD && (r->xfer || r->token_wait == 1)) {
         lua_pop(r->co, nres);
         r->state = UH_RUN_WAITING;
+        return;
+    }
+    if (st == LUA_YIELD && r->answered) {
+        /* answered by the cassette: resumed at the next step */
+        lua_pop(r->co, nres);
+        r->state = UH_RUN_READY;
+        r->ready_since = uh_now();
         return;
     }
     if (st == LUA_YIELD && r->preempted) {

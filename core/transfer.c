@@ -92,6 +92,7 @@ void uh_transfer_free(uh_sched *s, uh_transfer *t)
     free(t->auth_line);
     free(t->url);
     free(t->req_body);
+    free(t->taped);
     uh_buf_free(&t->body);
     uh_buf_free(&t->head);
     free(t);

@@ -91,6 +91,8 @@ typedef struct unhook_config {
     int concurrency;          /* flows in flight at once, 0 = default (16) */
     const char *connection;   /* connection file used instead of each
                                  instance's own, or NULL */
+    int expect_gone;          /* bulk work: do not stop a connector whose
+                                 first 20 deregistrations were all gone */
 } unhook_config;
 
 typedef struct unhook_engine unhook_engine;
@@ -401,6 +403,48 @@ UNHOOK_API int unhook_import(unhook_engine *engine, const char *jsonl, size_t le
 /* Export every instance as JSON Lines, one line per call of fn. */
 typedef int (*unhook_line_fn)(void *userdata, const char *line, size_t len);
 UNHOOK_API int unhook_export(unhook_engine *engine, unhook_line_fn fn, void *userdata);
+
+/*
+ * Call the built-in card name ("text.concatenate", as ctx.cards names it) with
+ * the arguments of the JSON array args_json, outside any run: for specs of
+ * code that uses cards.  *result_json receives its outputs as a JSON array
+ * (release it with unhook_free()).  UNHOOK_ERROR, with the card's message
+ * in unhook_errmsg(), when the card fails or does not exist; cards that
+ * need a run (http.*, flow.*) fail so.
+ */
+UNHOOK_API int unhook_card_call(unhook_engine *engine, const char *name,
+                                const char *args_json, char **result_json);
+
+/* ---- cassettes and dry runs --------------------------------------------- */
+
+/*
+ * Record: every HTTP exchange of the engine's runs, once it is over, is
+ * handed to fn as one JSON line (keys body, dry_run, error, headers,
+ * method, request_body, request_headers, status, url), every secret of
+ * the connection in use replaced by "***".  fn NULL stops recording.
+ */
+UNHOOK_API int unhook_engine_record(unhook_engine *engine, unhook_line_fn fn,
+                                    void *userdata);
+
+/*
+ * Replay: from now on no request of the engine's runs goes to the
+ * network; each is answered from the cassette jsonl (lines as recorded;
+ * status, headers and body or json, or error), matched by method, URL
+ * and, where the line has one, request_body; repeats are answered in
+ * order.  A request with no answer fails its flow with code
+ * "replay_miss" naming it.  name (may be NULL) is the cassette's name in
+ * messages.  jsonl NULL stops replaying.  UNHOOK_USAGE, with the line's
+ * problem in unhook_errmsg(), when the text is not a cassette.
+ */
+UNHOOK_API int unhook_engine_replay(unhook_engine *engine, const char *jsonl,
+                                    size_t len, const char *name);
+
+/*
+ * Dry run (on non-zero): GET and HEAD requests are sent; every other
+ * request is logged at UNHOOK_LOG_INFO ("dry run: DELETE URL not sent")
+ * and answered with a synthetic 204, recorded with "dry_run": true.
+ */
+UNHOOK_API int unhook_engine_dry_run(unhook_engine *engine, int on);
 
 /* ---- instance management ----------------------------------------------- */
 

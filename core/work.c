@@ -93,26 +93,29 @@ static int claim_more(work *w, int max)
 
 /* Start queued jobs as far as the engine's and connectors' caps allow;
  * *wake receives when a rate-limited one may start. */
+/* A job of a stopped connector: kept claimed, unstarted, until the end. */
+static void hold(work *w, job *j)
+{
+    j->next = w->held;
+    w->held = j;
+    if (w->stats)
+        w->stats->pending += uh_idset_add(&w->pending, j->inst.id);
+}
+
 static void start_queued(work *w, double *wake)
 {
     job **pp = &w->queue, *j;
     double now = uh_now();
 
     while ((j = *pp) && w->active < w->E->concurrency) {
-        cinfo *c = j->ci;
-        if (c && c->dir && c->facts.concurrency > 0 && c->active >= c->facts.concurrency) {
-            pp = &j->next;
+        if (j->ci && j->ci->stopped) {
+            *pp = j->next;
+            hold(w, j);
             continue;
         }
-        if (c && c->dir && c->facts.per_second > 0) {
-            if (now < c->next_start) {
-                if (*wake == 0 || c->next_start < *wake)
-                    *wake = c->next_start;
-                pp = &j->next;
-                continue;
-            }
-            c->next_start = (c->next_start > now ? c->next_start : now) +
-                            1.0 / c->facts.per_second;
+        if (!uh_pace_may_start(j->ci, now, wake)) {
+            pp = &j->next;
+            continue;
         }
         *pp = j->next;
         j->next = NULL;
@@ -205,6 +208,12 @@ static void pause_for_work(work *w, double wake)
 /* Out of time: give back what was claimed but not started. */
 static void give_back(work *w)
 {
+    while (w->held) {
+        job *j = w->held;
+        w->held = j->next;
+        w->s->ops->unclaim(w->s, j->inst.id);
+        uh_job_free(j);
+    }
     while (w->queue) {
         job *j = w->queue;
         w->queue = j->next;

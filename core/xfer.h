@@ -31,6 +31,7 @@ enum { UH_RUN_READY, UH_RUN_WAITING, UH_RUN_DONE };
 typedef struct uh_transfer uh_transfer;
 typedef struct uh_sched uh_sched;
 typedef struct uh_run uh_run;
+typedef struct uh_tape uh_tape;  /* cassette.h */
 
 /* One flow run, as the scheduler drives it. */
 struct uh_run {
@@ -79,6 +80,7 @@ struct uh_run {
     const char *start_dir;    /* what uh_run_start was asked (run.c) */
     const char *start_kind;
     const unhook_flow_request *start_req;
+    char tag[80];             /* "ID " before its trace lines, or "" */
     uh_run *next;             /* scheduler's list */
 };
 
@@ -105,6 +107,9 @@ struct uh_transfer {
     int redirects;
     int forbidden;            /* a redirect to a host not allowed */
     char errbuf[CURL_ERROR_SIZE];
+    int replayed;             /* answered by the cassette, never sent */
+    long replay_status;
+    char *taped;              /* the request as the cassette records it */
     struct uh_oauth *oauth;   /* a token request of this connection (no
                                  run), or NULL */
 };
@@ -115,6 +120,7 @@ struct uh_sched {
     uh_run *runs;             /* not yet finished */
     CURL **pool;              /* idle easy handles, reused */
     int npool, cappool;
+    uh_tape *tape;            /* record, replay, dry run; or NULL */
 };
 
 /* ---- transfers (transfer.c) ------------------------------------------ */

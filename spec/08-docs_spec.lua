@@ -146,3 +146,61 @@ describe("scripts/README.md", function()
     end)
   end
 end)
+
+-- The busted spec of "Testing flows with busted": the ```lua block after
+-- `<!-- spec -->` runs as a spec of its own, with the files of the
+-- `<!-- spec-file: PATH -->` blocks written to a temporary folder (a
+-- relative connector in the spec is taken from there).  It must need no
+-- server: the provider is not touched.
+local function spec_blocks(text)
+  local lines, files, spec = {}, {}, nil
+  for l in (text .. "\n"):gmatch("(.-)\r?\n") do lines[#lines + 1] = l end
+  for i, l in ipairs(lines) do
+    local marker = l:match("^<!%-%-%s*(.-)%s*%-%->%s*$")
+    local path = marker and marker:match("^spec%-file:%s*(%S+)$")
+    if marker == "spec" or path then
+      assert(lines[i + 1] == "```lua", string.format("%s:%d: '%s' must be followed by a ```lua block", README, i, marker))
+      local code, j = {}, i + 2
+      while lines[j] ~= "```" do
+        assert(lines[j], string.format("%s:%d: the block never ends", README, i + 1))
+        code[#code + 1] = lines[j]
+        j = j + 1
+      end
+      if path then files[path] = table.concat(code, "\n")
+      else spec = { line = i + 2, code = table.concat(code, "\n") } end
+    end
+  end
+  return files, spec
+end
+
+local spec_files, spec = spec_blocks(H.read_file(README))
+assert(spec, README .. " has no <!-- spec --> block")
+local spec_dir       -- written in setup: the other describe's teardown cleans up
+local proxy = setmetatable({}, { __index = unhook })
+for _, fn in ipairs({ "run", "register" }) do
+  proxy[fn] = function(t)
+    local c = {}
+    for k, v in pairs(t) do c[k] = v end
+    if type(c.connector) == "string" and c.connector:sub(1, 1) ~= "/" then
+      c.connector = spec_dir .. "/" .. c.connector
+    end
+    return unhook[fn](c)
+  end
+end
+local env = setmetatable({
+  require = function(n) if n == "unhook" then return proxy end return require(n) end,
+}, { __index = _ENV })
+local chunk = assert(load(string.rep("\n", spec.line - 1) .. spec.code, "@" .. README, "t", env))
+describe("scripts/README.md spec at line " .. spec.line, function()
+  local before
+  setup(function()
+    spec_dir = H.connector(spec_files)
+    assert(unhook.check(spec_dir .. "/acme"))
+    before = #H.requests()
+  end)
+  teardown(function()
+    assert.equal(before, #H.requests(), "the README's spec reached the provider")
+    H.cleanup()
+  end)
+  chunk()
+end)

@@ -112,6 +112,13 @@ run_gh() {
     "$UNHOOK" "$@" run github push --option owner=o --option repo=r \
         --registration "{\"id\":$id}" --connection "$conn" >"$out" 2>&1
     RC=$?
+    unwarn "$out"
+}
+
+# unwarn FILE: drop the warning that the connection's auth type is not the
+# manifest's (these cases use every type with one connector on purpose)
+unwarn() {
+    sed -i '/the connector expects [a-z_]* credentials but the connection gives/d' "$1"
 }
 
 # ---- 1. local HTTPS with a throwaway CA -----------------------------------
@@ -608,6 +615,7 @@ redirect_to() {
     ctl "$R" POST /_control/script "{\"method\": \"DELETE\", \"path\": \"/hook/1\", \"responses\": [{\"status\": 307, \"headers\": {\"Location\": \"$1\"}}]}" >/dev/null
     "$UNHOOK" run "$T/listed" hook --option id=1 --connection "$T/r-$2.json" >"$T/listed-$2.out" 2>&1
     RC=$?
+    unwarn "$T/listed-$2.out"
 }
 for a in bearer basic header query; do
     redirect_to "http://localhost:$RPORT/listed/1" $a

@@ -36,5 +36,10 @@ int cmd_forget(cli *c, int argc, char **argv);
 int cmd_migrate(cli *c, int argc, char **argv);
 int cmd_connection(cli *c, int argc, char **argv);
 int cmd_serve(cli *c, int argc, char **argv);
+int cmd_new(cli *c, int argc, char **argv);
+
+/* disable --dry-run of one id, or of every instance that is on and
+ * matches f (cmd_dry.c): the exit status. */
+int dry_disable(cli *c, const unhook_filter *f, const char *id, const char *reason);
 
 #endif

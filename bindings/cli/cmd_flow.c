@@ -20,18 +20,26 @@ static const char usage_run[] =
     "usage: unhook run CONNECTOR EVENT [--option K=V]... [--input K=V]...\n"
     "                  [--registration JSON|@FILE] [--connection FILE]\n"
     "                  [--reason R] [--instance ID]\n"
+    "                  [--record FILE] [--replay FILE] [--dry-run]\n"
     "\n"
     "Runs the event's deregistration flow once, without the store (the\n"
     "\"test\" button of a connector builder).  Registration data given as JSON\n"
     "is decoded for the flow; anything else is passed as a string.\n"
+    "--record FILE writes every HTTP exchange to FILE as JSON Lines, secrets\n"
+    "masked; --replay FILE answers requests from such a file, never the\n"
+    "network (a request it does not hold fails with replay_miss).  --dry-run\n"
+    "sends GET and HEAD requests only; every other one is logged and answered\n"
+    "with a synthetic 204.\n"
     "Exit 0 when deregistered or already gone, 1 when the flow failed.\n";
 
 static const char usage_register[] =
     "usage: unhook register CONNECTOR EVENT [--option K=V]... [--input K=V]...\n"
     "                       [--connection FILE] [--instance ID]\n"
+    "                       [--record FILE] [--replay FILE]\n"
     "\n"
     "Runs the event's registration flow once, without the store, and prints\n"
-    "the registration data as JSON on standard output.\n";
+    "the registration data as JSON on standard output.  --record and\n"
+    "--replay as for 'unhook run'.\n";
 
 int cmd_check(cli *c, int argc, char **argv)
 {
@@ -56,7 +64,7 @@ int cmd_check(cli *c, int argc, char **argv)
 }
 
 /* Print what one run or registration did; its exit status. */
-static int flow_outcome(const unhook_flow_result *res, int reg)
+static int flow_outcome(const unhook_flow_result *res, int reg, int dry)
 {
     const char *code = res->code ? res->code : "error";
     const char *msg = res->message ? res->message : "";
@@ -66,7 +74,8 @@ static int flow_outcome(const unhook_flow_result *res, int reg)
         if (reg)
             printf("%s\n", res->registration ? res->registration : "null");
         else
-            printf("deregistered\n");
+            printf("deregistered%s\n", dry ? " (dry run: nothing but GET and "
+                   "HEAD was sent)" : "");
         return EXIT_DONE;
     case UNHOOK_OUTCOME_GONE:
         printf("already gone: %s\n", msg);
@@ -111,9 +120,11 @@ static int cmd_flow(cli *c, int argc, char **argv, int reg)
         {"--input", OPT_PAIR, &inputs, "NAME=VALUE"},
         {"--connection", OPT_STR, &req.connection, NULL},
         {"--instance", OPT_STR, &req.instance_id, NULL},
+        OPTS_TAPE(c),
         /* register ends its options here */
         {reg ? NULL : "--registration", OPT_STR, &req.registration, "JSON or @FILE"},
         {"--reason", OPT_STR, &req.reason, NULL},
+        {"--dry-run", OPT_FLAG, &c->dry_run, NULL},
         OPT_END
     };
     char *regfile = NULL, *dir = NULL, *ojson = NULL, *ijson = NULL;
@@ -131,7 +142,7 @@ static int cmd_flow(cli *c, int argc, char **argv, int reg)
         req.inputs_json = ijson = pairs_json(&inputs);
         rc = reg ? unhook_flow_register(c->E, &req, &res)
                  : unhook_flow_deregister(c->E, &req, &res);
-        st = rc != UNHOOK_OK ? api_error(c, rc) : flow_outcome(&res, reg);
+        st = rc != UNHOOK_OK ? api_error(c, rc) : flow_outcome(&res, reg, c->dry_run);
     }
     unhook_flow_result_free(&res);
     pairs_free(&opts);

@@ -138,6 +138,7 @@ int cmd_list(cli *c, int argc, char **argv)
     unhook_filter f = {0};
     rows r;
     size_t k;
+    char *key;
     const opt table[] = {
         {"--state", OPT_STR, &f.state, NULL},
         {"--connector", OPT_STR, &f.connector, NULL},
@@ -158,8 +159,10 @@ int cmd_list(cli *c, int argc, char **argv)
     r.t.ncol = 8;
     for (k = 0; k < 8; k++)
         grid_add(&r.t, header[k], 0);
-    return rows_end(c, &r, unhook_instance_list(c->E, &f, list_row, &r),
-                    "no instances");
+    key = filter_connector(c, &f);
+    st = rows_end(c, &r, unhook_instance_list(c->E, &f, list_row, &r), "no instances");
+    free(key);
+    return st;
 }
 
 int cmd_history(cli *c, int argc, char **argv)

@@ -31,14 +31,22 @@ static const char usage_disable[] =
     "usage: unhook disable ID [--reason R] [--connection FILE] [--no-wait]\n"
     "       unhook disable --all [--connector C] [--event E] [--concurrency N]\n"
     "                      [--reason R] [--connection FILE] [--no-wait]\n"
+    "                      [--expect-gone]\n"
+    "       (both also take --record FILE, --replay FILE, as 'unhook run',\n"
+    "       and --dry-run)\n"
     "\n"
     "Records desired off (before any request), then runs one deregistration\n"
     "attempt now.  --all does so for every instance that is on and matches\n"
     "--connector and --event, N at a time (default 16), with progress on\n"
     "standard error and a summary on standard output.  --connection FILE is\n"
-    "used instead of each instance's own connection.  --no-wait records the\n"
-    "intent only and returns at once ('queued'): 'unhook serve' (or resume)\n"
-    "does the rest.\n"
+    "used instead of each instance's own connection.  404 and 410 answer a\n"
+    "DELETE as \"already gone\"; when the first 20 outcomes of one connector\n"
+    "are all already gone, --all stops that connector and leaves the rest\n"
+    "pending (check its base_url), unless --expect-gone.  --dry-run stores\n"
+    "nothing and sends only GET and HEAD requests: every other request is\n"
+    "logged and answered with a synthetic 204; it prints what would happen.\n"
+    "--no-wait records the intent only and returns at once ('queued'):\n"
+    "'unhook serve' (or resume) does the rest.\n"
     "Exit 0 when deregistered, already gone or nothing to do; 1 when a flow\n"
     "failed (the registration data is kept: see 'unhook retry'); 75 when work\n"
     "is left pending for retry ('unhook resume'); 2 for an unknown ID.\n";
@@ -46,7 +54,7 @@ static const char usage_disable[] =
 static const char usage_retry[] =
     "usage: unhook retry ID [--connection FILE]\n"
     "       unhook retry --failed [--connector C] [--event E] [--concurrency N]\n"
-    "                    [--connection FILE]\n"
+    "                    [--connection FILE] [--expect-gone]\n"
     "\n"
     "Re-queues a dead-lettered (failed) instance with its attempts reset and\n"
     "runs it now.  --failed re-queues every failed instance that matches, then\n"
@@ -55,6 +63,7 @@ static const char usage_retry[] =
 
 static const char usage_resume[] =
     "usage: unhook resume [--wait] [--concurrency N] [--connection FILE]\n"
+    "                     [--expect-gone] [--record FILE] [--replay FILE]\n"
     "\n"
     "Runs every due attempt: instances a crash left registering or\n"
     "deregistering, and retries whose time has come.  With --wait, also waits\n"
@@ -270,9 +279,10 @@ static int converge_misuse(const cli *c, const unhook_filter *f, int bulk,
         snprintf(msg, sizeof msg, "%s: give an ID or %s, not both", cmd, flag);
     else if (!bulk && !id)
         snprintf(msg, sizeof msg, "%s: missing ID (or %s)", cmd, flag);
-    else if (!bulk && (f->connector || f->event || c->cfg.concurrency))
-        snprintf(msg, sizeof msg, "%s: --connector, --event and --concurrency "
-                 "need %s", cmd, flag);
+    else if (!bulk && (f->connector || f->event || c->cfg.concurrency ||
+                       c->cfg.expect_gone))
+        snprintf(msg, sizeof msg, "%s: --connector, --event, --concurrency and "
+                 "--expect-gone need %s", cmd, flag);
     return msg[0] ? bad_usage(msg, NULL, retry ? usage_retry : usage_disable) : GO_ON;
 }
 
@@ -284,6 +294,7 @@ static int cmd_converge(cli *c, int argc, char **argv, int retry)
 {
     static const char *const names[] = {"ID", NULL};
     const char *pos[1] = {NULL}, *reason = NULL;
+    char *key;
     unhook_filter f = {0};
     unhook_flow_result res = {0};
     int bulk = 0, no_wait = 0, rc;
@@ -293,7 +304,11 @@ static int cmd_converge(cli *c, int argc, char **argv, int retry)
         {"--event", OPT_STR, &f.event, NULL},
         {"--concurrency", OPT_COUNT, &c->cfg.concurrency, "N"},
         {"--connection", OPT_STR, &c->cfg.connection, NULL},
+        {"--expect-gone", OPT_FLAG, &c->cfg.expect_gone, NULL},
         /* retry ends its options here */
+        {retry ? NULL : "--record", OPT_STR, &c->record, "FILE"},
+        {"--replay", OPT_STR, &c->replay, "FILE"},
+        {"--dry-run", OPT_FLAG, &c->dry_run, NULL},
         {retry ? NULL : "--reason", OPT_STR, &reason, NULL},
         {"--no-wait", OPT_FLAG, &no_wait, NULL},
         OPT_END
@@ -307,14 +322,20 @@ static int cmd_converge(cli *c, int argc, char **argv, int retry)
         st = open_engine(c);
     if (st != GO_ON)
         return st;
-    if (no_wait)
-        return queue_off(c, &f, bulk, pos[0], reason);
-    if (bulk)
-        return converge_all(c, &f, reason, retry);
-    rc = retry ? unhook_instance_retry(c->E, pos[0], &res)
-               : unhook_instance_disable(c->E, pos[0], reason, &res);
-    st = report_one(c, pos[0], rc, &res);
-    unhook_flow_result_free(&res);
+    key = filter_connector(c, &f);
+    if (c->dry_run) {
+        st = dry_disable(c, &f, bulk ? NULL : pos[0], reason);
+    } else if (no_wait) {
+        st = queue_off(c, &f, bulk, pos[0], reason);
+    } else if (bulk) {
+        st = converge_all(c, &f, reason, retry);
+    } else {
+        rc = retry ? unhook_instance_retry(c->E, pos[0], &res)
+                   : unhook_instance_disable(c->E, pos[0], reason, &res);
+        st = report_one(c, pos[0], rc, &res);
+        unhook_flow_result_free(&res);
+    }
+    free(key);
     return st;
 }
 
@@ -336,8 +357,10 @@ int cmd_resume(cli *c, int argc, char **argv)
     int wait = 0, rc;
     const opt table[] = {
         {"--wait", OPT_FLAG, &wait, NULL},
+        {"--expect-gone", OPT_FLAG, &c->cfg.expect_gone, NULL},
         {"--concurrency", OPT_COUNT, &c->cfg.concurrency, "N"},
         {"--connection", OPT_STR, &c->cfg.connection, NULL},
+        OPTS_TAPE(c),
         OPT_END
     };
     int st = start(c, argc, argv, usage_resume, table, NULL, names, 0);

@@ -53,7 +53,7 @@ int cmd_import(cli *c, int argc, char **argv)
         fprintf(stderr, "%s: %s\n", prog, unhook_errmsg(c->E));
         return rc == UNHOOK_STORE ? EXIT_STORE : EXIT_USAGE;
     }
-    printf("imported %ld instances\n", count);
+    printf("imported %ld instance%s\n", count, count == 1 ? "" : "s");
     return EXIT_DONE;
 }
 

@@ -33,6 +33,7 @@ static const char usage_main[] =
     "  migrate --to LOCATION      copy the store into another (SQLite, PostgreSQL)\n"
     "  connection check FILE      test a connection file (oauth2: get a token now)\n"
     "  serve [--listen ADDR:PORT] the always-on worker, HTTP API, metrics, status page\n"
+    "  new NAME [--auth TYPE]     write a connector skeleton with a spec\n"
     "\n"
     "options:\n"
     "  --db PATH|URL      the store: a SQLite file or a postgresql:// URL\n"
@@ -61,6 +62,7 @@ static const struct command {
     {"migrate", cmd_migrate},
     {"connection", cmd_connection},
     {"serve", cmd_serve},
+    {"new", cmd_new},
 };
 
 /* --memory-mb N or --timeout-ms N at argv[*i]: GO_ON or the status. */
@@ -135,6 +137,7 @@ int main(int argc, char **argv)
             status = commands[k].fn(&c, argc - i, argv + i);
     if (status == GO_ON)
         status = bad_usage("unknown command", argv[i], usage_main);
-    unhook_engine_close(c.E);
+    if (close_session(&c) != 0 && status == EXIT_DONE)
+        status = EXIT_USAGE;    /* the flow ran, but the cassette is not whole */
     return status;
 }

@@ -81,6 +81,70 @@ static char *search_path(const char *flag)
     return out;
 }
 
+static int record_line(void *ud, const char *line, size_t len)
+{
+    cli *c = ud;
+    FILE *f = c->record_file;
+
+    fwrite(line, 1, len, f);
+    fputc('\n', f);
+    /* flushed: what was exchanged survives a crash; the first failure
+     * (a full disk) is kept for close_session to report */
+    if ((fflush(f) != 0 || ferror(f)) && !c->record_errno)
+        c->record_errno = errno ? errno : EIO;
+    return 0;
+}
+
+/* --record, --replay and --dry-run on the open engine: GO_ON or the status. */
+static int open_tape(cli *c)
+{
+    char *text;
+    size_t len;
+    int rc;
+
+    if (c->replay) {
+        /* a cap, so that /dev/zero or a runaway file fails instead of
+         * eating memory; a recorded body is at most 8 MiB */
+        if (!(text = read_upto(c->replay, (size_t)256 << 20, &len))) {
+            fprintf(stderr, "%s: %s: cannot read the cassette: %s\n", prog,
+                    c->replay, strerror(errno));
+            return EXIT_USAGE;
+        }
+        rc = unhook_engine_replay(c->E, text, len, c->replay);
+        free(text);
+        if (rc != UNHOOK_OK)
+            return api_error(c, rc);
+    }
+    if (c->record) {
+        if (!(c->record_file = fopen(c->record, "w"))) {
+            fprintf(stderr, "%s: %s: cannot write the cassette: %s\n", prog,
+                    c->record, strerror(errno));
+            return EXIT_USAGE;
+        }
+        unhook_engine_record(c->E, record_line, c);
+    }
+    if (c->dry_run)
+        unhook_engine_dry_run(c->E, 1);
+    return GO_ON;
+}
+
+int close_session(cli *c)
+{
+    int bad = 0;
+
+    unhook_engine_close(c->E);
+    c->E = NULL;
+    if (c->record_file) {
+        if (fclose(c->record_file) != 0 && !c->record_errno)
+            c->record_errno = errno ? errno : EIO;
+        if ((bad = c->record_errno != 0))
+            fprintf(stderr, "%s: %s: cannot write the cassette: %s\n", prog,
+                    c->record, strerror(c->record_errno));
+    }
+    c->record_file = NULL;
+    return bad ? -1 : 0;
+}
+
 int open_engine(cli *c)
 {
     unhook_config cfg = c->cfg;
@@ -94,7 +158,7 @@ int open_engine(cli *c)
         fprintf(stderr, "%s: %s\n", prog, unhook_strerror(rc));
         return EXIT_FAILED;
     }
-    return GO_ON;
+    return open_tape(c);
 }
 
 char *connector_dir(cli *c, const char *connector)
@@ -104,6 +168,23 @@ char *connector_dir(cli *c, const char *connector)
     if (!dir)
         fprintf(stderr, "%s: %s\n", prog, unhook_errmsg(c->E));
     return dir;
+}
+
+char *filter_connector(cli *c, unhook_filter *f)
+{
+    char *dir, *abs;
+
+    /* a folder is stored as its absolute path (a name as it is): ./acme
+     * must match what enable ./acme stored */
+    if (!f->connector || !strchr(f->connector, '/'))
+        return NULL;
+    if (!(dir = unhook_connector_path(c->E, f->connector)))
+        return NULL;
+    abs = realpath(dir, NULL);
+    free(dir);
+    if (abs)
+        f->connector = abs;
+    return abs;
 }
 
 char *read_all(const char *path, size_t *lenp)

@@ -6,6 +6,7 @@
 #define UNHOOK_CLI_SESSION_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "unhook.h"
 #include "args.h"
@@ -14,7 +15,25 @@ typedef struct cli {
     unhook_config cfg;          /* filled by the global and command options */
     unhook_engine *E;           /* opened once the command's options are in */
     int json;
+    const char *record;         /* --record FILE */
+    const char *replay;         /* --replay FILE */
+    int dry_run;                /* --dry-run */
+    FILE *record_file;
+    int record_errno;           /* the first failure to write it */
 } cli;
+
+/* The options --record FILE and --replay FILE, for a command's table. */
+#define OPTS_TAPE(c) \
+    {"--record", OPT_STR, &(c)->record, "FILE"}, \
+    {"--replay", OPT_STR, &(c)->replay, "FILE"}
+
+/* A --connector filter that is a folder (holds '/') as instances store it,
+ * its absolute path, put in f; the string to free() after, or NULL. */
+char *filter_connector(cli *c, unhook_filter *f);
+
+/* Close the engine and the record file: 0, or -1 (said on stderr) when
+ * the cassette could not be written in full. */
+int close_session(cli *c);
 
 /* Open the engine with the search path: GO_ON or the exit status. */
 int open_engine(cli *c);

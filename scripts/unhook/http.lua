@@ -53,7 +53,7 @@ local function clean(s)
 end
 
 local FIELDS = { method = true, url = true, path = true, query = true, headers = true,
-                 body = true, json = true, timeout = true, ok = true }
+                 body = true, json = true, timeout = true, ok = true, gone = true }
 
 local function encode_query(q, fn)
   local keys = {}
@@ -78,13 +78,13 @@ local function encode_query(q, fn)
   return concat(parts, "&")
 end
 
-local function http_error(resp)
+local function http_error(resp, gone)
   local body = core.redact(resp.body or "")
   local snippet = #body > 2000 and (body:sub(1, 2000) .. "...") or body
   return unhook.error("http", fmt("HTTP %d from %s %s%s", resp.status, resp.method, resp.url,
     snippet ~= "" and (": " .. snippet) or ""), {
     status = resp.status, body = resp.body, headers = resp.headers,
-    retry_after = resp.retry_after, method = resp.method, url = resp.url,
+    retry_after = resp.retry_after, method = resp.method, url = resp.url, gone = gone,
   })
 end
 
@@ -152,16 +152,25 @@ local function header_lines(headers)
   return lines
 end
 
--- What came back: json decoded when it is JSON; a status outside 2xx and
--- not in ok raises.
-local function response(resp, okset)
-  local ctype = resp.headers["content-type"]
-  if ctype and ctype:find("json", 1, true) and resp.body ~= "" then
+-- Whether a body of this Content-Type may be read as JSON: a JSON type
+-- (application/json, application/...+json), text/plain, or none at all
+-- (providers that forget the header are common; HTML never is JSON).
+local function may_be_json(ctype)
+  if ctype == nil then return true end
+  local mt = lower(ctype:match("^%s*([^;%s]*)") or "")
+  return mt == "" or mt == "text/plain" or mt:find("json", 1, true) ~= nil
+end
+_M.may_be_json = may_be_json
+
+-- What came back: json decoded when the body parses as JSON and its
+-- type allows it (may_be_json); a status outside 2xx and not in ok raises.
+local function response(resp, okset, gone)
+  if may_be_json(resp.headers["content-type"]) and resp.body ~= "" then
     local ok, data = pcall(json.decode, resp.body)
     if ok then resp.json = data end
   end
   if (resp.status < 200 or resp.status > 299) and not (okset and okset[resp.status]) then
-    error(http_error(resp), 0)
+    error(http_error(resp, gone), 0)
   end
   return resp
 end
@@ -189,6 +198,7 @@ function _M.new(manifest, base)
       check(type(req.timeout) == "number" and req.timeout > 0, fn, "timeout: expected a positive number of seconds")
     end
     local okset = ok_statuses(req, fn)
+    check(req.gone == nil or type(req.gone) == "boolean", fn, "gone: expected boolean, got %s", type(req.gone))
     local query
     if req.query ~= nil then
       check(type(req.query) == "table", fn, "query: expected table, got %s", type(req.query))
@@ -204,7 +214,7 @@ function _M.new(manifest, base)
     if not resp then
       error(unhook.error(err.code, err.message), 0)
     end
-    return response(resp, okset)
+    return response(resp, okset, req.gone)
   end
 
   client.request = function(req)
@@ -279,13 +289,22 @@ function _M.new(manifest, base)
   return client
 end
 
+-- Whether an HTTP error may mean "already gone": a DELETE, or a request
+-- the flow marked gone = true (gone = false: never).
+local function may_be_gone(err)
+  if err.gone ~= nil then return err.gone == true end
+  return err.method == "DELETE"
+end
+
 -- Outcome of an error raised by a flow (a codes.OUTCOME value).
 function _M.classify(err, gone)
   if unhook.is_error(err) then
     local c = err.code
     if c == "http" then
-      for _, s in ipairs(gone or {}) do
-        if s == err.status then return OUTCOME.gone end
+      if may_be_gone(err) then
+        for _, s in ipairs(gone or {}) do
+          if s == err.status then return OUTCOME.gone end
+        end
       end
       if RETRYABLE[err.status] or err.status >= 500 then return OUTCOME.retry end
       return OUTCOME.failed

@@ -326,6 +326,14 @@ local function check_entry(m, ep, kind, entry, opts, errs, report)
     if flow and flow.inputs[iname] == nil then
       report(ip, fmt("%s: the flow %s declares no input '%s'%s", ip, entry.flow,
         tostring(iname), suggest(tostring(iname), sorted_keys(flow.inputs))))
+    elseif flow and not _M.is_option(v) then
+      -- a static value is checked as the run checks it (text is converted)
+      local t = flow.inputs[iname].type or "any"
+      local cv, cerr = schema.coerce(v, t, unhook.json)
+      if cerr or not schema.matches(cv, t) then
+        report(ip, fmt("%s: static value: input '%s' of %s expects %s, got %s", ip,
+          tostring(iname), entry.flow, t, schema.kind(v)))
+      end
     end
   end
   if flow then

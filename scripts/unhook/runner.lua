@@ -256,6 +256,29 @@ local function load_flow(r)
   r.flow = flow
 end
 
+-- The declared options a run checks: all of them, except that a
+-- deregistration does not demand a required option its flow does not
+-- use (enable checked them all when the instance was stored).
+local function checked_options(r)
+  local declared = r.ev.options or {}
+  if r.spec.kind ~= "deregistration" then return declared end
+  local used = {}
+  for _, v in pairs(r.entry.inputs or {}) do
+    if manifest.is_option(v) then used[v.name] = true end
+  end
+  local out = {}
+  for k, o in pairs(declared) do
+    if o.required and not used[k] then
+      local c = {}
+      for f, x in pairs(o) do c[f] = x end
+      c.required = nil
+      o = c
+    end
+    out[k] = o
+  end
+  return out
+end
+
 -- The event's options, as given, checked against their declaration.
 local function validate_options(r)
   local spec = r.spec
@@ -269,7 +292,7 @@ local function validate_options(r)
     end
   end
   local options
-  options, err = schema.validate(given, declared, "option", json)
+  options, err = schema.validate(given, checked_options(r), "option", json)
   if not options then return setup(RC.usage, err) end
   r.options = options
 end
@@ -338,6 +361,12 @@ local function build_ctx(r)
     http = client_for(p, base),
   }
   ctx.connection.base_url = base
+  -- a connection of another auth type than the manifest's: say so before
+  -- the provider answers 401
+  if m.auth and m.auth ~= "none" and conn.auth and conn.auth ~= "none" and conn.auth ~= m.auth then
+    ctx.log.warn(fmt("the connector expects %s credentials but the connection gives %s; "
+      .. "the provider will likely refuse them (401)", m.auth, conn.auth))
+  end
   -- ctx.cards is built on first use: most flows never touch a card
   setmetatable(ctx, { __index = function(t, k)
     if k ~= "cards" then return nil end

@@ -293,6 +293,10 @@ def case_no_wait():
                        capture_output=True, text=True)
     check("disable --all --no-wait: exit 0, counts", (r.returncode, r.stdout.strip()),
           (0, "queued 2"))
+    rows = db_rows(db, "SELECT instance_id, action FROM history WHERE action = 'disable' "
+                       "ORDER BY instance_id")
+    check("each queued instance has its 'disable' line of history, one or all",
+          [r[0] for r in rows], ["nowait-00000", "nowait-00001", "nowait-00002"])
     s = Serve(db)
     try:
         check("serve picks the queued intents up", wait_for(lambda: hooks("nowait") == [], 2),

@@ -76,4 +76,36 @@ function _M.bind(ctx, custom, cnames)
   return tree
 end
 
+-- One built-in card called with JSON arguments, outside any run (the C
+-- API's unhook_card_call, for specs): its outputs as a JSON array, or nil
+-- and a message.  Cards that need a run (http.*, flow.*) fail.
+local spec_tree
+function _M.call_json(cardname, args_json)
+  -- cards that reach ctx (http.*, flow.*) say that they need a run
+  spec_tree = spec_tree or assert(_M.bind(setmetatable({}, { __index = function(_, k)
+    error("this card needs a flow run (ctx." .. tostring(k) .. ")", 0)
+  end }), nil, nil))
+  local fn = spec_tree
+  for part in tostring(cardname):gmatch("[^%.]+") do
+    fn = type(fn) == "table" and fn[part] or nil
+  end
+  if type(fn) ~= "function" then return nil, "no card " .. tostring(cardname) end
+  local ok, args = pcall(json.decode, args_json)
+  if not ok or type(args) ~= "table" then return nil, cardname .. ": the arguments must be a JSON array" end
+  local n = 0
+  for k in pairs(args) do if math.type(k) == "integer" and k > n then n = k end end
+  for i = 1, n do if args[i] == json.null then args[i] = nil end end
+  local res = table.pack(pcall(fn, table.unpack(args, 1, n)))
+  if not res[1] then
+    local msg = tostring(res[2])
+    if msg:sub(1, #cardname + 1) ~= cardname .. ":" then msg = cardname .. ": " .. msg end
+    return nil, msg
+  end
+  local out = {}
+  for i = 2, res.n do out[i - 1] = res[i] == nil and json.null or res[i] end
+  local eok, text = pcall(json.encode, setmetatable(out, json.array_mt))
+  if not eok then return nil, cardname .. ": its outputs are not JSON: " .. tostring(text) end
+  return text
+end
+
 return _M

@@ -1,0 +1,19 @@
+# disable --all stops a connector whose first 20 deregistrations all
+# answered "already gone" (a wrong base_url looks like that) and leaves
+# the rest pending; --expect-gone goes on.
+conn "$TMP/conn.json"
+i=0
+while [ $i -lt 25 ]; do
+    printf '{"id":"w%02d","connector":"github","event":"push","options":{"owner":"o","repo":"r"},"connection":"%s","registration":{"id":%d},"state":"registered","desired":"on"}\n' \
+        $i "$TMP/conn.json" $((900 + i))
+    i=$((i + 1))
+done >"$TMP/in.jsonl"
+uh --db "$TMP/x.db" import "$TMP/in.jsonl"
+uhs --db "$TMP/x.db" disable --all --concurrency 1
+echo "DELETEs sent: $(requests | grep -c '^DELETE')"
+"$UNHOOK" --db "$TMP/x.db" list | awk 'NR > 1 { print $2 }' | sort | uniq -c
+echo "-- resume --expect-gone"
+uhs --db "$TMP/x.db" resume --expect-gone
+echo "DELETEs sent: $(requests | grep -c '^DELETE')"
+echo "-- --expect-gone needs --all"
+uh --db "$TMP/x.db" disable w01 --expect-gone
