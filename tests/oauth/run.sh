@@ -148,7 +148,7 @@ check "32 concurrent: exactly one token request" "$(oauth token_requests)" 1
 check "32 concurrent: 32 DELETEs" "$(reqs DELETE /oauth/api/hooks/ 204)" 32
 
 # ---- two processes, one database, 1,000 deregistrations, 1 s tokens ---
-setup twoprocs rt_seed_1000 1000 '"ttl": 1, "api_delay_ms": 25'
+setup twoprocs rt_seed_1000 1000 '"ttl": 1, "api_delay_ms": 60'
 instances 1000 deregistering "$W/conn.json" >i.jsonl
 u import i.jsonl
 "$UNHOOK" --db "$DB" resume --concurrency 16 >"$W/p1" 2>&1 &
