@@ -45,6 +45,10 @@ static void result_init(unhook_flow_result *res)
 /* Run the one due attempt of instance id now; result into res. */
 static int run_one(unhook_engine *E, const char *id, unhook_flow_result *res)
 {
+    if (E->drive) {
+        uh_drive_queued(E, res);    /* the host's loop runs it */
+        return UNHOOK_OK;
+    }
     return uh_work(E, NULL, id, -1, 0, NULL, NULL, NULL, res);
 }
 
@@ -419,6 +423,10 @@ int unhook_instance_disable_all(unhook_engine *E, const unhook_filter *f,
         return rc;
     stats->total = counts[0] + counts[1];
     stats->skipped = counts[1];
+    if (E->drive) {
+        uh_drive_queued(E, NULL);
+        return UNHOOK_OK;
+    }
     return uh_work(E, &mine, NULL, -1, 0, stats, progress, ud, NULL);
 }
 

@@ -22,6 +22,8 @@ struct unhook_engine {
     unsigned long long rng;   /* backoff jitter */
     char owner[96];           /* "host:pid:nonce": who holds this engine's claims */
     double last_reap;         /* when dead local claim owners were looked for */
+    int wakefd;               /* unhook_engine_wakeup writes it; -1 if none */
+    struct uh_drive *drive;   /* driven by a host's loop (drive.c), or NULL */
 };
 
 /* Registration data set by hand (edit) is at most this long. */
@@ -97,5 +99,41 @@ int uh_store_missing(unhook_engine *E);
 int uh_work(unhook_engine *E, const unhook_filter *f, const char *only_id,
             long max_ms, int wait, unhook_stats *stats,
             unhook_progress_fn progress, void *ud, unhook_flow_result *capture);
+
+/* ---- work turns driven from a host's loop (work.c, drive.c) --------- */
+
+typedef struct uh_worker uh_worker;
+/* An outcome committed: instance id, its state now, the attempt's result. */
+typedef void (*uh_report_fn)(void *ud, const char *id, uh_state st,
+                             const unhook_flow_result *res);
+
+/* A work loop that lives across turns, counting into stats; NULL if the
+ * store cannot be opened (the engine's message says why) or no memory. */
+uh_worker *uh_worker_new(unhook_engine *E, unhook_stats *stats,
+                         uh_report_fn report, void *ud);
+/* One turn that never waits: claim due work (if claim), then start jobs
+ * and commit due outcomes until `until` (monotonic).  *wake is lowered to when a turn is next needed without
+ * activity (0: none); *claimed receives how many were claimed when more
+ * may be due, 0 when nothing more is (-1: the store failed; -2: none
+ * tried).  Returns the attempts in flight. */
+int uh_worker_turn(uh_worker *w, int claim, double until, double *wake, int *claimed);
+/* Finish what runs (blocking), commit, give back the rest, free. */
+void uh_worker_free(uh_worker *w);
+
+/* ---- the host's loop (drive.c) ----------------------------------------- */
+
+/* An intent was recorded while driven: note it in res, look for work at
+ * the next turn (and ask the host for one now). */
+void uh_drive_queued(unhook_engine *E, unhook_flow_result *res);
+
+/* ---- the wakeup (wake.c) -------------------------------------------- */
+
+/* Read what unhook_engine_wakeup wrote. */
+void uh_wake_drain(unhook_engine *E);
+/* Sleep up to ms, or until unhook_engine_wakeup is called. */
+void uh_engine_nap(unhook_engine *E, long ms);
+/* UNHOOK_OK, or UNHOOK_USAGE with a message naming `what` when the
+ * engine is driven by a host's loop (calls that wait for flows). */
+int uh_refuse_driven(unhook_engine *E, const char *what);
 
 #endif

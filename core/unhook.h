@@ -121,7 +121,9 @@ typedef enum unhook_note {
     UNHOOK_NOTE_NOT_REGISTERED, /* disable: never registered; now off */
     UNHOOK_NOTE_NOT_FAILED,     /* retry: not dead-lettered; left alone */
     UNHOOK_NOTE_IN_PROGRESS,    /* another process works on it; it converges */
-    UNHOOK_NOTE_ALREADY_ON      /* enable: the same instance is on already */
+    UNHOOK_NOTE_ALREADY_ON,     /* enable: the same instance is on already */
+    UNHOOK_NOTE_QUEUED          /* driven by a host's loop: the attempt is
+                                   queued, its result goes to the done callback */
 } unhook_note;
 
 /*
@@ -505,6 +507,84 @@ UNHOOK_API int unhook_reconcile(unhook_engine *engine, const unhook_flow_request
  * text to release with unhook_free(), or NULL when memory ran out.
  */
 UNHOOK_API char *unhook_reconcile_item_json(const unhook_reconcile_item *item);
+
+/* ---- driving the engine from a host's event loop ------------------------ */
+
+/* What a socket is to be watched for (the `what` of unhook_socket_fn, the
+ * `events` of unhook_engine_action). */
+#define UNHOOK_POLL_IN 1      /* readable */
+#define UNHOOK_POLL_OUT 2     /* writable */
+#define UNHOOK_POLL_REMOVE 4  /* stop watching this fd */
+
+/* Watch fd for `what` (UNHOOK_POLL_IN and/or UNHOOK_POLL_OUT), replacing
+ * what was asked for it before, or stop watching it (UNHOOK_POLL_REMOVE). */
+typedef void (*unhook_socket_fn)(void *userdata, int fd, int what);
+/* Call unhook_engine_timeout_action in timeout_ms (0: as soon as the
+ * loop comes round; -1: no timer), replacing the timer asked before. */
+typedef void (*unhook_timer_fn)(void *userdata, long timeout_ms);
+/* An attempt run by the loop ended and its outcome is committed: the
+ * instance id, its state now ("off", "registered", "deregistering" for a
+ * retry scheduled, "failed", ...), and the flow's result.  Valid during
+ * the callback only. */
+typedef void (*unhook_done_fn)(void *userdata, const char *id, const char *state,
+                               const unhook_flow_result *res);
+
+/* The host's side of a driven engine.  socket and timer are required. */
+typedef struct unhook_driver {
+    unhook_socket_fn socket;
+    unhook_timer_fn timer;
+    unhook_done_fn done;      /* NULL: results are only in the store */
+    void *userdata;           /* passed to the three */
+} unhook_driver;
+
+/*
+ * Hand the engine to the host's loop, in the style of libcurl's
+ * multi_socket: from now on the engine runs due work (its store's, any
+ * connector) as it becomes due, through unhook_engine_action and
+ * unhook_engine_timeout_action, and never blocks on the network or on a
+ * flow.  The socket callback is called at once for the engine's wakeup
+ * fd (watch it for reading) and the timer callback with 0.  While
+ * driven, unhook_instance_enable, _disable, _retry and _disable_all
+ * record the intent and return at once (res->note UNHOOK_NOTE_QUEUED,
+ * res->code "queued"); the attempts run in the loop and end in the done
+ * callback.  Calls that would wait for a flow (unhook_engine_run, the
+ * one-off runs, reconcile, update, enable again) return UNHOOK_USAGE.
+ * A second call replaces the callbacks.  UNHOOK_STORE if the store
+ * cannot be opened.
+ */
+UNHOOK_API int unhook_engine_drive(unhook_engine *engine, const unhook_driver *driver);
+
+/*
+ * fd is ready for `events` (UNHOOK_POLL_IN/OUT; 0 if the loop cannot
+ * tell): move its transfers, resume the flows that can go on, commit
+ * outcomes, start due work, then report the sockets and the timer.  The
+ * work of one call is bounded (about a millisecond of flows' Lua, the
+ * commits and claims due), so it returns promptly; what is left is asked
+ * for through the timer (0).  UNHOOK_USAGE if the engine is not driven.
+ */
+UNHOOK_API int unhook_engine_action(unhook_engine *engine, int fd, int events);
+
+/* The timer asked by the timer callback expired: the same as
+ * unhook_engine_action for timeouts, flows ready to run, due work. */
+UNHOOK_API int unhook_engine_timeout_action(unhook_engine *engine);
+
+/*
+ * Wake the engine: it looks for due work at once (its next action in a
+ * driven engine, which the wakeup fd becoming readable brings; the wait
+ * of a running unhook_engine_run).  For another thread, or a signal
+ * handler: the one function of an engine that may be called from any
+ * thread while the engine is in use.
+ */
+UNHOOK_API int unhook_engine_wakeup(unhook_engine *engine);
+
+/*
+ * Stop driving: attempts in flight are finished first (blocking, each
+ * within its time budget), their outcomes committed and reported; claims
+ * not started are given back.  Every fd is reported removed and the
+ * timer deleted.  A no-op if the engine is not driven; also done by
+ * unhook_engine_close.
+ */
+UNHOOK_API int unhook_engine_undrive(unhook_engine *engine);
 
 /* ---- JSON renderings ---------------------------------------------------- */
 

@@ -10,36 +10,12 @@
 #include <unistd.h>
 
 #include "idset.h"
-#include "lifecycle.h"
+#include "workinfo.h"
 
 #define LEASE_S 300.0           /* a claim outlives any flow's budget */
 #define BATCH 64                /* outcomes per commit at most */
 #define FLUSH_S 0.2             /* and at least this often */
 #define REAP_S 5.0              /* dead local owners looked for this often */
-
-/* A connector as the work loop schedules it. */
-typedef struct cinfo {
-    char *key;                  /* the connector as an instance names it */
-    char *dir;                  /* resolved folder, NULL if unusable */
-    char *error;
-    uh_facts facts;
-    int active;
-    double next_start;
-    struct cinfo *next;
-} cinfo;
-
-static void cinfo_free(cinfo *c)
-{
-    while (c) {
-        cinfo *n = c->next;
-        uh_facts_free(&c->facts);
-        free(c->key);
-        free(c->dir);
-        free(c->error);
-        free(c);
-        c = n;
-    }
-}
 
 static double jitter(unhook_engine *E)
 {
@@ -51,34 +27,25 @@ static double jitter(unhook_engine *E)
 
 /* ---- jobs and the work loop -------------------------------------------- */
 
-typedef struct conncache {
-    char *path;
-    const cinfo *ci;            /* the connector it serves (its defaults) */
-    uh_conn conn;
-    int rc;
-    char *error;
-    struct conncache *next;
-} conncache;
-
 typedef struct job {
     uh_run run;                 /* first: the run's done callback finds us */
     uh_inst inst;
     unhook_flow_result res;
     char *released;             /* registration data moved to history */
-    cinfo *ci;
+    uh_cinfo *ci;
     int reg;                    /* a registration flow */
     int lost;                   /* its claim was lost: outcome not recorded */
     int attempt;                /* the number of this attempt */
     struct job *next;
 } job;
 
-typedef struct work {
+typedef struct uh_worker {
     unhook_engine *E;
     uh_store *s;
     const unhook_filter *f;
     const char *only_id;
-    cinfo *infos;
-    conncache *conns;
+    uh_cinfo *infos;
+    uh_conncache *conns;
     job *queue;                 /* claimed, not started */
     job *finished;              /* run, outcome not yet committed */
     int nfinished, active;
@@ -90,53 +57,11 @@ typedef struct work {
     unhook_flow_result *capture; /* the single job's result, for one-id work */
     uh_idset pending;           /* ids counted in stats->pending */
     int rc;
+    uh_report_fn report;        /* each committed outcome, or NULL */
+    void *report_ud;
+    double start_until;         /* start or commit nothing after this (0: no bound) */
+    int claim_full;             /* the last claim got all it asked for */
 } work;
-
-static cinfo *info_for(work *w, const char *key)
-{
-    cinfo *c;
-
-    for (c = w->infos; c; c = c->next)
-        if (strcmp(c->key, key) == 0)
-            return c;
-    c = calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
-    c->key = uh_strdup(key);
-    c->dir = uh_connector_path(&w->E->rt, key);
-    if (!c->dir)
-        c->error = uh_strdup(w->E->diag.errmsg);
-    else if ((c->error = uh_connector_facts(&w->E->rt, c->dir, &c->facts))) {
-        free(c->dir);
-        c->dir = NULL;
-    }
-    c->next = w->infos;
-    w->infos = c;
-    return c;
-}
-
-/* One connection per file and connector: an oauth2 connection may take
- * defaults from the connector's manifest. */
-static conncache *conn_for(work *w, const char *path, const cinfo *ci)
-{
-    conncache *c;
-
-    for (c = w->conns; c; c = c->next)
-        if (c->ci == ci &&
-            ((!c->path && !path) || (c->path && path && strcmp(c->path, path) == 0)))
-            return c;
-    c = calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
-    c->path = path ? uh_strdup(path) : NULL;
-    c->ci = ci;
-    c->rc = uh_conn_load_for(&w->E->rt, path, &ci->facts, &c->conn);
-    if (c->rc != UNHOOK_OK)
-        c->error = uh_strdup(w->E->diag.errmsg);
-    c->next = w->conns;
-    w->conns = c;
-    return c;
-}
 
 static void job_free(job *j)
 {
@@ -166,7 +91,7 @@ static void job_fail_now(work *w, job *j, unhook_outcome o, const char *code,
 static void job_start(work *w, job *j)
 {
     unhook_flow_request req = {0};
-    conncache *cc;
+    uh_conncache *cc;
     const char *path = w->E->conn_override ? w->E->conn_override
                                            : j->inst.connection;
 
@@ -175,7 +100,7 @@ static void job_start(work *w, job *j)
                      j->ci && j->ci->error ? j->ci->error : "connector unusable");
         return;
     }
-    cc = conn_for(w, path, j->ci);
+    cc = uh_conncache_get(w->E, &w->conns, path, j->ci);
     if (!cc || cc->rc != UNHOOK_OK) {
         /* an operator's file may come back: retry rather than dead-letter */
         job_fail_now(w, j, UNHOOK_OUTCOME_RETRY, "connection",
@@ -271,6 +196,8 @@ static void count(work *w, job *j, int committed)
 {
     uh_state st = j->inst.state;
 
+    if (committed && w->report && !j->lost)
+        w->report(w->report_ud, j->inst.id, st, &j->res);
     if (committed && w->stats && !j->lost) {
         int ended = st == UH_OFF || st == UH_REGISTERED || st == UH_FAILED;
         if (ended && uh_idset_del(&w->pending, j->inst.id))
@@ -366,7 +293,7 @@ static int claim_more(work *w, int max)
         j->inst = batch[k];
         j->reg = j->inst.state == UH_REGISTERING;
         j->attempt = j->inst.attempts + 1;
-        j->ci = info_for(w, j->inst.connector);
+        j->ci = uh_cinfo_get(w->E, &w->infos, j->inst.connector);
         j->next = w->queue;
         w->queue = j;
     }
@@ -386,8 +313,9 @@ static void start_queued(work *w, double *wake)
     job **pp = &w->queue, *j;
     double now = uh_now();
 
-    while ((j = *pp) && w->active < w->E->concurrency) {
-        cinfo *c = j->ci;
+    while ((j = *pp) && w->active < w->E->concurrency &&
+           !(w->start_until > 0 && uh_now() >= w->start_until)) {
+        uh_cinfo *c = j->ci;
         if (c && c->dir && c->facts.concurrency > 0 && c->active >= c->facts.concurrency) {
             pp = &j->next;
             continue;
@@ -465,7 +393,7 @@ static int idle(work *w, int wait, double end)
     if (sleep_s > 0.5)
         sleep_s = 0.5;
     if (sleep_s > 0)
-        usleep((useconds_t)(sleep_s * 1e6));
+        uh_engine_nap(w->E, (long)(sleep_s * 1000) + 1);
     return 1;
 }
 
@@ -497,46 +425,56 @@ static void give_back(work *w)
 
 static void work_free(work *w)
 {
-    while (w->conns) {
-        conncache *c = w->conns;
-        w->conns = c->next;
-        uh_conn_free(&c->conn);
-        free(c->path);
-        free(c->error);
-        free(c);
-    }
-    cinfo_free(w->infos);
+    uh_conncache_free(w->conns);
+    w->conns = NULL;
+    uh_cinfo_free(w->infos);
     w->infos = NULL;
     give_back(w);
     uh_idset_free(&w->pending);
 }
 
+/* One turn that never waits: reap dead claims and claim while the queue
+ * is short (if claiming), start what the caps allow, commit when a batch
+ * is due.  Returns how many were claimed, -1 if the store failed, -2 if
+ * no claim was tried. */
+static int turn(work *w, int claiming, double *wake)
+{
+    int queued = 0, n = -2, ask = w->E->concurrency * 2 + 8;
+
+    if (claiming)
+        reap(w);
+    for (job *j = w->queue; j; j = j->next)
+        queued++;
+    if (claiming && queued < w->E->concurrency && w->rc == UNHOOK_OK)
+        n = claim_more(w, ask - queued);
+    w->claim_full = n > 0 && n == ask - queued;
+    start_queued(w, wake);
+    /* batch outcomes while requests are in flight; with none in
+     * flight there is nothing to batch with: commit now (a driven turn
+     * out of time leaves it to the next) */
+    if (w->nfinished >= BATCH || (w->nfinished && (w->active == 0 ||
+        uh_now() - w->last_flush >= FLUSH_S))) {
+        if (w->start_until > 0 && uh_now() >= w->start_until)
+            *wake = uh_now();
+        else
+            flush(w);
+    }
+    return n;
+}
+
 static int work_loop(work *w, long max_ms, int wait)
 {
     double end = max_ms >= 0 ? uh_now() + (double)max_ms / 1000.0 : 0;
-    int claiming = 1, cap = w->E->concurrency * 2 + 8;
+    int claiming = 1, n;
 
     w->owner = w->E->owner;
     w->last_flush = w->last_progress = uh_now();
     for (;;) {
         double wake = 0;
-        int queued = 0;
 
-        if (claiming)
-            reap(w);
-        for (job *j = w->queue; j; j = j->next)
-            queued++;
-        if (claiming && queued < w->E->concurrency && w->rc == UNHOOK_OK) {
-            int n = claim_more(w, cap - queued);
-            if (n < 0 || (n == 0 && w->only_id))
-                claiming = 0;
-        }
-        start_queued(w, &wake);
-        /* batch outcomes while requests are in flight; with none in
-         * flight there is nothing to batch with: commit now */
-        if (w->nfinished >= BATCH || (w->nfinished && (w->active == 0 ||
-            uh_now() - w->last_flush >= FLUSH_S)))
-            flush(w);
+        n = turn(w, claiming, &wake);
+        if (n == -1 || (n == 0 && w->only_id))
+            claiming = 0;
         if (w->active == 0 && !w->queue && !w->finished) {
             if (claiming && idle(w, wait, end))
                 continue;
@@ -571,7 +509,8 @@ int uh_work(unhook_engine *E, const unhook_filter *f, const char *only_id,
     work w;
     int rc;
 
-    if ((rc = uh_engine_store(E, &s)) != UNHOOK_OK)
+    if ((rc = uh_refuse_driven(E, "this call")) != UNHOOK_OK ||
+        (rc = uh_engine_store(E, &s)) != UNHOOK_OK)
         return rc;
     memset(&w, 0, sizeof w);
     w.E = E;
@@ -585,4 +524,49 @@ int uh_work(unhook_engine *E, const unhook_filter *f, const char *only_id,
     if (capture)
         capture->retry_after = -1;
     return work_loop(&w, max_ms, wait);
+}
+
+/* ---- the same turns, driven from a host's loop (drive.c) ---------------- */
+
+uh_worker *uh_worker_new(unhook_engine *E, unhook_stats *stats,
+                         uh_report_fn report, void *ud)
+{
+    uh_store *s;
+    work *w;
+
+    if (uh_engine_store(E, &s) != UNHOOK_OK || !(w = calloc(1, sizeof *w)))
+        return NULL;
+    w->s = s;
+    w->E = E;
+    w->owner = E->owner;
+    w->stats = stats;
+    w->report = report;
+    w->report_ud = ud;
+    w->last_flush = w->last_progress = uh_now();
+    return w;
+}
+
+int uh_worker_turn(uh_worker *w, int claim, double until, double *wake, int *claimed)
+{
+    w->rc = UNHOOK_OK;          /* a store failure is retried at the next turn */
+    w->start_until = until;
+    *claimed = turn(w, claim, wake);
+    if (*claimed > 0 && !w->claim_full)
+        *claimed = 0;           /* got what was due: nothing more for now */
+    w->start_until = 0;
+    if (w->nfinished && (*wake == 0 || w->last_flush + FLUSH_S < *wake))
+        *wake = w->last_flush + FLUSH_S;
+    if (w->queue && w->active < w->E->concurrency && *wake == 0)
+        *wake = uh_now();       /* out of time to start them all */
+    return w->active;
+}
+
+void uh_worker_free(uh_worker *w)
+{
+    if (!w)
+        return;
+    uh_sched_drain(w->E->rt.sched);
+    flush(w);
+    work_free(w);
+    free(w);
 }

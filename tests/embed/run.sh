@@ -40,6 +40,31 @@ check "host under valgrind: no errors, no leaks" '[ $? -eq 0 ]' || tail -30 "$T/
 check "the host linked the shared library" \
     'LD_LIBRARY_PATH="$D$P/lib" ldd "$T/host" | grep -q "libunhook.so.0 => $D$P/lib"'
 
+# core/README.md's poll(2) host: the engine driven by the host's loop
+lua5.4 tests/e2e/docblocks.lua core/README.md "$T/doc" >/dev/null
+cc -std=c11 -Wall -Wextra -Werror -o "$T/poll_host" "$T/doc/poll_host.c" \
+    $(pkg-config --cflags --libs unhook) 2>"$T/cc2.log"
+check "core/README.md's poll(2) host builds with only pkg-config" '[ -x "$T/poll_host" ]' || cat "$T/cc2.log"
+curl -s -X POST "$UNHOOK_TEST_URL/_control/reset" >/dev/null
+curl -s -d '{"owner":"octo","repo":"hello","count":2}' "$UNHOOK_TEST_URL/_control/seed" >/dev/null
+for n in 1 2; do
+    printf '{"id":"hook%s","connector":"github","event":"push","options":{"owner":"octo","repo":"hello"},"connection":"%s","registration":{"id":1234567%s},"state":"registered","desired":"on"}\n' \
+        "$n" "$T/conn.json" $((7 + n))
+done >"$T/poll.jsonl"
+LD_LIBRARY_PATH="$D$P/lib" "$D$P/bin/unhook" --db "$T/poll.db" import "$T/poll.jsonl" >/dev/null
+export UNHOOK_CONNECTORS="$ROOT/scripts/connectors"
+LD_LIBRARY_PATH="$D$P/lib" "$T/poll_host" "$T/poll.db" hook1 >"$T/poll.out" 2>&1
+check "poll(2) host: the deregistration ran in the host's loop" \
+    '[ $? -eq 0 ] && grep -q "^hook1: off (done)$" "$T/poll.out"' || cat "$T/poll.out"
+LD_LIBRARY_PATH="$D$P/lib" "$T/poll_host" "$T/poll.db" hook1 >"$T/poll.out" 2>&1
+check "poll(2) host: an instance already off is said so" \
+    '[ $? -eq 0 ] && grep -q "^hook1: already_off$" "$T/poll.out"' || cat "$T/poll.out"
+LD_LIBRARY_PATH="$D$P/lib" valgrind -q --error-exitcode=99 --leak-check=full \
+    --errors-for-leak-kinds=definite,indirect "$T/poll_host" "$T/poll.db" hook2 >"$T/poll.out" 2>&1
+check "poll(2) host under valgrind: no errors, no leaks" \
+    '[ $? -eq 0 ] && grep -q "^hook2: off (done)$" "$T/poll.out"' || tail -30 "$T/poll.out"
+unset UNHOOK_CONNECTORS
+
 so="$D$P/lib/libunhook.so"
 check "soname is libunhook.so.0" 'readelf -d "$so" | grep -q "SONAME.*libunhook.so.0"'
 others=$(nm -D --defined-only "$so" | awk '{print $3}' | grep -v '^unhook_' | tr '\n' ' ')
