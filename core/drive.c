@@ -30,7 +30,8 @@ struct uh_drive {
     double next_claim;          /* look for due work from then (0: now) */
     int *fds;                   /* the sockets the host watches for curl */
     int nfds, capfds;
-    int owe_work;               /* the last action ran Lua only */
+    int owe_work;               /* the last turn ran Lua only */
+    double work_wake;           /* when the work loop asked to turn again */
 };
 
 static void watch(struct uh_drive *d, int fd, int what)
@@ -124,43 +125,50 @@ static void plan_claim(struct uh_drive *d, int n, double now)
 }
 
 /*
- * One bounded turn, then the timer the host is to set.  Flows' Lua and
- * the store's work (claims, commits, job starts: each up to a
- * millisecond or so) take turns: an action that ran Lua for a while
- * leaves the store's work to the next, which runs no Lua.
+ * One bounded turn, then the timer the host is to set.  A socket's
+ * action (io_only) only hands what came to the flows waiting for it and
+ * asks for a timer of 0: a loop with many sockets ready calls many
+ * actions in one pass, and the work is done once, in the timer's turn.
+ * There, flows' Lua and the store's work (claims, commits, job starts:
+ * each up to a millisecond or so) take turns: a turn that ran Lua for a
+ * while leaves the store's work to the next, which runs no Lua.
  */
-static int turn(struct uh_drive *d)
+static int turn(struct uh_drive *d, int io_only)
 {
     uh_sched *s = d->E->rt.sched;
     double now = uh_now(), wake = 0, next;
     int wait_ms = 3600 * 1000, claimed, claim, ran_lua = 0;
 
     uh_sched_collect(s, &wait_ms);
-    if (d->owe_work)
-        d->owe_work = 0;
-    else {
+    if (!io_only && d->owe_work)
+        d->owe_work = 0;            /* this turn is the store's */
+    else if (!io_only) {
         uh_sched_resume(s, RESUME_S);
         ran_lua = uh_now() - now > RESUME_S / 2;
     }
     wait_ms = 3600 * 1000;
     uh_sched_collect(s, &wait_ms);
-    if (ran_lua) {
+    if (ran_lua)
         d->owe_work = 1;
-        wake = now;
-    } else {
+    else if (!io_only) {
         now = uh_now();
         claim = now >= d->next_claim;
         uh_worker_turn(d->worker, claim, now + TURN_S, &wake, &claimed);
+        d->work_wake = wake;
         if (claim)
             plan_claim(d, claimed, now);
     }
+    wake = d->owe_work ? now : d->work_wake;
     now = uh_now();
     next = earlier(d->curl_due, wake);
     if (s->runs)
         next = earlier(next, now + wait_ms / 1000.0);
+    /* a claim due while flows run waits for their turns (a full queue
+     * is claimed into when a flow ends); an idle engine claims now */
     if (any_ready(s) || (!s->runs && d->next_claim <= now))
         next = now;
-    next = earlier(next, d->next_claim);
+    if (d->next_claim > now)
+        next = earlier(next, d->next_claim);
     d->host.timer(d->host.userdata, next <= now ? 0 : (long)((next - now) * 1000.0) + 1);
     return UNHOOK_OK;
 }
@@ -226,7 +234,7 @@ int unhook_engine_action(unhook_engine *E, int fd, int events)
             ev |= CURL_CSELECT_OUT;
         curl_multi_socket_action(E->rt.sched->multi, fd, ev, &running);
     }
-    return turn(d);
+    return turn(d, 1);
 }
 
 int unhook_engine_timeout_action(unhook_engine *E)
@@ -242,7 +250,7 @@ int unhook_engine_timeout_action(unhook_engine *E)
         E->drive->curl_due = 0;
         curl_multi_socket_action(E->rt.sched->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     }
-    return turn(E->drive);
+    return turn(E->drive, 0);
 }
 
 int unhook_engine_undrive(unhook_engine *E)

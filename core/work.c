@@ -14,6 +14,8 @@
 
 #define LEASE_S 300.0           /* a claim outlives any flow's budget */
 #define BATCH 64                /* outcomes per commit at most */
+#define DRIVEN_BATCH 8          /* the same in a host's loop: a commit is
+                                   work one action does in one piece */
 #define FLUSH_S 0.2             /* and at least this often */
 #define REAP_S 5.0              /* dead local owners looked for this often */
 
@@ -439,7 +441,8 @@ static void work_free(work *w)
  * no claim was tried. */
 static int turn(work *w, int claiming, double *wake)
 {
-    int queued = 0, n = -2, ask = w->E->concurrency * 2 + 8;
+    int queued = 0, n = -2, batch = w->start_until > 0 ? DRIVEN_BATCH : BATCH;
+    int ask = w->start_until > 0 ? w->E->concurrency + batch : w->E->concurrency * 2 + 8;
 
     if (claiming)
         reap(w);
@@ -452,7 +455,7 @@ static int turn(work *w, int claiming, double *wake)
     /* batch outcomes while requests are in flight; with none in
      * flight there is nothing to batch with: commit now (a driven turn
      * out of time leaves it to the next) */
-    if (w->nfinished >= BATCH || (w->nfinished && (w->active == 0 ||
+    if (w->nfinished >= batch || (w->nfinished && (w->active == 0 ||
         uh_now() - w->last_flush >= FLUSH_S))) {
         if (w->start_until > 0 && uh_now() >= w->start_until)
             *wake = uh_now();
