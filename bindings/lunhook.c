@@ -8,7 +8,16 @@
  *       options = { owner = "octo" }, registration = { id = 1 },
  *       connection = "conn.json" }
  *   -- res.outcome is "done", "gone", "retry" or "failed"
+ *
+ * and a Lua host embeds it as a C host does: unhook.open{ db = ... } is
+ * an engine on a store (enable, disable, retry, show, list, history,
+ * resume, disable_all, card, close), with the C API's semantics: an
+ * operational failure returns nil, message, code (unhook.codes); misuse
+ * raises.  Whatever the engine calls back (a card, a listing) builds its
+ * Lua values inside a protected call: no error escapes through the
+ * library's frames.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,25 +26,18 @@
 
 #include "unhook.h"
 
-#define ENGINE_MT "unhook.Engine"
+/* Shared by lunhook.c and lengine.c, declared in both (a client of the
+ * library includes unhook.h alone, so the module has no header). */
+unhook_engine **lunhook_new_engine(lua_State *L);
+unhook_engine *lunhook_engine(lua_State *L, int idx);
+int lunhook_open(lua_State *L);
+int lunhook_push_result(lua_State *L, unhook_engine *E, int rc, unhook_flow_result *res);
+const char *lunhook_json_field(lua_State *L, int opts, const char *k, int enc);
 
 /* The module keeps one engine per Lua state, as an upvalue. */
 static unhook_engine *engine_of(lua_State *L)
 {
-    unhook_engine **pe = luaL_checkudata(L, lua_upvalueindex(1), ENGINE_MT);
-
-    if (!*pe)
-        luaL_error(L, "unhook engine is closed");
-    return *pe;
-}
-
-static int engine_gc(lua_State *L)
-{
-    unhook_engine **pe = luaL_checkudata(L, 1, ENGINE_MT);
-
-    unhook_engine_close(*pe);
-    *pe = NULL;
-    return 0;
+    return lunhook_engine(L, lua_upvalueindex(1));
 }
 
 static int l_check(lua_State *L)
@@ -50,57 +52,6 @@ static int l_check(lua_State *L)
     lua_pushnil(L);
     lua_pushstring(L, unhook_errmsg(E));
     return 2;
-}
-
-/* JSON text of field k of the options table (a Lua value), or NULL. */
-static const char *json_field(lua_State *L, int opts, const char *k, int enc)
-{
-    int t = lua_getfield(L, opts, k);   /* left on the stack: keeps it alive */
-
-    if (t == LUA_TNIL)
-        return NULL;
-    if (t == LUA_TSTRING && !enc)
-        return lua_tostring(L, -1);
-    lua_pushvalue(L, enc);
-    lua_pushvalue(L, -2);
-    lua_call(L, 1, 1);
-    lua_replace(L, -2);
-    return lua_tostring(L, -1);
-}
-
-static int push_result(lua_State *L, unhook_engine *E, int rc,
-                       unhook_flow_result *res)
-{
-    if (rc != UNHOOK_OK) {
-        lua_pushnil(L);
-        lua_pushstring(L, unhook_errmsg(E));
-        lua_pushinteger(L, rc);
-        return 3;
-    }
-    lua_createtable(L, 0, 6);
-    lua_pushstring(L, unhook_outcome_name(res->outcome));
-    lua_setfield(L, -2, "outcome");
-    if (res->status) {
-        lua_pushinteger(L, res->status);
-        lua_setfield(L, -2, "status");
-    }
-    if (res->code) {
-        lua_pushstring(L, res->code);
-        lua_setfield(L, -2, "code");
-    }
-    if (res->message) {
-        lua_pushstring(L, res->message);
-        lua_setfield(L, -2, "message");
-    }
-    if (res->registration) {
-        lua_pushstring(L, res->registration);
-        lua_setfield(L, -2, "registration");
-    }
-    if (res->retry_after >= 0) {
-        lua_pushnumber(L, res->retry_after);
-        lua_setfield(L, -2, "retry_after");
-    }
-    return 1;
 }
 
 static int flow(lua_State *L, int reg)
@@ -121,8 +72,8 @@ static int flow(lua_State *L, int reg)
     req.instance_id = (lua_getfield(L, 1, "instance"), lua_tostring(L, -1));
     luaL_argcheck(L, req.connector, 1, "connector: expected string");
     luaL_argcheck(L, req.event, 1, "event: expected string");
-    req.options_json = json_field(L, 1, "options", enc);
-    req.inputs_json = json_field(L, 1, "inputs", enc);
+    req.options_json = lunhook_json_field(L, 1, "options", enc);
+    req.inputs_json = lunhook_json_field(L, 1, "inputs", enc);
     /* registration: a string is passed as is (JSON text or plain text),
      * a table is encoded as JSON */
     if (lua_getfield(L, 1, "registration") == LUA_TSTRING) {
@@ -135,7 +86,7 @@ static int flow(lua_State *L, int reg)
     }
     rc = reg ? unhook_flow_register(E, &req, &res)
              : unhook_flow_deregister(E, &req, &res);
-    rc = push_result(L, E, rc, &res);
+    rc = lunhook_push_result(L, E, rc, &res);
     unhook_flow_result_free(&res);
     return rc;
 }
@@ -149,20 +100,12 @@ int luaopen_unhook(lua_State *L)
 {
     static const luaL_Reg fns[] = {
         {"check", l_check}, {"run", l_run}, {"register", l_register},
-        {NULL, NULL}};
+        {"open", lunhook_open}, {NULL, NULL}};
     unhook_engine **pe;
     unhook_config cfg = {0};
 
     lua_newtable(L);                            /* module */
-    pe = lua_newuserdatauv(L, sizeof *pe, 0);   /* module engine */
-    *pe = NULL;
-    if (luaL_newmetatable(L, ENGINE_MT)) {
-        lua_pushcfunction(L, engine_gc);
-        lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, engine_gc);
-        lua_setfield(L, -2, "__close");
-    }
-    lua_setmetatable(L, -2);
+    pe = lunhook_new_engine(L);                 /* module engine */
     if (unhook_engine_open(pe, &cfg) != UNHOOK_OK)
         return luaL_error(L, "unhook: cannot open an engine");
     luaopen_cjson(L);                           /* module engine cjson */
@@ -178,5 +121,12 @@ int luaopen_unhook(lua_State *L)
     lua_setfield(L, -2, "_engine");
     lua_pushstring(L, unhook_version());
     lua_setfield(L, -2, "version");
+    lua_newtable(L);
+#define UNHOOK_LUA_CODE_(name, value, text) \
+    lua_pushinteger(L, value);              \
+    lua_setfield(L, -2, #name);
+    UNHOOK_CODES(UNHOOK_LUA_CODE_)
+#undef UNHOOK_LUA_CODE_
+    lua_setfield(L, -2, "codes");
     return 1;
 }
