@@ -16,9 +16,9 @@
 #include "lifecycle.h"
 
 #define TURN_S 0.001            /* claims, job starts, commits in one action */
-#define RESUME_S 0.0004         /* flows' Lua in one action (and then no
+#define RESUME_S 0.0003         /* flows' Lua in one action (and then no
                                    store work: that is the next action's) */
-#define DRIVEN_SLICE_S 0.0004   /* a flow runs at most this long at once */
+#define DRIVEN_SLICE_S 0.0003   /* a flow runs at most this long at once */
 #define IDLE_POLL_S 1.0         /* nothing due: the store is asked again */
 
 struct uh_drive {

@@ -448,8 +448,11 @@ static int turn(work *w, int claiming, double *wake)
         reap(w);
     for (job *j = w->queue; j; j = j->next)
         queued++;
-    if (claiming && queued < w->E->concurrency && w->rc == UNHOOK_OK)
+    if (claiming && queued < w->E->concurrency && w->rc == UNHOOK_OK) {
         n = claim_more(w, ask - queued);
+        if (w->start_until > 0)
+            w->start_until = uh_now();  /* driven: a claim is a turn's work */
+    }
     w->claim_full = n > 0 && n == ask - queued;
     start_queued(w, wake);
     /* batch outcomes while requests are in flight; with none in
