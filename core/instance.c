@@ -49,8 +49,8 @@ static int run_one(unhook_engine *E, const char *id, unhook_flow_result *res)
 }
 
 /* Record intent (and a history line) in one transaction. */
-static int record_intent(unhook_engine *E, uh_store *s, const uh_inst *i,
-                         const char *action, const char *outcome, const char *msg)
+int uh_record_intent(unhook_engine *E, uh_store *s, const uh_inst *i,
+                     const char *action, const char *outcome, const char *msg)
 {
     int rc = s->ops->begin(s);
 
@@ -203,10 +203,10 @@ int unhook_instance_disable(unhook_engine *E, const char *id,
         break;
     case UH_V_ALREADY_OFF:
         set_code(res, UNHOOK_NOTE_ALREADY_OFF, "already_off", NULL);
-        rc = record_intent(E, s, &i, "disable", "done", "already off");
+        rc = uh_record_intent(E, s, &i, "disable", "done", "already off");
         break;
     case UH_V_IN_PROGRESS:
-        rc = record_intent(E, s, &i, "disable", NULL, i.reason);
+        rc = uh_record_intent(E, s, &i, "disable", NULL, i.reason);
         if (rc == UNHOOK_OK) {
             res->outcome = UNHOOK_OUTCOME_RETRY;
             set_code(res, UNHOOK_NOTE_IN_PROGRESS, "in_progress", "another unhook process is working on "
@@ -215,11 +215,11 @@ int unhook_instance_disable(unhook_engine *E, const char *id,
         break;
     case UH_V_NOT_REGISTERED:
         set_code(res, UNHOOK_NOTE_NOT_REGISTERED, "not_registered", NULL);
-        rc = record_intent(E, s, &i, "disable", "done",
+        rc = uh_record_intent(E, s, &i, "disable", "done",
                            "never registered: nothing to deregister");
         break;
     default:
-        rc = record_intent(E, s, &i, "disable", NULL, i.reason);
+        rc = uh_record_intent(E, s, &i, "disable", NULL, i.reason);
         if (rc == UNHOOK_OK)
             rc = run_one(E, id, res);
         break;
@@ -246,7 +246,7 @@ int unhook_instance_retry(unhook_engine *E, const char *id,
         uh_inst_clear(&i);
         return UNHOOK_OK;
     }
-    rc = record_intent(E, s, &i, "retry", NULL, "re-queued");
+    rc = uh_record_intent(E, s, &i, "retry", NULL, "re-queued");
     uh_inst_clear(&i);
     return rc != UNHOOK_OK ? rc : run_one(E, id, res);
 }

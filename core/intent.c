@@ -27,21 +27,6 @@ static void queued(unhook_flow_result *res)
     say(res, UNHOOK_NOTE_NONE, "queued");
 }
 
-/* One instance through one event, written with its history line. */
-static int write_intent(unhook_engine *E, uh_store *s, uh_inst *i,
-                        const char *action, const char *msg)
-{
-    int rc = s->ops->begin(s);
-
-    if (rc == UNHOOK_OK && (rc = s->ops->intent(s, i)) == UNHOOK_OK) {
-        uh_history_note(s, i->id, action, NULL, msg, i->updated_at);
-        rc = s->ops->commit(s);
-    }
-    if (rc != UNHOOK_OK)
-        s->ops->rollback(s);
-    return uh_store_err(E, rc);
-}
-
 /* The instance id, or an error for a missing id or store. */
 static int load(unhook_engine *E, const char *id, uh_store **s, uh_inst *i)
 {
@@ -92,7 +77,7 @@ int unhook_instance_request_off(unhook_engine *E, const char *id,
         msg = i.reason;
         break;
     }
-    rc = write_intent(E, s, &i, "disable", msg);
+    rc = uh_record_intent(E, s, &i, "disable", NULL, msg);
     uh_inst_clear(&i);
     return rc;
 }
@@ -111,7 +96,7 @@ int unhook_instance_request_retry(unhook_engine *E, const char *id,
     if (uh_transition(&i, &t) == UH_V_NOT_FAILED)
         say(res, UNHOOK_NOTE_NOT_FAILED, "not_failed");
     else
-        rc = write_intent(E, s, &i, "retry", "re-queued");
+        rc = uh_record_intent(E, s, &i, "retry", NULL, "re-queued");
     uh_inst_clear(&i);
     return rc;
 }

@@ -74,6 +74,11 @@ uh_verdict uh_transition(uh_inst *i, uh_trans *t);
 #define UH_BULK_MAX 3
 int uh_bulk_disable(const char *reason, uh_bulk out[UH_BULK_MAX]);
 int uh_bulk_requeue(uh_bulk out[UH_BULK_MAX]);
+/* i's intent written (the store's intent op) with its history line, in one
+ * transaction of s (instance.c).  UNHOOK_OK or the store's error, set on E. */
+int uh_record_intent(unhook_engine *E, uh_store *s, const uh_inst *i,
+                     const char *action, const char *outcome, const char *msg);
+
 /* The transitions b[0..n) over the instances f matches, in one transaction
  * of s; counts[k] receives how many the k-th changed.  disabling: the
  * "disable" row of history of every instance turned off is written first,
