@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,6 +41,7 @@ int unhook_engine_open(unhook_engine **out, const unhook_config *cfg)
     E = calloc(1, sizeof *E);
     if (!E)
         return UNHOOK_NOMEM;
+    E->wakefd = -1;
     rt = &E->rt;
     E->diag.log = cfg->log;
     E->diag.log_ud = cfg->log_userdata;
@@ -63,8 +65,9 @@ int unhook_engine_open(unhook_engine **out, const unhook_config *cfg)
     E->conn_override = cfg->connection ? uh_strdup(cfg->connection) : NULL;
     E->concurrency = cfg->concurrency > 0 ? cfg->concurrency : 16;
     E->expect_gone = cfg->expect_gone;
+    E->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     E->rng = (unsigned long long)uh_now() * 1000003ULL ^ (unsigned long long)getpid() << 17 ^ (unsigned long long)(uintptr_t)E;
-    if (!rt->connectors || !E->diag.errmsg || !rt->sched || !rt->host) {
+    if (!rt->connectors || !E->diag.errmsg || !rt->sched || !rt->host || E->wakefd < 0) {
         unhook_engine_close(E);
         return UNHOOK_NOMEM;
     }
@@ -79,6 +82,9 @@ void unhook_engine_close(unhook_engine *E)
     if (!E)
         return;
     rt = &E->rt;
+    unhook_engine_undrive(E);
+    if (E->wakefd >= 0)
+        close(E->wakefd);
     if (rt->host)
         lua_close(rt->host);
     if (E->store)
@@ -162,6 +168,8 @@ int unhook_connection_check(unhook_engine *E, const char *path, char **subject)
         *subject = NULL;
     if (!E)
         return UNHOOK_USAGE;
+    if ((rc = uh_refuse_driven(E, "a connection check")) != UNHOOK_OK)
+        return rc;
     if (!path) {
         uh_seterr(&E->diag, "no connection file given");
         return UNHOOK_USAGE;
@@ -188,13 +196,17 @@ int unhook_connection_check(unhook_engine *E, const char *path, char **subject)
 int unhook_flow_deregister(unhook_engine *E, const unhook_flow_request *req,
                            unhook_flow_result *res)
 {
-    return uh_flow_once(&E->rt, req, res, "deregistration", 0);
+    int rc = uh_refuse_driven(E, "a one-off run");
+
+    return rc != UNHOOK_OK ? rc : uh_flow_once(&E->rt, req, res, "deregistration", 0);
 }
 
 int unhook_flow_register(unhook_engine *E, const unhook_flow_request *req,
                          unhook_flow_result *res)
 {
-    return uh_flow_once(&E->rt, req, res, "registration", 0);
+    int rc = uh_refuse_driven(E, "a one-off run");
+
+    return rc != UNHOOK_OK ? rc : uh_flow_once(&E->rt, req, res, "registration", 0);
 }
 
 static uh_tape *engine_tape(unhook_engine *E)
