@@ -13,7 +13,7 @@ PKGS    := lua5.4 libcurl lua5.4-cjson sqlite3 libcrypto libpq
 DEBS    := liblua5.4-dev lua5.4 libcurl4-openssl-dev lua-cjson-dev lua-cjson \
            libsqlite3-dev lua-busted libcmocka-dev pkg-config python3 curl valgrind \
            libssl-dev openssl binutils gcc time libpq-dev postgresql \
-           libmicrohttpd-dev chromium python3-prometheus-client
+           libmicrohttpd-dev chromium python3-prometheus-client libuv1-dev
 
 B       := build
 OPT     ?= -O2 -g

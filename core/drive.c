@@ -13,7 +13,7 @@
 
 #include "lifecycle.h"
 
-#define TURN_S 0.0005           /* job starts in one action (one at least) */
+#define TURN_S 0.00025          /* job starts in one action (one at least) */
 #define RESUME_S 0.0003         /* flows' Lua in one action (and then no
                                    store work: that is the next action's) */
 #define DRIVEN_SLICE_S 0.0003   /* a flow runs at most this long at once */

@@ -406,10 +406,12 @@ uh_turn_kind uh_worker_turn(uh_worker *k, int claim, double until, double *wake,
         renew(w);
         did = UH_TURN_COMMIT;
     } else if (claim && room > 0) {
+        /* a claim is a few rows at a time: its transaction is one piece */
+        int ask = room < DRIVEN_BATCH ? room : DRIVEN_BATCH, n;
         reap(w);
-        int n = claim_more(w, room + DRIVEN_BATCH);
+        n = claim_more(w, ask);
         /* 1: it got all it asked for, and more may be due */
-        *claimed = n < 0 ? -1 : n == room + DRIVEN_BATCH;
+        *claimed = n < 0 ? -1 : n == ask;
         did = UH_TURN_CLAIM;
     }
     if (due_now(w) || (claim && did != UH_TURN_CLAIM &&

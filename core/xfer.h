@@ -19,7 +19,7 @@
 #define UH_DEFAULT_HTTP_TIMEOUT_MS 15000
 #define UH_CONNECT_TIMEOUT_MS 10000
 #define UH_MAX_BODY (8u << 20)
-#define UH_SHORT_HOOK_COUNT 1000
+#define UH_SHORT_HOOK_COUNT 200
 
 /* An allocator's budget: a Lua state's memory cap. */
 typedef struct uh_limit {
