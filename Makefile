@@ -45,7 +45,8 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o) $(B)/obj/embed.o
 PUB_INC  := $(B)/include
 CLI_SRC  := $(wildcard bindings/cli/*.c)
 CLI_OBJ  := $(CLI_SRC:%.c=$(B)/obj/%.o)
-LUAMOD_OBJ := $(B)/obj/bindings/lunhook.o
+LUAMOD_OBJ := $(B)/obj/bindings/lunhook.o $(B)/obj/bindings/lengine.o \
+              $(B)/obj/bindings/lresult.o
 CLIENT_OBJ := $(CLI_OBJ) $(LUAMOD_OBJ)
 
 # Every output that depends on the configuration depends on $(B)/config.stamp,
