@@ -387,7 +387,9 @@ UNHOOK_API int unhook_instance_retry_all(unhook_engine *engine,
  * matches filter (NULL: all), starting new work for at most max_ms
  * milliseconds (< 0: until nothing is due); flows already in flight when
  * the time is up are finished first, each within its own time budget.  With wait set, also wait for scheduled retries until
- * nothing is pending.  Counts are added to *stats (may be NULL).
+ * nothing is pending.  Counts are added to *stats (may be NULL).  A host
+ * with an event loop drives the engine instead (unhook_engine_drive);
+ * while driven, this returns UNHOOK_USAGE.
  */
 UNHOOK_API int unhook_engine_run(unhook_engine *engine, const unhook_filter *filter,
                       long max_ms, int wait, unhook_stats *stats,
