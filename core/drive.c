@@ -27,11 +27,29 @@ struct uh_drive {
     unhook_stats stats;
     double curl_due;            /* curl's timer (monotonic), or 0 */
     double next_claim;          /* look for due work from then (0: now) */
-    int *fds;                   /* the sockets the host watches for curl */
+    int *fds, *what;            /* the sockets the host watches for curl,
+                                   and for what */
     int nfds, capfds;
     int owe_work;               /* the last turn ran Lua only */
     double work_wake;           /* when the work loop asked to turn again */
 };
+
+/* Room for one more watched socket; 0 when out of memory. */
+static int grow(struct uh_drive *d)
+{
+    int cap = d->capfds ? d->capfds * 2 : 16, *p, *q;
+
+    if (d->nfds < d->capfds)
+        return 1;
+    if (!(p = realloc(d->fds, (size_t)cap * sizeof *p)))
+        return 0;
+    d->fds = p;
+    if (!(q = realloc(d->what, (size_t)cap * sizeof *q)))
+        return 0;
+    d->what = q;
+    d->capfds = cap;
+    return 1;
+}
 
 static void watch(struct uh_drive *d, int fd, int what)
 {
@@ -39,18 +57,15 @@ static void watch(struct uh_drive *d, int fd, int what)
 
     for (k = 0; k < d->nfds && d->fds[k] != fd; k++)
         ;
-    if (what == UNHOOK_POLL_REMOVE && k < d->nfds)
-        d->fds[k] = d->fds[--d->nfds];
-    else if (what != UNHOOK_POLL_REMOVE && k == d->nfds) {
-        if (d->nfds == d->capfds) {
-            int cap = d->capfds ? d->capfds * 2 : 16;
-            int *p = realloc(d->fds, (size_t)cap * sizeof *p);
-            if (!p)
-                return;         /* it is only not reported removed at the end */
-            d->fds = p;
-            d->capfds = cap;
-        }
-        d->fds[d->nfds++] = fd;
+    if (what == UNHOOK_POLL_REMOVE && k < d->nfds) {
+        d->nfds--;
+        d->fds[k] = d->fds[d->nfds];
+        d->what[k] = d->what[d->nfds];
+    } else if (what != UNHOOK_POLL_REMOVE && (k < d->nfds || grow(d))) {
+        /* (out of memory: it is only not reported removed at the end) */
+        if (k == d->nfds)
+            d->fds[d->nfds++] = fd;
+        d->what[k] = what;
     }
     d->host.socket(d->host.userdata, fd, what);
 }
@@ -247,7 +262,7 @@ int unhook_engine_drive(unhook_engine *E, const unhook_driver *drv)
     d->host = *drv;
     d->host.socket(d->host.userdata, E->wakefd, UNHOOK_POLL_IN);
     for (int k = 0; k < d->nfds; k++)
-        d->host.socket(d->host.userdata, d->fds[k], UNHOOK_POLL_IN | UNHOOK_POLL_OUT);
+        d->host.socket(d->host.userdata, d->fds[k], d->what[k]);
     d->host.timer(d->host.userdata, 0);
     return UNHOOK_OK;
 }
@@ -309,6 +324,7 @@ int unhook_engine_undrive(unhook_engine *E)
     d->host.socket(d->host.userdata, E->wakefd, UNHOOK_POLL_REMOVE);
     d->host.timer(d->host.userdata, -1);
     free(d->fds);
+    free(d->what);
     free(d);
     return UNHOOK_OK;
 }
