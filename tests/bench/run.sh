@@ -19,7 +19,8 @@ set -eu
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
 PROFILE=${PROFILE:-}
-if [ -n "$PROFILE" ]; then N=${N:-2000}; MICRO_N=0; fi
+if [ "$PROFILE" = callgrind ]; then N=${N:-2000}; fi
+if [ -n "$PROFILE" ]; then MICRO_N=0; fi
 N=${N:-20000}
 C=${C:-32}
 MICRO_N=${MICRO_N:-2000}
@@ -37,7 +38,8 @@ case "$PROFILE" in
 "") ;;
 callgrind) command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null \
                || die "PROFILE=callgrind needs valgrind (apt-get install valgrind)" ;;
-*) die "PROFILE must be callgrind" ;;
+perf) command -v perf >/dev/null || die "PROFILE=perf needs perf (apt-get install linux-perf)" ;;
+*) die "PROFILE must be callgrind or perf" ;;
 esac
 
 # ---- tools: nginx-light and GNU time, installed when missing (as root) ----
@@ -156,6 +158,8 @@ EOF
     if [ "$PROFILE" = callgrind ]; then
         set -- valgrind --tool=callgrind --callgrind-out-file="$ROOT/build/bench/callgrind.out"
         LIMIT=$((LIMIT * 20))
+    elif [ "$PROFILE" = perf ]; then
+        set -- perf record -q -F 4000 -g -o "$ROOT/build/bench/perf.data"
     else
         set --
     fi
@@ -208,6 +212,12 @@ for line in sys.stdin:
     if top == 0:
         break
 ' "${TOP:-25}" "$ROOT"
+    exit 0
+fi
+if [ "$PROFILE" = perf ]; then
+    echo "bench: perf profile of unhook disable --all, N=$N C=$C: build/bench/perf.data"
+    perf report -i build/bench/perf.data --no-children --percent-limit 0.7 --stdio \
+        -g none --sort dso,symbol 2>/dev/null | grep -v '^#' | grep -v '^$' | head -"${TOP:-40}"
     exit 0
 fi
 [ "$MICRO_N" -gt 0 ] && bench_case perflow "$MICRO_N" 1
