@@ -25,6 +25,7 @@ local function is_list(v)
 end
 
 local function text(v)
+  if type(v) == "string" then return v end
   if math_type(v) == "integer" then return fmt("%d", v) end
   if math_type(v) == "float" and v == math.floor(v) and v > -2^53 and v < 2^53 then
     return fmt("%d", v)

@@ -47,8 +47,9 @@ end
 -- Registration data: JSON is decoded, anything else stays a string.
 local function decode_registration(text)
   if text == nil then return nil end
-  local first = text:match("^%s*(.)")
-  if first == "{" or first == "[" or first == '"' then
+  local b = text:byte(1)
+  local first = (b == 123 or b == 91 or b == 34) and b or text:match("^%s*(.)")
+  if first == 123 or first == 91 or first == 34 or first == "{" or first == "[" or first == '"' then
     local ok, v = pcall(json.decode, text)
     if not ok then
       return nil, "registration data: invalid JSON: " .. tostring(v)
