@@ -134,8 +134,6 @@ local function prepare(dir)
   table.sort(p.rels)
   p.stamp = stamps(dir, p.rels)
   p.checked = core.now()
-  -- the names cards take, to refuse a C card that would shadow one
-  p.card_names = cards.names(m.cards)
   p.instances, p.nconns = {}, 0   -- warm flow instances (load_flow)
   prepared[dir] = p
   return p
@@ -400,8 +398,13 @@ local function build_ctx(r)
   local spec, p, m = r.spec, r.p, r.m
   local conn = spec.connection or {}       -- a fresh table a run (run.c)
   local base = conn.base_url or m.base_url
-  local cerr = cards.conflict(p.card_names, spec.ccards)
-  if cerr then return setup(RC.invalid, cerr) end
+  if spec.ccards[1] then
+    -- the names cards take, to refuse a C card that would shadow one (the
+    -- built-in cards are loaded into a state only when a run needs them)
+    p.card_names = p.card_names or cards.names(p.m.cards)
+    local cerr = cards.conflict(p.card_names, spec.ccards)
+    if cerr then return setup(RC.invalid, cerr) end
+  end
   conn.base_url = base
   r.conn = conn
   local ctx = setmetatable({
