@@ -329,7 +329,8 @@ void uh_run_close(uh_run *r)
         /* a state a limit tripped in, or an error escaped from, is
          * dropped; so is one whose module-level values keep growing */
         if (r->cpu_tripped || ps->limit.hit || r->status != LUA_OK ||
-            rt->nidle >= POOL_MAX || ps->limit.used > ps->warm_base + UH_WARM_GROWTH) {
+            rt->nidle >= (rt->pool_max > POOL_MAX ? rt->pool_max : POOL_MAX) ||
+            ps->limit.used > ps->warm_base + UH_WARM_GROWTH) {
             pooled_free(ps);
         } else {
             ps->next = rt->idle;

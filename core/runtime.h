@@ -57,6 +57,7 @@ typedef struct uh_rt {
     uh_buf *bytecode;         /* compiled runtime modules, by index */
     uh_pooled *idle;          /* states ready for another run */
     int nidle;
+    int pool_max;             /* idle states kept at most (0: POOL_MAX) */
     uh_ccard *ccards;
     int nccards;
     /* the engine's store, opened on first use: where OAuth2 connections
