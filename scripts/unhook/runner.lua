@@ -11,8 +11,7 @@ local chunks = require "unhook.chunks"
 local cards = require "unhook.cards"
 local helpers = require "unhook.helpers"
 local codes = require "unhook.codes"
-local reconcile = require "unhook.reconcile"
-local isotime = require "unhook.isotime"
+-- reconcile (list runs) and isotime (renewals) are loaded when first used
 
 local _M = {}
 
@@ -453,7 +452,7 @@ end
 local function with_expiry(r, res)
   local renewal = r.ev.renewal
   if not renewal or res.outcome ~= OUTCOME.done then return res end
-  local at, err = isotime.expiry(json.decode(res.registration), renewal.expires)
+  local at, err = require("unhook.isotime").expiry(json.decode(res.registration), renewal.expires)
   if at then
     res.expires_at = at
   elseif r.spec.kind == "renewal" then
@@ -474,6 +473,7 @@ local function list_report(r, ret)
     return { outcome = OUTCOME.failed, code = "script",
       message = fmt("%s: a list flow must return a list of webhooks (tables), got %s", where, type(ret)) }
   end
+  local reconcile = require "unhook.reconcile"
   local ok, report = pcall(reconcile.compare, ret, r.stored, r.ev,
     reconcile.scope(r.entry, manifest.is_option), r.options, r.ctx)
   if not ok then
