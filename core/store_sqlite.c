@@ -13,6 +13,9 @@
 
 #include "sqlite_db.h"
 
+/* when a row may be claimed: its next attempt, or its lease's end */
+#define SQ_WAKE "MAX(next_attempt_at, claimed_until)"
+
 static const char *const migrations[] = {
     /* 1: instances and their history */
     "CREATE TABLE instances ("
@@ -43,6 +46,10 @@ static const char *const migrations[] = {
     " updated_at REAL NOT NULL);",
     /* 4: when a renewing event's subscription lapses */
     "ALTER TABLE instances ADD COLUMN expires_at REAL NOT NULL DEFAULT 0;",
+    /* 5: the claim walks claimable rows by when they may run (a live
+     * claim puts a row at its lease's end), as PostgreSQL's does: it
+     * sorted every due row, claimed or not, for each batch */
+    "CREATE INDEX instances_wake ON instances(" SQ_WAKE ") WHERE " UH_CLAIMABLE_SQL ";",
 };
 
 #define INST_COLS "id, connector, event, options, connection, registration, " \
@@ -371,53 +378,59 @@ static int sq_remove(uh_store *s, const char *id)
     return rc;
 }
 
+/* RETURNING hands the claimed rows out in rowid order: put them back in
+ * the order they were due (stable: rowid order among equals). */
+static void order_claimed(uh_inst *out, int n)
+{
+    for (int k = 1; k < n; k++) {
+        uh_inst t = out[k];
+        int j = k;
+        for (; j > 0 && out[j - 1].next_attempt_at > t.next_attempt_at; j--)
+            out[j] = out[j - 1];
+        out[j] = t;
+    }
+}
+
+/* One statement claims a batch: the first due rows of instances_wake
+ * (none held by a live claim), updated by rowid and read back. */
 static int sq_claim(uh_store *s, const unhook_filter *f, double now,
                     const char *owner, double lease, int max, uh_inst *out, int *n)
 {
     uh_buf sql = {0};
-    sqlite3_stmt *st, *up;
-    const char *vals[6];
+    sqlite3_stmt *st;
+    const char *vals[8];
     int rc, nv;
 
     *n = 0;
     if ((rc = sq_begin(s)) != UNHOOK_OK)
         return rc;
-    uh_buf_puts(&sql, "SELECT " READ_COLS " FROM instances WHERE " UH_CLAIMABLE_SQL
-                " AND next_attempt_at <= ?1 AND claimed_until <= ?1");
-    nv = filter(&sql, f, vals, 1);
-    uh_buf_printf(&sql, " ORDER BY next_attempt_at LIMIT %d", max);
-    st = uh_sq_prep(s, sql.data);
+    uh_buf_puts(&sql, "UPDATE instances SET claim_owner = ?2, claimed_until = ?3"
+                " WHERE rowid IN (SELECT rowid FROM instances INDEXED BY instances_wake"
+                " WHERE " UH_CLAIMABLE_SQL
+                " AND " SQ_WAKE " <= ?1");
+    nv = filter(&sql, f, vals, 4);
+    uh_buf_puts(&sql, " ORDER BY " SQ_WAKE " LIMIT ?4) RETURNING " READ_COLS);
+    st = sql.oom ? NULL : uh_sq_prep(s, sql.data);
     uh_buf_free(&sql);
-    up = uh_sq_prep(s, "UPDATE instances SET claim_owner = ?, claimed_until = ? WHERE id = ?");
-    if (!st || !up) {
-        uh_sq_release(st);
-        uh_sq_release(up);
+    if (!st) {
         rc = UNHOOK_STORE;
         goto err;
     }
     sqlite3_bind_double(st, 1, now);
-    uh_sq_bind_texts(st, vals, 1, nv);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
-        uh_inst *i = &out[*n];
-        read_inst(st, i);
-        (*n)++;
-        uh_sq_bind_text(up, 1, owner);
-        sqlite3_bind_double(up, 2, lease);
-        uh_sq_bind_text(up, 3, i->id);
-        if (sqlite3_step(up) != SQLITE_DONE) {
-            rc = SQLITE_ERROR;
-            break;
-        }
-        sqlite3_reset(up);
-    }
+    uh_sq_bind_text(st, 2, owner);
+    sqlite3_bind_double(st, 3, lease);
+    sqlite3_bind_int(st, 4, max);
+    uh_sq_bind_texts(st, vals, 4, nv);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max)
+        read_inst(st, &out[(*n)++]);
     uh_sq_release(st);
-    uh_sq_release(up);
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
         rc = uh_sq_fail(s, "claim");
         goto err;
     }
     if ((rc = sq_commit(s)) != UNHOOK_OK)
         goto err;
+    order_claimed(out, *n);
     return UNHOOK_OK;
 err:
     sq_rollback(s);
