@@ -37,10 +37,15 @@ int uh_sq_exec(uh_store *s, const char *sql);
  * failure (message in s).  Hand it back with uh_sq_release(). */
 sqlite3_stmt *uh_sq_prep(uh_store *s, const char *sql);
 
+/* Runs sql (no rows, no parameters) as a kept statement: what is run
+ * for every transaction (BEGIN, COMMIT) is parsed once. */
+int uh_sq_run(uh_store *s, const char *sql);
+
 /* Done with a statement from uh_sq_prep(): ready for its next use. */
 void uh_sq_release(sqlite3_stmt *st);
 
-/* Binds v, or NULL when v is NULL. */
+/* Binds v (not copied: release the statement while v lives), or NULL
+ * when v is NULL. */
 void uh_sq_bind_text(sqlite3_stmt *st, int i, const char *v);
 
 /* vals[from..to) bound to parameters from + 1 ... */

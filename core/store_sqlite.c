@@ -82,8 +82,8 @@ static void read_inst(sqlite3_stmt *st, uh_inst *o)
     o->expires_at = sqlite3_column_double(st, 16);
 }
 
-static int sq_begin(uh_store *s) { return uh_sq_exec(s, "BEGIN IMMEDIATE"); }
-static int sq_commit(uh_store *s) { return uh_sq_exec(s, "COMMIT"); }
+static int sq_begin(uh_store *s) { return uh_sq_run(s, "BEGIN IMMEDIATE"); }
+static int sq_commit(uh_store *s) { return uh_sq_run(s, "COMMIT"); }
 
 static void sq_rollback(uh_store *s)
 {
@@ -325,6 +325,36 @@ static int sq_bulk(uh_store *s, const uh_bulk *b, const unhook_filter *f,
     return rc;
 }
 
+/* history_bulk: one INSERT ... SELECT of the rows b matches. */
+static int sq_history_bulk(uh_store *s, const uh_bulk *b, const unhook_filter *f,
+                           const unhook_history *h)
+{
+    uh_buf sql = {0};
+    const char *vals[8];
+    sqlite3_stmt *st;
+    int rc, n = 7;
+
+    uh_buf_puts(&sql, "INSERT INTO history (instance_id, at, action, outcome, status,"
+                " attempt, message, registration)"
+                " SELECT id, ?1, ?2, ?3, ?4, ?5, ?6, ?7 FROM instances");
+    uh_sql_bulk_where(&sql, '?', b, f, vals, &n);
+    st = sql.oom ? NULL : uh_sq_prep(s, sql.data);
+    uh_buf_free(&sql);
+    if (!st)
+        return UNHOOK_STORE;
+    sqlite3_bind_double(st, 1, h->at);
+    uh_sq_bind_text(st, 2, h->action);
+    uh_sq_bind_text(st, 3, h->outcome);
+    sqlite3_bind_int(st, 4, h->status);
+    sqlite3_bind_int(st, 5, h->attempt);
+    uh_sq_bind_text(st, 6, h->message);
+    uh_sq_bind_text(st, 7, h->registration);
+    uh_sq_bind_texts(st, vals, 7, n);
+    rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : uh_sq_fail(s, "history");
+    uh_sq_release(st);
+    return rc;
+}
+
 static int sq_owners(uh_store *s, double now, uh_owner_fn fn, void *ud)
 {
     sqlite3_stmt *st = uh_sq_prep(s, "SELECT DISTINCT claim_owner FROM instances"
@@ -477,6 +507,7 @@ static const uh_store_ops sq_ops = {
     sq_owners, sq_release, sq_remove, sq_next_due, sq_close, uh_sq_token_get,
     uh_sq_token_cas,
     NULL, NULL, NULL,   /* renew, wait, finish_many */
+    sq_history_bulk,
 };
 
 static int migrate(uh_store *s, const char *path)
