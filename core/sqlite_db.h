@@ -1,7 +1,7 @@
 /*
  * sqlite_db.h -- private: the SQLite backend's connection, shared by its
- * files (store_sqlite.c: instances, history, claims; sqlite_tokens.c:
- * OAuth2 token rows).  Part of the store layer.
+ * files (store_sqlite.c: instances, claims; sqlite_history.c: history;
+ * sqlite_tokens.c: OAuth2 token rows).  Part of the store layer.
  */
 #ifndef UNHOOK_SQLITE_DB_H
 #define UNHOOK_SQLITE_DB_H
@@ -56,6 +56,13 @@ char *uh_sq_col_dup(sqlite3_stmt *st, int i);
 
 /* Finalizes the cached statements and closes the database (not q). */
 void uh_sq_close(sq_store *q);
+
+/* The store's history_add, history_list and history_bulk (store.h). */
+int uh_sq_history_add(uh_store *s, const unhook_history *h);
+int uh_sq_history_list(uh_store *s, const char *id, unhook_history_fn fn,
+                       void *ud);
+int uh_sq_history_bulk(uh_store *s, const uh_bulk *b, const unhook_filter *f,
+                       const unhook_history *h);
 
 /* The store's token_get and token_cas (store.h). */
 int uh_sq_token_get(uh_store *s, const char *key, uh_token_row *out);
