@@ -489,8 +489,10 @@ int uh_store_sqlite_open(const char *path, uh_store **out, char *err, size_t err
     }
     s->ops = &sq_ops;
     snprintf(q->path, sizeof q->path, "%s", path);
-    if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                        NULL) != SQLITE_OK) {
+    /* NOMUTEX: an engine, and so its store, is used by one thread at a
+     * time (unhook.h); SQLite's own locking of every call is not needed */
+    if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                        SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         snprintf(err, errsz, "%s: cannot open the database: %s", path,
                  q->db ? sqlite3_errmsg(q->db) : "out of memory");
         sq_close(s);
