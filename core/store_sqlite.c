@@ -340,25 +340,32 @@ static int sq_remove(uh_store *s, const char *id)
     return rc;
 }
 
-/* RETURNING hands the claimed rows out in rowid order: put them back in
- * the order they were due (stable: rowid order among equals). */
-static void order_claimed(uh_inst *out, int n)
+/* Claim the rows whose rowids are in the JSON array ids. */
+static int mark_claimed(uh_store *s, const char *ids, const char *owner,
+                        double lease)
 {
-    for (int k = 1; k < n; k++) {
-        uh_inst t = out[k];
-        int j = k;
-        for (; j > 0 && out[j - 1].next_attempt_at > t.next_attempt_at; j--)
-            out[j] = out[j - 1];
-        out[j] = t;
-    }
+    sqlite3_stmt *st = uh_sq_prep(s,
+        "UPDATE instances SET claim_owner = ?1, claimed_until = ?2"
+        " WHERE rowid IN (SELECT value FROM json_each(?3))");
+    int rc;
+
+    if (!st)
+        return UNHOOK_STORE;
+    uh_sq_bind_text(st, 1, owner);
+    sqlite3_bind_double(st, 2, lease);
+    uh_sq_bind_text(st, 3, ids);
+    rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : uh_sq_fail(s, "claim");
+    uh_sq_release(st);
+    return rc;
 }
 
-/* One statement claims a batch: the first due rows of instances_wake
- * (none held by a live claim), updated by rowid and read back. */
+/* The first due rows of instances_wake (none held by a live claim), read
+ * and marked in one transaction: two statements whatever the batch (an
+ * UPDATE ... RETURNING runs as a trigger, copying every column twice). */
 static int sq_claim(uh_store *s, const unhook_filter *f, double now,
                     const char *owner, double lease, int max, uh_inst *out, int *n)
 {
-    uh_buf sql = {0};
+    uh_buf sql = {0}, ids = {0};
     sqlite3_stmt *st;
     const char *vals[8];
     int rc, nv;
@@ -366,12 +373,10 @@ static int sq_claim(uh_store *s, const unhook_filter *f, double now,
     *n = 0;
     if ((rc = sq_begin(s)) != UNHOOK_OK)
         return rc;
-    uh_buf_puts(&sql, "UPDATE instances SET claim_owner = ?2, claimed_until = ?3"
-                " WHERE rowid IN (SELECT rowid FROM instances INDEXED BY instances_wake"
-                " WHERE " UH_CLAIMABLE_SQL
-                " AND " SQ_WAKE " <= ?1");
-    nv = filter(&sql, f, vals, 4);
-    uh_buf_puts(&sql, " ORDER BY " SQ_WAKE " LIMIT ?4) RETURNING " READ_COLS);
+    uh_buf_puts(&sql, "SELECT " READ_COLS ", rowid FROM instances INDEXED BY instances_wake"
+                " WHERE " UH_CLAIMABLE_SQL " AND " SQ_WAKE " <= ?1");
+    nv = filter(&sql, f, vals, 2);
+    uh_buf_puts(&sql, " ORDER BY " SQ_WAKE " LIMIT ?2");
     st = sql.oom ? NULL : uh_sq_prep(s, sql.data);
     uh_buf_free(&sql);
     if (!st) {
@@ -379,21 +384,25 @@ static int sq_claim(uh_store *s, const unhook_filter *f, double now,
         goto err;
     }
     sqlite3_bind_double(st, 1, now);
-    uh_sq_bind_text(st, 2, owner);
-    sqlite3_bind_double(st, 3, lease);
-    sqlite3_bind_int(st, 4, max);
-    uh_sq_bind_texts(st, vals, 4, nv);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max)
-        read_inst(st, &out[(*n)++]);
-    uh_sq_release(st);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        rc = uh_sq_fail(s, "claim");
-        goto err;
+    sqlite3_bind_int(st, 2, max);
+    uh_sq_bind_texts(st, vals, 2, nv);
+    uh_buf_puts(&ids, "[");
+    rc = SQLITE_DONE;
+    while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        read_inst(st, &out[*n]);
+        uh_buf_printf(&ids, "%s%lld", (*n)++ ? "," : "", sqlite3_column_int64(st, 17));
     }
-    if ((rc = sq_commit(s)) != UNHOOK_OK)
-        goto err;
-    order_claimed(out, *n);
-    return UNHOOK_OK;
+    uh_buf_puts(&ids, "]");
+    uh_sq_release(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        rc = uh_sq_fail(s, "claim");
+    else if (ids.oom)
+        rc = UNHOOK_NOMEM;
+    else if (*n == 0 || (rc = mark_claimed(s, ids.data, owner, lease)) == UNHOOK_OK)
+        rc = sq_commit(s);
+    uh_buf_free(&ids);
+    if (rc == UNHOOK_OK)
+        return UNHOOK_OK;
 err:
     sq_rollback(s);
     while (*n > 0)
