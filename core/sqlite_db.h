@@ -18,10 +18,26 @@ typedef struct sq_cached {
     struct sq_cached *next;
 } sq_cached;
 
+/* History rows inside a transaction are held and written together at the
+ * commit (or before history is read): one INSERT of SQ_HOLD_ROWS rows
+ * costs less than as many of one.  Texts are offsets into the store's
+ * text buffer (-1: NULL), which may move as it grows. */
+#define SQ_HOLD_MAX 64
+#define SQ_HOLD_ROWS 16
+typedef struct sq_held {
+    long text[5];               /* instance_id, action, outcome, message, registration */
+    double at;
+    int status, attempt;
+} sq_held;
+
 typedef struct sq_store {
     uh_store base;
     sqlite3 *db;
     sq_cached *cache;
+    int in_tx;                  /* inside the store's begin ... commit */
+    int nheld;
+    sq_held held[SQ_HOLD_MAX];
+    uh_buf held_text;
     char path[256];
 } sq_store;
 
@@ -56,6 +72,10 @@ char *uh_sq_col_dup(sqlite3_stmt *st, int i);
 
 /* Finalizes the cached statements and closes the database (not q). */
 void uh_sq_close(sq_store *q);
+
+/* Writes the history rows held, or drops them (a rollback). */
+int uh_sq_send_held(uh_store *s);
+void uh_sq_drop_held(sq_store *q);
 
 /* The store's history_add, history_list and history_bulk (store.h). */
 int uh_sq_history_add(uh_store *s, const unhook_history *h);

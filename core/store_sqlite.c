@@ -97,11 +97,28 @@ static void read_inst(sqlite3_stmt *st, uh_inst *o)
     o->expires_at = sqlite3_column_double(st, 16);
 }
 
-static int sq_begin(uh_store *s) { return uh_sq_run(s, "BEGIN IMMEDIATE"); }
-static int sq_commit(uh_store *s) { return uh_sq_run(s, "COMMIT"); }
+static int sq_begin(uh_store *s)
+{
+    int rc = uh_sq_run(s, "BEGIN IMMEDIATE");
+
+    SQ(s)->in_tx = rc == UNHOOK_OK;
+    return rc;
+}
+
+/* The history rows held go in first (sqlite_history.c). */
+static int sq_commit(uh_store *s)
+{
+    int rc = uh_sq_send_held(s);
+
+    if (rc == UNHOOK_OK && (rc = uh_sq_run(s, "COMMIT")) == UNHOOK_OK)
+        SQ(s)->in_tx = 0;
+    return rc;
+}
 
 static void sq_rollback(uh_store *s)
 {
+    uh_sq_drop_held(SQ(s));
+    SQ(s)->in_tx = 0;
     if (!sqlite3_get_autocommit(SQ(s)->db))
         sqlite3_exec(SQ(s)->db, "ROLLBACK", NULL, NULL, NULL);
 }
