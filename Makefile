@@ -170,8 +170,10 @@ check: deps
 demo: deps all
 	sh tests/demo.sh
 
-# make bench [N=20000] [C=32]: unhook disable --all against raw libcurl,
-# both against nginx on loopback (tests/bench/README.md).
+# make bench [N=20000] [C=32] [LATENCY=0] [BIG_N=0] [WIDE_C=0]: unhook
+# disable --all against raw libcurl on loopback, against nginx and against
+# a provider that answers after 20 ms, with the targets of issue 17
+# (tests/bench/README.md lists every variable).
 bench: all
 	N="$(N)" C="$(C)" sh tests/bench/run.sh
 

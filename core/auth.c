@@ -202,7 +202,10 @@ void uh_conn_from_table(lua_State *L, int idx, uh_conn *c)
 {
     int t = lua_absindex(L, idx);
 
+    static long long last_id;
+
     memset(c, 0, sizeof *c);
+    c->id = __atomic_add_fetch(&last_id, 1, __ATOMIC_RELAXED);
     c->base_url = field(L, t, "base_url");
     c->ca_file = field(L, t, "ca_file");
     lua_getfield(L, t, "timeout_ms");

@@ -66,6 +66,8 @@ struct uh_conn {
     int insecure;
     uh_secrets secrets;       /* every secret string, for masking */
     uh_oauth *oauth;          /* auth type oauth2, else NULL */
+    long long id;             /* unique in the process (warm flow instances
+                                 are kept per connection: runner.lua) */
 };
 
 void uh_conn_free(uh_conn *c);

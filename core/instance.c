@@ -444,6 +444,37 @@ static int note_disables(uh_store *s, const unhook_filter *f, const char *reason
     return rc;
 }
 
+/* The same rows, one statement per transition, where the store offers
+ * it: b[k] with registration data is to be deregistered, without it
+ * there is nothing to do. */
+static int note_disables_bulk(uh_store *s, const uh_bulk *b, int n,
+                              const unhook_filter *f, const char *reason,
+                              double now)
+{
+    int rc = UNHOOK_OK;
+
+    for (int k = 0; k < n && rc == UNHOOK_OK; k++) {
+        unhook_history h = {.at = now, .action = "disable"};
+        h.outcome = b[k].registered ? NULL : "done";
+        h.message = b[k].registered ? (reason ? reason : "disabled")
+                                    : "never registered: nothing to deregister";
+        rc = s->ops->history_bulk(s, &b[k], f, &h);
+    }
+    return rc;
+}
+
+/* Whether b[0..n) are disable's transitions, each on or off registration
+ * data, so that their rows of history can be written set-based. */
+static int bulk_notes(const uh_store *s, const uh_bulk *b, int n)
+{
+    if (!s->ops->history_bulk)
+        return 0;
+    for (int k = 0; k < n; k++)
+        if (b[k].desired != UH_WANT_ON || b[k].registered < 0)
+            return 0;
+    return 1;
+}
+
 /* The state machine's set-based transitions, in one transaction;
  * counts[k] receives how many the k-th changed.  disabling: write the
  * "disable" rows of history first, with reason. */
@@ -455,7 +486,8 @@ int uh_bulk_run(unhook_engine *E, uh_store *s, const uh_bulk *b, int n,
     int rc = s->ops->begin(s);
 
     if (rc == UNHOOK_OK && disabling)
-        rc = note_disables(s, f, reason, now);
+        rc = bulk_notes(s, b, n) ? note_disables_bulk(s, b, n, f, reason, now)
+                                 : note_disables(s, f, reason, now);
     for (int k = 0; k < n && rc == UNHOOK_OK; k++)
         rc = s->ops->bulk(s, &b[k], f, now, &counts[k]);
     if (rc == UNHOOK_OK)

@@ -2,6 +2,7 @@
  * pg_history.c -- the PostgreSQL store's history lines (pg.h).  Inside a
  * transaction a line is held and sent with the others in one INSERT before
  * the commit (pg_tx.c), or before history is read; outside one, at once.
+ * A line for every instance a set-based transition matches is one INSERT.
  */
 #include "pg.h"
 
@@ -56,4 +57,35 @@ int uh_pg_history_list(uh_store *s, const char *id, unhook_history_fn fn,
     }
     PQclear(r);
     return UNHOOK_OK;
+}
+
+/* One INSERT ... SELECT of the rows b matches, after the rows held (so
+ * that an instance's rows keep their order). */
+int uh_pg_history_bulk(uh_store *s, const uh_bulk *b, const unhook_filter *f,
+                       const unhook_history *h)
+{
+    uh_buf sql = {0};
+    uh_pg_params p = {.n = 0};
+    int rc, own;
+
+    uh_pg_num(&p, h->at);
+    uh_pg_text(&p, h->action);
+    uh_pg_text(&p, h->outcome);
+    uh_pg_int(&p, h->status);
+    uh_pg_int(&p, h->attempt);
+    uh_pg_text(&p, h->message);
+    uh_pg_text(&p, h->registration);
+    uh_buf_puts(&sql, "INSERT INTO history (instance_id, at, action, outcome, status,"
+                " attempt, message, registration) SELECT id, $1::double precision,"
+                " $2, $3, $4::integer, $5::integer, $6, $7 FROM instances");
+    uh_sql_bulk_where(&sql, '$', b, f, p.v, &p.n);
+    if (sql.oom) {
+        uh_buf_free(&sql);
+        return uh_pg_oom(s);
+    }
+    if ((rc = uh_pg_own_begin(s, &own)) == UNHOOK_OK &&
+        (rc = uh_pg_send_held(s)) == UNHOOK_OK)
+        rc = uh_pg_cmd(s, sql.data, p.n, p.v, NULL);
+    uh_buf_free(&sql);
+    return uh_pg_own_end(s, own, rc);
 }

@@ -175,6 +175,8 @@ static void push_spec(uh_run *r, const char *dir, const char *kind,
     }
     push_conn_public(co, conn);
     lua_setfield(co, -2, "connection");
+    lua_pushinteger(co, conn ? conn->id : 0);
+    lua_setfield(co, -2, "conn_id");
     lua_createtable(co, rt->nccards, 0);
     for (int i = 0; i < rt->nccards; i++) {
         lua_pushstring(co, rt->ccards[i].name);
@@ -322,9 +324,13 @@ void uh_run_close(uh_run *r)
         if (r->co)
             luaL_unref(ps->L, LUA_REGISTRYINDEX, r->coref);
         ps->limit.cap = 0;
-        /* a state a limit tripped in, or an error escaped from, is dropped */
+        if (!ps->warm_base)
+            ps->warm_base = ps->limit.used;
+        /* a state a limit tripped in, or an error escaped from, is
+         * dropped; so is one whose module-level values keep growing */
         if (r->cpu_tripped || ps->limit.hit || r->status != LUA_OK ||
-            rt->nidle >= POOL_MAX) {
+            rt->nidle >= (rt->pool_max > POOL_MAX ? rt->pool_max : POOL_MAX) ||
+            ps->limit.used > ps->warm_base + UH_WARM_GROWTH) {
             pooled_free(ps);
         } else {
             ps->next = rt->idle;

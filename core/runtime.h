@@ -28,8 +28,13 @@ typedef struct uh_pooled {
     uh_limit limit;
     uh_run *host;             /* the main thread's run */
     char *dir;
+    size_t warm_base;         /* memory held after its first run (0: none yet) */
     struct uh_pooled *next;
 } uh_pooled;
+
+/* A pooled state whose warm flow instances (runner.lua) have grown by
+ * more than this since its first run is closed instead of kept. */
+#define UH_WARM_GROWTH ((size_t)16 << 20)
 
 /* A card registered by the host program. */
 typedef struct uh_ccard {
@@ -52,6 +57,7 @@ typedef struct uh_rt {
     uh_buf *bytecode;         /* compiled runtime modules, by index */
     uh_pooled *idle;          /* states ready for another run */
     int nidle;
+    int pool_max;             /* idle states kept at most (0: POOL_MAX) */
     uh_ccard *ccards;
     int nccards;
     /* the engine's store, opened on first use: where OAuth2 connections

@@ -313,7 +313,7 @@ static int load_embedded(lua_State *L, const uh_embedded *m, const char *chunkna
     if (luaL_loadbufferx(L, m->src, m->len, chunkname, "t") != LUA_OK)
         return LUA_ERRSYNTAX;
     if (bc) {
-        lua_dump(L, dump_writer, bc, 0);
+        lua_dump(L, dump_writer, bc, 1);
         if (bc->oom)
             uh_buf_free(bc);
     }

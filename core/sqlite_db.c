@@ -63,10 +63,24 @@ void uh_sq_release(sqlite3_stmt *st)
     }
 }
 
+int uh_sq_run(uh_store *s, const char *sql)
+{
+    sqlite3_stmt *st = uh_sq_prep(s, sql);
+    int rc;
+
+    if (!st)
+        return UNHOOK_STORE;
+    rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : uh_sq_fail(s, sql);
+    uh_sq_release(st);
+    return rc;
+}
+
+/* Not copied: every statement is released (its bindings cleared) before
+ * the function that bound it returns, while the caller's strings live. */
 void uh_sq_bind_text(sqlite3_stmt *st, int i, const char *v)
 {
     if (v)
-        sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, i);
 }
@@ -95,4 +109,5 @@ void uh_sq_close(sq_store *q)
     }
     sqlite3_close(q->db);
     q->db = NULL;
+    uh_buf_free(&q->held_text);
 }

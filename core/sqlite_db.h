@@ -1,7 +1,7 @@
 /*
  * sqlite_db.h -- private: the SQLite backend's connection, shared by its
- * files (store_sqlite.c: instances, history, claims; sqlite_tokens.c:
- * OAuth2 token rows).  Part of the store layer.
+ * files (store_sqlite.c: instances, claims; sqlite_history.c: history;
+ * sqlite_tokens.c: OAuth2 token rows).  Part of the store layer.
  */
 #ifndef UNHOOK_SQLITE_DB_H
 #define UNHOOK_SQLITE_DB_H
@@ -18,10 +18,26 @@ typedef struct sq_cached {
     struct sq_cached *next;
 } sq_cached;
 
+/* History rows inside a transaction are held and written together at the
+ * commit (or before history is read): one INSERT of SQ_HOLD_ROWS rows
+ * costs less than as many of one.  Texts are offsets into the store's
+ * text buffer (-1: NULL), which may move as it grows. */
+#define SQ_HOLD_MAX 64
+#define SQ_HOLD_ROWS 16
+typedef struct sq_held {
+    long text[5];               /* instance_id, action, outcome, message, registration */
+    double at;
+    int status, attempt;
+} sq_held;
+
 typedef struct sq_store {
     uh_store base;
     sqlite3 *db;
     sq_cached *cache;
+    int in_tx;                  /* inside the store's begin ... commit */
+    int nheld;
+    sq_held held[SQ_HOLD_MAX];
+    uh_buf held_text;
     char path[256];
 } sq_store;
 
@@ -37,10 +53,15 @@ int uh_sq_exec(uh_store *s, const char *sql);
  * failure (message in s).  Hand it back with uh_sq_release(). */
 sqlite3_stmt *uh_sq_prep(uh_store *s, const char *sql);
 
+/* Runs sql (no rows, no parameters) as a kept statement: what is run
+ * for every transaction (BEGIN, COMMIT) is parsed once. */
+int uh_sq_run(uh_store *s, const char *sql);
+
 /* Done with a statement from uh_sq_prep(): ready for its next use. */
 void uh_sq_release(sqlite3_stmt *st);
 
-/* Binds v, or NULL when v is NULL. */
+/* Binds v (not copied: release the statement while v lives), or NULL
+ * when v is NULL. */
 void uh_sq_bind_text(sqlite3_stmt *st, int i, const char *v);
 
 /* vals[from..to) bound to parameters from + 1 ... */
@@ -51,6 +72,17 @@ char *uh_sq_col_dup(sqlite3_stmt *st, int i);
 
 /* Finalizes the cached statements and closes the database (not q). */
 void uh_sq_close(sq_store *q);
+
+/* Writes the history rows held, or drops them (a rollback). */
+int uh_sq_send_held(uh_store *s);
+void uh_sq_drop_held(sq_store *q);
+
+/* The store's history_add, history_list and history_bulk (store.h). */
+int uh_sq_history_add(uh_store *s, const unhook_history *h);
+int uh_sq_history_list(uh_store *s, const char *id, unhook_history_fn fn,
+                       void *ud);
+int uh_sq_history_bulk(uh_store *s, const uh_bulk *b, const unhook_filter *f,
+                       const unhook_history *h);
 
 /* The store's token_get and token_cas (store.h). */
 int uh_sq_token_get(uh_store *s, const char *key, uh_token_row *out);

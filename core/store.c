@@ -64,11 +64,34 @@ void uh_sql_filter(uh_buf *b, char mark, const unhook_filter *f,
         }
 }
 
-void uh_sql_bulk(uh_buf *b, char mark, const uh_bulk *bk, const unhook_filter *f,
-                 const char **vals, int *n)
+void uh_sql_bulk_where(uh_buf *b, char mark, const uh_bulk *bk,
+                       const unhook_filter *f, const char **vals, int *n)
 {
     int first = 1;
 
+    uh_buf_puts(b, " WHERE 1 = 1");
+    if (bk->from) {
+        uh_buf_puts(b, " AND state IN (");
+        for (int k = 0; k < UH_NSTATES; k++)
+            if (bk->from & (1u << k)) {
+                uh_buf_printf(b, "%s'%s'", first ? "" : ",", uh_state_name((uh_state)k));
+                first = 0;
+            }
+        uh_buf_puts(b, ")");
+    }
+    if (bk->desired >= 0)
+        uh_buf_printf(b, " AND desired = '%s'", uh_desired_name((uh_desired)bk->desired));
+    if (bk->registered >= 0)
+        uh_buf_puts(b, bk->registered ? " AND registration IS NOT NULL"
+                                      : " AND registration IS NULL");
+    if (bk->expiring >= 0)
+        uh_buf_puts(b, bk->expiring ? " AND expires_at > 0" : " AND expires_at = 0");
+    uh_sql_filter(b, mark, f, vals, n);
+}
+
+void uh_sql_bulk(uh_buf *b, char mark, const uh_bulk *bk, const unhook_filter *f,
+                 const char **vals, int *n)
+{
     /* 1: the new state, 2: now (the caller binds a time there) */
     vals[0] = uh_state_name(bk->to);
     vals[1] = NULL;
@@ -90,24 +113,7 @@ void uh_sql_bulk(uh_buf *b, char mark, const uh_bulk *bk, const unhook_filter *f
         uh_buf_puts(b, ", last_error = NULL");
     if (bk->unclaim)
         uh_buf_puts(b, ", claimed_until = 0");
-    uh_buf_puts(b, " WHERE 1 = 1");
-    if (bk->from) {
-        uh_buf_puts(b, " AND state IN (");
-        for (int k = 0; k < UH_NSTATES; k++)
-            if (bk->from & (1u << k)) {
-                uh_buf_printf(b, "%s'%s'", first ? "" : ",", uh_state_name((uh_state)k));
-                first = 0;
-            }
-        uh_buf_puts(b, ")");
-    }
-    if (bk->desired >= 0)
-        uh_buf_printf(b, " AND desired = '%s'", uh_desired_name((uh_desired)bk->desired));
-    if (bk->registered >= 0)
-        uh_buf_puts(b, bk->registered ? " AND registration IS NOT NULL"
-                                      : " AND registration IS NULL");
-    if (bk->expiring >= 0)
-        uh_buf_puts(b, bk->expiring ? " AND expires_at > 0" : " AND expires_at = 0");
-    uh_sql_filter(b, mark, f, vals, n);
+    uh_sql_bulk_where(b, mark, bk, f, vals, n);
 }
 
 void uh_token_row_clear(uh_token_row *r)

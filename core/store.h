@@ -143,6 +143,12 @@ typedef struct uh_store_ops {
      * pays a round trip per statement batches the outcomes this way. */
     int (*finish_many)(uh_store *s, const uh_inst *const *in, int n,
                        const char *owner, double now, int *cas);
+    /* Optional (NULL: the caller lists the instances and adds their rows
+     * one by one).  History row h, with each instance's id for
+     * h->instance_id, for every instance that b and f match (before b is
+     * applied): one statement, inside the caller's transaction. */
+    int (*history_bulk)(uh_store *s, const uh_bulk *b, const unhook_filter *f,
+                        const unhook_history *h);
 } uh_store_ops;
 
 struct uh_store {
@@ -165,10 +171,13 @@ struct uh_store {
  * uh_sql_filter: " AND state = ?N ..." for f, numbered from *n + 1 (vals
  * room: 4 more).  uh_sql_bulk: the UPDATE of a set-based transition;
  * parameter 2 is the time now (vals[1] NULL: the backend binds a time),
- * the others text (vals room: 8).
+ * the others text (vals room: 8).  uh_sql_bulk_where: its " WHERE ..."
+ * alone, the filter's values numbered from *n + 1 (vals room: 4 more).
  */
 void uh_sql_filter(uh_buf *b, char mark, const unhook_filter *f,
                    const char **vals, int *n);
+void uh_sql_bulk_where(uh_buf *b, char mark, const uh_bulk *bk,
+                       const unhook_filter *f, const char **vals, int *n);
 void uh_sql_bulk(uh_buf *b, char mark, const uh_bulk *bk,
                  const unhook_filter *f, const char **vals, int *n);
 

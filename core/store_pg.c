@@ -78,6 +78,7 @@ static const uh_store_ops pg_ops = {
     .next_due = uh_pg_next_due, .close = pg_close,
     .token_get = uh_pg_token_get, .token_cas = uh_pg_token_cas,
     .renew = uh_pg_renew, .wait = uh_pg_wait, .finish_many = uh_pg_finish_many,
+    .history_bulk = uh_pg_history_bulk,
 };
 
 /* Versioned like the SQLite store (there: PRAGMA user_version), under an

@@ -3,7 +3,7 @@
  * Writers serialise on BEGIN IMMEDIATE with a busy timeout, so several
  * unhook processes can share one file; claims keep them off each other's
  * instances.  The connection and its statement cache are sqlite_db.c,
- * the OAuth2 token rows sqlite_tokens.c.
+ * history sqlite_history.c, the OAuth2 token rows sqlite_tokens.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +12,9 @@
 #include <sqlite3.h>
 
 #include "sqlite_db.h"
+
+/* when a row may be claimed: its next attempt, or its lease's end */
+#define SQ_WAKE "MAX(next_attempt_at, claimed_until)"
 
 static const char *const migrations[] = {
     /* 1: instances and their history */
@@ -43,6 +46,25 @@ static const char *const migrations[] = {
     " updated_at REAL NOT NULL);",
     /* 4: when a renewing event's subscription lapses */
     "ALTER TABLE instances ADD COLUMN expires_at REAL NOT NULL DEFAULT 0;",
+    /* 5: the claim walks claimable rows by when they may run (a live
+     * claim puts a row at its lease's end), as PostgreSQL's does: it
+     * sorted every due row, claimed or not, for each batch */
+    "CREATE INDEX instances_wake ON instances(" SQ_WAKE ") WHERE " UH_CLAIMABLE_SQL ";",
+    /* 6: fewer B-trees written per deregistration: instances_wake serves
+     * what instances_due did (claims, the next due time; lists by state
+     * scan), and history's seq is its rowid without AUTOINCREMENT's
+     * sqlite_sequence row (history rows are never deleted: the same
+     * numbers) */
+    "DROP INDEX instances_due;"
+    "CREATE TABLE history_new ("
+    " seq INTEGER PRIMARY KEY,"
+    " instance_id TEXT NOT NULL, at REAL NOT NULL, action TEXT NOT NULL,"
+    " outcome TEXT, status INTEGER NOT NULL DEFAULT 0,"
+    " attempt INTEGER NOT NULL DEFAULT 0, message TEXT, registration TEXT);"
+    "INSERT INTO history_new SELECT * FROM history;"
+    "DROP TABLE history;"
+    "ALTER TABLE history_new RENAME TO history;"
+    "CREATE INDEX history_instance ON history(instance_id, seq);",
 };
 
 #define INST_COLS "id, connector, event, options, connection, registration, " \
@@ -75,11 +97,28 @@ static void read_inst(sqlite3_stmt *st, uh_inst *o)
     o->expires_at = sqlite3_column_double(st, 16);
 }
 
-static int sq_begin(uh_store *s) { return uh_sq_exec(s, "BEGIN IMMEDIATE"); }
-static int sq_commit(uh_store *s) { return uh_sq_exec(s, "COMMIT"); }
+static int sq_begin(uh_store *s)
+{
+    int rc = uh_sq_run(s, "BEGIN IMMEDIATE");
+
+    SQ(s)->in_tx = rc == UNHOOK_OK;
+    return rc;
+}
+
+/* The history rows held go in first (sqlite_history.c). */
+static int sq_commit(uh_store *s)
+{
+    int rc = uh_sq_send_held(s);
+
+    if (rc == UNHOOK_OK && (rc = uh_sq_run(s, "COMMIT")) == UNHOOK_OK)
+        SQ(s)->in_tx = 0;
+    return rc;
+}
 
 static void sq_rollback(uh_store *s)
 {
+    uh_sq_drop_held(SQ(s));
+    SQ(s)->in_tx = 0;
     if (!sqlite3_get_autocommit(SQ(s)->db))
         sqlite3_exec(SQ(s)->db, "ROLLBACK", NULL, NULL, NULL);
 }
@@ -241,59 +280,6 @@ static int sq_finish(uh_store *s, const uh_inst *i, const char *owner,
     return rc;
 }
 
-static int sq_history_add(uh_store *s, const unhook_history *h)
-{
-    sqlite3_stmt *st = uh_sq_prep(s,
-        "INSERT INTO history (instance_id, at, action, outcome, status, attempt,"
-        " message, registration) VALUES (?,?,?,?,?,?,?,?)");
-    int rc;
-
-    if (!st)
-        return UNHOOK_STORE;
-    uh_sq_bind_text(st, 1, h->instance_id);
-    sqlite3_bind_double(st, 2, h->at);
-    uh_sq_bind_text(st, 3, h->action);
-    uh_sq_bind_text(st, 4, h->outcome);
-    sqlite3_bind_int(st, 5, h->status);
-    sqlite3_bind_int(st, 6, h->attempt);
-    uh_sq_bind_text(st, 7, h->message);
-    uh_sq_bind_text(st, 8, h->registration);
-    rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : uh_sq_fail(s, "history");
-    uh_sq_release(st);
-    return rc;
-}
-
-static int sq_history_list(uh_store *s, const char *id, unhook_history_fn fn,
-                           void *ud)
-{
-    sqlite3_stmt *st = uh_sq_prep(s,
-        "SELECT instance_id, at, action, outcome, status, attempt, message,"
-        " registration FROM history WHERE instance_id = ? ORDER BY seq");
-    int rc;
-
-    if (!st)
-        return UNHOOK_STORE;
-    uh_sq_bind_text(st, 1, id);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        unhook_history h;
-        h.instance_id = (const char *)sqlite3_column_text(st, 0);
-        h.at = sqlite3_column_double(st, 1);
-        h.action = (const char *)sqlite3_column_text(st, 2);
-        h.outcome = (const char *)sqlite3_column_text(st, 3);
-        h.status = sqlite3_column_int(st, 4);
-        h.attempt = sqlite3_column_int(st, 5);
-        h.message = (const char *)sqlite3_column_text(st, 6);
-        h.registration = (const char *)sqlite3_column_text(st, 7);
-        if (fn(ud, &h)) {
-            rc = SQLITE_DONE;
-            break;
-        }
-    }
-    rc = rc == SQLITE_DONE ? UNHOOK_OK : uh_sq_fail(s, "history");
-    uh_sq_release(st);
-    return rc;
-}
-
 /* One UPDATE for a set-based transition; its text is cached like any. */
 static int sq_bulk(uh_store *s, const uh_bulk *b, const unhook_filter *f,
                    double now, long *count)
@@ -371,54 +357,69 @@ static int sq_remove(uh_store *s, const char *id)
     return rc;
 }
 
+/* Claim the rows whose rowids are in the JSON array ids. */
+static int mark_claimed(uh_store *s, const char *ids, const char *owner,
+                        double lease)
+{
+    sqlite3_stmt *st = uh_sq_prep(s,
+        "UPDATE instances SET claim_owner = ?1, claimed_until = ?2"
+        " WHERE rowid IN (SELECT value FROM json_each(?3))");
+    int rc;
+
+    if (!st)
+        return UNHOOK_STORE;
+    uh_sq_bind_text(st, 1, owner);
+    sqlite3_bind_double(st, 2, lease);
+    uh_sq_bind_text(st, 3, ids);
+    rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : uh_sq_fail(s, "claim");
+    uh_sq_release(st);
+    return rc;
+}
+
+/* The first due rows of instances_wake (none held by a live claim), read
+ * and marked in one transaction: two statements whatever the batch (an
+ * UPDATE ... RETURNING runs as a trigger, copying every column twice). */
 static int sq_claim(uh_store *s, const unhook_filter *f, double now,
                     const char *owner, double lease, int max, uh_inst *out, int *n)
 {
-    uh_buf sql = {0};
-    sqlite3_stmt *st, *up;
-    const char *vals[6];
+    uh_buf sql = {0}, ids = {0};
+    sqlite3_stmt *st;
+    const char *vals[8];
     int rc, nv;
 
     *n = 0;
     if ((rc = sq_begin(s)) != UNHOOK_OK)
         return rc;
-    uh_buf_puts(&sql, "SELECT " READ_COLS " FROM instances WHERE " UH_CLAIMABLE_SQL
-                " AND next_attempt_at <= ?1 AND claimed_until <= ?1");
-    nv = filter(&sql, f, vals, 1);
-    uh_buf_printf(&sql, " ORDER BY next_attempt_at LIMIT %d", max);
-    st = uh_sq_prep(s, sql.data);
+    uh_buf_puts(&sql, "SELECT " READ_COLS ", rowid FROM instances INDEXED BY instances_wake"
+                " WHERE " UH_CLAIMABLE_SQL " AND " SQ_WAKE " <= ?1");
+    nv = filter(&sql, f, vals, 2);
+    uh_buf_puts(&sql, " ORDER BY " SQ_WAKE " LIMIT ?2");
+    st = sql.oom ? NULL : uh_sq_prep(s, sql.data);
     uh_buf_free(&sql);
-    up = uh_sq_prep(s, "UPDATE instances SET claim_owner = ?, claimed_until = ? WHERE id = ?");
-    if (!st || !up) {
-        uh_sq_release(st);
-        uh_sq_release(up);
+    if (!st) {
         rc = UNHOOK_STORE;
         goto err;
     }
     sqlite3_bind_double(st, 1, now);
-    uh_sq_bind_texts(st, vals, 1, nv);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
-        uh_inst *i = &out[*n];
-        read_inst(st, i);
-        (*n)++;
-        uh_sq_bind_text(up, 1, owner);
-        sqlite3_bind_double(up, 2, lease);
-        uh_sq_bind_text(up, 3, i->id);
-        if (sqlite3_step(up) != SQLITE_DONE) {
-            rc = SQLITE_ERROR;
-            break;
-        }
-        sqlite3_reset(up);
+    sqlite3_bind_int(st, 2, max);
+    uh_sq_bind_texts(st, vals, 2, nv);
+    uh_buf_puts(&ids, "[");
+    rc = SQLITE_DONE;
+    while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        read_inst(st, &out[*n]);
+        uh_buf_printf(&ids, "%s%lld", (*n)++ ? "," : "", sqlite3_column_int64(st, 17));
     }
+    uh_buf_puts(&ids, "]");
     uh_sq_release(st);
-    uh_sq_release(up);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
         rc = uh_sq_fail(s, "claim");
-        goto err;
-    }
-    if ((rc = sq_commit(s)) != UNHOOK_OK)
-        goto err;
-    return UNHOOK_OK;
+    else if (ids.oom)
+        rc = UNHOOK_NOMEM;
+    else if (*n == 0 || (rc = mark_claimed(s, ids.data, owner, lease)) == UNHOOK_OK)
+        rc = sq_commit(s);
+    uh_buf_free(&ids);
+    if (rc == UNHOOK_OK)
+        return UNHOOK_OK;
 err:
     sq_rollback(s);
     while (*n > 0)
@@ -434,18 +435,20 @@ static int sq_next_due(uh_store *s, const unhook_filter *f, double *when)
     int rc, nv;
 
     *when = 0;
-    uh_buf_puts(&sql, "SELECT MIN(MAX(next_attempt_at, claimed_until)) FROM instances"
-                      " WHERE state IN ('deregistering', 'registering')");
+    uh_buf_puts(&sql, "SELECT " SQ_WAKE " FROM instances INDEXED BY instances_wake"
+                      " WHERE " UH_CLAIMABLE_SQL
+                      " AND state IN ('deregistering', 'registering')");
     nv = filter(&sql, f, vals, 0);
+    uh_buf_puts(&sql, " ORDER BY " SQ_WAKE " LIMIT 1");
     st = uh_sq_prep(s, sql.data);
     uh_buf_free(&sql);
     if (!st)
         return UNHOOK_STORE;
     uh_sq_bind_texts(st, vals, 0, nv);
     rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+    if (rc == SQLITE_ROW)
         *when = sqlite3_column_double(st, 0);
-    rc = rc == SQLITE_ROW ? UNHOOK_OK : uh_sq_fail(s, "next");
+    rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? UNHOOK_OK : uh_sq_fail(s, "next");
     uh_sq_release(st);
     return rc;
 }
@@ -460,10 +463,11 @@ static void sq_close(uh_store *s)
 
 static const uh_store_ops sq_ops = {
     sq_begin, sq_commit, sq_rollback, sq_get, sq_put, sq_intent, sq_finish,
-    sq_list, sq_history_add, sq_history_list, sq_bulk, sq_claim, sq_unclaim,
+    sq_list, uh_sq_history_add, uh_sq_history_list, sq_bulk, sq_claim, sq_unclaim,
     sq_owners, sq_release, sq_remove, sq_next_due, sq_close, uh_sq_token_get,
     uh_sq_token_cas,
     NULL, NULL, NULL,   /* renew, wait, finish_many */
+    uh_sq_history_bulk,
 };
 
 static int migrate(uh_store *s, const char *path)
@@ -511,8 +515,10 @@ int uh_store_sqlite_open(const char *path, uh_store **out, char *err, size_t err
     }
     s->ops = &sq_ops;
     snprintf(q->path, sizeof q->path, "%s", path);
-    if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                        NULL) != SQLITE_OK) {
+    /* NOMUTEX: an engine, and so its store, is used by one thread at a
+     * time (unhook.h); SQLite's own locking of every call is not needed */
+    if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                        SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         snprintf(err, errsz, "%s: cannot open the database: %s", path,
                  q->db ? sqlite3_errmsg(q->db) : "out of memory");
         sq_close(s);

@@ -25,6 +25,7 @@ local function is_list(v)
 end
 
 local function text(v)
+  if type(v) == "string" then return v end
   if math_type(v) == "integer" then return fmt("%d", v) end
   if math_type(v) == "float" and v == math.floor(v) and v > -2^53 and v < 2^53 then
     return fmt("%d", v)
@@ -51,6 +52,11 @@ end
 local function clean(s)
   return not s:find("[%z\r\n]")
 end
+
+-- methods as flows spell them most, and their upper case
+local METHODS = { GET = "GET", POST = "POST", PUT = "PUT", PATCH = "PATCH", DELETE = "DELETE",
+                  HEAD = "HEAD", get = "GET", post = "POST", put = "PUT", patch = "PATCH",
+                  delete = "DELETE", head = "HEAD" }
 
 local FIELDS = { method = true, url = true, path = true, query = true, headers = true,
                  body = true, json = true, timeout = true, ok = true, gone = true }
@@ -181,19 +187,33 @@ function _M.new(manifest, base)
   local hosts = manifest.hosts or {}
   local client = {}
 
+  -- the manifest's headers as lines, for requests that add none
+  local default_lines = header_lines(defaults)
+
   local function request(req, fn)
     fn = fn or "request"
     check(type(req) == "table", fn, "expected a request table, got %s", type(req))
     for k in pairs(req) do
-      check(FIELDS[k], fn, "unknown request field '%s'", tostring(k))
+      if not FIELDS[k] then check(false, fn, "unknown request field '%s'", tostring(k)) end
     end
     local method = req.method or "GET"
-    check(type(method) == "string", fn, "method: expected string, got %s", type(method))
-    check(method:upper():match("^[A-Z]+$"), fn, "method: '%s' is not an HTTP method", method)
+    local upper = METHODS[method]
+    if not upper then
+      check(type(method) == "string", fn, "method: expected string, got %s", type(method))
+      upper = method:upper()
+      check(upper:match("^[A-Z]+$"), fn, "method: '%s' is not an HTTP method", method)
+    end
     check(type(req.url) == "string", fn, "url: expected string, got %s", type(req.url))
     local path = path_values(req, fn)
-    local headers, seen = merge_headers(req, fn, defaults)
-    local body = request_body(req, fn, headers, seen)
+    local headers, seen, lines, body
+    if req.headers == nil and req.json == nil then
+      lines = default_lines             -- read, never changed, by send
+      body = request_body(req, fn)
+    else
+      headers, seen = merge_headers(req, fn, defaults)
+      body = request_body(req, fn, headers, seen)
+      lines = header_lines(headers)
+    end
     if req.timeout ~= nil then
       check(type(req.timeout) == "number" and req.timeout > 0, fn, "timeout: expected a positive number of seconds")
     end
@@ -207,8 +227,8 @@ function _M.new(manifest, base)
     check(core.can_send(), fn, "requests must be made from the flow itself, not from a "
       .. "coroutine it created, a metamethod or an iterator")
     local resp, err = send {
-      method = method:upper(), url = req.url, path = path, base = base, hosts = hosts,
-      query = query, headers = header_lines(headers), body = body,
+      method = upper, url = req.url, path = path, base = base, hosts = hosts,
+      query = query, headers = lines, body = body,
       timeout = req.timeout and math.floor(req.timeout * 1000) or nil,
     }
     if not resp then
@@ -228,7 +248,7 @@ function _M.new(manifest, base)
       end
       local req = {}
       if opts then for k, v in pairs(opts) do req[k] = v end end
-      req.method, req.url = m:upper(), url
+      req.method, req.url = METHODS[m], url
       local resp = request(req, m)
       return resp
     end

@@ -416,11 +416,11 @@ end
 -- The connector's own cards: cards/*.lua, one card a file.
 local function load_cards(m, errs)
   m.cards, m.card_chunks = {}, {}
-  local names, cards = {}, require "unhook.cards"
-  local builtin = cards.names()
+  local names, cards, builtin = {}, require "unhook.cards", nil
   for _, fname in ipairs(core.listdir(m.dir .. "/cards")) do
     local rel = "cards/" .. fname
     if fname:match("%.lua$") then
+      builtin = builtin or cards.names()    -- loads the built-in cards
       local file = m.dir .. "/" .. rel
       local c, cerr, _, chunk = _M.run_file(file, _M.env(nil, nil, m.dir))
       if cerr then

@@ -11,8 +11,7 @@ local chunks = require "unhook.chunks"
 local cards = require "unhook.cards"
 local helpers = require "unhook.helpers"
 local codes = require "unhook.codes"
-local reconcile = require "unhook.reconcile"
-local isotime = require "unhook.isotime"
+-- reconcile (list runs) and isotime (renewals) are loaded when first used
 
 local _M = {}
 
@@ -47,8 +46,9 @@ end
 -- Registration data: JSON is decoded, anything else stays a string.
 local function decode_registration(text)
   if text == nil then return nil end
-  local first = text:match("^%s*(.)")
-  if first == "{" or first == "[" or first == '"' then
+  local b = text:byte(1)
+  local first = (b == 123 or b == 91 or b == 34) and b or text:match("^%s*(.)")
+  if first == 123 or first == 91 or first == 34 or first == "{" or first == "[" or first == '"' then
     local ok, v = pcall(json.decode, text)
     if not ok then
       return nil, "registration data: invalid JSON: " .. tostring(v)
@@ -133,8 +133,7 @@ local function prepare(dir)
   table.sort(p.rels)
   p.stamp = stamps(dir, p.rels)
   p.checked = core.now()
-  -- the names cards take, to refuse a C card that would shadow one
-  p.card_names = cards.names(m.cards)
+  p.instances, p.nconns = {}, 0   -- warm flow instances (load_flow)
   prepared[dir] = p
   return p
 end
@@ -245,23 +244,48 @@ local function resolve(r)
   r.p, r.m, r.ev, r.entry = p, m, ev, entry
 end
 
--- A fresh instance of the flow, whose unhook.cards is ctx.cards once
--- there is a ctx.
+-- The flow's instance for this run's connection.  Instances are warm:
+-- one serves every run of the flow for one connection in this state, so
+-- module-level values persist between those runs (per-run data lives in
+-- ctx); a run for another connection gets an instance of its own.  Its
+-- unhook.cards is the running ctx's cards.
+local MAX_CONNS = 64            -- connections with warm instances per state
+
 local function load_flow(r)
-  local env = manifest.env(nil, function(k)
-    if k == "cards" and r.ctx then return r.ctx.cards end
-  end, r.m.dir)
-  local flow, ferr = instantiate(r.p, r.entry.flow, env)
-  if not flow then return setup(RC.invalid, ferr) end
-  r.flow = flow
+  local p, rel = r.p, r.entry.flow
+  local key = r.spec.conn_id or 0
+  local byconn = p.instances[key]
+  if not byconn then
+    if p.nconns >= MAX_CONNS then p.instances, p.nconns = {}, 0 end
+    byconn = {}
+    p.instances[key] = byconn
+    p.nconns = p.nconns + 1
+  end
+  local inst = byconn[rel]
+  if not inst then
+    local slot = {}
+    local env = manifest.env(nil, function(k)
+      if k == "cards" and slot.ctx then return slot.ctx.cards end
+    end, r.m.dir)
+    local flow, ferr = instantiate(p, rel, env)
+    if not flow then return setup(RC.invalid, ferr) end
+    inst = { flow = flow, slot = slot }
+    byconn[rel] = inst
+  end
+  inst.slot.ctx = nil
+  r.flow, r.slot = inst.flow, inst.slot
 end
 
 -- The declared options a run checks: all of them, except that a
 -- deregistration does not demand a required option its flow does not
 -- use (enable checked them all when the instance was stored).
+local checked_cache = setmetatable({}, { __mode = "k" })   -- entry -> options
+
 local function checked_options(r)
   local declared = r.ev.options or {}
   if r.spec.kind ~= "deregistration" then return declared end
+  local cached = checked_cache[r.entry]
+  if cached then return cached end
   local used = {}
   for _, v in pairs(r.entry.inputs or {}) do
     if manifest.is_option(v) then used[v.name] = true end
@@ -276,6 +300,7 @@ local function checked_options(r)
     end
     out[k] = o
   end
+  checked_cache[r.entry] = out
   return out
 end
 
@@ -341,44 +366,67 @@ local function read_registration(r)
   r.registration = registration
 end
 
--- ctx, and the cards it reaches.
+-- ctx: what every flow reads is set; the rest is built on first use
+-- (most flows read neither log, instance, connection nor cards).
+local LAZY = {
+  log = function(r)
+    return logger(fmt("%s %s: ", r.m.name, r.spec.instance_id or "test"))
+  end,
+  instance = function(r)
+    local spec = r.spec
+    return { id = spec.instance_id or "test", connector = r.m.name, event = spec.event,
+             options = copy(r.options) }
+  end,
+  connection = function(r) return r.conn end,
+  cards = function(r, ctx)
+    local custom, err = custom_cards(r.p, manifest.env(nil, nil, r.m.dir))
+    if not custom then error(err, 3) end
+    local tree, terr = cards.bind(ctx, custom, r.spec.ccards)
+    if not tree then error(terr, 3) end
+    return tree
+  end,
+}
+
+local function reason_of(spec)
+  return spec.reason or (spec.kind == "registration" and "enabled"
+    or spec.kind == "list" and "reconcile" or spec.kind == "renewal" and "renewal"
+    or "disabled")
+end
+
 local function build_ctx(r)
   local spec, p, m = r.spec, r.p, r.m
-  local conn = spec.connection or {}
+  local conn = spec.connection or {}       -- a fresh table a run (run.c)
   local base = conn.base_url or m.base_url
-  local cerr = cards.conflict(p.card_names, spec.ccards)
-  if cerr then return setup(RC.invalid, cerr) end
-  local ctx = {
+  if spec.ccards[1] then
+    -- the names cards take, to refuse a C card that would shadow one (the
+    -- built-in cards are loaded into a state only when a run needs them)
+    p.card_names = p.card_names or cards.names(p.m.cards)
+    local cerr = cards.conflict(p.card_names, spec.ccards)
+    if cerr then return setup(RC.invalid, cerr) end
+  end
+  conn.base_url = base
+  r.conn = conn
+  local ctx = setmetatable({
     input = r.input,
     registration = r.registration,
-    instance = { id = spec.instance_id or "test", connector = m.name, event = spec.event,
-                 options = copy(r.options) },
-    reason = spec.reason or (spec.kind == "registration" and "enabled"
-      or spec.kind == "list" and "reconcile" or spec.kind == "renewal" and "renewal"
-      or "disabled"),
-    connection = copy(conn),
-    log = logger(fmt("%s %s: ", m.name, spec.instance_id or "test")),
+    reason = reason_of(spec),
     http = client_for(p, base),
-  }
-  ctx.connection.base_url = base
+  }, { __index = function(t, k)
+    local make = LAZY[k]
+    if not make then return nil end
+    local v = make(r, t)
+    rawset(t, k, v)
+    return v
+  end })
   -- a connection of another auth type than the manifest's: say so before
   -- the provider answers 401
   if m.auth and m.auth ~= "none" and conn.auth and conn.auth ~= "none" and conn.auth ~= m.auth then
     ctx.log.warn(fmt("the connector expects %s credentials but the connection gives %s; "
       .. "the provider will likely refuse them (401)", m.auth, conn.auth))
   end
-  -- ctx.cards is built on first use: most flows never touch a card
-  setmetatable(ctx, { __index = function(t, k)
-    if k ~= "cards" then return nil end
-    local custom, err = custom_cards(p, manifest.env(nil, nil, m.dir))
-    if not custom then error(err, 2) end
-    local tree, terr = cards.bind(t, custom, spec.ccards)
-    if not tree then error(terr, 2) end
-    rawset(t, "cards", tree)
-    return tree
-  end })
   helpers.set(ctx, helper_caller(p, ctx))
   r.ctx = ctx
+  r.slot.ctx = ctx
 end
 
 -- What a registration flow returned: the data to store, as JSON.
@@ -404,7 +452,7 @@ end
 local function with_expiry(r, res)
   local renewal = r.ev.renewal
   if not renewal or res.outcome ~= OUTCOME.done then return res end
-  local at, err = isotime.expiry(json.decode(res.registration), renewal.expires)
+  local at, err = require("unhook.isotime").expiry(json.decode(res.registration), renewal.expires)
   if at then
     res.expires_at = at
   elseif r.spec.kind == "renewal" then
@@ -425,6 +473,7 @@ local function list_report(r, ret)
     return { outcome = OUTCOME.failed, code = "script",
       message = fmt("%s: a list flow must return a list of webhooks (tables), got %s", where, type(ret)) }
   end
+  local reconcile = require "unhook.reconcile"
   local ok, report = pcall(reconcile.compare, ret, r.stored, r.ev,
     reconcile.scope(r.entry, manifest.is_option), r.options, r.ctx)
   if not ok then
@@ -458,6 +507,7 @@ end
 
 local function call_flow(r)
   local ok, ret = xpcall(r.flow.run, chunks.expand, r.ctx, r.input)
+  r.slot.ctx = nil
   if not ok then return error_outcome(r, ret) end
   if r.spec.kind == "registration" or r.spec.kind == "renewal" then
     return with_expiry(r, registration_data(r, ret))

@@ -51,7 +51,7 @@ end
 -- Values given as text (command line) become the declared type.
 function _M.coerce(v, t, json)
   if t == "integer" and math_type(v) == "float" then return math.tointeger(v) or v end
-  if type(v) ~= "string" then return v end
+  if t == "string" or t == "any" or type(v) ~= "string" then return v end
   if t == "number" then return tonumber(v) or v end
   if t == "integer" then
     local n = tonumber(v)

@@ -102,13 +102,14 @@ int main(int argc, char **argv)
     t0 = now();
     for (i = 0; i < c; i++)
         start(multi, &slots[i], prefix, next++);
+    /* perform, restart what finished, then wait: a finished slot is
+     * refilled at once (curl_multi_add_handle makes the next poll return
+     * at once), not after the next answer arrives */
     while (finished < n) {
         CURLMsg *m;
         int left;
         CURLMcode mc = curl_multi_perform(multi, &running);
 
-        if (mc == CURLM_OK && running > 0)
-            mc = curl_multi_poll(multi, NULL, 0, 1000, NULL);
         if (mc != CURLM_OK) {
             fprintf(stderr, "raw: %s\n", curl_multi_strerror(mc));
             return 1;
@@ -130,6 +131,10 @@ int main(int argc, char **argv)
             curl_multi_remove_handle(multi, s->easy);
             if (next <= n)
                 start(multi, s, prefix, next++);
+        }
+        if (finished < n && (mc = curl_multi_poll(multi, NULL, 0, 1000, NULL)) != CURLM_OK) {
+            fprintf(stderr, "raw: %s\n", curl_multi_strerror(mc));
+            return 1;
         }
     }
     t1 = now();

@@ -1,10 +1,20 @@
 /*
- * slow.c -- the provider of make bench-scale: answers every DELETE with
- * 204 after DELAY_MS milliseconds, anything else with 404; HTTP/1.1
- * keep-alive, one thread, epoll, so that the provider costs the workers
- * next to no CPU.  Writes its port to PORT_FILE (through a rename).
+ * slow.c -- the latency-bound provider of make bench and make
+ * bench-scale: answers every DELETE with 204 after DELAY_MS milliseconds,
+ * anything else with 404; HTTP/1.1 keep-alive, one thread, epoll, so that
+ * the provider costs the clients next to no CPU.  Writes its port to
+ * PORT_FILE (through a rename).
  *
- *   slow DELAY_MS PORT_FILE
+ *   slow DELAY_MS PORT_FILE [STATS_FILE]
+ *
+ * With STATS_FILE, every 10 ms while requests are waiting it appends
+ *
+ *   UNIX_NS IN_FLIGHT PEAK ANSWERED
+ *
+ * IN_FLIGHT: DELETEs received and not answered yet (what a client keeps
+ * in flight, seen from here); PEAK: the most since the previous line;
+ * ANSWERED: all answered so far.  UNIX_NS is CLOCK_REALTIME, like
+ * `date +%s%N`.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,6 +39,8 @@ typedef struct conn {
 static conn *conns[MAXC];
 static struct { int fd; double at; } *queue;   /* FIFO: one delay for all */
 static size_t qhead, qtail, qcap;
+static FILE *stats;
+static long inflight, peak, answered;
 
 static double now(void)
 {
@@ -36,6 +48,16 @@ static double now(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sample(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    fprintf(stats, "%lld%09ld %ld %ld %ld\n", (long long)ts.tv_sec, ts.tv_nsec,
+            inflight, peak, answered);
+    peak = inflight;
 }
 
 static void answer(int fd, const char *text)
@@ -59,6 +81,8 @@ static void push(int fd, double at)
     queue[qtail].fd = fd;
     queue[qtail].at = at;
     qtail++;
+    if (++inflight > peak)
+        peak = inflight;
 }
 
 /* Requests complete in c->buf: answer or queue them. */
@@ -101,12 +125,19 @@ int main(int argc, char **argv)
     int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), ep = epoll_create1(0), one = 1;
     struct epoll_event ev = {.events = EPOLLIN};
     char tmp[4096];
+    double next_sample = 0;
     FILE *f;
 
+    /* the backlog is capped by net.core.somaxconn: C clients connect at once */
     if (argc < 3 || ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof a) != 0 ||
-        listen(ls, 1024) != 0 || getsockname(ls, (struct sockaddr *)&a, &alen) != 0) {
-        fprintf(stderr, "usage: slow DELAY_MS PORT_FILE\n");
+        listen(ls, 65535) != 0 || getsockname(ls, (struct sockaddr *)&a, &alen) != 0) {
+        fprintf(stderr, "usage: slow DELAY_MS PORT_FILE [STATS_FILE]\n");
         return 2;
+    }
+    if (argc > 3) {
+        if (!(stats = fopen(argv[3], "a")))
+            return 1;
+        setvbuf(stats, NULL, _IOLBF, 0);
     }
     snprintf(tmp, sizeof tmp, "%s.tmp", argv[2]);
     if (!(f = fopen(tmp, "w")))
@@ -124,9 +155,20 @@ int main(int argc, char **argv)
             if (conns[queue[qhead].fd])
                 answer(queue[qhead].fd, "HTTP/1.1 204 No Content\r\n\r\n");
             qhead++;
+            inflight--;
+            answered++;
+        }
+        if (stats && (peak > 0 || inflight > 0) && t >= next_sample) {
+            sample();               /* the last line of a run says 0 */
+            next_sample = t + 0.01;
         }
         if (qhead < qtail)
             timeout = (int)((queue[qhead].at - t) * 1000.0) + 1;
+        if (stats && (peak > 0 || inflight > 0)) {
+            int ms = (int)((next_sample - t) * 1000.0) + 1;
+            if (timeout < 0 || ms < timeout)
+                timeout = ms;
+        }
         n = epoll_wait(ep, evs, 256, timeout);
         for (int i = 0; i < n; i++) {
             int fd = evs[i].data.fd;

@@ -2,7 +2,8 @@
  * test_store.c -- the store interface (core/store.h) itself, below the
  * lifecycle: rows, every state read back, compare-and-set under a claim,
  * claims and leases, set-based transitions, history inside a transaction,
- * remove, and the optional ops (renew, OAuth2 token rows).
+ * remove, and the optional ops (renew, history rows for a set-based
+ * transition, OAuth2 token rows).
  *
  * The same tests against either backend: a SQLite file in a scratch
  * folder, or with UNHOOK_TEST_PG (tests/pg/run.sh) a PostgreSQL database
@@ -293,6 +294,59 @@ static void test_history_in_transaction(void **state)
     assert_int_equal(n, 4);
 }
 
+/* The actions of an instance's history, in order, as "a,b,c". */
+static int join_actions(void *ud, const unhook_history *h)
+{
+    char *out = ud;
+
+    if (*out)
+        strcat(out, ",");
+    strcat(out, h->action);
+    if (strcmp(h->action, "disable") == 0) {
+        assert_null(h->outcome);
+        assert_string_equal(h->message, "why");
+        assert_true(h->at == 500);
+    }
+    return 0;
+}
+
+static void test_history_bulk_keeps_order(void **state)
+{
+    fixture *f = *state;
+    uh_bulk b = {0};
+    unhook_filter flt = {0};
+    unhook_history h = {0};
+    const char *ids[] = {"g1", "g2", "s1", "g3"};
+    const char *want[] = {"enable,disable,deregister", "disable", "", ""};
+
+    if (!f->s->ops->history_bulk) {
+        assert_false(f->pg);
+        skip();
+    }
+    put(f->s, "g1", "github", UH_REGISTERED, UH_WANT_ON, 0);
+    put(f->s, "g2", "github", UH_REGISTERED, UH_WANT_ON, 0);
+    put(f->s, "s1", "slack", UH_REGISTERED, UH_WANT_ON, 0);
+    put(f->s, "g3", "github", UH_OFF, UH_WANT_OFF, 0);
+    b.desired = UH_WANT_ON;
+    b.registered = 1;
+    b.expiring = -1;
+    flt.connector = "github";
+    h.at = 500;
+    h.action = "disable";
+    h.message = "why";
+    assert_int_equal(f->s->ops->begin(f->s), UNHOOK_OK);
+    add_history(f->s, "g1", "enable", 1);       /* held before, written before */
+    assert_int_equal(f->s->ops->history_bulk(f->s, &b, &flt, &h), UNHOOK_OK);
+    add_history(f->s, "g1", "deregister", 2);
+    assert_int_equal(f->s->ops->commit(f->s), UNHOOK_OK);
+    for (int k = 0; k < 4; k++) {
+        char got[128] = "";
+        assert_int_equal(f->s->ops->history_list(f->s, ids[k], join_actions, got),
+                         UNHOOK_OK);
+        assert_string_equal(got, want[k]);
+    }
+}
+
 static void test_renew_extends_claims(void **state)
 {
     fixture *f = *state;
@@ -440,6 +494,7 @@ int main(void)
         T(test_finish_many_is_compare_and_set),
         T(test_bulk_with_filter),
         T(test_history_in_transaction),
+        T(test_history_bulk_keeps_order),
         T(test_renew_extends_claims),
         T(test_token_rows_compare_and_set),
         T(test_expiry_and_renewal_claims),
