@@ -480,12 +480,12 @@ static int l_disable_all(lua_State *L)
     lengine *g = check_engine(L, 1);
     unhook_filter f;
     const unhook_filter *pf = check_filter(L, 2, &f);
+    const char *reason = luaL_optstring(L, 3, "disabled");  /* raises before g->L */
     unhook_stats s = {0};
     int rc;
 
     g->L = L;
-    rc = unhook_instance_disable_all(g->e, pf, luaL_optstring(L, 3, "disabled"),
-                                     &s, NULL, NULL);
+    rc = unhook_instance_disable_all(g->e, pf, reason, &s, NULL, NULL);
     g->L = NULL;
     return rc != UNHOOK_OK ? fail(L, g, rc) : push_stats(L, &s);
 }

@@ -240,7 +240,7 @@ static struct uh_drive *drive_new(unhook_engine *E)
     return d;
 }
 
-int unhook_engine_drive(unhook_engine *E, const unhook_driver *drv)
+int uh_drive_start(unhook_engine *E, const unhook_driver *drv)
 {
     struct uh_drive *d;
 
@@ -267,19 +267,10 @@ int unhook_engine_drive(unhook_engine *E, const unhook_driver *drv)
     return UNHOOK_OK;
 }
 
-static int not_driven(unhook_engine *E, const char *fn)
-{
-    if (E)
-        uh_seterr(&E->diag, "%s: the engine is not driven (unhook_engine_drive)", fn);
-    return UNHOOK_USAGE;
-}
-
-int unhook_engine_action(unhook_engine *E, int fd, int events)
+int uh_drive_action(unhook_engine *E, int fd, int events)
 {
     int running = 0, ev = 0;
 
-    if (!E || !E->drive)
-        return not_driven(E, "unhook_engine_action");
     if (fd == E->wakefd) {
         uh_wake_drain(E);
         E->drive->next_claim = 0;
@@ -293,12 +284,10 @@ int unhook_engine_action(unhook_engine *E, int fd, int events)
     return turn(E->drive, 1);
 }
 
-int unhook_engine_timeout_action(unhook_engine *E)
+int uh_drive_timeout(unhook_engine *E)
 {
     int running = 0;
 
-    if (!E || !E->drive)
-        return not_driven(E, "unhook_engine_timeout_action");
     if (E->drive->curl_due > 0 && uh_now() >= E->drive->curl_due) {
         E->drive->curl_due = 0;
         curl_multi_socket_action(E->rt.sched->multi, CURL_SOCKET_TIMEOUT, 0, &running);
@@ -306,13 +295,13 @@ int unhook_engine_timeout_action(unhook_engine *E)
     return turn(E->drive, 0);
 }
 
-int unhook_engine_undrive(unhook_engine *E)
+void uh_drive_end(unhook_engine *E)
 {
-    struct uh_drive *d = E ? E->drive : NULL;
+    struct uh_drive *d = E->drive;
     CURLM *multi;
 
     if (!d)
-        return UNHOOK_OK;
+        return;
     multi = E->rt.sched->multi;
     curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, NULL);
     curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, NULL);
@@ -326,7 +315,6 @@ int unhook_engine_undrive(unhook_engine *E)
     free(d->fds);
     free(d->what);
     free(d);
-    return UNHOOK_OK;
 }
 
 void uh_drive_queued(unhook_engine *E, unhook_flow_result *res)
@@ -338,5 +326,7 @@ void uh_drive_queued(unhook_engine *E, unhook_flow_result *res)
         res->code = uh_strdup("queued");
     }
     E->drive->next_claim = 0;
-    E->drive->host.timer(E->drive->host.userdata, 0);
+    /* the wakeup fd's action looks for it (no host callback is called
+     * from inside the lifecycle call) */
+    unhook_engine_wakeup(E);
 }

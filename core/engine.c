@@ -84,8 +84,15 @@ void unhook_engine_close(unhook_engine *E)
 
     if (!E)
         return;
+    if (E->in_call) {
+        /* from a callback of a driving call (or of this close): the call
+         * closes it when it returns (drive.c) */
+        E->close_asked = 1;
+        return;
+    }
     rt = &E->rt;
-    unhook_engine_undrive(E);
+    E->in_call = 1;             /* a close from a callback now is this one */
+    uh_drive_end(E);
     if (E->wakefd >= 0)
         close(E->wakefd);
     if (rt->host)
@@ -107,6 +114,75 @@ void unhook_engine_close(unhook_engine *E)
     free(E->conn_override);
     free(E->diag.errmsg);
     free(E);
+}
+
+/* ---- the driving calls (drive.c), guarded against the host's callbacks */
+
+/*
+ * The host's callbacks run inside the driving calls, and must not call
+ * back into the engine (core/README.md).  Those that would free what the
+ * call is using are refused: an action, a timeout action, drive and
+ * undrive from a callback return UNHOOK_USAGE, and unhook_engine_close
+ * from one is done when the outer call returns.
+ */
+static int enter(unhook_engine *E, const char *fn)
+{
+    if (!E->in_call) {
+        E->in_call = 1;
+        return 1;
+    }
+    uh_seterr(&E->diag, "%s: called from one of the engine's callbacks", fn);
+    return 0;
+}
+
+static int leave(unhook_engine *E, int rc)
+{
+    E->in_call = 0;
+    if (E->close_asked)
+        unhook_engine_close(E);
+    return rc;
+}
+
+static int not_driven(unhook_engine *E, const char *fn)
+{
+    if (E)
+        uh_seterr(&E->diag, "%s: the engine is not driven (unhook_engine_drive)", fn);
+    return UNHOOK_USAGE;
+}
+
+int unhook_engine_drive(unhook_engine *E, const unhook_driver *driver)
+{
+    if (!E || !enter(E, "unhook_engine_drive"))
+        return UNHOOK_USAGE;
+    return leave(E, uh_drive_start(E, driver));
+}
+
+int unhook_engine_action(unhook_engine *E, int fd, int events)
+{
+    if (!E || !E->drive)
+        return not_driven(E, "unhook_engine_action");
+    if (!enter(E, "unhook_engine_action"))
+        return UNHOOK_USAGE;
+    return leave(E, uh_drive_action(E, fd, events));
+}
+
+int unhook_engine_timeout_action(unhook_engine *E)
+{
+    if (!E || !E->drive)
+        return not_driven(E, "unhook_engine_timeout_action");
+    if (!enter(E, "unhook_engine_timeout_action"))
+        return UNHOOK_USAGE;
+    return leave(E, uh_drive_timeout(E));
+}
+
+int unhook_engine_undrive(unhook_engine *E)
+{
+    if (!E || !E->drive)
+        return UNHOOK_OK;
+    if (!enter(E, "unhook_engine_undrive"))
+        return UNHOOK_USAGE;
+    uh_drive_end(E);
+    return leave(E, UNHOOK_OK);
 }
 
 int unhook_card_register(unhook_engine *E, const char *name, unhook_card_fn fn,

@@ -28,6 +28,9 @@ struct unhook_engine {
     const volatile int *stop; /* serving (unhook_engine_serve): set to stop */
     int wakefd;               /* unhook_engine_wakeup writes it; -1 if none */
     struct uh_drive *drive;   /* driven by a host's loop (drive.c), or NULL */
+    int in_call;              /* in a driving call, whose callbacks may not
+                                 drive, undrive or close it (drive.c) */
+    int close_asked;          /* closed from a callback: closed on return */
 };
 
 /* Registration data set by hand (edit) is at most this long. */
@@ -179,6 +182,14 @@ void uh_worker_free(uh_worker *w);
 /* An intent was recorded while driven: note it in res (if given), look
  * for work at the next turn and ask the host for one now. */
 void uh_drive_queued(unhook_engine *E, unhook_flow_result *res);
+/* The driving calls behind the public ones (engine.c, which refuses them
+ * from the host's callbacks and closes an engine closed from one): */
+int uh_drive_start(unhook_engine *E, const unhook_driver *drv);
+/* E driven: */
+int uh_drive_action(unhook_engine *E, int fd, int events);
+int uh_drive_timeout(unhook_engine *E);
+/* Stop driving; a no-op if E is not driven. */
+void uh_drive_end(unhook_engine *E);
 
 /* ---- the wakeup (wake.c) -------------------------------------------- */
 

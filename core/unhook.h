@@ -156,7 +156,11 @@ UNHOOK_API const char *unhook_strerror(int code);
  */
 UNHOOK_API int unhook_engine_open(unhook_engine **out, const unhook_config *cfg);
 
-/* Close an engine and free everything it owns.  NULL is a no-op. */
+/* Close an engine and free everything it owns.  NULL is a no-op.  From
+ * a callback of unhook_engine_action, _timeout_action, _drive or
+ * _undrive, the engine is closed when that call returns.  No other
+ * thread may be in, or call, unhook_engine_wakeup on it any more: stop
+ * (join) those threads first. */
 UNHOOK_API void unhook_engine_close(unhook_engine *engine);
 
 /*
@@ -704,7 +708,12 @@ typedef struct unhook_driver {
  * callback.  Calls that would wait for a flow (unhook_engine_run and
  * _serve, the one-off runs, unhook_connection_check, reconcile, update)
  * return UNHOOK_USAGE.  A second call replaces the callbacks.
- * UNHOOK_STORE if the store cannot be opened.
+ * UNHOOK_STORE if the store cannot be opened.  The callbacks run inside
+ * the driving calls and must not call back into the engine:
+ * unhook_engine_drive, _action, _timeout_action and _undrive called from
+ * one of them return UNHOOK_USAGE (nothing nested runs), and
+ * unhook_engine_close from one closes the engine when the outer call
+ * returns.
  */
 UNHOOK_API int unhook_engine_drive(unhook_engine *engine, const unhook_driver *driver);
 
@@ -733,7 +742,10 @@ UNHOOK_API int unhook_engine_timeout_action(unhook_engine *engine);
  * driven engine, which the wakeup fd becoming readable brings; the wait
  * of a running unhook_engine_run or _serve).  For another thread, or a
  * signal handler: the one function of an engine that may be called from
- * any thread while the engine is in use.  UNHOOK_USAGE for NULL.
+ * any thread while the engine is in use, never during or after
+ * unhook_engine_close (the engine, its fd and its curl handle are freed
+ * then; the fd number may already be another file's).  UNHOOK_USAGE for
+ * NULL.
  */
 UNHOOK_API int unhook_engine_wakeup(unhook_engine *engine);
 
