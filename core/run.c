@@ -280,8 +280,8 @@ int uh_run_start(uh_rt *rt, uh_run *r, const char *dir, const char *kind,
         return UNHOOK_NOMEM;
     }
     r->L = r->ps->L;
-    /* every thread the run creates copies the main thread's: this run */
-    *(uh_run **)lua_getextraspace(r->L) = r;
+    /* every thread of the state, an older coroutine too, is this run's */
+    r->ps->limit.run = r;
     r->ps->limit.hit = 0;
     r->ps->limit.cap = 0;       /* set-up is the engine's, not the flow's */
     r->start_dir = dir;
@@ -320,7 +320,7 @@ void uh_run_close(uh_run *r)
 
     if (ps) {
         uh_rt *rt = r->rt;
-        *(uh_run **)lua_getextraspace(ps->L) = ps->host;
+        ps->limit.run = ps->host;
         if (r->co)
             luaL_unref(ps->L, LUA_REGISTRYINDEX, r->coref);
         ps->limit.cap = 0;
