@@ -58,18 +58,16 @@ local JSON_MT = { __index = { encode = unhook.json.encode, decode = unhook.json.
                   __metatable = false }
 local array_mt = unhook.json.array_mt
 
--- unhook for one environment; more(k) may supply fields on first use
--- (the runner's cards).  Its empty_array is the environment's own: a table every run in the Lua
+-- unhook for one environment; more(k) may supply fields (the runner's
+-- cards: the running ctx's, asked each time, never kept).  Its
+-- empty_array is the environment's own: a table every run in the Lua
 -- state shared would carry what one run wrote into it to the others.
 function _M.public_unhook(more)
   local json = setmetatable({ empty_array = setmetatable({}, array_mt) }, JSON_MT)
   return setmetatable({ json = json }, {
-    __index = function(t, k)
+    __index = function(_, k)
       local v = UNHOOK[k]
-      if v == nil and more then
-        v = more(k)
-        if v ~= nil then rawset(t, k, v) end
-      end
+      if v == nil and more then v = more(k) end
       return v
     end,
     __metatable = false,
