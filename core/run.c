@@ -280,8 +280,8 @@ int uh_run_start(uh_rt *rt, uh_run *r, const char *dir, const char *kind,
         return UNHOOK_NOMEM;
     }
     r->L = r->ps->L;
-    /* every thread the run creates copies the main thread's: this run */
-    *(uh_run **)lua_getextraspace(r->L) = r;
+    /* every thread of the state, an older coroutine too, is this run's */
+    r->ps->limit.run = r;
     r->ps->limit.hit = 0;
     r->ps->limit.cap = 0;       /* set-up is the engine's, not the flow's */
     r->start_dir = dir;
@@ -302,6 +302,10 @@ int uh_run_start(uh_rt *rt, uh_run *r, const char *dir, const char *kind,
     }
     /* the run's memory budget on top of what the state holds already */
     r->mem_base = r->ps->limit.used;
+    /* what a warm state may grow by counts from before the first flow:
+     * a first run's module-level values are growth too */
+    if (!r->ps->warm_base)
+        r->ps->warm_base = r->mem_base;
     r->ps->limit.cap = r->mem_base + rt->memory_cap;
     r->nargs = 1;
     r->started = uh_now();
@@ -320,17 +324,23 @@ void uh_run_close(uh_run *r)
 
     if (ps) {
         uh_rt *rt = r->rt;
-        *(uh_run **)lua_getextraspace(ps->L) = ps->host;
+        int grown;
+
+        ps->limit.run = ps->host;
         if (r->co)
             luaL_unref(ps->L, LUA_REGISTRYINDEX, r->coref);
         ps->limit.cap = 0;
-        if (!ps->warm_base)
-            ps->warm_base = ps->limit.used;
         /* a state a limit tripped in, or an error escaped from, is
-         * dropped; so is one whose module-level values keep growing */
-        if (r->cpu_tripped || ps->limit.hit || r->status != LUA_OK ||
-            rt->nidle >= (rt->pool_max > POOL_MAX ? rt->pool_max : POOL_MAX) ||
-            ps->limit.used > ps->warm_base + UH_WARM_GROWTH) {
+         * dropped; so is one whose module-level values grew too much
+         * (garbage is not held: collected before it counts) */
+        grown = ps->limit.used > ps->warm_base + UH_WARM_GROWTH;
+        if (grown && !r->cpu_tripped && !ps->limit.hit && !r->timed_out &&
+            r->status == LUA_OK) {
+            lua_gc(ps->L, LUA_GCCOLLECT);
+            grown = ps->limit.used > ps->warm_base + UH_WARM_GROWTH;
+        }
+        if (r->cpu_tripped || ps->limit.hit || r->timed_out || r->status != LUA_OK ||
+            rt->nidle >= (rt->pool_max > POOL_MAX ? rt->pool_max : POOL_MAX) || grown) {
             pooled_free(ps);
         } else {
             ps->next = rt->idle;

@@ -28,12 +28,12 @@ typedef struct uh_pooled {
     uh_limit limit;
     uh_run *host;             /* the main thread's run */
     char *dir;
-    size_t warm_base;         /* memory held after its first run (0: none yet) */
+    size_t warm_base;         /* memory held before its first flow (0: none yet) */
     struct uh_pooled *next;
 } uh_pooled;
 
 /* A pooled state whose warm flow instances (runner.lua) have grown by
- * more than this since its first run is closed instead of kept. */
+ * more than this since before its first run is closed instead of kept. */
 #define UH_WARM_GROWTH ((size_t)16 << 20)
 
 /* A card registered by the host program. */

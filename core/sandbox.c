@@ -478,11 +478,11 @@ lua_State *uh_sandbox_new(uh_rt *rt, uh_limit *lim, uh_run *run)
     lua_State *L;
 
     (void)rt;
+    lim->run = run;
     L = lua_newstate(limited_alloc, lim);
     if (!L)
         return NULL;
     lua_atpanic(L, panic);
-    *(uh_run **)lua_getextraspace(L) = run;
     lua_gc(L, LUA_GCGEN, 0, 0);
     lua_pushcfunction(L, setup);
     if (lua_pcall(L, 0, 0, 0) != LUA_OK) {

@@ -21,10 +21,12 @@
 #define UH_MAX_BODY (8u << 20)
 #define UH_SHORT_HOOK_COUNT 200
 
-/* An allocator's budget: a Lua state's memory cap. */
+/* An allocator's budget: a Lua state's memory cap.  It also names the
+ * run the state serves now (see uh_state_run). */
 typedef struct uh_limit {
     size_t used, cap;
     int hit;                  /* an allocation was refused */
+    struct uh_run *run;       /* the state's current run */
 } uh_limit;
 
 enum { UH_RUN_READY, UH_RUN_WAITING, UH_RUN_DONE };
@@ -85,10 +87,16 @@ struct uh_run {
     uh_run *next;             /* scheduler's list */
 };
 
-/* The run a Lua state (or thread) belongs to, or NULL. */
+/* The run a Lua state (or thread) belongs to, or NULL.  Asked of the
+ * state as a whole, not of the thread: a coroutine a flow keeps (in a
+ * warm instance) outlives the run that created it, and when a later run
+ * resumes it, it belongs to that run -- its limits, not a freed run's. */
 static inline uh_run *uh_state_run(lua_State *L)
 {
-    return *(uh_run **)lua_getextraspace(L);
+    void *ud;
+
+    lua_getallocf(L, &ud);
+    return ud ? ((uh_limit *)ud)->run : NULL;
 }
 
 struct uh_transfer {

@@ -15,8 +15,10 @@ local _M = {}
 local type, select, error, ipairs, pairs, tostring = type, select, error, ipairs, pairs, tostring
 local fmt, concat, unpack = string.format, table.concat, table.unpack
 
+-- shared by every run in a Lua state: no __index reaches it from a card
+-- (connector code sees a copy, see manifest.env)
 local Card = { __name = "unhook.Card" }
-Card.__index = Card
+_M.Card = Card
 
 local SPEC_KEYS = { name = true, type = true, required = true, default = true,
                     description = true, variadic = true }

@@ -8,9 +8,10 @@ local _M = { version = "0.1.0" }
 
 local setmetatable, tostring, type, error = setmetatable, tostring, type, error
 
--- Error objects: a stable `code`, a `message`, and fields per code.
+-- Error objects: a stable `code`, a `message`, and fields per code.  The
+-- metatable is shared by every run in a Lua state: no __index reaches it
+-- from an error object (connector code sees a copy, see manifest.env).
 local Error = {}
-Error.__index = Error
 Error.__name = "unhook.Error"
 Error.__tostring = function(e)
   local s = e.message or e.code

@@ -17,7 +17,6 @@ local fmt, concat, sort = string.format, table.concat, table.sort
 
 -- `option "name"` in a manifest maps an input to an option's value.
 local Option = { __name = "unhook.Option" }
-Option.__index = Option
 Option.__tostring = function(o) return 'option "' .. o.name .. '"' end
 
 function _M.option(oname)
@@ -55,24 +54,31 @@ for _, k in ipairs({ "version", "fail", "retry", "error", "is_error", "null" }) 
   UNHOOK[k] = unhook[k]
 end
 local JSON_MT = { __index = { encode = unhook.json.encode, decode = unhook.json.decode,
-                              null = unhook.json.null, empty_array = unhook.json.empty_array },
+                              null = unhook.json.null },
                   __metatable = false }
+local array_mt = unhook.json.array_mt
 
--- unhook for one environment; more(k) may supply fields on first use
--- (the runner's cards).
+-- unhook for one environment; more(k) may supply fields (the runner's
+-- cards: the running ctx's, asked each time, never kept).  Its
+-- empty_array is the environment's own: a table every run in the Lua
+-- state shared would carry what one run wrote into it to the others.
 function _M.public_unhook(more)
-  return setmetatable({ json = setmetatable({}, JSON_MT) }, {
-    __index = function(t, k)
+  local json = setmetatable({ empty_array = setmetatable({}, array_mt) }, JSON_MT)
+  return setmetatable({ json = json }, {
+    __index = function(_, k)
       local v = UNHOOK[k]
-      if v == nil and more then
-        v = more(k)
-        if v ~= nil then rawset(t, k, v) end
-      end
+      if v == nil and more then v = more(k) end
       return v
     end,
     __metatable = false,
   })
 end
+
+-- Metatables the runtime shares between all runs in a Lua state (error
+-- objects', cards', JSON arrays', options'): getmetatable gives connector
+-- code a copy of its own instead, so that nothing it writes there
+-- reaches another run (for another connection) or the runtime.
+local SHARED_MT = { [unhook.Error] = true, [card.Card] = true, [array_mt] = true, [Option] = true }
 
 -- dir: the connector's folder, whose own modules require finds
 -- ("lib.util" is DIR/lib/util.lua), loaded into this same environment.
@@ -102,9 +108,20 @@ function _M.env(extra, more, dir)
   -- the strings' metatable is shared by the whole state: hand out a copy
   local string_mt = { __index = env.string }
   local real_getmetatable = BASE.getmetatable
+  local copies = {}
   env.getmetatable = function(v)
     if type(v) == "string" then return string_mt end
-    return real_getmetatable(v)
+    local mt = real_getmetatable(v)
+    if SHARED_MT[mt] then
+      local c = copies[mt]
+      if not c then
+        c = {}
+        for k, x in pairs(mt) do c[k] = x end
+        copies[mt] = c
+      end
+      return c
+    end
+    return mt
   end
   env._G = env
   if extra then for k, v in pairs(extra) do env[k] = v end end

@@ -70,9 +70,59 @@ function _M.coerce(v, t, json)
   return v
 end
 
+-- specs as a list of { name, type, default, required }, made once per
+-- specs table (declarations are made once and read for every run).
+local compiled = setmetatable({}, { __mode = "k" })
+
+local function compile(specs)
+  local list = {}
+  for fname, spec in pairs(specs) do
+    list[#list + 1] = { fname, spec.type or "any", spec.default, spec.required }
+  end
+  compiled[specs] = list
+  return list
+end
+
+local SCALAR = { string = "string", number = "number", boolean = "boolean" }
+
+-- The common case without a function call a field: every value present
+-- already has its declared scalar type.  nil when the full validation must
+-- decide (a coercion, an error to word, an object or array to mark).
+local function validate_fast(values, specs)
+  local list = compiled[specs] or compile(specs)
+  local out = {}
+  for k, v in pairs(values) do out[k] = v end
+  for i = 1, #list do
+    local f = list[i]
+    local fname, t = f[1], f[2]
+    local v = out[fname]
+    if v == nil then v = f[3] end
+    if v == nil then
+      if f[4] then return nil end
+    else
+      if t == "integer" then
+        if math_type(v) ~= "integer" then return nil end
+      elseif t ~= "any" and type(v) ~= SCALAR[t] then
+        return nil
+      end
+      out[fname] = v
+    end
+  end
+  return out
+end
+
 -- Validate values against specs.  Returns the values with defaults
 -- applied, or nil and a message naming the field.
 function _M.validate(values, specs, what, coerce_with)
+  if specs then
+    local out = validate_fast(values, specs)
+    if out then return out end
+  end
+  return _M.validate_all(values, specs, what, coerce_with)
+end
+
+-- The same, field by field with coercion (validate's slow path).
+function _M.validate_all(values, specs, what, coerce_with)
   local out = {}
   for k, v in pairs(values) do out[k] = v end
   for fname, spec in pairs(specs or {}) do
