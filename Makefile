@@ -13,7 +13,7 @@ PKGS    := lua5.4 libcurl lua5.4-cjson sqlite3 libcrypto libpq
 DEBS    := liblua5.4-dev lua5.4 libcurl4-openssl-dev lua-cjson-dev lua-cjson \
            libsqlite3-dev lua-busted libcmocka-dev pkg-config python3 curl valgrind \
            libssl-dev openssl binutils gcc time libpq-dev postgresql \
-           libmicrohttpd-dev chromium python3-prometheus-client
+           libmicrohttpd-dev chromium python3-prometheus-client libuv1-dev
 
 B       := build
 OPT     ?= -O2 -g
@@ -45,7 +45,8 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o) $(B)/obj/embed.o
 PUB_INC  := $(B)/include
 CLI_SRC  := $(wildcard bindings/cli/*.c)
 CLI_OBJ  := $(CLI_SRC:%.c=$(B)/obj/%.o)
-LUAMOD_OBJ := $(B)/obj/bindings/lunhook.o
+LUAMOD_OBJ := $(B)/obj/bindings/lunhook.o $(B)/obj/bindings/lengine.o \
+              $(B)/obj/bindings/lresult.o
 CLIENT_OBJ := $(CLI_OBJ) $(LUAMOD_OBJ)
 
 # Every output that depends on the configuration depends on $(B)/config.stamp,

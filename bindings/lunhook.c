@@ -10,6 +10,11 @@
  *       http = { { method = "DELETE", url = "...", status = 204 } } }
  *   -- res.outcome is "done", "gone", "retry" or "failed"; res.requests
  *   -- the exchanges (as a cassette records them), res.log the log lines
+ *
+ * and a Lua host embeds it as a C host does: unhook.open{ db = ... } is
+ * an engine on a store (lengine.c), with the C API's semantics: an
+ * operational failure returns nil, message, code (unhook.codes); misuse
+ * raises.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +27,15 @@
 
 #include "unhook.h"
 
-#define ENGINE_MT "unhook.Engine"
+/* The module's own engine (unhook.open's are "unhook.Engine", lengine.c). */
+#define ENGINE_MT "unhook.ModuleEngine"
+
+/* Shared by lunhook.c, lengine.c and lresult.c, declared in each (a
+ * client of the library includes unhook.h alone, so the module has no
+ * header of its own). */
+int lunhook_open(lua_State *L);
+int lunhook_push_result(lua_State *L, unhook_engine *E, int rc, unhook_flow_result *res);
+const char *lunhook_json_field(lua_State *L, int opts, const char *k, int enc);
 
 /* Lines the engine hands out during a call (log lines, exchanges), kept
  * in C until the call returns: no Lua error may cross the engine. */
@@ -126,57 +139,6 @@ static int l_check(lua_State *L)
     lua_pushnil(L);
     lua_pushstring(L, unhook_errmsg(E));
     return 2;
-}
-
-/* JSON text of field k of the options table (a Lua value), or NULL. */
-static const char *json_field(lua_State *L, int opts, const char *k, int enc)
-{
-    int t = lua_getfield(L, opts, k);   /* left on the stack: keeps it alive */
-
-    if (t == LUA_TNIL)
-        return NULL;
-    if (t == LUA_TSTRING && !enc)
-        return lua_tostring(L, -1);
-    lua_pushvalue(L, enc);
-    lua_pushvalue(L, -2);
-    lua_call(L, 1, 1);
-    lua_replace(L, -2);
-    return lua_tostring(L, -1);
-}
-
-static int push_result(lua_State *L, unhook_engine *E, int rc,
-                       unhook_flow_result *res)
-{
-    if (rc != UNHOOK_OK) {
-        lua_pushnil(L);
-        lua_pushstring(L, unhook_errmsg(E));
-        lua_pushinteger(L, rc);
-        return 3;
-    }
-    lua_createtable(L, 0, 6);
-    lua_pushstring(L, unhook_outcome_name(res->outcome));
-    lua_setfield(L, -2, "outcome");
-    if (res->status) {
-        lua_pushinteger(L, res->status);
-        lua_setfield(L, -2, "status");
-    }
-    if (res->code) {
-        lua_pushstring(L, res->code);
-        lua_setfield(L, -2, "code");
-    }
-    if (res->message) {
-        lua_pushstring(L, res->message);
-        lua_setfield(L, -2, "message");
-    }
-    if (res->registration) {
-        lua_pushstring(L, res->registration);
-        lua_setfield(L, -2, "registration");
-    }
-    if (res->retry_after >= 0) {
-        lua_pushnumber(L, res->retry_after);
-        lua_setfield(L, -2, "retry_after");
-    }
-    return 1;
 }
 
 /* Misuse raises: a key unhook.run does not know (a typo would otherwise
@@ -363,8 +325,8 @@ static int flow(lua_State *L, int reg)
     luaL_argcheck(L, lua_isnil(L, -1) || lua_type(L, -1) == LUA_TSTRING ||
                   lua_istable(L, -1), 1, "connection: expected a file name or a table");
     req.connection = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-    req.options_json = json_field(L, 1, "options", enc);
-    req.inputs_json = json_field(L, 1, "inputs", enc);
+    req.options_json = lunhook_json_field(L, 1, "options", enc);
+    req.inputs_json = lunhook_json_field(L, 1, "inputs", enc);
     /* registration: a string is passed as is (JSON text or plain text),
      * a table is encoded as JSON */
     if (lua_getfield(L, 1, "registration") == LUA_TSTRING) {
@@ -394,7 +356,7 @@ static int flow(lua_State *L, int reg)
     unhook_engine_replay(m->E, NULL, 0, NULL);
     if (conn[0])
         unlink(conn);
-    n = push_result(L, m->E, rc, &res);
+    n = lunhook_push_result(L, m->E, rc, &res);
     unhook_flow_result_free(&res);
     if (conn[0] && n > 1 && lua_type(L, -(n - 1)) == LUA_TSTRING) {
         /* name the table, not the temporary file it was written to */
@@ -498,7 +460,7 @@ int luaopen_unhook(lua_State *L)
 {
     static const luaL_Reg fns[] = {
         {"check", l_check}, {"run", l_run}, {"register", l_register},
-        {"_card", l_card}, {NULL, NULL}};
+        {"_card", l_card}, {"open", lunhook_open}, {NULL, NULL}};
     module *m;
     unhook_config cfg = {0};
 
@@ -530,6 +492,13 @@ int luaopen_unhook(lua_State *L)
     lua_setfield(L, -2, "_engine");
     lua_pushstring(L, unhook_version());
     lua_setfield(L, -2, "version");
+    lua_newtable(L);                            /* the C API's result codes */
+#define UNHOOK_LUA_CODE_(name, value, text) \
+    lua_pushinteger(L, value);              \
+    lua_setfield(L, -2, #name);
+    UNHOOK_CODES(UNHOOK_LUA_CODE_)
+#undef UNHOOK_LUA_CODE_
+    lua_setfield(L, -2, "codes");
     if (luaL_loadbufferx(L, errors_lua, sizeof errors_lua - 1, "=unhook", "t") != LUA_OK)
         return lua_error(L);
     lua_pushvalue(L, -2);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,6 +41,7 @@ int unhook_engine_open(unhook_engine **out, const unhook_config *cfg)
     E = calloc(1, sizeof *E);
     if (!E)
         return UNHOOK_NOMEM;
+    E->wakefd = -1;
     rt = &E->rt;
     E->diag.log = cfg->log;
     E->diag.log_ud = cfg->log_userdata;
@@ -66,8 +68,9 @@ int unhook_engine_open(unhook_engine **out, const unhook_config *cfg)
      * ~1 ms, reusing one ~20 us */
     E->rt.pool_max = E->concurrency;
     E->expect_gone = cfg->expect_gone;
+    E->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     E->rng = (unsigned long long)uh_now() * 1000003ULL ^ (unsigned long long)getpid() << 17 ^ (unsigned long long)(uintptr_t)E;
-    if (!rt->connectors || !E->diag.errmsg || !rt->sched || !rt->host) {
+    if (!rt->connectors || !E->diag.errmsg || !rt->sched || !rt->host || E->wakefd < 0) {
         unhook_engine_close(E);
         return UNHOOK_NOMEM;
     }
@@ -81,7 +84,17 @@ void unhook_engine_close(unhook_engine *E)
 
     if (!E)
         return;
+    if (E->in_call) {
+        /* from a callback of a driving call (or of this close): the call
+         * closes it when it returns (drive.c) */
+        E->close_asked = 1;
+        return;
+    }
     rt = &E->rt;
+    E->in_call = 1;             /* a close from a callback now is this one */
+    uh_drive_end(E);
+    if (E->wakefd >= 0)
+        close(E->wakefd);
     if (rt->host)
         lua_close(rt->host);
     if (E->store)
@@ -101,6 +114,75 @@ void unhook_engine_close(unhook_engine *E)
     free(E->conn_override);
     free(E->diag.errmsg);
     free(E);
+}
+
+/* ---- the driving calls (drive.c), guarded against the host's callbacks */
+
+/*
+ * The host's callbacks run inside the driving calls, and must not call
+ * back into the engine (core/README.md).  Those that would free what the
+ * call is using are refused: an action, a timeout action, drive and
+ * undrive from a callback return UNHOOK_USAGE, and unhook_engine_close
+ * from one is done when the outer call returns.
+ */
+static int enter(unhook_engine *E, const char *fn)
+{
+    if (!E->in_call) {
+        E->in_call = 1;
+        return 1;
+    }
+    uh_seterr(&E->diag, "%s: called from one of the engine's callbacks", fn);
+    return 0;
+}
+
+static int leave(unhook_engine *E, int rc)
+{
+    E->in_call = 0;
+    if (E->close_asked)
+        unhook_engine_close(E);
+    return rc;
+}
+
+static int not_driven(unhook_engine *E, const char *fn)
+{
+    if (E)
+        uh_seterr(&E->diag, "%s: the engine is not driven (unhook_engine_drive)", fn);
+    return UNHOOK_USAGE;
+}
+
+int unhook_engine_drive(unhook_engine *E, const unhook_driver *driver)
+{
+    if (!E || !enter(E, "unhook_engine_drive"))
+        return UNHOOK_USAGE;
+    return leave(E, uh_drive_start(E, driver));
+}
+
+int unhook_engine_action(unhook_engine *E, int fd, int events)
+{
+    if (!E || !E->drive)
+        return not_driven(E, "unhook_engine_action");
+    if (!enter(E, "unhook_engine_action"))
+        return UNHOOK_USAGE;
+    return leave(E, uh_drive_action(E, fd, events));
+}
+
+int unhook_engine_timeout_action(unhook_engine *E)
+{
+    if (!E || !E->drive)
+        return not_driven(E, "unhook_engine_timeout_action");
+    if (!enter(E, "unhook_engine_timeout_action"))
+        return UNHOOK_USAGE;
+    return leave(E, uh_drive_timeout(E));
+}
+
+int unhook_engine_undrive(unhook_engine *E)
+{
+    if (!E || !E->drive)
+        return UNHOOK_OK;
+    if (!enter(E, "unhook_engine_undrive"))
+        return UNHOOK_USAGE;
+    uh_drive_end(E);
+    return leave(E, UNHOOK_OK);
 }
 
 int unhook_card_register(unhook_engine *E, const char *name, unhook_card_fn fn,
@@ -165,6 +247,8 @@ int unhook_connection_check(unhook_engine *E, const char *path, char **subject)
         *subject = NULL;
     if (!E)
         return UNHOOK_USAGE;
+    if ((rc = uh_refuse_driven(E, "a connection check")) != UNHOOK_OK)
+        return rc;
     if (!path) {
         uh_seterr(&E->diag, "no connection file given");
         return UNHOOK_USAGE;
@@ -191,13 +275,17 @@ int unhook_connection_check(unhook_engine *E, const char *path, char **subject)
 int unhook_flow_deregister(unhook_engine *E, const unhook_flow_request *req,
                            unhook_flow_result *res)
 {
-    return uh_flow_once(&E->rt, req, res, "deregistration", 0);
+    int rc = uh_refuse_driven(E, "a one-off run");
+
+    return rc != UNHOOK_OK ? rc : uh_flow_once(&E->rt, req, res, "deregistration", 0);
 }
 
 int unhook_flow_register(unhook_engine *E, const unhook_flow_request *req,
                          unhook_flow_result *res)
 {
-    return uh_flow_once(&E->rt, req, res, "registration", 0);
+    int rc = uh_refuse_driven(E, "a one-off run");
+
+    return rc != UNHOOK_OK ? rc : uh_flow_once(&E->rt, req, res, "registration", 0);
 }
 
 static uh_tape *engine_tape(unhook_engine *E)

@@ -45,6 +45,10 @@ static void result_init(unhook_flow_result *res)
 /* Run the one due attempt of instance id now; result into res. */
 static int run_one(unhook_engine *E, const char *id, unhook_flow_result *res)
 {
+    if (E->drive) {
+        uh_drive_queued(E, res);    /* the host's loop runs it */
+        return UNHOOK_OK;
+    }
     return uh_work(E, NULL, id, -1, 0, NULL, NULL, NULL, res);
 }
 
@@ -512,6 +516,10 @@ int unhook_instance_disable_all(unhook_engine *E, const unhook_filter *f,
         return rc;
     stats->total = counts[0] + counts[1];
     stats->skipped = counts[1];
+    if (E->drive) {
+        uh_drive_queued(E, NULL);   /* the host's loop runs them */
+        return UNHOOK_OK;
+    }
     return uh_work(E, &mine, NULL, -1, 0, stats, progress, ud, NULL);
 }
 
@@ -549,7 +557,8 @@ int unhook_engine_run(unhook_engine *E, const unhook_filter *f, long max_ms,
     long before;
     int rc;
 
-    if ((rc = check_override(E)) != UNHOOK_OK)
+    if ((rc = uh_refuse_driven(E, E->stop ? "unhook_engine_serve" : "unhook_engine_run")) != UNHOOK_OK ||
+        (rc = check_override(E)) != UNHOOK_OK)
         return rc;
     if (!stats) {
         memset(&local, 0, sizeof local);

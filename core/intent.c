@@ -79,6 +79,8 @@ int unhook_instance_request_off(unhook_engine *E, const char *id,
     }
     rc = uh_record_intent(E, s, &i, "disable", NULL, msg);
     uh_inst_clear(&i);
+    if (rc == UNHOOK_OK && E->drive)
+        uh_drive_queued(E, NULL);   /* the host's loop runs it */
     return rc;
 }
 
@@ -98,6 +100,8 @@ int unhook_instance_request_retry(unhook_engine *E, const char *id,
     else
         rc = uh_record_intent(E, s, &i, "retry", NULL, "re-queued");
     uh_inst_clear(&i);
+    if (rc == UNHOOK_OK && E->drive)
+        uh_drive_queued(E, NULL);
     return rc;
 }
 
@@ -122,5 +126,7 @@ int unhook_instance_request_off_all(unhook_engine *E, const unhook_filter *f,
     stats->total = counts[0] + counts[1];
     stats->pending = counts[0];
     stats->skipped = counts[1];
+    if (E->drive)
+        uh_drive_queued(E, NULL);
     return UNHOOK_OK;
 }

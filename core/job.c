@@ -329,7 +329,13 @@ int uh_jobs_commit(work *w, job *list, double now)
 
 void uh_job_report(work *w, job *j, int committed, double now)
 {
-    if (committed && !j->lost)
+    if (committed && !j->lost) {
         observe(w, j, now);
+        if (w->report)
+            w->report(w->report_ud, j->inst.id, j->inst.state, &j->res);
+        if (j->inst.next_attempt_at > 0 &&
+            (w->next_retry == 0 || j->inst.next_attempt_at < w->next_retry))
+            w->next_retry = j->inst.next_attempt_at;
+    }
     count(w, j, committed);
 }

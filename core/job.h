@@ -65,6 +65,9 @@ typedef struct work {
     unhook_flow_result *capture; /* the single job's result, for one-id work */
     uh_idset pending;           /* ids counted in stats->pending */
     int rc;
+    uh_report_fn report;        /* each committed outcome (driven), or NULL */
+    void *report_ud;
+    double next_retry;          /* earliest next attempt committed (wall), or 0 */
 } work;
 
 
@@ -80,7 +83,8 @@ void uh_job_free(job *j);
  * BATCH at a time when the store can (finish_many), else one by one.
  * Fills each job's h, whose strings point into the job. */
 int uh_jobs_commit(work *w, job *list, double now);
-/* j's committed (or not) outcome: the observer, the stats, the capture. */
+/* j's committed (or not) outcome: the observer, the report, the stats,
+ * the capture. */
 void uh_job_report(work *w, job *j, int committed, double now);
 /* Free the caches of w (connectors, connections). */
 void uh_job_caches_free(work *w);

@@ -26,6 +26,11 @@ struct unhook_engine {
     unhook_attempt_fn on_attempt;   /* observer of committed attempts, or NULL */
     void *attempt_ud;
     const volatile int *stop; /* serving (unhook_engine_serve): set to stop */
+    int wakefd;               /* unhook_engine_wakeup writes it; -1 if none */
+    struct uh_drive *drive;   /* driven by a host's loop (drive.c), or NULL */
+    int in_call;              /* in a driving call, whose callbacks may not
+                                 drive, undrive or close it (drive.c) */
+    int close_asked;          /* closed from a callback: closed on return */
 };
 
 /* Registration data set by hand (edit) is at most this long. */
@@ -135,5 +140,65 @@ int uh_store_missing(unhook_engine *E);
 int uh_work(unhook_engine *E, const unhook_filter *f, const char *only_id,
             long max_ms, int wait, unhook_stats *stats,
             unhook_progress_fn progress, void *ud, unhook_flow_result *capture);
+
+/* ---- work turns driven from a host's loop (work.c, drive.c) --------- */
+
+typedef struct uh_worker uh_worker;
+/* An outcome committed: instance id, its state now, the attempt's result. */
+typedef void (*uh_report_fn)(void *ud, const char *id, uh_state st,
+                             const unhook_flow_result *res);
+
+/* What one driven turn of the work loop did. */
+typedef enum uh_turn_kind {
+    UH_TURN_NONE = 0,         /* nothing was due */
+    UH_TURN_COMMIT,           /* finished outcomes committed, or leases renewed */
+    UH_TURN_START,            /* queued jobs started */
+    UH_TURN_CLAIM             /* due work claimed into the queue */
+} uh_turn_kind;
+
+/* A work loop that lives across turns, counting into stats and telling
+ * report each committed outcome; NULL if the store cannot be opened (the
+ * engine's message says why) or no memory. */
+uh_worker *uh_worker_new(unhook_engine *E, unhook_stats *stats,
+                         uh_report_fn report, void *ud);
+/* One turn that never waits and does one kind of work, the first that
+ * is due of: commit finished outcomes (a batch, or what waited long
+ * enough), start queued jobs (none after until, monotonic, but one at
+ * least), renew leases, and (with claim, if the queue has room) claim due
+ * work; *claimed is then 1 when the claim got all it asked for (more may
+ * be due), 0 when it got all that was due, -1 when the store failed.
+ * *wake is lowered to when a turn is next needed without activity (now,
+ * when more work is due at once; 0: none).  Returns what it did. */
+uh_turn_kind uh_worker_turn(uh_worker *w, int claim, double until, double *wake,
+                            int *claimed);
+/* The earliest next attempt (wall clock) of the outcomes committed since
+ * the last call, or 0. */
+double uh_worker_next_retry(uh_worker *w);
+/* Finish what runs (blocking), commit, give back the rest, free. */
+void uh_worker_free(uh_worker *w);
+
+/* ---- the host's loop (drive.c) ----------------------------------------- */
+
+/* An intent was recorded while driven: note it in res (if given), look
+ * for work at the next turn and ask the host for one now. */
+void uh_drive_queued(unhook_engine *E, unhook_flow_result *res);
+/* The driving calls behind the public ones (engine.c, which refuses them
+ * from the host's callbacks and closes an engine closed from one): */
+int uh_drive_start(unhook_engine *E, const unhook_driver *drv);
+/* E driven: */
+int uh_drive_action(unhook_engine *E, int fd, int events);
+int uh_drive_timeout(unhook_engine *E);
+/* Stop driving; a no-op if E is not driven. */
+void uh_drive_end(unhook_engine *E);
+
+/* ---- the wakeup (wake.c) -------------------------------------------- */
+
+/* Read what unhook_engine_wakeup wrote. */
+void uh_wake_drain(unhook_engine *E);
+/* Sleep up to ms, or until unhook_engine_wakeup is called. */
+void uh_engine_nap(unhook_engine *E, long ms);
+/* UNHOOK_OK, or UNHOOK_USAGE with a message naming `what` when the
+ * engine is driven by a host's loop (calls that wait for flows). */
+int uh_refuse_driven(unhook_engine *E, const char *what);
 
 #endif

@@ -188,7 +188,8 @@ int unhook_instance_update(unhook_engine *E, const char *id,
     memset(old, 0, sizeof *old);
     reg->retry_after = old->retry_after = -1;
     *retired = NULL;
-    if ((rc = get_free(E, &s, id, &cur)) != UNHOOK_OK)
+    if ((rc = uh_refuse_driven(E, "update")) != UNHOOK_OK ||
+        (rc = get_free(E, &s, id, &cur)) != UNHOOK_OK)
         return rc;
     if (cur.desired != UH_WANT_ON || cur.state != UH_REGISTERED) {
         uh_seterr(&E->diag, "instance '%s' is %s (desired %s): only an instance "

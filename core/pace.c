@@ -43,21 +43,24 @@ uh_pace *uh_pace_for(uh_pace **list, unhook_engine *E, const char *key)
     return c;
 }
 
+int uh_pace_ready(const uh_pace *c, double now)
+{
+    return !c || !c->dir ||
+           (!(c->facts.concurrency > 0 && c->active >= c->facts.concurrency) &&
+            !(c->facts.per_second > 0 && now < c->next_start));
+}
+
 int uh_pace_may_start(uh_pace *c, double now, double *wake)
 {
-    if (!c || !c->dir)
-        return 1;
-    if (c->facts.concurrency > 0 && c->active >= c->facts.concurrency)
+    if (!uh_pace_ready(c, now)) {
+        if (c->facts.per_second > 0 && now < c->next_start &&
+            (*wake == 0 || c->next_start < *wake))
+            *wake = c->next_start;
         return 0;
-    if (c->facts.per_second > 0) {
-        if (now < c->next_start) {
-            if (*wake == 0 || c->next_start < *wake)
-                *wake = c->next_start;
-            return 0;
-        }
+    }
+    if (c && c->dir && c->facts.per_second > 0)
         c->next_start = (c->next_start > now ? c->next_start : now) +
                         1.0 / c->facts.per_second;
-    }
     return 1;
 }
 

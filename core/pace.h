@@ -28,6 +28,8 @@ typedef struct uh_pace {
  * NULL on out of memory. */
 uh_pace *uh_pace_for(uh_pace **list, unhook_engine *E, const char *key);
 void uh_pace_free(uh_pace *list);
+/* Whether a run of c could start now under its caps (nothing counted). */
+int uh_pace_ready(const uh_pace *c, double now);
 /* Whether a run of c may start now under its caps; if its rate limit
  * says later, *wake receives when (and the start is not counted). */
 int uh_pace_may_start(uh_pace *c, double now, double *wake);

@@ -310,6 +310,8 @@ int unhook_reconcile(unhook_engine *E, const unhook_flow_request *req,
     job j = {E, NULL, req, NULL, NULL, uh_wall_now()};
     int rc;
 
+    if ((rc = uh_refuse_driven(E, "reconcile")) != UNHOOK_OK)
+        return rc;
     if (!req || !req->connector || !req->event) {
         uh_seterr(&E->diag, "reconcile needs a connector and an event");
         return UNHOOK_USAGE;

@@ -399,7 +399,10 @@ int uh_flow_once(uh_rt *rt, const unhook_flow_request *req,
     r.validate_only = validate;
     rc = uh_run_start(rt, &r, dir, kind, req, &conn, res);
     if (rc == UNHOOK_OK) {
-        uh_sched_drain(rt->sched);
+        /* a check of inputs ends at once: other runs (a host's loop may
+         * drive some) are not stepped for it */
+        if (!validate || !uh_sched_run_alone(rt->sched, &r))
+            uh_sched_drain(rt->sched);
         if (r.setup) {
             /* it could not start: the API's result code and message */
             uh_seterr(rt->diag, "%s", res->message ? res->message : "cannot run the flow");

@@ -64,7 +64,8 @@ static void deadline_hook(lua_State *L, lua_Debug *ar)
         else {
             /* its turn is over: yield, from a coroutine of the flow too
              * (the flow's resume passes it on, see co_resume) */
-            if (r->resume_t0 > 0 && now - r->resume_t0 > SLICE_S && r->co &&
+            double slice = r->sched && r->sched->slice > 0 ? r->sched->slice : SLICE_S;
+            if (r->resume_t0 > 0 && now - r->resume_t0 > slice && r->co &&
                 lua_isyieldable(L)) {
                 r->preempted = 1;
                 lua_yield(L, 0);

@@ -64,6 +64,10 @@ static void step(uh_run *r)
     if (r->ready_since > 0 && r->deadline > 0)
         r->deadline += t0 - r->ready_since;
     r->ready_since = 0;
+    /* short slices need the hook to look at the clock more often */
+    if (r->sched->slice > 0 && lua_gethookcount(r->co) > UH_SHORT_HOOK_COUNT)
+        lua_sethook(r->co, lua_gethook(r->co), lua_gethookmask(r->co),
+                    UH_SHORT_HOOK_COUNT);
     r->resume_t0 = t0;
     r->preempted = 0;
     st = lua_resume(r->co, r->L, r->nargs, &nres);
@@ -159,29 +163,38 @@ static void expire(uh_sched *s, uh_run *r)
     uh_transfer_free(s, t);
 }
 
-int uh_sched_step(uh_sched *s, int wait_ms)
+int uh_sched_resume(uh_sched *s, double budget_s)
 {
     uh_run **pp = &s->runs, *r;
-    int ready = 0, running = 0, n = 0;
-    double now;
-    CURLMsg *m;
+    double end = budget_s > 0 ? uh_now() + budget_s : 0;
+    int out = 0;
 
     while ((r = *pp)) {
-        if (r->state == UH_RUN_READY)
+        if (r->state == UH_RUN_READY) {
+            if (end && uh_now() >= end)
+                return out | UH_RESUME_LEFT;    /* the rest at the next turn */
             step(r);
+        }
         if (r->state == UH_RUN_DONE) {
             *pp = r->next;
             r->next = NULL;
             if (r->done)
                 r->done(r);
-            ready = 1;          /* a slot is free: the caller may start more */
+            out |= UH_RESUME_ENDED;
             continue;
         }
         pp = &r->next;
     }
-    if (!s->runs)
-        return 0;
-    curl_multi_perform(s->multi, &running);
+    return out;
+}
+
+int uh_sched_collect(uh_sched *s, int *wait_ms)
+{
+    uh_run *r;
+    int ready = 0, running = 0, n = 0;
+    double now;
+    CURLMsg *m;
+
     while ((m = curl_multi_info_read(s->multi, &running)))
         if (m->msg == CURLMSG_DONE) {
             complete(s, m);
@@ -192,23 +205,58 @@ int uh_sched_step(uh_sched *s, int wait_ms)
         n++;
         if (r->state == UH_RUN_WAITING && r->token_wait == 1) {
             uh_oauth_tick(r->conn->oauth);
-            if (wait_ms > 50)
-                wait_ms = 50;   /* another process's refresh: poll */
+            if (*wait_ms > 50)
+                *wait_ms = 50;  /* another process's refresh: poll */
         }
         if (r->state == UH_RUN_WAITING && r->deadline > 0) {
             if (now >= r->deadline) {
                 expire(s, r);
                 ready = 1;
-            } else if ((r->deadline - now) * 1000 < wait_ms) {
-                wait_ms = (int)((r->deadline - now) * 1000) + 1;
+            } else if ((r->deadline - now) * 1000 < *wait_ms) {
+                *wait_ms = (int)((r->deadline - now) * 1000) + 1;
             }
         }
         if (r->state == UH_RUN_READY)
             ready = 1;
     }
-    if (!ready && wait_ms > 0)
+    if (ready)
+        *wait_ms = 0;
+    return n;
+}
+
+int uh_sched_step(uh_sched *s, int wait_ms)
+{
+    int running = 0, n;
+
+    /* a run that ended frees a slot: the caller may start more at once */
+    if (uh_sched_resume(s, 0) & UH_RESUME_ENDED)
+        wait_ms = 0;
+    if (!s->runs)
+        return 0;
+    curl_multi_perform(s->multi, &running);
+    n = uh_sched_collect(s, &wait_ms);
+    if (wait_ms > 0)
         curl_multi_poll(s->multi, NULL, 0, wait_ms, NULL);
     return n;
+}
+
+int uh_sched_run_alone(uh_sched *s, uh_run *r)
+{
+    uh_run **pp;
+
+    while (r->state == UH_RUN_READY)
+        step(r);
+    if (r->state != UH_RUN_DONE)
+        return 0;
+    for (pp = &s->runs; *pp; pp = &(*pp)->next)
+        if (*pp == r) {
+            *pp = r->next;
+            break;
+        }
+    r->next = NULL;
+    if (r->done)
+        r->done(r);
+    return 1;
 }
 
 void uh_sched_drain(uh_sched *s)

@@ -16,6 +16,21 @@ void uh_sched_add(uh_sched *s, uh_run *r);
 /* One iteration: resume ready runs, move transfers, wait up to wait_ms
  * for activity.  Returns the number of runs still unfinished. */
 int uh_sched_step(uh_sched *s, int wait_ms);
+/* What uh_sched_resume did: ready runs left for later (out of budget);
+ * a run ended (its done callback was called). */
+#define UH_RESUME_LEFT 1
+#define UH_RESUME_ENDED 2
+/* Resume ready runs, each to the end of its slice, and call the done
+ * callback of those that finished; with budget_s > 0, start no resume
+ * after that long.  Returns UH_RESUME_* bits. */
+int uh_sched_resume(uh_sched *s, double budget_s);
+/* Hand finished transfers to their runs and expire runs waiting past
+ * their budget, without waiting; lowers *wait_ms to when the next
+ * deadline passes (0: a run is ready).  Returns the unfinished runs. */
+int uh_sched_collect(uh_sched *s, int *wait_ms);
+/* Resume r alone until it ends or waits for a transfer (others are left
+ * as they are); 1 if it ended (its done callback was called). */
+int uh_sched_run_alone(uh_sched *s, uh_run *r);
 /* Drive every run until all are done. */
 void uh_sched_drain(uh_sched *s);
 

@@ -173,7 +173,7 @@ int uh_sq_history_bulk(uh_store *s, const uh_bulk *b, const unhook_filter *f,
                        const unhook_history *h)
 {
     uh_buf sql = {0};
-    const char *vals[8];
+    const char *vals[12];       /* 7 of its own, then up to 4 of the filter */
     sqlite3_stmt *st;
     int rc, n = 7;
 

@@ -123,7 +123,9 @@ typedef enum unhook_note {
     UNHOOK_NOTE_NOT_REGISTERED, /* disable: never registered; now off */
     UNHOOK_NOTE_NOT_FAILED,     /* retry: not dead-lettered; left alone */
     UNHOOK_NOTE_IN_PROGRESS,    /* another process works on it; it converges */
-    UNHOOK_NOTE_ALREADY_ON      /* enable: the same instance is on already */
+    UNHOOK_NOTE_ALREADY_ON,     /* enable: the same instance is on already */
+    UNHOOK_NOTE_QUEUED          /* driven by a host's loop: the attempt is
+                                   queued, its result goes to the done callback */
 } unhook_note;
 
 /*
@@ -154,7 +156,11 @@ UNHOOK_API const char *unhook_strerror(int code);
  */
 UNHOOK_API int unhook_engine_open(unhook_engine **out, const unhook_config *cfg);
 
-/* Close an engine and free everything it owns.  NULL is a no-op. */
+/* Close an engine and free everything it owns.  NULL is a no-op.  From
+ * a callback of unhook_engine_action, _timeout_action, _drive or
+ * _undrive, the engine is closed when that call returns.  No other
+ * thread may be in, or call, unhook_engine_wakeup on it any more: stop
+ * (join) those threads first. */
 UNHOOK_API void unhook_engine_close(unhook_engine *engine);
 
 /*
@@ -385,7 +391,9 @@ UNHOOK_API int unhook_instance_retry_all(unhook_engine *engine,
  * matches filter (NULL: all), starting new work for at most max_ms
  * milliseconds (< 0: until nothing is due); flows already in flight when
  * the time is up are finished first, each within its own time budget.  With wait set, also wait for scheduled retries until
- * nothing is pending.  Counts are added to *stats (may be NULL).
+ * nothing is pending.  Counts are added to *stats (may be NULL).  A host
+ * with an event loop drives the engine instead (unhook_engine_drive);
+ * while driven, this returns UNHOOK_USAGE.
  */
 UNHOOK_API int unhook_engine_run(unhook_engine *engine, const unhook_filter *filter,
                       long max_ms, int wait, unhook_stats *stats,
@@ -657,6 +665,98 @@ typedef void (*unhook_attempt_fn)(void *userdata, const unhook_attempt *a);
  */
 UNHOOK_API void unhook_engine_on_attempt(unhook_engine *engine,
                                          unhook_attempt_fn fn, void *userdata);
+
+/* ---- driving the engine from a host's event loop ------------------------ */
+
+/* What a socket is to be watched for (the `what` of unhook_socket_fn, the
+ * `events` of unhook_engine_action). */
+#define UNHOOK_POLL_IN 1      /* readable */
+#define UNHOOK_POLL_OUT 2     /* writable */
+#define UNHOOK_POLL_REMOVE 4  /* stop watching this fd */
+
+/* Watch fd for `what` (UNHOOK_POLL_IN and/or UNHOOK_POLL_OUT), replacing
+ * what was asked for it before, or stop watching it (UNHOOK_POLL_REMOVE). */
+typedef void (*unhook_socket_fn)(void *userdata, int fd, int what);
+/* Call unhook_engine_timeout_action in timeout_ms (0: as soon as the
+ * loop comes round; -1: no timer), replacing the timer asked before. */
+typedef void (*unhook_timer_fn)(void *userdata, long timeout_ms);
+/* An attempt run by the loop ended and its outcome is committed: the
+ * instance id, its state now ("off", "registered", "deregistering" for a
+ * retry scheduled, "failed", ...), and the flow's result.  Valid during
+ * the callback only. */
+typedef void (*unhook_done_fn)(void *userdata, const char *id, const char *state,
+                               const unhook_flow_result *res);
+
+/* The host's side of a driven engine.  socket and timer are required. */
+typedef struct unhook_driver {
+    unhook_socket_fn socket;
+    unhook_timer_fn timer;
+    unhook_done_fn done;      /* NULL: results are only in the store */
+    void *userdata;           /* passed to the three */
+} unhook_driver;
+
+/*
+ * Hand the engine to the host's loop, in the style of libcurl's
+ * multi_socket: from now on the engine runs due work (its store's, any
+ * connector) as it becomes due, through unhook_engine_action and
+ * unhook_engine_timeout_action, and never blocks on the network or on a
+ * flow.  The socket callback is called at once for the engine's wakeup
+ * fd (watch it for reading) and the timer callback with 0.  While
+ * driven, unhook_instance_enable, _disable, _retry and _disable_all
+ * record the intent and return at once (res->note UNHOOK_NOTE_QUEUED,
+ * res->code "queued"); the attempts run in the loop and end in the done
+ * callback.  Calls that would wait for a flow (unhook_engine_run and
+ * _serve, the one-off runs, unhook_connection_check, reconcile, update)
+ * return UNHOOK_USAGE.  A second call replaces the callbacks.
+ * UNHOOK_STORE if the store cannot be opened.  The callbacks run inside
+ * the driving calls and must not call back into the engine:
+ * unhook_engine_drive, _action, _timeout_action and _undrive called from
+ * one of them return UNHOOK_USAGE (nothing nested runs), and
+ * unhook_engine_close from one closes the engine when the outer call
+ * returns.
+ */
+UNHOOK_API int unhook_engine_drive(unhook_engine *engine, const unhook_driver *driver);
+
+/*
+ * fd is ready for `events` (UNHOOK_POLL_IN/OUT; 0 if the loop cannot
+ * tell): its transfers move and the flows waiting for them become ready;
+ * then the sockets and the timer (0 when flows are ready) are reported.
+ * The wakeup fd's action is a turn like the timer's.  Returns promptly:
+ * the work of one call is bounded.  UNHOOK_USAGE if the engine is not
+ * driven.
+ */
+UNHOOK_API int unhook_engine_action(unhook_engine *engine, int fd, int events);
+
+/*
+ * The timer asked by the timer callback expired: one bounded turn --
+ * curl's timeouts, then either the ready flows resumed (a fraction of a
+ * millisecond of Lua in all) or one piece of store work (a commit of a
+ * few outcomes, a claim of due work, or job starts) -- then the sockets
+ * and the next timer are reported.  UNHOOK_USAGE if the engine is not
+ * driven.
+ */
+UNHOOK_API int unhook_engine_timeout_action(unhook_engine *engine);
+
+/*
+ * Wake the engine: it looks for due work at once (its next action in a
+ * driven engine, which the wakeup fd becoming readable brings; the wait
+ * of a running unhook_engine_run or _serve).  For another thread, or a
+ * signal handler: the one function of an engine that may be called from
+ * any thread while the engine is in use, never during or after
+ * unhook_engine_close (the engine, its fd and its curl handle are freed
+ * then; the fd number may already be another file's).  UNHOOK_USAGE for
+ * NULL.
+ */
+UNHOOK_API int unhook_engine_wakeup(unhook_engine *engine);
+
+/*
+ * Stop driving: attempts in flight are finished first (blocking, each
+ * within its time budget), their outcomes committed and reported; claims
+ * not started are given back.  Every fd is reported removed and the
+ * timer deleted (-1).  A no-op if the engine is not driven; also done by
+ * unhook_engine_close.
+ */
+UNHOOK_API int unhook_engine_undrive(unhook_engine *engine);
 
 /* ---- JSON renderings ---------------------------------------------------- */
 

@@ -4,8 +4,11 @@
  * and commit the outcomes (in batches, before they are counted or
  * reported).  Claims of local processes that died are taken over; in a
  * shared store (store.h) claims end with their lease only, which the loop
- * renews while it works.
+ * renews while it works.  The same pieces serve two callers: uh_work's
+ * loop, which waits (unhook_engine_run, serve), and uh_worker's turns,
+ * which never wait and do one kind of work each (a host's loop, drive.c).
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,18 +19,26 @@
 #define LEASE_S 300.0           /* a claim outlives any flow's budget */
 #define FLUSH_S 0.2             /* and at least this often */
 #define REAP_S 5.0              /* dead local owners looked for this often */
-#define SERVE_POLL_US 50000     /* serving: new intents looked for this often */
+#define SERVE_POLL_MS 50        /* serving: new intents looked for this often */
+#define DRIVEN_BATCH 8          /* outcomes per commit in a host's loop: a
+                                   commit is work one action does in one piece */
 
-/* Commit the outcomes of finished jobs, then count and report them. */
-static int flush(work *w)
+/* Commit the outcomes of finished jobs (max at most, the oldest first),
+ * then count and report them. */
+static int flush(work *w, int max)
 {
     uh_store *s = w->s;
-    job *j, *list = w->finished;
+    job *j, *list = w->finished, **pp = &w->finished;
     double now = uh_wall_now();
-    int rc;
+    int rc, kept = 0;
 
     if (!list)
         return UNHOOK_OK;
+    /* the list is newest first: keep the newest nfinished - max */
+    for (; *pp && kept < w->nfinished - max; pp = &(*pp)->next)
+        kept++;
+    list = *pp;
+    *pp = NULL;
     if ((rc = s->ops->begin(s)) == UNHOOK_OK)
         rc = uh_jobs_commit(w, list, now);
     for (j = list; rc == UNHOOK_OK && j; j = j->next)
@@ -40,8 +51,7 @@ static int flush(work *w)
         uh_store_err(w->E, rc);
         w->rc = rc;
     }
-    w->finished = NULL;
-    w->nfinished = 0;
+    w->nfinished = kept;
     w->last_flush = uh_now();
     for (j = list; j;) {
         job *n = j->next;
@@ -91,8 +101,6 @@ static int claim_more(work *w, int max)
     return n;
 }
 
-/* Start queued jobs as far as the engine's and connectors' caps allow;
- * *wake receives when a rate-limited one may start. */
 /* A job of a stopped connector: kept claimed, unstarted, until the end. */
 static void hold(work *w, job *j)
 {
@@ -102,15 +110,21 @@ static void hold(work *w, job *j)
         w->stats->pending += uh_idset_add(&w->pending, j->inst.id);
 }
 
-static void start_queued(work *w, double *wake)
+/* Start queued jobs as far as the engine's and connectors' caps allow,
+ * none after until (0: no bound); *wake receives when a rate-limited one
+ * may start.  Returns how many were started or held. */
+static int start_queued(work *w, double *wake, double until)
 {
     job **pp = &w->queue, *j;
     double now = uh_now();
+    int n = 0;
 
-    while ((j = *pp) && w->active < w->E->concurrency) {
+    while ((j = *pp) && w->active < w->E->concurrency &&
+           !(until > 0 && n > 0 && uh_now() >= until)) {
         if (j->ci && j->ci->stopped) {
             *pp = j->next;
             hold(w, j);
+            n++;
             continue;
         }
         if (!uh_pace_may_start(j->ci, now, wake)) {
@@ -120,7 +134,37 @@ static void start_queued(work *w, double *wake)
         *pp = j->next;
         j->next = NULL;
         uh_job_start(w, j);
+        n++;
     }
+    return n;
+}
+
+/* Whether a queued job could start now (nothing counted). */
+static int startable(work *w, double now)
+{
+    if (w->active >= w->E->concurrency)
+        return 0;
+    for (job *j = w->queue; j; j = j->next)
+        if ((j->ci && j->ci->stopped) || uh_pace_ready(j->ci, now))
+            return 1;
+    return 0;
+}
+
+static int queued(work *w)
+{
+    int n = 0;
+
+    for (job *j = w->queue; j; j = j->next)
+        n++;
+    return n;
+}
+
+/* batch outcomes while requests are in flight; with none in flight
+ * there is nothing to batch with: commit now */
+static int flush_due(work *w, int batch)
+{
+    return w->nfinished >= batch || (w->nfinished && (w->active == 0 ||
+           uh_now() - w->last_flush >= FLUSH_S));
 }
 
 /* Release the claims of local processes that died (every REAP_S); a
@@ -155,9 +199,9 @@ static void renew(work *w)
 static int serve_wait(work *w)
 {
     if (w->s->ops->wait)
-        w->s->ops->wait(w->s, SERVE_POLL_US / 1e6);
+        w->s->ops->wait(w->s, SERVE_POLL_MS / 1e3);
     else
-        usleep(SERVE_POLL_US);
+        uh_engine_nap(w->E, SERVE_POLL_MS);     /* unhook_engine_wakeup ends it */
     return !*w->E->stop;
 }
 
@@ -186,7 +230,7 @@ static int idle(work *w, int wait, double end)
     if (sleep_s > 0 && w->s->ops->wait)
         w->s->ops->wait(w->s, sleep_s);
     else if (sleep_s > 0)
-        usleep((useconds_t)(sleep_s * 1e6));
+        uh_engine_nap(w->E, (long)(sleep_s * 1000) + 1);
     return 1;
 }
 
@@ -244,26 +288,22 @@ static int work_loop(work *w, long max_ms, int wait)
     w->last_renew = uh_wall_now();
     for (;;) {
         double wake = 0;
-        int queued = 0;
+        int q;
 
         if (w->E->stop && *w->E->stop)
             claiming = 0;       /* serving, and told to stop: finish what runs */
         if (claiming)
             reap(w);
         renew(w);
-        for (job *j = w->queue; j; j = j->next)
-            queued++;
-        if (claiming && queued < w->E->concurrency && w->rc == UNHOOK_OK) {
-            int n = claim_more(w, cap - queued);
+        q = queued(w);
+        if (claiming && q < w->E->concurrency && w->rc == UNHOOK_OK) {
+            int n = claim_more(w, cap - q);
             if (n < 0 || (n == 0 && w->only_id))
                 claiming = 0;
         }
-        start_queued(w, &wake);
-        /* batch outcomes while requests are in flight; with none in
-         * flight there is nothing to batch with: commit now */
-        if (w->nfinished >= BATCH || (w->nfinished && (w->active == 0 ||
-            uh_now() - w->last_flush >= FLUSH_S)))
-            flush(w);
+        start_queued(w, &wake, 0);
+        if (flush_due(w, BATCH))
+            flush(w, INT_MAX);
         if (w->active == 0 && !w->queue && !w->finished) {
             if (claiming && idle(w, wait, end))
                 continue;
@@ -285,7 +325,7 @@ static int work_loop(work *w, long max_ms, int wait)
             w->last_progress = uh_now();
         }
     }
-    flush(w);
+    flush(w, INT_MAX);
     work_free(w);
     return w->rc;
 }
@@ -298,7 +338,8 @@ int uh_work(unhook_engine *E, const unhook_filter *f, const char *only_id,
     work w;
     int rc;
 
-    if ((rc = uh_engine_store(E, &s)) != UNHOOK_OK)
+    if ((rc = uh_refuse_driven(E, "this call")) != UNHOOK_OK ||
+        (rc = uh_engine_store(E, &s)) != UNHOOK_OK)
         return rc;
     memset(&w, 0, sizeof w);
     w.E = E;
@@ -312,4 +353,89 @@ int uh_work(unhook_engine *E, const unhook_filter *f, const char *only_id,
     if (capture)
         capture->retry_after = -1;
     return work_loop(&w, max_ms, wait);
+}
+
+/* ---- the same pieces, in turns driven from a host's loop (drive.c) ---- */
+
+struct uh_worker {
+    work w;
+};
+
+uh_worker *uh_worker_new(unhook_engine *E, unhook_stats *stats,
+                         uh_report_fn report, void *ud)
+{
+    uh_store *s;
+    uh_worker *k;
+
+    if (uh_engine_store(E, &s) != UNHOOK_OK || !(k = calloc(1, sizeof *k)))
+        return NULL;
+    k->w.E = E;
+    k->w.s = s;
+    k->w.owner = E->owner;
+    k->w.lease = s->lease > 0 ? s->lease : LEASE_S;
+    k->w.stats = stats;
+    k->w.report = report;
+    k->w.report_ud = ud;
+    k->w.last_flush = k->w.last_progress = uh_now();
+    k->w.last_renew = uh_wall_now();
+    return k;
+}
+
+/* Whether any work is due now, claims aside. */
+static int due_now(work *w)
+{
+    return flush_due(w, DRIVEN_BATCH) || startable(w, uh_now()) ||
+           (w->s->ops->renew && uh_wall_now() - w->last_renew >= w->lease / 3);
+}
+
+uh_turn_kind uh_worker_turn(uh_worker *k, int claim, double until, double *wake,
+                            int *claimed)
+{
+    work *w = &k->w;
+    uh_turn_kind did = UH_TURN_NONE;
+    int room = w->E->concurrency - queued(w);
+
+    w->rc = UNHOOK_OK;          /* a store failure is retried at a later turn */
+    *claimed = 0;
+    if (flush_due(w, DRIVEN_BATCH)) {
+        flush(w, DRIVEN_BATCH);
+        did = UH_TURN_COMMIT;
+    } else if (start_queued(w, wake, until) > 0) {
+        did = UH_TURN_START;
+    } else if (w->s->ops->renew && uh_wall_now() - w->last_renew >= w->lease / 3) {
+        renew(w);
+        did = UH_TURN_COMMIT;
+    } else if (claim && room > 0) {
+        /* a claim is a few rows at a time: its transaction is one piece */
+        int ask = room < DRIVEN_BATCH ? room : DRIVEN_BATCH, n;
+        reap(w);
+        n = claim_more(w, ask);
+        /* 1: it got all it asked for, and more may be due */
+        *claimed = n < 0 ? -1 : n == ask;
+        did = UH_TURN_CLAIM;
+    }
+    if (due_now(w) || (claim && did != UH_TURN_CLAIM &&
+                       w->E->concurrency > queued(w)))
+        *wake = uh_now();
+    else if (w->nfinished && (*wake == 0 || w->last_flush + FLUSH_S < *wake))
+        *wake = w->last_flush + FLUSH_S;
+    return did;
+}
+
+double uh_worker_next_retry(uh_worker *k)
+{
+    double t = k->w.next_retry;
+
+    k->w.next_retry = 0;
+    return t;
+}
+
+void uh_worker_free(uh_worker *k)
+{
+    if (!k)
+        return;
+    uh_sched_drain(k->w.E->rt.sched);   /* the flows in flight end */
+    flush(&k->w, INT_MAX);
+    work_free(&k->w);
+    free(k);
 }

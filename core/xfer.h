@@ -19,6 +19,7 @@
 #define UH_DEFAULT_HTTP_TIMEOUT_MS 15000
 #define UH_CONNECT_TIMEOUT_MS 10000
 #define UH_MAX_BODY (8u << 20)
+#define UH_SHORT_HOOK_COUNT 200
 
 /* An allocator's budget: a Lua state's memory cap.  It also names the
  * run the state serves now (see uh_state_run). */
@@ -129,6 +130,9 @@ struct uh_sched {
     CURL **pool;              /* idle easy handles, reused */
     int npool, cappool;
     uh_tape *tape;            /* record, replay, dry run; or NULL */
+    double slice;             /* seconds a flow runs at once; 0: SLICE_S
+                                 (with a slice, the hook looks at the clock
+                                 every UH_SHORT_HOOK_COUNT instructions) */
 };
 
 /* ---- transfers (transfer.c) ------------------------------------------ */

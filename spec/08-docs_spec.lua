@@ -5,6 +5,10 @@
 -- `<!-- example: stops -->`, of a deregistration flow that must end early,
 -- done (branching.continue_if).  A block after `<!-- file: PATH -->` is a
 -- file of the connector the examples run in (a helper flow, a card).
+-- After `<!-- example: host -->`, a block is a Lua host's program: it runs
+-- in this process with `unhook` (the module), `connection` (a connection
+-- file for the fixture provider) and `tmp` (an empty folder) in scope,
+-- and must finish without error.
 -- Each example gets an event of its own in one temporary connector, and
 -- runs against the fixture provider.
 local H = require "helpers"
@@ -22,6 +26,7 @@ local function blocks(text)
     local kind, path
     if marker == "example" then kind = "example"
     elseif marker == "example: stops" then kind = "stops"
+    elseif marker == "example: host" then kind = "host"
     elseif marker and marker:match("^file:") then kind, path = "file", marker:match("^file:%s*(%S+)$")
     elseif marker and marker:match("^example") then
       error(string.format("%s:%d: unknown marker '%s'", README, i, marker))
@@ -53,10 +58,12 @@ local ENDS = {
 -- The temporary connector: the file blocks, and one event per example.
 local function connector(found)
   local files, events = { ["flows/noop.lua"] = "return { run = function() end }" }, {}
-  local examples = {}
+  local examples, hosts = {}, {}
   for _, b in ipairs(found) do
     if b.kind == "file" then
       files[b.path] = b.code
+    elseif b.kind == "host" then
+      hosts[#hosts + 1] = b
     else
       local n = #examples + 1
       local rel = string.format("flows/example_%d.lua", n)
@@ -74,7 +81,7 @@ local function connector(found)
   end
   files["connector.lua"] = "return { name = 'docs', auth = 'bearer', events = {\n"
     .. table.concat(events, "\n") .. "\n} }\n"
-  return H.connector(files), examples
+  return H.connector(files), examples, hosts
 end
 
 -- "DIR/flows/example_N.lua:K:" in a message as the README's line.
@@ -85,7 +92,7 @@ local function readme_lines(msg, dir, b)
 end
 
 local found = blocks(H.read_file(README))
-local dir, examples = connector(found)
+local dir, examples, hosts = connector(found)
 
 describe("scripts/README.md", function()
   teardown(function() H.cleanup() end)
@@ -129,6 +136,19 @@ describe("scripts/README.md", function()
     end
     assert.same({}, missing)
   end)
+
+  for _, b in ipairs(hosts) do
+    it(string.format("host example at %s:%d runs", README, b.line), function()
+      H.reset()
+      local tmp = H.tmpname()
+      os.remove(tmp)
+      os.execute("mkdir -p " .. H.shell_quote(tmp))
+      local env = setmetatable({ unhook = unhook, connection = H.connection(), tmp = tmp },
+        { __index = _G })
+      local chunk = assert(load(string.rep("\n", b.line - 1) .. b.code, "@" .. README, "t", env))
+      chunk()
+    end)
+  end
 
   for _, b in ipairs(examples) do
     it(string.format("example at %s:%d runs", README, b.line), function()

@@ -22,7 +22,7 @@ python3 tests/arch/graph.py "$B/obj" || st=1
 echo "-- clients of the public API"
 clients=$(ls bindings/cli/*.c bindings/cli/*.h 2>/dev/null)
 [ -n "$clients" ] || clients=$(ls core/cli.c 2>/dev/null)
-clients="$clients bindings/lunhook.c"
+clients="$clients bindings/lunhook.c bindings/lengine.c bindings/lresult.c"
 bad=0
 for f in $clients; do
     [ -f "$f" ] || continue
