@@ -130,5 +130,9 @@ if [ -x build/asan/itests/test_store ]; then
     step "asan test_store, test_lifecycle on PostgreSQL" pg_asan
 fi
 
+# issue 18's libuv host: the 2,000 deregistrations under valgrind too
+# (make test runs 100 of them there)
+step "libuv host, 2,000 deregistrations under valgrind" env UV_VALGRIND_N=2000 sh tests/embed/run.sh
+
 echo "check: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
