@@ -18,6 +18,7 @@
 
 #define LEASE_S 300.0           /* a claim outlives any flow's budget */
 #define FLUSH_S 0.2             /* and at least this often */
+#define START_SLICE_S 0.01      /* runs started before the scheduler's turn */
 #define REAP_S 5.0              /* dead local owners looked for this often */
 #define SERVE_POLL_MS 50        /* serving: new intents looked for this often */
 #define DRIVEN_BATCH 8          /* outcomes per commit in a host's loop: a
@@ -301,7 +302,11 @@ static int work_loop(work *w, long max_ms, int wait)
             if (n < 0 || (n == 0 && w->only_id))
                 claiming = 0;
         }
-        start_queued(w, &wake, 0);
+        /* starting runs in new Lua states takes ~1 ms each: after a
+         * slice of it, let the started ones send their requests first */
+        if (start_queued(w, &wake, uh_now() + START_SLICE_S) > 0 && w->queue &&
+            startable(w, uh_now()))
+            wake = uh_now();
         if (flush_due(w, BATCH))
             flush(w, INT_MAX);
         if (w->active == 0 && !w->queue && !w->finished) {
