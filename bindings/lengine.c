@@ -116,6 +116,26 @@ static int opt_int(lua_State *L, int t, const char *k)
     return (int)v;
 }
 
+/* A key unhook.open does not know is an error, as for unhook.run: a
+ * misspelt "db" would otherwise open ./unhook.db. */
+static void check_open_keys(lua_State *L)
+{
+    static const char *const known[] = {"db", "connectors", "connection", "concurrency",
+                                        "timeout_ms", "memory_mb", NULL};
+
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+        int ok = 0;
+        lua_pop(L, 1);
+        for (const char *const *k = known; *k && !ok; k++)
+            ok = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), *k) == 0;
+        if (!ok)
+            luaL_error(L, "unhook.open: unknown key '%s' (keys: concurrency, connection, "
+                       "connectors, db, memory_mb, timeout_ms)",
+                       lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : luaL_typename(L, -1));
+    }
+}
+
 /* unhook.open{ db =, connectors =, concurrency =, connection =,
  * timeout_ms =, memory_mb = } -> engine (its store opened on first use) */
 int lunhook_open(lua_State *L)
@@ -127,6 +147,7 @@ int lunhook_open(lua_State *L)
         lua_newtable(L);
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
+    check_open_keys(L);
     cfg.db = opt_string(L, 1, "db");
     cfg.connectors = opt_string(L, 1, "connectors");
     cfg.connection = opt_string(L, 1, "connection");

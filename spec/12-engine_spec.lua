@@ -37,6 +37,11 @@ describe("unhook.open", function()
         "concurrency: expected integer, got string")
     end)
 
+    it("refuses a key it does not know (a misspelt db would open ./unhook.db)", function()
+      assert.has_error(function() unhook.open { dbb = "x.db" } end,
+        "unhook.open: unknown key 'dbb' (keys: concurrency, connection, connectors, db, memory_mb, timeout_ms)")
+    end)
+
     it("closes once, and a closed engine raises", function()
       local other = assert(unhook.open { db = dir .. "/other.db" })
       other:close()
