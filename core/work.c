@@ -218,6 +218,10 @@ static int idle(work *w, int wait, double end)
         return w->rc == UNHOOK_OK;
     if (w->E->stop)             /* serving: look again soon, until told to stop */
         return serve_wait(w);
+    /* a connector stopped (its outcomes all "gone"): its instances stay
+     * held, and due, until the end; waiting for them would never end */
+    if (w->held)
+        return 0;
     if (!wait || w->s->ops->next_due(w->s, w->f, &next) != UNHOOK_OK || next == 0)
         return 0;
     if (end && uh_now() >= end)

@@ -101,8 +101,12 @@ print(len(bad) + left)' "$T/stats.json" "$DB")
 check "crash: killed midway ($off_before of $N off before resume)" \
     "$([ "$off_before" -gt 0 ] && [ "$off_before" -lt $N ] && echo midway)" midway
 check "crash: no registration data released before its deletion was confirmed" "$released_unconfirmed" 0
-"$UNHOOK" --db "$DB" resume --wait >"$T/resume.out" 2>&1
-check "crash: resume --wait exits 0" "$?" 0
+# deletions answered before the kill but not yet committed are sent again
+# and answered 404; up to a batch of them come first, so the guard that
+# stops a connector whose first 20 outcomes are all "gone" may trip (and
+# then resume --wait ends with 75): after a crash that is expected
+"$UNHOOK" --db "$DB" resume --wait --expect-gone >"$T/resume.out" 2>&1
+check "crash: resume --wait --expect-gone exits 0" "$?" 0
 check "crash: every instance off after resume" \
     "$(dbq "$DB" "select count(*) from instances where state = 'off'")" $N
 stats
