@@ -6,6 +6,19 @@
  */
 #include "pg.h"
 
+/* A line's fields after its instance: at, action, outcome, status,
+ * attempt, message, registration. */
+static void line_params(uh_pg_params *p, const unhook_history *h)
+{
+    uh_pg_num(p, h->at);
+    uh_pg_text(p, h->action);
+    uh_pg_text(p, h->outcome);
+    uh_pg_int(p, h->status);
+    uh_pg_int(p, h->attempt);
+    uh_pg_text(p, h->message);
+    uh_pg_text(p, h->registration);
+}
+
 int uh_pg_history_add(uh_store *s, const unhook_history *h)
 {
     pg_store *q = PG(s);
@@ -13,13 +26,7 @@ int uh_pg_history_add(uh_store *s, const unhook_history *h)
     int own, rc;
 
     uh_pg_text(&p, h->instance_id);
-    uh_pg_num(&p, h->at);
-    uh_pg_text(&p, h->action);
-    uh_pg_text(&p, h->outcome);
-    uh_pg_int(&p, h->status);
-    uh_pg_int(&p, h->attempt);
-    uh_pg_text(&p, h->message);
-    uh_pg_text(&p, h->registration);
+    line_params(&p, h);
     if ((rc = uh_pg_hold(s, p.v)) != UNHOOK_OK)
         return rc;
     if (q->in_tx)
@@ -68,13 +75,7 @@ int uh_pg_history_bulk(uh_store *s, const uh_bulk *b, const unhook_filter *f,
     uh_pg_params p = {.n = 0};
     int rc, own;
 
-    uh_pg_num(&p, h->at);
-    uh_pg_text(&p, h->action);
-    uh_pg_text(&p, h->outcome);
-    uh_pg_int(&p, h->status);
-    uh_pg_int(&p, h->attempt);
-    uh_pg_text(&p, h->message);
-    uh_pg_text(&p, h->registration);
+    line_params(&p, h);
     uh_buf_puts(&sql, "INSERT INTO history (instance_id, at, action, outcome, status,"
                 " attempt, message, registration) SELECT id, $1::double precision,"
                 " $2, $3, $4::integer, $5::integer, $6, $7 FROM instances");
