@@ -177,12 +177,14 @@ static void push_spec(uh_run *r, const char *dir, const char *kind,
     lua_setfield(co, -2, "connection");
     lua_pushinteger(co, conn ? conn->id : 0);
     lua_setfield(co, -2, "conn_id");
-    lua_createtable(co, rt->nccards, 0);
-    for (int i = 0; i < rt->nccards; i++) {
-        lua_pushstring(co, rt->ccards[i].name);
-        lua_rawseti(co, -2, i + 1);
+    if (rt->nccards > 0) {       /* the host's cards' names */
+        lua_createtable(co, rt->nccards, 0);
+        for (int i = 0; i < rt->nccards; i++) {
+            lua_pushstring(co, rt->ccards[i].name);
+            lua_rawseti(co, -2, i + 1);
+        }
+        lua_setfield(co, -2, "ccards");
     }
-    lua_setfield(co, -2, "ccards");
 }
 
 #define POOL_MAX 128

@@ -106,6 +106,8 @@ lua_State *uh_scratch_state(uh_rt *rt, uh_run *run);
 
 /* Register the C half of the runtime ("core" table) on top of stack. */
 void uh_open_core(lua_State *L);
+/* core.setup and core.registration (lsetup.c): the core table on top */
+void uh_open_setup(lua_State *L);
 
 /* Replace string.find, match, gmatch and gsub of L with a matcher that
  * stops the flow past its time budget (lpattern.c). */

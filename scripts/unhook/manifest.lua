@@ -80,6 +80,9 @@ end
 -- reaches another run (for another connection) or the runtime.
 local SHARED_MT = { [unhook.Error] = true, [card.Card] = true, [array_mt] = true, [Option] = true }
 
+-- Another runtime metatable shared by every run (the runner's ctx's).
+function _M.share_mt(mt) SHARED_MT[mt] = true end
+
 -- dir: the connector's folder, whose own modules require finds
 -- ("lib.util" is DIR/lib/util.lua), loaded into this same environment.
 function _M.env(extra, more, dir)

@@ -43,20 +43,10 @@ local function decode_object(text, what)
   return v
 end
 
--- Registration data: JSON is decoded, anything else stays a string.
-local function decode_registration(text)
-  if text == nil then return nil end
-  local b = text:byte(1)
-  local first = (b == 123 or b == 91 or b == 34) and b or text:match("^%s*(.)")
-  if first == 123 or first == 91 or first == 34 or first == "{" or first == "[" or first == '"' then
-    local ok, v = pcall(json.decode, text)
-    if not ok then
-      return nil, "registration data: invalid JSON: " .. tostring(v)
-    end
-    return v
-  end
-  return text
-end
+-- Registration data: JSON is decoded (text starting with {, [ or "
+-- after blanks), anything else stays a string (lsetup.c).
+local decode_registration = core.registration
+local core_setup = core.setup
 
 local function names(t)
   local ks = {}
@@ -304,6 +294,40 @@ local function checked_options(r)
   return out
 end
 
+-- The set-up's plan for one flow entry, for core.setup (lsetup.c): the
+-- options checked, the event's option names, the inputs' mapping and the
+-- flow's inputs, each field { name, type code, default, required }.
+local TYPE_CODES = { string = 1, number = 2, integer = 3, boolean = 4, any = 5 }
+
+local function fields_of(specs)
+  local list = {}
+  for fname, s in pairs(specs) do
+    list[#list + 1] = { fname, TYPE_CODES[s.type or "any"] or 0, s.default, s.required and true or false }
+  end
+  return list
+end
+
+local plans = setmetatable({}, { __mode = "k" })   -- flow -> entry -> plan
+
+local function plan_of(r)
+  local per = plans[r.flow]
+  if not per then
+    per = setmetatable({}, { __mode = "k" })
+    plans[r.flow] = per
+  end
+  local plan = per[r.entry]
+  if plan then return plan end
+  local map, declared = {}, {}
+  for iname, v in pairs(r.entry.inputs or {}) do
+    if manifest.is_option(v) then map[#map + 1] = { iname, v.name }
+    else map[#map + 1] = { iname, false, v } end
+  end
+  for k in pairs(r.ev.options or {}) do declared[k] = true end
+  plan = { fields_of(checked_options(r)), declared, map, fields_of(r.flow.inputs) }
+  per[r.entry] = plan
+  return plan
+end
+
 -- The event's options, as given, checked against their declaration.
 local function validate_options(r)
   local spec = r.spec
@@ -381,7 +405,7 @@ local LAZY = {
   cards = function(r, ctx)
     local custom, err = custom_cards(r.p, manifest.env(nil, nil, r.m.dir))
     if not custom then error(err, 3) end
-    local tree, terr = cards.bind(ctx, custom, r.spec.ccards)
+    local tree, terr = cards.bind(ctx, custom, r.spec.ccards or {})
     if not tree then error(terr, 3) end
     return tree
   end,
@@ -393,15 +417,36 @@ local function reason_of(spec)
     or "disabled")
 end
 
+-- ctx's metatable, one for every run: RUNS says whose a ctx is.  Shared
+-- like the runtime's other metatables (manifest.share_mt): connector code
+-- that asks for it gets a copy.
+local RUNS = setmetatable({}, { __mode = "k" })   -- ctx -> the run's state r
+local CTX_MT = { __index = function(t, k)
+  local make = LAZY[k]
+  local r = RUNS[t]
+  if not make or not r then return nil end
+  local v = make(r, t)
+  rawset(t, k, v)
+  return v
+end }
+manifest.share_mt(CTX_MT)
+
+-- flow.call's caller for a ctx, made when a card first asks
+helpers.resolver(function(ctx)
+  local r = RUNS[ctx]
+  return r and helper_caller(r.p, ctx)
+end)
+
 local function build_ctx(r)
   local spec, p, m = r.spec, r.p, r.m
   local conn = spec.connection or {}       -- a fresh table a run (run.c)
   local base = conn.base_url or m.base_url
-  if spec.ccards[1] then
+  local ccards = spec.ccards
+  if ccards and ccards[1] then
     -- the names cards take, to refuse a C card that would shadow one (the
     -- built-in cards are loaded into a state only when a run needs them)
     p.card_names = p.card_names or cards.names(p.m.cards)
-    local cerr = cards.conflict(p.card_names, spec.ccards)
+    local cerr = cards.conflict(p.card_names, ccards)
     if cerr then return setup(RC.invalid, cerr) end
   end
   conn.base_url = base
@@ -411,20 +456,14 @@ local function build_ctx(r)
     registration = r.registration,
     reason = reason_of(spec),
     http = client_for(p, base),
-  }, { __index = function(t, k)
-    local make = LAZY[k]
-    if not make then return nil end
-    local v = make(r, t)
-    rawset(t, k, v)
-    return v
-  end })
+  }, CTX_MT)
+  RUNS[ctx] = r
   -- a connection of another auth type than the manifest's: say so before
   -- the provider answers 401
   if m.auth and m.auth ~= "none" and conn.auth and conn.auth ~= "none" and conn.auth ~= m.auth then
     ctx.log.warn(fmt("the connector expects %s credentials but the connection gives %s; "
       .. "the provider will likely refuse them (401)", m.auth, conn.auth))
   end
-  helpers.set(ctx, helper_caller(p, ctx))
   r.ctx = ctx
   r.slot.ctx = ctx
 end
@@ -525,8 +564,15 @@ end
 -- message }, what C reads (run.c).
 function _M.run(spec)
   local r = { spec = spec }
-  local stop = resolve(r) or load_flow(r) or validate_options(r) or map_inputs(r)
-    or read_registration(r)
+  local stop = resolve(r) or load_flow(r)
+  if stop then return stop end
+  local options, input = core_setup(plan_of(r), spec.options_json, spec.inputs_json)
+  if options then
+    r.options, r.input = options, input
+  else
+    stop = validate_options(r) or map_inputs(r)
+  end
+  stop = stop or read_registration(r)
   if stop then return stop end
   if spec.validate_only then return { outcome = OUTCOME.done } end
   stop = build_ctx(r)

@@ -1,0 +1,197 @@
+/*
+ * lsetup.c -- the run's set-up in C for the common case: the options
+ * given as JSON checked against their declaration, the flow's inputs
+ * mapped from them and checked, the registration data decoded.  The Lua
+ * runner (runner.lua) builds a plan once per flow entry and asks here
+ * first; anything out of the common case (a value to coerce, a table, an
+ * error to word) answers nil, and the runner does the whole set-up in Lua
+ * (schema.lua), which words every message.  Both paths give the same
+ * tables for the same run.
+ */
+#include <string.h>
+
+#include <lauxlib.h>
+
+#include "runtime.h"
+
+/* Declared types, as the plan gives them (runner.lua, TYPE_CODES). */
+enum { T_STRING = 1, T_NUMBER, T_INTEGER, T_BOOLEAN, T_ANY };
+
+/* Plan fields (runner.lua, plan_of). */
+enum { P_OPTS = 1, P_DECLARED, P_MAP, P_INPUTS };
+
+/* Field fields: { name, type code, default, required }. */
+enum { F_NAME = 1, F_TYPE, F_DEFAULT, F_REQUIRED };
+
+/* Whether the value on top has the declared scalar type exactly (no
+ * coercion): what schema.lua's validate_fast accepts, less tables. */
+static int scalar_ok(lua_State *L, int idx, int t)
+{
+    switch (lua_type(L, idx)) {
+    case LUA_TSTRING: return t == T_STRING || t == T_ANY;
+    case LUA_TBOOLEAN: return t == T_BOOLEAN || t == T_ANY;
+    case LUA_TNUMBER:
+        return t == T_NUMBER || t == T_ANY || (t == T_INTEGER && lua_isinteger(L, idx));
+    default: return 0;
+    }
+}
+
+/*
+ * Check table t (absolute index) against the field list at absolute index
+ * list: defaults applied in place.  0: out of the common case.
+ */
+static int check_fields(lua_State *L, int t, int list)
+{
+    lua_Integer n = (lua_Integer)lua_rawlen(L, list);
+
+    for (lua_Integer i = 1; i <= n; i++) {
+        int ok;
+
+        lua_rawgeti(L, list, i);                        /* field */
+        lua_rawgeti(L, -1, F_NAME);                     /* field, name */
+        lua_pushvalue(L, -1);
+        if (lua_rawget(L, t) == LUA_TNIL) {             /* field, name, v */
+            lua_pop(L, 1);
+            if (lua_rawgeti(L, -2, F_DEFAULT) == LUA_TNIL) {
+                lua_rawgeti(L, -3, F_REQUIRED);
+                ok = !lua_toboolean(L, -1);
+                lua_pop(L, 4);
+                if (!ok)
+                    return 0;
+                continue;
+            }
+            if (lua_type(L, -1) == LUA_TTABLE) {        /* a shared default */
+                lua_pop(L, 3);
+                return 0;
+            }
+        }
+        lua_rawgeti(L, -3, F_TYPE);
+        ok = scalar_ok(L, -2, (int)lua_tointeger(L, -1));
+        lua_pop(L, 1);
+        if (!ok) {
+            lua_pop(L, 3);
+            return 0;
+        }
+        lua_rawset(L, t);                               /* t[name] = v */
+        lua_pop(L, 1);
+    }
+    return 1;
+}
+
+/*
+ * setup(plan, options_json, inputs_json) -> options, input | nil
+ *
+ * plan: { opts = list of fields checked, declared = set of the event's
+ * option names, map = list of { input name, option name | false, static
+ * value }, inputs = the flow's input fields }, each field { name, type
+ * code, default, required }.  Upvalue 1: the JSON decoder.
+ */
+static int core_setup(lua_State *L)
+{
+    size_t olen = 0, ilen = 0;
+    const char *ojs = luaL_optlstring(L, 2, NULL, &olen);
+    int plan = 1, options, input;
+    lua_Integer n;
+
+    luaL_optlstring(L, 3, NULL, &ilen);
+    luaL_checktype(L, plan, LUA_TTABLE);
+    if (ilen > 0)                       /* overrides: the runner's path */
+        return 0;
+    lua_settop(L, 3);
+    if (olen == 0) {
+        lua_newtable(L);
+    } else {
+        lua_pushvalue(L, lua_upvalueindex(1));
+        lua_pushlstring(L, ojs, olen);
+        if (lua_pcall(L, 1, 1, 0) != LUA_OK || lua_type(L, -1) != LUA_TTABLE)
+            return 0;
+    }
+    options = lua_gettop(L);
+    /* every key declared, every value a scalar */
+    lua_rawgeti(L, plan, P_DECLARED);
+    lua_pushnil(L);
+    while (lua_next(L, options)) {
+        int t = lua_type(L, -1);
+        if (lua_type(L, -2) != LUA_TSTRING || t == LUA_TTABLE || t == LUA_TUSERDATA ||
+            t == LUA_TLIGHTUSERDATA) {
+            return 0;
+        }
+        lua_pop(L, 1);
+        lua_pushvalue(L, -1);
+        if (lua_rawget(L, -3) == LUA_TNIL)
+            return 0;
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    lua_rawgeti(L, plan, P_OPTS);
+    if (!check_fields(L, options, lua_gettop(L)))
+        return 0;
+    lua_pop(L, 1);
+    /* the flow's inputs, mapped */
+    lua_newtable(L);
+    input = lua_gettop(L);
+    lua_rawgeti(L, plan, P_MAP);
+    n = (lua_Integer)lua_rawlen(L, -1);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, -1, i);                          /* map, item */
+        lua_rawgeti(L, -1, 1);                          /* map, item, iname */
+        if (lua_rawgeti(L, -2, 2) == LUA_TSTRING) {     /* an option */
+            lua_rawget(L, options);
+        } else {
+            lua_pop(L, 1);
+            lua_rawgeti(L, -2, 3);
+            if (lua_type(L, -1) == LUA_TTABLE)          /* copied: the runner's */
+                return 0;
+        }
+        lua_rawset(L, input);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    lua_rawgeti(L, plan, P_INPUTS);
+    if (!check_fields(L, input, lua_gettop(L)))
+        return 0;
+    lua_pop(L, 1);
+    return 2;
+}
+
+/* registration(text) -> value | nil, message: JSON text decoded (it starts
+ * with {, [ or " after blanks), anything else kept as a string.
+ * Upvalue 1: the JSON decoder. */
+static int core_registration(lua_State *L)
+{
+    size_t len;
+    const char *s = lua_tolstring(L, 1, &len);
+    size_t i = 0;
+
+    if (!s) {
+        lua_pushnil(L);
+        return 1;
+    }
+    while (i < len && strchr(" \t\r\n\f\v", s[i]) && s[i])
+        i++;
+    if (i == len || (s[i] != '{' && s[i] != '[' && s[i] != '"')) {
+        lua_settop(L, 1);
+        return 1;
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, 1);
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK)
+        return 1;
+    lua_pushnil(L);
+    lua_pushfstring(L, "registration data: invalid JSON: %s",
+                    lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "error");
+    return 2;
+}
+
+/* core.setup, core.registration; the core table on top, its json set. */
+void uh_open_setup(lua_State *L)
+{
+    lua_getfield(L, -1, "json");
+    lua_getfield(L, -1, "decode");
+    lua_pushvalue(L, -1);
+    lua_pushcclosure(L, core_setup, 1);
+    lua_setfield(L, -4, "setup");
+    lua_pushcclosure(L, core_registration, 1);
+    lua_setfield(L, -3, "registration");
+    lua_pop(L, 1);
+}
