@@ -425,4 +425,5 @@ void uh_open_core(lua_State *L)
     lua_pushinteger(L, UNHOOK_LOG_INFO);  lua_setfield(L, -2, "LOG_INFO");
     lua_pushinteger(L, UNHOOK_LOG_DEBUG); lua_setfield(L, -2, "LOG_DEBUG");
     uh_open_setup(L);
+    uh_open_quick(L);
 }

@@ -108,6 +108,8 @@ lua_State *uh_scratch_state(uh_rt *rt, uh_run *run);
 void uh_open_core(lua_State *L);
 /* core.setup and core.registration (lsetup.c): the core table on top */
 void uh_open_setup(lua_State *L);
+/* core.quick (lquick.c): the core table on top */
+void uh_open_quick(lua_State *L);
 
 /* Replace string.find, match, gmatch and gsub of L with a matcher that
  * stops the flow past its time budget (lpattern.c). */

@@ -9,7 +9,7 @@ local _M = {}
 
 local type, pairs, ipairs, tostring, error, select = type, pairs, ipairs, tostring, error, select
 local math_type, fmt, concat, sort, lower = math.type, string.format, table.concat, table.sort, string.lower
-local escape, send = core.urlescape, core.send
+local escape, send, quick = core.urlescape, core.send, core.quick
 local json = require("unhook").json
 local OUTCOME = require("unhook.codes").OUTCOME
 
@@ -241,8 +241,19 @@ function _M.new(manifest, base)
     local resp = request(req, "request")
     return resp
   end
+  -- the common request (url, path, body) is checked, sent and decoded in
+  -- C (lquick.c); anything else comes back nil, unsent, for request()
+  local quick_client = { base = base, hosts = hosts, lines = default_lines }
   for _, m in ipairs({ "get", "post", "put", "patch", "delete", "head" }) do
+    local upper = METHODS[m]
     client[m] = function(url, opts)
+      local resp, bad = quick(quick_client, upper, url, opts)
+      if resp then
+        if bad then error(http_error(resp, nil), 0) end
+        return resp
+      elseif resp == false then
+        error(unhook.error(bad.code, bad.message), 0)
+      end
       if opts ~= nil and type(opts) ~= "table" then
         error(fmt("ctx.http.%s: options: expected table, got %s", m, type(opts)), 2)
       end
