@@ -39,19 +39,28 @@ static conncache *conn_for(work *w, const char *path, const cinfo *ci)
 {
     conncache *c;
     char stamp[96];
+    double now = uh_now();
 
-    file_stamp(path, stamp);
     for (c = w->conns; c; c = c->next)
         if (c->ci == ci &&
             ((!c->path && !path) || (c->path && path && strcmp(c->path, path) == 0))) {
-            if (strcmp(c->stamp, stamp) == 0)
+            /* the file is looked at again at most once a second */
+            if (now - c->checked < UH_CONN_RECHECK_S)
                 return c;
+            file_stamp(path, stamp);
+            if (strcmp(c->stamp, stamp) == 0) {
+                c->checked = now;
+                return c;
+            }
             break;
         }
+    if (!c)
+        file_stamp(path, stamp);
     c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
     memcpy(c->stamp, stamp, sizeof c->stamp);
+    c->checked = now;
     c->path = path ? uh_strdup(path) : NULL;
     c->ci = ci;
     c->rc = uh_conn_load_for(&w->E->rt, path, &ci->facts, &c->conn);

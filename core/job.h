@@ -14,9 +14,13 @@
 /* A connector as the work loop schedules it (pace.c). */
 typedef uh_pace cinfo;
 
+/* How often a connection file in use is looked at for edits (seconds). */
+#define UH_CONN_RECHECK_S 1.0
+
 typedef struct conncache {
     char *path;
     char stamp[96];             /* the file as it was read: inode, size, mtime */
+    double checked;             /* when stamp was last compared (uh_now) */
     const cinfo *ci;            /* the connector it serves (its defaults) */
     uh_conn conn;
     int rc;

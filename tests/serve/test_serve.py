@@ -659,7 +659,7 @@ def case_odd_ids_reach():
 
 def case_connection_edited():
     """A connection file edited while serve runs is read again at the next
-    attempt: a wrong token dead-letters, the repaired file lets retry work."""
+    attempt a second later: a wrong token dead-letters, the repaired file lets retry work."""
     control("POST", "reset")
     db = os.path.join(T, "edit.db")
     conn = os.path.join(T, "edited.json")
@@ -676,11 +676,13 @@ def case_connection_edited():
         check("enable with the file as first written: 201",
               s.json("POST", "/v1/instances", body)[0], 201)
         write("revoked-token-0123")
+        time.sleep(1.1)     # a file in use is looked at once a second
         s.json("POST", "/v1/instances/ed1/disable")
         check("the edited (wrong) token is used: 401, dead letter",
               wait_for(lambda: s.json("GET", "/v1/instances/ed1")[1]["state"] == "failed", 3),
               True)
         write("test-token")
+        time.sleep(1.1)
         check("retry: 202", s.json("POST", "/v1/instances/ed1/retry")[0], 202)
         check("the repaired file is used: the hook is gone",
               wait_for(lambda: hooks("edit") == [], 3), True)
