@@ -210,7 +210,13 @@ int uh_http_push_result(lua_State *L, uh_transfer *t, CURLcode rc)
     lua_pushnumber(L, ms);
     lua_setfield(L, -2, "duration_ms");
 
-    lua_newtable(L);                       /* stack: resp headers */
+    {
+        /* sized for the lines there are: no rehash as they go in */
+        int lines = 0;
+        for (size_t i = 0; i < t->head.len; i++)
+            lines += t->head.data[i] == '\n';
+        lua_createtable(L, 0, lines);      /* stack: resp headers */
+    }
     push_headers(L, t, &retry_after);
     lua_setfield(L, -2, "headers");
     if (retry_after >= 0) {

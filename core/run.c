@@ -160,7 +160,7 @@ static void push_spec(uh_run *r, const char *dir, const char *kind,
     lua_State *co = r->co;
     uh_rt *rt = r->rt;
 
-    lua_createtable(co, 0, 10);
+    lua_createtable(co, 0, 12);
     set_str(co, "dir", dir);
     set_str(co, "event", req->event);
     set_str(co, "kind", kind);
@@ -250,15 +250,22 @@ static int start_protected(lua_State *L)
 {
     uh_run *r = lua_touserdata(L, 1);
 
+    static const char runner_key = 0;   /* runner.run, kept in the registry */
+
     r->co = lua_newthread(L);
     r->coref = luaL_ref(L, LUA_REGISTRYINDEX);
-    if (uh_require(r->co, "unhook.runner") != LUA_OK) {
-        lua_xmove(r->co, L, 1);
-        return lua_error(L);
-    }
     /* stack of co: runner.run, spec */
-    lua_getfield(r->co, -1, "run");
-    lua_remove(r->co, -2);
+    if (lua_rawgetp(r->co, LUA_REGISTRYINDEX, &runner_key) != LUA_TFUNCTION) {
+        lua_pop(r->co, 1);
+        if (uh_require(r->co, "unhook.runner") != LUA_OK) {
+            lua_xmove(r->co, L, 1);
+            return lua_error(L);
+        }
+        lua_getfield(r->co, -1, "run");
+        lua_remove(r->co, -2);
+        lua_pushvalue(r->co, -1);
+        lua_rawsetp(r->co, LUA_REGISTRYINDEX, &runner_key);
+    }
     push_spec(r, r->start_dir, r->start_kind, r->start_req, r->conn);
     return 0;
 }

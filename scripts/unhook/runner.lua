@@ -563,7 +563,11 @@ end
 -- or, when the flow could not start, { outcome = OUTCOME.setup, rc,
 -- message }, what C reads (run.c).
 function _M.run(spec)
-  local r = { spec = spec }
+  -- the run's state; naming its fields (nil) sizes the table for them, so
+  -- that it is not rehashed as the phases fill it
+  local r = { spec = spec, p = nil, m = nil, ev = nil, entry = nil, flow = nil,
+              slot = nil, options = nil, input = nil, registration = nil,
+              conn = nil, ctx = nil }
   local stop = resolve(r) or load_flow(r)
   if stop then return stop end
   local options, input = core_setup(plan_of(r), spec.options_json, spec.inputs_json)
