@@ -115,8 +115,9 @@ static int push_text(lua_State *L, int idx)
  * quick(client, method, url, opts) -> resp [, true] | false, error | nil
  *
  * client: { base = URL or nil, hosts = list, lines = the manifest's
- * header lines }.  The common case: url a string, opts nil or a table of
- * only path (strings and integers) and body (a string), a request the
+ * header lines }.  The common case: url a string, opts nil or a plain
+ * table (no metatable) of only path (a plain table of strings and
+ * integral numbers by string keys) and body (a string), a request the
  * flow may make from here.  nil: not the common case, nothing sent.
  */
 static int core_quick(lua_State *L)
@@ -130,14 +131,16 @@ static int core_quick(lua_State *L)
         return 0;
     lua_createtable(L, 0, 8);               /* 5: the request for uh_http_start */
     if (!lua_isnil(L, 4)) {
-        if (!lua_istable(L, 4))
+        /* a table with a metatable (__pairs, __index) is read as pairs()
+         * reads it: the Lua path's */
+        if (!lua_istable(L, 4) || lua_getmetatable(L, 4))
             return 0;
         lua_pushnil(L);
         while (lua_next(L, 4)) {
             const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
             if (strcmp(k, "path") == 0) {
                 int from = lua_gettop(L);
-                if (!lua_istable(L, from))
+                if (!lua_istable(L, from) || lua_getmetatable(L, from))
                     return 0;
                 /* a table of strings, as http.lua's path_values makes */
                 lua_newtable(L);
