@@ -152,6 +152,7 @@ static void apply_auth(uh_transfer *t, const uh_auth_req *a)
         t->auth_line = uh_strdup(a->header);
     }
     if (a->user) {
+        t->dirty = 1;
         curl_easy_setopt(t->easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
         curl_easy_setopt(t->easy, CURLOPT_USERNAME, a->user);
         curl_easy_setopt(t->easy, CURLOPT_PASSWORD, a->password);
@@ -188,6 +189,7 @@ static void request_options(lua_State *L, int idx, uh_run *r, uh_transfer *t,
     lua_getfield(L, idx, "body");
     body = lua_tolstring(L, -1, bodylen);
     if (body) {
+        t->dirty = 1;
         t->req_body = uh_strndup(body, *bodylen);
         curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)*bodylen);
         curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, t->req_body);
@@ -206,16 +208,24 @@ static void request_options(lua_State *L, int idx, uh_run *r, uh_transfer *t,
     /* libcurl silently resends a request whose reused connection died
      * before any answer; for requests that are not idempotent that could
      * create a webhook twice, so they get a connection of their own. */
-    if (strcmp(t->method, "POST") == 0 || strcmp(t->method, "PATCH") == 0)
+    if (strcmp(t->method, "POST") == 0 || strcmp(t->method, "PATCH") == 0) {
+        t->dirty = 1;
         curl_easy_setopt(t->easy, CURLOPT_FRESH_CONNECT, 1L);
-    if (strcmp(t->method, "HEAD") == 0)
+    }
+    if (strcmp(t->method, "HEAD") == 0) {
+        t->dirty = 1;
         curl_easy_setopt(t->easy, CURLOPT_NOBODY, 1L);
-    else if (strcmp(t->method, "GET") != 0 || body)
-        curl_easy_setopt(t->easy, CURLOPT_CUSTOMREQUEST, t->method);
+    }
+    /* set each time, NULL too: a pooled handle keeps the last one's */
+    curl_easy_setopt(t->easy, CURLOPT_CUSTOMREQUEST,
+                     strcmp(t->method, "HEAD") != 0 && (strcmp(t->method, "GET") != 0 || body)
+                     ? t->method : NULL);
     curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->hdrs);
     curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, timeout);
     curl_easy_setopt(t->easy, CURLOPT_CONNECTTIMEOUT_MS,
                      (long)(timeout < UH_CONNECT_TIMEOUT_MS ? timeout : UH_CONNECT_TIMEOUT_MS));
+    if (c && (c->ca_file || c->insecure))
+        t->dirty = 1;
     if (c && c->ca_file)
         curl_easy_setopt(t->easy, CURLOPT_CAINFO, c->ca_file);
     if (c && c->insecure) {

@@ -54,6 +54,7 @@ uh_transfer *uh_token_request(uh_sched *s, uh_oauth *o, const char *refresh)
         return NULL;
     }
     t->oauth = o;
+    t->dirty = 1;               /* a body, maybe credentials: reset after */
     t->max_body = UH_MAX_TOKEN_BODY;
     t->url = uh_strdup(o->token_url);
     t->req_body = uh_buf_take(&form);

@@ -39,6 +39,7 @@ int uh_http_redirect(uh_sched *s, uh_transfer *t, CURLcode rc)
     if (!next)
         return 0;
     t->redirects++;
+    t->dirty = 1;
     uh_log(r->diag, UH_SECRETS(r->conn), UNHOOK_LOG_TRACE, "%s< %ld: redirected to %s", r->tag, status, next);
     curl_multi_remove_handle(s->multi, t->easy);
     free(t->url);

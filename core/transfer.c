@@ -35,13 +35,30 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     return t->head.oom ? 0 : len;
 }
 
+/* The options every transfer shares, on a new or a reset handle. */
+static void base_options(uh_sched *s, CURL *e)
+{
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "unhook/" UNHOOK_VERSION);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    if (s->share)
+        curl_easy_setopt(e, CURLOPT_SHARE, s->share);
+}
+
 uh_transfer *uh_transfer_new(uh_sched *s, uh_run *r)
 {
     uh_transfer *t = calloc(1, sizeof *t);
 
     if (!t)
         return NULL;
-    t->easy = s->npool ? s->pool[--s->npool] : curl_easy_init();
+    if (s->npool) {
+        t->easy = s->pool[--s->npool];      /* base options set already */
+    } else if ((t->easy = curl_easy_init())) {
+        base_options(s, t->easy);
+    }
     if (!t->easy) {
         free(t);
         return NULL;
@@ -49,20 +66,19 @@ uh_transfer *uh_transfer_new(uh_sched *s, uh_run *r)
     t->run = r;
     t->max_body = UH_MAX_BODY;
     curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t);
-    curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, t->errbuf);
-    curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, t);
-    curl_easy_setopt(t->easy, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(t->easy, CURLOPT_HEADERDATA, t);
-    curl_easy_setopt(t->easy, CURLOPT_USERAGENT, "unhook/" UNHOOK_VERSION);
-    curl_easy_setopt(t->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(t->easy, CURLOPT_ACCEPT_ENCODING, "");
-    if (s->share)
-        curl_easy_setopt(t->easy, CURLOPT_SHARE, s->share);
     return t;
 }
 
+/*
+ * A handle goes back to the pool with the base options only.  A transfer
+ * that set nothing beyond what every transfer sets again (URL, headers,
+ * method, timeouts: see uh_transfer.dirty) leaves them as they were; any
+ * other (credentials, a body, TLS settings, a redirect) resets the handle,
+ * so that nothing of one request reaches the next.
+ */
 void uh_transfer_free(uh_sched *s, uh_transfer *t)
 {
     if (!t)
@@ -72,7 +88,19 @@ void uh_transfer_free(uh_sched *s, uh_transfer *t)
         t->easy = NULL;
     } else {
         curl_multi_remove_handle(s->multi, t->easy);
-        curl_easy_reset(t->easy);
+        if (t->dirty) {
+            curl_easy_reset(t->easy);
+            base_options(s, t->easy);
+        } else {
+            /* back to the base options: no method left for the next
+             * user (a token request sets none), nothing pointing into t */
+            curl_easy_setopt(t->easy, CURLOPT_CUSTOMREQUEST, NULL);
+            curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, NULL);
+            curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, NULL);
+            curl_easy_setopt(t->easy, CURLOPT_PRIVATE, NULL);
+            curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, NULL);
+            curl_easy_setopt(t->easy, CURLOPT_HEADERDATA, NULL);
+        }
     }
     if (s && s->npool == s->cappool) {
         int cap = s->cappool ? s->cappool * 2 : 16;

@@ -121,6 +121,9 @@ struct uh_transfer {
     char *taped;              /* the request as the cassette records it */
     struct uh_oauth *oauth;   /* a token request of this connection (no
                                  run), or NULL */
+    int dirty;                /* options set beyond URL, HTTPHEADER,
+                                 CUSTOMREQUEST and the timeouts: the handle
+                                 is reset when it goes back (transfer.c) */
 };
 
 struct uh_sched {

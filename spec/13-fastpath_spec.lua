@@ -188,3 +188,41 @@ describe("ctx.http's common request, in C and in Lua", function()
     assert.matches("/api/x/p$", fast.url)
   end)
 end)
+
+describe("a reused transfer handle", function()
+  before_each(function() H.reset() end)
+
+  it("carries nothing of the request before it (method, body, HEAD, credentials)", function()
+    local dir = H.flow_connector([[
+      return { run = function(ctx)
+        ctx.http.post("/api/log/1", { body = "first" })
+        ctx.http.get("/api/log/2")
+        ctx.http.head("/api/log/3")
+        ctx.http.get("/api/log/4")
+        ctx.http.delete("/api/log/5")
+        ctx.http.get("/api/log/6")
+      end }]])
+    local answers = {}
+    for i = 1, 6 do answers[i] = { status = 204 } end
+    H.script(nil, "/api/log/*", answers)
+    local res = H.run(dir)
+    assert.equal("done", res.outcome, res.message)
+    local seen = {}
+    for _, r in ipairs(H.requests()) do
+      if r.path:match("^/api/log/") then seen[#seen + 1] = r.method .. " " .. r.path .. " " .. r.body end
+    end
+    assert.same({ "POST /api/log/1 first", "GET /api/log/2 ", "HEAD /api/log/3 ", "GET /api/log/4 ",
+                  "DELETE /api/log/5 ", "GET /api/log/6 " }, seen)
+  end)
+
+  it("does not send one connection's basic credentials with the next request", function()
+    local dir = H.flow_connector([[
+      return { run = function(ctx) ctx.http.get("/api/who", { ok = { 401, 404 } }) end }]])
+    local basic = H.connection { auth = { type = "basic", username = "u", password = "p-secret" } }
+    assert.equal("done", H.run(dir, { connection = basic }).outcome)
+    assert.equal("done", H.run(dir).outcome)
+    local log = H.requests()
+    assert.matches("^Basic ", H.header(log[#log - 1], "Authorization"))
+    assert.equal("Bearer " .. H.token, H.header(log[#log], "Authorization"))
+  end)
+end)
