@@ -13,8 +13,13 @@
 
 #include "sqlite_db.h"
 
-/* when a row may be claimed: its next attempt, or its lease's end */
+/* when a row may be claimed: its next attempt, or its lease's end (the
+ * key of migration 5's instances_wake) */
 #define SQ_WAKE "MAX(next_attempt_at, claimed_until)"
+/* the rows of instances_wake since migration 7: claimable, no claim */
+#define SQ_UNCLAIMED "claim_owner IS NULL AND " UH_CLAIMABLE_SQL
+/* claimable rows under a claim (instances_claimed) */
+#define SQ_CLAIMED "claim_owner IS NOT NULL AND " UH_CLAIMABLE_SQL
 
 static const char *const migrations[] = {
     /* 1: instances and their history */
@@ -65,14 +70,21 @@ static const char *const migrations[] = {
     "DROP TABLE history;"
     "ALTER TABLE history_new RENAME TO history;"
     "CREATE INDEX history_instance ON history(instance_id, seq);",
+    /* 7: a claimed row leaves instances_wake, which is by next attempt
+     * alone: a claim and its outcome write two entries of it fewer (the
+     * claim moved a row inside it, the outcome took it out).  Claims
+     * whose lease ended are found by instances_claimed. */
+    "DROP INDEX instances_wake;"
+    "CREATE INDEX instances_wake ON instances(next_attempt_at)"
+    " WHERE " SQ_UNCLAIMED ";",
 };
 
 #define INST_COLS "id, connector, event, options, connection, registration, " \
                   "desired, state, reason, last_error, attempts, "           \
                   "next_attempt_at, created_at, updated_at, expires_at"
-/* states are kept as their names, read back as numbers */
+/* states are kept as their names, read back as numbers by read_inst */
 #define READ_COLS "id, connector, event, options, connection, registration, " \
-    "desired = 'on', " UH_STATE_SQL ", reason, last_error, attempts, "      \
+    "desired = 'on', state, reason, last_error, attempts, "                 \
     "next_attempt_at, created_at, updated_at, claim_owner, claimed_until, "   \
     "expires_at"
 
@@ -85,7 +97,9 @@ static void read_inst(sqlite3_stmt *st, uh_inst *o)
     o->connection = uh_sq_col_dup(st, 4);
     o->registration = uh_sq_col_dup(st, 5);
     o->desired = sqlite3_column_int(st, 6) ? UH_WANT_ON : UH_WANT_OFF;
-    o->state = (uh_state)sqlite3_column_int(st, 7);
+    o->state = (uh_state)uh_state_parse((const char *)sqlite3_column_text(st, 7));
+    if ((int)o->state < 0)
+        o->state = UH_REGISTERING;      /* as a CASE without a match read */
     o->reason = uh_sq_col_dup(st, 8);
     o->last_error = uh_sq_col_dup(st, 9);
     o->attempts = sqlite3_column_int(st, 10);
@@ -376,80 +390,131 @@ static int mark_claimed(uh_store *s, const char *ids, const char *owner,
     return rc;
 }
 
-/* The first due rows of instances_wake (none held by a live claim), read
- * and marked in one transaction: two statements whatever the batch (an
- * UPDATE ... RETURNING runs as a trigger, copying every column twice). */
-static int sq_claim(uh_store *s, const unhook_filter *f, double now,
-                    const char *owner, double lease, int max, uh_inst *out, int *n)
+/* Appends the rowid r to the JSON array being built in b. */
+static void add_rowid(uh_buf *b, long long r, int first)
 {
-    uh_buf sql = {0}, ids = {0};
+    char d[24];
+    int k = (int)sizeof d;
+
+    do
+        d[--k] = (char)('0' + r % 10);
+    while ((r /= 10) > 0);
+    if (!first)
+        d[--k] = ',';
+    uh_buf_add(b, d + k, sizeof d - (size_t)k);
+}
+
+/* Reads the rows of "SELECT ... WHERE ..." head (?1: now) that f matches,
+ * in order, up to max in all into out[*n...], their rowids into ids. */
+static int claim_rows(uh_store *s, const char *head, const char *order,
+                      const unhook_filter *f, double now, int max,
+                      uh_inst *out, int *n, uh_buf *ids)
+{
+    uh_buf sql = {0};
     sqlite3_stmt *st;
     const char *vals[8];
     int rc, nv;
 
-    *n = 0;
-    if ((rc = sq_begin(s)) != UNHOOK_OK)
-        return rc;
-    uh_buf_puts(&sql, "SELECT " READ_COLS ", rowid FROM instances INDEXED BY instances_wake"
-                " WHERE " UH_CLAIMABLE_SQL " AND " SQ_WAKE " <= ?1");
+    uh_buf_puts(&sql, head);
     nv = filter(&sql, f, vals, 2);
-    uh_buf_puts(&sql, " ORDER BY " SQ_WAKE " LIMIT ?2");
+    uh_buf_puts(&sql, order);
     st = sql.oom ? NULL : uh_sq_prep(s, sql.data);
     uh_buf_free(&sql);
-    if (!st) {
-        rc = UNHOOK_STORE;
-        goto err;
-    }
+    if (!st)
+        return UNHOOK_STORE;
     sqlite3_bind_double(st, 1, now);
-    sqlite3_bind_int(st, 2, max);
+    sqlite3_bind_int(st, 2, max - *n);
     uh_sq_bind_texts(st, vals, 2, nv);
-    uh_buf_puts(&ids, "[");
     rc = SQLITE_DONE;
     while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         read_inst(st, &out[*n]);
-        uh_buf_printf(&ids, "%s%lld", (*n)++ ? "," : "", sqlite3_column_int64(st, 17));
+        add_rowid(ids, sqlite3_column_int64(st, 17), ids->len == 1);
+        ++*n;
     }
-    uh_buf_puts(&ids, "]");
     uh_sq_release(st);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        rc = uh_sq_fail(s, "claim");
-    else if (ids.oom)
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? UNHOOK_OK : uh_sq_fail(s, "claim");
+}
+
+/*
+ * Due rows, read and marked in one transaction: first those whose
+ * claim's lease ended (instances_claimed; seldom any), then the first
+ * unclaimed ones of instances_wake.  Three statements whatever the batch
+ * (an UPDATE ... RETURNING runs as a trigger, copying every column
+ * twice).
+ */
+static int sq_claim(uh_store *s, const unhook_filter *f, double now,
+                    const char *owner, double lease, int max, uh_inst *out, int *n)
+{
+    uh_buf ids = {0};
+    int rc;
+
+    *n = 0;
+    if ((rc = sq_begin(s)) != UNHOOK_OK)
+        return rc;
+    uh_buf_puts(&ids, "[");
+    rc = claim_rows(s, "SELECT " READ_COLS ", rowid FROM instances INDEXED BY"
+                    " instances_claimed WHERE " SQ_CLAIMED " AND claimed_until <= ?1"
+                    " AND next_attempt_at <= ?1", " ORDER BY claimed_until LIMIT ?2",
+                    f, now, max, out, n, &ids);
+    if (rc == UNHOOK_OK && *n < max)
+        rc = claim_rows(s, "SELECT " READ_COLS ", rowid FROM instances INDEXED BY"
+                        " instances_wake WHERE " SQ_UNCLAIMED " AND next_attempt_at <= ?1",
+                        " ORDER BY next_attempt_at LIMIT ?2", f, now, max, out, n, &ids);
+    uh_buf_puts(&ids, "]");
+    if (rc == UNHOOK_OK && ids.oom)
         rc = UNHOOK_NOMEM;
-    else if (*n == 0 || (rc = mark_claimed(s, ids.data, owner, lease)) == UNHOOK_OK)
+    if (rc == UNHOOK_OK && (*n == 0 || (rc = mark_claimed(s, ids.data, owner, lease)) == UNHOOK_OK))
         rc = sq_commit(s);
     uh_buf_free(&ids);
     if (rc == UNHOOK_OK)
         return UNHOOK_OK;
-err:
     sq_rollback(s);
     while (*n > 0)
         uh_inst_clear(&out[--*n]);
     return rc;
 }
 
-static int sq_next_due(uh_store *s, const unhook_filter *f, double *when)
+/* The earliest wake (SQ_WAKE) of pending rows of f in one of the indexes
+ * (sql: the SELECT of it up to its WHERE's filter); *found says if any. */
+static int next_in(uh_store *s, const char *sql_head, const char *tail,
+                   const unhook_filter *f, double *when, int *found)
 {
     uh_buf sql = {0};
     sqlite3_stmt *st;
     const char *vals[4];
     int rc, nv;
 
-    *when = 0;
-    uh_buf_puts(&sql, "SELECT " SQ_WAKE " FROM instances INDEXED BY instances_wake"
-                      " WHERE " UH_CLAIMABLE_SQL
-                      " AND state IN ('deregistering', 'registering')");
+    uh_buf_puts(&sql, sql_head);
     nv = filter(&sql, f, vals, 0);
-    uh_buf_puts(&sql, " ORDER BY " SQ_WAKE " LIMIT 1");
-    st = uh_sq_prep(s, sql.data);
+    uh_buf_puts(&sql, tail);
+    st = sql.oom ? NULL : uh_sq_prep(s, sql.data);
     uh_buf_free(&sql);
     if (!st)
         return UNHOOK_STORE;
     uh_sq_bind_texts(st, vals, 0, nv);
     rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL &&
+        (!*found || sqlite3_column_double(st, 0) < *when)) {
         *when = sqlite3_column_double(st, 0);
+        *found = 1;
+    }
     rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? UNHOOK_OK : uh_sq_fail(s, "next");
     uh_sq_release(st);
+    return rc;
+}
+
+static int sq_next_due(uh_store *s, const unhook_filter *f, double *when)
+{
+    int found = 0, rc;
+
+    *when = 0;
+    rc = next_in(s, "SELECT next_attempt_at FROM instances INDEXED BY instances_wake"
+                 " WHERE " SQ_UNCLAIMED " AND state IN ('deregistering', 'registering')",
+                 " ORDER BY next_attempt_at LIMIT 1", f, when, &found);
+    if (rc == UNHOOK_OK)
+        rc = next_in(s, "SELECT MIN(" SQ_WAKE ") FROM instances INDEXED BY"
+                     " instances_claimed WHERE " SQ_CLAIMED
+                     " AND state IN ('deregistering', 'registering')", "", f, when, &found);
     return rc;
 }
 
