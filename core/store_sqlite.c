@@ -251,14 +251,40 @@ static int sq_intent(uh_store *s, const uh_inst *i)
     return rc;
 }
 
+#define FINISH_SET "state = ?, registration = ?, attempts = ?," \
+    " next_attempt_at = ?, last_error = ?, updated_at = ?, expires_at = ?," \
+    " claim_owner = NULL, claimed_until = 0"
+
+/* After an outcome of i was not written: UH_CAS_CHANGED if owner's claim
+ * still holds (then desired changed), else UH_CAS_LOST. */
+static int not_written(uh_store *s, const uh_inst *i, const char *owner, int *cas)
+{
+    sqlite3_stmt *st = uh_sq_prep(s, "SELECT 1 FROM instances WHERE id = ? AND claim_owner = ?");
+    int rc;
+
+    *cas = UH_CAS_LOST;
+    if (!st)
+        return UNHOOK_STORE;
+    uh_sq_bind_text(st, 1, i->id);
+    uh_sq_bind_text(st, 2, owner);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *cas = UH_CAS_CHANGED;
+    rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? UNHOOK_OK : uh_sq_fail(s, "finish");
+    uh_sq_release(st);
+    return rc;
+}
+
+/* A row claimed here is found by its rowid (the id checked as well): no
+ * walk of the id's index. */
 static int sq_finish(uh_store *s, const uh_inst *i, const char *owner,
                      double now, int *cas)
 {
-    sqlite3_stmt *st = uh_sq_prep(s,
-        "UPDATE instances SET state = ?, registration = ?, attempts = ?,"
-        " next_attempt_at = ?, last_error = ?, updated_at = ?, expires_at = ?,"
-        " claim_owner = NULL, claimed_until = 0"
-        " WHERE id = ? AND claim_owner = ? AND desired = ?");
+    sqlite3_stmt *st = uh_sq_prep(s, i->row > 0
+        ? "UPDATE instances SET " FINISH_SET
+          " WHERE rowid = ?11 AND id = ?8 AND claim_owner = ?9 AND desired = ?10"
+        : "UPDATE instances SET " FINISH_SET
+          " WHERE id = ?8 AND claim_owner = ?9 AND desired = ?10");
     int rc;
 
     *cas = UH_CAS_OK;
@@ -274,24 +300,15 @@ static int sq_finish(uh_store *s, const uh_inst *i, const char *owner,
     uh_sq_bind_text(st, 8, i->id);
     uh_sq_bind_text(st, 9, owner);
     uh_sq_bind_text(st, 10, uh_desired_name(i->desired));
+    if (i->row > 0)
+        sqlite3_bind_int64(st, 11, i->row);
     rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : uh_sq_fail(s, "finish");
     if (rc == UNHOOK_OK && sqlite3_changes(SQ(s)->db) == 0)
         *cas = UH_CAS_LOST;
     uh_sq_release(st);
     if (rc != UNHOOK_OK || *cas == UH_CAS_OK)
         return rc;
-    /* not written: is the claim still ours (then desired changed)? */
-    st = uh_sq_prep(s, "SELECT 1 FROM instances WHERE id = ? AND claim_owner = ?");
-    if (!st)
-        return UNHOOK_STORE;
-    uh_sq_bind_text(st, 1, i->id);
-    uh_sq_bind_text(st, 2, owner);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        *cas = UH_CAS_CHANGED;
-    rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? UNHOOK_OK : uh_sq_fail(s, "finish");
-    uh_sq_release(st);
-    return rc;
+    return not_written(s, i, owner, cas);
 }
 
 /* One UPDATE for a set-based transition; its text is cached like any. */
@@ -428,7 +445,8 @@ static int claim_rows(uh_store *s, const char *head, const char *order,
     rc = SQLITE_DONE;
     while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         read_inst(st, &out[*n]);
-        add_rowid(ids, sqlite3_column_int64(st, 17), ids->len == 1);
+        out[*n].row = sqlite3_column_int64(st, 17);
+        add_rowid(ids, out[*n].row, ids->len == 1);
         ++*n;
     }
     uh_sq_release(st);
