@@ -522,7 +522,7 @@ static void test_sqlite_migration_7_keeps_rows_and_claims(void **state)
     double when = -1;
 
     if (f->pg)
-        skip();
+        return;             /* SQLite's schema alone (PostgreSQL: tests/pg/schema.sh) */
     put(f->s, "d1", "github", UH_DEREGISTERING, UH_WANT_OFF, 10);
     put(f->s, "d2", "github", UH_DEREGISTERING, UH_WANT_OFF, 10);
     put(f->s, "later", "github", UH_DEREGISTERING, UH_WANT_OFF, 5000);
