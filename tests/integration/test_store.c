@@ -511,15 +511,30 @@ static char *sqlite_run(const char *path, const char *sql)
     return out;
 }
 
+/* The attempt numbers of history lines, in the order listed. */
+typedef struct attempts {
+    int n, attempt[8];
+} attempts;
+
+static int note_attempt(void *ud, const unhook_history *h)
+{
+    attempts *a = ud;
+
+    if (a->n < 8)
+        a->attempt[a->n++] = h->attempt;
+    return 0;
+}
+
 /* A store of schema version 6 (instances_wake keyed by
  * MAX(next_attempt_at, claimed_until), claimed rows in it) opened by
- * this unhook: migration 7 keeps every row, and claims, lapsed claims and
- * the next due time read as before. */
+ * this unhook: migration 7 keeps every row and history line, and claims,
+ * lapsed claims and the next due time read as before. */
 static void test_sqlite_migration_7_keeps_rows_and_claims(void **state)
 {
     fixture *f = *state;
     char err[512], *v;
     double when = -1;
+    attempts hist;
 
     if (f->pg)
         return;             /* SQLite's schema alone (PostgreSQL: tests/pg/schema.sh) */
@@ -528,6 +543,9 @@ static void test_sqlite_migration_7_keeps_rows_and_claims(void **state)
     put(f->s, "later", "github", UH_DEREGISTERING, UH_WANT_OFF, 5000);
     put(f->s, "on", "github", UH_REGISTERED, UH_WANT_ON, 0);
     assert_int_equal(claim(f->s, "A:1:1", 100, 200, 1), 1);
+    add_history(f->s, "d1", "disable", 1);
+    add_history(f->s, "d2", "disable", 1);
+    add_history(f->s, "d1", "deregister", 2);
     f->s->ops->close(f->s);
     f->s = NULL;
     free(sqlite_run(f->loc, "DROP INDEX instances_wake;"
@@ -548,6 +566,11 @@ static void test_sqlite_migration_7_keeps_rows_and_claims(void **state)
     assert_string_equal(v, "ok");
     free(v);
     assert_int_equal(state_of(f->s, "d1"), UH_DEREGISTERING);
+    add_history(f->s, "d1", "deregister", 3);
+    hist.n = 0;
+    assert_int_equal(f->s->ops->history_list(f->s, "d1", note_attempt, &hist), UNHOOK_OK);
+    assert_int_equal(hist.n, 3);        /* d1's lines, in the order written */
+    assert_int_equal(hist.attempt[0] * 100 + hist.attempt[1] * 10 + hist.attempt[2], 123);
     assert_int_equal(claim(f->s, "B:2:2", 150, 250, 8), 1);     /* the other one */
     assert_int_equal(f->s->ops->next_due(f->s, NULL, &when), UNHOOK_OK);
     assert_true(when == 200);           /* A's lease ends first */
