@@ -3,7 +3,8 @@
  * Writers serialise on BEGIN IMMEDIATE with a busy timeout, so several
  * unhook processes can share one file; claims keep them off each other's
  * instances.  The connection and its statement cache are sqlite_db.c,
- * history sqlite_history.c, the OAuth2 token rows sqlite_tokens.c.
+ * transactions sqlite_tx.c, claims sqlite_claim.c, history
+ * sqlite_history.c, the OAuth2 token rows sqlite_tokens.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,14 +13,6 @@
 #include <sqlite3.h>
 
 #include "sqlite_db.h"
-
-/* when a row may be claimed: its next attempt, or its lease's end (the
- * key of migration 5's instances_wake) */
-#define SQ_WAKE "MAX(next_attempt_at, claimed_until)"
-/* the rows of instances_wake since migration 7: claimable, no claim */
-#define SQ_UNCLAIMED "claim_owner IS NULL AND " UH_CLAIMABLE_SQL
-/* claimable rows under a claim (instances_claimed) */
-#define SQ_CLAIMED "claim_owner IS NOT NULL AND " UH_CLAIMABLE_SQL
 
 static const char *const migrations[] = {
     /* 1: instances and their history */
@@ -82,64 +75,9 @@ static const char *const migrations[] = {
 #define INST_COLS "id, connector, event, options, connection, registration, " \
                   "desired, state, reason, last_error, attempts, "           \
                   "next_attempt_at, created_at, updated_at, expires_at"
-/* states are kept as their names, read back as numbers by read_inst */
-#define READ_COLS "id, connector, event, options, connection, registration, " \
-    "desired = 'on', state, reason, last_error, attempts, "                 \
-    "next_attempt_at, created_at, updated_at, claim_owner, claimed_until, "   \
-    "expires_at"
-
-static void read_inst(sqlite3_stmt *st, uh_inst *o)
-{
-    o->id = uh_sq_col_dup(st, 0);
-    o->connector = uh_sq_col_dup(st, 1);
-    o->event = uh_sq_col_dup(st, 2);
-    o->options = uh_sq_col_dup(st, 3);
-    o->connection = uh_sq_col_dup(st, 4);
-    o->registration = uh_sq_col_dup(st, 5);
-    o->desired = sqlite3_column_int(st, 6) ? UH_WANT_ON : UH_WANT_OFF;
-    o->state = (uh_state)uh_state_parse((const char *)sqlite3_column_text(st, 7));
-    if ((int)o->state < 0)
-        o->state = UH_REGISTERING;      /* as a CASE without a match read */
-    o->reason = uh_sq_col_dup(st, 8);
-    o->last_error = uh_sq_col_dup(st, 9);
-    o->attempts = sqlite3_column_int(st, 10);
-    o->next_attempt_at = sqlite3_column_double(st, 11);
-    o->created_at = sqlite3_column_double(st, 12);
-    o->updated_at = sqlite3_column_double(st, 13);
-    o->claim_owner = uh_sq_col_dup(st, 14);
-    o->claimed_until = sqlite3_column_double(st, 15);
-    o->expires_at = sqlite3_column_double(st, 16);
-}
-
-static int sq_begin(uh_store *s)
-{
-    int rc = uh_sq_run(s, "BEGIN IMMEDIATE");
-
-    SQ(s)->in_tx = rc == UNHOOK_OK;
-    return rc;
-}
-
-/* The history rows held go in first (sqlite_history.c). */
-static int sq_commit(uh_store *s)
-{
-    int rc = uh_sq_send_held(s);
-
-    if (rc == UNHOOK_OK && (rc = uh_sq_run(s, "COMMIT")) == UNHOOK_OK)
-        SQ(s)->in_tx = 0;
-    return rc;
-}
-
-static void sq_rollback(uh_store *s)
-{
-    uh_sq_drop_held(SQ(s));
-    SQ(s)->in_tx = 0;
-    if (!sqlite3_get_autocommit(SQ(s)->db))
-        sqlite3_exec(SQ(s)->db, "ROLLBACK", NULL, NULL, NULL);
-}
-
 static int sq_get(uh_store *s, const char *id, uh_inst *out)
 {
-    sqlite3_stmt *st = uh_sq_prep(s, "SELECT " READ_COLS " FROM instances WHERE id = ?");
+    sqlite3_stmt *st = uh_sq_prep(s, "SELECT " UH_SQ_READ_COLS " FROM instances WHERE id = ?");
     int rc;
 
     memset(out, 0, sizeof *out);
@@ -148,7 +86,7 @@ static int sq_get(uh_store *s, const char *id, uh_inst *out)
     uh_sq_bind_text(st, 1, id);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        read_inst(st, out);
+        uh_sq_read_inst(st, out);
         rc = UNHOOK_OK;
     } else if (rc == SQLITE_DONE) {
         snprintf(s->errmsg, sizeof s->errmsg, "no instance '%s'", id);
@@ -205,7 +143,7 @@ static int sq_list(uh_store *s, const unhook_filter *f, uh_inst_fn fn, void *ud)
     const char *vals[4];
     int n;
 
-    uh_buf_puts(&sql, "SELECT " READ_COLS " FROM instances WHERE 1");
+    uh_buf_puts(&sql, "SELECT " UH_SQ_READ_COLS " FROM instances WHERE 1");
     n = filter(&sql, f, vals, 0);
     uh_buf_puts(&sql, " ORDER BY id");
     st = uh_sq_prep(s, sql.data);
@@ -216,7 +154,7 @@ static int sq_list(uh_store *s, const unhook_filter *f, uh_inst_fn fn, void *ud)
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         uh_inst i;
         int stop;
-        read_inst(st, &i);
+        uh_sq_read_inst(st, &i);
         stop = fn(ud, &i);
         uh_inst_clear(&i);
         if (stop) {
@@ -388,154 +326,6 @@ static int sq_remove(uh_store *s, const char *id)
     return rc;
 }
 
-/* Claim the rows whose rowids are in the JSON array ids. */
-static int mark_claimed(uh_store *s, const char *ids, const char *owner,
-                        double lease)
-{
-    sqlite3_stmt *st = uh_sq_prep(s,
-        "UPDATE instances SET claim_owner = ?1, claimed_until = ?2"
-        " WHERE rowid IN (SELECT value FROM json_each(?3))");
-    int rc;
-
-    if (!st)
-        return UNHOOK_STORE;
-    uh_sq_bind_text(st, 1, owner);
-    sqlite3_bind_double(st, 2, lease);
-    uh_sq_bind_text(st, 3, ids);
-    rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : uh_sq_fail(s, "claim");
-    uh_sq_release(st);
-    return rc;
-}
-
-/* Appends the rowid r to the JSON array being built in b. */
-static void add_rowid(uh_buf *b, long long r, int first)
-{
-    char d[24];
-    int k = (int)sizeof d;
-
-    do
-        d[--k] = (char)('0' + r % 10);
-    while ((r /= 10) > 0);
-    if (!first)
-        d[--k] = ',';
-    uh_buf_add(b, d + k, sizeof d - (size_t)k);
-}
-
-/* Reads the rows of "SELECT ... WHERE ..." head (?1: now) that f matches,
- * in order, up to max in all into out[*n...], their rowids into ids. */
-static int claim_rows(uh_store *s, const char *head, const char *order,
-                      const unhook_filter *f, double now, int max,
-                      uh_inst *out, int *n, uh_buf *ids)
-{
-    uh_buf sql = {0};
-    sqlite3_stmt *st;
-    const char *vals[8];
-    int rc, nv;
-
-    uh_buf_puts(&sql, head);
-    nv = filter(&sql, f, vals, 2);
-    uh_buf_puts(&sql, order);
-    st = sql.oom ? NULL : uh_sq_prep(s, sql.data);
-    uh_buf_free(&sql);
-    if (!st)
-        return UNHOOK_STORE;
-    sqlite3_bind_double(st, 1, now);
-    sqlite3_bind_int(st, 2, max - *n);
-    uh_sq_bind_texts(st, vals, 2, nv);
-    rc = SQLITE_DONE;
-    while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        read_inst(st, &out[*n]);
-        out[*n].row = sqlite3_column_int64(st, 17);
-        add_rowid(ids, out[*n].row, ids->len == 1);
-        ++*n;
-    }
-    uh_sq_release(st);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? UNHOOK_OK : uh_sq_fail(s, "claim");
-}
-
-/*
- * Due rows, read and marked in one transaction: first those whose
- * claim's lease ended (instances_claimed; seldom any), then the first
- * unclaimed ones of instances_wake.  Three statements whatever the batch
- * (an UPDATE ... RETURNING runs as a trigger, copying every column
- * twice).
- */
-static int sq_claim(uh_store *s, const unhook_filter *f, double now,
-                    const char *owner, double lease, int max, uh_inst *out, int *n)
-{
-    uh_buf ids = {0};
-    int rc;
-
-    *n = 0;
-    if ((rc = sq_begin(s)) != UNHOOK_OK)
-        return rc;
-    uh_buf_puts(&ids, "[");
-    rc = claim_rows(s, "SELECT " READ_COLS ", rowid FROM instances INDEXED BY"
-                    " instances_claimed WHERE " SQ_CLAIMED " AND claimed_until <= ?1"
-                    " AND next_attempt_at <= ?1", " ORDER BY claimed_until LIMIT ?2",
-                    f, now, max, out, n, &ids);
-    if (rc == UNHOOK_OK && *n < max)
-        rc = claim_rows(s, "SELECT " READ_COLS ", rowid FROM instances INDEXED BY"
-                        " instances_wake WHERE " SQ_UNCLAIMED " AND next_attempt_at <= ?1",
-                        " ORDER BY next_attempt_at LIMIT ?2", f, now, max, out, n, &ids);
-    uh_buf_puts(&ids, "]");
-    if (rc == UNHOOK_OK && ids.oom)
-        rc = UNHOOK_NOMEM;
-    if (rc == UNHOOK_OK && (*n == 0 || (rc = mark_claimed(s, ids.data, owner, lease)) == UNHOOK_OK))
-        rc = sq_commit(s);
-    uh_buf_free(&ids);
-    if (rc == UNHOOK_OK)
-        return UNHOOK_OK;
-    sq_rollback(s);
-    while (*n > 0)
-        uh_inst_clear(&out[--*n]);
-    return rc;
-}
-
-/* The earliest wake (SQ_WAKE) of pending rows of f in one of the indexes
- * (sql: the SELECT of it up to its WHERE's filter); *found says if any. */
-static int next_in(uh_store *s, const char *sql_head, const char *tail,
-                   const unhook_filter *f, double *when, int *found)
-{
-    uh_buf sql = {0};
-    sqlite3_stmt *st;
-    const char *vals[4];
-    int rc, nv;
-
-    uh_buf_puts(&sql, sql_head);
-    nv = filter(&sql, f, vals, 0);
-    uh_buf_puts(&sql, tail);
-    st = sql.oom ? NULL : uh_sq_prep(s, sql.data);
-    uh_buf_free(&sql);
-    if (!st)
-        return UNHOOK_STORE;
-    uh_sq_bind_texts(st, vals, 0, nv);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL &&
-        (!*found || sqlite3_column_double(st, 0) < *when)) {
-        *when = sqlite3_column_double(st, 0);
-        *found = 1;
-    }
-    rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? UNHOOK_OK : uh_sq_fail(s, "next");
-    uh_sq_release(st);
-    return rc;
-}
-
-static int sq_next_due(uh_store *s, const unhook_filter *f, double *when)
-{
-    int found = 0, rc;
-
-    *when = 0;
-    rc = next_in(s, "SELECT next_attempt_at FROM instances INDEXED BY instances_wake"
-                 " WHERE " SQ_UNCLAIMED " AND state IN ('deregistering', 'registering')",
-                 " ORDER BY next_attempt_at LIMIT 1", f, when, &found);
-    if (rc == UNHOOK_OK)
-        rc = next_in(s, "SELECT MIN(" SQ_WAKE ") FROM instances INDEXED BY"
-                     " instances_claimed WHERE " SQ_CLAIMED
-                     " AND state IN ('deregistering', 'registering')", "", f, when, &found);
-    return rc;
-}
-
 static void sq_close(uh_store *s)
 {
     if (!s)
@@ -545,9 +335,9 @@ static void sq_close(uh_store *s)
 }
 
 static const uh_store_ops sq_ops = {
-    sq_begin, sq_commit, sq_rollback, sq_get, sq_put, sq_intent, sq_finish,
-    sq_list, uh_sq_history_add, uh_sq_history_list, sq_bulk, sq_claim, sq_unclaim,
-    sq_owners, sq_release, sq_remove, sq_next_due, sq_close, uh_sq_token_get,
+    uh_sq_begin, uh_sq_commit, uh_sq_rollback, sq_get, sq_put, sq_intent, sq_finish,
+    sq_list, uh_sq_history_add, uh_sq_history_list, sq_bulk, uh_sq_claim, sq_unclaim,
+    sq_owners, sq_release, sq_remove, uh_sq_next_due, sq_close, uh_sq_token_get,
     uh_sq_token_cas,
     NULL, NULL, NULL,   /* renew, wait, finish_many */
     uh_sq_history_bulk,
@@ -570,15 +360,15 @@ static int migrate(uh_store *s, const char *path)
     }
     while (version < n) {
         char pragma[64];
-        if ((rc = sq_begin(s)) != UNHOOK_OK)
+        if ((rc = uh_sq_begin(s)) != UNHOOK_OK)
             return rc;
         snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", version + 1);
         if ((rc = uh_sq_exec(s, migrations[version])) != UNHOOK_OK ||
             (rc = uh_sq_exec(s, pragma)) != UNHOOK_OK) {
-            sq_rollback(s);
+            uh_sq_rollback(s);
             return rc;
         }
-        if ((rc = sq_commit(s)) != UNHOOK_OK)
+        if ((rc = uh_sq_commit(s)) != UNHOOK_OK)
             return rc;
         version++;
     }
