@@ -1,6 +1,6 @@
 /*
  * sqlite_db.c -- the SQLite backend's connection: errors as the store's
- * message, and prepared statements kept by their text.
+ * message, prepared statements kept by their text, an instance's row read.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,6 +89,29 @@ void uh_sq_bind_texts(sqlite3_stmt *st, const char **vals, int from, int to)
 {
     for (int k = from; k < to; k++)
         uh_sq_bind_text(st, k + 1, vals[k]);
+}
+
+void uh_sq_read_inst(sqlite3_stmt *st, uh_inst *o)
+{
+    o->id = uh_sq_col_dup(st, 0);
+    o->connector = uh_sq_col_dup(st, 1);
+    o->event = uh_sq_col_dup(st, 2);
+    o->options = uh_sq_col_dup(st, 3);
+    o->connection = uh_sq_col_dup(st, 4);
+    o->registration = uh_sq_col_dup(st, 5);
+    o->desired = sqlite3_column_int(st, 6) ? UH_WANT_ON : UH_WANT_OFF;
+    o->state = (uh_state)uh_state_parse((const char *)sqlite3_column_text(st, 7));
+    if ((int)o->state < 0)
+        o->state = UH_REGISTERING;      /* as a CASE without a match read */
+    o->reason = uh_sq_col_dup(st, 8);
+    o->last_error = uh_sq_col_dup(st, 9);
+    o->attempts = sqlite3_column_int(st, 10);
+    o->next_attempt_at = sqlite3_column_double(st, 11);
+    o->created_at = sqlite3_column_double(st, 12);
+    o->updated_at = sqlite3_column_double(st, 13);
+    o->claim_owner = uh_sq_col_dup(st, 14);
+    o->claimed_until = sqlite3_column_double(st, 15);
+    o->expires_at = sqlite3_column_double(st, 16);
 }
 
 char *uh_sq_col_dup(sqlite3_stmt *st, int i)

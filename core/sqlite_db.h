@@ -1,7 +1,8 @@
 /*
  * sqlite_db.h -- private: the SQLite backend's connection, shared by its
- * files (store_sqlite.c: instances, claims; sqlite_history.c: history;
- * sqlite_tokens.c: OAuth2 token rows).  Part of the store layer.
+ * files (store_sqlite.c: instances; sqlite_tx.c: transactions;
+ * sqlite_claim.c: claims; sqlite_history.c: history; sqlite_tokens.c:
+ * OAuth2 token rows).  Part of the store layer.
  */
 #ifndef UNHOOK_SQLITE_DB_H
 #define UNHOOK_SQLITE_DB_H
@@ -42,6 +43,35 @@ typedef struct sq_store {
 } sq_store;
 
 #define SQ(s) ((sq_store *)(s))
+
+/* when a row may be claimed: its next attempt, or its lease's end (the
+ * key of migration 5's instances_wake) */
+#define SQ_WAKE "MAX(next_attempt_at, claimed_until)"
+/* the rows of instances_wake since migration 7: claimable, no claim */
+#define SQ_UNCLAIMED "claim_owner IS NULL AND " UH_CLAIMABLE_SQL
+/* claimable rows under a claim (instances_claimed) */
+#define SQ_CLAIMED "claim_owner IS NOT NULL AND " UH_CLAIMABLE_SQL
+
+/* An instance's columns as uh_sq_read_inst() reads them (states are kept
+ * as their names, read back as numbers there). */
+#define UH_SQ_READ_COLS "id, connector, event, options, connection, "     \
+    "registration, desired = 'on', state, reason, last_error, attempts, " \
+    "next_attempt_at, created_at, updated_at, claim_owner, claimed_until, " \
+    "expires_at"
+
+/* The row st holds (UH_SQ_READ_COLS first) into o, strings malloc'd. */
+void uh_sq_read_inst(sqlite3_stmt *st, uh_inst *o);
+
+/* The store's begin, commit (the history rows held go in first) and
+ * rollback (store.h), in sqlite_tx.c. */
+int uh_sq_begin(uh_store *s);
+int uh_sq_commit(uh_store *s);
+void uh_sq_rollback(uh_store *s);
+
+/* The store's claim and next_due (store.h), in sqlite_claim.c. */
+int uh_sq_claim(uh_store *s, const unhook_filter *f, double now,
+                const char *owner, double lease, int max, uh_inst *out, int *n);
+int uh_sq_next_due(uh_store *s, const unhook_filter *f, double *when);
 
 /* The database's last error as s's message ("PATH: store: ..."). */
 int uh_sq_fail(uh_store *s, const char *what);

@@ -22,6 +22,8 @@ typedef struct uh_inst {
     double expires_at;          /* when the subscription lapses, or 0 */
     char *claim_owner;          /* who works on it now, or NULL */
     double claimed_until;
+    long long row;              /* the backend's handle of the row a claim
+                                   read it from (SQLite: its rowid), or 0 */
 } uh_inst;
 
 void uh_inst_clear(uh_inst *i);          /* frees the strings, zeroes */

@@ -3,7 +3,8 @@
  * Writers serialise on BEGIN IMMEDIATE with a busy timeout, so several
  * unhook processes can share one file; claims keep them off each other's
  * instances.  The connection and its statement cache are sqlite_db.c,
- * history sqlite_history.c, the OAuth2 token rows sqlite_tokens.c.
+ * transactions sqlite_tx.c, claims sqlite_claim.c, history
+ * sqlite_history.c, the OAuth2 token rows sqlite_tokens.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,9 +13,6 @@
 #include <sqlite3.h>
 
 #include "sqlite_db.h"
-
-/* when a row may be claimed: its next attempt, or its lease's end */
-#define SQ_WAKE "MAX(next_attempt_at, claimed_until)"
 
 static const char *const migrations[] = {
     /* 1: instances and their history */
@@ -65,67 +63,21 @@ static const char *const migrations[] = {
     "DROP TABLE history;"
     "ALTER TABLE history_new RENAME TO history;"
     "CREATE INDEX history_instance ON history(instance_id, seq);",
+    /* 7: a claimed row leaves instances_wake, which is by next attempt
+     * alone: a claim and its outcome write two entries of it fewer (the
+     * claim moved a row inside it, the outcome took it out).  Claims
+     * whose lease ended are found by instances_claimed. */
+    "DROP INDEX instances_wake;"
+    "CREATE INDEX instances_wake ON instances(next_attempt_at)"
+    " WHERE " SQ_UNCLAIMED ";",
 };
 
 #define INST_COLS "id, connector, event, options, connection, registration, " \
                   "desired, state, reason, last_error, attempts, "           \
                   "next_attempt_at, created_at, updated_at, expires_at"
-/* states are kept as their names, read back as numbers */
-#define READ_COLS "id, connector, event, options, connection, registration, " \
-    "desired = 'on', " UH_STATE_SQL ", reason, last_error, attempts, "      \
-    "next_attempt_at, created_at, updated_at, claim_owner, claimed_until, "   \
-    "expires_at"
-
-static void read_inst(sqlite3_stmt *st, uh_inst *o)
-{
-    o->id = uh_sq_col_dup(st, 0);
-    o->connector = uh_sq_col_dup(st, 1);
-    o->event = uh_sq_col_dup(st, 2);
-    o->options = uh_sq_col_dup(st, 3);
-    o->connection = uh_sq_col_dup(st, 4);
-    o->registration = uh_sq_col_dup(st, 5);
-    o->desired = sqlite3_column_int(st, 6) ? UH_WANT_ON : UH_WANT_OFF;
-    o->state = (uh_state)sqlite3_column_int(st, 7);
-    o->reason = uh_sq_col_dup(st, 8);
-    o->last_error = uh_sq_col_dup(st, 9);
-    o->attempts = sqlite3_column_int(st, 10);
-    o->next_attempt_at = sqlite3_column_double(st, 11);
-    o->created_at = sqlite3_column_double(st, 12);
-    o->updated_at = sqlite3_column_double(st, 13);
-    o->claim_owner = uh_sq_col_dup(st, 14);
-    o->claimed_until = sqlite3_column_double(st, 15);
-    o->expires_at = sqlite3_column_double(st, 16);
-}
-
-static int sq_begin(uh_store *s)
-{
-    int rc = uh_sq_run(s, "BEGIN IMMEDIATE");
-
-    SQ(s)->in_tx = rc == UNHOOK_OK;
-    return rc;
-}
-
-/* The history rows held go in first (sqlite_history.c). */
-static int sq_commit(uh_store *s)
-{
-    int rc = uh_sq_send_held(s);
-
-    if (rc == UNHOOK_OK && (rc = uh_sq_run(s, "COMMIT")) == UNHOOK_OK)
-        SQ(s)->in_tx = 0;
-    return rc;
-}
-
-static void sq_rollback(uh_store *s)
-{
-    uh_sq_drop_held(SQ(s));
-    SQ(s)->in_tx = 0;
-    if (!sqlite3_get_autocommit(SQ(s)->db))
-        sqlite3_exec(SQ(s)->db, "ROLLBACK", NULL, NULL, NULL);
-}
-
 static int sq_get(uh_store *s, const char *id, uh_inst *out)
 {
-    sqlite3_stmt *st = uh_sq_prep(s, "SELECT " READ_COLS " FROM instances WHERE id = ?");
+    sqlite3_stmt *st = uh_sq_prep(s, "SELECT " UH_SQ_READ_COLS " FROM instances WHERE id = ?");
     int rc;
 
     memset(out, 0, sizeof *out);
@@ -134,7 +86,7 @@ static int sq_get(uh_store *s, const char *id, uh_inst *out)
     uh_sq_bind_text(st, 1, id);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        read_inst(st, out);
+        uh_sq_read_inst(st, out);
         rc = UNHOOK_OK;
     } else if (rc == SQLITE_DONE) {
         snprintf(s->errmsg, sizeof s->errmsg, "no instance '%s'", id);
@@ -191,7 +143,7 @@ static int sq_list(uh_store *s, const unhook_filter *f, uh_inst_fn fn, void *ud)
     const char *vals[4];
     int n;
 
-    uh_buf_puts(&sql, "SELECT " READ_COLS " FROM instances WHERE 1");
+    uh_buf_puts(&sql, "SELECT " UH_SQ_READ_COLS " FROM instances WHERE 1");
     n = filter(&sql, f, vals, 0);
     uh_buf_puts(&sql, " ORDER BY id");
     st = uh_sq_prep(s, sql.data);
@@ -202,7 +154,7 @@ static int sq_list(uh_store *s, const unhook_filter *f, uh_inst_fn fn, void *ud)
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         uh_inst i;
         int stop;
-        read_inst(st, &i);
+        uh_sq_read_inst(st, &i);
         stop = fn(ud, &i);
         uh_inst_clear(&i);
         if (stop) {
@@ -237,14 +189,40 @@ static int sq_intent(uh_store *s, const uh_inst *i)
     return rc;
 }
 
+#define FINISH_SET "state = ?, registration = ?, attempts = ?," \
+    " next_attempt_at = ?, last_error = ?, updated_at = ?, expires_at = ?," \
+    " claim_owner = NULL, claimed_until = 0"
+
+/* After an outcome of i was not written: UH_CAS_CHANGED if owner's claim
+ * still holds (then desired changed), else UH_CAS_LOST. */
+static int not_written(uh_store *s, const uh_inst *i, const char *owner, int *cas)
+{
+    sqlite3_stmt *st = uh_sq_prep(s, "SELECT 1 FROM instances WHERE id = ? AND claim_owner = ?");
+    int rc;
+
+    *cas = UH_CAS_LOST;
+    if (!st)
+        return UNHOOK_STORE;
+    uh_sq_bind_text(st, 1, i->id);
+    uh_sq_bind_text(st, 2, owner);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *cas = UH_CAS_CHANGED;
+    rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? UNHOOK_OK : uh_sq_fail(s, "finish");
+    uh_sq_release(st);
+    return rc;
+}
+
+/* A row claimed here is found by its rowid (the id checked as well): no
+ * walk of the id's index. */
 static int sq_finish(uh_store *s, const uh_inst *i, const char *owner,
                      double now, int *cas)
 {
-    sqlite3_stmt *st = uh_sq_prep(s,
-        "UPDATE instances SET state = ?, registration = ?, attempts = ?,"
-        " next_attempt_at = ?, last_error = ?, updated_at = ?, expires_at = ?,"
-        " claim_owner = NULL, claimed_until = 0"
-        " WHERE id = ? AND claim_owner = ? AND desired = ?");
+    sqlite3_stmt *st = uh_sq_prep(s, i->row > 0
+        ? "UPDATE instances SET " FINISH_SET
+          " WHERE rowid = ?11 AND id = ?8 AND claim_owner = ?9 AND desired = ?10"
+        : "UPDATE instances SET " FINISH_SET
+          " WHERE id = ?8 AND claim_owner = ?9 AND desired = ?10");
     int rc;
 
     *cas = UH_CAS_OK;
@@ -260,24 +238,15 @@ static int sq_finish(uh_store *s, const uh_inst *i, const char *owner,
     uh_sq_bind_text(st, 8, i->id);
     uh_sq_bind_text(st, 9, owner);
     uh_sq_bind_text(st, 10, uh_desired_name(i->desired));
+    if (i->row > 0)
+        sqlite3_bind_int64(st, 11, i->row);
     rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : uh_sq_fail(s, "finish");
     if (rc == UNHOOK_OK && sqlite3_changes(SQ(s)->db) == 0)
         *cas = UH_CAS_LOST;
     uh_sq_release(st);
     if (rc != UNHOOK_OK || *cas == UH_CAS_OK)
         return rc;
-    /* not written: is the claim still ours (then desired changed)? */
-    st = uh_sq_prep(s, "SELECT 1 FROM instances WHERE id = ? AND claim_owner = ?");
-    if (!st)
-        return UNHOOK_STORE;
-    uh_sq_bind_text(st, 1, i->id);
-    uh_sq_bind_text(st, 2, owner);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        *cas = UH_CAS_CHANGED;
-    rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? UNHOOK_OK : uh_sq_fail(s, "finish");
-    uh_sq_release(st);
-    return rc;
+    return not_written(s, i, owner, cas);
 }
 
 /* One UPDATE for a set-based transition; its text is cached like any. */
@@ -357,102 +326,6 @@ static int sq_remove(uh_store *s, const char *id)
     return rc;
 }
 
-/* Claim the rows whose rowids are in the JSON array ids. */
-static int mark_claimed(uh_store *s, const char *ids, const char *owner,
-                        double lease)
-{
-    sqlite3_stmt *st = uh_sq_prep(s,
-        "UPDATE instances SET claim_owner = ?1, claimed_until = ?2"
-        " WHERE rowid IN (SELECT value FROM json_each(?3))");
-    int rc;
-
-    if (!st)
-        return UNHOOK_STORE;
-    uh_sq_bind_text(st, 1, owner);
-    sqlite3_bind_double(st, 2, lease);
-    uh_sq_bind_text(st, 3, ids);
-    rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : uh_sq_fail(s, "claim");
-    uh_sq_release(st);
-    return rc;
-}
-
-/* The first due rows of instances_wake (none held by a live claim), read
- * and marked in one transaction: two statements whatever the batch (an
- * UPDATE ... RETURNING runs as a trigger, copying every column twice). */
-static int sq_claim(uh_store *s, const unhook_filter *f, double now,
-                    const char *owner, double lease, int max, uh_inst *out, int *n)
-{
-    uh_buf sql = {0}, ids = {0};
-    sqlite3_stmt *st;
-    const char *vals[8];
-    int rc, nv;
-
-    *n = 0;
-    if ((rc = sq_begin(s)) != UNHOOK_OK)
-        return rc;
-    uh_buf_puts(&sql, "SELECT " READ_COLS ", rowid FROM instances INDEXED BY instances_wake"
-                " WHERE " UH_CLAIMABLE_SQL " AND " SQ_WAKE " <= ?1");
-    nv = filter(&sql, f, vals, 2);
-    uh_buf_puts(&sql, " ORDER BY " SQ_WAKE " LIMIT ?2");
-    st = sql.oom ? NULL : uh_sq_prep(s, sql.data);
-    uh_buf_free(&sql);
-    if (!st) {
-        rc = UNHOOK_STORE;
-        goto err;
-    }
-    sqlite3_bind_double(st, 1, now);
-    sqlite3_bind_int(st, 2, max);
-    uh_sq_bind_texts(st, vals, 2, nv);
-    uh_buf_puts(&ids, "[");
-    rc = SQLITE_DONE;
-    while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        read_inst(st, &out[*n]);
-        uh_buf_printf(&ids, "%s%lld", (*n)++ ? "," : "", sqlite3_column_int64(st, 17));
-    }
-    uh_buf_puts(&ids, "]");
-    uh_sq_release(st);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        rc = uh_sq_fail(s, "claim");
-    else if (ids.oom)
-        rc = UNHOOK_NOMEM;
-    else if (*n == 0 || (rc = mark_claimed(s, ids.data, owner, lease)) == UNHOOK_OK)
-        rc = sq_commit(s);
-    uh_buf_free(&ids);
-    if (rc == UNHOOK_OK)
-        return UNHOOK_OK;
-err:
-    sq_rollback(s);
-    while (*n > 0)
-        uh_inst_clear(&out[--*n]);
-    return rc;
-}
-
-static int sq_next_due(uh_store *s, const unhook_filter *f, double *when)
-{
-    uh_buf sql = {0};
-    sqlite3_stmt *st;
-    const char *vals[4];
-    int rc, nv;
-
-    *when = 0;
-    uh_buf_puts(&sql, "SELECT " SQ_WAKE " FROM instances INDEXED BY instances_wake"
-                      " WHERE " UH_CLAIMABLE_SQL
-                      " AND state IN ('deregistering', 'registering')");
-    nv = filter(&sql, f, vals, 0);
-    uh_buf_puts(&sql, " ORDER BY " SQ_WAKE " LIMIT 1");
-    st = uh_sq_prep(s, sql.data);
-    uh_buf_free(&sql);
-    if (!st)
-        return UNHOOK_STORE;
-    uh_sq_bind_texts(st, vals, 0, nv);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        *when = sqlite3_column_double(st, 0);
-    rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? UNHOOK_OK : uh_sq_fail(s, "next");
-    uh_sq_release(st);
-    return rc;
-}
-
 static void sq_close(uh_store *s)
 {
     if (!s)
@@ -462,9 +335,9 @@ static void sq_close(uh_store *s)
 }
 
 static const uh_store_ops sq_ops = {
-    sq_begin, sq_commit, sq_rollback, sq_get, sq_put, sq_intent, sq_finish,
-    sq_list, uh_sq_history_add, uh_sq_history_list, sq_bulk, sq_claim, sq_unclaim,
-    sq_owners, sq_release, sq_remove, sq_next_due, sq_close, uh_sq_token_get,
+    uh_sq_begin, uh_sq_commit, uh_sq_rollback, sq_get, sq_put, sq_intent, sq_finish,
+    sq_list, uh_sq_history_add, uh_sq_history_list, sq_bulk, uh_sq_claim, sq_unclaim,
+    sq_owners, sq_release, sq_remove, uh_sq_next_due, sq_close, uh_sq_token_get,
     uh_sq_token_cas,
     NULL, NULL, NULL,   /* renew, wait, finish_many */
     uh_sq_history_bulk,
@@ -487,15 +360,15 @@ static int migrate(uh_store *s, const char *path)
     }
     while (version < n) {
         char pragma[64];
-        if ((rc = sq_begin(s)) != UNHOOK_OK)
+        if ((rc = uh_sq_begin(s)) != UNHOOK_OK)
             return rc;
         snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", version + 1);
         if ((rc = uh_sq_exec(s, migrations[version])) != UNHOOK_OK ||
             (rc = uh_sq_exec(s, pragma)) != UNHOOK_OK) {
-            sq_rollback(s);
+            uh_sq_rollback(s);
             return rc;
         }
-        if ((rc = sq_commit(s)) != UNHOOK_OK)
+        if ((rc = uh_sq_commit(s)) != UNHOOK_OK)
             return rc;
         version++;
     }

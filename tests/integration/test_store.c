@@ -14,6 +14,8 @@
 #include <limits.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "store.h"
 
 typedef struct fixture {
@@ -482,6 +484,102 @@ static void test_expiry_and_renewal_claims(void **state)
     assert_int_equal(state_of(f->s, "r1"), UH_EXPIRED);
 }
 
+/* Runs sql on the SQLite file at path; the first column of its last row
+ * (malloc'd) when one is wanted. */
+static char *sqlite_run(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    const char *tail = sql;
+    char *out = NULL;
+
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    while (*tail) {
+        int rc;
+        assert_int_equal(sqlite3_prepare_v2(db, tail, -1, &st, &tail), SQLITE_OK);
+        if (!st)
+            break;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            free(out);
+            out = sqlite3_column_text(st, 0)
+                ? strdup((const char *)sqlite3_column_text(st, 0)) : NULL;
+        }
+        assert_int_equal(rc, SQLITE_DONE);
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    return out;
+}
+
+/* The attempt numbers of history lines, in the order listed. */
+typedef struct attempts {
+    int n, attempt[8];
+} attempts;
+
+static int note_attempt(void *ud, const unhook_history *h)
+{
+    attempts *a = ud;
+
+    if (a->n < 8)
+        a->attempt[a->n++] = h->attempt;
+    return 0;
+}
+
+/* A store of schema version 6 (instances_wake keyed by
+ * MAX(next_attempt_at, claimed_until), claimed rows in it) opened by
+ * this unhook: migration 7 keeps every row and history line, and claims,
+ * lapsed claims and the next due time read as before. */
+static void test_sqlite_migration_7_keeps_rows_and_claims(void **state)
+{
+    fixture *f = *state;
+    char err[512], *v;
+    double when = -1;
+    attempts hist;
+
+    if (f->pg)
+        return;             /* SQLite's schema alone (PostgreSQL: tests/pg/schema.sh) */
+    put(f->s, "d1", "github", UH_DEREGISTERING, UH_WANT_OFF, 10);
+    put(f->s, "d2", "github", UH_DEREGISTERING, UH_WANT_OFF, 10);
+    put(f->s, "later", "github", UH_DEREGISTERING, UH_WANT_OFF, 5000);
+    put(f->s, "on", "github", UH_REGISTERED, UH_WANT_ON, 0);
+    assert_int_equal(claim(f->s, "A:1:1", 100, 200, 1), 1);
+    add_history(f->s, "d1", "disable", 1);
+    add_history(f->s, "d2", "disable", 1);
+    add_history(f->s, "d1", "deregister", 2);
+    f->s->ops->close(f->s);
+    f->s = NULL;
+    free(sqlite_run(f->loc, "DROP INDEX instances_wake;"
+                    "CREATE INDEX instances_wake ON instances("
+                    "MAX(next_attempt_at, claimed_until)) WHERE " UH_CLAIMABLE_SQL ";"
+                    "PRAGMA user_version = 6;"));
+    assert_int_equal(uh_store_open(f->loc, &f->s, err, sizeof err), UNHOOK_OK);
+    v = sqlite_run(f->loc, "PRAGMA user_version");
+    assert_string_equal(v, "7");
+    free(v);
+    v = sqlite_run(f->loc, "SELECT sql FROM sqlite_master WHERE name = 'instances_wake'");
+    assert_non_null(strstr(v, "(next_attempt_at) WHERE claim_owner IS NULL AND"));
+    free(v);
+    v = sqlite_run(f->loc, "SELECT count(*) FROM instances");
+    assert_string_equal(v, "4");
+    free(v);
+    v = sqlite_run(f->loc, "PRAGMA integrity_check");
+    assert_string_equal(v, "ok");
+    free(v);
+    assert_int_equal(state_of(f->s, "d1"), UH_DEREGISTERING);
+    add_history(f->s, "d1", "deregister", 3);
+    hist.n = 0;
+    assert_int_equal(f->s->ops->history_list(f->s, "d1", note_attempt, &hist), UNHOOK_OK);
+    assert_int_equal(hist.n, 3);        /* d1's lines, in the order written */
+    assert_int_equal(hist.attempt[0] * 100 + hist.attempt[1] * 10 + hist.attempt[2], 123);
+    assert_int_equal(claim(f->s, "B:2:2", 150, 250, 8), 1);     /* the other one */
+    assert_int_equal(f->s->ops->next_due(f->s, NULL, &when), UNHOOK_OK);
+    assert_true(when == 200);           /* A's lease ends first */
+    assert_int_equal(claim(f->s, "C:3:3", 300, 400, 8), 2);     /* both lapsed */
+    assert_int_equal(f->s->ops->next_due(f->s, NULL, &when), UNHOOK_OK);
+    assert_true(when == 400);
+    assert_int_equal(claim(f->s, "C:3:3", 6000, 7000, 8), 3);   /* and later */
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -498,6 +596,7 @@ int main(void)
         T(test_renew_extends_claims),
         T(test_token_rows_compare_and_set),
         T(test_expiry_and_renewal_claims),
+        T(test_sqlite_migration_7_keeps_rows_and_claims),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,159 @@
+/*
+ * sqlite_claim.c -- the SQLite store's claims (sqlite_db.h): due rows read
+ * and marked for an owner in one transaction, and the earliest time any
+ * pending row may be claimed.  Unclaimed rows are found through
+ * instances_wake, those whose claim's lease ended through
+ * instances_claimed (migration 7).
+ */
+
+#include "sqlite_db.h"
+
+/* Claim the rows whose rowids are in the JSON array ids. */
+static int mark_claimed(uh_store *s, const char *ids, const char *owner,
+                        double lease)
+{
+    sqlite3_stmt *st = uh_sq_prep(s,
+        "UPDATE instances SET claim_owner = ?1, claimed_until = ?2"
+        " WHERE rowid IN (SELECT value FROM json_each(?3))");
+    int rc;
+
+    if (!st)
+        return UNHOOK_STORE;
+    uh_sq_bind_text(st, 1, owner);
+    sqlite3_bind_double(st, 2, lease);
+    uh_sq_bind_text(st, 3, ids);
+    rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : uh_sq_fail(s, "claim");
+    uh_sq_release(st);
+    return rc;
+}
+
+/* Appends the rowid r to the JSON array being built in b. */
+static void add_rowid(uh_buf *b, long long r, int first)
+{
+    char d[24];
+    int k = (int)sizeof d;
+
+    do
+        d[--k] = (char)('0' + r % 10);
+    while ((r /= 10) > 0);
+    if (!first)
+        d[--k] = ',';
+    uh_buf_add(b, d + k, sizeof d - (size_t)k);
+}
+
+/* Reads the rows of "SELECT ... WHERE ..." head (?1: now) that f matches,
+ * in order, up to max in all into out[*n...], their rowids into ids. */
+static int claim_rows(uh_store *s, const char *head, const char *order,
+                      const unhook_filter *f, double now, int max,
+                      uh_inst *out, int *n, uh_buf *ids)
+{
+    uh_buf sql = {0};
+    sqlite3_stmt *st;
+    const char *vals[8];
+    int rc, nv;
+
+    uh_buf_puts(&sql, head);
+    nv = 2;
+    uh_sql_filter(&sql, '?', f, vals, &nv);
+    uh_buf_puts(&sql, order);
+    st = sql.oom ? NULL : uh_sq_prep(s, sql.data);
+    uh_buf_free(&sql);
+    if (!st)
+        return UNHOOK_STORE;
+    sqlite3_bind_double(st, 1, now);
+    sqlite3_bind_int(st, 2, max - *n);
+    uh_sq_bind_texts(st, vals, 2, nv);
+    rc = SQLITE_DONE;
+    while (*n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        uh_sq_read_inst(st, &out[*n]);
+        out[*n].row = sqlite3_column_int64(st, 17);
+        add_rowid(ids, out[*n].row, ids->len == 1);
+        ++*n;
+    }
+    uh_sq_release(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? UNHOOK_OK : uh_sq_fail(s, "claim");
+}
+
+/*
+ * Due rows, read and marked in one transaction: first those whose
+ * claim's lease ended (instances_claimed; seldom any), then the first
+ * unclaimed ones of instances_wake.  Three statements whatever the batch
+ * (an UPDATE ... RETURNING runs as a trigger, copying every column
+ * twice).
+ */
+int uh_sq_claim(uh_store *s, const unhook_filter *f, double now,
+                    const char *owner, double lease, int max, uh_inst *out, int *n)
+{
+    uh_buf ids = {0};
+    int rc;
+
+    *n = 0;
+    if ((rc = uh_sq_begin(s)) != UNHOOK_OK)
+        return rc;
+    uh_buf_puts(&ids, "[");
+    rc = claim_rows(s, "SELECT " UH_SQ_READ_COLS ", rowid FROM instances INDEXED BY"
+                    " instances_claimed WHERE " SQ_CLAIMED " AND claimed_until <= ?1"
+                    " AND next_attempt_at <= ?1", " ORDER BY claimed_until LIMIT ?2",
+                    f, now, max, out, n, &ids);
+    if (rc == UNHOOK_OK && *n < max)
+        rc = claim_rows(s, "SELECT " UH_SQ_READ_COLS ", rowid FROM instances INDEXED BY"
+                        " instances_wake WHERE " SQ_UNCLAIMED " AND next_attempt_at <= ?1",
+                        " ORDER BY next_attempt_at LIMIT ?2", f, now, max, out, n, &ids);
+    uh_buf_puts(&ids, "]");
+    if (rc == UNHOOK_OK && ids.oom)
+        rc = UNHOOK_NOMEM;
+    if (rc == UNHOOK_OK && (*n == 0 || (rc = mark_claimed(s, ids.data, owner, lease)) == UNHOOK_OK))
+        rc = uh_sq_commit(s);
+    uh_buf_free(&ids);
+    if (rc == UNHOOK_OK)
+        return UNHOOK_OK;
+    uh_sq_rollback(s);
+    while (*n > 0)
+        uh_inst_clear(&out[--*n]);
+    return rc;
+}
+
+/* The earliest wake (SQ_WAKE) of pending rows of f in one of the indexes
+ * (sql: the SELECT of it up to its WHERE's filter); *found says if any. */
+static int next_in(uh_store *s, const char *sql_head, const char *tail,
+                   const unhook_filter *f, double *when, int *found)
+{
+    uh_buf sql = {0};
+    sqlite3_stmt *st;
+    const char *vals[4];
+    int rc, nv;
+
+    uh_buf_puts(&sql, sql_head);
+    nv = 0;
+    uh_sql_filter(&sql, '?', f, vals, &nv);
+    uh_buf_puts(&sql, tail);
+    st = sql.oom ? NULL : uh_sq_prep(s, sql.data);
+    uh_buf_free(&sql);
+    if (!st)
+        return UNHOOK_STORE;
+    uh_sq_bind_texts(st, vals, 0, nv);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL &&
+        (!*found || sqlite3_column_double(st, 0) < *when)) {
+        *when = sqlite3_column_double(st, 0);
+        *found = 1;
+    }
+    rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? UNHOOK_OK : uh_sq_fail(s, "next");
+    uh_sq_release(st);
+    return rc;
+}
+
+int uh_sq_next_due(uh_store *s, const unhook_filter *f, double *when)
+{
+    int found = 0, rc;
+
+    *when = 0;
+    rc = next_in(s, "SELECT next_attempt_at FROM instances INDEXED BY instances_wake"
+                 " WHERE " SQ_UNCLAIMED " AND state IN ('deregistering', 'registering')",
+                 " ORDER BY next_attempt_at LIMIT 1", f, when, &found);
+    if (rc == UNHOOK_OK)
+        rc = next_in(s, "SELECT MIN(" SQ_WAKE ") FROM instances INDEXED BY"
+                     " instances_claimed WHERE " SQ_CLAIMED
+                     " AND state IN ('deregistering', 'registering')", "", f, when, &found);
+    return rc;
+}
