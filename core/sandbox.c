@@ -4,6 +4,8 @@
  * and a require that finds only the runtime's own modules.
  */
 #include <setjmp.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +38,71 @@ static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         return NULL;
     lim->used = lim->used - old + nsize;
     return p;
+}
+
+/* The header of a block in a shared state: its owner (uh_share).  As
+ * large as max_align_t, so the block after it is aligned as malloc's. */
+typedef union owner_hdr {
+    max_align_t align;
+    struct {
+        unsigned slot, gen;
+    } o;
+} owner_hdr;
+
+/* The account a block is charged to: its run's while the run lives,
+ * else the state's. */
+static size_t *owner_of(uh_share *sh, const owner_hdr *h)
+{
+    unsigned s = h->o.slot;
+
+    if (s && s <= UH_SHARE_MAX && sh->gen[s] == h->o.gen && sh->run[s])
+        return &sh->run[s]->mem_used;
+    return &sh->own;
+}
+
+/*
+ * lua_Alloc of a state several runs share: a block is charged to the run
+ * that allocated it (the state's current run), a free credits its owner,
+ * and a block that grows or moves is charged anew to the run doing it,
+ * so a run growing a table another run made pays for it.  Growth past
+ * the running run's cap is refused; a shrink never is.
+ */
+static void *shared_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    uh_limit *lim = ud;
+    uh_share *sh = lim->share;
+    owner_hdr *h = ptr ? (owner_hdr *)ptr - 1 : NULL, *nh;
+    size_t old = ptr ? osize : 0;
+    size_t *from = h ? owner_of(sh, h) : NULL, *to;
+    uh_run *cur = lim->run;
+    unsigned slot = cur && cur->mem_slot > 0 ? (unsigned)cur->mem_slot : 0;
+
+    if (nsize == 0) {
+        if (h) {
+            *from -= old;
+            lim->used -= old;
+            free(h);
+        }
+        return NULL;
+    }
+    to = slot ? &cur->mem_used : &sh->own;
+    if (slot && cur->mem_cap && nsize > old &&
+        *to - (from == to ? old : 0) + nsize > cur->mem_cap) {
+        cur->mem_hit = 1;
+        return NULL;
+    }
+    if (nsize > SIZE_MAX - sizeof *h)
+        return NULL;
+    nh = realloc(h, sizeof *h + nsize);
+    if (!nh)
+        return NULL;
+    if (from)
+        *from -= old;
+    *to += nsize;
+    nh->o.slot = slot;
+    nh->o.gen = sh->gen[slot];
+    lim->used = lim->used - old + nsize;
+    return nh + 1;
 }
 
 /*
@@ -453,6 +520,7 @@ static int setup(lua_State *L)
     /* stack: loaded core runtime-env */
     lua_newtable(L);
     uh_open_core(L);
+    uh_open_runctx(L);
     lua_newtable(L);
     lua_createtable(L, 0, 1);
     lua_pushglobaltable(L);
@@ -479,7 +547,7 @@ lua_State *uh_sandbox_new(uh_rt *rt, uh_limit *lim, uh_run *run)
 
     (void)rt;
     lim->run = run;
-    L = lua_newstate(limited_alloc, lim);
+    L = lua_newstate(lim->share ? shared_alloc : limited_alloc, lim);
     if (!L)
         return NULL;
     lua_atpanic(L, panic);
