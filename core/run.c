@@ -310,7 +310,8 @@ void uh_open_runctx(lua_State *L)
 
 /*
  * Prepare run r (zeroed by the caller, who may set done/ud) of the flow
- * of kind for req in a new sandboxed state, and add it to the scheduler.
+ * of kind for req in a pooled state it shares with other runs of the
+ * connector (up to UH_SHARE_MAX), and add it to the scheduler.
  * conn and res must outlive the run.  On failure nothing is left behind.
  */
 /* The run's coroutine, with runner.run and its spec on it (protected). */

@@ -150,7 +150,9 @@ int uh_run_start(uh_rt *rt, uh_run *r, const char *dir, const char *kind,
                  unhook_flow_result *res);
 /* Read a finished run's result into r->res (limits override the flow). */
 void uh_run_read_result(uh_run *r);
-/* Give the run's state back to the pool (or drop it). */
+/* Leave the run's state: what the run holds becomes the state's; the
+ * state goes back to the pool when no run is left in it (or is closed:
+ * retired, or the pool is full). */
 void uh_run_close(uh_run *r);
 /* Free every pooled state. */
 void uh_pool_free(uh_rt *rt);
