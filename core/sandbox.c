@@ -63,9 +63,11 @@ static size_t *owner_of(uh_share *sh, const owner_hdr *h)
 /*
  * lua_Alloc of a state several runs share: a block is charged to the run
  * that allocated it (the state's current run), a free credits its owner,
- * and a block that grows or moves is charged anew to the run doing it,
- * so a run growing a table another run made pays for it.  Growth past
- * the running run's cap is refused; a shrink never is.
+ * and a block that grows is charged anew to the run growing it, so a run
+ * growing a table another run made pays for it.  Growth past the running
+ * run's cap is refused.  A shrink is never refused and keeps the block's
+ * owner: the collector shrinks other runs' stacks and strings table in
+ * whichever run it steps.
  */
 static void *shared_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
@@ -85,8 +87,16 @@ static void *shared_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         }
         return NULL;
     }
+    if (h && nsize <= old) {
+        nh = realloc(h, sizeof *h + nsize);
+        if (!nh)
+            nh = h;             /* the block stays as it was, big enough */
+        *from -= old - nsize;
+        lim->used -= old - nsize;
+        return nh + 1;
+    }
     to = slot ? &cur->mem_used : &sh->own;
-    if (slot && cur->mem_cap && nsize > old &&
+    if (slot && cur->mem_cap &&
         *to - (from == to ? old : 0) + nsize > cur->mem_cap) {
         cur->mem_hit = 1;
         return NULL;
