@@ -275,39 +275,6 @@ static void pool_release(uh_rt *rt, uh_pooled *ps)
     rt->nidle++;
 }
 
-/* set_ctx(ctx): the ctx of the running run, for unhook.cards (nil: none) */
-static int core_set_ctx(lua_State *L)
-{
-    uh_run *r = uh_state_run(L);
-
-    if (!r || !r->ps || !r->co)
-        return 0;
-    lua_settop(L, 1);
-    luaL_unref(L, LUA_REGISTRYINDEX, r->ctxref);
-    r->ctxref = luaL_ref(L, LUA_REGISTRYINDEX);
-    return 0;
-}
-
-/* ctx() -> the running run's ctx, or nil */
-static int core_ctx(lua_State *L)
-{
-    uh_run *r = uh_state_run(L);
-
-    if (!r || !r->ps || !r->co || r->ctxref == LUA_NOREF)
-        lua_pushnil(L);
-    else
-        lua_rawgeti(L, LUA_REGISTRYINDEX, r->ctxref);
-    return 1;
-}
-
-void uh_open_runctx(lua_State *L)
-{
-    lua_pushcfunction(L, core_set_ctx);
-    lua_setfield(L, -2, "set_ctx");
-    lua_pushcfunction(L, core_ctx);
-    lua_setfield(L, -2, "ctx");
-}
-
 /*
  * Prepare run r (zeroed by the caller, who may set done/ud) of the flow
  * of kind for req in a pooled state it shares with other runs of the

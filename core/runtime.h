@@ -130,9 +130,6 @@ lua_State *uh_scratch_state(uh_rt *rt, uh_run *run);
 
 /* Register the C half of the runtime ("core" table) on top of stack. */
 void uh_open_core(lua_State *L);
-/* Add the run's own fields (core.set_ctx, core.ctx) to the core table
- * on top of the stack (run.c). */
-void uh_open_runctx(lua_State *L);
 
 /* Replace string.find, match, gmatch and gsub of L with a matcher that
  * stops the flow past its time budget (lpattern.c). */

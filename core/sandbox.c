@@ -493,6 +493,40 @@ static int panic(lua_State *L)
     return 0;                   /* Lua aborts: nothing could be saved */
 }
 
+/* set_ctx(ctx): the ctx of the running run, for unhook.cards (nil: none) */
+static int core_set_ctx(lua_State *L)
+{
+    uh_run *r = uh_state_run(L);
+
+    if (!r || !r->ps || !r->co)
+        return 0;
+    lua_settop(L, 1);
+    luaL_unref(L, LUA_REGISTRYINDEX, r->ctxref);
+    r->ctxref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+/* ctx() -> the running run's ctx, or nil */
+static int core_ctx(lua_State *L)
+{
+    uh_run *r = uh_state_run(L);
+
+    if (!r || !r->ps || !r->co || r->ctxref == LUA_NOREF)
+        lua_pushnil(L);
+    else
+        lua_rawgeti(L, LUA_REGISTRYINDEX, r->ctxref);
+    return 1;
+}
+
+/* The run's own fields of the core table on top of the stack. */
+static void open_runctx(lua_State *L)
+{
+    lua_pushcfunction(L, core_set_ctx);
+    lua_setfield(L, -2, "set_ctx");
+    lua_pushcfunction(L, core_ctx);
+    lua_setfield(L, -2, "ctx");
+}
+
 /* The libraries and the runtime's require, inside a protected call. */
 static int setup(lua_State *L)
 {
@@ -530,7 +564,7 @@ static int setup(lua_State *L)
     /* stack: loaded core runtime-env */
     lua_newtable(L);
     uh_open_core(L);
-    uh_open_runctx(L);
+    open_runctx(L);
     lua_newtable(L);
     lua_createtable(L, 0, 1);
     lua_pushglobaltable(L);
