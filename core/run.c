@@ -248,7 +248,6 @@ static uh_pooled *pool_take(uh_rt *rt, const char *dir)
             pooled_free(ps);
             return NULL;
         }
-        rt->nbuilt++;
     }
     ps->next = rt->live;
     rt->live = ps;

@@ -79,7 +79,6 @@ typedef struct uh_rt {
     uh_pooled *idle;          /* states ready for another run */
     int nidle;
     uh_pooled *live;          /* states runs use now */
-    unsigned long nbuilt;     /* pooled states built so far */
     int pool_max;             /* idle states kept at most (0: POOL_MAX) */
     uh_ccard *ccards;
     int nccards;

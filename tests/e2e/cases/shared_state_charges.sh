@@ -11,17 +11,22 @@ return { name = "share", auth = "bearer", events = { hook = {
 LUA
 printf 'return { run = function() return { id = 1 } end }\n' >"$TMP/s/flows/r.lua"
 cat >"$TMP/s/flows/d.lua" <<'LUA'
-local made                        -- module-level: shared by runs of one state
+local made, ready                 -- module-level: shared by runs of one state
 return { run = function(ctx)
   local role = ctx.registration.role
   if role == "make" then
     made = {}
     for i = 1, 1 << 19 do made[i] = i end
+    ready = true
     ctx.http.get("/bytes", { query = { n = 1, delay_ms = 800 } })
     ctx.log.info("kept " .. #made)
     return
   end
-  ctx.http.get("/bytes", { query = { n = 1, delay_ms = 300 } })
+  local tries = 0
+  repeat                          -- until the table is made (2 s at most)
+    ctx.http.get("/bytes", { query = { n = 1, delay_ms = 100 } })
+    tries = tries + 1
+  until ready or tries == 20
   if role == "grow" then
     made[#made + 1] = 0
     ctx.log.info("grew it to " .. #made)
