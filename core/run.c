@@ -287,6 +287,7 @@ static int start_protected(lua_State *L)
 
     r->co = lua_newthread(L);
     r->coref = luaL_ref(L, LUA_REGISTRYINDEX);
+    uh_sandbox_mark_run(r->co);
     if (uh_require(r->co, "unhook.runner") != LUA_OK) {
         lua_xmove(r->co, L, 1);
         return lua_error(L);

@@ -106,6 +106,10 @@ extern const uh_embedded uh_embedded_modules[];
  */
 lua_State *uh_sandbox_new(uh_rt *rt, uh_limit *lim, uh_run *run);
 
+/* Mark co as a flow run's own coroutine: flows may not resume or close
+ * it (another run of the state might reach it). */
+void uh_sandbox_mark_run(lua_State *co);
+
 /*
  * Call the function on top of the stack with nargs arguments under
  * lua_pcall with a traceback handler.  Returns the Lua status; on error

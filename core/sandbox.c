@@ -218,11 +218,32 @@ static int co_resume_k(lua_State *L, int status, lua_KContext ctx)
     return co_resume_finish(L, resume_in(L, lua_tothread(L, 1), 0, co_resume_k));
 }
 
+/* A run's own coroutine carries this mark in its extra space (threads a
+ * flow creates copy the main thread's: none).  Runs of one connection
+ * share module-level values, so a flow could get hold of another run's
+ * coroutine: it may not resume or close it. */
+static const char run_thread_mark;
+
+void uh_sandbox_mark_run(lua_State *co)
+{
+    *(const void **)lua_getextraspace(co) = &run_thread_mark;
+}
+
+static int run_thread(lua_State *co)
+{
+    return *(const void **)lua_getextraspace(co) == &run_thread_mark;
+}
+
 static int co_resume(lua_State *L)
 {
     lua_State *co = lua_tothread(L, 1);
 
     luaL_argexpected(L, co, 1, "coroutine");
+    if (run_thread(co)) {
+        lua_pushboolean(L, 0);
+        lua_pushliteral(L, "cannot resume the coroutine of a flow run");
+        return 2;
+    }
     /* stack: co args...; keep only co below what moves */
     return co_resume_finish(L, resume_in(L, co, lua_gettop(L) - 1, co_resume_k));
 }
@@ -262,6 +283,19 @@ static int co_wrapped(lua_State *L)
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
     return wrap_finish(L, co, resume_in(L, co, narg, co_wrap_k));
+}
+
+/* coroutine.close, except a flow run's coroutine.  upvalue 1: Lua's. */
+static int co_close(lua_State *L)
+{
+    lua_State *co = lua_tothread(L, 1);
+
+    if (co && run_thread(co))
+        return luaL_error(L, "cannot close the coroutine of a flow run");
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
 }
 
 static int co_wrap(lua_State *L)
@@ -558,6 +592,9 @@ static int setup(lua_State *L)
         lua_setfield(L, -2, "resume");
         lua_pushcfunction(L, co_wrap);
         lua_setfield(L, -2, "wrap");
+        lua_getfield(L, -1, "close");
+        lua_pushcclosure(L, co_close, 1);
+        lua_setfield(L, -2, "close");
     }
     lua_pop(L, 1);
 
@@ -595,6 +632,7 @@ lua_State *uh_sandbox_new(uh_rt *rt, uh_limit *lim, uh_run *run)
     if (!L)
         return NULL;
     lua_atpanic(L, panic);
+    *(const void **)lua_getextraspace(L) = NULL;   /* new threads copy it */
     lua_gc(L, LUA_GCGEN, 0, 0);
     lua_pushcfunction(L, setup);
     if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
