@@ -83,7 +83,7 @@ static int core_limits(lua_State *L)
         r->deadline = r->started + (double)ms / 1000.0;
     }
     if (mb > 0 && r->ps)
-        r->ps->limit.cap = r->mem_base + ((size_t)mb << 20);
+        r->mem_cap = (size_t)mb << 20;
     return 0;
 }
 

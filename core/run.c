@@ -36,7 +36,7 @@ static void limits_verdict(uh_run *r)
         r->cpu_tripped = 1;
     /* the first limit reached is the cause: memory before the CPU time
      * an allocation loop goes on to burn */
-    mem = r->ps ? r->ps->limit.hit : r->limit.hit;
+    mem = r->ps ? r->mem_hit : r->limit.hit;
     if (!r->timed_out && !r->cpu_tripped && !mem)
         return;
     free(res->code);
@@ -101,9 +101,12 @@ void uh_run_read_result(uh_run *r)
 {
     jmp_buf guard;
     uh_limit *lim = r->ps ? &r->ps->limit : &r->limit;
-    size_t cap = lim->cap;
+    size_t cap = lim->cap, mem_cap = r->mem_cap;
+    uh_run *prev = lim->run;
 
     lim->cap = 0;
+    r->mem_cap = 0;
+    lim->run = r;               /* the panic handler's run */
     r->guard = &guard;
     if (setjmp(guard) == 0) {
         read_values(r);
@@ -117,7 +120,9 @@ void uh_run_read_result(uh_run *r)
         r->cpu_tripped = 1;     /* the state is not pooled again */
     }
     r->guard = NULL;
+    lim->run = prev;
     lim->cap = cap;
+    r->mem_cap = mem_cap;
     limits_verdict(r);
 }
 
@@ -210,39 +215,71 @@ void uh_pool_free(uh_rt *rt)
     rt->nidle = 0;
 }
 
-/* An idle state that has served this connector, or a new one. */
+/*
+ * A state for a run of the connector in dir: one that runs of it use now
+ * and that has room (not retired), else an idle one that has served it,
+ * else a new one.  It is on rt->live when this returns.
+ */
 static uh_pooled *pool_take(uh_rt *rt, const char *dir)
 {
     uh_pooled **pp, *ps;
 
+    for (ps = rt->live; ps; ps = ps->next)
+        if (!ps->retired && ps->nruns < UH_SHARE_MAX && strcmp(ps->dir, dir) == 0)
+            return ps;
     for (pp = &rt->idle; (ps = *pp); pp = &ps->next)
         if (strcmp(ps->dir, dir) == 0) {
             *pp = ps->next;
-            ps->next = NULL;
             rt->nidle--;
-            return ps;
+            break;
         }
-    ps = calloc(1, sizeof *ps);
-    if (!ps)
-        return NULL;
-    ps->host = calloc(1, sizeof *ps->host);
-    ps->dir = uh_strdup(dir);
-    if (ps->host) {
-        ps->host->rt = rt;
-        ps->host->diag = rt->diag;
-        ps->host->sched = rt->sched;
-        ps->L = uh_sandbox_new(rt, &ps->limit, ps->host);
+    if (!ps) {
+        ps = calloc(1, sizeof *ps);
+        if (!ps)
+            return NULL;
+        ps->limit.share = &ps->share;
+        ps->host = calloc(1, sizeof *ps->host);
+        ps->dir = uh_strdup(dir);
+        if (ps->host) {
+            ps->host->rt = rt;
+            ps->host->diag = rt->diag;
+            ps->host->sched = rt->sched;
+            ps->L = uh_sandbox_new(rt, &ps->limit, ps->host);
+        }
+        if (!ps->host || !ps->dir || !ps->L) {
+            pooled_free(ps);
+            return NULL;
+        }
     }
-    if (!ps->host || !ps->dir || !ps->L) {
-        pooled_free(ps);
-        return NULL;
-    }
+    ps->next = rt->live;
+    rt->live = ps;
     return ps;
+}
+
+/* A state with no run left: kept idle, or closed. */
+static void pool_release(uh_rt *rt, uh_pooled *ps)
+{
+    uh_pooled **pp;
+
+    for (pp = &rt->live; *pp; pp = &(*pp)->next)
+        if (*pp == ps) {
+            *pp = ps->next;
+            break;
+        }
+    ps->next = NULL;
+    if (ps->retired || rt->nidle >= (rt->pool_max > POOL_MAX ? rt->pool_max : POOL_MAX)) {
+        pooled_free(ps);
+        return;
+    }
+    ps->next = rt->idle;
+    rt->idle = ps;
+    rt->nidle++;
 }
 
 /*
  * Prepare run r (zeroed by the caller, who may set done/ud) of the flow
- * of kind for req in a new sandboxed state, and add it to the scheduler.
+ * of kind for req in a pooled state it shares with other runs of the
+ * connector (up to UH_SHARE_MAX), and add it to the scheduler.
  * conn and res must outlive the run.  On failure nothing is left behind.
  */
 /* The run's coroutine, with runner.run and its spec on it (protected). */
@@ -254,6 +291,7 @@ static int start_protected(lua_State *L)
 
     r->co = lua_newthread(L);
     r->coref = luaL_ref(L, LUA_REGISTRYINDEX);
+    uh_sandbox_mark_run(r->co);
     /* stack of co: runner.run, spec */
     if (lua_rawgetp(r->co, LUA_REGISTRYINDEX, &runner_key) != LUA_TFUNCTION) {
         lua_pop(r->co, 1);
@@ -274,6 +312,9 @@ int uh_run_start(uh_rt *rt, uh_run *r, const char *dir, const char *kind,
                  const unhook_flow_request *req, const uh_conn *conn,
                  unhook_flow_result *res)
 {
+    uh_run *prev;
+    int slot, st;
+
     memset(res, 0, sizeof *res);
     res->retry_after = -1;
     r->rt = rt;
@@ -283,16 +324,22 @@ int uh_run_start(uh_rt *rt, uh_run *r, const char *dir, const char *kind,
     r->res = res;
     if (!r->done)
         r->done = run_done;
+    r->ctxref = LUA_NOREF;
     r->ps = pool_take(rt, dir);
     if (!r->ps) {
         uh_seterr(rt->diag, "out of memory");
         return UNHOOK_NOMEM;
     }
     r->L = r->ps->L;
-    /* every thread of the state, an older coroutine too, is this run's */
+    for (slot = 1; r->ps->share.run[slot]; slot++)
+        ;
+    r->ps->share.run[slot] = r;
+    r->ps->nruns++;
+    /* set-up is the engine's, not the flow's: charged to the state (the
+     * run's slot is not charged yet); the scheduler names the run
+     * current when it resumes it (sched.c) */
+    prev = r->ps->limit.run;
     r->ps->limit.run = r;
-    r->ps->limit.hit = 0;
-    r->ps->limit.cap = 0;       /* set-up is the engine's, not the flow's */
     r->start_dir = dir;
     r->start_kind = kind;
     r->start_req = req;
@@ -300,7 +347,10 @@ int uh_run_start(uh_rt *rt, uh_run *r, const char *dir, const char *kind,
         snprintf(r->tag, sizeof r->tag, "%s ", req->instance_id);
     lua_pushcfunction(r->L, start_protected);
     lua_pushlightuserdata(r->L, r);
-    if (lua_pcall(r->L, 1, 0, 0) != LUA_OK) {
+    st = lua_pcall(r->L, 1, 0, 0);
+    r->ps->limit.run = prev;
+    r->mem_slot = slot;
+    if (st != LUA_OK) {
         uh_seterr(rt->diag, "%s", lua_type(r->L, -1) == LUA_TSTRING
                   ? lua_tostring(r->L, -1) : "cannot start the flow");
         lua_pop(r->L, 1);
@@ -309,13 +359,12 @@ int uh_run_start(uh_rt *rt, uh_run *r, const char *dir, const char *kind,
         uh_run_close(r);
         return UNHOOK_ERROR;
     }
-    /* the run's memory budget on top of what the state holds already */
-    r->mem_base = r->ps->limit.used;
     /* what a warm state may grow by counts from before the first flow:
      * a first run's module-level values are growth too */
     if (!r->ps->warm_base)
-        r->ps->warm_base = r->mem_base;
-    r->ps->limit.cap = r->mem_base + rt->memory_cap;
+        r->ps->warm_base = r->ps->share.own;
+    /* the run's memory budget: what its own blocks hold */
+    r->mem_cap = rt->memory_cap;
     r->nargs = 1;
     r->started = uh_now();
     r->budget_ms = rt->timeout_ms;
@@ -332,30 +381,35 @@ void uh_run_close(uh_run *r)
     uh_pooled *ps = r->ps;
 
     if (ps) {
-        uh_rt *rt = r->rt;
-        int grown;
+        uh_share *sh = &ps->share;
 
-        ps->limit.run = ps->host;
+        if (ps->limit.run == r)
+            ps->limit.run = ps->host;
         if (r->co)
             luaL_unref(ps->L, LUA_REGISTRYINDEX, r->coref);
-        ps->limit.cap = 0;
-        /* a state a limit tripped in, or an error escaped from, is
-         * dropped; so is one whose module-level values grew too much
-         * (garbage is not held: collected before it counts) */
-        grown = ps->limit.used > ps->warm_base + UH_WARM_GROWTH;
-        if (grown && !r->cpu_tripped && !ps->limit.hit && !r->timed_out &&
-            r->status == LUA_OK) {
+        luaL_unref(ps->L, LUA_REGISTRYINDEX, r->ctxref);
+        r->ctxref = LUA_NOREF;
+        /* what the run still holds is the state's from now on */
+        if (r->mem_slot > 0) {
+            sh->own += r->mem_used;
+            sh->gen[r->mem_slot]++;
+            sh->run[r->mem_slot] = NULL;
+        }
+        r->mem_used = 0;
+        r->mem_slot = 0;
+        ps->nruns--;
+        /* a state a limit tripped in, or an error escaped from, takes no
+         * new run; nor does one whose own values grew too much (garbage
+         * is not held: collected before it counts) */
+        if (r->cpu_tripped || r->mem_hit || r->timed_out || r->status != LUA_OK)
+            ps->retired = 1;
+        if (!ps->retired && sh->own > ps->warm_base + UH_WARM_GROWTH) {
             lua_gc(ps->L, LUA_GCCOLLECT);
-            grown = ps->limit.used > ps->warm_base + UH_WARM_GROWTH;
+            if (sh->own > ps->warm_base + UH_WARM_GROWTH)
+                ps->retired = 1;
         }
-        if (r->cpu_tripped || ps->limit.hit || r->timed_out || r->status != LUA_OK ||
-            rt->nidle >= (rt->pool_max > POOL_MAX ? rt->pool_max : POOL_MAX) || grown) {
-            pooled_free(ps);
-        } else {
-            ps->next = rt->idle;
-            rt->idle = ps;
-            rt->nidle++;
-        }
+        if (ps->nruns == 0)
+            pool_release(r->rt, ps);
     } else if (r->L) {
         lua_close(r->L);
     }

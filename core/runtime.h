@@ -18,22 +18,43 @@
 #define UH_RETRY_BASE_MS 1000.0
 #define UH_RETRY_MAX_MS 3600000.0
 
+/* Runs of one connector that share a pooled state at most. */
+#define UH_SHARE_MAX 64
+
 /*
- * A Lua state kept for the next run of the same connector: the runtime
- * loaded, the manifest checked and the flows compiled once.  Runs take
- * one exclusively (its allocator budget is theirs) and give it back.
+ * Who owns the blocks of a shared state: each block carries the slot of
+ * the run it is charged to and that slot's generation; slot 0, or a
+ * generation that has moved on (the run ended), is the state's own.
+ */
+typedef struct uh_share {
+    size_t own;               /* the state's: set-up, values of ended runs */
+    struct uh_run *run[UH_SHARE_MAX + 1];  /* by slot; [0] unused */
+    unsigned gen[UH_SHARE_MAX + 1];
+} uh_share;
+
+/*
+ * A Lua state kept for runs of one connector: the runtime loaded, the
+ * manifest checked and the flows compiled once.  Up to UH_SHARE_MAX runs
+ * use it at once, each in its own coroutine and under its own memory
+ * cap (uh_share); a run that trips a limit or lets an error escape
+ * retires it: no new runs, closed when its last run ends.  Idle (no
+ * runs), it waits in rt->idle.
  */
 typedef struct uh_pooled {
     lua_State *L;
     uh_limit limit;
+    uh_share share;
     uh_run *host;             /* the main thread's run */
     char *dir;
     size_t warm_base;         /* memory held before its first flow (0: none yet) */
-    struct uh_pooled *next;
+    int nruns;                /* runs in it now */
+    int retired;              /* no new runs: closed when the last ends */
+    struct uh_pooled *next;   /* rt->live or rt->idle */
 } uh_pooled;
 
-/* A pooled state whose warm flow instances (runner.lua) have grown by
- * more than this since before its first run is closed instead of kept. */
+/* A pooled state whose own memory (warm flow instances, runner.lua, and
+ * what ended runs left) has grown by more than this since before its
+ * first run is closed instead of kept (retired while runs use it). */
 #define UH_WARM_GROWTH ((size_t)16 << 20)
 
 /* A card registered by the host program. */
@@ -57,6 +78,7 @@ typedef struct uh_rt {
     uh_buf *bytecode;         /* compiled runtime modules, by index */
     uh_pooled *idle;          /* states ready for another run */
     int nidle;
+    uh_pooled *live;          /* states runs use now */
     int pool_max;             /* idle states kept at most (0: POOL_MAX) */
     uh_ccard *ccards;
     int nccards;
@@ -79,9 +101,14 @@ extern const uh_embedded uh_embedded_modules[];
 /*
  * A new sandboxed state: safe libraries, the restricted require, and the
  * private "core" table for runtime modules.  lim is the allocator's
- * budget and must outlive the state.  NULL on out of memory.
+ * budget and must outlive the state; with lim->share set, blocks are
+ * counted per run (uh_share).  NULL on out of memory.
  */
 lua_State *uh_sandbox_new(uh_rt *rt, uh_limit *lim, uh_run *run);
+
+/* Mark co as a flow run's own coroutine: flows may not resume or close
+ * it (another run of the state might reach it). */
+void uh_sandbox_mark_run(lua_State *co);
 
 /*
  * Call the function on top of the stack with nargs arguments under
@@ -127,7 +154,9 @@ int uh_run_start(uh_rt *rt, uh_run *r, const char *dir, const char *kind,
                  unhook_flow_result *res);
 /* Read a finished run's result into r->res (limits override the flow). */
 void uh_run_read_result(uh_run *r);
-/* Give the run's state back to the pool (or drop it). */
+/* Leave the run's state: what the run holds becomes the state's; the
+ * state goes back to the pool when no run is left in it (or is closed:
+ * retired, or the pool is full). */
 void uh_run_close(uh_run *r);
 /* Free every pooled state. */
 void uh_pool_free(uh_rt *rt);

@@ -4,6 +4,8 @@
  * and a require that finds only the runtime's own modules.
  */
 #include <setjmp.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +38,81 @@ static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         return NULL;
     lim->used = lim->used - old + nsize;
     return p;
+}
+
+/* The header of a block in a shared state: its owner (uh_share).  As
+ * large as max_align_t, so the block after it is aligned as malloc's. */
+typedef union owner_hdr {
+    max_align_t align;
+    struct {
+        unsigned slot, gen;
+    } o;
+} owner_hdr;
+
+/* The account a block is charged to: its run's while the run lives,
+ * else the state's. */
+static size_t *owner_of(uh_share *sh, const owner_hdr *h)
+{
+    unsigned s = h->o.slot;
+
+    if (s && s <= UH_SHARE_MAX && sh->gen[s] == h->o.gen && sh->run[s])
+        return &sh->run[s]->mem_used;
+    return &sh->own;
+}
+
+/*
+ * lua_Alloc of a state several runs share: a block is charged to the run
+ * that allocated it (the state's current run), a free credits its owner,
+ * and a block that grows is charged anew to the run growing it, so a run
+ * growing a table another run made pays for it.  Growth past the running
+ * run's cap is refused.  A shrink is never refused and keeps the block's
+ * owner: the collector shrinks other runs' stacks and strings table in
+ * whichever run it steps.
+ */
+static void *shared_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    uh_limit *lim = ud;
+    uh_share *sh = lim->share;
+    owner_hdr *h = ptr ? (owner_hdr *)ptr - 1 : NULL, *nh;
+    size_t old = ptr ? osize : 0;
+    size_t *from = h ? owner_of(sh, h) : NULL, *to;
+    uh_run *cur = lim->run;
+    unsigned slot = cur && cur->mem_slot > 0 ? (unsigned)cur->mem_slot : 0;
+
+    if (nsize == 0) {
+        if (h) {
+            *from -= old;
+            lim->used -= old;
+            free(h);
+        }
+        return NULL;
+    }
+    if (h && nsize <= old) {
+        nh = realloc(h, sizeof *h + nsize);
+        if (!nh)
+            nh = h;             /* the block stays as it was, big enough */
+        *from -= old - nsize;
+        lim->used -= old - nsize;
+        return nh + 1;
+    }
+    to = slot ? &cur->mem_used : &sh->own;
+    if (slot && cur->mem_cap &&
+        *to - (from == to ? old : 0) + nsize > cur->mem_cap) {
+        cur->mem_hit = 1;
+        return NULL;
+    }
+    if (nsize > SIZE_MAX - sizeof *h)
+        return NULL;
+    nh = realloc(h, sizeof *h + nsize);
+    if (!nh)
+        return NULL;
+    if (from)
+        *from -= old;
+    *to += nsize;
+    nh->o.slot = slot;
+    nh->o.gen = sh->gen[slot];
+    lim->used = lim->used - old + nsize;
+    return nh + 1;
 }
 
 /*
@@ -141,11 +218,32 @@ static int co_resume_k(lua_State *L, int status, lua_KContext ctx)
     return co_resume_finish(L, resume_in(L, lua_tothread(L, 1), 0, co_resume_k));
 }
 
+/* A run's own coroutine carries this mark in its extra space (threads a
+ * flow creates copy the main thread's: none).  Runs of one connection
+ * share module-level values, so a flow could get hold of another run's
+ * coroutine: it may not resume or close it. */
+static const char run_thread_mark;
+
+void uh_sandbox_mark_run(lua_State *co)
+{
+    *(const void **)lua_getextraspace(co) = &run_thread_mark;
+}
+
+static int run_thread(lua_State *co)
+{
+    return *(const void **)lua_getextraspace(co) == &run_thread_mark;
+}
+
 static int co_resume(lua_State *L)
 {
     lua_State *co = lua_tothread(L, 1);
 
     luaL_argexpected(L, co, 1, "coroutine");
+    if (run_thread(co)) {
+        lua_pushboolean(L, 0);
+        lua_pushliteral(L, "cannot resume the coroutine of a flow run");
+        return 2;
+    }
     /* stack: co args...; keep only co below what moves */
     return co_resume_finish(L, resume_in(L, co, lua_gettop(L) - 1, co_resume_k));
 }
@@ -185,6 +283,19 @@ static int co_wrapped(lua_State *L)
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
     return wrap_finish(L, co, resume_in(L, co, narg, co_wrap_k));
+}
+
+/* coroutine.close, except a flow run's coroutine.  upvalue 1: Lua's. */
+static int co_close(lua_State *L)
+{
+    lua_State *co = lua_tothread(L, 1);
+
+    if (co && run_thread(co))
+        return luaL_error(L, "cannot close the coroutine of a flow run");
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
 }
 
 static int co_wrap(lua_State *L)
@@ -416,6 +527,40 @@ static int panic(lua_State *L)
     return 0;                   /* Lua aborts: nothing could be saved */
 }
 
+/* set_ctx(ctx): the ctx of the running run, for unhook.cards (nil: none) */
+static int core_set_ctx(lua_State *L)
+{
+    uh_run *r = uh_state_run(L);
+
+    if (!r || !r->ps || !r->co)
+        return 0;
+    lua_settop(L, 1);
+    luaL_unref(L, LUA_REGISTRYINDEX, r->ctxref);
+    r->ctxref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+/* ctx() -> the running run's ctx, or nil */
+static int core_ctx(lua_State *L)
+{
+    uh_run *r = uh_state_run(L);
+
+    if (!r || !r->ps || !r->co || r->ctxref == LUA_NOREF)
+        lua_pushnil(L);
+    else
+        lua_rawgeti(L, LUA_REGISTRYINDEX, r->ctxref);
+    return 1;
+}
+
+/* The run's own fields of the core table on top of the stack. */
+static void open_runctx(lua_State *L)
+{
+    lua_pushcfunction(L, core_set_ctx);
+    lua_setfield(L, -2, "set_ctx");
+    lua_pushcfunction(L, core_ctx);
+    lua_setfield(L, -2, "ctx");
+}
+
 /* The libraries and the runtime's require, inside a protected call. */
 static int setup(lua_State *L)
 {
@@ -447,12 +592,16 @@ static int setup(lua_State *L)
         lua_setfield(L, -2, "resume");
         lua_pushcfunction(L, co_wrap);
         lua_setfield(L, -2, "wrap");
+        lua_getfield(L, -1, "close");
+        lua_pushcclosure(L, co_close, 1);
+        lua_setfield(L, -2, "close");
     }
     lua_pop(L, 1);
 
     /* stack: loaded core runtime-env */
     lua_newtable(L);
     uh_open_core(L);
+    open_runctx(L);
     lua_newtable(L);
     lua_createtable(L, 0, 1);
     lua_pushglobaltable(L);
@@ -479,10 +628,11 @@ lua_State *uh_sandbox_new(uh_rt *rt, uh_limit *lim, uh_run *run)
 
     (void)rt;
     lim->run = run;
-    L = lua_newstate(limited_alloc, lim);
+    L = lua_newstate(lim->share ? shared_alloc : limited_alloc, lim);
     if (!L)
         return NULL;
     lua_atpanic(L, panic);
+    *(const void **)lua_getextraspace(L) = NULL;   /* new threads copy it */
     lua_gc(L, LUA_GCGEN, 0, 0);
     lua_pushcfunction(L, setup);
     if (lua_pcall(L, 0, 0, 0) != LUA_OK) {

@@ -59,6 +59,9 @@ static void step(uh_run *r)
 {
     int nres = 0, st;
     double t0 = uh_now();
+    void *ud = NULL;
+    uh_limit *lim;
+    uh_run *prev = NULL;
 
     /* waiting for its turn is not the flow's time: move its deadline */
     if (r->ready_since > 0 && r->deadline > 0)
@@ -70,7 +73,17 @@ static void step(uh_run *r)
                     UH_SHORT_HOOK_COUNT);
     r->resume_t0 = t0;
     r->preempted = 0;
+    /* a state may serve several runs: this one is its current run while
+     * it runs (its memory account, its budgets in the hook) */
+    lua_getallocf(r->L, &ud);
+    lim = ud;
+    if (lim) {
+        prev = lim->run;
+        lim->run = r;
+    }
     st = lua_resume(r->co, r->L, r->nargs, &nres);
+    if (lim)
+        lim->run = prev;
     r->busy += uh_now() - t0;
     r->resume_t0 = 0;
     r->nargs = 0;

@@ -22,11 +22,15 @@
 #define UH_SHORT_HOOK_COUNT 200
 
 /* An allocator's budget: a Lua state's memory cap.  It also names the
- * run the state serves now (see uh_state_run). */
+ * run the state serves now (see uh_state_run): the scheduler sets it
+ * before each resume of a run and restores it after.  A pooled state
+ * that several runs share (share not NULL) counts each block for the
+ * run that owns it instead (runtime.h, uh_share); used is the total. */
 typedef struct uh_limit {
     size_t used, cap;
     int hit;                  /* an allocation was refused */
     struct uh_run *run;       /* the state's current run */
+    struct uh_share *share;   /* per-run accounts, or NULL */
 } uh_limit;
 
 enum { UH_RUN_READY, UH_RUN_WAITING, UH_RUN_DONE };
@@ -57,7 +61,11 @@ struct uh_run {
     double ready_since;       /* ready but not yet resumed, since; or 0 */
     double started;           /* monotonic start of the run */
     long budget_ms;           /* wall-clock budget of the whole run */
-    size_t mem_base;          /* bytes the state held when the run began */
+    size_t mem_used;          /* bytes its blocks hold in a shared state */
+    size_t mem_cap;           /* its memory cap there (0: none) */
+    int mem_hit;              /* an allocation of its was refused */
+    int mem_slot;             /* its owner slot there (0: charge the state) */
+    int ctxref;               /* registry reference of its ctx (runner.lua) */
     int last_status;          /* status of the last HTTP response */
     int cpu_tripped;
     int timed_out;

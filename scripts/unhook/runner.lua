@@ -237,8 +237,9 @@ end
 -- The flow's instance for this run's connection.  Instances are warm:
 -- one serves every run of the flow for one connection in this state, so
 -- module-level values persist between those runs (per-run data lives in
--- ctx); a run for another connection gets an instance of its own.  Its
--- unhook.cards is the running ctx's cards.
+-- ctx); a run for another connection gets an instance of its own.  Runs
+-- of one connection in flight at once share it.  Its unhook.cards is the
+-- running run's ctx's cards (core.ctx: the state's current run).
 local MAX_CONNS = 64            -- connections with warm instances per state
 
 local function load_flow(r)
@@ -253,17 +254,16 @@ local function load_flow(r)
   end
   local inst = byconn[rel]
   if not inst then
-    local slot = {}
     local env = manifest.env(nil, function(k)
-      if k == "cards" and slot.ctx then return slot.ctx.cards end
+      local ctx = k == "cards" and core.ctx()
+      if ctx then return ctx.cards end
     end, r.m.dir)
     local flow, ferr = instantiate(p, rel, env)
     if not flow then return setup(RC.invalid, ferr) end
-    inst = { flow = flow, slot = slot }
+    inst = { flow = flow }
     byconn[rel] = inst
   end
-  inst.slot.ctx = nil
-  r.flow, r.slot = inst.flow, inst.slot
+  r.flow = inst.flow
 end
 
 -- The declared options a run checks: all of them, except that a
@@ -465,7 +465,7 @@ local function build_ctx(r)
       .. "the provider will likely refuse them (401)", m.auth, conn.auth))
   end
   r.ctx = ctx
-  r.slot.ctx = ctx
+  core.set_ctx(ctx)
 end
 
 -- What a registration flow returned: the data to store, as JSON.
@@ -546,7 +546,7 @@ end
 
 local function call_flow(r)
   local ok, ret = xpcall(r.flow.run, chunks.expand, r.ctx, r.input)
-  r.slot.ctx = nil
+  core.set_ctx(nil)
   if not ok then return error_outcome(r, ret) end
   if r.spec.kind == "registration" or r.spec.kind == "renewal" then
     return with_expiry(r, registration_data(r, ret))
@@ -566,7 +566,7 @@ function _M.run(spec)
   -- the run's state; naming its fields (nil) sizes the table for them, so
   -- that it is not rehashed as the phases fill it
   local r = { spec = spec, p = nil, m = nil, ev = nil, entry = nil, flow = nil,
-              slot = nil, options = nil, input = nil, registration = nil,
+              options = nil, input = nil, registration = nil,
               conn = nil, ctx = nil }
   local stop = resolve(r) or load_flow(r)
   if stop then return stop end
