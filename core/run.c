@@ -36,7 +36,7 @@ static void limits_verdict(uh_run *r)
         r->cpu_tripped = 1;
     /* the first limit reached is the cause: memory before the CPU time
      * an allocation loop goes on to burn */
-    mem = r->ps ? r->mem_hit : r->limit.hit;
+    mem = r->ps ? r->mem_hit || r->mem_refused : r->limit.hit;
     if (!r->timed_out && !r->cpu_tripped && !mem)
         return;
     free(res->code);
@@ -401,7 +401,8 @@ void uh_run_close(uh_run *r)
         /* a state a limit tripped in, or an error escaped from, takes no
          * new run; nor does one whose own values grew too much (garbage
          * is not held: collected before it counts) */
-        if (r->cpu_tripped || r->mem_hit || r->timed_out || r->status != LUA_OK)
+        if (r->cpu_tripped || r->mem_hit || r->mem_refused || r->timed_out ||
+            r->status != LUA_OK)
             ps->retired = 1;
         if (!ps->retired && sh->own > ps->warm_base + UH_WARM_GROWTH) {
             lua_gc(ps->L, LUA_GCCOLLECT);

@@ -98,7 +98,17 @@ static void *shared_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     to = slot ? &cur->mem_used : &sh->own;
     if (slot && cur->mem_cap &&
         *to - (from == to ? old : 0) + nsize > cur->mem_cap) {
-        cur->mem_hit = 1;
+        /* A run's account holds its garbage until the collector frees it,
+         * and in a shared state the collector is paced by every run's
+         * memory: a refusal lets Lua collect in full and ask again (its
+         * emergency collection).  Granted then, the refusal is forgotten;
+         * refused again, or never asked again (lauxlib's buffers raise
+         * "not enough memory" at once), the run is over its cap. */
+        if (cur->mem_refused)
+            cur->mem_hit = 1;
+        cur->mem_refused = 1;
+        cur->mem_ref_block = h;
+        cur->mem_ref_size = nsize;
         return NULL;
     }
     if (nsize > SIZE_MAX - sizeof *h)
@@ -109,6 +119,8 @@ static void *shared_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     if (from)
         *from -= old;
     *to += nsize;
+    if (slot && cur->mem_refused && cur->mem_ref_block == h && cur->mem_ref_size == nsize)
+        cur->mem_refused = 0;   /* the same request, granted after the collection */
     nh->o.slot = slot;
     nh->o.gen = sh->gen[slot];
     lim->used = lim->used - old + nsize;

@@ -64,6 +64,10 @@ struct uh_run {
     size_t mem_used;          /* bytes its blocks hold in a shared state */
     size_t mem_cap;           /* its memory cap there (0: none) */
     int mem_hit;              /* an allocation of its was refused */
+    int mem_refused;          /* one was refused and not granted when asked
+                                 again (sandbox.c, shared_alloc) */
+    void *mem_ref_block;      /* that request: its block and new size */
+    size_t mem_ref_size;
     int mem_slot;             /* its owner slot there (0: charge the state) */
     int ctxref;               /* registry reference of its ctx (runner.lua) */
     int last_status;          /* status of the last HTTP response */
