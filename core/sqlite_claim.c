@@ -41,23 +41,33 @@ static void add_rowid(uh_buf *b, long long r, int first)
     uh_buf_add(b, d + k, sizeof d - (size_t)k);
 }
 
+/* head, f's conditions (their values into vals from *nv on), tail:
+ * prepared (cached), or NULL. */
+static sqlite3_stmt *prep_filtered(uh_store *s, const char *head, const char *tail,
+                                   const unhook_filter *f, const char **vals, int *nv)
+{
+    uh_buf sql = {0};
+    sqlite3_stmt *st;
+
+    uh_buf_puts(&sql, head);
+    uh_sql_filter(&sql, '?', f, vals, nv);
+    uh_buf_puts(&sql, tail);
+    st = sql.oom ? NULL : uh_sq_prep(s, sql.data);
+    uh_buf_free(&sql);
+    return st;
+}
+
 /* Reads the rows of "SELECT ... WHERE ..." head (?1: now) that f matches,
  * in order, up to max in all into out[*n...], their rowids into ids. */
 static int claim_rows(uh_store *s, const char *head, const char *order,
                       const unhook_filter *f, double now, int max,
                       uh_inst *out, int *n, uh_buf *ids)
 {
-    uh_buf sql = {0};
     sqlite3_stmt *st;
     const char *vals[8];
-    int rc, nv;
+    int rc, nv = 2;
 
-    uh_buf_puts(&sql, head);
-    nv = 2;
-    uh_sql_filter(&sql, '?', f, vals, &nv);
-    uh_buf_puts(&sql, order);
-    st = sql.oom ? NULL : uh_sq_prep(s, sql.data);
-    uh_buf_free(&sql);
+    st = prep_filtered(s, head, order, f, vals, &nv);
     if (!st)
         return UNHOOK_STORE;
     sqlite3_bind_double(st, 1, now);
@@ -118,17 +128,11 @@ int uh_sq_claim(uh_store *s, const unhook_filter *f, double now,
 static int next_in(uh_store *s, const char *sql_head, const char *tail,
                    const unhook_filter *f, double *when, int *found)
 {
-    uh_buf sql = {0};
     sqlite3_stmt *st;
     const char *vals[4];
-    int rc, nv;
+    int rc, nv = 0;
 
-    uh_buf_puts(&sql, sql_head);
-    nv = 0;
-    uh_sql_filter(&sql, '?', f, vals, &nv);
-    uh_buf_puts(&sql, tail);
-    st = sql.oom ? NULL : uh_sq_prep(s, sql.data);
-    uh_buf_free(&sql);
+    st = prep_filtered(s, sql_head, tail, f, vals, &nv);
     if (!st)
         return UNHOOK_STORE;
     uh_sq_bind_texts(st, vals, 0, nv);

@@ -16,16 +16,7 @@ local function flow(body, opts)
   }, "\n"), opts)
 end
 
--- The flow's report: the JSON body of its last POST to /api/report.
-local function report()
-  local log = H.requests()
-  for i = #log, 1, -1 do
-    if log[i].method == "POST" and log[i].path == "/api/report" then
-      return H.decode(log[i].body)
-    end
-  end
-  error("the flow sent no report")
-end
+local report = H.report   -- the flow's last POST to /api/report, decoded
 
 -- (ok = {401}: the report is logged even when the connection's
 -- credentials are wrong for the provider)

@@ -5,16 +5,7 @@
 -- and compares what the flow saw and what the provider received.
 local H = require "helpers"
 
--- The flow's report: the JSON body of its last POST to /api/report.
-local function report()
-  local log = H.requests()
-  for i = #log, 1, -1 do
-    if log[i].method == "POST" and log[i].path == "/api/report" then
-      return H.decode(log[i].body)
-    end
-  end
-  error("the flow sent no report")
-end
+local report = H.report   -- the flow's last POST to /api/report, decoded
 
 describe("a run's set-up, in C and in Lua", function()
   before_each(function() H.reset() end)

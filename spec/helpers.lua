@@ -123,6 +123,17 @@ end
 -- The provider's request log (every non-control request, in order).
 function H.requests() return H.control("GET", "/_control/requests") end
 
+-- The flow's report: the JSON body of its last POST to /api/report.
+function H.report()
+  local log = H.requests()
+  for i = #log, 1, -1 do
+    if log[i].method == "POST" and log[i].path == "/api/report" then
+      return H.decode(log[i].body)
+    end
+  end
+  error("the flow sent no report")
+end
+
 -- The last logged request (or nil).
 function H.last_request()
   local log = H.requests()
