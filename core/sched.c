@@ -237,19 +237,32 @@ int uh_sched_collect(uh_sched *s, int *wait_ms)
     return n;
 }
 
-int uh_sched_step(uh_sched *s, int wait_ms)
+int uh_sched_send(uh_sched *s, int *wait_ms)
 {
-    int running = 0, n;
+    int running = 0;
 
     /* a run that ended frees a slot: the caller may start more at once */
     if (uh_sched_resume(s, 0) & UH_RESUME_ENDED)
-        wait_ms = 0;
-    if (!s->runs)
+        *wait_ms = 0;
+    if (!s->runs) {
+        *wait_ms = 0;
         return 0;
+    }
     curl_multi_perform(s->multi, &running);
-    n = uh_sched_collect(s, &wait_ms);
+    return uh_sched_collect(s, wait_ms);
+}
+
+void uh_sched_wait(uh_sched *s, int wait_ms)
+{
     if (wait_ms > 0)
         curl_multi_poll(s->multi, NULL, 0, wait_ms, NULL);
+}
+
+int uh_sched_step(uh_sched *s, int wait_ms)
+{
+    int n = uh_sched_send(s, &wait_ms);
+
+    uh_sched_wait(s, wait_ms);
     return n;
 }
 

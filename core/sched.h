@@ -16,6 +16,10 @@ void uh_sched_add(uh_sched *s, uh_run *r);
 /* One iteration: resume ready runs, move transfers, wait up to wait_ms
  * for activity.  Returns the number of runs still unfinished. */
 int uh_sched_step(uh_sched *s, int wait_ms);
+/* uh_sched_step in two halves: runs resumed, requests sent and answers
+ * collected (*wait_ms: 0 when there is work at once); then the wait. */
+int uh_sched_send(uh_sched *s, int *wait_ms);
+void uh_sched_wait(uh_sched *s, int wait_ms);
 /* What uh_sched_resume did: ready runs left for later (out of budget);
  * a run ended (its done callback was called). */
 #define UH_RESUME_LEFT 1

@@ -248,10 +248,18 @@ static void pause_for_work(work *w, double wake)
         double d = (wake - uh_now()) * 1000.0;
         ms = d < 1 ? 1 : d > 50 ? 50 : (int)d;
     }
-    if (w->active > 0)
-        uh_sched_step(w->E->rt.sched, ms);
-    else
+    if (w->active > 0) {
+        uh_sched *s = w->E->rt.sched;
+        uh_sched_send(s, &ms);
+        /* outcomes due by number or age are committed now, while the
+         * requests just sent are on the wire: the commit's sync overlaps
+         * their round trip (with none in flight, the loop commits) */
+        if (w->active > 0 && flush_due(w, BATCH))
+            flush(w, INT_MAX);
+        uh_sched_wait(s, ms);
+    } else {
         usleep((useconds_t)ms * 1000);
+    }
 }
 
 /* Out of time: give back what was claimed but not started. */
