@@ -72,6 +72,7 @@ typedef struct work {
     uh_report_fn report;        /* each committed outcome (driven), or NULL */
     void *report_ud;
     double next_retry;          /* earliest next attempt committed (wall), or 0 */
+    int claiming;             /* the loop may claim more (work.c) */
 } work;
 
 

@@ -256,6 +256,13 @@ static void pause_for_work(work *w, double wake)
          * their round trip (with none in flight, the loop commits) */
         if (w->active > 0 && flush_due(w, BATCH))
             flush(w, INT_MAX);
+        /* and the next claim made ahead, its commit on their time too */
+        if (w->claiming && !w->queue && w->active > 0 && w->rc == UNHOOK_OK &&
+            !(w->E->stop && *w->E->stop)) {
+            int n = claim_more(w, w->E->concurrency * 2 + 8);
+            if (n < 0 || (n == 0 && w->only_id))
+                w->claiming = 0;
+        }
         uh_sched_wait(s, ms);
     } else {
         usleep((useconds_t)ms * 1000);
@@ -293,8 +300,9 @@ static void work_free(work *w)
 static int work_loop(work *w, long max_ms, int wait)
 {
     double end = max_ms >= 0 ? uh_now() + (double)max_ms / 1000.0 : 0;
-    int claiming = 1, cap = w->E->concurrency * 2 + 8;
+    int cap = w->E->concurrency * 2 + 8;
 
+    w->claiming = 1;
     w->owner = w->E->owner;
     w->lease = w->s->lease > 0 ? w->s->lease : LEASE_S;
     w->last_flush = w->last_progress = uh_now();
@@ -304,15 +312,15 @@ static int work_loop(work *w, long max_ms, int wait)
         int q;
 
         if (w->E->stop && *w->E->stop)
-            claiming = 0;       /* serving, and told to stop: finish what runs */
-        if (claiming)
+            w->claiming = 0;       /* serving, and told to stop: finish what runs */
+        if (w->claiming)
             reap(w);
         renew(w);
         q = queued(w);
-        if (claiming && q < w->E->concurrency && w->rc == UNHOOK_OK) {
+        if (w->claiming && q < w->E->concurrency && w->rc == UNHOOK_OK) {
             int n = claim_more(w, cap - q);
             if (n < 0 || (n == 0 && w->only_id))
-                claiming = 0;
+                w->claiming = 0;
         }
         /* starting runs in new Lua states takes ~1 ms each: after a
          * slice of it, let the started ones send their requests first */
@@ -322,17 +330,17 @@ static int work_loop(work *w, long max_ms, int wait)
         if (flush_due(w, BATCH))
             flush(w, INT_MAX);
         if (w->active == 0 && !w->queue && !w->finished) {
-            if (claiming && idle(w, wait, end))
+            if (w->claiming && idle(w, wait, end))
                 continue;
             break;
         }
         if (end && uh_now() >= end)
-            claiming = 0;
+            w->claiming = 0;
         if (w->rc != UNHOOK_OK)
-            claiming = 0;       /* the store failed: finish what runs, stop */
+            w->claiming = 0;       /* the store failed: finish what runs, stop */
         if (w->active > 0 || w->queue)
             pause_for_work(w, wake);
-        if (!claiming && w->active == 0) {
+        if (!w->claiming && w->active == 0) {
             give_back(w);
             if (!w->finished)
                 break;
