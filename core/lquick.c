@@ -137,7 +137,11 @@ static int core_quick(lua_State *L)
             return 0;
         lua_pushnil(L);
         while (lua_next(L, 4)) {
-            const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+            size_t kn = 0;
+            const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &kn) : "";
+            /* the whole name: "body\0x" is no body (the Lua path refuses it) */
+            if (kn != strlen(k))
+                return 0;
             if (strcmp(k, "path") == 0) {
                 int from = lua_gettop(L);
                 if (!lua_istable(L, from) || lua_getmetatable(L, from))

@@ -31,6 +31,15 @@ void uh_url_escape(uh_buf *out, const char *s, size_t n)
     }
 }
 
+/* A value of dots only, escaped: "." or ".." (alone, or beside another
+ * such value) would be a dot segment, which libcurl removes, walking the
+ * request up the path ({"id": ".."} in DELETE /hooks/{id}/x). */
+static void dots(uh_buf *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        uh_buf_add(out, "%2E", 3);
+}
+
 int uh_url_expand(uh_buf *out, const char *tmpl, uh_url_lookup fn, void *ud,
                   uh_buf *err)
 {
@@ -61,7 +70,10 @@ int uh_url_expand(uh_buf *out, const char *tmpl, uh_url_lookup fn, void *ud,
                           tmpl, (int)(close - open - 1), open + 1);
             return -1;
         }
-        uh_url_escape(out, val, vlen);
+        if (vlen > 0 && strspn(val, ".") >= vlen)
+            dots(out, vlen);
+        else
+            uh_url_escape(out, val, vlen);
         p = close + 1;
     }
     return 0;

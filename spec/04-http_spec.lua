@@ -49,6 +49,21 @@ describe("ctx.http", function()
       assert.same({}, r.query)
     end)
 
+    it("keeps a placeholder of dots one segment ('..' from registration data walks up no path)", function()
+      local dir = flow([[
+        ctx.http.delete("/api/x/{id}/y", { path = { id = ctx.registration.id } })
+        ctx.http.request { method = "DELETE", url = "/api/x/{id}/y", path = { id = "." } }
+        ctx.http.delete("/api/x/{a}{b}/y", { path = { a = ".", b = "." } })
+        ctx.http.get("/api/x/{id}", { path = { id = "v1.2..3" } })]])
+      H.script(nil, "/api/*", { { status = 204 }, { status = 204 }, { status = 204 }, { status = 204 } })
+      local res = H.run(dir, { registration = '{"id": ".."}' })
+      assert.equal("done", res.outcome, res.message)
+      local seen = {}
+      for _, r in ipairs(H.requests()) do seen[#seen + 1] = r.method .. " " .. r.path end
+      assert.same({ "DELETE /api/x/%2E%2E/y", "DELETE /api/x/%2E/y", "DELETE /api/x/%2E%2E/y",
+                    "GET /api/x/v1.2..3" }, seen)
+    end)
+
     it("resolves relative URLs against base_url, keeping its path", function()
       local dir = flow('ctx.http.get("/v1/hooks") ; ctx.http.get("v2/hooks")')
       local res = H.run(dir, { connection = H.connection { base_url = H.url .. "/api/" } })

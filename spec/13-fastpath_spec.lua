@@ -178,6 +178,16 @@ describe("ctx.http's common request, in C and in Lua", function()
       .. 'return next, { path = { id = "p" } } end }))')
     assert.matches("/api/x/p$", fast.url)
   end)
+
+  it("takes a field by its whole name (\"body\\0x\" is no body, \"path\\0\" no path)", function()
+    H.script("DELETE", "/api/x", { { status = 204 } })
+    local fast, sent = run('ctx.http.delete("/api/x", { ["body\\0x"] = "b" })')
+    assert.is_true(fast.err)
+    assert.matches("ctx.http.delete: unknown request field 'body", fast.message, 1, true)
+    assert.is_nil(sent.method)          -- nothing sent
+    fast = run('ctx.http.delete("/api/x/{id}", { ["path\\0"] = { id = "p" } })')
+    assert.matches("ctx.http.delete: unknown request field 'path", fast.message, 1, true)
+  end)
 end)
 
 describe("a reused transfer handle", function()

@@ -64,6 +64,24 @@ check "bulk with the filler: the filler failed with memory" \
 check "bulk with the filler: no hook left at the provider" \
     "$(ctl GET /_control/hooks | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["generic"].get("/api/sbx", [])))')" 0
 
+# ---- runs sharing a state: each keeps 12 MiB under --memory-mb 16 ---------
+# Six runs of the holder (12 MiB of 64 KiB strings built with string.rep,
+# kept while it waits 3 s for the provider) at once share one Lua state.
+# Each alone ends well; together none may be stopped for memory: a run's
+# account holds its garbage (the string.rep temporaries) until the
+# collector, paced by all six runs' 72 MiB, frees it, and lauxlib's
+# buffers (string.rep, table.concat, string.format) raise "not enough
+# memory" at the first refusal, without the emergency collection.
+ctl POST /_control/reset >/dev/null
+seed 6 /api/sbx >"$W/ids"
+while read -r id; do
+    inst "hold-$id" hold registered "$id" "" '{"fill_mb":12}'
+done <"$W/ids" >"$W/hold.jsonl"
+"$UNHOOK" --db "$W/hold.db" import "$W/hold.jsonl" >/dev/null 2>&1
+trun 60 "$W/hold.out" "$UNHOOK" --db "$W/hold.db" --memory-mb 16 disable --all --concurrency 8
+check "six holders of 12 MiB at once under --memory-mb 16: exit 0" "$RC" 0
+check "six holders of 12 MiB at once under --memory-mb 16: states" "$(states "$W/hold.db")" "off=6"
+
 # ---- under valgrind and ASan ---------------------------------------------
 if [ "${SANDBOX_VALGRIND:-1}" = 0 ]; then
     echo "skip: valgrind (SANDBOX_VALGRIND=0)"
