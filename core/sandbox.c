@@ -40,6 +40,8 @@ static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     return p;
 }
 
+static void deadline_hook(lua_State *L, lua_Debug *ar);
+
 /* The header of a block in a shared state: its owner (uh_share).  As
  * large as max_align_t, so the block after it is aligned as malloc's. */
 typedef union owner_hdr {
@@ -96,20 +98,32 @@ static void *shared_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         return nh + 1;
     }
     to = slot ? &cur->mem_used : &sh->own;
-    if (slot && cur->mem_cap &&
-        *to - (from == to ? old : 0) + nsize > cur->mem_cap) {
-        /* A run's account holds its garbage until the collector frees it,
+    if (slot && cur->mem_cap) {
+        size_t want = *to - (from == to ? old : 0) + nsize;
+        /*
+         * A run's account holds its garbage until the collector frees it,
          * and in a shared state the collector is paced by every run's
-         * memory: a refusal lets Lua collect in full and ask again (its
-         * emergency collection).  Granted then, the refusal is forgotten;
-         * refused again, or never asked again (lauxlib's buffers raise
-         * "not enough memory" at once), the run is over its cap. */
-        if (cur->mem_refused)
-            cur->mem_hit = 1;
-        cur->mem_refused = 1;
-        cur->mem_ref_block = h;
-        cur->mem_ref_size = nsize;
-        return NULL;
+         * memory.  Past its cap (up to twice it) an allocation is granted
+         * and the run's hook, at its next instruction, collects in full
+         * and looks again: still over, the run is stopped (and, as past
+         * twice its cap, refused from then on).  A refusal lets Lua
+         * collect and ask again (its emergency collection): only a
+         * request refused again, or never asked again (lauxlib's buffers
+         * raise at once), stops the run there.
+         */
+        if (cur->mem_hit || want > 2 * cur->mem_cap) {
+            if (cur->mem_refused)
+                cur->mem_hit = 1;
+            cur->mem_refused = 1;
+            cur->mem_ref_block = h;
+            cur->mem_ref_size = nsize;
+            return NULL;
+        }
+        if (want > cur->mem_cap && !cur->mem_over) {
+            cur->mem_over = 1;
+            if (cur->co)
+                lua_sethook(cur->co, deadline_hook, LUA_MASKCOUNT, 1);
+        }
     }
     if (nsize > SIZE_MAX - sizeof *h)
         return NULL;
@@ -140,7 +154,16 @@ static void deadline_hook(lua_State *L, lua_Debug *ar)
     double now;
 
     (void)ar;
-    if (!r || r->deadline <= 0)
+    if (!r)
+        return;
+    if (lua_gethookcount(L) == 1 && !r->cpu_tripped && !r->timed_out) {
+        /* asked to look at once (the allocator, a run past its memory
+         * cap): back to the usual pace */
+        lua_sethook(L, deadline_hook, LUA_MASKCOUNT,
+                    r->sched && r->sched->slice > 0 ? UH_SHORT_HOOK_COUNT : HOOK_COUNT);
+    }
+    uh_run_mem_check(r, L);
+    if (r->deadline <= 0)
         return;
     now = uh_now();
     if (!r->cpu_tripped && !r->timed_out) {

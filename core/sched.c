@@ -82,6 +82,9 @@ static void step(uh_run *r)
         lim->run = r;
     }
     st = lua_resume(r->co, r->L, r->nargs, &nres);
+    /* past its memory cap in this turn (while it is still the current
+     * run: what the collection frees is credited) */
+    uh_run_mem_check(r, r->L);
     if (lim)
         lim->run = prev;
     r->busy += uh_now() - t0;
@@ -235,6 +238,17 @@ int uh_sched_collect(uh_sched *s, int *wait_ms)
     if (ready)
         *wait_ms = 0;
     return n;
+}
+
+void uh_run_mem_check(uh_run *r, lua_State *L)
+{
+    if (!r->mem_over)
+        return;
+    /* an allocation took the run past its memory cap: garbage, or not */
+    r->mem_over = 0;
+    lua_gc(L, LUA_GCCOLLECT);
+    if (r->mem_cap && r->mem_used > r->mem_cap)
+        r->mem_hit = 1;
 }
 
 int uh_sched_send(uh_sched *s, int *wait_ms)

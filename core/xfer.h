@@ -66,6 +66,8 @@ struct uh_run {
     int mem_hit;              /* an allocation of its was refused */
     int mem_refused;          /* one was refused and not granted when asked
                                  again (sandbox.c, shared_alloc) */
+    int mem_over;             /* past its cap (not twice it): collect and
+                                 look again (uh_run_mem_check) */
     void *mem_ref_block;      /* that request: its block and new size */
     size_t mem_ref_size;
     int mem_slot;             /* its owner slot there (0: charge the state) */
@@ -168,6 +170,11 @@ void uh_transfer_free(uh_sched *s, uh_transfer *t);
  * uh_http_resume_values says to start the request again.  On failure an
  * error object is pushed and -1 returned.
  */
+/* A run an allocation took past its memory cap (not twice it) in a
+ * shared state (mem_over): collected in full, and stopped (mem_hit) if
+ * still over.  After each turn (sched.c) and from the hook at once. */
+void uh_run_mem_check(uh_run *r, lua_State *L);
+
 int uh_http_start(lua_State *L, uh_run *r, int idx);
 /* loc with the query credentials a redirect within the origin keeps. */
 char *uh_http_redirect_url(const uh_run *r, const char *loc);

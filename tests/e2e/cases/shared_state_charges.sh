@@ -2,7 +2,9 @@
 # run that makes a module-level table of 8 MiB (under a 16 MiB cap) and
 # a run that then adds one element to it, which doubles the array to
 # 16 MiB, share a state; the second ends 'memory', the first and a third
-# run end done.
+# run end done.  (Past its cap, up to twice it, an allocation is granted
+# and the run stopped at its next instruction: the element it added
+# stays, and the first run counts it.)
 conn "$TMP/a.json"
 mkdir -p "$TMP/s/flows"
 cat >"$TMP/s/connector.lua" <<'LUA'
