@@ -91,13 +91,38 @@ static int claim_rows(uh_store *s, const char *head, const char *order,
  * (an UPDATE ... RETURNING runs as a trigger, copying every column
  * twice).
  */
+static int claim_in_tx(uh_store *s, const unhook_filter *f, double now,
+                       const char *owner, double lease, int max, uh_inst *out, int *n);
+
 int uh_sq_claim(uh_store *s, const unhook_filter *f, double now,
                     const char *owner, double lease, int max, uh_inst *out, int *n)
+{
+    int rc;
+
+    *n = 0;
+    /* A claim is committed without waiting for the disk: it writes only
+     * who holds the rows and until when, which a crash of this process
+     * leaves to the reaper (or the lease) and a power loss may lose with
+     * no harm (the intent, committed with FULL before, is what a restart
+     * resumes).  In WAL mode the next FULL commit syncs its frames too.
+     * (SQLite changes the level only outside a transaction.) */
+    if ((rc = uh_sq_run(s, "PRAGMA synchronous = NORMAL")) != UNHOOK_OK)
+        return rc;
+    rc = claim_in_tx(s, f, now, owner, lease, max, out, n);
+    if (uh_sq_run(s, "PRAGMA synchronous = FULL") != UNHOOK_OK && rc == UNHOOK_OK) {
+        while (*n > 0)
+            uh_inst_clear(&out[--*n]);
+        rc = UNHOOK_STORE;      /* the claims stand; their leases end */
+    }
+    return rc;
+}
+
+static int claim_in_tx(uh_store *s, const unhook_filter *f, double now,
+                       const char *owner, double lease, int max, uh_inst *out, int *n)
 {
     uh_buf ids = {0};
     int rc;
 
-    *n = 0;
     if ((rc = uh_sq_begin(s)) != UNHOOK_OK)
         return rc;
     uh_buf_puts(&ids, "[");
