@@ -93,13 +93,11 @@ void uh_transfer_free(uh_sched *s, uh_transfer *t)
             base_options(s, t->easy);
         } else {
             /* back to the base options: no method left for the next
-             * user (a token request sets none), nothing pointing into t */
+             * user (a token request sets none), no header list or error
+             * buffer of t's (the next transfer sets its own pointers) */
             curl_easy_setopt(t->easy, CURLOPT_CUSTOMREQUEST, NULL);
             curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, NULL);
             curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, NULL);
-            curl_easy_setopt(t->easy, CURLOPT_PRIVATE, NULL);
-            curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, NULL);
-            curl_easy_setopt(t->easy, CURLOPT_HEADERDATA, NULL);
         }
     }
     if (s && s->npool == s->cappool) {

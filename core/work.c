@@ -102,6 +102,22 @@ static int claim_more(work *w, int max)
     return n;
 }
 
+/* How far claims run ahead of the runs: the queue's bound. */
+static int claim_cap(const work *w)
+{
+    return w->E->concurrency * 2 + 8;
+}
+
+/* Claim up to max more into the queue; a store that failed, or a one-id
+ * run that found nothing, ends claiming. */
+static void refill(work *w, int max)
+{
+    int n = claim_more(w, max);
+
+    if (n < 0 || (n == 0 && w->only_id))
+        w->claiming = 0;
+}
+
 /* A job of a stopped connector: kept claimed, unstarted, until the end. */
 static void hold(work *w, job *j)
 {
@@ -214,7 +230,7 @@ static int idle(work *w, int wait, double end)
 
     if (w->rc != UNHOOK_OK || w->only_id)
         return 0;
-    if (claim_more(w, w->E->concurrency * 2 + 8) != 0)    /* anything due now? */
+    if (claim_more(w, claim_cap(w)) != 0)    /* anything due now? */
         return w->rc == UNHOOK_OK;
     if (w->E->stop)             /* serving: look again soon, until told to stop */
         return serve_wait(w);
@@ -258,11 +274,8 @@ static void pause_for_work(work *w, double wake)
             flush(w, INT_MAX);
         /* and the next claim made ahead, its commit on their time too */
         if (w->claiming && !w->queue && w->active > 0 && w->rc == UNHOOK_OK &&
-            !(w->E->stop && *w->E->stop)) {
-            int n = claim_more(w, w->E->concurrency * 2 + 8);
-            if (n < 0 || (n == 0 && w->only_id))
-                w->claiming = 0;
-        }
+            !(w->E->stop && *w->E->stop))
+            refill(w, claim_cap(w));
         uh_sched_wait(s, ms);
     } else {
         usleep((useconds_t)ms * 1000);
@@ -300,7 +313,6 @@ static void work_free(work *w)
 static int work_loop(work *w, long max_ms, int wait)
 {
     double end = max_ms >= 0 ? uh_now() + (double)max_ms / 1000.0 : 0;
-    int cap = w->E->concurrency * 2 + 8;
 
     w->claiming = 1;
     w->owner = w->E->owner;
@@ -317,11 +329,8 @@ static int work_loop(work *w, long max_ms, int wait)
             reap(w);
         renew(w);
         q = queued(w);
-        if (w->claiming && q < w->E->concurrency && w->rc == UNHOOK_OK) {
-            int n = claim_more(w, cap - q);
-            if (n < 0 || (n == 0 && w->only_id))
-                w->claiming = 0;
-        }
+        if (w->claiming && q < w->E->concurrency && w->rc == UNHOOK_OK)
+            refill(w, claim_cap(w) - q);
         /* starting runs in new Lua states takes ~1 ms each: after a
          * slice of it, let the started ones send their requests first */
         if (start_queued(w, &wake, uh_now() + START_SLICE_S) > 0 && w->queue &&
