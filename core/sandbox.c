@@ -119,6 +119,15 @@ static void *shared_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
             cur->mem_ref_size = nsize;
             return NULL;
         }
+        if (want > cur->mem_cap && cur->mem_tight) {
+            /* what it holds after the last collection was within an
+             * eighth of its cap: not garbage, and no collection at every
+             * allocation from here on */
+            cur->mem_hit = cur->mem_refused = 1;
+            cur->mem_ref_block = h;
+            cur->mem_ref_size = nsize;
+            return NULL;
+        }
         if (want > cur->mem_cap && !cur->mem_over) {
             cur->mem_over = 1;
             if (cur->co)

@@ -249,6 +249,10 @@ void uh_run_mem_check(uh_run *r, lua_State *L)
     lua_gc(L, LUA_GCCOLLECT);
     if (r->mem_cap && r->mem_used > r->mem_cap)
         r->mem_hit = 1;
+    /* within an eighth of its cap after a full collection: the next time
+     * past it, the run is over (sandbox.c), not collected again */
+    else if (r->mem_cap && r->mem_used > r->mem_cap - r->mem_cap / 8)
+        r->mem_tight = 1;
 }
 
 int uh_sched_send(uh_sched *s, int *wait_ms)

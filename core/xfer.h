@@ -68,6 +68,8 @@ struct uh_run {
                                  again (sandbox.c, shared_alloc) */
     int mem_over;             /* past its cap (not twice it): collect and
                                  look again (uh_run_mem_check) */
+    int mem_tight;            /* within an eighth of its cap after a full
+                                 collection: past it again, it is over */
     void *mem_ref_block;      /* that request: its block and new size */
     size_t mem_ref_size;
     int mem_slot;             /* its owner slot there (0: charge the state) */
