@@ -116,12 +116,12 @@ $(B)/libunhook.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(B)/unhook: $(CLI_OBJ) $(B)/libunhook.a $(STAMP)
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(B)/libunhook.a $(PKG_LIBS) $(CLI_LIBS) -lm $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(B)/libunhook.a $(PKG_LIBS) $(CLI_LIBS) -lm -pthread $(LIBS)
 
 # The shared library exports only the public API (unhook_*).
 $(B)/libunhook.so: $(LIB_OBJ) $(STAMP)
 	$(CC) -shared -Wl,-soname,libunhook.so.$(SOVER) $(LDFLAGS) -o $@.$(VERSION) $(LIB_OBJ) \
-	  $(PKG_LIBS) -lm
+	  $(PKG_LIBS) -lm -pthread
 	ln -sf libunhook.so.$(VERSION) $@.$(SOVER)
 	ln -sf libunhook.so.$(VERSION) $@
 
@@ -132,9 +132,9 @@ $(B)/unhook.pc: core/unhook.pc.in Makefile $(STAMP)
 # The Lua module: the engine inside, Lua itself from the host interpreter.
 $(B)/lua/unhook.so: $(LUAMOD_OBJ) $(LIB_OBJ) $(STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) -shared $(LDFLAGS) -o $@ $(LUAMOD_OBJ) $(LIB_OBJ) $(shell pkg-config --libs libcurl lua5.4-cjson sqlite3 libcrypto libpq) -lm
+	$(CC) -shared $(LDFLAGS) -o $@ $(LUAMOD_OBJ) $(LIB_OBJ) $(shell pkg-config --libs libcurl lua5.4-cjson sqlite3 libcrypto libpq) -lm -pthread
 
-TEST_LINK = $(SUPPORT_OBJ) $(B)/libunhook.a $(PKG_LIBS) -lm -lcmocka
+TEST_LINK = $(SUPPORT_OBJ) $(B)/libunhook.a $(PKG_LIBS) -lm -pthread -lcmocka
 $(B)/tests/%: tests/unit/%.c $(SUPPORT_OBJ) $(B)/libunhook.a $(STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Icore -Itests/support -o $@ $< $(TEST_LINK)

@@ -121,7 +121,7 @@ static int opt_int(lua_State *L, int t, const char *k)
 static void check_open_keys(lua_State *L)
 {
     static const char *const known[] = {"db", "connectors", "connection", "concurrency",
-                                        "timeout_ms", "memory_mb", NULL};
+                                        "threads", "timeout_ms", "memory_mb", NULL};
 
     lua_pushnil(L);
     while (lua_next(L, 1)) {
@@ -131,12 +131,12 @@ static void check_open_keys(lua_State *L)
             ok = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), *k) == 0;
         if (!ok)
             luaL_error(L, "unhook.open: unknown key '%s' (keys: concurrency, connection, "
-                       "connectors, db, memory_mb, timeout_ms)",
+                       "connectors, db, memory_mb, threads, timeout_ms)",
                        lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : luaL_typename(L, -1));
     }
 }
 
-/* unhook.open{ db =, connectors =, concurrency =, connection =,
+/* unhook.open{ db =, connectors =, concurrency =, threads =, connection =,
  * timeout_ms =, memory_mb = } -> engine (its store opened on first use) */
 int lunhook_open(lua_State *L)
 {
@@ -152,6 +152,7 @@ int lunhook_open(lua_State *L)
     cfg.connectors = opt_string(L, 1, "connectors");
     cfg.connection = opt_string(L, 1, "connection");
     cfg.concurrency = opt_int(L, 1, "concurrency");
+    cfg.threads = opt_int(L, 1, "threads");
     cfg.timeout_ms = opt_int(L, 1, "timeout_ms");
     cfg.memory_mb = opt_int(L, 1, "memory_mb");
     g = new_engine(L);

@@ -28,6 +28,26 @@ static int open_store(void *ud, uh_store **out)
     return uh_engine_store(ud, out);
 }
 
+/* A sibling of E for bulk work on another thread (crew.c): opened with
+ * E's configuration and another concurrency.  NULL when it cannot be. */
+static unhook_engine *open_like(const unhook_engine *E, int concurrency)
+{
+    unhook_config cfg = {0};
+    unhook_engine *S;
+
+    cfg.connectors = E->rt.connectors;
+    cfg.log = E->diag.log;
+    cfg.log_userdata = E->diag.log_ud;
+    cfg.log_level = E->diag.log_level;
+    cfg.memory_mb = E->memory_mb;
+    cfg.timeout_ms = E->timeout_ms;
+    cfg.db = E->db_path;
+    cfg.concurrency = concurrency;
+    cfg.connection = E->conn_override;
+    cfg.expect_gone = E->expect_gone;
+    return unhook_engine_open(&S, &cfg) == UNHOOK_OK ? S : NULL;
+}
+
 int unhook_engine_open(unhook_engine **out, const unhook_config *cfg)
 {
     static const unhook_config defaults = {0};
@@ -68,6 +88,11 @@ int unhook_engine_open(unhook_engine **out, const unhook_config *cfg)
      * ~1 ms, reusing one ~20 us */
     E->rt.pool_max = E->concurrency;
     E->expect_gone = cfg->expect_gone;
+    E->threads = cfg->threads > 1 ? cfg->threads : 1;
+    E->memory_mb = cfg->memory_mb > 0 ? cfg->memory_mb : 0;
+    E->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 0;
+    E->open_like = open_like;
+    E->close = unhook_engine_close;
     E->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     E->rng = (unsigned long long)uh_now() * 1000003ULL ^ (unsigned long long)getpid() << 17 ^ (unsigned long long)(uintptr_t)E;
     if (!rt->connectors || !E->diag.errmsg || !rt->sched || !rt->host || E->wakefd < 0) {

@@ -520,7 +520,7 @@ int unhook_instance_disable_all(unhook_engine *E, const unhook_filter *f,
         uh_drive_queued(E, NULL);   /* the host's loop runs them */
         return UNHOOK_OK;
     }
-    return uh_work(E, &mine, NULL, -1, 0, stats, progress, ud, NULL);
+    return uh_crew_work(E, &mine, -1, 0, stats, progress, ud);
 }
 
 int unhook_instance_retry_all(unhook_engine *E, const unhook_filter *f,
@@ -565,7 +565,7 @@ int unhook_engine_run(unhook_engine *E, const unhook_filter *f, long max_ms,
         stats = &local;
     }
     before = settled(stats);
-    rc = uh_work(E, f ? &mine : NULL, NULL, max_ms, wait, stats, progress, ud, NULL);
+    rc = uh_crew_work(E, f ? &mine : NULL, max_ms, wait, stats, progress, ud);
     stats->total += settled(stats) - before;
     return rc;
 }

@@ -136,12 +136,14 @@ void uh_job_start(work *w, job *j)
     }
     uh_facts_policy(&j->ci->facts, j->inst.event, &policy);
     if (uh_settled(&j->inst, &policy, uh_wall_now(), &j->res)) {
+        uh_pace_unreserve(j->ci);
         job_ended(w, j);        /* the subscription lapsed: no flow to run */
         return;
     }
     cc = conn_for(w, path, j->ci);
     if (!cc || cc->rc != UNHOOK_OK) {
         /* an operator's file may come back: retry rather than dead-letter */
+        uh_pace_unreserve(j->ci);
         job_fail_now(w, j, UNHOOK_OUTCOME_RETRY, "connection",
                      cc && cc->error ? cc->error : "cannot load the connection");
         return;
@@ -156,10 +158,11 @@ void uh_job_start(work *w, job *j)
     j->run.ud = w;
     if (uh_run_start(&w->E->rt, &j->run, j->ci->dir, flow_kind[j->kind], &req,
                      &cc->conn, &j->res) != UNHOOK_OK) {
+        uh_pace_unreserve(j->ci);
         job_fail_now(w, j, UNHOOK_OUTCOME_RETRY, "engine", w->E->diag.errmsg);
         return;
     }
-    j->ci->active++;
+    uh_pace_began(j->ci);
     w->active++;
 }
 
@@ -177,7 +180,7 @@ static void job_done(uh_run *r)
                                 : r->setup_rc == UNHOOK_USAGE ? "usage" : "invalid");
     uh_run_close(r);
     guard(w, j);
-    j->ci->active--;
+    uh_pace_ended(j->ci);
     w->active--;
     job_ended(w, j);
 }
@@ -234,6 +237,13 @@ static int settle(work *w, job *j, double now, int cas)
     return rc;
 }
 
+int uh_job_pending(work *w, const char *id, int add)
+{
+    if (w->E->team)
+        return uh_team_pending(w->E->team, id, add);
+    return add ? uh_idset_add(&w->pending, id) : uh_idset_del(&w->pending, id);
+}
+
 /* Count j's committed outcome in the stats and the caller's result. */
 static void count(work *w, job *j, int committed)
 {
@@ -243,10 +253,10 @@ static void count(work *w, job *j, int committed)
         /* a renewal to retry stays registered: pending all the same */
         int ended = !UH_STATE_PENDING(st) && (st == UH_FAILED ||
                     j->res.outcome != UNHOOK_OUTCOME_RETRY);
-        if (ended && uh_idset_del(&w->pending, j->inst.id))
+        if (ended && uh_job_pending(w, j->inst.id, 0))
             w->stats->pending--;
         if (!ended)
-            w->stats->pending += uh_idset_add(&w->pending, j->inst.id);
+            w->stats->pending += uh_job_pending(w, j->inst.id, 1);
         else if (st == UH_FAILED)
             w->stats->failed++;
         else if (st == UH_EXPIRED)

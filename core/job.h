@@ -91,6 +91,9 @@ int uh_jobs_commit(work *w, job *list, double now);
 /* j's committed (or not) outcome: the observer, the report, the stats,
  * the capture. */
 void uh_job_report(work *w, job *j, int committed, double now);
+/* Count id pending (add) or not: 1 if the set of pending ids changed
+ * (w's own, or in a team the team's). */
+int uh_job_pending(work *w, const char *id, int add);
 /* Free the caches of w (connectors, connections). */
 void uh_job_caches_free(work *w);
 

@@ -31,6 +31,14 @@ struct unhook_engine {
     int in_call;              /* in a driving call, whose callbacks may not
                                  drive, undrive or close it (drive.c) */
     int close_asked;          /* closed from a callback: closed on return */
+    int threads;              /* bulk work's threads (team.c); 1: this one */
+    int memory_mb, timeout_ms;  /* as configured (0: default), for a team */
+    struct uh_team *team;     /* the team this engine works in, or NULL */
+    int team_ix;              /* its place in it (0: the engine called) */
+    /* a sibling opened like this engine with another concurrency (engine.c
+     * sets it: the lifecycle's crew opens engines without calling up) */
+    struct unhook_engine *(*open_like)(const struct unhook_engine *E, int concurrency);
+    void (*close)(struct unhook_engine *E);     /* unhook_engine_close */
 };
 
 /* Registration data set by hand (edit) is at most this long. */
@@ -101,6 +109,55 @@ int uh_bulk_run(unhook_engine *E, uh_store *s, const uh_bulk *b, int n,
  */
 int uh_settled(const uh_inst *i, const uh_policy *p, double now,
                unhook_flow_result *res);
+
+/* ---- bulk work on several threads (crew.c, team.c) ---- */
+
+/* Whether E's bulk work may be shared with sibling engines on other
+ * threads: E->threads > 1, and nothing of E's that a sibling could not
+ * have or that must be called from this thread alone (a host's loop,
+ * serving, an attempt observer, C cards, cassettes and dry runs). */
+int uh_crew_fits(const unhook_engine *E);
+/* uh_work's bulk loop (no one id) on E->threads threads when it fits: E
+ * on this one, siblings opened like it on the others, claiming from the
+ * same store; stats and progress are the sum of all, the first error is
+ * E's.  Else uh_work on this thread. */
+int uh_crew_work(unhook_engine *E, const unhook_filter *f, long max_ms, int wait,
+                 unhook_stats *stats, unhook_progress_fn progress, void *ud);
+
+/* What the members share (team.c), under one lock. */
+typedef struct uh_team uh_team;
+uh_team *uh_team_new(int n, unhook_log_fn log, void *log_ud);
+void uh_team_free(uh_team *t);
+void uh_team_lock(uh_team *t);
+void uh_team_unlock(uh_team *t);
+/* A log callback: log (as given to uh_team_new) one line at a time. */
+void uh_team_log(void *ud, int level, const char *line);
+/* A connector across the team: its runs in flight and the next start
+ * its rate allows, and the "already gone" guard (pace.c), read and
+ * written under the team's lock. */
+typedef struct uh_team_slot {
+    char *key;
+    int active;
+    double next_start;
+    int outcomes, gone;
+    int stopped;
+    struct uh_team_slot *next;
+} uh_team_slot;
+uh_team_slot *uh_team_slot_for(uh_team *t, const char *key);
+/* The ids counted pending, one set for the team (an instance one member
+ * held may end in another): uh_idset_add's (add) or _del's answer. */
+int uh_team_pending(uh_team *t, const char *id, int add);
+/* Member ix's stats so far; member 0's progress shows the sum of all. */
+void uh_team_publish(uh_team *t, int ix, const unhook_stats *s);
+void uh_team_progress(uh_team *t, const unhook_stats *own,
+                      unhook_progress_fn fn, void *ud);
+void uh_team_sum(uh_team *t, const unhook_stats *own, unhook_stats *out);
+/* A member's loop started, ended (with its last stats); wait until every
+ * member ended, showing progress every every_s meanwhile. */
+void uh_team_started(uh_team *t);
+void uh_team_ended(uh_team *t, int ix, const unhook_stats *s);
+void uh_team_wait(uh_team *t, const unhook_stats *own, double every_s,
+                  unhook_progress_fn progress, void *ud);
 
 /* Whether owner ("host:pid:nonce") is a live process, as far as this host
  * can tell (another host's owners are trusted to their lease).  Meaningful

@@ -38,30 +38,91 @@ uh_pace *uh_pace_for(uh_pace **list, unhook_engine *E, const char *key)
         free(c->dir);
         c->dir = NULL;
     }
+    /* in a team, the caps and the guard hold across its threads */
+    c->capped = c->dir && (c->facts.concurrency > 0 || c->facts.per_second > 0);
+    if (c->dir && E->team && (c->slot = uh_team_slot_for(E->team, key)))
+        c->team = E->team;
     c->next = *list;
     *list = c;
     return c;
 }
 
+/* The caps' counts: the team's, or c's own. */
+static int ready(const uh_pace *c, int active, double next_start, double now)
+{
+    return !(c->facts.concurrency > 0 && active >= c->facts.concurrency) &&
+           !(c->facts.per_second > 0 && now < next_start);
+}
+
 int uh_pace_ready(const uh_pace *c, double now)
 {
-    return !c || !c->dir ||
-           (!(c->facts.concurrency > 0 && c->active >= c->facts.concurrency) &&
-            !(c->facts.per_second > 0 && now < c->next_start));
+    int r;
+
+    if (!c || !c->dir)
+        return 1;
+    if (!c->slot || !c->capped)
+        return ready(c, c->active, c->next_start, now);
+    uh_team_lock(c->team);
+    r = ready(c, c->slot->active, c->slot->next_start, now);
+    uh_team_unlock(c->team);
+    return r;
+}
+
+/* Take a start under caps whose counts are active and *next: 1, or 0
+ * with *wake moved to when the rate allows one. */
+static int take(const uh_pace *c, int *active, double *next, double now,
+                double *wake)
+{
+    if (!ready(c, *active, *next, now)) {
+        if (c->facts.per_second > 0 && now < *next && (*wake == 0 || *next < *wake))
+            *wake = *next;
+        return 0;
+    }
+    if (c->facts.per_second > 0)
+        *next = (*next > now ? *next : now) + 1.0 / c->facts.per_second;
+    return 1;
 }
 
 int uh_pace_may_start(uh_pace *c, double now, double *wake)
 {
-    if (!uh_pace_ready(c, now)) {
-        if (c->facts.per_second > 0 && now < c->next_start &&
-            (*wake == 0 || c->next_start < *wake))
-            *wake = c->next_start;
-        return 0;
+    int active, r;
+
+    if (!c || !c->dir)
+        return 1;
+    if (!c->slot || !c->capped) {
+        active = c->active;
+        return take(c, &active, &c->next_start, now, wake);
     }
-    if (c && c->dir && c->facts.per_second > 0)
-        c->next_start = (c->next_start > now ? c->next_start : now) +
-                        1.0 / c->facts.per_second;
-    return 1;
+    /* the check and the count in one hold of the team's lock: two
+     * threads never both take the last place */
+    uh_team_lock(c->team);
+    if ((r = take(c, &c->slot->active, &c->slot->next_start, now, wake)))
+        c->slot->active++;
+    uh_team_unlock(c->team);
+    return r;
+}
+
+void uh_pace_began(uh_pace *c)
+{
+    if (c)
+        c->active++;
+}
+
+void uh_pace_unreserve(uh_pace *c)
+{
+    if (c && c->slot && c->capped) {
+        uh_team_lock(c->team);
+        c->slot->active--;
+        uh_team_unlock(c->team);
+    }
+}
+
+void uh_pace_ended(uh_pace *c)
+{
+    if (!c)
+        return;
+    c->active--;
+    uh_pace_unreserve(c);
 }
 
 /*
@@ -71,14 +132,46 @@ int uh_pace_may_start(uh_pace *c, double now, double *wake)
  */
 void uh_pace_outcome(uh_pace *c, unhook_engine *E, const unhook_flow_result *res)
 {
+    int *outcomes, *gone, stop;
+
     if (!c || E->expect_gone || c->outcomes >= UH_GONE_GUARD)
         return;
-    c->outcomes++;
-    c->gone += res->outcome == UNHOOK_OUTCOME_GONE;
-    if (c->outcomes == UH_GONE_GUARD && c->gone == UH_GONE_GUARD) {
+    if (c->slot)
+        uh_team_lock(c->team);
+    /* in a team, the first UH_GONE_GUARD of all its members count */
+    outcomes = c->slot ? &c->slot->outcomes : &c->outcomes;
+    gone = c->slot ? &c->slot->gone : &c->gone;
+    stop = 0;
+    if (*outcomes < UH_GONE_GUARD) {
+        ++*outcomes;
+        *gone += res->outcome == UNHOOK_OUTCOME_GONE;
+        stop = *outcomes == UH_GONE_GUARD && *gone == UH_GONE_GUARD;
+    }
+    if (c->slot) {
+        c->outcomes = *outcomes;
+        c->slot->stopped |= stop;
+        c->stopped |= c->slot->stopped;
+        uh_team_unlock(c->team);
+    }
+    if (stop) {
         c->stopped = 1;
         uh_log(&E->diag, NULL, UNHOOK_LOG_WARN, "%s: every deregistration so far "
                "answered %d (already gone): check base_url; its other instances "
                "are left pending ('--expect-gone' goes on)", c->key, res->status);
     }
+}
+
+int uh_pace_stopped(uh_pace *c)
+{
+    if (!c)
+        return 0;
+    if (!c->stopped && c->slot && c->outcomes < UH_GONE_GUARD) {
+        /* another member may have seen the last of the guard's outcomes */
+        uh_team_lock(c->team);
+        c->stopped = c->slot->stopped;
+        if (c->slot->outcomes >= UH_GONE_GUARD)
+            c->outcomes = UH_GONE_GUARD;
+        uh_team_unlock(c->team);
+    }
+    return c->stopped;
 }

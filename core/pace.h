@@ -21,6 +21,9 @@ typedef struct uh_pace {
     double next_start;
     int outcomes, gone;         /* of its first UH_GONE_GUARD deregistrations */
     int stopped;                /* all of them gone: start no more */
+    uh_team *team;              /* in a team: its caps and its guard */
+    uh_team_slot *slot;         /* hold across the team's threads (team.c) */
+    int capped;                 /* it has caps (concurrency, rate) */
     struct uh_pace *next;
 } uh_pace;
 
@@ -31,8 +34,17 @@ void uh_pace_free(uh_pace *list);
 /* Whether a run of c could start now under its caps (nothing counted). */
 int uh_pace_ready(const uh_pace *c, double now);
 /* Whether a run of c may start now under its caps; if its rate limit
- * says later, *wake receives when (and the start is not counted). */
+ * says later, *wake receives when (and the start is not counted).  A yes
+ * holds a place under the caps: the run's start counts it in c->active
+ * (uh_pace_began), an attempt that ends without a run gives it back
+ * (uh_pace_unreserve). */
 int uh_pace_may_start(uh_pace *c, double now, double *wake);
+void uh_pace_began(uh_pace *c);
+void uh_pace_unreserve(uh_pace *c);
+/* A run of c ended. */
+void uh_pace_ended(uh_pace *c);
+/* Whether the guard stopped c (in a team: any member's outcomes). */
+int uh_pace_stopped(uh_pace *c);
 /* Count an outcome of a deregistration in bulk work; stops c (with a
  * warning in the log) when the first UH_GONE_GUARD were all gone. */
 void uh_pace_outcome(uh_pace *c, unhook_engine *E, const unhook_flow_result *res);

@@ -308,3 +308,8 @@ void uh_sched_drain(uh_sched *s)
     while (uh_sched_step(s, 1000) > 0)
         ;
 }
+
+int uh_sched_taped(const uh_sched *s)
+{
+    return s && s->tape;
+}

@@ -37,5 +37,7 @@ int uh_sched_collect(uh_sched *s, int *wait_ms);
 int uh_sched_run_alone(uh_sched *s, uh_run *r);
 /* Drive every run until all are done. */
 void uh_sched_drain(uh_sched *s);
+/* Whether s records, replays or dry-runs its requests (a cassette). */
+int uh_sched_taped(const uh_sched *s);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -375,6 +376,26 @@ static int migrate(uh_store *s, const char *path)
     return UNHOOK_OK;
 }
 
+/*
+ * Another connection holds the write lock: wait for it in short steps, up
+ * to 30 s in all.  SQLite's own handler sleeps a millisecond and more at
+ * once; another thread of the same process (a team, team.c) commits every
+ * few milliseconds and holds the lock a fraction of one.
+ */
+static int busy_wait(void *ud, int n)
+{
+    (void)ud;
+    if (n < 40) {                       /* the first 4 ms: 100 us steps */
+        usleep(100);
+        return 1;
+    }
+    if (n < 40 + 30000 / 2) {           /* then 2 ms steps, to ~30 s */
+        usleep(2000);
+        return 1;
+    }
+    return 0;
+}
+
 int uh_store_sqlite_open(const char *path, uh_store **out, char *err, size_t errsz)
 {
     sq_store *q = calloc(1, sizeof *q);
@@ -397,7 +418,7 @@ int uh_store_sqlite_open(const char *path, uh_store **out, char *err, size_t err
         sq_close(s);
         return UNHOOK_STORE;
     }
-    sqlite3_busy_timeout(q->db, 30000);
+    sqlite3_busy_handler(q->db, busy_wait, NULL);
     /* WAL: readers never block the writer; FULL: a commit survives power
      * loss, which is the promise made before each request is sent. */
     if ((rc = uh_sq_exec(s, "PRAGMA journal_mode = WAL")) != UNHOOK_OK ||

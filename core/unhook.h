@@ -93,6 +93,10 @@ typedef struct unhook_config {
                                  instance's own, or NULL */
     int expect_gone;          /* bulk work: do not stop a connector whose
                                  first 20 deregistrations were all gone */
+    int threads;              /* bulk work (unhook_engine_run,
+                                 unhook_instance_disable_all) on this many
+                                 threads, concurrency shared among them;
+                                 0 or 1: the calling thread alone */
 } unhook_config;
 
 typedef struct unhook_engine unhook_engine;

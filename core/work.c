@@ -24,6 +24,19 @@
 #define DRIVEN_BATCH 8          /* outcomes per commit in a host's loop: a
                                    commit is work one action does in one piece */
 
+/* The stats so far to the caller's progress callback: in a team, every
+ * member's (team.c). */
+static void show_progress(work *w)
+{
+    if (w->progress && w->stats) {
+        if (w->E->team)
+            uh_team_progress(w->E->team, w->stats, w->progress, w->ud);
+        else
+            w->progress(w->ud, w->stats);
+    }
+    w->last_progress = uh_now();
+}
+
 /* Commit the outcomes of finished jobs (max at most, the oldest first),
  * then count and report them. */
 static int flush(work *w, int max)
@@ -60,9 +73,9 @@ static int flush(work *w, int max)
         uh_job_free(j);
         j = n;
     }
-    if (w->progress && w->stats)
-        w->progress(w->ud, w->stats);
-    w->last_progress = uh_now();
+    if (w->E->team && w->stats)
+        uh_team_publish(w->E->team, w->E->team_ix, w->stats);
+    show_progress(w);
     return rc;
 }
 
@@ -124,7 +137,7 @@ static void hold(work *w, job *j)
     j->next = w->held;
     w->held = j;
     if (w->stats)
-        w->stats->pending += uh_idset_add(&w->pending, j->inst.id);
+        w->stats->pending += uh_job_pending(w, j->inst.id, 1);
 }
 
 /* Start queued jobs as far as the engine's and connectors' caps allow,
@@ -138,7 +151,7 @@ static int start_queued(work *w, double *wake, double until)
 
     while ((j = *pp) && w->active < w->E->concurrency &&
            !(until > 0 && n > 0 && uh_now() >= until)) {
-        if (j->ci && j->ci->stopped) {
+        if (uh_pace_stopped(j->ci)) {
             *pp = j->next;
             hold(w, j);
             n++;
@@ -162,7 +175,7 @@ static int startable(work *w, double now)
     if (w->active >= w->E->concurrency)
         return 0;
     for (job *j = w->queue; j; j = j->next)
-        if ((j->ci && j->ci->stopped) || uh_pace_ready(j->ci, now))
+        if (uh_pace_stopped(j->ci) || uh_pace_ready(j->ci, now))
             return 1;
     return 0;
 }
@@ -354,10 +367,8 @@ static int work_loop(work *w, long max_ms, int wait)
             if (!w->finished)
                 break;
         }
-        if (w->progress && w->stats && uh_now() - w->last_progress > 0.25) {
-            w->progress(w->ud, w->stats);
-            w->last_progress = uh_now();
-        }
+        if (w->progress && w->stats && uh_now() - w->last_progress > 0.25)
+            show_progress(w);
     }
     flush(w, INT_MAX);
     work_free(w);

@@ -39,7 +39,7 @@ describe("unhook.open", function()
 
     it("refuses a key it does not know (a misspelt db would open ./unhook.db)", function()
       assert.has_error(function() unhook.open { dbb = "x.db" } end,
-        "unhook.open: unknown key 'dbb' (keys: concurrency, connection, connectors, db, memory_mb, timeout_ms)")
+        "unhook.open: unknown key 'dbb' (keys: concurrency, connection, connectors, db, memory_mb, threads, timeout_ms)")
     end)
 
     it("closes once, and a closed engine raises", function()

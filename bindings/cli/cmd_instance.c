@@ -30,7 +30,7 @@ static const char usage_enable[] =
 static const char usage_disable[] =
     "usage: unhook disable ID [--reason R] [--connection FILE] [--no-wait]\n"
     "       unhook disable --all [--connector C] [--event E] [--concurrency N]\n"
-    "                      [--reason R] [--connection FILE] [--no-wait]\n"
+    "                      [--threads N] [--reason R] [--connection FILE] [--no-wait]\n"
     "                      [--expect-gone]\n"
     "       (both also take --record FILE, --replay FILE, as 'unhook run',\n"
     "       and --dry-run)\n"
@@ -38,7 +38,9 @@ static const char usage_disable[] =
     "Records desired off (before any request), then runs one deregistration\n"
     "attempt now.  --all does so for every instance that is on and matches\n"
     "--connector and --event, N at a time (default 16), with progress on\n"
-    "standard error and a summary on standard output.  --connection FILE is\n"
+    "standard error and a summary on standard output.  --threads N shares\n"
+    "them among N threads (default: one a processor, at most 4, each with 8\n"
+    "or more of the N at a time).  --connection FILE is\n"
     "used instead of each instance's own connection.  404 and 410 answer a\n"
     "DELETE as \"already gone\"; when the first 20 outcomes of one connector\n"
     "are all already gone, --all stops that connector and leaves the rest\n"
@@ -54,7 +56,7 @@ static const char usage_disable[] =
 static const char usage_retry[] =
     "usage: unhook retry ID [--connection FILE]\n"
     "       unhook retry --failed [--connector C] [--event E] [--concurrency N]\n"
-    "                    [--connection FILE] [--expect-gone]\n"
+    "                    [--threads N] [--connection FILE] [--expect-gone]\n"
     "\n"
     "Re-queues a dead-lettered (failed) instance with its attempts reset and\n"
     "runs it now.  --failed re-queues every failed instance that matches, then\n"
@@ -62,7 +64,7 @@ static const char usage_retry[] =
     "Exit codes as for disable.\n";
 
 static const char usage_resume[] =
-    "usage: unhook resume [--wait] [--concurrency N] [--connection FILE]\n"
+    "usage: unhook resume [--wait] [--concurrency N] [--threads N] [--connection FILE]\n"
     "                     [--expect-gone] [--record FILE] [--replay FILE]\n"
     "\n"
     "Runs every due attempt: instances a crash left registering or\n"
@@ -280,9 +282,9 @@ static int converge_misuse(const cli *c, const unhook_filter *f, int bulk,
     else if (!bulk && !id)
         snprintf(msg, sizeof msg, "%s: missing ID (or %s)", cmd, flag);
     else if (!bulk && (f->connector || f->event || c->cfg.concurrency ||
-                       c->cfg.expect_gone))
-        snprintf(msg, sizeof msg, "%s: --connector, --event, --concurrency and "
-                 "--expect-gone need %s", cmd, flag);
+                       c->cfg.threads || c->cfg.expect_gone))
+        snprintf(msg, sizeof msg, "%s: --connector, --event, --concurrency, "
+                 "--threads and --expect-gone need %s", cmd, flag);
     return msg[0] ? bad_usage(msg, NULL, retry ? usage_retry : usage_disable) : GO_ON;
 }
 
@@ -303,6 +305,7 @@ static int cmd_converge(cli *c, int argc, char **argv, int retry)
         {"--connector", OPT_STR, &f.connector, NULL},
         {"--event", OPT_STR, &f.event, NULL},
         {"--concurrency", OPT_COUNT, &c->cfg.concurrency, "N"},
+        {"--threads", OPT_COUNT, &c->cfg.threads, "N"},
         {"--connection", OPT_STR, &c->cfg.connection, NULL},
         {"--expect-gone", OPT_FLAG, &c->cfg.expect_gone, NULL},
         /* retry ends its options here */
@@ -359,6 +362,7 @@ int cmd_resume(cli *c, int argc, char **argv)
         {"--wait", OPT_FLAG, &wait, NULL},
         {"--expect-gone", OPT_FLAG, &c->cfg.expect_gone, NULL},
         {"--concurrency", OPT_COUNT, &c->cfg.concurrency, "N"},
+        {"--threads", OPT_COUNT, &c->cfg.threads, "N"},
         {"--connection", OPT_STR, &c->cfg.connection, NULL},
         OPTS_TAPE(c),
         OPT_END

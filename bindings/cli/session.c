@@ -145,6 +145,18 @@ int close_session(cli *c)
     return bad ? -1 : 0;
 }
 
+/* --threads not given: one a processor, at most 4, each with 8 or more
+ * of the concurrency (so 1 below 16) */
+static int auto_threads(int concurrency)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int n = concurrency > 0 ? concurrency / 8 : 16 / 8;
+
+    if (cpus > 0 && n > cpus)
+        n = (int)cpus;
+    return n > 4 ? 4 : n < 1 ? 1 : n;
+}
+
 int open_engine(cli *c)
 {
     unhook_config cfg = c->cfg;
@@ -152,6 +164,8 @@ int open_engine(cli *c)
     int rc;
 
     cfg.connectors = path;
+    if (cfg.threads == 0)
+        cfg.threads = auto_threads(cfg.concurrency);
     rc = unhook_engine_open(&c->E, &cfg);
     free(path);
     if (rc != UNHOOK_OK) {

@@ -1,0 +1,142 @@
+/*
+ * crew.c -- bulk work on several threads.  One work loop is one thread:
+ * its flows, its transfers, its store connection.  A crew is the engine
+ * called plus sibling engines opened like it (the engine's open_like),
+ * one per extra thread, each running the same work loop over the same
+ * filter with a share of the concurrency.  They claim from the same
+ * store, so no instance runs twice, and whoever has room claims the next
+ * batch; what they share is their team (team.c).
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lifecycle.h"
+#include "sched.h"
+
+#define PROGRESS_S 0.25         /* progress while the last members finish */
+
+typedef struct member {
+    uh_team *team;
+    unhook_engine *E;
+    const unhook_filter *f;
+    long max_ms;
+    int wait, rc;
+    unhook_stats stats;
+    pthread_t th;
+} member;
+
+int uh_crew_fits(const unhook_engine *E)
+{
+    return E->threads > 1 && E->concurrency > 1 && E->open_like && !E->team &&
+           !E->drive && !E->stop && !E->on_attempt && E->rt.nccards == 0 &&
+           !uh_sched_taped(E->rt.sched);
+}
+
+static void *member_main(void *arg)
+{
+    member *m = arg;
+
+    m->rc = uh_work(m->E, m->f, NULL, m->max_ms, m->wait, &m->stats, NULL, NULL, NULL);
+    uh_team_ended(m->team, m->E->team_ix, &m->stats);
+    return NULL;
+}
+
+/* Members 1..n-1 on threads of their own, each with its share of conc
+ * (one that cannot be opened or started leaves its share unused: the
+ * others claim its work). */
+static void start_members(unhook_engine *E, uh_team *t, member *m, int n, int conc,
+                          const unhook_filter *f, long max_ms, int wait)
+{
+    for (int k = 1; k < n; k++) {
+        m[k].team = t;
+        m[k].f = f;
+        m[k].max_ms = max_ms;
+        m[k].wait = wait;
+        if (!(m[k].E = E->open_like(E, conc / n + (k < conc % n))))
+            continue;
+        m[k].E->team = t;
+        m[k].E->team_ix = k;
+        uh_team_started(t);
+        if (pthread_create(&m[k].th, NULL, member_main, &m[k]) != 0) {
+            uh_team_ended(t, k, &m[k].stats);
+            m[k].E->close(m[k].E);
+            m[k].E = NULL;
+        }
+    }
+}
+
+/* Join members 1..n-1: the first error is rc's, with its message on E. */
+static int join_members(unhook_engine *E, member *m, int n, int rc)
+{
+    for (int k = 1; k < n; k++) {
+        if (!m[k].E)
+            continue;
+        pthread_join(m[k].th, NULL);
+        if (rc == UNHOOK_OK && m[k].rc != UNHOOK_OK) {
+            rc = m[k].rc;
+            uh_seterr(&E->diag, "%s", m[k].E->diag.errmsg);
+        }
+        m[k].E->close(m[k].E);
+    }
+    return rc;
+}
+
+static void add_stats(unhook_stats *to, const unhook_stats *s)
+{
+    to->total += s->total;
+    to->done += s->done;
+    to->gone += s->gone;
+    to->failed += s->failed;
+    to->pending += s->pending;
+    to->skipped += s->skipped;
+    to->registered += s->registered;
+    to->renewed += s->renewed;
+    to->expired += s->expired;
+}
+
+int uh_crew_work(unhook_engine *E, const unhook_filter *f, long max_ms, int wait,
+                 unhook_stats *stats, unhook_progress_fn progress, void *ud)
+{
+    int conc = E->concurrency, n, rc;
+    unhook_log_fn log = E->diag.log;
+    void *log_ud = E->diag.log_ud;
+    unhook_stats own = {0}, all, local = {0};
+    member *m = NULL;
+    uh_team *t = NULL;
+
+    if (!stats)
+        stats = &local;
+    n = E->threads < conc ? E->threads : conc;
+    if (!uh_crew_fits(E) || !(m = calloc((size_t)n, sizeof *m)) ||
+        !(t = uh_team_new(n, log, log_ud))) {
+        free(m);
+        return uh_work(E, f, NULL, max_ms, wait, stats, progress, ud, NULL);
+    }
+    /* every member's log lines through the team, one at a time */
+    if (log) {
+        E->diag.log = uh_team_log;
+        E->diag.log_ud = t;
+    }
+    start_members(E, t, m, n, conc, f, max_ms, wait);
+    /* the engine called is member 0 */
+    E->team = t;
+    E->team_ix = 0;
+    E->concurrency = conc / n + (conc % n > 0);
+    uh_log(&E->diag, NULL, UNHOOK_LOG_DEBUG, "bulk work on %d threads, %d to %d "
+           "flows at a time each", n, conc / n, E->concurrency);
+    rc = uh_work(E, f, NULL, max_ms, wait, &own, progress, ud, NULL);
+    uh_team_wait(t, &own, PROGRESS_S, progress, ud);
+    rc = join_members(E, m, n, rc);
+    uh_team_sum(t, &own, &all);
+    add_stats(stats, &all);
+    if (progress)
+        progress(ud, &all);
+    E->concurrency = conc;
+    E->team = NULL;
+    E->diag.log = log;
+    E->diag.log_ud = log_ud;
+    free(m);
+    uh_team_free(t);
+    return rc;
+}
