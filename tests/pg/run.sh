@@ -1,6 +1,6 @@
 #!/bin/sh
 # The PostgreSQL suite (tests/run.sh pg, in make test): a private cluster,
-# the store tests (test_store, test_lifecycle) against it, the schema's
+# the store tests (test_store, test_lifecycle, test_team) against it, the schema's
 # versions, the claim query's plan (EXPLAIN), unhook migrate, LISTEN/NOTIFY
 # waking a waiting worker, unhook serve on PostgreSQL, then the
 # multi-worker tests (a worker SIGKILLed mid-run; the server restarted
@@ -14,7 +14,7 @@ fi
 . tests/pg/cluster.sh || exit 1
 trap 'pg_cluster_stop; [ -z "$PROVIDER" ] || { kill $PROVIDER; rm -rf "$T"; }' EXIT
 st=0
-for t in test_store test_lifecycle; do
+for t in test_store test_lifecycle test_team; do
     echo "-- $t against PostgreSQL"
     ./build/itests/$t >"$PG_DIR/$t.log" 2>&1 || { cat "$PG_DIR/$t.log"; st=1; }
     grep -E "PASSED|FAILED|SKIPPED" "$PG_DIR/$t.log"
