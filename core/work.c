@@ -115,10 +115,15 @@ static int claim_more(work *w, int max)
     return n;
 }
 
-/* How far claims run ahead of the runs: the queue's bound. */
+/* How far claims run ahead of the runs: the queue's bound.  Twice the
+ * concurrency and 8 more, and at least 64: at a low concurrency each
+ * claim (a transaction) would otherwise serve a few runs only. */
+#define CLAIM_MIN 64
 static int claim_cap(const work *w)
 {
-    return w->E->concurrency * 2 + 8;
+    int cap = w->E->concurrency * 2 + 8;
+
+    return cap < CLAIM_MIN ? CLAIM_MIN : cap;
 }
 
 /* Claim up to max more into the queue; a store that failed, or a one-id
