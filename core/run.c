@@ -289,9 +289,18 @@ static int start_protected(lua_State *L)
 
     static const char runner_key = 0;   /* runner.run, kept in the registry */
 
-    r->co = lua_newthread(L);
-    r->coref = luaL_ref(L, LUA_REGISTRYINDEX);
-    uh_sandbox_mark_run(r->co);
+    if (r->ps->ncoidle > 0) {
+        /* a finished run's coroutine (uh_run_close): no new thread, and
+         * its stack has grown already */
+        r->coref = r->ps->coidle[--r->ps->ncoidle];
+        lua_rawgeti(L, LUA_REGISTRYINDEX, r->coref);
+        r->co = lua_tothread(L, -1);
+        lua_pop(L, 1);
+    } else {
+        r->co = lua_newthread(L);
+        r->coref = luaL_ref(L, LUA_REGISTRYINDEX);
+        uh_sandbox_mark_run(r->co);
+    }
     /* stack of co: runner.run, spec */
     if (lua_rawgetp(r->co, LUA_REGISTRYINDEX, &runner_key) != LUA_TFUNCTION) {
         lua_pop(r->co, 1);
@@ -385,8 +394,6 @@ void uh_run_close(uh_run *r)
 
         if (ps->limit.run == r)
             ps->limit.run = ps->host;
-        if (r->co)
-            luaL_unref(ps->L, LUA_REGISTRYINDEX, r->coref);
         luaL_unref(ps->L, LUA_REGISTRYINDEX, r->ctxref);
         r->ctxref = LUA_NOREF;
         /* what the run still holds is the state's from now on */
@@ -404,6 +411,15 @@ void uh_run_close(uh_run *r)
         if (r->cpu_tripped || r->mem_hit || r->mem_refused || r->timed_out ||
             r->status != LUA_OK)
             ps->retired = 1;
+        /* a coroutine that returned serves the state's next run; any
+         * other (an error, a yield left hanging) is dropped */
+        if (r->co && !ps->retired && r->status == LUA_OK &&
+            lua_status(r->co) == LUA_OK && ps->ncoidle < UH_SHARE_MAX) {
+            uh_sandbox_reuse_run(r->co);
+            ps->coidle[ps->ncoidle++] = r->coref;
+        } else if (r->co) {
+            luaL_unref(ps->L, LUA_REGISTRYINDEX, r->coref);
+        }
         if (!ps->retired && sh->own > ps->warm_base + UH_WARM_GROWTH) {
             lua_gc(ps->L, LUA_GCCOLLECT);
             if (sh->own > ps->warm_base + UH_WARM_GROWTH)
