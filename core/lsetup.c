@@ -183,6 +183,34 @@ static int core_registration(lua_State *L)
     return 2;
 }
 
+/*
+ * ctx_new(ctx_mt, input, registration, reason, http_mt) -> ctx: a run's
+ * ctx as runner.lua's build_ctx makes it, { input, registration, reason,
+ * http = a table of its own over http_mt }, with ctx_mt.  The runner's
+ * metatables (no __gc, and the new tables carry no __metatable) are set
+ * without the sandbox's setmetatable checks.
+ */
+static int core_ctx_new(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checktype(L, 5, LUA_TTABLE);
+    lua_settop(L, 5);
+    lua_createtable(L, 0, 4);
+    lua_pushvalue(L, 2);
+    lua_setfield(L, -2, "input");
+    lua_pushvalue(L, 3);
+    lua_setfield(L, -2, "registration");
+    lua_pushvalue(L, 4);
+    lua_setfield(L, -2, "reason");
+    lua_createtable(L, 0, 0);       /* a run's writes to ctx.http stay here */
+    lua_pushvalue(L, 5);
+    lua_setmetatable(L, -2);
+    lua_setfield(L, -2, "http");
+    lua_pushvalue(L, 1);
+    lua_setmetatable(L, -2);
+    return 1;
+}
+
 /* core.setup, core.registration; the core table on top, its json set. */
 void uh_open_setup(lua_State *L)
 {
@@ -194,4 +222,6 @@ void uh_open_setup(lua_State *L)
     lua_pushcclosure(L, core_registration, 1);
     lua_setfield(L, -3, "registration");
     lua_pop(L, 1);
+    lua_pushcfunction(L, core_ctx_new);
+    lua_setfield(L, -2, "ctx_new");
 }

@@ -164,6 +164,25 @@ describe("ctx.http's common request, in C and in Lua", function()
     assert.equal("http", fast[1].code)
   end)
 
+  it("fills the URL template the same way, and words a missing value the same", function()
+    -- (C fills the template once, before the request goes out)
+    for _, opts in ipairs({ "nil", "{ path = {} }", '{ path = { other = "x" } }' }) do
+      H.reset()
+      local fast, slow = both("delete", "/api/x/{id}", opts ~= "nil" and opts or nil)
+      assert.same(slow[1], fast[1])
+      assert.is_true(fast[1].err)
+      assert.equal("usage", fast[1].code)
+      assert.matches("no value for {id} in path", fast[1].message, 1, true)
+      assert.equal(2, #H.requests())    -- the two reports: nothing else sent
+    end
+    H.script("DELETE", "/api/x/%2E%2E/y/7", { { status = 204 } })
+    H.script("DELETE", "/api/x/%2E%2E/y/7", { { status = 204 } })
+    local fast, slow = both("delete", "/api/x/{a}/y/{b}", '{ path = { a = "..", b = 7 } }')
+    assert.same(slow, fast)
+    assert.equal(204, fast[1].status)
+    assert.equal("/api/x/%2E%2E/y/7", fast[2].path)
+  end)
+
   it("leaves what it does not take to the Lua path (misuse worded there)", function()
     local fast = run('ctx.http.delete("/api/x/{id}", { path = { id = {} } })')
     assert.matches("ctx.http.delete: path.id: expected string or number, got table", fast.message, 1, true)

@@ -21,6 +21,8 @@ local json = require("unhook").json
 
 local OUTCOME, RC = codes.OUTCOME, codes.RC
 local DEFAULT_GONE = { 404, 410 }
+-- a deregistration's result: only read (run.c), so one serves every run
+local DONE = { outcome = OUTCOME.done }
 
 -- The flow could not start: rc is the API's result code.
 local function setup(rc, message)
@@ -47,6 +49,7 @@ end
 -- after blanks), anything else stays a string (lsetup.c).
 local decode_registration = core.registration
 local core_setup = core.setup
+local ctx_new = core.ctx_new
 
 local function names(t)
   local ks = {}
@@ -197,8 +200,9 @@ local function helper_caller(p, ctx)
 end
 
 -- ctx.http keeps no state of its own: one client per base URL serves
--- every run of the connector in this Lua state.
-local function client_for(p, base)
+-- every run of the connector in this Lua state, as the metatable of a
+-- table of the run's own (core.ctx_new), which keeps its writes.
+local function client_mt(p, base)
   p.clients = p.clients or {}
   local key = base or ""
   local mt = p.clients[key]
@@ -206,8 +210,7 @@ local function client_for(p, base)
     mt = { __index = http.new(p.m, base), __metatable = false }
     p.clients[key] = mt
   end
-  -- a run's writes to ctx.http stay in its own table
-  return setmetatable({}, mt)
+  return mt
 end
 
 -- One run goes through phases, each a function of the run's state r
@@ -451,12 +454,8 @@ local function build_ctx(r)
   end
   conn.base_url = base
   r.conn = conn
-  local ctx = setmetatable({
-    input = r.input,
-    registration = r.registration,
-    reason = reason_of(spec),
-    http = client_for(p, base),
-  }, CTX_MT)
+  -- { input, registration, reason, http = a table over the client }
+  local ctx = ctx_new(CTX_MT, r.input, r.registration, reason_of(spec), client_mt(p, base))
   RUNS[ctx] = r
   -- a connection of another auth type than the manifest's: say so before
   -- the provider answers 401
@@ -552,7 +551,7 @@ local function call_flow(r)
     return with_expiry(r, registration_data(r, ret))
   end
   if r.spec.kind == "list" then return list_report(r, ret) end
-  return { outcome = OUTCOME.done }
+  return DONE
 end
 
 -- spec: { dir, event, kind, options_json, inputs_json, registration,
