@@ -76,6 +76,56 @@ describe("a run's set-up, in C and in Lua", function()
     assert.same({ id = 12 }, fast.registration)
   end)
 
+  it("decodes flat JSON objects in C as cjson does (floats, strings, booleans)", function()
+    -- what ctx.registration holds, each value with its exact type
+    local function describe(v)
+      if type(v) ~= "table" then return type(v) .. ":" .. tostring(v) end
+      local ks, out = {}, {}
+      for k in pairs(v) do ks[#ks + 1] = k end
+      table.sort(ks)
+      for _, k in ipairs(ks) do
+        local x = v[k]
+        out[#out + 1] = k .. "=" .. type(x) .. ":" .. (math.type(x) or "")
+          .. ":" .. (type(x) == "table" and describe(x)
+            or type(x) == "userdata" and "null" or string.format("%q", x))
+      end
+      return "{" .. table.concat(out, ",") .. "}"
+    end
+    local flow = H.flow_connector([[
+      local function describe(v)
+        if type(v) ~= "table" then return type(v) .. ":" .. tostring(v) end
+        local ks, out = {}, {}
+        for k in pairs(v) do ks[#ks + 1] = k end
+        table.sort(ks)
+        for _, k in ipairs(ks) do
+          local x = v[k]
+          out[#out + 1] = k .. "=" .. type(x) .. ":" .. (math.type(x) or "")
+            .. ":" .. (type(x) == "table" and describe(x)
+            or type(x) == "userdata" and "null" or string.format("%q", x))
+        end
+        return "{" .. table.concat(out, ",") .. "}"
+      end
+      return { run = function(ctx)
+        ctx.http.post("/api/report", { json = { d = describe(ctx.registration) } })
+      end }]])
+    local cjson = require "cjson"
+    for _, reg in ipairs({ '{"id": 12}', '{}', ' { } ', '{"id":0}', '{"id":-0}', '{"id": -12}',
+        '{"id": 123456789012345}', '{"id": 1234567890123456}', '{"id": 1.5}', '{"id": 1e3}',
+        '{"id": 012}', '{"a": "x", "b": true, "c": false}', '{"a": 1, "a": "two"}',
+        '{"a": "caf\195\169"}', '{"a": "q\\"q"}', '{"a": null}', '{"a": {"b": 1}}',
+        '{"a": [1]}', '{"1": 1}', '{"a": 1,}', '{"a": 1} x', '{"a" 1}', '{"a": tru}' }) do
+      local ok, want = pcall(cjson.decode, reg)
+      local res, err = H.run(flow, { registration = reg })
+      if ok then
+        assert.equal("done", res.outcome, reg)
+        assert.equal(describe(want), report().d, reg)
+      else
+        assert.is_nil(res, reg)
+        assert.matches("registration data: invalid JSON", err, 1, true)
+      end
+    end
+  end)
+
   it("words the same errors", function()
     local _, e1 = H.run(dir, { options = { colour = "red", size = "big" } })
     local _, e2 = H.run(dir, { options = { colour = "red", size = "big" }, inputs = {} })
