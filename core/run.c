@@ -352,8 +352,11 @@ int uh_run_start(uh_rt *rt, uh_run *r, const char *dir, const char *kind,
     r->start_dir = dir;
     r->start_kind = kind;
     r->start_req = req;
-    if (req->instance_id)       /* concurrent traces tell their runs apart */
-        snprintf(r->tag, sizeof r->tag, "%s ", req->instance_id);
+    if (req->instance_id) {     /* concurrent traces tell their runs apart */
+        size_t n = strnlen(req->instance_id, sizeof r->tag - 2);
+        memcpy(r->tag, req->instance_id, n);
+        memcpy(r->tag + n, " ", 2);
+    }
     lua_pushcfunction(r->L, start_protected);
     lua_pushlightuserdata(r->L, r);
     st = lua_pcall(r->L, 1, 0, 0);
