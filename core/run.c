@@ -131,30 +131,25 @@ static void run_done(uh_run *r)
     uh_run_read_result(r);
 }
 
-static void push_conn_public(lua_State *L, const uh_conn *c)
-{
-    lua_createtable(L, 0, 4);
-    if (c->base_url) {
-        lua_pushstring(L, c->base_url);
-        lua_setfield(L, -2, "base_url");
-    }
-    lua_pushstring(L, uh_conn_auth_name(c));
-    lua_setfield(L, -2, "auth");
-    if (c->username && c->secret && *c->secret) {  /* else it is the key */
-        lua_pushstring(L, c->username);
-        lua_setfield(L, -2, "username");
-    }
-    if (c->timeout_ms) {
-        lua_pushinteger(L, c->timeout_ms);
-        lua_setfield(L, -2, "timeout_ms");
-    }
-}
-
 static void set_str(lua_State *L, const char *k, const char *v)
 {
     if (v) {
         lua_pushstring(L, v);
         lua_setfield(L, -2, k);
+    }
+}
+
+/* The connection without secrets, as fields of the spec on top (the
+ * runner makes ctx.connection of them when a flow asks). */
+static void set_conn_public(lua_State *L, const uh_conn *c)
+{
+    set_str(L, "conn_base", c->base_url);
+    set_str(L, "conn_auth", uh_conn_auth_name(c));
+    if (c->username && c->secret && *c->secret)    /* else it is the key */
+        set_str(L, "conn_user", c->username);
+    if (c->timeout_ms) {
+        lua_pushinteger(L, c->timeout_ms);
+        lua_setfield(L, -2, "conn_timeout");
     }
 }
 
@@ -165,7 +160,7 @@ static void push_spec(uh_run *r, const char *dir, const char *kind,
     lua_State *co = r->co;
     uh_rt *rt = r->rt;
 
-    lua_createtable(co, 0, 12);
+    lua_createtable(co, 0, 16);
     set_str(co, "dir", dir);
     set_str(co, "event", req->event);
     set_str(co, "kind", kind);
@@ -178,8 +173,8 @@ static void push_spec(uh_run *r, const char *dir, const char *kind,
         lua_pushboolean(co, 1);
         lua_setfield(co, -2, "validate_only");
     }
-    push_conn_public(co, conn);
-    lua_setfield(co, -2, "connection");
+    if (conn)
+        set_conn_public(co, conn);
     lua_pushinteger(co, conn ? conn->id : 0);
     lua_setfield(co, -2, "conn_id");
     if (rt->nccards > 0) {       /* the host's cards' names */
