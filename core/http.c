@@ -148,12 +148,14 @@ static void add_query(uh_buf *url, const char *name, const char *value)
     uh_url_escape(url, value, strlen(value));
 }
 
-/* The credentials of the connection on transfer t (same origin only). */
-static void apply_auth(uh_transfer *t, const uh_auth_req *a)
+/* The credentials of the connection on transfer t (same origin only);
+ * t takes the header line. */
+static void apply_auth(uh_transfer *t, uh_auth_req *a)
 {
     if (a->header) {
         add_header(t, a->header);
-        t->auth_line = uh_strdup(a->header);
+        t->auth_line = a->header;
+        a->header = NULL;
     }
     if (a->user) {
         t->dirty = 1;
