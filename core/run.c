@@ -57,7 +57,15 @@ static void read_values(uh_run *r)
     unhook_flow_result *res = r->res;
     lua_Integer o;
 
-    if (r->status != LUA_OK || !lua_istable(co, -1)) {
+    if (r->status == LUA_OK && lua_isinteger(co, -1)) {
+        /* an outcome alone (runner.lua: a deregistration done) */
+        o = lua_tointeger(co, -1);
+        res->outcome = o >= UNHOOK_OUTCOME_DONE && o <= UNHOOK_OUTCOME_FAILED
+                       ? (unhook_outcome)o : UNHOOK_OUTCOME_FAILED;
+        res->status = r->last_status;
+        res->retry_after = -1;
+        res->expires_at = 0;
+    } else if (r->status != LUA_OK || !lua_istable(co, -1)) {
         const char *msg = r->bad_yield ? "coroutine.yield() outside a coroutine of the flow"
                         : lua_type(co, -1) == LUA_TSTRING ? lua_tostring(co, -1) : NULL;
         res->outcome = UNHOOK_OUTCOME_FAILED;

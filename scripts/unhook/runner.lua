@@ -21,8 +21,6 @@ local json = require("unhook").json
 
 local OUTCOME, RC = codes.OUTCOME, codes.RC
 local DEFAULT_GONE = { 404, 410 }
--- a deregistration's result: only read (run.c), so one serves every run
-local DONE = { outcome = OUTCOME.done }
 
 -- The flow could not start: rc is the API's result code.
 local function setup(rc, message)
@@ -203,12 +201,16 @@ end
 -- every run of the connector in this Lua state, as the metatable of a
 -- table of the run's own (core.ctx_new), which keeps its writes.
 local function client_mt(p, base)
-  p.clients = p.clients or {}
+  local clients = p.clients   -- (p is written only once: a write to an
+  if not clients then         -- old table costs the collector a visit)
+    clients = {}
+    p.clients = clients
+  end
   local key = base or ""
-  local mt = p.clients[key]
+  local mt = clients[key]
   if not mt then
     mt = { __index = http.new(p.m, base), __metatable = false }
-    p.clients[key] = mt
+    clients[key] = mt
   end
   return mt
 end
@@ -554,7 +556,7 @@ local function call_flow(r)
     return with_expiry(r, registration_data(r, ret))
   end
   if r.spec.kind == "list" then return list_report(r, ret) end
-  return DONE
+  return OUTCOME.done           -- a bare outcome: nothing more to say (run.c)
 end
 
 -- spec: { dir, event, kind, options_json, inputs_json, registration,
@@ -562,7 +564,7 @@ end
 --         conn_timeout (the connection's non-secret fields), conn_id,
 --         ccards, validate_only }
 -- Returns { outcome, code, message, status, retry_after, registration,
--- expires_at }
+-- expires_at }, or an outcome alone (a deregistration done),
 -- or, when the flow could not start, { outcome = OUTCOME.setup, rc,
 -- message }, what C reads (run.c).
 function _M.run(spec)
