@@ -324,7 +324,11 @@ int uh_http_send(lua_State *L, uh_run *r, const uh_req *q)
     t->url = uh_buf_take(&url);
     t->hosts = hosts;
     t->base = uh_strdup(base);
-    snprintf(t->method, sizeof t->method, "%s", method);
+    {
+        size_t n = strnlen(method, sizeof t->method - 1);
+        memcpy(t->method, method, n);
+        t->method[n] = '\0';
+    }
     request_headers(L, q->headers, t, c);
     apply_auth(t, &auth);
     add_header(t, "Expect:");

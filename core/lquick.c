@@ -103,22 +103,38 @@ static int quick_k(lua_State *L, int status, lua_KContext ctx)
     return lua_yieldk(L, 0, ctx, quick_k);
 }
 
-/* Write the number at idx as http.lua's text() does: an integer, or an
- * integral float within 2^53, in decimal.  0 for anything else. */
-static int number_text(lua_State *L, int idx, char *num, size_t size)
+/* The number at idx as http.lua's text() writes it: an integer, or an
+ * integral float within 2^53, in decimal, into num (32 bytes; NULL:
+ * only whether it is one).  0 for anything else. */
+static int number_text(lua_State *L, int idx, char *num)
 {
+    long long v;
+    unsigned long long u;
+    char tmp[24];
+    size_t n = 0;
     double d;
 
     if (lua_isinteger(L, idx)) {
-        snprintf(num, size, "%lld", (long long)lua_tointeger(L, idx));
-        return 1;
+        v = (long long)lua_tointeger(L, idx);
+    } else if (lua_type(L, idx) == LUA_TNUMBER) {
+        d = lua_tonumber(L, idx);
+        if (d != floor(d) || !(d > -9007199254740992.0 && d < 9007199254740992.0))
+            return 0;
+        v = (long long)d;
+    } else {
+        return 0;
     }
-    if (lua_type(L, idx) != LUA_TNUMBER)
-        return 0;
-    d = lua_tonumber(L, idx);
-    if (d != floor(d) || !(d > -9007199254740992.0 && d < 9007199254740992.0))
-        return 0;
-    snprintf(num, size, "%lld", (long long)d);
+    if (!num)
+        return 1;
+    u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do
+        tmp[n++] = (char)('0' + u % 10);
+    while ((u /= 10) > 0);
+    if (v < 0)
+        *num++ = '-';
+    while (n > 0)
+        *num++ = tmp[--n];
+    *num = '\0';
     return 1;
 }
 
@@ -126,14 +142,12 @@ static int number_text(lua_State *L, int idx, char *num, size_t size)
  * strings and numbers number_text writes, by string keys. */
 static int path_ok(lua_State *L, int idx)
 {
-    char num[32];
-
     if (!lua_istable(L, idx) || lua_getmetatable(L, idx))
         return 0;
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         if (lua_type(L, -2) != LUA_TSTRING ||
-            (lua_type(L, -1) != LUA_TSTRING && !number_text(L, -1, num, sizeof num)))
+            (lua_type(L, -1) != LUA_TSTRING && !number_text(L, -1, NULL)))
             return 0;
         lua_pop(L, 1);
     }
@@ -160,7 +174,7 @@ static const char *quick_lookup(void *ud, const char *name, size_t n, size_t *vl
     lua_rawget(L, qp->idx);
     if (lua_type(L, -1) == LUA_TSTRING)
         v = lua_tolstring(L, -1, vlen);     /* the path table keeps it */
-    else if (number_text(L, -1, qp->num, sizeof qp->num))
+    else if (number_text(L, -1, qp->num))
         *vlen = strlen(v = qp->num);
     lua_pop(L, 1);
     return v;

@@ -225,12 +225,14 @@ describe("ctx.http's common request, in C and in Lua", function()
       assert.matches("no value for {id} in path", fast[1].message, 1, true)
       assert.equal(2, #H.requests())    -- the two reports: nothing else sent
     end
-    H.script("DELETE", "/api/x/%2E%2E/y/7", { { status = 204 } })
-    H.script("DELETE", "/api/x/%2E%2E/y/7", { { status = 204 } })
-    local fast, slow = both("delete", "/api/x/{a}/y/{b}", '{ path = { a = "..", b = 7 } }')
+    local want = "/api/x/%2E%2E/y/7/-12/9007199254740991/-9223372036854775808"
+    H.script("DELETE", want, { { status = 204 } })
+    H.script("DELETE", want, { { status = 204 } })
+    local fast, slow = both("delete", "/api/x/{a}/y/{b}/{c}/{d}/{e}",
+      '{ path = { a = "..", b = 7, c = -12, d = 2^53 - 1, e = math.mininteger } }')
     assert.same(slow, fast)
     assert.equal(204, fast[1].status)
-    assert.equal("/api/x/%2E%2E/y/7", fast[2].path)
+    assert.equal(want, fast[2].path)
   end)
 
   it("leaves what it does not take to the Lua path (misuse worded there)", function()
