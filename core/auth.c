@@ -38,7 +38,8 @@ static char *bearer_line(const char *token)
 {
     uh_buf h = {0};
 
-    uh_buf_printf(&h, "Authorization: Bearer %s", token);
+    uh_buf_puts(&h, "Authorization: Bearer ");
+    uh_buf_puts(&h, token);
     return h.oom ? (uh_buf_free(&h), NULL) : uh_buf_take(&h);
 }
 

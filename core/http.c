@@ -72,19 +72,20 @@ static const char *field_string(lua_State *L, int idx, const char *k)
     return s;
 }
 
-/* The request's "hosts" list as lines, or NULL. */
+/* The "hosts" list at idx (0: none) as lines, or NULL. */
 static char *hosts_of(lua_State *L, int idx)
 {
     uh_buf b = {0};
+    lua_Integer i;
 
-    lua_getfield(L, idx, "hosts");
-    if (lua_istable(L, -1))
-        for (lua_Integer i = 1; lua_rawgeti(L, -1, i) == LUA_TSTRING; i++) {
-            uh_buf_puts(&b, lua_tostring(L, -1));
-            uh_buf_add(&b, "\n", 1);
-            lua_pop(L, 1);
-        }
-    lua_pop(L, 2);
+    if (!idx || !lua_istable(L, idx))
+        return NULL;
+    for (i = 1; lua_rawgeti(L, idx, i) == LUA_TSTRING; i++) {
+        uh_buf_puts(&b, lua_tostring(L, -1));
+        uh_buf_add(&b, "\n", 1);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
     return b.data ? uh_buf_take(&b) : NULL;
 }
 
@@ -97,25 +98,28 @@ static void add_header(uh_transfer *t, const char *line)
 }
 
 /*
- * The absolute URL of the request at idx into url: the template filled
- * from its path table, resolved against base, checked against the hosts
- * policy.  0, or -1 with an error object pushed.
+ * The absolute URL of request q into url: the template filled from its
+ * path table, resolved against base, checked against the hosts policy.
+ * 0, or -1 with an error object pushed.
  */
-static int request_url(lua_State *L, int idx, const char *base, uh_buf *url,
+static int request_url(lua_State *L, const uh_req *q, const char *base, uh_buf *url,
                        char **hosts)
 {
-    const char *tmpl = field_string(L, idx, "url");
     uh_buf path = {0}, err = {0};
 
-    lua_getfield(L, idx, "path");          /* stack: ... path */
-    if (uh_url_expand(&path, tmpl, path_lookup, L, &err) < 0) {
+    if (!q->path) {
+        uh_buf_puts(&path, q->url);
+    } else {
+        lua_pushvalue(L, q->path);          /* stack: ... path */
+        if (uh_url_expand(&path, q->url, path_lookup, L, &err) < 0) {
+            lua_pop(L, 1);
+            uh_push_error(L, "usage", "%s", err.data ? err.data : "bad URL template");
+            uh_buf_free(&err);
+            uh_buf_free(&path);
+            return -1;
+        }
         lua_pop(L, 1);
-        uh_push_error(L, "usage", "%s", err.data ? err.data : "bad URL template");
-        uh_buf_free(&err);
-        uh_buf_free(&path);
-        return -1;
     }
-    lua_pop(L, 1);
     uh_url_resolve(url, base, path.data ? path.data : "");
     uh_buf_free(&path);
     if (strncmp(url->data ? url->data : "", "http://", 7) != 0 &&
@@ -124,7 +128,7 @@ static int request_url(lua_State *L, int idx, const char *base, uh_buf *url,
                       "the manifest or connection?)", url->data ? url->data : "");
         return -1;
     }
-    *hosts = hosts_of(L, idx);
+    *hosts = hosts_of(L, q->hosts);
     if (!uh_url_host_allowed(url->data, base, *hosts)) {
         char host[256] = "?";
         uh_url_host(url->data, host, sizeof host);
@@ -144,12 +148,14 @@ static void add_query(uh_buf *url, const char *name, const char *value)
     uh_url_escape(url, value, strlen(value));
 }
 
-/* The credentials of the connection on transfer t (same origin only). */
-static void apply_auth(uh_transfer *t, const uh_auth_req *a)
+/* The credentials of the connection on transfer t (same origin only);
+ * t takes the header line. */
+static void apply_auth(uh_transfer *t, uh_auth_req *a)
 {
     if (a->header) {
         add_header(t, a->header);
-        t->auth_line = uh_strdup(a->header);
+        t->auth_line = a->header;
+        a->header = NULL;
     }
     if (a->user) {
         t->dirty = 1;
@@ -166,38 +172,29 @@ static void request_headers(lua_State *L, int idx, uh_transfer *t,
     if (c)
         for (int i = 0; i < c->nheaders; i++)
             add_header(t, c->headers[i]);
-    lua_getfield(L, idx, "headers");
-    if (lua_istable(L, -1)) {
-        for (lua_Integer i = 1; lua_rawgeti(L, -1, i) == LUA_TSTRING; i++) {
+    if (idx && lua_istable(L, idx)) {
+        for (lua_Integer i = 1; lua_rawgeti(L, idx, i) == LUA_TSTRING; i++) {
             add_header(t, lua_tostring(L, -1));
             lua_pop(L, 1);
         }
         lua_pop(L, 1);
     }
-    lua_pop(L, 1);
 }
 
 /* Body, method, timeouts and TLS options of t. */
-static void request_options(lua_State *L, int idx, uh_run *r, uh_transfer *t,
-                            size_t *bodylen)
+static void request_options(const uh_req *q, uh_run *r, uh_transfer *t)
 {
     const uh_conn *c = r->conn;
-    const char *body;
-    long timeout;
+    const char *body = q->body;
+    long timeout = q->timeout;
     double left;
 
-    lua_getfield(L, idx, "body");
-    body = lua_tolstring(L, -1, bodylen);
     if (body) {
         t->dirty = 1;
-        t->req_body = uh_strndup(body, *bodylen);
-        curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)*bodylen);
+        t->req_body = uh_strndup(body, q->bodylen);
+        curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)q->bodylen);
         curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, t->req_body);
     }
-    lua_pop(L, 1);
-    lua_getfield(L, idx, "timeout");
-    timeout = (long)lua_tointeger(L, -1);
-    lua_pop(L, 1);
     if (timeout <= 0)
         timeout = c && c->timeout_ms > 0 ? c->timeout_ms : UH_DEFAULT_HTTP_TIMEOUT_MS;
     left = r->deadline > 0 ? (r->deadline - uh_now()) * 1000.0 : 0;
@@ -250,27 +247,53 @@ static void trace_request(uh_run *r, uh_transfer *t, int basic, size_t bodylen)
         uh_log(r->diag, NULL, UNHOOK_LOG_TRACE, "%s> (%zu bytes of body)", r->tag, bodylen);
 }
 
+/* The request table at idx read into a uh_req: its strings stay alive
+ * in it (body kept on the stack beside path, hosts and headers). */
 int uh_http_start(lua_State *L, uh_run *r, int idx)
+{
+    uh_req q;
+    int top, rc;
+
+    idx = lua_absindex(L, idx);
+    q.method = field_string(L, idx, "method");
+    q.url = field_string(L, idx, "url");
+    q.base = field_string(L, idx, "base");
+    q.query = field_string(L, idx, "query");
+    lua_getfield(L, idx, "timeout");
+    q.timeout = (long)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    top = lua_gettop(L);
+    lua_getfield(L, idx, "body");
+    q.body = lua_tolstring(L, -1, &q.bodylen);
+    lua_getfield(L, idx, "path");   /* not a table: a template fills nothing */
+    lua_getfield(L, idx, "hosts");
+    lua_getfield(L, idx, "headers");
+    q.path = top + 2;
+    q.hosts = top + 3;
+    q.headers = top + 4;
+    rc = uh_http_send(L, r, &q);
+    for (int i = 0; i < 4; i++)
+        lua_remove(L, top + 1);
+    return rc;
+}
+
+int uh_http_send(lua_State *L, uh_run *r, const uh_req *q)
 {
     uh_sched *s = r->sched;
     const uh_conn *c = r->conn;
-    const char *method, *query, *base;
+    const char *method = q->method, *query = q->query, *base = q->base;
     char *hosts = NULL;
     uh_buf url = {0};
     uh_auth_req auth = {0};
     uh_transfer *t;
-    size_t bodylen = 0;
 
-    method = field_string(L, idx, "method");
-    query = field_string(L, idx, "query");
-    base = field_string(L, idx, "base");
     if (!base && c)
         base = c->base_url;
-    if (!method || !field_string(L, idx, "url")) {
+    if (!method || !q->url) {
         uh_push_error(L, "usage", "request needs a method and a url");
         return -1;
     }
-    if (request_url(L, idx, base, &url, &hosts) < 0) {
+    if (request_url(L, q, base, &url, &hosts) < 0) {
         uh_buf_free(&url);
         free(hosts);
         return -1;
@@ -301,16 +324,20 @@ int uh_http_start(lua_State *L, uh_run *r, int idx)
     t->url = uh_buf_take(&url);
     t->hosts = hosts;
     t->base = uh_strdup(base);
-    snprintf(t->method, sizeof t->method, "%s", method);
-    request_headers(L, idx, t, c);
+    {
+        size_t n = strnlen(method, sizeof t->method - 1);
+        memcpy(t->method, method, n);
+        t->method[n] = '\0';
+    }
+    request_headers(L, q->headers, t, c);
     apply_auth(t, &auth);
     add_header(t, "Expect:");
-    request_options(L, idx, r, t, &bodylen);
-    trace_request(r, t, auth.user != NULL, bodylen);
+    request_options(q, r, t);
+    trace_request(r, t, auth.user != NULL, q->bodylen);
     t->t0 = uh_now();
     if (uh_tape_active(s->tape)) {
         char *miss = NULL;
-        int k = uh_tape_start(s->tape, t, bodylen, auth.user != NULL, &miss);
+        int k = uh_tape_start(s->tape, t, q->bodylen, auth.user != NULL, &miss);
         uh_auth_req_free(&auth);
         if (k > 0)
             return 0;               /* answered: r->answered */

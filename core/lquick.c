@@ -13,6 +13,7 @@
 #include <lauxlib.h>
 
 #include "runtime.h"
+#include "url.h"
 #include "xfer.h"
 
 /* Whether a response of this Content-Type may be read as JSON (the same
@@ -72,43 +73,111 @@ static int answer(lua_State *L, int n)
     return 2;
 }
 
+/* The request quick() left on the stack (see core_quick), as uh_http_send
+ * reads it: its strings stay alive there while the run waits. */
+enum { Q_METHOD = 2, Q_URL = 5, Q_BODY, Q_BASE, Q_HOSTS, Q_LINES };
+
+static void quick_req(lua_State *L, uh_req *q)
+{
+    memset(q, 0, sizeof *q);
+    q->method = lua_tostring(L, Q_METHOD);
+    q->url = lua_tostring(L, Q_URL);
+    q->body = lua_tolstring(L, Q_BODY, &q->bodylen);
+    q->base = lua_tostring(L, Q_BASE);
+    q->hosts = Q_HOSTS;
+    q->headers = Q_LINES;
+}
+
 static int quick_k(lua_State *L, int status, lua_KContext ctx)
 {
     uh_run *r = uh_state_run(L);
     int n = uh_http_resume_values(L, r);
+    uh_req q;
 
     (void)status;
     if (n >= 0)
         return answer(L, n);
-    if (uh_http_start(L, r, 1) < 0)
+    quick_req(L, &q);
+    if (uh_http_send(L, r, &q) < 0)
         return answer(L, 2);
     return lua_yieldk(L, 0, ctx, quick_k);
 }
 
-/* Push the path value at idx as http.lua's text() writes it: a string
- * as it is, an integer or an integral float within 2^53 in decimal.
- * 0 (nothing pushed) for anything else. */
-static int push_text(lua_State *L, int idx)
+/* The number at idx as http.lua's text() writes it: an integer, or an
+ * integral float within 2^53, in decimal, into num (32 bytes; NULL:
+ * only whether it is one).  0 for anything else. */
+static int number_text(lua_State *L, int idx, char *num)
 {
-    char num[32];
+    long long v;
+    unsigned long long u;
+    char tmp[24];
+    size_t n = 0;
     double d;
 
-    if (lua_type(L, idx) == LUA_TSTRING) {
-        lua_pushvalue(L, idx);
-        return 1;
-    }
     if (lua_isinteger(L, idx)) {
-        snprintf(num, sizeof num, "%lld", (long long)lua_tointeger(L, idx));
+        v = (long long)lua_tointeger(L, idx);
     } else if (lua_type(L, idx) == LUA_TNUMBER) {
         d = lua_tonumber(L, idx);
         if (d != floor(d) || !(d > -9007199254740992.0 && d < 9007199254740992.0))
             return 0;
-        snprintf(num, sizeof num, "%lld", (long long)d);
+        v = (long long)d;
     } else {
         return 0;
     }
-    lua_pushstring(L, num);
+    if (!num)
+        return 1;
+    u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do
+        tmp[n++] = (char)('0' + u % 10);
+    while ((u /= 10) > 0);
+    if (v < 0)
+        *num++ = '-';
+    while (n > 0)
+        *num++ = tmp[--n];
+    *num = '\0';
     return 1;
+}
+
+/* Whether the path table at idx is the common case: a plain table of
+ * strings and numbers number_text writes, by string keys. */
+static int path_ok(lua_State *L, int idx)
+{
+    if (!lua_istable(L, idx) || lua_getmetatable(L, idx))
+        return 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        if (lua_type(L, -2) != LUA_TSTRING ||
+            (lua_type(L, -1) != LUA_TSTRING && !number_text(L, -1, NULL)))
+            return 0;
+        lua_pop(L, 1);
+    }
+    return 1;
+}
+
+/* A {name} of the URL template from the path table (http.lua's
+ * path_values: its values as text). */
+typedef struct quick_path {
+    lua_State *L;
+    int idx;                    /* 0: no path table */
+    char num[32];
+} quick_path;
+
+static const char *quick_lookup(void *ud, const char *name, size_t n, size_t *vlen)
+{
+    quick_path *qp = ud;
+    lua_State *L = qp->L;
+    const char *v = NULL;
+
+    if (!qp->idx)
+        return NULL;
+    lua_pushlstring(L, name, n);
+    lua_rawget(L, qp->idx);
+    if (lua_type(L, -1) == LUA_TSTRING)
+        v = lua_tolstring(L, -1, vlen);     /* the path table keeps it */
+    else if (number_text(L, -1, qp->num))
+        *vlen = strlen(v = qp->num);
+    lua_pop(L, 1);
+    return v;
 }
 
 /*
@@ -119,17 +188,22 @@ static int push_text(lua_State *L, int idx)
  * table (no metatable) of only path (a plain table of strings and
  * integral numbers by string keys) and body (a string), a request the
  * flow may make from here.  nil: not the common case, nothing sent.
+ * The URL template is filled here, once: a request sent again (an
+ * OAuth2 token came, a 401 refreshed it) is the same request.
  */
 static int core_quick(lua_State *L)
 {
     uh_run *r = uh_state_run(L);
+    quick_path qp = { L, 0, "" };
+    uh_buf url = {0}, err = {0};
+    uh_req q;
+    int body = 0;
 
     lua_settop(L, 4);
     if (!lua_istable(L, 1) || lua_type(L, 2) != LUA_TSTRING || lua_type(L, 3) != LUA_TSTRING)
         return 0;
     if (!r || !r->rt || r->co != L || !lua_isyieldable(L))
         return 0;
-    lua_createtable(L, 0, 8);               /* 5: the request for uh_http_start */
     if (!lua_isnil(L, 4)) {
         /* a table with a metatable (__pairs, __index) is read as pairs()
          * reads it: the Lua path's */
@@ -143,48 +217,42 @@ static int core_quick(lua_State *L)
             if (kn != strlen(k))
                 return 0;
             if (strcmp(k, "path") == 0) {
-                int from = lua_gettop(L);
-                if (!lua_istable(L, from) || lua_getmetatable(L, from))
+                if (!path_ok(L, lua_gettop(L)))
                     return 0;
-                /* a table of strings, as http.lua's path_values makes */
-                lua_newtable(L);
-                lua_pushnil(L);
-                while (lua_next(L, from)) {
-                    if (lua_type(L, -2) != LUA_TSTRING)
-                        return 0;
-                    lua_pushvalue(L, -2);
-                    if (!push_text(L, -2))
-                        return 0;
-                    lua_rawset(L, from + 1);
-                    lua_pop(L, 1);
-                }
-                lua_replace(L, from);
-            } else if (strcmp(k, "body") != 0 || lua_type(L, -1) != LUA_TSTRING) {
+                qp.idx = lua_gettop(L);
+            } else if (strcmp(k, "body") == 0 && lua_type(L, -1) == LUA_TSTRING) {
+                body = lua_gettop(L);
+            } else {
                 return 0;
             }
-            lua_pushvalue(L, -2);
-            lua_insert(L, -2);
-            lua_rawset(L, 5);
+            lua_pushvalue(L, -2);           /* the key; the value stays */
         }
     }
-    lua_pushvalue(L, 2);
-    lua_setfield(L, 5, "method");
-    lua_pushvalue(L, 3);
-    lua_setfield(L, 5, "url");
-    lua_getfield(L, 1, "base");
-    lua_setfield(L, 5, "base");
-    lua_getfield(L, 1, "hosts");
-    lua_setfield(L, 5, "hosts");
-    lua_getfield(L, 1, "lines");
-    lua_setfield(L, 5, "headers");
-    lua_replace(L, 1);                      /* the request at 1 for quick_k */
-    lua_settop(L, 1);
     r->auth_retried = 0;
-    if (uh_http_start(L, r, 1) < 0)
+    if (uh_url_expand(&url, lua_tostring(L, 3), quick_lookup, &qp, &err) < 0) {
+        uh_buf_free(&url);
+        uh_push_error(L, "usage", "%s", err.data ? err.data : "bad URL template");
+        uh_buf_free(&err);
+        return answer(L, 2);
+    }
+    /* the request from Q_URL on: url, body, base, hosts, lines (above
+     * what the loop left: the path table and body, read from here) */
+    lua_pushlstring(L, url.data ? url.data : "", url.len);
+    uh_buf_free(&url);
+    if (body)
+        lua_pushvalue(L, body);
+    else
+        lua_pushnil(L);
+    lua_getfield(L, 1, "base");
+    lua_getfield(L, 1, "hosts");
+    lua_getfield(L, 1, "lines");
+    lua_rotate(L, Q_URL, 5);
+    lua_settop(L, Q_LINES);
+    quick_req(L, &q);
+    if (uh_http_send(L, r, &q) < 0)
         return answer(L, 2);
     return lua_yieldk(L, 0, 0, quick_k);
 }
-
 /* core.quick; the core table on top, its json set. */
 void uh_open_quick(lua_State *L)
 {

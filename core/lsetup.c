@@ -36,6 +36,104 @@ static int scalar_ok(lua_State *L, int idx, int t)
     }
 }
 
+static const char *blanks(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+/* A value of a flat object at p: a string without escapes (printable
+ * ASCII), true, false, or an integer of at most 15 digits (a float, as
+ * cjson makes every number; not -0).  Pushed, and the end returned;
+ * NULL (nothing pushed) for anything else. */
+static const char *flat_value(lua_State *L, const char *p, const char *end)
+{
+    const char *v = p + 1;
+    double d = 0;
+    int neg = *p == '-';
+
+    if (*p == '"') {
+        while (v < end && *v != '"' && *v != '\\' && *v >= 0x20 && *v < 0x7f)
+            v++;
+        if (v == end || *v != '"')
+            return NULL;
+        lua_pushlstring(L, p + 1, (size_t)(v - p - 1));
+        return v + 1;
+    }
+    if (end - p >= 4 && memcmp(p, "true", 4) == 0) {
+        lua_pushboolean(L, 1);
+        return p + 4;
+    }
+    if (end - p >= 5 && memcmp(p, "false", 5) == 0) {
+        lua_pushboolean(L, 0);
+        return p + 5;
+    }
+    v = p + neg;
+    if (v == end || *v < '0' || *v > '9' || (*v == '0' && neg))
+        return NULL;
+    for (p = v; p < end && *p >= '0' && *p <= '9' && p - v < 16; p++)
+        d = d * 10 + (*p - '0');
+    if (p - v > 15 || (*v == '0' && p - v > 1) ||
+        (p < end && (*p == '.' || *p == 'e' || *p == 'E' || (*p >= '0' && *p <= '9'))))
+        return NULL;
+    lua_pushnumber(L, neg ? -d : d);
+    return p;
+}
+
+/*
+ * JSON text that is a flat object of flat_value values: the table cjson
+ * decodes it to, pushed (1).  0, nothing pushed, for anything else
+ * (nested values, escapes, null, other numbers, bytes past ASCII): cjson
+ * decodes those, or words their error.
+ */
+static int flat_object(lua_State *L, const char *s, size_t n)
+{
+    const char *p = blanks(s, s + n), *end = s + n, *k;
+    int t, closed = 0;
+
+    if (p == end || *p != '{')
+        return 0;
+    lua_createtable(L, 0, 4);
+    t = lua_gettop(L);
+    p = blanks(p + 1, end);
+    if (p < end && *p == '}') {
+        p++;
+        closed = 1;
+    } else {
+        for (;;) {
+            if (p == end || *p != '"')
+                break;
+            for (k = ++p; p < end && *p != '"' && *p != '\\' && *p >= 0x20 && *p < 0x7f; p++)
+                ;
+            if (p == end || *p != '"')
+                break;
+            lua_pushlstring(L, k, (size_t)(p - k));
+            p = blanks(p + 1, end);
+            if (p == end || *p != ':')
+                break;
+            p = blanks(p + 1, end);
+            if (p == end || !(p = flat_value(L, p, end)))
+                break;
+            lua_rawset(L, t);
+            p = blanks(p, end);
+            if (p < end && *p == ',') {
+                p = blanks(p + 1, end);
+                continue;
+            }
+            if (p < end && *p == '}') {
+                p++;
+                closed = 1;
+            }
+            break;
+        }
+    }
+    if (closed && blanks(p, end) == end && lua_gettop(L) == t)
+        return 1;
+    lua_settop(L, t - 1);
+    return 0;
+}
+
 /*
  * Check table t (absolute index) against the field list at absolute index
  * list: defaults applied in place.  0: out of the common case.
@@ -100,7 +198,7 @@ static int core_setup(lua_State *L)
     lua_settop(L, 3);
     if (olen == 0) {
         lua_newtable(L);
-    } else {
+    } else if (!flat_object(L, ojs, olen)) {
         lua_pushvalue(L, lua_upvalueindex(1));
         lua_pushlstring(L, ojs, olen);
         if (lua_pcall(L, 1, 1, 0) != LUA_OK || lua_type(L, -1) != LUA_TTABLE)
@@ -173,6 +271,8 @@ static int core_registration(lua_State *L)
         lua_settop(L, 1);
         return 1;
     }
+    if (flat_object(L, s, len))
+        return 1;
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_pushvalue(L, 1);
     if (lua_pcall(L, 1, 1, 0) == LUA_OK)
@@ -181,6 +281,34 @@ static int core_registration(lua_State *L)
     lua_pushfstring(L, "registration data: invalid JSON: %s",
                     lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "error");
     return 2;
+}
+
+/*
+ * ctx_new(ctx_mt, input, registration, reason, http_mt) -> ctx: a run's
+ * ctx as runner.lua's build_ctx makes it, { input, registration, reason,
+ * http = a table of its own over http_mt }, with ctx_mt.  The runner's
+ * metatables (no __gc, and the new tables carry no __metatable) are set
+ * without the sandbox's setmetatable checks.
+ */
+static int core_ctx_new(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checktype(L, 5, LUA_TTABLE);
+    lua_settop(L, 5);
+    lua_createtable(L, 0, 4);
+    lua_pushvalue(L, 2);
+    lua_setfield(L, -2, "input");
+    lua_pushvalue(L, 3);
+    lua_setfield(L, -2, "registration");
+    lua_pushvalue(L, 4);
+    lua_setfield(L, -2, "reason");
+    lua_createtable(L, 0, 0);       /* a run's writes to ctx.http stay here */
+    lua_pushvalue(L, 5);
+    lua_setmetatable(L, -2);
+    lua_setfield(L, -2, "http");
+    lua_pushvalue(L, 1);
+    lua_setmetatable(L, -2);
+    return 1;
 }
 
 /* core.setup, core.registration; the core table on top, its json set. */
@@ -194,4 +322,6 @@ void uh_open_setup(lua_State *L)
     lua_pushcclosure(L, core_registration, 1);
     lua_setfield(L, -3, "registration");
     lua_pop(L, 1);
+    lua_pushcfunction(L, core_ctx_new);
+    lua_setfield(L, -2, "ctx_new");
 }

@@ -57,7 +57,15 @@ static void read_values(uh_run *r)
     unhook_flow_result *res = r->res;
     lua_Integer o;
 
-    if (r->status != LUA_OK || !lua_istable(co, -1)) {
+    if (r->status == LUA_OK && lua_isinteger(co, -1)) {
+        /* an outcome alone (runner.lua: a deregistration done) */
+        o = lua_tointeger(co, -1);
+        res->outcome = o >= UNHOOK_OUTCOME_DONE && o <= UNHOOK_OUTCOME_FAILED
+                       ? (unhook_outcome)o : UNHOOK_OUTCOME_FAILED;
+        res->status = r->last_status;
+        res->retry_after = -1;
+        res->expires_at = 0;
+    } else if (r->status != LUA_OK || !lua_istable(co, -1)) {
         const char *msg = r->bad_yield ? "coroutine.yield() outside a coroutine of the flow"
                         : lua_type(co, -1) == LUA_TSTRING ? lua_tostring(co, -1) : NULL;
         res->outcome = UNHOOK_OUTCOME_FAILED;
@@ -131,30 +139,25 @@ static void run_done(uh_run *r)
     uh_run_read_result(r);
 }
 
-static void push_conn_public(lua_State *L, const uh_conn *c)
-{
-    lua_createtable(L, 0, 4);
-    if (c->base_url) {
-        lua_pushstring(L, c->base_url);
-        lua_setfield(L, -2, "base_url");
-    }
-    lua_pushstring(L, uh_conn_auth_name(c));
-    lua_setfield(L, -2, "auth");
-    if (c->username && c->secret && *c->secret) {  /* else it is the key */
-        lua_pushstring(L, c->username);
-        lua_setfield(L, -2, "username");
-    }
-    if (c->timeout_ms) {
-        lua_pushinteger(L, c->timeout_ms);
-        lua_setfield(L, -2, "timeout_ms");
-    }
-}
-
 static void set_str(lua_State *L, const char *k, const char *v)
 {
     if (v) {
         lua_pushstring(L, v);
         lua_setfield(L, -2, k);
+    }
+}
+
+/* The connection without secrets, as fields of the spec on top (the
+ * runner makes ctx.connection of them when a flow asks). */
+static void set_conn_public(lua_State *L, const uh_conn *c)
+{
+    set_str(L, "conn_base", c->base_url);
+    set_str(L, "conn_auth", uh_conn_auth_name(c));
+    if (c->username && c->secret && *c->secret)    /* else it is the key */
+        set_str(L, "conn_user", c->username);
+    if (c->timeout_ms) {
+        lua_pushinteger(L, c->timeout_ms);
+        lua_setfield(L, -2, "conn_timeout");
     }
 }
 
@@ -165,7 +168,7 @@ static void push_spec(uh_run *r, const char *dir, const char *kind,
     lua_State *co = r->co;
     uh_rt *rt = r->rt;
 
-    lua_createtable(co, 0, 12);
+    lua_createtable(co, 0, 16);
     set_str(co, "dir", dir);
     set_str(co, "event", req->event);
     set_str(co, "kind", kind);
@@ -178,8 +181,8 @@ static void push_spec(uh_run *r, const char *dir, const char *kind,
         lua_pushboolean(co, 1);
         lua_setfield(co, -2, "validate_only");
     }
-    push_conn_public(co, conn);
-    lua_setfield(co, -2, "connection");
+    if (conn)
+        set_conn_public(co, conn);
     lua_pushinteger(co, conn ? conn->id : 0);
     lua_setfield(co, -2, "conn_id");
     if (rt->nccards > 0) {       /* the host's cards' names */
@@ -289,9 +292,18 @@ static int start_protected(lua_State *L)
 
     static const char runner_key = 0;   /* runner.run, kept in the registry */
 
-    r->co = lua_newthread(L);
-    r->coref = luaL_ref(L, LUA_REGISTRYINDEX);
-    uh_sandbox_mark_run(r->co);
+    if (r->ps->ncoidle > 0) {
+        /* a finished run's coroutine (uh_run_close): no new thread, and
+         * its stack has grown already */
+        r->coref = r->ps->coidle[--r->ps->ncoidle];
+        lua_rawgeti(L, LUA_REGISTRYINDEX, r->coref);
+        r->co = lua_tothread(L, -1);
+        lua_pop(L, 1);
+    } else {
+        r->co = lua_newthread(L);
+        r->coref = luaL_ref(L, LUA_REGISTRYINDEX);
+        uh_sandbox_mark_run(r->co);
+    }
     /* stack of co: runner.run, spec */
     if (lua_rawgetp(r->co, LUA_REGISTRYINDEX, &runner_key) != LUA_TFUNCTION) {
         lua_pop(r->co, 1);
@@ -343,8 +355,11 @@ int uh_run_start(uh_rt *rt, uh_run *r, const char *dir, const char *kind,
     r->start_dir = dir;
     r->start_kind = kind;
     r->start_req = req;
-    if (req->instance_id)       /* concurrent traces tell their runs apart */
-        snprintf(r->tag, sizeof r->tag, "%s ", req->instance_id);
+    if (req->instance_id) {     /* concurrent traces tell their runs apart */
+        size_t n = strnlen(req->instance_id, sizeof r->tag - 2);
+        memcpy(r->tag, req->instance_id, n);
+        memcpy(r->tag + n, " ", 2);
+    }
     lua_pushcfunction(r->L, start_protected);
     lua_pushlightuserdata(r->L, r);
     st = lua_pcall(r->L, 1, 0, 0);
@@ -385,8 +400,6 @@ void uh_run_close(uh_run *r)
 
         if (ps->limit.run == r)
             ps->limit.run = ps->host;
-        if (r->co)
-            luaL_unref(ps->L, LUA_REGISTRYINDEX, r->coref);
         luaL_unref(ps->L, LUA_REGISTRYINDEX, r->ctxref);
         r->ctxref = LUA_NOREF;
         /* what the run still holds is the state's from now on */
@@ -404,6 +417,15 @@ void uh_run_close(uh_run *r)
         if (r->cpu_tripped || r->mem_hit || r->mem_refused || r->timed_out ||
             r->status != LUA_OK)
             ps->retired = 1;
+        /* a coroutine that returned serves the state's next run; any
+         * other (an error, a yield left hanging) is dropped */
+        if (r->co && !ps->retired && r->status == LUA_OK &&
+            lua_status(r->co) == LUA_OK && ps->ncoidle < UH_SHARE_MAX) {
+            uh_sandbox_reuse_run(r->co);
+            ps->coidle[ps->ncoidle++] = r->coref;
+        } else if (r->co) {
+            luaL_unref(ps->L, LUA_REGISTRYINDEX, r->coref);
+        }
         if (!ps->retired && sh->own > ps->warm_base + UH_WARM_GROWTH) {
             lua_gc(ps->L, LUA_GCCOLLECT);
             if (sh->own > ps->warm_base + UH_WARM_GROWTH)

@@ -49,6 +49,8 @@ typedef struct uh_pooled {
     size_t warm_base;         /* memory held before its first flow (0: none yet) */
     int nruns;                /* runs in it now */
     int retired;              /* no new runs: closed when the last ends */
+    int coidle[UH_SHARE_MAX]; /* registry refs of finished runs' coroutines */
+    int ncoidle;              /* ... ready for another run (run.c) */
     struct uh_pooled *next;   /* rt->live or rt->idle */
 } uh_pooled;
 
@@ -109,6 +111,10 @@ lua_State *uh_sandbox_new(uh_rt *rt, uh_limit *lim, uh_run *run);
 /* Mark co as a flow run's own coroutine: flows may not resume or close
  * it (another run of the state might reach it). */
 void uh_sandbox_mark_run(lua_State *co);
+
+/* A finished run's coroutine made ready for the next run: its stack
+ * emptied and the state's usual hook set again. */
+void uh_sandbox_reuse_run(lua_State *co);
 
 /*
  * Call the function on top of the stack with nargs arguments under

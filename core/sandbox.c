@@ -273,6 +273,13 @@ void uh_sandbox_mark_run(lua_State *co)
     *(const void **)lua_getextraspace(co) = &run_thread_mark;
 }
 
+void uh_sandbox_reuse_run(lua_State *co)
+{
+    lua_settop(co, 0);
+    lua_sethook(co, deadline_hook, LUA_MASKCOUNT, HOOK_COUNT);
+    uh_sandbox_mark_run(co);
+}
+
 static int run_thread(lua_State *co)
 {
     return *(const void **)lua_getextraspace(co) == &run_thread_mark;

@@ -23,7 +23,11 @@ void uh_url_escape(uh_buf *out, const char *s, size_t n)
     for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (unreserved(c)) {
-            uh_buf_add(out, (const char *)&s[i], 1);
+            size_t j = i + 1;   /* the run of unreserved bytes at once */
+            while (j < n && unreserved((unsigned char)s[j]))
+                j++;
+            uh_buf_add(out, s + i, j - i);
+            i = j - 1;
         } else {
             char e[3] = {'%', hex[c >> 4], hex[c & 15]};
             uh_buf_add(out, e, 3);
@@ -165,9 +169,8 @@ static int same_host(const char *a, const char *b)
 
 int uh_url_same_origin(const char *a, const char *b)
 {
-    char pa[16], pb[16];
-    const char *ha, *hb;
-    size_t la, lb;
+    const char *ha, *hb, *pa[2];
+    size_t la[2];
 
     if (!a || !b || !same_host(a, b))
         return 0;
@@ -179,20 +182,20 @@ int uh_url_same_origin(const char *a, const char *b)
     for (int k = 0; k < 2; k++) {
         const char *h = k ? hb + 3 : ha + 3, *end = h + strcspn(h, "/?#");
         const char *at = memchr(h, '@', (size_t)(end - h)), *colon;
-        char *p = k ? pb : pa;
         if (at)
             h = at + 1;
         if (*h == '[')
             h = memchr(h, ']', (size_t)(end - h)) ? (const char *)memchr(h, ']', (size_t)(end - h)) : end;
         colon = memchr(h, ':', (size_t)(end - h));
-        if (colon && end - colon > 1)
-            snprintf(p, 16, "%.*s", (int)(end - colon - 1), colon + 1);
-        else
-            snprintf(p, 16, "%s", strncasecmp(k ? b : a, "https", 5) == 0 ? "443" : "80");
+        if (colon && end - colon > 1) {
+            pa[k] = colon + 1;
+            la[k] = (size_t)(end - colon - 1);
+        } else {
+            pa[k] = strncasecmp(k ? b : a, "https", 5) == 0 ? "443" : "80";
+            la[k] = strlen(pa[k]);
+        }
     }
-    la = strlen(pa);
-    lb = strlen(pb);
-    return la == lb && memcmp(pa, pb, la) == 0;
+    return la[0] == la[1] && memcmp(pa[0], pa[1], la[0]) == 0;
 }
 
 int uh_url_host_allowed(const char *url, const char *base, const char *hosts)

@@ -178,6 +178,18 @@ void uh_transfer_free(uh_sched *s, uh_transfer *t);
 void uh_run_mem_check(uh_run *r, lua_State *L);
 
 int uh_http_start(lua_State *L, uh_run *r, int idx);
+/* A request as uh_http_start reads it from its table: strings that stay
+ * alive on L's stack while the call runs, and stack indices (0: none)
+ * of the path table (none: url is expanded already), the hosts list
+ * and the header lines. */
+typedef struct uh_req {
+    const char *method, *url, *base, *query, *body;
+    size_t bodylen;
+    long timeout;               /* ms; 0: the connection's */
+    int path, hosts, headers;
+} uh_req;
+/* uh_http_start of a request given as a uh_req (lquick.c). */
+int uh_http_send(lua_State *L, uh_run *r, const uh_req *q);
 /* loc with the query credentials a redirect within the origin keeps. */
 char *uh_http_redirect_url(const uh_run *r, const char *loc);
 /* Push nil and an error object { code, message } (lua_pushfstring format). */

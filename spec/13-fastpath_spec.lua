@@ -76,6 +76,56 @@ describe("a run's set-up, in C and in Lua", function()
     assert.same({ id = 12 }, fast.registration)
   end)
 
+  it("decodes flat JSON objects in C as cjson does (floats, strings, booleans)", function()
+    -- what ctx.registration holds, each value with its exact type
+    local function describe(v)
+      if type(v) ~= "table" then return type(v) .. ":" .. tostring(v) end
+      local ks, out = {}, {}
+      for k in pairs(v) do ks[#ks + 1] = k end
+      table.sort(ks)
+      for _, k in ipairs(ks) do
+        local x = v[k]
+        out[#out + 1] = k .. "=" .. type(x) .. ":" .. (math.type(x) or "")
+          .. ":" .. (type(x) == "table" and describe(x)
+            or type(x) == "userdata" and "null" or string.format("%q", x))
+      end
+      return "{" .. table.concat(out, ",") .. "}"
+    end
+    local flow = H.flow_connector([[
+      local function describe(v)
+        if type(v) ~= "table" then return type(v) .. ":" .. tostring(v) end
+        local ks, out = {}, {}
+        for k in pairs(v) do ks[#ks + 1] = k end
+        table.sort(ks)
+        for _, k in ipairs(ks) do
+          local x = v[k]
+          out[#out + 1] = k .. "=" .. type(x) .. ":" .. (math.type(x) or "")
+            .. ":" .. (type(x) == "table" and describe(x)
+            or type(x) == "userdata" and "null" or string.format("%q", x))
+        end
+        return "{" .. table.concat(out, ",") .. "}"
+      end
+      return { run = function(ctx)
+        ctx.http.post("/api/report", { json = { d = describe(ctx.registration) } })
+      end }]])
+    local cjson = require "cjson"
+    for _, reg in ipairs({ '{"id": 12}', '{}', ' { } ', '{"id":0}', '{"id":-0}', '{"id": -12}',
+        '{"id": 123456789012345}', '{"id": 1234567890123456}', '{"id": 1.5}', '{"id": 1e3}',
+        '{"id": 012}', '{"a": "x", "b": true, "c": false}', '{"a": 1, "a": "two"}',
+        '{"a": "caf\195\169"}', '{"a": "q\\"q"}', '{"a": null}', '{"a": {"b": 1}}',
+        '{"a": [1]}', '{"1": 1}', '{"a": 1,}', '{"a": 1} x', '{"a" 1}', '{"a": tru}' }) do
+      local ok, want = pcall(cjson.decode, reg)
+      local res, err = H.run(flow, { registration = reg })
+      if ok then
+        assert.equal("done", res.outcome, reg)
+        assert.equal(describe(want), report().d, reg)
+      else
+        assert.is_nil(res, reg)
+        assert.matches("registration data: invalid JSON", err, 1, true)
+      end
+    end
+  end)
+
   it("words the same errors", function()
     local _, e1 = H.run(dir, { options = { colour = "red", size = "big" } })
     local _, e2 = H.run(dir, { options = { colour = "red", size = "big" }, inputs = {} })
@@ -162,6 +212,27 @@ describe("ctx.http's common request, in C and in Lua", function()
     assert.is_true(fast[1].err)
     assert.equal(404, fast[1].status)
     assert.equal("http", fast[1].code)
+  end)
+
+  it("fills the URL template the same way, and words a missing value the same", function()
+    -- (C fills the template once, before the request goes out)
+    for _, opts in ipairs({ "nil", "{ path = {} }", '{ path = { other = "x" } }' }) do
+      H.reset()
+      local fast, slow = both("delete", "/api/x/{id}", opts ~= "nil" and opts or nil)
+      assert.same(slow[1], fast[1])
+      assert.is_true(fast[1].err)
+      assert.equal("usage", fast[1].code)
+      assert.matches("no value for {id} in path", fast[1].message, 1, true)
+      assert.equal(2, #H.requests())    -- the two reports: nothing else sent
+    end
+    local want = "/api/x/%2E%2E/y/7/-12/9007199254740991/-9223372036854775808"
+    H.script("DELETE", want, { { status = 204 } })
+    H.script("DELETE", want, { { status = 204 } })
+    local fast, slow = both("delete", "/api/x/{a}/y/{b}/{c}/{d}/{e}",
+      '{ path = { a = "..", b = 7, c = -12, d = 2^53 - 1, e = math.mininteger } }')
+    assert.same(slow, fast)
+    assert.equal(204, fast[1].status)
+    assert.equal(want, fast[2].path)
   end)
 
   it("leaves what it does not take to the Lua path (misuse worded there)", function()

@@ -47,6 +47,7 @@ end
 -- after blanks), anything else stays a string (lsetup.c).
 local decode_registration = core.registration
 local core_setup = core.setup
+local ctx_new = core.ctx_new
 
 local function names(t)
   local ks = {}
@@ -197,17 +198,21 @@ local function helper_caller(p, ctx)
 end
 
 -- ctx.http keeps no state of its own: one client per base URL serves
--- every run of the connector in this Lua state.
-local function client_for(p, base)
-  p.clients = p.clients or {}
+-- every run of the connector in this Lua state, as the metatable of a
+-- table of the run's own (core.ctx_new), which keeps its writes.
+local function client_mt(p, base)
+  local clients = p.clients   -- (p is written only once: a write to an
+  if not clients then         -- old table costs the collector a visit)
+    clients = {}
+    p.clients = clients
+  end
   local key = base or ""
-  local mt = p.clients[key]
+  local mt = clients[key]
   if not mt then
     mt = { __index = http.new(p.m, base), __metatable = false }
-    p.clients[key] = mt
+    clients[key] = mt
   end
-  -- a run's writes to ctx.http stay in its own table
-  return setmetatable({}, mt)
+  return mt
 end
 
 -- One run goes through phases, each a function of the run's state r
@@ -401,7 +406,11 @@ local LAZY = {
     return { id = spec.instance_id or "test", connector = r.m.name, event = spec.event,
              options = copy(r.options) }
   end,
-  connection = function(r) return r.conn end,
+  connection = function(r)
+    local spec = r.spec       -- the connection's public fields (run.c)
+    return { base_url = r.base, auth = spec.conn_auth, username = spec.conn_user,
+             timeout_ms = spec.conn_timeout }
+  end,
   cards = function(r, ctx)
     local custom, err = custom_cards(r.p, manifest.env(nil, nil, r.m.dir))
     if not custom then error(err, 3) end
@@ -439,8 +448,7 @@ end)
 
 local function build_ctx(r)
   local spec, p, m = r.spec, r.p, r.m
-  local conn = spec.connection or {}       -- a fresh table a run (run.c)
-  local base = conn.base_url or m.base_url
+  local base = spec.conn_base or m.base_url
   local ccards = spec.ccards
   if ccards and ccards[1] then
     -- the names cards take, to refuse a C card that would shadow one (the
@@ -449,20 +457,16 @@ local function build_ctx(r)
     local cerr = cards.conflict(p.card_names, ccards)
     if cerr then return setup(RC.invalid, cerr) end
   end
-  conn.base_url = base
-  r.conn = conn
-  local ctx = setmetatable({
-    input = r.input,
-    registration = r.registration,
-    reason = reason_of(spec),
-    http = client_for(p, base),
-  }, CTX_MT)
+  r.base = base
+  -- { input, registration, reason, http = a table over the client }
+  local ctx = ctx_new(CTX_MT, r.input, r.registration, reason_of(spec), client_mt(p, base))
   RUNS[ctx] = r
   -- a connection of another auth type than the manifest's: say so before
   -- the provider answers 401
-  if m.auth and m.auth ~= "none" and conn.auth and conn.auth ~= "none" and conn.auth ~= m.auth then
+  local auth = spec.conn_auth
+  if m.auth and m.auth ~= "none" and auth and auth ~= "none" and auth ~= m.auth then
     ctx.log.warn(fmt("the connector expects %s credentials but the connection gives %s; "
-      .. "the provider will likely refuse them (401)", m.auth, conn.auth))
+      .. "the provider will likely refuse them (401)", m.auth, auth))
   end
   r.ctx = ctx
   core.set_ctx(ctx)
@@ -552,14 +556,15 @@ local function call_flow(r)
     return with_expiry(r, registration_data(r, ret))
   end
   if r.spec.kind == "list" then return list_report(r, ret) end
-  return { outcome = OUTCOME.done }
+  return OUTCOME.done           -- a bare outcome: nothing more to say (run.c)
 end
 
 -- spec: { dir, event, kind, options_json, inputs_json, registration,
---         reason, instance_id, connection = { non-secret fields },
+--         reason, instance_id, conn_base, conn_auth, conn_user,
+--         conn_timeout (the connection's non-secret fields), conn_id,
 --         ccards, validate_only }
 -- Returns { outcome, code, message, status, retry_after, registration,
--- expires_at }
+-- expires_at }, or an outcome alone (a deregistration done),
 -- or, when the flow could not start, { outcome = OUTCOME.setup, rc,
 -- message }, what C reads (run.c).
 function _M.run(spec)
@@ -567,7 +572,7 @@ function _M.run(spec)
   -- that it is not rehashed as the phases fill it
   local r = { spec = spec, p = nil, m = nil, ev = nil, entry = nil, flow = nil,
               options = nil, input = nil, registration = nil,
-              conn = nil, ctx = nil }
+              base = nil, ctx = nil }
   local stop = resolve(r) or load_flow(r)
   if stop then return stop end
   local options, input = core_setup(plan_of(r), spec.options_json, spec.inputs_json)
