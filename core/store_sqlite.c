@@ -351,10 +351,15 @@ int uh_store_sqlite_open(const char *path, uh_store **out, char *err, size_t err
     }
     sqlite3_busy_timeout(q->db, 30000);
     /* WAL: readers never block the writer; FULL: a commit survives power
-     * loss, which is the promise made before each request is sent. */
+     * loss, which is the promise made before each request is sent.  An
+     * 8 MiB page cache (SQLite's default: 2 MiB): disable --all at
+     * N=20,000 touches every page of instances and history in one
+     * transaction, and read back many pages the default one had dropped
+     * (pread64 7,148 -> 4,045 in strace of the whole run). */
     if ((rc = uh_sq_exec(s, "PRAGMA journal_mode = WAL")) != UNHOOK_OK ||
         (rc = uh_sq_exec(s, "PRAGMA synchronous = FULL")) != UNHOOK_OK ||
         (rc = uh_sq_exec(s, "PRAGMA foreign_keys = ON")) != UNHOOK_OK ||
+        (rc = uh_sq_exec(s, "PRAGMA cache_size = -8192")) != UNHOOK_OK ||
         (rc = uh_sq_migrate(s, path)) != UNHOOK_OK) {
         snprintf(err, errsz, "%s", s->errmsg);
         sq_close(s);
