@@ -1,20 +1,22 @@
 /*
  * sqlite_claim.c -- the SQLite store's claims (sqlite_db.h): due rows read
  * and marked for an owner in one transaction, and the earliest time any
- * pending row may be claimed.  Unclaimed rows are found through
- * instances_wake, those whose claim's lease ended through
- * instances_claimed (migration 7).
+ * pending row may be claimed.  A claim is a row of the table claims
+ * (migration 8); unclaimed rows are found through instances_wake (a
+ * look-up in claims skips the claimed ones), those whose claim's lease
+ * ended by reading claims, which holds the rows in flight alone.
  */
 
 #include "sqlite_db.h"
 
-/* Claim the rows whose rowids are in the JSON array ids. */
+/* Claim the rows whose rowids are in the JSON array ids (a lapsed claim
+ * is replaced). */
 static int mark_claimed(uh_store *s, const char *ids, const char *owner,
                         double lease)
 {
     sqlite3_stmt *st = uh_sq_prep(s,
-        "UPDATE instances SET claim_owner = ?1, claimed_until = ?2"
-        " WHERE rowid IN (SELECT value FROM json_each(?3))");
+        "INSERT OR REPLACE INTO claims (rid, owner, lease_end)"
+        " SELECT value, ?1, ?2 FROM json_each(?3)");
     int rc;
 
     if (!st)
@@ -86,10 +88,8 @@ static int claim_rows(uh_store *s, const char *head, const char *order,
 
 /*
  * Due rows, read and marked in one transaction: first those whose
- * claim's lease ended (instances_claimed; seldom any), then the first
- * unclaimed ones of instances_wake.  Three statements whatever the batch
- * (an UPDATE ... RETURNING runs as a trigger, copying every column
- * twice).
+ * claim's lease ended (seldom any), then the first unclaimed ones of
+ * instances_wake.  Three statements whatever the batch.
  */
 static int claim_in_tx(uh_store *s, const unhook_filter *f, double now,
                        const char *owner, double lease, int max, uh_inst *out, int *n);
@@ -126,13 +126,15 @@ static int claim_in_tx(uh_store *s, const unhook_filter *f, double now,
     if ((rc = uh_sq_begin(s)) != UNHOOK_OK)
         return rc;
     uh_buf_puts(&ids, "[");
-    rc = claim_rows(s, "SELECT " UH_SQ_READ_COLS ", rowid FROM instances INDEXED BY"
-                    " instances_claimed WHERE " SQ_CLAIMED " AND claimed_until <= ?1"
-                    " AND next_attempt_at <= ?1", " ORDER BY claimed_until LIMIT ?2",
-                    f, now, max, out, n, &ids);
+    rc = claim_rows(s, "SELECT " UH_SQ_READ_COLS ", instances.rowid FROM claims"
+                    " CROSS JOIN instances ON instances.rowid = rid WHERE lease_end <= ?1 AND "
+                    UH_CLAIMABLE_SQL " AND next_attempt_at <= ?1",
+                    " ORDER BY lease_end LIMIT ?2", f, now, max, out, n, &ids);
     if (rc == UNHOOK_OK && *n < max)
-        rc = claim_rows(s, "SELECT " UH_SQ_READ_COLS ", rowid FROM instances INDEXED BY"
-                        " instances_wake WHERE " SQ_UNCLAIMED " AND next_attempt_at <= ?1",
+        rc = claim_rows(s, "SELECT " UH_SQ_READ_COLS ", instances.rowid FROM instances"
+                        " INDEXED BY instances_wake LEFT JOIN claims ON rid = instances.rowid"
+                        " WHERE " UH_CLAIMABLE_SQL " AND next_attempt_at <= ?1"
+                        " AND rid IS NULL",
                         " ORDER BY next_attempt_at LIMIT ?2", f, now, max, out, n, &ids);
     uh_buf_puts(&ids, "]");
     if (rc == UNHOOK_OK && ids.oom)
@@ -177,12 +179,16 @@ int uh_sq_next_due(uh_store *s, const unhook_filter *f, double *when)
     int found = 0, rc;
 
     *when = 0;
+    if ((rc = uh_sq_send_freed(s)) != UNHOOK_OK)
+        return rc;
     rc = next_in(s, "SELECT next_attempt_at FROM instances INDEXED BY instances_wake"
-                 " WHERE " SQ_UNCLAIMED " AND state IN ('deregistering', 'registering')",
+                 " LEFT JOIN claims ON rid = instances.rowid WHERE " UH_CLAIMABLE_SQL
+                 " AND rid IS NULL"
+                 " AND state IN ('deregistering', 'registering')",
                  " ORDER BY next_attempt_at LIMIT 1", f, when, &found);
     if (rc == UNHOOK_OK)
-        rc = next_in(s, "SELECT MIN(" SQ_WAKE ") FROM instances INDEXED BY"
-                     " instances_claimed WHERE " SQ_CLAIMED
+        rc = next_in(s, "SELECT MIN(" SQ_WAKE ") FROM claims CROSS JOIN instances"
+                     " ON instances.rowid = rid WHERE " UH_CLAIMABLE_SQL
                      " AND state IN ('deregistering', 'registering')", "", f, when, &found);
     return rc;
 }

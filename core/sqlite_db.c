@@ -133,4 +133,5 @@ void uh_sq_close(sq_store *q)
     sqlite3_close(q->db);
     q->db = NULL;
     uh_buf_free(&q->held_text);
+    uh_buf_free(&q->freed);
 }

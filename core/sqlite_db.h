@@ -1,8 +1,8 @@
 /*
  * sqlite_db.h -- private: the SQLite backend's connection, shared by its
- * files (store_sqlite.c: instances; sqlite_tx.c: transactions;
- * sqlite_claim.c: claims; sqlite_history.c: history; sqlite_tokens.c:
- * OAuth2 token rows).  Part of the store layer.
+ * files (store_sqlite.c: instances; sqlite_schema.c: migrations;
+ * sqlite_tx.c: transactions; sqlite_claim.c: claims; sqlite_history.c:
+ * history; sqlite_tokens.c: OAuth2 token rows).  Part of the store layer.
  */
 #ifndef UNHOOK_SQLITE_DB_H
 #define UNHOOK_SQLITE_DB_H
@@ -39,24 +39,25 @@ typedef struct sq_store {
     int nheld;
     sq_held held[SQ_HOLD_MAX];
     uh_buf held_text;
+    uh_buf freed;               /* rowids whose claims a finish released in
+                                   this transaction: a JSON array being
+                                   built, deleted in one statement */
     char path[256];
 } sq_store;
 
 #define SQ(s) ((sq_store *)(s))
 
-/* when a row may be claimed: its next attempt, or its lease's end (the
- * key of migration 5's instances_wake) */
-#define SQ_WAKE "MAX(next_attempt_at, claimed_until)"
-/* the rows of instances_wake since migration 7: claimable, no claim */
-#define SQ_UNCLAIMED "claim_owner IS NULL AND " UH_CLAIMABLE_SQL
-/* claimable rows under a claim (instances_claimed) */
-#define SQ_CLAIMED "claim_owner IS NOT NULL AND " UH_CLAIMABLE_SQL
+/* Claims are rows of the table claims (migration 8): rid (the
+ * instance's rowid), owner, lease_end.  SQ_FROM: the instances with
+ * their claim, if any; SQ_WAKE: when a claimed row may be claimed again. */
+#define SQ_FROM "instances LEFT JOIN claims ON rid = instances.rowid"
+#define SQ_WAKE "MAX(next_attempt_at, lease_end)"
 
-/* An instance's columns as uh_sq_read_inst() reads them (states are kept
- * as their names, read back as numbers there). */
+/* An instance's columns as uh_sq_read_inst() reads them, FROM SQ_FROM
+ * (states are kept as their names, read back as numbers there). */
 #define UH_SQ_READ_COLS "id, connector, event, options, connection, "     \
     "registration, desired = 'on', state, reason, last_error, attempts, " \
-    "next_attempt_at, created_at, updated_at, claim_owner, claimed_until, " \
+    "next_attempt_at, created_at, updated_at, owner, lease_end, "         \
     "expires_at"
 
 /* The row st holds (UH_SQ_READ_COLS first) into o, strings malloc'd. */
@@ -67,6 +68,9 @@ void uh_sq_read_inst(sqlite3_stmt *st, uh_inst *o);
 int uh_sq_begin(uh_store *s);
 int uh_sq_commit(uh_store *s);
 void uh_sq_rollback(uh_store *s);
+
+/* Creates or migrates the schema (sqlite_schema.c); path for messages. */
+int uh_sq_migrate(uh_store *s, const char *path);
 
 /* The store's claim and next_due (store.h), in sqlite_claim.c. */
 int uh_sq_claim(uh_store *s, const unhook_filter *f, double now,
@@ -102,6 +106,14 @@ char *uh_sq_col_dup(sqlite3_stmt *st, int i);
 
 /* Finalizes the cached statements and closes the database (not q). */
 void uh_sq_close(sq_store *q);
+
+/* The claims that finishes released in this transaction, deleted (before
+ * the commit, and before anything reads claims), or forgotten (a
+ * rollback); in sqlite_tx.c.  uh_sq_free_claim: row's claim is to go,
+ * now or with the others. */
+int uh_sq_send_freed(uh_store *s);
+void uh_sq_drop_freed(sq_store *q);
+int uh_sq_free_claim(uh_store *s, long long row);
 
 /* Writes the history rows held, or drops them (a rollback). */
 int uh_sq_send_held(uh_store *s);

@@ -189,6 +189,49 @@ static void test_finish_is_compare_and_set(void **state)
     uh_inst_clear(&i);
 }
 
+/* Outcomes written inside a transaction, as the work loop does, with the
+ * rows a claim read: the claims are released for whatever reads next in
+ * that transaction, and kept when it is rolled back. */
+static void test_finish_in_transaction_releases_claims(void **state)
+{
+    fixture *f = *state;
+    uh_inst out[8], got;
+    int n = 0, cas = -1;
+
+    put(f->s, "d1", "github", UH_DEREGISTERING, UH_WANT_OFF, 10);
+    put(f->s, "d2", "github", UH_DEREGISTERING, UH_WANT_OFF, 10);
+    assert_int_equal(f->s->ops->claim(f->s, NULL, 100, "A:1:1", 200, 8, out, &n), UNHOOK_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(f->s->ops->begin(f->s), UNHOOK_OK);
+    out[0].state = UH_OFF;
+    assert_int_equal(f->s->ops->finish(f->s, &out[0], "A:1:1", 110, &cas), UNHOOK_OK);
+    assert_int_equal(cas, UH_CAS_OK);
+    assert_int_equal(f->s->ops->get(f->s, out[0].id, &got), UNHOOK_OK);
+    assert_null(got.claim_owner);
+    uh_inst_clear(&got);
+    f->s->ops->rollback(f->s);
+    assert_int_equal(f->s->ops->get(f->s, out[0].id, &got), UNHOOK_OK);
+    assert_int_equal(got.state, UH_DEREGISTERING);
+    assert_string_equal(got.claim_owner, "A:1:1");
+    uh_inst_clear(&got);
+    assert_int_equal(f->s->ops->begin(f->s), UNHOOK_OK);
+    for (int k = 0; k < 2; k++) {
+        out[k].state = UH_OFF;
+        assert_int_equal(f->s->ops->finish(f->s, &out[k], "A:1:1", 110, &cas), UNHOOK_OK);
+        assert_int_equal(cas, UH_CAS_OK);
+    }
+    assert_int_equal(f->s->ops->commit(f->s), UNHOOK_OK);
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(f->s->ops->get(f->s, out[k].id, &got), UNHOOK_OK);
+        assert_int_equal(got.state, UH_OFF);
+        assert_null(got.claim_owner);
+        uh_inst_clear(&got);
+        uh_inst_clear(&out[k]);
+    }
+    put(f->s, "d3", "github", UH_DEREGISTERING, UH_WANT_OFF, 10);
+    assert_int_equal(claim(f->s, "B:2:2", 120, 220, 8), 1);     /* d3 alone */
+}
+
 static void test_finish_many_is_compare_and_set(void **state)
 {
     fixture *f = *state;
@@ -526,10 +569,12 @@ static int note_attempt(void *ud, const unhook_history *h)
 }
 
 /* A store of schema version 6 (instances_wake keyed by
- * MAX(next_attempt_at, claimed_until), claimed rows in it) opened by
- * this unhook: migration 7 keeps every row and history line, and claims,
- * lapsed claims and the next due time read as before. */
-static void test_sqlite_migration_7_keeps_rows_and_claims(void **state)
+ * MAX(next_attempt_at, claimed_until), claimed rows in it, claims in the
+ * columns claim_owner and claimed_until, instances_claimed) opened by
+ * this unhook: migrations 7 and 8 keep every row and history line, and
+ * claims (moved to the table claims), lapsed claims and the next due
+ * time read as before. */
+static void test_sqlite_migrations_keep_rows_and_claims(void **state)
 {
     fixture *f = *state;
     char err[512], *v;
@@ -548,16 +593,36 @@ static void test_sqlite_migration_7_keeps_rows_and_claims(void **state)
     add_history(f->s, "d1", "deregister", 2);
     f->s->ops->close(f->s);
     f->s = NULL;
-    free(sqlite_run(f->loc, "DROP INDEX instances_wake;"
+    free(sqlite_run(f->loc, "UPDATE instances SET"
+                    " claim_owner = (SELECT owner FROM claims WHERE rid = instances.rowid),"
+                    " claimed_until = IFNULL((SELECT lease_end FROM claims"
+                    " WHERE rid = instances.rowid), 0);"
+                    "DROP TABLE claims;"
+                    "DROP INDEX instances_wake;"
+                    "CREATE INDEX instances_claimed ON instances(claimed_until)"
+                    " WHERE claim_owner IS NOT NULL;"
                     "CREATE INDEX instances_wake ON instances("
                     "MAX(next_attempt_at, claimed_until)) WHERE " UH_CLAIMABLE_SQL ";"
                     "PRAGMA user_version = 6;"));
+    v = sqlite_run(f->loc, "SELECT claim_owner FROM instances WHERE claim_owner IS NOT NULL");
+    assert_string_equal(v, "A:1:1");
+    free(v);
     assert_int_equal(uh_store_open(f->loc, &f->s, err, sizeof err), UNHOOK_OK);
     v = sqlite_run(f->loc, "PRAGMA user_version");
-    assert_string_equal(v, "7");
+    assert_string_equal(v, "8");
     free(v);
     v = sqlite_run(f->loc, "SELECT sql FROM sqlite_master WHERE name = 'instances_wake'");
-    assert_non_null(strstr(v, "(next_attempt_at) WHERE claim_owner IS NULL AND"));
+    assert_non_null(strstr(v, "(next_attempt_at) WHERE (state IN"));
+    free(v);
+    v = sqlite_run(f->loc, "SELECT count(*) FROM sqlite_master WHERE name = 'instances_claimed'");
+    assert_string_equal(v, "0");
+    free(v);
+    v = sqlite_run(f->loc, "SELECT owner || ' ' || lease_end FROM claims");
+    assert_string_equal(v, "A:1:1 200.0");
+    free(v);
+    v = sqlite_run(f->loc, "SELECT count(*) FROM instances WHERE claim_owner IS NOT NULL"
+                   " OR claimed_until != 0");
+    assert_string_equal(v, "0");
     free(v);
     v = sqlite_run(f->loc, "SELECT count(*) FROM instances");
     assert_string_equal(v, "4");
@@ -589,6 +654,7 @@ int main(void)
         T(test_remove_keeps_history),
         T(test_claim_skips_live_claims_takes_lapsed),
         T(test_finish_is_compare_and_set),
+        T(test_finish_in_transaction_releases_claims),
         T(test_finish_many_is_compare_and_set),
         T(test_bulk_with_filter),
         T(test_history_in_transaction),
@@ -596,7 +662,7 @@ int main(void)
         T(test_renew_extends_claims),
         T(test_token_rows_compare_and_set),
         T(test_expiry_and_renewal_claims),
-        T(test_sqlite_migration_7_keeps_rows_and_claims),
+        T(test_sqlite_migrations_keep_rows_and_claims),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

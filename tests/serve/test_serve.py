@@ -323,8 +323,7 @@ def case_sigterm_mid_bulk():
         rc = s.stop()
     check("SIGTERM mid-bulk: exit 0", rc, 0)
     now = time.time()
-    held = db_rows(db, "SELECT count(*) FROM instances WHERE claim_owner IS NOT NULL "
-                       "AND claimed_until > ?", now)[0][0]
+    held = db_rows(db, "SELECT count(*) FROM claims WHERE lease_end > ?", now)[0][0]
     check("no instance left claimed by the stopped process", held, 0)
     reqs = control("GET", "requests")
     dropped = [r for r in reqs if r["method"] == "DELETE" and r["status"] is None]
