@@ -490,7 +490,8 @@ static void test_team_member_without_store(void **state)
     q += 5;
     snprintf(url + strlen(url), sizeof url - strlen(url), "%.*s&user=%s",
              (int)strcspn(q, "&"), q, role);
-    snprintf(f->db, sizeof f->db, "%s", url);
+    assert_true(strlen(url) < sizeof f->db);
+    memcpy(f->db, url, strlen(url) + 1);
     reopen(f, 12, 3);
     seed(50);
     import_many(f, 50, "github");       /* the engine's one connection */
