@@ -21,7 +21,7 @@ typedef struct member {
     unhook_engine *E;
     const unhook_filter *f;
     long max_ms;
-    int wait, rc;
+    int wait, rc, n;
     unhook_stats stats;
     pthread_t th;
 } member;
@@ -33,11 +33,23 @@ int uh_crew_fits(const unhook_engine *E)
            !uh_sched_taped(E->rt.sched);
 }
 
+/* A member whose store cannot be opened (a server's connection limit,
+ * out of file descriptors) did nothing: its share is left to the others,
+ * as for a member that could not be opened, and the call does not fail
+ * for it (the engine called has its store open, or reports it itself). */
 static void *member_main(void *arg)
 {
     member *m = arg;
+    uh_store *s;
 
-    m->rc = uh_work(m->E, m->f, NULL, m->max_ms, m->wait, &m->stats, NULL, NULL, NULL);
+    if (uh_engine_store(m->E, &s) != UNHOOK_OK) {
+        uh_log(&m->E->diag, NULL, UNHOOK_LOG_WARN, "bulk work: thread %d of %d cannot "
+               "open the store, the others do its share: %s", m->E->team_ix + 1,
+               m->n, m->E->diag.errmsg);
+        m->rc = UNHOOK_OK;
+    } else {
+        m->rc = uh_work(m->E, m->f, NULL, m->max_ms, m->wait, &m->stats, NULL, NULL, NULL);
+    }
     uh_team_ended(m->team, m->E->team_ix, &m->stats);
     return NULL;
 }
@@ -53,6 +65,7 @@ static void start_members(unhook_engine *E, uh_team *t, member *m, int n, int co
         m[k].f = f;
         m[k].max_ms = max_ms;
         m[k].wait = wait;
+        m[k].n = n;
         if (!(m[k].E = E->open_like(E, conc / n + (k < conc % n))))
             continue;
         m[k].E->team = t;
@@ -82,31 +95,21 @@ static int join_members(unhook_engine *E, member *m, int n, int rc)
     return rc;
 }
 
-static void add_stats(unhook_stats *to, const unhook_stats *s)
-{
-    to->total += s->total;
-    to->done += s->done;
-    to->gone += s->gone;
-    to->failed += s->failed;
-    to->pending += s->pending;
-    to->skipped += s->skipped;
-    to->registered += s->registered;
-    to->renewed += s->renewed;
-    to->expired += s->expired;
-}
-
 int uh_crew_work(unhook_engine *E, const unhook_filter *f, long max_ms, int wait,
                  unhook_stats *stats, unhook_progress_fn progress, void *ud)
 {
     int conc = E->concurrency, n, rc;
     unhook_log_fn log = E->diag.log;
     void *log_ud = E->diag.log_ud;
-    unhook_stats own = {0}, all, local = {0};
+    unhook_stats own, all, local = {0};
     member *m = NULL;
     uh_team *t = NULL;
 
     if (!stats)
         stats = &local;
+    /* member 0 counts on from the caller's stats (disable_all's total and
+     * skipped), as one thread does: the progress shown has them too */
+    own = *stats;
     n = E->threads < conc ? E->threads : conc;
     if (!uh_crew_fits(E) || !(m = calloc((size_t)n, sizeof *m)) ||
         !(t = uh_team_new(n, log, log_ud))) {
@@ -129,7 +132,7 @@ int uh_crew_work(unhook_engine *E, const unhook_filter *f, long max_ms, int wait
     uh_team_wait(t, &own, PROGRESS_S, progress, ud);
     rc = join_members(E, m, n, rc);
     uh_team_sum(t, &own, &all);
-    add_stats(stats, &all);
+    *stats = all;
     if (progress)
         progress(ud, &all);
     E->concurrency = conc;

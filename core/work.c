@@ -123,7 +123,9 @@ static int claim_cap(const work *w)
 {
     int cap = w->E->concurrency * 2 + 8;
 
-    return cap < CLAIM_MIN ? CLAIM_MIN : cap;
+    /* in a team the floor would let the first members claim it all and
+     * leave the others idle while they work through it at their share */
+    return cap < CLAIM_MIN && !w->E->team ? CLAIM_MIN : cap;
 }
 
 /* Claim up to max more into the queue; a store that failed, or a one-id

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <curl/curl.h>
+#include <libpq-fe.h>
 
 #include "unhook.h"
 
@@ -264,7 +265,7 @@ static int shared_by(fixture *f, int threads)
 
 /* The progress callback: the sums it was shown. */
 typedef struct seen {
-    long calls, last_settled, went_back;
+    long calls, last_settled, went_back, wrong_total, want_total;
     pthread_t thread;
     int other_thread;
 } seen;
@@ -278,6 +279,8 @@ static void on_progress(void *ud, const unhook_stats *s)
     if (settled < x->last_settled)
         x->went_back++;
     x->last_settled = settled;
+    /* the total known before the work (disable_all's) shown all along */
+    x->wrong_total += x->want_total && s->total != x->want_total;
     if (!pthread_equal(pthread_self(), x->thread))
         x->other_thread = 1;
 }
@@ -294,6 +297,7 @@ static void test_team_disables_each_once(void **state)
     seed(400);
     import_many(f, 400, "github");
     x.thread = pthread_self();
+    x.want_total = 400;
     assert_int_equal(unhook_instance_disable_all(f->E, NULL, NULL, &stats, on_progress, &x),
                      UNHOOK_OK);
     assert_true(shared_by(f, 2));
@@ -313,6 +317,7 @@ static void test_team_disables_each_once(void **state)
     assert_int_equal(x.went_back, 0);
     assert_int_equal(x.other_thread, 0);
     assert_int_equal(x.last_settled, 400);
+    assert_int_equal(x.wrong_total, 0);
 }
 
 /* unhook_engine_run (resume, serve's loop) shares due work too: intents
@@ -450,6 +455,64 @@ static void test_team_not_with_observer(void **state)
     assert_int_equal(w.other_thread, 0);
 }
 
+/* A member whose store cannot be opened (here PostgreSQL's connection
+ * limit of the role: the engine called holds its one connection) leaves
+ * its share to the others: the call succeeds with every instance done,
+ * and a warning says so.  PostgreSQL only (tests/pg/run.sh). */
+static void test_team_member_without_store(void **state)
+{
+    fixture *f = *state;
+    const char *base = getenv("UNHOOK_TEST_PG");
+    char role[64], sql[256], url[400];
+    const char *name, *q;
+    unhook_stats stats;
+    int counts[50];
+    PGconn *c;
+    PGresult *r;
+
+    if (strncmp(f->db, "postgresql:", 11) != 0 || !base)
+        skip();
+    /* f->db is postgresql:///NAME?host=...&user=postgres */
+    name = f->db + strlen("postgresql:///");
+    q = strchr(name, '?');
+    assert_non_null(q);
+    snprintf(role, sizeof role, "uh_lim_%ld", (long)getpid());
+    snprintf(sql, sizeof sql, "CREATE ROLE %s LOGIN CONNECTION LIMIT 1; "
+             "ALTER DATABASE %.*s OWNER TO %s", role, (int)(q - name), name, role);
+    c = PQconnectdb(base);
+    r = PQexec(c, sql);
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    PQfinish(c);
+    snprintf(url, sizeof url, "postgresql:///%.*s?host=", (int)(q - name), name);
+    q = strstr(q, "host=");
+    assert_non_null(q);
+    q += 5;
+    snprintf(url + strlen(url), sizeof url - strlen(url), "%.*s&user=%s",
+             (int)strcspn(q, "&"), q, role);
+    assert_true(strlen(url) < sizeof f->db);
+    memcpy(f->db, url, strlen(url) + 1);
+    reopen(f, 12, 3);
+    seed(50);
+    import_many(f, 50, "github");       /* the engine's one connection */
+    assert_int_equal(unhook_instance_disable_all(f->E, NULL, NULL, &stats, NULL, NULL),
+                     UNHOOK_OK);
+    assert_true(shared_by(f, 3));
+    assert_non_null(strstr(f->log, "cannot open the store, the others do its share"));
+    assert_int_equal(stats.total, 50);
+    assert_int_equal(stats.done, 50);
+    assert_int_equal(tally_all(f).off, 50);
+    assert_int_equal(delete_counts(counts, 50), 50);
+    for (int k = 0; k < 50; k++)
+        assert_int_equal(counts[k], 1);
+    unhook_engine_close(f->E);
+    f->E = NULL;
+    c = PQconnectdb(base);
+    snprintf(sql, sizeof sql, "REASSIGN OWNED BY %s TO postgres; DROP ROLE %s", role, role);
+    PQclear(PQexec(c, sql));
+    PQfinish(c);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -460,6 +523,7 @@ int main(void)
         T(test_team_rate_shared),
         T(test_team_gone_guard_shared),
         T(test_team_not_with_observer),
+        T(test_team_member_without_store),
     };
 #undef T
     int rc;
