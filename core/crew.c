@@ -126,8 +126,12 @@ int uh_crew_work(unhook_engine *E, const unhook_filter *f, long max_ms, int wait
     E->team = t;
     E->team_ix = 0;
     E->concurrency = conc / n + (conc % n > 0);
-    uh_log(&E->diag, NULL, UNHOOK_LOG_DEBUG, "bulk work on %d threads, %d to %d "
-           "flows at a time each", n, conc / n, E->concurrency);
+    if (conc % n == 0)
+        uh_log(&E->diag, NULL, UNHOOK_LOG_DEBUG, "bulk work on %d threads, %d flows "
+               "at a time each", n, E->concurrency);
+    else
+        uh_log(&E->diag, NULL, UNHOOK_LOG_DEBUG, "bulk work on %d threads, %d to %d "
+               "flows at a time each", n, conc / n, E->concurrency);
     rc = uh_work(E, f, NULL, max_ms, wait, &own, progress, ud, NULL);
     uh_team_wait(t, &own, PROGRESS_S, progress, ud);
     rc = join_members(E, m, n, rc);

@@ -88,7 +88,9 @@ int unhook_engine_open(unhook_engine **out, const unhook_config *cfg)
      * ~1 ms, reusing one ~20 us */
     E->rt.pool_max = E->concurrency;
     E->expect_gone = cfg->expect_gone;
-    E->threads = cfg->threads > 1 ? cfg->threads : 1;
+    /* bulk work's threads: 1 below 2, at most UH_THREADS_MAX */
+    E->threads = cfg->threads > UH_THREADS_MAX ? UH_THREADS_MAX
+               : cfg->threads > 1 ? cfg->threads : 1;
     E->memory_mb = cfg->memory_mb > 0 ? cfg->memory_mb : 0;
     E->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 0;
     E->open_like = open_like;

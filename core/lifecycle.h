@@ -112,6 +112,10 @@ int uh_settled(const uh_inst *i, const uh_policy *p, double now,
 
 /* ---- bulk work on several threads (crew.c, team.c) ---- */
 
+/* unhook_config.threads above this is this (each thread holds an engine:
+ * its store connection, Lua states, sockets, connector files). */
+#define UH_THREADS_MAX 64
+
 /* Whether E's bulk work may be shared with sibling engines on other
  * threads: E->threads > 1, and nothing of E's that a sibling could not
  * have or that must be called from this thread alone (a host's loop,

@@ -95,8 +95,9 @@ typedef struct unhook_config {
                                  first 20 deregistrations were all gone */
     int threads;              /* bulk work (unhook_engine_run,
                                  unhook_instance_disable_all) on this many
-                                 threads, concurrency shared among them;
-                                 0 or 1: the calling thread alone */
+                                 threads (at most 64, and at most
+                                 concurrency), concurrency shared among
+                                 them; 1 or less: the calling thread alone */
 } unhook_config;
 
 typedef struct unhook_engine unhook_engine;

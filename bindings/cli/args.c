@@ -73,7 +73,7 @@ static int set_value(const char *cmd, const opt *o, const char *v, const char *u
                  cmd, o->name, v);
         return bad_usage(msg, NULL, usage);
     } else if (o->kind == OPT_COUNT && (*(int *)o->dst = count_arg(v)) < 0) {
-        snprintf(msg, sizeof msg, "%s: %s expects a positive number, got '%.40s'",
+        snprintf(msg, sizeof msg, "%s: %s expects a number from 1 to 100000, got '%.40s'",
                  cmd, o->name, v);
         return bad_usage(msg, NULL, usage);
     }

@@ -60,7 +60,8 @@ static const char usage_retry[] =
     "\n"
     "Re-queues a dead-lettered (failed) instance with its attempts reset and\n"
     "runs it now.  --failed re-queues every failed instance that matches, then\n"
-    "runs every due attempt, with progress and a summary as 'disable --all'.\n"
+    "runs every due attempt, with progress and a summary as 'disable --all'\n"
+    "(--concurrency and --threads as there).\n"
     "Exit codes as for disable.\n";
 
 static const char usage_resume[] =
@@ -69,7 +70,8 @@ static const char usage_resume[] =
     "\n"
     "Runs every due attempt: instances a crash left registering or\n"
     "deregistering, and retries whose time has come.  With --wait, also waits\n"
-    "for scheduled retries until nothing is pending.\n"
+    "for scheduled retries until nothing is pending.  --concurrency and\n"
+    "--threads as for 'disable --all'.\n"
     "Exit 0 when done or nothing to do, 1 when a flow failed, 75 when work is\n"
     "left pending for retry.\n";
 
