@@ -49,6 +49,8 @@ static void *member_main(void *arg)
         m->rc = UNHOOK_OK;
     } else {
         m->rc = uh_work(m->E, m->f, NULL, m->max_ms, m->wait, &m->stats, NULL, NULL, NULL);
+        if (m->rc != UNHOOK_OK)
+            uh_team_fail(m->team);
     }
     uh_team_ended(m->team, m->E->team_ix, &m->stats);
     return NULL;
@@ -133,6 +135,8 @@ int uh_crew_work(unhook_engine *E, const unhook_filter *f, long max_ms, int wait
         uh_log(&E->diag, NULL, UNHOOK_LOG_DEBUG, "bulk work on %d threads, %d to %d "
                "flows at a time each", n, conc / n, E->concurrency);
     rc = uh_work(E, f, NULL, max_ms, wait, &own, progress, ud, NULL);
+    if (rc != UNHOOK_OK)
+        uh_team_fail(t);        /* the others stop claiming (with wait, too) */
     uh_team_wait(t, &own, PROGRESS_S, progress, ud);
     rc = join_members(E, m, n, rc);
     uh_team_sum(t, &own, &all);

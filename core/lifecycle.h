@@ -156,6 +156,11 @@ void uh_team_publish(uh_team *t, int ix, const unhook_stats *s);
 void uh_team_progress(uh_team *t, const unhook_stats *own,
                       unhook_progress_fn fn, void *ud);
 void uh_team_sum(uh_team *t, const unhook_stats *own, unhook_stats *out);
+/* A member's store failed (its work ended with the error): every member
+ * stops claiming and finishes what runs, as a serving loop told to stop;
+ * whether one did. */
+void uh_team_fail(uh_team *t);
+int uh_team_failed(uh_team *t);
 /* A member's loop started, ended (with its last stats); wait until every
  * member ended, showing progress every every_s meanwhile. */
 void uh_team_started(uh_team *t);

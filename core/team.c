@@ -21,6 +21,7 @@ struct uh_team {
     uh_idset pending;           /* ids counted pending, by any member */
     unhook_stats *pub;          /* each member's stats at its last commit */
     int n, running;
+    int failed;                 /* a member's store failed: all stop claiming */
     unhook_log_fn log;          /* the engine's own log, called under log_mu */
     void *log_ud;
 };
@@ -149,6 +150,16 @@ void uh_team_progress(uh_team *t, const unhook_stats *own,
 
     uh_team_sum(t, own, &all);
     fn(ud, &all);
+}
+
+void uh_team_fail(uh_team *t)
+{
+    __atomic_store_n(&t->failed, 1, __ATOMIC_RELAXED);
+}
+
+int uh_team_failed(uh_team *t)
+{
+    return __atomic_load_n(&t->failed, __ATOMIC_RELAXED);
 }
 
 void uh_team_started(uh_team *t)

@@ -64,6 +64,8 @@ static int flush(work *w, int max)
         s->ops->rollback(s);
         uh_store_err(w->E, rc);
         w->rc = rc;
+        if (w->E->team)
+            uh_team_fail(w->E->team);
     }
     w->nfinished = kept;
     w->last_flush = uh_now();
@@ -110,6 +112,8 @@ static int claim_more(work *w, int max)
     if (rc != UNHOOK_OK) {
         /* a store that cannot claim ends the work: never spin on it */
         w->rc = uh_store_err(w->E, rc);
+        if (w->E->team)
+            uh_team_fail(w->E->team);
         return -1;
     }
     return n;
@@ -248,7 +252,7 @@ static int idle(work *w, int wait, double end)
 {
     double next = 0, sleep_s;
 
-    if (w->rc != UNHOOK_OK || w->only_id)
+    if (w->rc != UNHOOK_OK || w->only_id || (w->E->team && uh_team_failed(w->E->team)))
         return 0;
     if (claim_more(w, claim_cap(w)) != 0)    /* anything due now? */
         return w->rc == UNHOOK_OK;
@@ -345,6 +349,8 @@ static int work_loop(work *w, long max_ms, int wait)
 
         if (w->E->stop && *w->E->stop)
             w->claiming = 0;       /* serving, and told to stop: finish what runs */
+        if (w->E->team && uh_team_failed(w->E->team))
+            w->claiming = 0;       /* another thread's store failed: the same */
         if (w->claiming)
             reap(w);
         renew(w);
