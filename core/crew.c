@@ -56,6 +56,13 @@ static void *member_main(void *arg)
     return NULL;
 }
 
+/* Member k's share of conc among n: conc / n, one more for the first
+ * conc % n. */
+static int share(int conc, int n, int k)
+{
+    return conc / n + (k < conc % n);
+}
+
 /* Members 1..n-1 on threads of their own, each with its share of conc
  * (one that cannot be opened or started leaves its share unused: the
  * others claim its work). */
@@ -68,7 +75,7 @@ static void start_members(unhook_engine *E, uh_team *t, member *m, int n, int co
         m[k].max_ms = max_ms;
         m[k].wait = wait;
         m[k].n = n;
-        if (!(m[k].E = E->open_like(E, conc / n + (k < conc % n))))
+        if (!(m[k].E = E->open_like(E, share(conc, n, k))))
             continue;
         m[k].E->team = t;
         m[k].E->team_ix = k;
@@ -127,7 +134,7 @@ int uh_crew_work(unhook_engine *E, const unhook_filter *f, long max_ms, int wait
     /* the engine called is member 0 */
     E->team = t;
     E->team_ix = 0;
-    E->concurrency = conc / n + (conc % n > 0);
+    E->concurrency = share(conc, n, 0);
     if (conc % n == 0)
         uh_log(&E->diag, NULL, UNHOOK_LOG_DEBUG, "bulk work on %d threads, %d flows "
                "at a time each", n, E->concurrency);

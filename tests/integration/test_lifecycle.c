@@ -33,29 +33,6 @@ static char connectors[PATH_MAX]; /* absolute scripts/connectors */
 
 /* ---- the fixture provider's control routes ------------------------------ */
 
-/* Seed count GitHub hooks under o/r: ids FIRST_ID.. after a reset. */
-static void seed(int count)
-{
-    char body[128], *got;
-
-    snprintf(body, sizeof body, "{\"owner\":\"o\",\"repo\":\"r\",\"count\":%d}", count);
-    assert_int_equal(provider_control("POST", "/_control/seed", body, &got), 200);
-    assert_non_null(strstr(got, "12345678"));
-    free(got);
-}
-
-/* Queue canned answers for METHOD (NULL: any) under path prefix. */
-static void script(const char *method, const char *prefix, const char *responses)
-{
-    char body[2048], m[64] = "";
-
-    if (method)
-        snprintf(m, sizeof m, "\"method\":\"%s\",", method);
-    snprintf(body, sizeof body, "{%s\"prefix\":\"%s\",\"responses\":%s}", m,
-             prefix, responses);
-    assert_int_equal(provider_control("POST", "/_control/script", body, NULL), 200);
-}
-
 /* How many requests with this method the provider logged. */
 static int requests_with_method(const char *method)
 {
@@ -68,41 +45,6 @@ static int requests_with_method(const char *method)
         n++;
     free(log);
     return n;
-}
-
-/* The provider's delete_counts: counts[k] for id FIRST_ID + k (0..n-1);
- * returns how many ids the map holds in all. */
-static int delete_counts(int *counts, int n)
-{
-    char *stats, *p;
-    int entries = 0;
-
-    memset(counts, 0, (size_t)n * sizeof *counts);
-    assert_int_equal(provider_control("GET", "/_control/stats", NULL, &stats), 200);
-    p = strstr(stats, "\"delete_counts\"");
-    assert_non_null(p);
-    p = strchr(p, '{');
-    assert_non_null(p);
-    p++;
-    for (;;) {
-        char *end;
-        long id, count;
-        while (*p == ' ' || *p == ',')
-            p++;
-        if (*p == '}')
-            break;
-        assert_int_equal(*p, '"');
-        id = strtol(p + 1, &end, 10);
-        assert_int_equal(*end, '"');
-        p = strchr(end, ':');
-        assert_non_null(p);
-        count = strtol(p + 1, &p, 10);
-        if (id >= FIRST_ID && id < FIRST_ID + n)
-            counts[id - FIRST_ID] = (int)count;
-        entries++;
-    }
-    free(stats);
-    return entries;
 }
 
 /* ---- per-test scratch folder and engine ----------------------------------- */
@@ -608,7 +550,7 @@ static void disable_gone(fixture *f, int status)
     enable_ok(f, "i1", 0);
     snprintf(resp, sizeof resp, "[{\"status\":%d,\"body\":{\"message\":\"Not Found\"}}]",
              status);
-    script("DELETE", "/repos/o/r/hooks/", resp);
+    provider_script("DELETE", "/repos/o/r/hooks/", resp);
     assert_int_equal(disable(f, "i1"), UNHOOK_OK);
     assert_int_equal(f->res.outcome, UNHOOK_OUTCOME_GONE);
     assert_int_equal(f->res.status, status);
@@ -635,7 +577,7 @@ static void test_disable_429_retry_after(void **state)
     hist h;
 
     enable_ok(f, "i1", 0);
-    script("DELETE", "/repos/o/r/hooks/",
+    provider_script("DELETE", "/repos/o/r/hooks/",
            "[{\"status\":429,\"headers\":{\"Retry-After\":\"120\"},"
            "\"body\":{\"message\":\"slow down\"}}]");
     before = now_s();
@@ -670,7 +612,7 @@ static void test_disable_503_then_run_succeeds(void **state)
     hist h;
 
     enable_ok(f, "i1", 0);
-    script("DELETE", "/repos/o/r/hooks/",
+    provider_script("DELETE", "/repos/o/r/hooks/",
            "[{\"status\":503,\"headers\":{\"Retry-After\":\"0\"},\"body\":\"busy\"}]");
     assert_int_equal(disable(f, "i1"), UNHOOK_OK);
     assert_int_equal(f->res.outcome, UNHOOK_OUTCOME_RETRY);
@@ -703,7 +645,7 @@ static void test_disable_400_fails_then_retry(void **state)
     hist h;
 
     enable_ok(f, "i1", 0);
-    script("DELETE", "/repos/o/r/hooks/",
+    provider_script("DELETE", "/repos/o/r/hooks/",
            "[{\"status\":400,\"body\":{\"message\":\"Bad Request\"}}]");
     assert_int_equal(disable(f, "i1"), UNHOOK_OK);
     assert_int_equal(f->res.outcome, UNHOOK_OUTCOME_FAILED);
@@ -750,7 +692,7 @@ static void test_disable_dropped_connection_is_transport(void **state)
     /* a fresh engine: libcurl resends a request once by itself when a
      * reused keep-alive connection closes before any answer */
     reopen(f, 0);
-    script("DELETE", "/repos/o/r/hooks/", "[{\"drop\":true}]");
+    provider_script("DELETE", "/repos/o/r/hooks/", "[{\"drop\":true}]");
     assert_int_equal(disable(f, "i1"), UNHOOK_OK);
     assert_int_equal(f->res.outcome, UNHOOK_OUTCOME_RETRY);
     assert_non_null(f->res.code);
@@ -781,7 +723,7 @@ static void test_disable_timeout(void **state)
     assert_int_equal(unhook_instance_enable(f->E, "i1", &req, &f->res), UNHOOK_OK);
     assert_int_equal(f->res.outcome, UNHOOK_OUTCOME_DONE);
     /* a canned status after the delay: the late answer deletes nothing */
-    script("DELETE", "/repos/o/r/hooks/", "[{\"delay_ms\":2000,\"status\":503}]");
+    provider_script("DELETE", "/repos/o/r/hooks/", "[{\"delay_ms\":2000,\"status\":503}]");
     t0 = mono_s();
     assert_int_equal(disable(f, "i1"), UNHOOK_OK);
     assert_true(mono_s() - t0 < 1.9);
@@ -804,7 +746,7 @@ static void test_attempts_exhausted(void **state)
 
     write_connector(f, NULL, "retry = { max_attempts = 2, base_ms = 1, max_ms = 1 },", NULL);
     enable_ok(f, "i1", 1);
-    script("DELETE", "/repos/o/r/hooks/",
+    provider_script("DELETE", "/repos/o/r/hooks/",
            "[{\"status\":503},{\"status\":503},{\"status\":503},{\"status\":503},"
            "{\"status\":503}]");
     assert_int_equal(disable(f, "i1"), UNHOOK_OK);
@@ -840,7 +782,7 @@ static void test_attempts_exhausted_default_policy(void **state)
     hist h;
 
     enable_ok(f, "i1", 0);
-    script("DELETE", "/repos/o/r/hooks/",
+    provider_script("DELETE", "/repos/o/r/hooks/",
            "[{\"status\":503,\"headers\":{\"Retry-After\":\"0\"}},"
            "{\"status\":503,\"headers\":{\"Retry-After\":\"0\"}},"
            "{\"status\":503,\"headers\":{\"Retry-After\":\"0\"}},"
@@ -887,7 +829,7 @@ static void test_custom_gone_statuses(void **state)
     write_connector(f, NULL, "gone = { 404, 409 },", NULL);
     enable_ok(f, "a", 1);
     enable_ok(f, "b", 1);
-    script("DELETE", "/repos/o/r/hooks/", "[{\"status\":409},{\"status\":410}]");
+    provider_script("DELETE", "/repos/o/r/hooks/", "[{\"status\":409},{\"status\":410}]");
     assert_int_equal(disable(f, "a"), UNHOOK_OK);
     assert_int_equal(f->res.outcome, UNHOOK_OUTCOME_GONE);
     assert_state(f, "a", "off");
@@ -952,7 +894,7 @@ static void test_disable_never_registered(void **state)
     fixture *f = *state;
     unhook_instance *i;
 
-    script("POST", "/repos/o/r/hooks", "[{\"status\":400,\"body\":{\"message\":\"nope\"}}]");
+    provider_script("POST", "/repos/o/r/hooks", "[{\"status\":400,\"body\":{\"message\":\"nope\"}}]");
     assert_int_equal(enable_as(f, "i1", 0, OPTS), UNHOOK_OK);
     assert_int_equal(f->res.outcome, UNHOOK_OUTCOME_FAILED);
     i = get(f, "i1");
@@ -988,7 +930,7 @@ static void test_disable_while_registration_retries(void **state)
     unhook_stats stats = {0};
     unhook_instance *i;
 
-    script("POST", "/repos/o/r/hooks",
+    provider_script("POST", "/repos/o/r/hooks",
            "[{\"status\":500,\"headers\":{\"Retry-After\":\"0\"}}]");
     assert_int_equal(enable_as(f, "i1", 0, OPTS), UNHOOK_OK);
     assert_int_equal(f->res.outcome, UNHOOK_OUTCOME_RETRY);
@@ -1165,7 +1107,7 @@ static void test_disable_all_200(void **state)
     int counts[200], entries;
     tally t;
 
-    seed(200);
+    provider_seed(200);
     reopen(f, 8);
     import_many(f, f->E, "i", 0, 200, "github", "push");
     assert_int_equal(unhook_instance_disable_all(f->E, NULL, NULL, &stats, NULL, NULL),
@@ -1180,7 +1122,7 @@ static void test_disable_all_200(void **state)
     assert_int_equal(t.n, 200);
     assert_int_equal(t.off, 200);
     assert_int_equal(t.with_reg, 0);
-    entries = delete_counts(counts, 200);
+    entries = provider_delete_counts(FIRST_ID, counts, 200);
     assert_int_equal(entries, 200);
     for (int k = 0; k < 200; k++)
         assert_int_equal(counts[k], 1);
@@ -1195,7 +1137,7 @@ static void test_disable_all_filter(void **state)
     tally t;
 
     write_connector(f, NULL, NULL, NULL);
-    seed(9);
+    provider_seed(9);
     import_many(f, f->E, "gp", 0, 4, "github", "push");
     import_many(f, f->E, "gi", 4, 3, "github", "issues");
     import_many(f, f->E, "tp", 7, 2, f->cdir, "push");
@@ -1211,7 +1153,7 @@ static void test_disable_all_filter(void **state)
     t = tally_of(f->E, NULL);
     assert_int_equal(t.off, 3);
     assert_int_equal(t.registered, 6);
-    assert_int_equal(delete_counts(counts, 9), 3);
+    assert_int_equal(provider_delete_counts(FIRST_ID, counts, 9), 3);
     for (int k = 0; k < 9; k++)
         assert_int_equal(counts[k], k >= 4 && k < 7);
 
@@ -1226,7 +1168,7 @@ static void test_disable_all_filter(void **state)
     assert_int_equal(t.registered, 4);
     t = tally_of(f->E, &(unhook_filter){.connector = "github", .event = "push"});
     assert_int_equal(t.registered, 4);
-    assert_int_equal(delete_counts(counts, 9), 5);
+    assert_int_equal(provider_delete_counts(FIRST_ID, counts, 9), 5);
     for (int k = 0; k < 9; k++)
         assert_int_equal(counts[k], k >= 4);
 }
@@ -1240,7 +1182,7 @@ static void test_per_second_limit(void **state)
     tally t;
 
     write_connector(f, "limits = { per_second = 20 },", NULL, NULL);
-    seed(10);
+    provider_seed(10);
     import_many(f, f->E, "i", 0, 10, f->cdir, "push");
     t0 = mono_s();
     assert_int_equal(unhook_instance_disable_all(f->E, NULL, NULL, &stats, NULL, NULL),
@@ -1251,7 +1193,7 @@ static void test_per_second_limit(void **state)
     assert_int_equal(stats.done, 10);
     t = tally_of(f->E, NULL);
     assert_int_equal(t.off, 10);
-    assert_int_equal(delete_counts(counts, 10), 10);
+    assert_int_equal(provider_delete_counts(FIRST_ID, counts, 10), 10);
     for (int k = 0; k < 10; k++)
         assert_int_equal(counts[k], 1);
 }
@@ -1265,9 +1207,9 @@ static void test_concurrency_limit(void **state)
 
     write_connector(f, "limits = { concurrency = 1 },", NULL, NULL);
     reopen(f, 8);
-    seed(4);
+    provider_seed(4);
     import_many(f, f->E, "i", 0, 4, f->cdir, "push");
-    script("DELETE", "/repos/o/r/hooks/",
+    provider_script("DELETE", "/repos/o/r/hooks/",
            "[{\"delay_ms\":200,\"pass\":true},{\"delay_ms\":200,\"pass\":true},"
            "{\"delay_ms\":200,\"pass\":true},{\"delay_ms\":200,\"pass\":true}]");
     t0 = mono_s();
@@ -1278,7 +1220,7 @@ static void test_concurrency_limit(void **state)
     assert_true(took >= 0.75);
     assert_int_equal(stats.done, 4);
     assert_int_equal(tally_of(f->E, NULL).off, 4);
-    assert_int_equal(delete_counts(counts, 4), 4);
+    assert_int_equal(provider_delete_counts(FIRST_ID, counts, 4), 4);
     for (int k = 0; k < 4; k++)
         assert_int_equal(counts[k], 1);
 }
@@ -1311,7 +1253,7 @@ static void test_two_engines_share_one_database(void **state)
     int counts[300], entries;
     tally t;
 
-    seed(300);
+    provider_seed(300);
     import_many(f, f->E, "i", 0, 300, "github", "push");
     pthread_barrier_init(&start, NULL, 2);
     for (int k = 0; k < 2; k++) {
@@ -1337,7 +1279,7 @@ static void test_two_engines_share_one_database(void **state)
     t = tally_of(f->E, NULL);
     assert_int_equal(t.n, 300);
     assert_int_equal(t.off, 300);
-    entries = delete_counts(counts, 300);
+    entries = provider_delete_counts(FIRST_ID, counts, 300);
     assert_int_equal(entries, 300);
     for (int k = 0; k < 300; k++)
         assert_int_equal(counts[k], 1);
@@ -1397,7 +1339,7 @@ static void test_disable_during_registration_elsewhere(void **state)
     b.f = f;
     b.id = "i1";
     b.what = 0;
-    script("POST", "/repos/o/r/hooks", "[{\"delay_ms\":1500,\"pass\":true}]");
+    provider_script("POST", "/repos/o/r/hooks", "[{\"delay_ms\":1500,\"pass\":true}]");
     assert_int_equal(pthread_create(&th, NULL, bg_run, &b), 0);
     /* until the registration request is in flight */
     for (int k = 0; k < 1000 && requests_with_method("POST") == 0; k++)
@@ -1431,14 +1373,14 @@ static void test_disable_during_deregistration_elsewhere(void **state)
     char line[512];
     long count = 0;
 
-    seed(1);
+    provider_seed(1);
     snprintf(line, sizeof line,
              "{\"id\":\"i1\",\"connector\":\"github\",\"event\":\"push\","
              "\"options\":{\"owner\":\"o\",\"repo\":\"r\"},\"connection\":\"%s\","
              "\"registration\":{\"id\":%ld},\"state\":\"deregistering\"}\n",
              f->conn, FIRST_ID);
     assert_int_equal(unhook_import(f->E, line, strlen(line), &count), UNHOOK_OK);
-    script("DELETE", "/repos/o/r/hooks/", "[{\"delay_ms\":1500,\"pass\":true}]");
+    provider_script("DELETE", "/repos/o/r/hooks/", "[{\"delay_ms\":1500,\"pass\":true}]");
     b.E = open_engine(f, 0);
     b.f = f;
     b.what = 1;
@@ -1452,7 +1394,7 @@ static void test_disable_during_deregistration_elsewhere(void **state)
     assert_int_equal(b.rc, UNHOOK_OK);
     unhook_engine_close(b.E);
     assert_inst(f, "i1", "off", "off", 0);
-    assert_int_equal(delete_counts(counts, 1), 1);
+    assert_int_equal(provider_delete_counts(FIRST_ID, counts, 1), 1);
     assert_int_equal(counts[0], 1);
 }
 
@@ -1545,7 +1487,7 @@ static void test_renewal_dead_letter_is_renewed_by_retry(void **state)
     unhook_instance_free(i);
 
     /* the first renewal is refused for good: dead letter, data kept */
-    script("POST", "/api/renewals", "[{\"status\":400,\"body\":{\"error\":\"no\"}}]");
+    provider_script("POST", "/api/renewals", "[{\"status\":400,\"body\":{\"error\":\"no\"}}]");
     run_when_due(f, "r1", &s);
     assert_int_equal(s.failed, 1);
     i = get(f, "r1");
@@ -1565,7 +1507,7 @@ static void test_renewal_dead_letter_is_renewed_by_retry(void **state)
     unhook_instance_free(i);
 
     /* the second renewal fails too; retry --failed (set-based) renews */
-    script("POST", "/api/renewals", "[{\"status\":400,\"body\":{\"error\":\"no\"}}]");
+    provider_script("POST", "/api/renewals", "[{\"status\":400,\"body\":{\"error\":\"no\"}}]");
     run_when_due(f, "r1", &s);
     assert_int_equal(s.failed, 1);
     assert_int_equal(unhook_instance_retry_all(f->E, NULL, &count), UNHOOK_OK);

@@ -113,57 +113,6 @@ static double mono_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Seed count GitHub hooks under o/r: ids FIRST_ID.. after a reset. */
-static void seed(int count)
-{
-    char body[128];
-
-    snprintf(body, sizeof body, "{\"owner\":\"o\",\"repo\":\"r\",\"count\":%d}", count);
-    assert_int_equal(provider_control("POST", "/_control/seed", body, NULL), 200);
-}
-
-static void script(const char *prefix, const char *responses)
-{
-    char body[2048];
-
-    snprintf(body, sizeof body, "{\"method\":\"DELETE\",\"prefix\":\"%s\",\"responses\":%s}",
-             prefix, responses);
-    assert_int_equal(provider_control("POST", "/_control/script", body, NULL), 200);
-}
-
-/* counts[k]: DELETEs the provider saw for hook FIRST_ID + k; returns how
- * many hooks were deleted at all. */
-static int delete_counts(int *counts, int n)
-{
-    char *stats, *p;
-    int entries = 0;
-
-    memset(counts, 0, (size_t)n * sizeof *counts);
-    assert_int_equal(provider_control("GET", "/_control/stats", NULL, &stats), 200);
-    p = strstr(stats, "\"delete_counts\"");
-    assert_non_null(p);
-    p = strchr(p, '{');
-    assert_non_null(p);
-    p++;
-    for (;;) {
-        char *end;
-        long id, count;
-        while (*p == ' ' || *p == ',')
-            p++;
-        if (*p == '}')
-            break;
-        id = strtol(p + 1, &end, 10);
-        p = strchr(end, ':');
-        assert_non_null(p);
-        count = strtol(p + 1, &p, 10);
-        if (id >= FIRST_ID && id < FIRST_ID + n)
-            counts[id - FIRST_ID] = (int)count;
-        entries++;
-    }
-    free(stats);
-    return entries;
-}
-
 /* How many DELETE requests the provider logged. */
 static int deletes_logged(void)
 {
@@ -294,7 +243,7 @@ static void test_team_disables_each_once(void **state)
     tally t;
 
     reopen(f, 16, 2);
-    seed(400);
+    provider_seed(400);
     import_many(f, 400, "github");
     x.thread = pthread_self();
     x.want_total = 400;
@@ -309,7 +258,7 @@ static void test_team_disables_each_once(void **state)
     assert_int_equal(t.off, 400);
     assert_int_equal(t.with_reg, 0);
     /* no instance ran twice */
-    assert_int_equal(delete_counts(counts, 400), 400);
+    assert_int_equal(provider_delete_counts(FIRST_ID, counts, 400), 400);
     for (int k = 0; k < 400; k++)
         assert_int_equal(counts[k], 1);
     /* progress: on the calling thread, never backwards, all of it at last */
@@ -329,19 +278,19 @@ static void test_team_run_shares_due_work(void **state)
     int counts[100];
 
     reopen(f, 8, 3);
-    seed(100);
+    provider_seed(100);
     import_many(f, 100, "github");
     assert_int_equal(unhook_instance_request_off_all(f->E, NULL, NULL, &stats), UNHOOK_OK);
     assert_int_equal(stats.total, 100);
     assert_false(shared_by(f, 3));
-    assert_int_equal(delete_counts(counts, 100), 0);
+    assert_int_equal(provider_delete_counts(FIRST_ID, counts, 100), 0);
     memset(&stats, 0, sizeof stats);
     assert_int_equal(unhook_engine_run(f->E, NULL, -1, 0, &stats, NULL, NULL), UNHOOK_OK);
     assert_true(shared_by(f, 3));
     assert_int_equal(stats.total, 100);
     assert_int_equal(stats.done, 100);
     assert_int_equal(tally_all(f).off, 100);
-    assert_int_equal(delete_counts(counts, 100), 100);
+    assert_int_equal(provider_delete_counts(FIRST_ID, counts, 100), 100);
     for (int k = 0; k < 100; k++)
         assert_int_equal(counts[k], 1);
 }
@@ -358,9 +307,9 @@ static void test_team_concurrency_cap_shared(void **state)
 
     write_connector(f, "limits = { concurrency = 1 },");
     reopen(f, 8, 2);
-    seed(4);
+    provider_seed(4);
     import_many(f, 4, f->cdir);
-    script("/repos/o/r/hooks/",
+    provider_script("DELETE", "/repos/o/r/hooks/",
            "[{\"delay_ms\":200,\"pass\":true},{\"delay_ms\":200,\"pass\":true},"
            "{\"delay_ms\":200,\"pass\":true},{\"delay_ms\":200,\"pass\":true}]");
     t0 = mono_s();
@@ -370,7 +319,7 @@ static void test_team_concurrency_cap_shared(void **state)
     assert_true(shared_by(f, 2));
     assert_true(took >= 0.75);
     assert_int_equal(stats.done, 4);
-    assert_int_equal(delete_counts(counts, 4), 4);
+    assert_int_equal(provider_delete_counts(FIRST_ID, counts, 4), 4);
     for (int k = 0; k < 4; k++)
         assert_int_equal(counts[k], 1);
 }
@@ -385,7 +334,7 @@ static void test_team_rate_shared(void **state)
 
     write_connector(f, "limits = { per_second = 20 },");
     reopen(f, 8, 2);
-    seed(10);
+    provider_seed(10);
     import_many(f, 10, f->cdir);
     t0 = mono_s();
     assert_int_equal(unhook_instance_disable_all(f->E, NULL, NULL, &stats, NULL, NULL),
@@ -443,7 +392,7 @@ static void test_team_not_with_observer(void **state)
     watch w = {0};
 
     reopen(f, 8, 2);
-    seed(30);
+    provider_seed(30);
     import_many(f, 30, "github");
     w.thread = pthread_self();
     unhook_engine_on_attempt(f->E, on_attempt, &w);
@@ -493,7 +442,7 @@ static void test_team_member_without_store(void **state)
     assert_true(strlen(url) < sizeof f->db);
     memcpy(f->db, url, strlen(url) + 1);
     reopen(f, 12, 3);
-    seed(50);
+    provider_seed(50);
     import_many(f, 50, "github");       /* the engine's one connection */
     assert_int_equal(unhook_instance_disable_all(f->E, NULL, NULL, &stats, NULL, NULL),
                      UNHOOK_OK);
@@ -502,7 +451,7 @@ static void test_team_member_without_store(void **state)
     assert_int_equal(stats.total, 50);
     assert_int_equal(stats.done, 50);
     assert_int_equal(tally_all(f).off, 50);
-    assert_int_equal(delete_counts(counts, 50), 50);
+    assert_int_equal(provider_delete_counts(FIRST_ID, counts, 50), 50);
     for (int k = 0; k < 50; k++)
         assert_int_equal(counts[k], 1);
     unhook_engine_close(f->E);

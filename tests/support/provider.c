@@ -43,3 +43,62 @@ long provider_control(const char *method, const char *path, const char *body,
         free(text);
     return status;
 }
+
+/* Seed count GitHub hooks under o/r: ids 12345678.. after a reset. */
+void provider_seed(int count)
+{
+    char body[128], *got;
+
+    snprintf(body, sizeof body, "{\"owner\":\"o\",\"repo\":\"r\",\"count\":%d}", count);
+    assert_int_equal(provider_control("POST", "/_control/seed", body, &got), 200);
+    assert_non_null(strstr(got, "12345678"));
+    free(got);
+}
+
+/* Queue canned answers for METHOD (NULL: any) under path prefix. */
+void provider_script(const char *method, const char *prefix, const char *responses)
+{
+    char body[2048], m[64] = "";
+
+    if (method)
+        snprintf(m, sizeof m, "\"method\":\"%s\",", method);
+    snprintf(body, sizeof body, "{%s\"prefix\":\"%s\",\"responses\":%s}", m,
+             prefix, responses);
+    assert_int_equal(provider_control("POST", "/_control/script", body, NULL), 200);
+}
+
+/* The provider's delete_counts: counts[k] for id first + k (0..n-1);
+ * returns how many ids the map holds in all. */
+int provider_delete_counts(long first, int *counts, int n)
+{
+    char *stats, *p;
+    int entries = 0;
+
+    memset(counts, 0, (size_t)n * sizeof *counts);
+    assert_int_equal(provider_control("GET", "/_control/stats", NULL, &stats), 200);
+    p = strstr(stats, "\"delete_counts\"");
+    assert_non_null(p);
+    p = strchr(p, '{');
+    assert_non_null(p);
+    p++;
+    for (;;) {
+        char *end;
+        long id, count;
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (*p == '}')
+            break;
+        assert_int_equal(*p, '"');
+        id = strtol(p + 1, &end, 10);
+        assert_int_equal(*end, '"');
+        p = strchr(end, ':');
+        assert_non_null(p);
+        count = strtol(p + 1, &p, 10);
+        if (id >= first && id < first + n)
+            counts[id - first] = (int)count;
+        entries++;
+    }
+    free(stats);
+    return entries;
+}
+

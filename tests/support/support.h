@@ -33,6 +33,14 @@ void support_rm_tree(const char *dir);
 long provider_control(const char *method, const char *path, const char *body,
                       char **out);
 
+/* Seed count GitHub hooks under o/r (ids 12345678.. after a reset). */
+void provider_seed(int count);
+/* Queue canned answers for METHOD (NULL: any) under the path prefix. */
+void provider_script(const char *method, const char *prefix, const char *responses);
+/* The provider's delete_counts: counts[k] for hook id first + k (0..n-1);
+ * returns how many ids the map holds in all. */
+int provider_delete_counts(long first, int *counts, int n);
+
 /* With UNHOOK_TEST_PG set: a new database there, its URL in url; returns
  * 1 (0 without UNHOOK_TEST_PG: the caller uses SQLite). */
 int support_pg_db(char *url, size_t size);
