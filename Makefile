@@ -67,6 +67,7 @@ ITEST_SRC := $(wildcard tests/integration/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%) \
             $(ITEST_SRC:tests/integration/%.c=$(B)/itests/%)
 SUPPORT_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tests/support/*.c))
+$(SUPPORT_OBJ): ALL_CFLAGS += -Icore
 
 .PHONY: all deps test check unit integration spec e2e arch demo install uninstall clean bench bench-scale fuzz FORCE
 

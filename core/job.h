@@ -73,6 +73,9 @@ typedef struct work {
     void *report_ud;
     double next_retry;          /* earliest next attempt committed (wall), or 0 */
     int claiming;             /* the loop may claim more (work.c) */
+    int lazy;                   /* outcomes by group commit (store.h): uh_work */
+    struct unsynced *unsynced;  /* committed, not yet on disk: oldest first */
+    struct unsynced **unsynced_end;
 } work;
 
 

@@ -31,6 +31,8 @@ typedef struct sq_held {
     int status, attempt;
 } sq_held;
 
+typedef struct sq_sync sq_sync;        /* group commit: sqlite_sync.c */
+
 typedef struct sq_store {
     uh_store base;
     sqlite3 *db;
@@ -42,6 +44,10 @@ typedef struct sq_store {
     uh_buf freed;               /* rowids whose claims a finish released in
                                    this transaction: a JSON array being
                                    built, deleted in one statement */
+    sq_sync *sync;              /* the WAL's syncer, once started */
+    int sync_failed;            /* it could not be: commits stay FULL */
+    int lazy;                   /* this transaction commits at NORMAL */
+    int broken;                 /* errno of a failed sync: no more writes */
     char path[256];
 } sq_store;
 
@@ -68,6 +74,16 @@ void uh_sq_read_inst(sqlite3_stmt *st, uh_inst *o);
 int uh_sq_begin(uh_store *s);
 int uh_sq_commit(uh_store *s);
 void uh_sq_rollback(uh_store *s);
+
+/* Group commit (sqlite_sync.c): the store's begin_lazy, commit_lazy and
+ * durable (store.h); uh_sq_sync_stop: the syncer's last sync, then it
+ * ends (before the database closes).  uh_sq_broken_msg (sqlite_tx.c):
+ * the message of a failed sync into s, UNHOOK_STORE. */
+int uh_sq_begin_lazy(uh_store *s);
+int uh_sq_commit_lazy(uh_store *s, unsigned long long *ticket);
+int uh_sq_durable(uh_store *s, unsigned long long ticket, int wait);
+void uh_sq_sync_stop(sq_store *q);
+int uh_sq_broken_msg(uh_store *s);
 
 /* Creates or migrates the schema (sqlite_schema.c); path for messages. */
 int uh_sq_migrate(uh_store *s, const char *path);

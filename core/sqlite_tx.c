@@ -5,6 +5,7 @@
  * the claims released first.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "sqlite_db.h"
 
@@ -72,7 +73,11 @@ void uh_sq_drop_freed(sq_store *q)
 
 int uh_sq_begin(uh_store *s)
 {
-    int rc = uh_sq_run(s, "BEGIN IMMEDIATE");
+    int rc;
+
+    if (SQ(s)->broken)
+        return uh_sq_broken_msg(s);     /* a failed sync is final (sqlite_sync.c) */
+    rc = uh_sq_run(s, "BEGIN IMMEDIATE");
 
     SQ(s)->in_tx = rc == UNHOOK_OK;
     return rc;
@@ -97,4 +102,15 @@ void uh_sq_rollback(uh_store *s)
     SQ(s)->in_tx = 0;
     if (!sqlite3_get_autocommit(SQ(s)->db))
         sqlite3_exec(SQ(s)->db, "ROLLBACK", NULL, NULL, NULL);
+    if (SQ(s)->lazy) {          /* a lazy one (sqlite_sync.c): FULL again */
+        SQ(s)->lazy = 0;
+        uh_sq_run(s, "PRAGMA synchronous = FULL");
+    }
+}
+
+int uh_sq_broken_msg(uh_store *s)
+{
+    snprintf(s->errmsg, sizeof s->errmsg, "%s: store: cannot sync the WAL: %s",
+             SQ(s)->path, strerror(SQ(s)->broken));
+    return UNHOOK_STORE;
 }

@@ -151,6 +151,18 @@ typedef struct uh_store_ops {
      * applied): one statement, inside the caller's transaction. */
     int (*history_bulk)(uh_store *s, const uh_bulk *b, const unhook_filter *f,
                         const unhook_history *h);
+    /*
+     * Optional (NULL: every commit is on disk when it returns): group
+     * commit.  A transaction begun with begin_lazy is committed by
+     * commit_lazy without waiting for the disk; *ticket names the commit
+     * (0: on disk already).  durable: 1 when that commit, and every one
+     * before it, is on disk, 0 not yet, UNHOOK_STORE when it cannot be
+     * (the message in errmsg); with wait, it waits.  rollback ends a lazy
+     * transaction as any other.
+     */
+    int (*begin_lazy)(uh_store *s);
+    int (*commit_lazy)(uh_store *s, unsigned long long *ticket);
+    int (*durable)(uh_store *s, unsigned long long ticket, int wait);
 } uh_store_ops;
 
 struct uh_store {

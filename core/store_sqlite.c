@@ -315,6 +315,7 @@ static void sq_close(uh_store *s)
 {
     if (!s)
         return;
+    uh_sq_sync_stop(SQ(s));     /* its last sync first */
     uh_sq_close(SQ(s));
     free(s);
 }
@@ -325,7 +326,7 @@ static const uh_store_ops sq_ops = {
     sq_owners, sq_release, sq_remove, uh_sq_next_due, sq_close, uh_sq_token_get,
     uh_sq_token_cas,
     NULL, NULL, NULL,   /* renew, wait, finish_many */
-    uh_sq_history_bulk,
+    uh_sq_history_bulk, uh_sq_begin_lazy, uh_sq_commit_lazy, uh_sq_durable,
 };
 
 /*

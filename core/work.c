@@ -37,14 +37,70 @@ static void show_progress(work *w)
     w->last_progress = uh_now();
 }
 
+/* The work failed at the store: nothing more is claimed (in a team, by
+ * any member). */
+static void store_failed(work *w, int rc)
+{
+    uh_store_err(w->E, rc);
+    w->rc = rc;
+    if (w->E->team)
+        uh_team_fail(w->E->team);
+}
+
+/* Count and report the outcomes of list (committed or not), free them. */
+static void report_list(work *w, job *list, int committed, double now)
+{
+    for (job *j = list; j;) {
+        job *n = j->next;
+        uh_job_report(w, j, committed, now);
+        uh_job_free(j);
+        j = n;
+    }
+    if (w->E->team && w->stats)
+        uh_team_publish(w->E->team, w->E->team_ix, w->stats);
+    show_progress(w);
+}
+
+/* Outcomes committed by group commit, reported once they are on disk. */
+typedef struct unsynced {
+    unsigned long long ticket;
+    job *list;
+    double now;
+    struct unsynced *next;
+} unsynced;
+
+/* Report the batches whose commits are on disk, in order; with wait,
+ * every one (waiting for the syncs).  A sync that failed leaves its
+ * outcomes uncounted, as a failed commit does, and ends the work. */
+static void report_synced(work *w, int wait)
+{
+    unsynced *u;
+
+    while ((u = w->unsynced)) {
+        int r = w->s->ops->durable(w->s, u->ticket, wait);
+        if (r == 0)
+            return;
+        if (r < 0)
+            store_failed(w, UNHOOK_STORE);
+        w->unsynced = u->next;
+        if (!w->unsynced)
+            w->unsynced_end = &w->unsynced;
+        report_list(w, u->list, r == 1, u->now);
+        free(u);
+    }
+}
+
 /* Commit the outcomes of finished jobs (max at most, the oldest first),
- * then count and report them. */
+ * then count and report them: at once, or by group commit when they are
+ * on disk (report_synced). */
 static int flush(work *w, int max)
 {
     uh_store *s = w->s;
     job *j, *list = w->finished, **pp = &w->finished;
     double now = uh_wall_now();
-    int rc, kept = 0;
+    unsigned long long ticket = 0;
+    unsynced *u = NULL;
+    int rc, kept = 0, lazy = w->lazy && s->ops->begin_lazy;
 
     if (!list)
         return UNHOOK_OK;
@@ -53,31 +109,34 @@ static int flush(work *w, int max)
         kept++;
     list = *pp;
     *pp = NULL;
-    if ((rc = s->ops->begin(s)) == UNHOOK_OK)
+    if (lazy && !(u = malloc(sizeof *u)))
+        lazy = 0;
+    if ((rc = lazy ? s->ops->begin_lazy(s) : s->ops->begin(s)) == UNHOOK_OK)
         rc = uh_jobs_commit(w, list, now);
     for (j = list; rc == UNHOOK_OK && j; j = j->next)
         rc = s->ops->history_add(s, &j->h);
     if (rc == UNHOOK_OK)
-        rc = s->ops->commit(s);
+        rc = lazy ? s->ops->commit_lazy(s, &ticket) : s->ops->commit(s);
     if (rc != UNHOOK_OK) {
         /* the claims stay until their lease ends; the work is redone */
         s->ops->rollback(s);
-        uh_store_err(w->E, rc);
-        w->rc = rc;
-        if (w->E->team)
-            uh_team_fail(w->E->team);
+        store_failed(w, rc);
     }
     w->nfinished = kept;
     w->last_flush = uh_now();
-    for (j = list; j;) {
-        job *n = j->next;
-        uh_job_report(w, j, rc == UNHOOK_OK, now);
-        uh_job_free(j);
-        j = n;
+    if (rc == UNHOOK_OK && ticket) {
+        u->ticket = ticket;
+        u->list = list;
+        u->now = now;
+        u->next = NULL;
+        *w->unsynced_end = u;
+        w->unsynced_end = &u->next;
+        report_synced(w, 0);
+        return rc;
     }
-    if (w->E->team && w->stats)
-        uh_team_publish(w->E->team, w->E->team_ix, w->stats);
-    show_progress(w);
+    free(u);
+    report_synced(w, 1);        /* the earlier ones first */
+    report_list(w, list, rc == UNHOOK_OK, now);
     return rc;
 }
 
@@ -364,6 +423,9 @@ static int work_loop(work *w, long max_ms, int wait)
             wake = uh_now();
         if (flush_due(w, BATCH))
             flush(w, INT_MAX);
+        /* outcomes on disk are reported; with nothing else to do, wait
+         * for the rest before claiming, waiting or ending */
+        report_synced(w, w->active == 0 && !w->queue && !w->finished);
         if (w->active == 0 && !w->queue && !w->finished) {
             if (w->claiming && idle(w, wait, end))
                 continue;
@@ -384,6 +446,7 @@ static int work_loop(work *w, long max_ms, int wait)
             show_progress(w);
     }
     flush(w, INT_MAX);
+    report_synced(w, 1);
     work_free(w);
     return w->rc;
 }
@@ -410,6 +473,8 @@ int uh_work(unhook_engine *E, const unhook_filter *f, const char *only_id,
     w.capture = capture;
     if (capture)
         capture->retry_after = -1;
+    w.lazy = 1;
+    w.unsynced_end = &w.unsynced;
     return work_loop(&w, max_ms, wait);
 }
 
@@ -436,6 +501,7 @@ uh_worker *uh_worker_new(unhook_engine *E, unhook_stats *stats,
     k->w.report_ud = ud;
     k->w.last_flush = k->w.last_progress = uh_now();
     k->w.last_renew = uh_wall_now();
+    k->w.unsynced_end = &k->w.unsynced;   /* a turn commits at once (lazy 0) */
     return k;
 }
 

@@ -373,28 +373,6 @@ static tally tally_of(unhook_engine *E, const unhook_filter *flt)
     return t;
 }
 
-/* Import n instances i0000.. of connector/event, hook ids FIRST_ID + first.. */
-static void import_many(fixture *f, unhook_engine *E, const char *prefix,
-                        int first, int n, const char *connector,
-                        const char *event)
-{
-    size_t cap = (size_t)n * 512 + 1, len = 0;
-    char *text = malloc(cap);
-    long count = -1;
-
-    assert_non_null(text);
-    for (int k = 0; k < n; k++)
-        len += (size_t)snprintf(text + len, cap - len,
-                                "{\"id\":\"%s%04d\",\"connector\":\"%s\",\"event\":\"%s\","
-                                "\"options\":{\"owner\":\"o\",\"repo\":\"r\"},"
-                                "\"connection\":\"%s\",\"registration\":{\"id\":%ld},"
-                                "\"state\":\"registered\"}\n",
-                                prefix, first + k, connector, event, f->conn,
-                                FIRST_ID + first + k);
-    assert_int_equal(unhook_import(E, text, len, &count), UNHOOK_OK);
-    assert_int_equal(count, n);
-    free(text);
-}
 
 /* ---- enable ----------------------------------------------------------------- */
 
@@ -1109,7 +1087,7 @@ static void test_disable_all_200(void **state)
 
     provider_seed(200);
     reopen(f, 8);
-    import_many(f, f->E, "i", 0, 200, "github", "push");
+    provider_import(f->E, f->conn, "i", 0, 200, "github", "push");
     assert_int_equal(unhook_instance_disable_all(f->E, NULL, NULL, &stats, NULL, NULL),
                      UNHOOK_OK);
     assert_int_equal(stats.total, 200);
@@ -1138,9 +1116,9 @@ static void test_disable_all_filter(void **state)
 
     write_connector(f, NULL, NULL, NULL);
     provider_seed(9);
-    import_many(f, f->E, "gp", 0, 4, "github", "push");
-    import_many(f, f->E, "gi", 4, 3, "github", "issues");
-    import_many(f, f->E, "tp", 7, 2, f->cdir, "push");
+    provider_import(f->E, f->conn, "gp", 0, 4, "github", "push");
+    provider_import(f->E, f->conn, "gi", 4, 3, "github", "issues");
+    provider_import(f->E, f->conn, "tp", 7, 2, f->cdir, "push");
 
     flt.connector = "github";
     flt.event = "issues";
@@ -1183,7 +1161,7 @@ static void test_per_second_limit(void **state)
 
     write_connector(f, "limits = { per_second = 20 },", NULL, NULL);
     provider_seed(10);
-    import_many(f, f->E, "i", 0, 10, f->cdir, "push");
+    provider_import(f->E, f->conn, "i", 0, 10, f->cdir, "push");
     t0 = mono_s();
     assert_int_equal(unhook_instance_disable_all(f->E, NULL, NULL, &stats, NULL, NULL),
                      UNHOOK_OK);
@@ -1208,7 +1186,7 @@ static void test_concurrency_limit(void **state)
     write_connector(f, "limits = { concurrency = 1 },", NULL, NULL);
     reopen(f, 8);
     provider_seed(4);
-    import_many(f, f->E, "i", 0, 4, f->cdir, "push");
+    provider_import(f->E, f->conn, "i", 0, 4, f->cdir, "push");
     provider_script("DELETE", "/repos/o/r/hooks/",
            "[{\"delay_ms\":200,\"pass\":true},{\"delay_ms\":200,\"pass\":true},"
            "{\"delay_ms\":200,\"pass\":true},{\"delay_ms\":200,\"pass\":true}]");
@@ -1254,7 +1232,7 @@ static void test_two_engines_share_one_database(void **state)
     tally t;
 
     provider_seed(300);
-    import_many(f, f->E, "i", 0, 300, "github", "push");
+    provider_import(f->E, f->conn, "i", 0, 300, "github", "push");
     pthread_barrier_init(&start, NULL, 2);
     for (int k = 0; k < 2; k++) {
         memset(&r[k], 0, sizeof r[k]);

@@ -161,26 +161,6 @@ static void write_connector(fixture *f, const char *top_extra)
                      "}\n");
 }
 
-/* Import n registered instances of connector (event push), hook ids
- * FIRST_ID... */
-static void import_many(fixture *f, int n, const char *connector)
-{
-    size_t cap = (size_t)n * 512 + 1, len = 0;
-    char *text = malloc(cap);
-    long count = -1;
-
-    assert_non_null(text);
-    for (int k = 0; k < n; k++)
-        len += (size_t)snprintf(text + len, cap - len,
-                                "{\"id\":\"i%04d\",\"connector\":\"%s\",\"event\":\"push\","
-                                "\"options\":{\"owner\":\"o\",\"repo\":\"r\"},"
-                                "\"connection\":\"%s\",\"registration\":{\"id\":%ld},"
-                                "\"state\":\"registered\"}\n",
-                                k, connector, f->conn, FIRST_ID + k);
-    assert_int_equal(unhook_import(f->E, text, len, &count), UNHOOK_OK);
-    assert_int_equal(count, n);
-    free(text);
-}
 
 typedef struct tally {
     long n, off, with_reg;
@@ -244,7 +224,7 @@ static void test_team_disables_each_once(void **state)
 
     reopen(f, 16, 2);
     provider_seed(400);
-    import_many(f, 400, "github");
+    provider_import(f->E, f->conn, "i", 0, 400, "github", "push");
     x.thread = pthread_self();
     x.want_total = 400;
     assert_int_equal(unhook_instance_disable_all(f->E, NULL, NULL, &stats, on_progress, &x),
@@ -279,7 +259,7 @@ static void test_team_run_shares_due_work(void **state)
 
     reopen(f, 8, 3);
     provider_seed(100);
-    import_many(f, 100, "github");
+    provider_import(f->E, f->conn, "i", 0, 100, "github", "push");
     assert_int_equal(unhook_instance_request_off_all(f->E, NULL, NULL, &stats), UNHOOK_OK);
     assert_int_equal(stats.total, 100);
     assert_false(shared_by(f, 3));
@@ -308,7 +288,7 @@ static void test_team_concurrency_cap_shared(void **state)
     write_connector(f, "limits = { concurrency = 1 },");
     reopen(f, 8, 2);
     provider_seed(4);
-    import_many(f, 4, f->cdir);
+    provider_import(f->E, f->conn, "i", 0, 4, f->cdir, "push");
     provider_script("DELETE", "/repos/o/r/hooks/",
            "[{\"delay_ms\":200,\"pass\":true},{\"delay_ms\":200,\"pass\":true},"
            "{\"delay_ms\":200,\"pass\":true},{\"delay_ms\":200,\"pass\":true}]");
@@ -335,7 +315,7 @@ static void test_team_rate_shared(void **state)
     write_connector(f, "limits = { per_second = 20 },");
     reopen(f, 8, 2);
     provider_seed(10);
-    import_many(f, 10, f->cdir);
+    provider_import(f->E, f->conn, "i", 0, 10, f->cdir, "push");
     t0 = mono_s();
     assert_int_equal(unhook_instance_disable_all(f->E, NULL, NULL, &stats, NULL, NULL),
                      UNHOOK_OK);
@@ -355,7 +335,7 @@ static void test_team_gone_guard_shared(void **state)
     int sent;
 
     reopen(f, 2, 2);
-    import_many(f, 60, "github");       /* nothing seeded: every DELETE 404 */
+    provider_import(f->E, f->conn, "i", 0, 60, "github", "push");       /* nothing seeded: every DELETE 404 */
     assert_int_equal(unhook_instance_disable_all(f->E, NULL, NULL, &stats, NULL, NULL),
                      UNHOOK_OK);
     assert_true(shared_by(f, 2));
@@ -393,7 +373,7 @@ static void test_team_not_with_observer(void **state)
 
     reopen(f, 8, 2);
     provider_seed(30);
-    import_many(f, 30, "github");
+    provider_import(f->E, f->conn, "i", 0, 30, "github", "push");
     w.thread = pthread_self();
     unhook_engine_on_attempt(f->E, on_attempt, &w);
     assert_int_equal(unhook_instance_disable_all(f->E, NULL, NULL, &stats, NULL, NULL),
@@ -443,7 +423,7 @@ static void test_team_member_without_store(void **state)
     memcpy(f->db, url, strlen(url) + 1);
     reopen(f, 12, 3);
     provider_seed(50);
-    import_many(f, 50, "github");       /* the engine's one connection */
+    provider_import(f->E, f->conn, "i", 0, 50, "github", "push");       /* the engine's one connection */
     assert_int_equal(unhook_instance_disable_all(f->E, NULL, NULL, &stats, NULL, NULL),
                      UNHOOK_OK);
     assert_true(shared_by(f, 3));

@@ -4,6 +4,8 @@
 
 #include <curl/curl.h>
 
+#include "unhook.h"
+
 static size_t collect(char *p, size_t size, size_t n, void *ud)
 {
     return fwrite(p, size, n, (FILE *)ud);
@@ -102,3 +104,24 @@ int provider_delete_counts(long first, int *counts, int n)
     return entries;
 }
 
+
+void provider_import(unhook_engine *E, const char *conn, const char *prefix,
+                     int first, int n, const char *connector, const char *event)
+{
+    size_t cap = (size_t)n * 512 + 1, len = 0;
+    char *text = malloc(cap);
+    long count = -1;
+
+    assert_non_null(text);
+    for (int k = 0; k < n; k++)
+        len += (size_t)snprintf(text + len, cap - len,
+                                "{\"id\":\"%s%04d\",\"connector\":\"%s\",\"event\":\"%s\","
+                                "\"options\":{\"owner\":\"o\",\"repo\":\"r\"},"
+                                "\"connection\":\"%s\",\"registration\":{\"id\":%ld},"
+                                "\"state\":\"registered\"}\n",
+                                prefix, first + k, connector, event, conn,
+                                PROVIDER_FIRST_ID + first + k);
+    assert_int_equal(unhook_import(E, text, len, &count), UNHOOK_OK);
+    assert_int_equal(count, n);
+    free(text);
+}

@@ -33,8 +33,15 @@ void support_rm_tree(const char *dir);
 long provider_control(const char *method, const char *path, const char *body,
                       char **out);
 
-/* Seed count GitHub hooks under o/r (ids 12345678.. after a reset). */
+/* Seed count GitHub hooks under o/r (ids PROVIDER_FIRST_ID.. after a reset). */
+#define PROVIDER_FIRST_ID 12345678L
 void provider_seed(int count);
+/* Import n registered instances PREFIX0000.. (numbered from first) of
+ * connector and event into E: options owner o, repo r, connection file
+ * conn, registration data the hook id PROVIDER_FIRST_ID + first + k. */
+typedef struct unhook_engine unhook_engine;
+void provider_import(unhook_engine *E, const char *conn, const char *prefix,
+                     int first, int n, const char *connector, const char *event);
 /* Queue canned answers for METHOD (NULL: any) under the path prefix. */
 void provider_script(const char *method, const char *prefix, const char *responses);
 /* The provider's delete_counts: counts[k] for hook id first + k (0..n-1);

@@ -1,0 +1,210 @@
+/*
+ * sqlite_sync.c -- the SQLite store's group commit (sqlite_db.h).  A
+ * transaction begun with uh_sq_begin_lazy commits at synchronous =
+ * NORMAL: into the WAL, without waiting for the disk.  A thread of the
+ * store's own then syncs the WAL file (fdatasync on a descriptor of its
+ * own: the sync is the inode's), and a ticket says when a commit, and
+ * every one before it, is on disk.  The work loop reports an outcome only
+ * then (work.c), so "committed before it is counted" holds as with FULL,
+ * while the loop goes on with its requests during the sync and several
+ * commits share one.
+ *
+ * A power loss before the sync loses those commits as it would lose them
+ * before a FULL commit returned: nothing was reported yet, and the
+ * instances are still pending (their intents were synced before any
+ * request).  Every other transaction is FULL, as before.  A sync that
+ * fails is final: the kernel may have dropped the pages it could not
+ * write, and a later sync that succeeds proves nothing about them (nor,
+ * as WAL frames are checksummed in a chain, about the commits after
+ * them), so from then on every write transaction of the store fails and
+ * the work stops; what was not counted is pending, run again by resume.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sqlite_db.h"
+
+struct sq_sync {
+    pthread_mutex_t mu;
+    pthread_cond_t asked_cv;    /* to the thread: a commit to sync */
+    pthread_cond_t done_cv;     /* to waiters: synced moved, or err */
+    pthread_t thread;
+    int fd;                     /* the WAL file, read-only */
+    unsigned long long asked;   /* the last commit's ticket */
+    unsigned long long synced;  /* every ticket up to this is on disk */
+    int err;                    /* errno of a failed sync: sticky */
+    int stop;
+};
+
+static void *sync_main(void *arg)
+{
+    sq_sync *y = arg;
+
+    pthread_mutex_lock(&y->mu);
+    for (;;) {
+        unsigned long long target;
+        int r;
+
+        while (!y->stop && !y->err && y->asked == y->synced)
+            pthread_cond_wait(&y->asked_cv, &y->mu);
+        if (y->err || y->asked == y->synced)
+            break;              /* stopped with nothing left, or failed */
+        target = y->asked;
+        pthread_mutex_unlock(&y->mu);
+        r = fdatasync(y->fd);
+        pthread_mutex_lock(&y->mu);
+        if (r != 0)
+            y->err = errno ? errno : EIO;
+        else
+            y->synced = target;
+        pthread_cond_broadcast(&y->done_cv);
+    }
+    pthread_cond_broadcast(&y->done_cv);
+    pthread_mutex_unlock(&y->mu);
+    return NULL;
+}
+
+/* The syncer failed: from now on every write transaction of the store
+ * fails (uh_sq_begin); 1 when it has. */
+static int failed(sq_store *q)
+{
+    sq_sync *y = q->sync;
+
+    if (!y || q->broken)
+        return q->broken != 0;
+    pthread_mutex_lock(&y->mu);
+    q->broken = y->err;
+    pthread_mutex_unlock(&y->mu);
+    return q->broken != 0;
+}
+
+/* The syncer, started on first use; NULL when it cannot be (no WAL file,
+ * no thread): the caller commits at FULL instead. */
+static sq_sync *syncer(sq_store *q)
+{
+    const char *wal;
+    sq_sync *y;
+    sigset_t all, old;
+    int started;
+
+    if (q->sync)
+        return failed(q) ? NULL : q->sync;
+    if (q->sync_failed)
+        return NULL;
+    q->sync_failed = 1;         /* until it works */
+    wal = sqlite3_filename_wal(sqlite3_db_filename(q->db, "main"));
+    if (!wal || !(y = calloc(1, sizeof *y)))
+        return NULL;
+    y->fd = open(wal, O_RDONLY | O_CLOEXEC);
+    if (y->fd < 0) {
+        free(y);
+        return NULL;
+    }
+    pthread_mutex_init(&y->mu, NULL);
+    pthread_cond_init(&y->asked_cv, NULL);
+    pthread_cond_init(&y->done_cv, NULL);
+    /* the thread takes no signals: they stay the host's threads' */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    started = pthread_create(&y->thread, NULL, sync_main, y) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!started) {
+        pthread_cond_destroy(&y->done_cv);
+        pthread_cond_destroy(&y->asked_cv);
+        pthread_mutex_destroy(&y->mu);
+        close(y->fd);
+        free(y);
+        return NULL;
+    }
+    q->sync = y;
+    q->sync_failed = 0;
+    return y;
+}
+
+int uh_sq_begin_lazy(uh_store *s)
+{
+    sq_store *q = SQ(s);
+    int rc;
+
+    /* SQLite changes the level only outside a transaction */
+    if (syncer(q) && uh_sq_run(s, "PRAGMA synchronous = NORMAL") == UNHOOK_OK)
+        q->lazy = 1;
+    rc = uh_sq_begin(s);
+    if (rc != UNHOOK_OK && q->lazy) {
+        q->lazy = 0;
+        uh_sq_run(s, "PRAGMA synchronous = FULL");
+    }
+    return rc;
+}
+
+int uh_sq_commit_lazy(uh_store *s, unsigned long long *ticket)
+{
+    sq_store *q = SQ(s);
+    int rc = uh_sq_commit(s);
+
+    *ticket = 0;                /* 0: on disk already (a FULL commit) */
+    if (!q->lazy)
+        return rc;
+    q->lazy = 0;
+    if (rc == UNHOOK_OK) {
+        sq_sync *y = q->sync;
+        pthread_mutex_lock(&y->mu);
+        *ticket = ++y->asked;
+        pthread_cond_signal(&y->asked_cv);
+        pthread_mutex_unlock(&y->mu);
+    }
+    /* every other transaction is FULL; if the level stays NORMAL the
+     * store cannot keep that promise: an error, the work stops */
+    if (uh_sq_run(s, "PRAGMA synchronous = FULL") != UNHOOK_OK && rc == UNHOOK_OK)
+        rc = UNHOOK_STORE;
+    return rc;
+}
+
+int uh_sq_durable(uh_store *s, unsigned long long ticket, int wait)
+{
+    sq_sync *y = SQ(s)->sync;
+    int r, err;
+
+    if (ticket == 0)
+        return 1;
+    if (!y)
+        return UNHOOK_STORE;    /* no ticket without a syncer */
+    pthread_mutex_lock(&y->mu);
+    while (wait && !y->err && y->synced < ticket)
+        pthread_cond_wait(&y->done_cv, &y->mu);
+    err = y->err;
+    r = y->synced >= ticket;
+    pthread_mutex_unlock(&y->mu);
+    if (r)
+        return 1;
+    if (!err)
+        return 0;
+    failed(SQ(s));
+    uh_sq_broken_msg(s);
+    return UNHOOK_STORE;
+}
+
+void uh_sq_sync_stop(sq_store *q)
+{
+    sq_sync *y = q->sync;
+
+    if (!y)
+        return;
+    pthread_mutex_lock(&y->mu);
+    y->stop = 1;
+    pthread_cond_signal(&y->asked_cv);
+    pthread_mutex_unlock(&y->mu);
+    pthread_join(y->thread, NULL);  /* after the last sync asked for */
+    pthread_cond_destroy(&y->done_cv);
+    pthread_cond_destroy(&y->asked_cv);
+    pthread_mutex_destroy(&y->mu);
+    close(y->fd);
+    free(y);
+    q->sync = NULL;
+}

@@ -1,0 +1,344 @@
+/*
+ * test_sync.c -- group commit (core/sqlite_sync.c, core/work.c): the
+ * work loop commits outcomes without waiting for the disk and counts them
+ * only once a thread of the store has synced the WAL that holds them; a
+ * sync that fails is final.
+ *
+ * This program defines fdatasync itself (the real call made through
+ * syscall(2)): SQLite's calls and the store's bind to it, so a test sees
+ * which thread syncs, can slow the syncs down, and can make them fail.
+ * Real SQLite files, the real fixture provider (UNHOOK_TEST_URL; without
+ * it the engine tests are skipped).
+ */
+#include "support.h"
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "sqlite_db.h"
+#include "unhook.h"
+
+static const char *provider;      /* UNHOOK_TEST_URL */
+static char connectors[PATH_MAX]; /* absolute scripts/connectors */
+
+/* ---- fdatasync, watched ---- */
+
+static pthread_t engine_thread;   /* the thread that calls the engine */
+static atomic_int on_engine;      /* syncs made on it */
+static atomic_int off_engine;     /* made on other threads, and finished */
+static atomic_int fail_off;       /* 1: those fail with EIO */
+static atomic_int slow_off_us;    /* and take this long first */
+
+int fdatasync(int fd)
+{
+    int r;
+
+    if (pthread_equal(pthread_self(), engine_thread)) {
+        atomic_fetch_add(&on_engine, 1);
+        return (int)syscall(SYS_fdatasync, fd);
+    }
+    if (atomic_load(&slow_off_us))
+        usleep((useconds_t)atomic_load(&slow_off_us));
+    if (atomic_load(&fail_off)) {
+        errno = EIO;
+        return -1;
+    }
+    r = (int)syscall(SYS_fdatasync, fd);
+    atomic_fetch_add(&off_engine, 1);
+    return r;
+}
+
+static void watch_reset(void)
+{
+    engine_thread = pthread_self();
+    atomic_store(&on_engine, 0);
+    atomic_store(&off_engine, 0);
+    atomic_store(&fail_off, 0);
+    atomic_store(&slow_off_us, 0);
+}
+
+/* ---- the store's ops ---- */
+
+typedef struct sfix {
+    char dir[256], loc[320];
+    uh_store *s;
+} sfix;
+
+static int store_setup(void **state)
+{
+    sfix *f = calloc(1, sizeof *f);
+    char err[512];
+
+    if (!f)
+        return -1;
+    watch_reset();
+    snprintf(f->dir, sizeof f->dir, "/tmp/unhook-sync-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    snprintf(f->loc, sizeof f->loc, "%s/unhook.db", f->dir);
+    if (uh_store_open(f->loc, &f->s, err, sizeof err) != UNHOOK_OK)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int store_teardown(void **state)
+{
+    sfix *f = *state;
+
+    if (f->s)
+        f->s->ops->close(f->s);
+    support_rm_tree(f->dir);
+    free(f);
+    return 0;
+}
+
+static int sync_level(uh_store *s)
+{
+    sqlite3_stmt *st;
+    int level = -1;
+
+    assert_int_equal(sqlite3_prepare_v2(SQ(s)->db, "PRAGMA synchronous", -1, &st, NULL),
+                     SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        level = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return level;
+}
+
+static void put_one(uh_store *s, const char *id)
+{
+    uh_inst i = {0};
+
+    i.id = (char *)id;
+    i.connector = (char *)"github";
+    i.event = (char *)"push";
+    i.options = (char *)"{}";
+    i.state = UH_REGISTERED;
+    i.desired = UH_WANT_ON;
+    i.created_at = i.updated_at = 1;
+    assert_int_equal(s->ops->put(s, &i), UNHOOK_OK);
+}
+
+/* Rows another connection to the file sees. */
+static int rows_seen(const char *loc)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int n = -1;
+
+    assert_int_equal(sqlite3_open(loc, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM instances", -1, &st, NULL),
+                     SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+static void test_tickets_in_order_and_full_between(void **state)
+{
+    sfix *f = *state;
+    uh_store *s = f->s;
+    unsigned long long t1 = 0, t2 = 0;
+
+    assert_non_null(s->ops->begin_lazy);
+    assert_int_equal(sync_level(s), 2);             /* FULL */
+    assert_int_equal(s->ops->begin_lazy(s), UNHOOK_OK);
+    put_one(s, "a");
+    assert_int_equal(s->ops->commit_lazy(s, &t1), UNHOOK_OK);
+    assert_true(t1 > 0);
+    /* every other transaction stays FULL */
+    assert_int_equal(sync_level(s), 2);
+    assert_int_equal(rows_seen(f->loc), 1);         /* committed */
+    assert_int_equal(s->ops->begin_lazy(s), UNHOOK_OK);
+    put_one(s, "b");
+    assert_int_equal(s->ops->commit_lazy(s, &t2), UNHOOK_OK);
+    assert_true(t2 > t1);
+    assert_int_equal(s->ops->durable(s, t2, 1), 1);
+    assert_int_equal(s->ops->durable(s, t1, 0), 1);  /* the later sync covers it */
+    assert_true(atomic_load(&off_engine) >= 1);       /* on the store's thread */
+    /* a rollback ends a lazy transaction too */
+    assert_int_equal(s->ops->begin_lazy(s), UNHOOK_OK);
+    put_one(s, "c");
+    s->ops->rollback(s);
+    assert_int_equal(sync_level(s), 2);
+    assert_int_equal(rows_seen(f->loc), 2);
+}
+
+static void test_failed_sync_is_final(void **state)
+{
+    sfix *f = *state;
+    uh_store *s = f->s;
+    unsigned long long t = 0;
+
+    atomic_store(&fail_off, 1);
+    assert_int_equal(s->ops->begin_lazy(s), UNHOOK_OK);
+    put_one(s, "a");
+    assert_int_equal(s->ops->commit_lazy(s, &t), UNHOOK_OK);
+    assert_int_equal(s->ops->durable(s, t, 1), UNHOOK_STORE);
+    assert_non_null(strstr(s->errmsg, "cannot sync the WAL"));
+    atomic_store(&fail_off, 0);
+    /* a later sync that works proves nothing about what the failed one
+     * dropped: no write transaction from now on */
+    assert_int_equal(s->ops->begin(s), UNHOOK_STORE);
+    assert_int_equal(s->ops->begin_lazy(s), UNHOOK_STORE);
+    assert_non_null(strstr(s->errmsg, "cannot sync the WAL"));
+}
+
+/* ---- the work loop ---- */
+
+typedef struct efix {
+    char dir[256], db[320], conn[320];
+    unhook_engine *E;
+} efix;
+
+static int engine_setup(void **state)
+{
+    efix *f = calloc(1, sizeof *f);
+    unhook_config cfg = {0};
+    char text[1024];
+
+    if (!f)
+        return -1;
+    watch_reset();
+    *state = f;
+    if (!provider)
+        return 0;               /* the tests skip */
+    snprintf(f->dir, sizeof f->dir, "/tmp/unhook-sync-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    snprintf(f->db, sizeof f->db, "%s/unhook.db", f->dir);
+    snprintf(f->conn, sizeof f->conn, "%s/conn.json", f->dir);
+    snprintf(text, sizeof text, "{\"base_url\": \"%s\", \"auth\": {\"type\": "
+             "\"bearer\", \"token\": \"test-token\"}}\n", provider);
+    support_write_at(f->conn, text);
+    if (provider_control("POST", "/_control/reset", NULL, NULL) != 200)
+        return -1;
+    cfg.connectors = connectors;
+    cfg.db = f->db;
+    cfg.concurrency = 8;
+    cfg.threads = 1;
+    if (unhook_engine_open(&f->E, &cfg) != UNHOOK_OK)
+        return -1;
+    return 0;
+}
+
+static int engine_teardown(void **state)
+{
+    efix *f = *state;
+
+    unhook_engine_close(f->E);
+    if (f->dir[0])
+        support_rm_tree(f->dir);
+    free(f);
+    return 0;
+}
+
+
+/* The progress callback: was an outcome ever counted before any sync of
+ * the store's thread had finished? */
+typedef struct seen {
+    long early, calls;
+} seen;
+
+static void on_progress(void *ud, const unhook_stats *s)
+{
+    seen *x = ud;
+
+    x->calls++;
+    if (s->done + s->gone + s->failed > 0 && atomic_load(&off_engine) == 0)
+        x->early++;
+}
+
+typedef struct tally {
+    long off, deregistering, other;
+} tally;
+
+static int tally_one(void *ud, const unhook_instance *i)
+{
+    tally *t = ud;
+
+    if (strcmp(i->state, "off") == 0)
+        t->off++;
+    else if (strcmp(i->state, "deregistering") == 0)
+        t->deregistering++;
+    else
+        t->other++;
+    return 0;
+}
+
+static void test_outcomes_counted_after_their_sync(void **state)
+{
+    efix *f = *state;
+    unhook_stats stats;
+    seen x = {0};
+    int on_before;
+
+    if (!provider)
+        skip();
+    provider_seed(300);
+    provider_import(f->E, f->conn, "i", 0, 300, "github", "push");
+    /* slow syncs: an outcome counted before its sync would show */
+    atomic_store(&slow_off_us, 20000);
+    on_before = atomic_load(&on_engine);
+    assert_int_equal(unhook_instance_disable_all(f->E, NULL, NULL, &stats, on_progress, &x),
+                     UNHOOK_OK);
+    assert_int_equal(stats.done, 300);
+    assert_true(x.calls > 0);
+    assert_int_equal(x.early, 0);
+    /* the outcomes' syncs were made off the engine's thread: it synced
+     * the intent (and any checkpoint), never once per commit of 300
+     * outcomes in batches of at most 64 */
+    assert_true(atomic_load(&off_engine) >= 1);
+    assert_true(atomic_load(&on_engine) - on_before <= 4);
+}
+
+static void test_failed_sync_counts_nothing_loses_nothing(void **state)
+{
+    efix *f = *state;
+    unhook_stats stats;
+    tally t = {0};
+    int rc;
+
+    if (!provider)
+        skip();
+    provider_seed(100);
+    provider_import(f->E, f->conn, "i", 0, 100, "github", "push");
+    atomic_store(&fail_off, 1);
+    rc = unhook_instance_disable_all(f->E, NULL, NULL, &stats, NULL, NULL);
+    assert_int_equal(rc, UNHOOK_STORE);
+    assert_non_null(strstr(unhook_errmsg(f->E), "cannot sync the WAL"));
+    /* nothing was counted that may not be on disk */
+    assert_int_equal(stats.done + stats.gone + stats.failed, 0);
+    /* every instance is off (committed, not known to be synced) or still
+     * deregistering (run again by resume): none failed, none lost */
+    assert_int_equal(unhook_instance_list(f->E, NULL, tally_one, &t), UNHOOK_OK);
+    assert_int_equal(t.off + t.deregistering, 100);
+    assert_int_equal(t.other, 0);
+    assert_true(t.deregistering > 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_tickets_in_order_and_full_between,
+                                        store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_failed_sync_is_final, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_outcomes_counted_after_their_sync,
+                                        engine_setup, engine_teardown),
+        cmocka_unit_test_setup_teardown(test_failed_sync_counts_nothing_loses_nothing,
+                                        engine_setup, engine_teardown),
+    };
+
+    provider = getenv("UNHOOK_TEST_URL");
+    if (provider && !*provider)
+        provider = NULL;
+    if (!realpath("scripts/connectors", connectors))
+        return 1;
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
