@@ -48,6 +48,7 @@ typedef struct sq_store {
     int sync_failed;            /* it could not be: commits stay FULL */
     int lazy;                   /* this transaction commits at NORMAL */
     int broken;                 /* errno of a failed sync: no more writes */
+    int ckpt_pages;             /* the WAL's pages at the last checkpoint asked */
     char path[256];
 } sq_store;
 
@@ -84,6 +85,8 @@ int uh_sq_commit_lazy(uh_store *s, unsigned long long *ticket);
 int uh_sq_durable(uh_store *s, unsigned long long ticket, int wait);
 void uh_sq_sync_stop(sq_store *q);
 int uh_sq_broken_msg(uh_store *s);
+/* Checkpoints by the syncer's thread from now on (at open). */
+void uh_sq_sync_hook(sq_store *q);
 
 /* Creates or migrates the schema (sqlite_schema.c); path for messages. */
 int uh_sq_migrate(uh_store *s, const char *path);

@@ -32,15 +32,34 @@
 
 struct sq_sync {
     pthread_mutex_t mu;
-    pthread_cond_t asked_cv;    /* to the thread: a commit to sync */
+    pthread_cond_t asked_cv;    /* to the thread: a commit to sync, a checkpoint */
     pthread_cond_t done_cv;     /* to waiters: synced moved, or err */
     pthread_t thread;
     int fd;                     /* the WAL file, read-only */
+    char *path;                 /* the database, for the thread's connection */
+    sqlite3 *db;                /* that connection: checkpoints (the thread's) */
     unsigned long long asked;   /* the last commit's ticket */
     unsigned long long synced;  /* every ticket up to this is on disk */
     int err;                    /* errno of a failed sync: sticky */
+    int ckpt;                   /* a checkpoint is asked for */
     int stop;
 };
+
+/* Copy the WAL into the database (PASSIVE: it waits for no reader or
+ * writer) on the thread's own connection.  A checkpoint that fails or
+ * stops early leaves the frames in the WAL, where readers find them. */
+static void checkpoint(sq_sync *y)
+{
+    /* a connection knows the file is in WAL mode once it has read it */
+    if (!y->db && (sqlite3_open_v2(y->path, &y->db, SQLITE_OPEN_READWRITE |
+                                   SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+                   sqlite3_exec(y->db, "PRAGMA journal_mode", NULL, NULL, NULL) != SQLITE_OK)) {
+        sqlite3_close(y->db);
+        y->db = NULL;
+        return;
+    }
+    sqlite3_wal_checkpoint_v2(y->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+}
 
 static void *sync_main(void *arg)
 {
@@ -51,10 +70,17 @@ static void *sync_main(void *arg)
         unsigned long long target;
         int r;
 
-        while (!y->stop && !y->err && y->asked == y->synced)
+        while (!y->stop && !y->err && y->asked == y->synced && !y->ckpt)
             pthread_cond_wait(&y->asked_cv, &y->mu);
-        if (y->err || y->asked == y->synced)
+        if (y->err || (y->asked == y->synced && !y->ckpt))
             break;              /* stopped with nothing left, or failed */
+        if (y->asked == y->synced) {
+            y->ckpt = 0;
+            pthread_mutex_unlock(&y->mu);
+            checkpoint(y);
+            pthread_mutex_lock(&y->mu);
+            continue;
+        }
         target = y->asked;
         pthread_mutex_unlock(&y->mu);
         r = fdatasync(y->fd);
@@ -67,6 +93,7 @@ static void *sync_main(void *arg)
     }
     pthread_cond_broadcast(&y->done_cv);
     pthread_mutex_unlock(&y->mu);
+    sqlite3_close(y->db);
     return NULL;
 }
 
@@ -102,7 +129,9 @@ static sq_sync *syncer(sq_store *q)
     if (!wal || !(y = calloc(1, sizeof *y)))
         return NULL;
     y->fd = open(wal, O_RDONLY | O_CLOEXEC);
-    if (y->fd < 0) {
+    if (y->fd < 0 || !(y->path = uh_strdup(sqlite3_db_filename(q->db, "main")))) {
+        if (y->fd >= 0)
+            close(y->fd);
         free(y);
         return NULL;
     }
@@ -119,6 +148,7 @@ static sq_sync *syncer(sq_store *q)
         pthread_cond_destroy(&y->asked_cv);
         pthread_mutex_destroy(&y->mu);
         close(y->fd);
+        free(y->path);
         free(y);
         return NULL;
     }
@@ -205,6 +235,43 @@ void uh_sq_sync_stop(sq_store *q)
     pthread_cond_destroy(&y->asked_cv);
     pthread_mutex_destroy(&y->mu);
     close(y->fd);
+    free(y->path);
     free(y);
     q->sync = NULL;
+}
+
+/*
+ * The WAL hook (in place of SQLite's automatic checkpoint, with its
+ * threshold): once the WAL holds SQ_CKPT_PAGES pages after a commit, the
+ * syncer checkpoints it on its thread, so that the copy and its two syncs
+ * are not the committing loop's time (the intent of disable --all, a few
+ * MB, is the first).  Without a syncer it is done here, as SQLite does.
+ */
+#define SQ_CKPT_PAGES 1000
+static int wal_hook(void *ud, sqlite3 *db, const char *name, int pages)
+{
+    sq_store *q = ud;
+    sq_sync *y;
+
+    /* once a threshold's worth more (the WAL restarts from 0 only when
+     * no reader is in it: a busy one often stays above the threshold) */
+    if (pages >= q->ckpt_pages && pages < q->ckpt_pages + SQ_CKPT_PAGES)
+        return SQLITE_OK;
+    q->ckpt_pages = pages < SQ_CKPT_PAGES ? 0 : pages;
+    if (pages < SQ_CKPT_PAGES)
+        return SQLITE_OK;
+    if ((y = syncer(q))) {
+        pthread_mutex_lock(&y->mu);
+        y->ckpt = 1;
+        pthread_cond_signal(&y->asked_cv);
+        pthread_mutex_unlock(&y->mu);
+    } else {
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    }
+    return SQLITE_OK;
+}
+
+void uh_sq_sync_hook(sq_store *q)
+{
+    sqlite3_wal_hook(q->db, wal_hook, q);
 }

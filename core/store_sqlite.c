@@ -387,6 +387,7 @@ int uh_store_sqlite_open(const char *path, uh_store **out, char *err, size_t err
         sq_close(s);
         return rc;
     }
+    uh_sq_sync_hook(q);
     *out = s;
     return UNHOOK_OK;
 }

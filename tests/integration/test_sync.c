@@ -32,6 +32,8 @@ static atomic_int off_engine;     /* made on other threads, and finished */
 static atomic_int fail_off;       /* 1: those fail with EIO */
 static atomic_int slow_off_us;    /* and take this long first */
 
+/* default visibility (the build hides symbols): SQLite's calls bind here */
+__attribute__((visibility("default"))) int fdatasync(int fd);
 int fdatasync(int fd)
 {
     int r;
@@ -190,6 +192,50 @@ static void test_failed_sync_is_final(void **state)
     assert_non_null(strstr(s->errmsg, "cannot sync the WAL"));
 }
 
+static long file_size(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+static void test_checkpoint_off_the_committing_thread(void **state)
+{
+    sfix *f = *state;
+    uh_store *s = f->s;
+    char id[32], opts[600];
+    long size0 = file_size(f->loc);
+    int synced;
+
+    memset(opts, 'x', sizeof opts - 1);
+    opts[sizeof opts - 1] = '\0';
+    /* a commit of well over 1,000 pages, as the intent of a large
+     * disable --all is: FULL, its WAL synced on this thread */
+    assert_int_equal(s->ops->begin(s), UNHOOK_OK);
+    for (int k = 0; k < 8000; k++) {
+        uh_inst i = {0};
+        snprintf(id, sizeof id, "i%05d", k);
+        i.id = id;
+        i.connector = (char *)"github";
+        i.event = (char *)"push";
+        i.options = opts;
+        i.state = UH_REGISTERED;
+        i.desired = UH_WANT_ON;
+        i.created_at = i.updated_at = 1;
+        assert_int_equal(s->ops->put(s, &i), UNHOOK_OK);
+    }
+    assert_int_equal(s->ops->commit(s), UNHOOK_OK);
+    synced = atomic_load(&on_engine);
+    assert_true(synced >= 1);
+    /* the checkpoint that follows copies it into the database on the
+     * store's thread, with its syncs, not in the commit */
+    for (int k = 0; k < 500 && file_size(f->loc) <= size0 + 4 * 1024 * 1024; k++)
+        usleep(10000);
+    assert_true(file_size(f->loc) > size0 + 4 * 1024 * 1024);
+    assert_true(atomic_load(&off_engine) >= 2);     /* the WAL's, the database's */
+    assert_int_equal(atomic_load(&on_engine), synced);
+}
+
 /* ---- the work loop ---- */
 
 typedef struct efix {
@@ -329,6 +375,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tickets_in_order_and_full_between,
                                         store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_failed_sync_is_final, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoint_off_the_committing_thread,
+                                        store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_outcomes_counted_after_their_sync,
                                         engine_setup, engine_teardown),
         cmocka_unit_test_setup_teardown(test_failed_sync_counts_nothing_loses_nothing,
