@@ -229,7 +229,7 @@ static void test_checkpoint_off_the_committing_thread(void **state)
     assert_true(synced >= 1);
     /* the checkpoint that follows copies it into the database on the
      * store's thread, with its syncs, not in the commit */
-    for (int k = 0; k < 500 && file_size(f->loc) <= size0 + 4 * 1024 * 1024; k++)
+    for (int k = 0; k < 3000 && file_size(f->loc) <= size0 + 4 * 1024 * 1024; k++)
         usleep(10000);
     assert_true(file_size(f->loc) > size0 + 4 * 1024 * 1024);
     assert_true(atomic_load(&off_engine) >= 2);     /* the WAL's, the database's */
