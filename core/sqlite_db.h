@@ -133,6 +133,8 @@ void uh_sq_close(sq_store *q);
 int uh_sq_send_freed(uh_store *s);
 void uh_sq_drop_freed(sq_store *q);
 int uh_sq_free_claim(uh_store *s, long long row);
+/* Appends the rowid r to the JSON array being built in b ("[" first). */
+void uh_sq_add_rowid(uh_buf *b, long long r);
 
 /* Writes the history rows held, or drops them (a rollback). */
 int uh_sq_send_held(uh_store *s);

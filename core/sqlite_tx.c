@@ -9,8 +9,7 @@
 
 #include "sqlite_db.h"
 
-/* Appends the rowid r to the JSON array being built in b ("[" first). */
-static void add_rowid(uh_buf *b, long long r)
+void uh_sq_add_rowid(uh_buf *b, long long r)
 {
     char d[24];
     int k = (int)sizeof d;
@@ -32,7 +31,7 @@ int uh_sq_free_claim(uh_store *s, long long row)
     if (q->in_tx) {
         if (q->freed.len == 0)
             uh_buf_add(&q->freed, "[", 1);
-        add_rowid(&q->freed, row);
+        uh_sq_add_rowid(&q->freed, row);
         if (!q->freed.oom)
             return UNHOOK_OK;
         snprintf(s->errmsg, sizeof s->errmsg, "store: out of memory");
@@ -40,7 +39,7 @@ int uh_sq_free_claim(uh_store *s, long long row)
     }
     q->freed.len = 0;
     uh_buf_puts(&q->freed, "[");
-    add_rowid(&q->freed, row);
+    uh_sq_add_rowid(&q->freed, row);
     return uh_sq_send_freed(s);
 }
 

@@ -142,7 +142,8 @@ typedef struct uh_store_ops {
     int (*wait)(uh_store *s, double timeout_s);
     /* Optional: what finish does, for n instances in one go (cas[k] is
      * in[k]'s result), inside the caller's transaction; a store that
-     * pays a round trip per statement batches the outcomes this way. */
+     * pays a round trip per statement batches the outcomes this way,
+     * SQLite checks their claims together. */
     int (*finish_many)(uh_store *s, const uh_inst *const *in, int n,
                        const char *owner, double now, int *cas);
     /* Optional (NULL: the caller lists the instances and adds their rows

@@ -184,6 +184,23 @@ static int not_written(uh_store *s, const uh_inst *i, const char *owner, int *ca
     return rc;
 }
 
+/* i's outcome as parameters 1 to 8 and 10 of FINISH_SET's UPDATE, its
+ * row (if any) as 11. */
+static void bind_finish(sqlite3_stmt *st, const uh_inst *i, double now)
+{
+    uh_sq_bind_text(st, 1, uh_state_name(i->state));
+    uh_sq_bind_text(st, 2, i->registration);
+    sqlite3_bind_int(st, 3, i->attempts);
+    sqlite3_bind_double(st, 4, i->next_attempt_at);
+    uh_sq_bind_text(st, 5, i->last_error);
+    sqlite3_bind_double(st, 6, now);
+    sqlite3_bind_double(st, 7, i->expires_at);
+    uh_sq_bind_text(st, 8, i->id);
+    uh_sq_bind_text(st, 10, uh_desired_name(i->desired));
+    if (i->row > 0)
+        sqlite3_bind_int64(st, 11, i->row);
+}
+
 /* A row claimed here is found by its rowid (the id checked as well): no
  * walk of the id's index. */
 static int sq_finish(uh_store *s, const uh_inst *i, const char *owner,
@@ -199,18 +216,8 @@ static int sq_finish(uh_store *s, const uh_inst *i, const char *owner,
     *cas = UH_CAS_OK;
     if (!st)
         return UNHOOK_STORE;
-    uh_sq_bind_text(st, 1, uh_state_name(i->state));
-    uh_sq_bind_text(st, 2, i->registration);
-    sqlite3_bind_int(st, 3, i->attempts);
-    sqlite3_bind_double(st, 4, i->next_attempt_at);
-    uh_sq_bind_text(st, 5, i->last_error);
-    sqlite3_bind_double(st, 6, now);
-    sqlite3_bind_double(st, 7, i->expires_at);
-    uh_sq_bind_text(st, 8, i->id);
+    bind_finish(st, i, now);
     uh_sq_bind_text(st, 9, owner);
-    uh_sq_bind_text(st, 10, uh_desired_name(i->desired));
-    if (i->row > 0)
-        sqlite3_bind_int64(st, 11, i->row);
     rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : uh_sq_fail(s, "finish");
     if (rc == UNHOOK_OK && sqlite3_changes(SQ(s)->db) == 0)
         *cas = UH_CAS_LOST;
@@ -220,6 +227,105 @@ static int sq_finish(uh_store *s, const uh_inst *i, const char *owner,
     if (rc != UNHOOK_OK)
         return rc;
     return not_written(s, i, owner, cas);
+}
+
+/* i's outcome written to the row a claim read, if desired is still
+ * i->desired there (*written), its claim not looked at. */
+static int write_row(uh_store *s, const uh_inst *i, double now, int *written)
+{
+    sqlite3_stmt *st = uh_sq_prep(s, "UPDATE instances SET " FINISH_SET
+                                  " WHERE rowid = ?11 AND id = ?8 AND desired = ?10");
+    int rc;
+
+    *written = 0;
+    if (!st)
+        return UNHOOK_STORE;
+    bind_finish(st, i, now);
+    rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : uh_sq_fail(s, "finish");
+    *written = rc == UNHOOK_OK && sqlite3_changes(SQ(s)->db) > 0;
+    uh_sq_release(st);
+    return rc;
+}
+
+/* The claims of owner on the rows in the JSON array ids deleted: *n how
+ * many. */
+static int delete_claims(uh_store *s, const char *ids, const char *owner, int *n)
+{
+    sqlite3_stmt *st = uh_sq_prep(s, "DELETE FROM claims WHERE rid IN"
+                                  " (SELECT value FROM json_each(?1)) AND owner = ?2");
+    int rc;
+
+    *n = 0;
+    if (!st)
+        return UNHOOK_STORE;
+    uh_sq_bind_text(st, 1, ids);
+    uh_sq_bind_text(st, 2, owner);
+    rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : uh_sq_fail(s, "finish");
+    *n = rc == UNHOOK_OK ? sqlite3_changes(SQ(s)->db) : 0;
+    uh_sq_release(st);
+    return rc;
+}
+
+/*
+ * The common case of finish_many: the rows written without a look-up of
+ * their claims, which one DELETE then checks (every row written held
+ * owner's claim: *all).  A row not written (desired changed) is judged
+ * by not_written as finish would.  *all is 0 when a row was not read by
+ * a claim, or a claim was not owner's: the caller undoes the batch.
+ */
+static int finish_fast(uh_store *s, const uh_inst *const *in, int n,
+                       const char *owner, double now, int *cas, int *all)
+{
+    uh_buf ids = {0};
+    int rc = UNHOOK_OK, w, nw = 0, gone = 0;
+
+    *all = 1;
+    uh_buf_puts(&ids, "[");
+    for (int k = 0; rc == UNHOOK_OK && *all && k < n; k++) {
+        cas[k] = UH_CAS_OK;
+        if (in[k]->row <= 0) {
+            *all = 0;
+        } else if ((rc = write_row(s, in[k], now, &w)) == UNHOOK_OK && w) {
+            uh_sq_add_rowid(&ids, in[k]->row);
+            nw++;
+        } else if (rc == UNHOOK_OK) {
+            rc = not_written(s, in[k], owner, &cas[k]);
+        }
+    }
+    uh_buf_puts(&ids, "]");
+    if (rc == UNHOOK_OK && ids.oom)
+        rc = UNHOOK_NOMEM;
+    if (rc == UNHOOK_OK && *all && nw > 0)
+        rc = delete_claims(s, ids.data, owner, &gone);
+    if (rc == UNHOOK_OK && nw > 0)
+        *all = *all && gone == nw;
+    uh_buf_free(&ids);
+    return rc;
+}
+
+/*
+ * finish for n outcomes, inside a savepoint: finish_fast, or when a row
+ * is not its common case, the savepoint rolled back and every outcome
+ * written by sq_finish.  Either way each cas[k] is what finish says.
+ */
+static int sq_finish_many(uh_store *s, const uh_inst *const *in, int n,
+                          const char *owner, double now, int *cas)
+{
+    int rc, all = 0;
+
+    /* the claims released before go first: a rollback to the savepoint
+     * would undo their DELETE, which is sent once */
+    if ((rc = uh_sq_send_freed(s)) != UNHOOK_OK ||
+        (rc = uh_sq_run(s, "SAVEPOINT finish_many")) != UNHOOK_OK)
+        return rc;
+    rc = finish_fast(s, in, n, owner, now, cas, &all);
+    if ((rc != UNHOOK_OK || !all) && uh_sq_run(s, "ROLLBACK TO finish_many") != UNHOOK_OK)
+        rc = UNHOOK_STORE;
+    if (uh_sq_run(s, "RELEASE finish_many") != UNHOOK_OK && rc == UNHOOK_OK)
+        rc = UNHOOK_STORE;
+    for (int k = 0; rc == UNHOOK_OK && !all && k < n; k++)
+        rc = sq_finish(s, in[k], owner, now, &cas[k]);
+    return rc;
 }
 
 /* The claims of the rows b and f match get a lease that has ended (the
@@ -325,7 +431,7 @@ static const uh_store_ops sq_ops = {
     sq_list, uh_sq_history_add, uh_sq_history_list, sq_bulk, uh_sq_claim, sq_unclaim,
     sq_owners, sq_release, sq_remove, uh_sq_next_due, sq_close, uh_sq_token_get,
     uh_sq_token_cas,
-    NULL, NULL, NULL,   /* renew, wait, finish_many */
+    NULL, NULL, sq_finish_many,     /* renew, wait, finish_many */
     uh_sq_history_bulk, uh_sq_begin_lazy, uh_sq_commit_lazy, uh_sq_durable,
 };
 

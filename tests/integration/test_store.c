@@ -286,6 +286,72 @@ static void test_finish_many_is_compare_and_set(void **state)
     }
 }
 
+/* Who holds id's claim: 1 for owner, 0 for none, -1 for another. */
+static int held_by(uh_store *s, const char *id, const char *owner)
+{
+    uh_inst i;
+    int r;
+
+    assert_int_equal(s->ops->get(s, id, &i), UNHOOK_OK);
+    r = !i.claim_owner ? 0 : strcmp(i.claim_owner, owner) == 0 ? 1 : -1;
+    uh_inst_clear(&i);
+    return r;
+}
+
+/* The rows as a claim hands them out (uh_inst.row set), as the work loop
+ * passes them: a batch of the common case, one with desired changed, and
+ * one whose claim another owner took after A's lease ended. */
+static void test_finish_many_of_claimed_rows(void **state)
+{
+    fixture *f = *state;
+    uh_inst out[8];
+    const uh_inst *in[8];
+    int n = 0, cas[8];
+
+    if (!f->s->ops->finish_many)
+        skip();
+    for (int k = 0; k < 5; k++) {
+        char id[8];
+        snprintf(id, sizeof id, "c%d", k);
+        put(f->s, id, "github", UH_DEREGISTERING, UH_WANT_OFF, 10);
+    }
+    assert_int_equal(f->s->ops->claim(f->s, NULL, 100, "A:1:1", 200, 8, out, &n), UNHOOK_OK);
+    assert_int_equal(n, 5);
+    for (int k = 0; k < n; k++) {
+        out[k].state = UH_OFF;
+        out[k].attempts = 1;
+        in[k] = &out[k];
+    }
+    /* the common case, and desired changed: c0 and c1 written, c2 not */
+    out[2].desired = UH_WANT_ON;
+    assert_int_equal(f->s->ops->begin(f->s), UNHOOK_OK);
+    assert_int_equal(f->s->ops->finish_many(f->s, in, 3, "A:1:1", 150, cas), UNHOOK_OK);
+    assert_int_equal(f->s->ops->commit(f->s), UNHOOK_OK);
+    assert_int_equal(cas[0], UH_CAS_OK);
+    assert_int_equal(cas[1], UH_CAS_OK);
+    assert_int_equal(cas[2], UH_CAS_CHANGED);
+    assert_int_equal(state_of(f->s, out[0].id), UH_OFF);
+    assert_int_equal(held_by(f->s, out[0].id, "A:1:1"), 0);
+    assert_int_equal(state_of(f->s, out[2].id), UH_DEREGISTERING);
+    assert_int_equal(held_by(f->s, out[2].id, "A:1:1"), 1);
+    /* A's leases end and B takes one of c2, c3, c4; A's batch of them */
+    assert_int_equal(claim(f->s, "B:2:2", 300, 400, 1), 1);
+    out[2].desired = UH_WANT_OFF;
+    assert_int_equal(f->s->ops->begin(f->s), UNHOOK_OK);
+    assert_int_equal(f->s->ops->finish_many(f->s, in + 2, 3, "A:1:1", 310, cas), UNHOOK_OK);
+    assert_int_equal(f->s->ops->commit(f->s), UNHOOK_OK);
+    for (int k = 2, lost = 0; k < 5; k++) {
+        int b = held_by(f->s, out[k].id, "B:2:2");
+        lost += b == 1;
+        assert_int_equal(cas[k - 2], b == 1 ? UH_CAS_LOST : UH_CAS_OK);
+        assert_int_equal(state_of(f->s, out[k].id), b == 1 ? UH_DEREGISTERING : UH_OFF);
+        assert_true(b == 1 || held_by(f->s, out[k].id, "A:1:1") == 0);
+        assert_true(k < 4 || lost == 1);
+    }
+    for (int k = 0; k < n; k++)
+        uh_inst_clear(&out[k]);
+}
+
 static void test_bulk_with_filter(void **state)
 {
     fixture *f = *state;
@@ -656,6 +722,7 @@ int main(void)
         T(test_finish_is_compare_and_set),
         T(test_finish_in_transaction_releases_claims),
         T(test_finish_many_is_compare_and_set),
+        T(test_finish_many_of_claimed_rows),
         T(test_bulk_with_filter),
         T(test_history_in_transaction),
         T(test_history_bulk_keeps_order),
