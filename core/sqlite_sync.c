@@ -181,6 +181,11 @@ int uh_sq_commit_lazy(uh_store *s, unsigned long long *ticket)
     *ticket = 0;                /* 0: on disk already (a FULL commit) */
     if (!q->lazy)
         return rc;
+    /* a commit that failed may leave the transaction open (a statement
+     * undone, not the transaction), where the level cannot change: the
+     * caller's rollback sets FULL again (q->lazy stays) */
+    if (rc != UNHOOK_OK && !sqlite3_get_autocommit(q->db))
+        return rc;
     q->lazy = 0;
     if (rc == UNHOOK_OK) {
         sq_sync *y = q->sync;

@@ -192,6 +192,38 @@ static void test_failed_sync_is_final(void **state)
     assert_non_null(strstr(s->errmsg, "cannot sync the WAL"));
 }
 
+/* A lazy commit that fails with its transaction still open (here a
+ * history row refused at the commit: the statement is undone, the
+ * transaction goes on) cannot set FULL again there (SQLite refuses to
+ * change the level inside a transaction); the rollback that follows must,
+ * or the transactions after it commit at NORMAL without a ticket. */
+static void test_failed_lazy_commit_then_full_again(void **state)
+{
+    sfix *f = *state;
+    uh_store *s = f->s;
+    unsigned long long t = 1;
+    unhook_history h = {0};
+    sqlite3 *db;
+
+    assert_int_equal(sqlite3_open(f->loc, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "CREATE TRIGGER refuse BEFORE INSERT ON history "
+                                  "BEGIN SELECT RAISE(ABORT, 'refused'); END", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(s->ops->begin_lazy(s), UNHOOK_OK);
+    put_one(s, "a");
+    h.instance_id = "a";
+    h.at = 1;
+    h.action = "deregister";
+    h.outcome = "done";
+    assert_int_equal(s->ops->history_add(s, &h), UNHOOK_OK);   /* held */
+    assert_int_not_equal(s->ops->commit_lazy(s, &t), UNHOOK_OK);
+    assert_int_equal(t, 0);
+    s->ops->rollback(s);
+    assert_int_equal(sync_level(s), 2);             /* FULL again */
+    assert_int_equal(rows_seen(f->loc), 0);
+}
+
 static long file_size(const char *path)
 {
     struct stat st;
@@ -375,6 +407,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tickets_in_order_and_full_between,
                                         store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_failed_sync_is_final, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_failed_lazy_commit_then_full_again,
+                                        store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint_off_the_committing_thread,
                                         store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_outcomes_counted_after_their_sync,
