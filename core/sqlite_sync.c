@@ -42,6 +42,7 @@ struct sq_sync {
     unsigned long long synced;  /* every ticket up to this is on disk */
     int err;                    /* errno of a failed sync: sticky */
     int ckpt;                   /* a checkpoint is asked for */
+    int ckpt_due;               /* and a sync was made since: its turn */
     int stop;
 };
 
@@ -74,8 +75,11 @@ static void *sync_main(void *arg)
             pthread_cond_wait(&y->asked_cv, &y->mu);
         if (y->err || (y->asked == y->synced && !y->ckpt))
             break;              /* stopped with nothing left, or failed */
-        if (y->asked == y->synced) {
-            y->ckpt = 0;
+        /* a checkpoint asked for waits for one sync at most: commits
+         * that keep coming (the loop's, while requests are in flight)
+         * would otherwise put it off for as long as they come */
+        if (y->ckpt && (y->asked == y->synced || y->ckpt_due)) {
+            y->ckpt = y->ckpt_due = 0;
             pthread_mutex_unlock(&y->mu);
             checkpoint(y);
             pthread_mutex_lock(&y->mu);
@@ -89,6 +93,7 @@ static void *sync_main(void *arg)
             y->err = errno ? errno : EIO;
         else
             y->synced = target;
+        y->ckpt_due = y->ckpt;
         pthread_cond_broadcast(&y->done_cv);
     }
     pthread_cond_broadcast(&y->done_cv);
@@ -180,6 +185,11 @@ int uh_sq_commit_lazy(uh_store *s, unsigned long long *ticket)
 
     *ticket = 0;                /* 0: on disk already (a FULL commit) */
     if (!q->lazy)
+        return rc;
+    /* a commit that failed may leave the transaction open (a statement
+     * undone, not the transaction), where the level cannot change: the
+     * caller's rollback sets FULL again (q->lazy stays) */
+    if (rc != UNHOOK_OK && !sqlite3_get_autocommit(q->db))
         return rc;
     q->lazy = 0;
     if (rc == UNHOOK_OK) {

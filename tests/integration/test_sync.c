@@ -192,6 +192,38 @@ static void test_failed_sync_is_final(void **state)
     assert_non_null(strstr(s->errmsg, "cannot sync the WAL"));
 }
 
+/* A lazy commit that fails with its transaction still open (here a
+ * history row refused at the commit: the statement is undone, the
+ * transaction goes on) cannot set FULL again there (SQLite refuses to
+ * change the level inside a transaction); the rollback that follows must,
+ * or the transactions after it commit at NORMAL without a ticket. */
+static void test_failed_lazy_commit_then_full_again(void **state)
+{
+    sfix *f = *state;
+    uh_store *s = f->s;
+    unsigned long long t = 1;
+    unhook_history h = {0};
+    sqlite3 *db;
+
+    assert_int_equal(sqlite3_open(f->loc, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "CREATE TRIGGER refuse BEFORE INSERT ON history "
+                                  "BEGIN SELECT RAISE(ABORT, 'refused'); END", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(s->ops->begin_lazy(s), UNHOOK_OK);
+    put_one(s, "a");
+    h.instance_id = "a";
+    h.at = 1;
+    h.action = "deregister";
+    h.outcome = "done";
+    assert_int_equal(s->ops->history_add(s, &h), UNHOOK_OK);   /* held */
+    assert_int_not_equal(s->ops->commit_lazy(s, &t), UNHOOK_OK);
+    assert_int_equal(t, 0);
+    s->ops->rollback(s);
+    assert_int_equal(sync_level(s), 2);             /* FULL again */
+    assert_int_equal(rows_seen(f->loc), 0);
+}
+
 static long file_size(const char *path)
 {
     struct stat st;
@@ -234,6 +266,49 @@ static void test_checkpoint_off_the_committing_thread(void **state)
     assert_true(file_size(f->loc) > size0 + 4 * 1024 * 1024);
     assert_true(atomic_load(&off_engine) >= 2);     /* the WAL's, the database's */
     assert_int_equal(atomic_load(&on_engine), synced);
+}
+
+/* Commits that keep coming (the work loop's, while requests are in
+ * flight) keep the syncer busy: the checkpoint asked for must still come
+ * after a sync, not wait until a sync finds no commit behind it. */
+static void test_checkpoint_not_put_off_by_commits(void **state)
+{
+    sfix *f = *state;
+    uh_store *s = f->s;
+    char id[32], opts[600];
+    unsigned long long t = 0;
+    long size0 = file_size(f->loc);
+    int k;
+
+    memset(opts, 'x', sizeof opts - 1);
+    opts[sizeof opts - 1] = '\0';
+    atomic_store(&slow_off_us, 20000);
+    /* a lazy commit of well over 1,000 pages: the checkpoint is asked
+     * for while its sync is still to come */
+    assert_int_equal(s->ops->begin_lazy(s), UNHOOK_OK);
+    for (k = 0; k < 8000; k++) {
+        uh_inst i = {0};
+        snprintf(id, sizeof id, "i%05d", k);
+        i.id = id;
+        i.connector = (char *)"github";
+        i.event = (char *)"push";
+        i.options = opts;
+        i.state = UH_REGISTERED;
+        i.desired = UH_WANT_ON;
+        i.created_at = i.updated_at = 1;
+        assert_int_equal(s->ops->put(s, &i), UNHOOK_OK);
+    }
+    assert_int_equal(s->ops->commit_lazy(s, &t), UNHOOK_OK);
+    /* then a small lazy commit every half millisecond, for a few s */
+    for (k = 0; k < 4000 && file_size(f->loc) <= size0 + 4 * 1024 * 1024; k++) {
+        snprintf(id, sizeof id, "s%05d", k);
+        assert_int_equal(s->ops->begin_lazy(s), UNHOOK_OK);
+        put_one(s, id);
+        assert_int_equal(s->ops->commit_lazy(s, &t), UNHOOK_OK);
+        usleep(500);
+    }
+    assert_true(file_size(f->loc) > size0 + 4 * 1024 * 1024);
+    assert_int_equal(s->ops->durable(s, t, 1), 1);
 }
 
 /* ---- the work loop ---- */
@@ -375,7 +450,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tickets_in_order_and_full_between,
                                         store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_failed_sync_is_final, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_failed_lazy_commit_then_full_again,
+                                        store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint_off_the_committing_thread,
+                                        store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoint_not_put_off_by_commits,
                                         store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_outcomes_counted_after_their_sync,
                                         engine_setup, engine_teardown),
