@@ -43,13 +43,34 @@ struct sq_sync {
     int err;                    /* errno of a failed sync: sticky */
     int ckpt;                   /* a checkpoint is asked for */
     int ckpt_due;               /* and a sync was made since: its turn */
+    int ckpt_restart;           /* the WAL passed SQ_WAL_CAP: RESTART it */
     int stop;
 };
 
-/* Copy the WAL into the database (PASSIVE: it waits for no reader or
- * writer) on the thread's own connection.  A checkpoint that fails or
- * stops early leaves the frames in the WAL, where readers find them. */
-static void checkpoint(sq_sync *y)
+/*
+ * Copy the WAL into the database on the thread's own connection.
+ * PASSIVE waits for no reader or writer; but SQLite writes the WAL from
+ * its start again only when a transaction begins with every frame
+ * copied, and the loop's commits keep coming while a checkpoint runs, so
+ * a WAL past SQ_WAL_CAP gets a RESTART: it waits (the busy handler) for
+ * the writer of the moment, copies the rest, and holds new writers until
+ * the readers left the WAL, so that the next commit starts it anew.  A
+ * checkpoint that fails or stops early leaves the frames in the WAL,
+ * where readers find them.
+ */
+/* A RESTART waits for the loop's writer in 100 us steps (SQLite's own
+ * handler sleeps for milliseconds, in which the loop commits again), up
+ * to 2 s. */
+static int restart_wait(void *ud, int n)
+{
+    (void)ud;
+    if (n >= 20000)
+        return 0;
+    usleep(100);
+    return 1;
+}
+
+static void checkpoint(sq_sync *y, int restart)
 {
     /* a connection knows the file is in WAL mode once it has read it */
     if (!y->db && (sqlite3_open_v2(y->path, &y->db, SQLITE_OPEN_READWRITE |
@@ -59,7 +80,9 @@ static void checkpoint(sq_sync *y)
         y->db = NULL;
         return;
     }
-    sqlite3_wal_checkpoint_v2(y->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    sqlite3_busy_handler(y->db, restart ? restart_wait : NULL, NULL);
+    sqlite3_wal_checkpoint_v2(y->db, "main", restart ? SQLITE_CHECKPOINT_RESTART
+                              : SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 }
 
 static void *sync_main(void *arg)
@@ -79,9 +102,10 @@ static void *sync_main(void *arg)
          * that keep coming (the loop's, while requests are in flight)
          * would otherwise put it off for as long as they come */
         if (y->ckpt && (y->asked == y->synced || y->ckpt_due)) {
-            y->ckpt = y->ckpt_due = 0;
+            int restart = y->ckpt_restart;
+            y->ckpt = y->ckpt_due = y->ckpt_restart = 0;
             pthread_mutex_unlock(&y->mu);
-            checkpoint(y);
+            checkpoint(y, restart);
             pthread_mutex_lock(&y->mu);
             continue;
         }
@@ -258,6 +282,7 @@ void uh_sq_sync_stop(sq_store *q)
  * MB, is the first).  Without a syncer it is done here, as SQLite does.
  */
 #define SQ_CKPT_PAGES 1000
+#define SQ_WAL_CAP 4000         /* pages (16 MB at 4 KB): a RESTART then */
 static int wal_hook(void *ud, sqlite3 *db, const char *name, int pages)
 {
     sq_store *q = ud;
@@ -273,6 +298,7 @@ static int wal_hook(void *ud, sqlite3 *db, const char *name, int pages)
     if ((y = syncer(q))) {
         pthread_mutex_lock(&y->mu);
         y->ckpt = 1;
+        y->ckpt_restart |= pages >= SQ_WAL_CAP;
         pthread_cond_signal(&y->asked_cv);
         pthread_mutex_unlock(&y->mu);
     } else {

@@ -311,6 +311,45 @@ static void test_checkpoint_not_put_off_by_commits(void **state)
     assert_int_equal(s->ops->durable(s, t, 1), 1);
 }
 
+/* Lazy commits of 48 MB in all, as a long bulk run makes them (with a
+ * pause between, where the loop waits for the network): the WAL is
+ * written from its start again now and then (a RESTART checkpoint once
+ * it passed 16 MB), it does not grow with all that was written. */
+static void test_wal_stays_bounded(void **state)
+{
+    sfix *f = *state;
+    uh_store *s = f->s;
+    char id[32], opts[600], wal[400];
+    unsigned long long t = 0;
+    long most = 0;
+
+    snprintf(wal, sizeof wal, "%s-wal", f->loc);
+    memset(opts, 'x', sizeof opts - 1);
+    opts[sizeof opts - 1] = '\0';
+    for (int b = 0; b < 160; b++) {
+        assert_int_equal(s->ops->begin_lazy(s), UNHOOK_OK);
+        for (int k = 0; k < 500; k++) {
+            uh_inst i = {0};
+            snprintf(id, sizeof id, "b%03d-%03d", b, k);
+            i.id = id;
+            i.connector = (char *)"github";
+            i.event = (char *)"push";
+            i.options = opts;
+            i.state = UH_REGISTERED;
+            i.desired = UH_WANT_ON;
+            i.created_at = i.updated_at = 1;
+            assert_int_equal(s->ops->put(s, &i), UNHOOK_OK);
+        }
+        assert_int_equal(s->ops->commit_lazy(s, &t), UNHOOK_OK);
+        if (file_size(wal) > most)
+            most = file_size(wal);
+        usleep(2000);           /* the loop waits for the network */
+    }
+    assert_int_equal(s->ops->durable(s, t, 1), 1);
+    assert_int_equal(rows_seen(f->loc), 160 * 500);
+    assert_true(most < 32L * 1024 * 1024);
+}
+
 /* ---- the work loop ---- */
 
 typedef struct efix {
@@ -456,6 +495,7 @@ int main(void)
                                         store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint_not_put_off_by_commits,
                                         store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_wal_stays_bounded, store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_outcomes_counted_after_their_sync,
                                         engine_setup, engine_teardown),
         cmocka_unit_test_setup_teardown(test_failed_sync_counts_nothing_loses_nothing,
