@@ -174,21 +174,39 @@ static size_t key_add(char *key, size_t n, size_t cap, const char *v)
     return n + len;
 }
 
+/* A number of a shared spec's key, in decimal (no printf: once a run). */
+static size_t key_num(char *key, size_t n, size_t cap, long long v)
+{
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    char tmp[24];
+    size_t k = 0;
+
+    if (n + 2 + sizeof tmp > cap)
+        return cap + 1;
+    key[n++] = v < 0 ? '-' : '#';
+    do
+        tmp[k++] = (char)('0' + u % 10);
+    while ((u /= 10) > 0);
+    while (k > 0)
+        key[n++] = tmp[--k];
+    key[n++] = '\0';
+    return n;
+}
+
 /* What the fields runs share are made of, as one key (NUL-separated);
  * its length, or more than cap when it does not fit. */
 static size_t shared_key(uh_run *r, const char *kind, const unhook_flow_request *req,
                          const uh_conn *c, char *key, size_t cap)
 {
-    char num[48];
     size_t n = 0;
 
-    snprintf(num, sizeof num, "%ld %lld %d", c ? c->timeout_ms : 0L,
-             c ? c->id : 0LL, r->rt->nccards);
     n = key_add(key, n, cap, r->start_dir);
     n = key_add(key, n, cap, req->event);
     n = key_add(key, n, cap, kind);
     n = key_add(key, n, cap, req->reason);
-    n = key_add(key, n, cap, num);
+    n = key_num(key, n, cap, c ? c->timeout_ms : 0);
+    n = key_num(key, n, cap, c ? c->id : 0);
+    n = key_num(key, n, cap, r->rt->nccards);
     if (c) {
         n = key_add(key, n, cap, c->base_url);
         n = key_add(key, n, cap, uh_conn_auth_name(c));
