@@ -143,12 +143,13 @@ static int check_fields(lua_State *L, int t, int list)
     lua_Integer n = (lua_Integer)lua_rawlen(L, list);
 
     for (lua_Integer i = 1; i <= n; i++) {
-        int ok;
+        int ok, given = 1;
 
         lua_rawgeti(L, list, i);                        /* field */
         lua_rawgeti(L, -1, F_NAME);                     /* field, name */
         lua_pushvalue(L, -1);
         if (lua_rawget(L, t) == LUA_TNIL) {             /* field, name, v */
+            given = 0;
             lua_pop(L, 1);
             if (lua_rawgeti(L, -2, F_DEFAULT) == LUA_TNIL) {
                 lua_rawgeti(L, -3, F_REQUIRED);
@@ -170,7 +171,10 @@ static int check_fields(lua_State *L, int t, int list)
             lua_pop(L, 3);
             return 0;
         }
-        lua_rawset(L, t);                               /* t[name] = v */
+        if (given)
+            lua_pop(L, 2);
+        else
+            lua_rawset(L, t);                           /* t[name] = default */
         lua_pop(L, 1);
     }
     return 1;
@@ -225,11 +229,12 @@ static int core_setup(lua_State *L)
     if (!check_fields(L, options, lua_gettop(L)))
         return 0;
     lua_pop(L, 1);
-    /* the flow's inputs, mapped */
-    lua_newtable(L);
-    input = lua_gettop(L);
+    /* the flow's inputs, mapped (sized for them: no rehash) */
     lua_rawgeti(L, plan, P_MAP);
     n = (lua_Integer)lua_rawlen(L, -1);
+    lua_createtable(L, 0, (int)n);
+    lua_insert(L, -2);
+    input = lua_gettop(L) - 1;
     for (lua_Integer i = 1; i <= n; i++) {
         lua_rawgeti(L, -1, i);                          /* map, item */
         lua_rawgeti(L, -1, 1);                          /* map, item, iname */

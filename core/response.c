@@ -138,8 +138,9 @@ static void push_headers(lua_State *L, uh_transfer *t, double *retry_after)
             vn = (size_t)(p + n - v);
             while (vn && (v[vn - 1] == '\r' || v[vn - 1] == ' '))
                 vn--;
+            lua_pushstring(L, name);        /* a fresh table: no metamethods */
             lua_pushlstring(L, v, vn);
-            lua_setfield(L, -2, name);
+            lua_rawset(L, -3);
             if (strcmp(name, "retry-after") == 0) {
                 char tmp[128];
                 snprintf(tmp, sizeof tmp, "%.*s", (int)vn, v);
@@ -212,10 +213,14 @@ int uh_http_push_result(lua_State *L, uh_transfer *t, CURLcode rc)
     lua_setfield(L, -2, "duration_ms");
 
     {
-        /* sized for the lines there are: no rehash as they go in */
+        /* sized for the header lines there are (not the status line nor
+         * the blank one): no rehash as they go in */
         int lines = 0;
-        for (size_t i = 0; i < t->head.len; i++)
-            lines += t->head.data[i] == '\n';
+        const char *h = t->head.data ? t->head.data : "", *end = h + t->head.len;
+        while (h && h < end && (h = memchr(h, ':', (size_t)(end - h)))) {
+            lines++;
+            h = memchr(h, '\n', (size_t)(end - h));
+        }
         lua_createtable(L, 0, lines);      /* stack: resp headers */
     }
     push_headers(L, t, &retry_after);

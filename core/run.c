@@ -147,7 +147,7 @@ static void set_str(lua_State *L, const char *k, const char *v)
     }
 }
 
-/* The connection without secrets, as fields of the spec on top (the
+/* The connection without secrets, as fields of the table on top (the
  * runner makes ctx.connection of them when a flow asks). */
 static void set_conn_public(lua_State *L, const uh_conn *c)
 {
@@ -161,26 +161,76 @@ static void set_conn_public(lua_State *L, const uh_conn *c)
     }
 }
 
-/* The runner's argument: what to run, for whom, with what. */
-static void push_spec(uh_run *r, const char *dir, const char *kind,
-                      const unhook_flow_request *req, const uh_conn *conn)
+/* One field of a shared spec's key: present or not, then its text. */
+static size_t key_add(char *key, size_t n, size_t cap, const char *v)
+{
+    size_t len = v ? strlen(v) + 1 : 0;
+
+    if (n + 1 + len > cap)
+        return cap + 1;
+    key[n++] = v ? '+' : '-';
+    if (v)
+        memcpy(key + n, v, len);
+    return n + len;
+}
+
+/* A number of a shared spec's key, in decimal (no printf: once a run). */
+static size_t key_num(char *key, size_t n, size_t cap, long long v)
+{
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    char tmp[24];
+    size_t k = 0;
+
+    if (n + 2 + sizeof tmp > cap)
+        return cap + 1;
+    key[n++] = v < 0 ? '-' : '#';
+    do
+        tmp[k++] = (char)('0' + u % 10);
+    while ((u /= 10) > 0);
+    while (k > 0)
+        key[n++] = tmp[--k];
+    key[n++] = '\0';
+    return n;
+}
+
+/* What the fields runs share are made of, as one key (NUL-separated);
+ * its length, or more than cap when it does not fit. */
+static size_t shared_key(uh_run *r, const char *kind, const unhook_flow_request *req,
+                         const uh_conn *c, char *key, size_t cap)
+{
+    size_t n = 0;
+
+    n = key_add(key, n, cap, r->start_dir);
+    n = key_add(key, n, cap, req->event);
+    n = key_add(key, n, cap, kind);
+    n = key_add(key, n, cap, req->reason);
+    n = key_num(key, n, cap, c ? c->timeout_ms : 0);
+    n = key_num(key, n, cap, c ? c->id : 0);
+    n = key_num(key, n, cap, r->rt->nccards);
+    if (c) {
+        n = key_add(key, n, cap, c->base_url);
+        n = key_add(key, n, cap, uh_conn_auth_name(c));
+        n = key_add(key, n, cap, c->username && c->secret && *c->secret ? c->username : NULL);
+    }
+    for (int i = 0; i < r->rt->nccards; i++)
+        n = key_add(key, n, cap, r->rt->ccards[i].name);
+    return n;
+}
+
+/* The fields most runs of a state share (what to run, for whom), as a
+ * table, pushed: the dir, event, kind, reason, the connection's public
+ * fields and the host's cards' names. */
+static void push_shared(uh_run *r, const char *kind, const unhook_flow_request *req,
+                        const uh_conn *conn)
 {
     lua_State *co = r->co;
     uh_rt *rt = r->rt;
 
-    lua_createtable(co, 0, 16);
-    set_str(co, "dir", dir);
+    lua_createtable(co, 0, 12);
+    set_str(co, "dir", r->start_dir);
     set_str(co, "event", req->event);
     set_str(co, "kind", kind);
-    set_str(co, "options_json", req->options_json);
-    set_str(co, "inputs_json", req->inputs_json);
-    set_str(co, "registration", req->registration);
     set_str(co, "reason", req->reason);
-    set_str(co, "instance_id", req->instance_id);
-    if (r->validate_only) {
-        lua_pushboolean(co, 1);
-        lua_setfield(co, -2, "validate_only");
-    }
     if (conn)
         set_conn_public(co, conn);
     lua_pushinteger(co, conn ? conn->id : 0);
@@ -195,6 +245,63 @@ static void push_spec(uh_run *r, const char *dir, const char *kind,
     }
 }
 
+/* The metatable of the run's spec, { __index = the shared fields },
+ * pushed: the state's, made again when a field differs from the last
+ * run's (it is never changed, only replaced). */
+static void push_shared_mt(uh_run *r, const char *kind, const unhook_flow_request *req,
+                           const uh_conn *conn)
+{
+    uh_pooled *ps = r->ps;
+    lua_State *co = r->co;
+    char key[1024];
+    size_t n = shared_key(r, kind, req, conn, key, sizeof key);
+
+    if (ps->spec_key && n == ps->spec_keylen && memcmp(ps->spec_key, key, n) == 0) {
+        lua_rawgeti(co, LUA_REGISTRYINDEX, ps->spec_mt);
+        return;
+    }
+    free(ps->spec_key);
+    ps->spec_key = NULL;
+    luaL_unref(co, LUA_REGISTRYINDEX, ps->spec_mt);
+    ps->spec_mt = LUA_NOREF;
+    lua_createtable(co, 0, 1);
+    push_shared(r, kind, req, conn);
+    lua_setfield(co, -2, "__index");
+    if (n > sizeof key)
+        return;                 /* not kept */
+    lua_pushvalue(co, -1);
+    ps->spec_mt = luaL_ref(co, LUA_REGISTRYINDEX);
+    ps->spec_key = malloc(n);
+    if (ps->spec_key) {
+        memcpy(ps->spec_key, key, n);
+        ps->spec_keylen = n;
+    }
+}
+
+/*
+ * The runner's argument: what to run, for whom, with what.  A table of
+ * the run's own (its options, inputs, registration data and instance,
+ * sized for the fields the runner adds: runner.lua keeps the run's state
+ * in it) over the fields runs share (push_shared_mt).
+ */
+static void push_spec(uh_run *r, const char *kind, const unhook_flow_request *req,
+                      const uh_conn *conn)
+{
+    lua_State *co = r->co;
+
+    lua_createtable(co, 0, 16);
+    set_str(co, "options_json", req->options_json);
+    set_str(co, "inputs_json", req->inputs_json);
+    set_str(co, "registration", req->registration);
+    set_str(co, "instance_id", req->instance_id);
+    if (r->validate_only) {
+        lua_pushboolean(co, 1);
+        lua_setfield(co, -2, "validate_only");
+    }
+    push_shared_mt(r, kind, req, conn);
+    lua_setmetatable(co, -2);
+}
+
 #define POOL_MAX 128
 
 static void pooled_free(uh_pooled *ps)
@@ -205,6 +312,7 @@ static void pooled_free(uh_pooled *ps)
         lua_close(ps->L);
     free(ps->host);
     free(ps->dir);
+    free(ps->spec_key);
     free(ps);
 }
 
@@ -241,6 +349,7 @@ static uh_pooled *pool_take(uh_rt *rt, const char *dir)
         if (!ps)
             return NULL;
         ps->limit.share = &ps->share;
+        ps->spec_mt = LUA_NOREF;
         ps->host = calloc(1, sizeof *ps->host);
         ps->dir = uh_strdup(dir);
         if (ps->host) {
@@ -316,7 +425,7 @@ static int start_protected(lua_State *L)
         lua_pushvalue(r->co, -1);
         lua_rawsetp(r->co, LUA_REGISTRYINDEX, &runner_key);
     }
-    push_spec(r, r->start_dir, r->start_kind, r->start_req, r->conn);
+    push_spec(r, r->start_kind, r->start_req, r->conn);
     return 0;
 }
 

@@ -51,6 +51,9 @@ typedef struct uh_pooled {
     int retired;              /* no new runs: closed when the last ends */
     int coidle[UH_SHARE_MAX]; /* registry refs of finished runs' coroutines */
     int ncoidle;              /* ... ready for another run (run.c) */
+    int spec_mt;              /* registry ref: the metatable runs' specs share (run.c) */
+    char *spec_key;           /* ... and what its fields were made of (NULL: none) */
+    size_t spec_keylen;
     struct uh_pooled *next;   /* rt->live or rt->idle */
 } uh_pooled;
 

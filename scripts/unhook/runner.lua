@@ -392,7 +392,7 @@ local function read_registration(r)
   end
   local registration, err = decode_registration(r.spec.registration)
   if err then return setup(RC.usage, err) end
-  r.registration = registration
+  r.reg_data = registration
 end
 
 -- ctx: what every flow reads is set; the rest is built on first use
@@ -459,7 +459,7 @@ local function build_ctx(r)
   end
   r.base = base
   -- { input, registration, reason, http = a table over the client }
-  local ctx = ctx_new(CTX_MT, r.input, r.registration, reason_of(spec), client_mt(p, base))
+  local ctx = ctx_new(CTX_MT, r.input, r.reg_data, reason_of(spec), client_mt(p, base))
   RUNS[ctx] = r
   -- a connection of another auth type than the manifest's: say so before
   -- the provider answers 401
@@ -562,17 +562,16 @@ end
 -- spec: { dir, event, kind, options_json, inputs_json, registration,
 --         reason, instance_id, conn_base, conn_auth, conn_user,
 --         conn_timeout (the connection's non-secret fields), conn_id,
---         ccards, validate_only }
+--         ccards, validate_only }, a table of the run's own over the
+--         fields runs share (run.c): it is the run's state r as well,
+--         sized for the fields the phases add (r.spec is r).
 -- Returns { outcome, code, message, status, retry_after, registration,
 -- expires_at }, or an outcome alone (a deregistration done),
 -- or, when the flow could not start, { outcome = OUTCOME.setup, rc,
 -- message }, what C reads (run.c).
 function _M.run(spec)
-  -- the run's state; naming its fields (nil) sizes the table for them, so
-  -- that it is not rehashed as the phases fill it
-  local r = { spec = spec, p = nil, m = nil, ev = nil, entry = nil, flow = nil,
-              options = nil, input = nil, registration = nil,
-              base = nil, ctx = nil }
+  local r = spec
+  r.spec = spec
   local stop = resolve(r) or load_flow(r)
   if stop then return stop end
   local options, input = core_setup(plan_of(r), spec.options_json, spec.inputs_json)
