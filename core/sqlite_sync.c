@@ -140,6 +140,16 @@ static int failed(sq_store *q)
     return q->broken != 0;
 }
 
+static void sync_free(sq_sync *y)
+{
+    pthread_cond_destroy(&y->done_cv);
+    pthread_cond_destroy(&y->asked_cv);
+    pthread_mutex_destroy(&y->mu);
+    close(y->fd);
+    free(y->path);
+    free(y);
+}
+
 /* The syncer, started on first use; NULL when it cannot be (no WAL file,
  * no thread): the caller commits at FULL instead. */
 static sq_sync *syncer(sq_store *q)
@@ -173,12 +183,7 @@ static sq_sync *syncer(sq_store *q)
     started = pthread_create(&y->thread, NULL, sync_main, y) == 0;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (!started) {
-        pthread_cond_destroy(&y->done_cv);
-        pthread_cond_destroy(&y->asked_cv);
-        pthread_mutex_destroy(&y->mu);
-        close(y->fd);
-        free(y->path);
-        free(y);
+        sync_free(y);
         return NULL;
     }
     q->sync = y;
@@ -265,12 +270,7 @@ void uh_sq_sync_stop(sq_store *q)
     pthread_cond_signal(&y->asked_cv);
     pthread_mutex_unlock(&y->mu);
     pthread_join(y->thread, NULL);  /* after the last sync asked for */
-    pthread_cond_destroy(&y->done_cv);
-    pthread_cond_destroy(&y->asked_cv);
-    pthread_mutex_destroy(&y->mu);
-    close(y->fd);
-    free(y->path);
-    free(y);
+    sync_free(y);
     q->sync = NULL;
 }
 

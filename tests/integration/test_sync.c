@@ -125,6 +125,27 @@ static void put_one(uh_store *s, const char *id)
     assert_int_equal(s->ops->put(s, &i), UNHOOK_OK);
 }
 
+/* n rows PREFIX00000.. with 600 bytes of options each: pages of WAL. */
+static void put_rows(uh_store *s, const char *prefix, int n)
+{
+    char id[32], opts[600];
+
+    memset(opts, 'x', sizeof opts - 1);
+    opts[sizeof opts - 1] = '\0';
+    for (int k = 0; k < n; k++) {
+        uh_inst i = {0};
+        snprintf(id, sizeof id, "%s%05d", prefix, k);
+        i.id = id;
+        i.connector = (char *)"github";
+        i.event = (char *)"push";
+        i.options = opts;
+        i.state = UH_REGISTERED;
+        i.desired = UH_WANT_ON;
+        i.created_at = i.updated_at = 1;
+        assert_int_equal(s->ops->put(s, &i), UNHOOK_OK);
+    }
+}
+
 /* Rows another connection to the file sees. */
 static int rows_seen(const char *loc)
 {
@@ -235,27 +256,13 @@ static void test_checkpoint_off_the_committing_thread(void **state)
 {
     sfix *f = *state;
     uh_store *s = f->s;
-    char id[32], opts[600];
     long size0 = file_size(f->loc);
     int synced;
 
-    memset(opts, 'x', sizeof opts - 1);
-    opts[sizeof opts - 1] = '\0';
     /* a commit of well over 1,000 pages, as the intent of a large
      * disable --all is: FULL, its WAL synced on this thread */
     assert_int_equal(s->ops->begin(s), UNHOOK_OK);
-    for (int k = 0; k < 8000; k++) {
-        uh_inst i = {0};
-        snprintf(id, sizeof id, "i%05d", k);
-        i.id = id;
-        i.connector = (char *)"github";
-        i.event = (char *)"push";
-        i.options = opts;
-        i.state = UH_REGISTERED;
-        i.desired = UH_WANT_ON;
-        i.created_at = i.updated_at = 1;
-        assert_int_equal(s->ops->put(s, &i), UNHOOK_OK);
-    }
+    put_rows(s, "i", 8000);
     assert_int_equal(s->ops->commit(s), UNHOOK_OK);
     synced = atomic_load(&on_engine);
     assert_true(synced >= 1);
@@ -275,29 +282,16 @@ static void test_checkpoint_not_put_off_by_commits(void **state)
 {
     sfix *f = *state;
     uh_store *s = f->s;
-    char id[32], opts[600];
+    char id[32];
     unsigned long long t = 0;
     long size0 = file_size(f->loc);
     int k;
 
-    memset(opts, 'x', sizeof opts - 1);
-    opts[sizeof opts - 1] = '\0';
     atomic_store(&slow_off_us, 20000);
     /* a lazy commit of well over 1,000 pages: the checkpoint is asked
      * for while its sync is still to come */
     assert_int_equal(s->ops->begin_lazy(s), UNHOOK_OK);
-    for (k = 0; k < 8000; k++) {
-        uh_inst i = {0};
-        snprintf(id, sizeof id, "i%05d", k);
-        i.id = id;
-        i.connector = (char *)"github";
-        i.event = (char *)"push";
-        i.options = opts;
-        i.state = UH_REGISTERED;
-        i.desired = UH_WANT_ON;
-        i.created_at = i.updated_at = 1;
-        assert_int_equal(s->ops->put(s, &i), UNHOOK_OK);
-    }
+    put_rows(s, "i", 8000);
     assert_int_equal(s->ops->commit_lazy(s, &t), UNHOOK_OK);
     /* then a small lazy commit every half millisecond, for a few s */
     for (k = 0; k < 4000 && file_size(f->loc) <= size0 + 4 * 1024 * 1024; k++) {
@@ -319,27 +313,15 @@ static void test_wal_stays_bounded(void **state)
 {
     sfix *f = *state;
     uh_store *s = f->s;
-    char id[32], opts[600], wal[400];
+    char prefix[16], wal[400];
     unsigned long long t = 0;
     long most = 0;
 
     snprintf(wal, sizeof wal, "%s-wal", f->loc);
-    memset(opts, 'x', sizeof opts - 1);
-    opts[sizeof opts - 1] = '\0';
     for (int b = 0; b < 160; b++) {
         assert_int_equal(s->ops->begin_lazy(s), UNHOOK_OK);
-        for (int k = 0; k < 500; k++) {
-            uh_inst i = {0};
-            snprintf(id, sizeof id, "b%03d-%03d", b, k);
-            i.id = id;
-            i.connector = (char *)"github";
-            i.event = (char *)"push";
-            i.options = opts;
-            i.state = UH_REGISTERED;
-            i.desired = UH_WANT_ON;
-            i.created_at = i.updated_at = 1;
-            assert_int_equal(s->ops->put(s, &i), UNHOOK_OK);
-        }
+        snprintf(prefix, sizeof prefix, "b%03d-", b);
+        put_rows(s, prefix, 500);
         assert_int_equal(s->ops->commit_lazy(s, &t), UNHOOK_OK);
         if (file_size(wal) > most)
             most = file_size(wal);
