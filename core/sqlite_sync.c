@@ -60,11 +60,13 @@ struct sq_sync {
  */
 /* A RESTART waits for the loop's writer in 100 us steps (SQLite's own
  * handler sleeps for milliseconds, in which the loop commits again), up
- * to 2 s. */
+ * to 50 ms: while it waits for readers it holds writers back, and a
+ * reader that stays (another process's long read) must not stall the
+ * loop; it is tried again at the next 1,000 pages. */
 static int restart_wait(void *ud, int n)
 {
     (void)ud;
-    if (n >= 20000)
+    if (n >= 500)
         return 0;
     usleep(100);
     return 1;

@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sqlite_db.h"
@@ -332,6 +333,45 @@ static void test_wal_stays_bounded(void **state)
     assert_true(most < 32L * 1024 * 1024);
 }
 
+/* A reader that stays in the WAL (another process's long read) keeps a
+ * RESTART waiting, and the RESTART holds writers back meanwhile: it gives
+ * up after 50 ms, so a commit is never held up for long. */
+static void test_reader_does_not_stall_commits(void **state)
+{
+    sfix *f = *state;
+    uh_store *s = f->s;
+    unsigned long long t = 0;
+    sqlite3 *reader;
+    char prefix[16];
+    double longest = 0;
+
+    assert_int_equal(sqlite3_open(f->loc, &reader), SQLITE_OK);
+    put_one(s, "first");
+    assert_int_equal(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM instances",
+                                  NULL, NULL, NULL), SQLITE_OK);
+    for (int b = 0; b < 80; b++) {
+        struct timespec t0, t1;
+        double d;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        assert_int_equal(s->ops->begin_lazy(s), UNHOOK_OK);
+        snprintf(prefix, sizeof prefix, "r%03d-", b);
+        put_rows(s, prefix, 500);
+        assert_int_equal(s->ops->commit_lazy(s, &t), UNHOOK_OK);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        d = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        if (d > longest)
+            longest = d;
+        usleep(2000);
+    }
+    assert_int_equal(s->ops->durable(s, t, 1), 1);
+    sqlite3_exec(reader, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(reader);
+    assert_int_equal(rows_seen(f->loc), 1 + 80 * 500);
+    printf("longest commit with a reader in the WAL: %.3f s\n", longest);
+    if (!getenv("UNHOOK_NO_TIMING"))    /* sanitizers, valgrind: reported only */
+        assert_true(longest < 1.0);
+}
+
 /* ---- the work loop ---- */
 
 typedef struct efix {
@@ -478,6 +518,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_checkpoint_not_put_off_by_commits,
                                         store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_wal_stays_bounded, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_reader_does_not_stall_commits,
+                                        store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_outcomes_counted_after_their_sync,
                                         engine_setup, engine_teardown),
         cmocka_unit_test_setup_teardown(test_failed_sync_counts_nothing_loses_nothing,
