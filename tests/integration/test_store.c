@@ -311,7 +311,7 @@ static void test_finish_many_of_claimed_rows(void **state)
     if (!f->s->ops->finish_many)
         skip();
     for (int k = 0; k < 5; k++) {
-        char id[8];
+        char id[16];
         snprintf(id, sizeof id, "c%d", k);
         put(f->s, id, "github", UH_DEREGISTERING, UH_WANT_OFF, 10);
     }
