@@ -257,7 +257,7 @@ void uh_run_mem_check(uh_run *r, lua_State *L)
 
 int uh_sched_send(uh_sched *s, int *wait_ms)
 {
-    int running = 0;
+    int running = 0, n;
 
     /* a run that ended frees a slot: the caller may start more at once */
     if (uh_sched_resume(s, 0) & UH_RESUME_ENDED)
@@ -267,7 +267,13 @@ int uh_sched_send(uh_sched *s, int *wait_ms)
         return 0;
     }
     curl_multi_perform(s->multi, &running);
-    return uh_sched_collect(s, wait_ms);
+    n = uh_sched_collect(s, wait_ms);
+    /* the answers just read: their flows go on now, so that the slots
+     * they free are filled (by the caller) before the next perform sends;
+     * else a slot's next request would wait a turn more than raw libcurl's */
+    if (uh_sched_resume(s, 0) & UH_RESUME_ENDED)
+        *wait_ms = 0;
+    return n;
 }
 
 void uh_sched_wait(uh_sched *s, int wait_ms)
