@@ -49,6 +49,7 @@ typedef struct sq_store {
     int lazy;                   /* this transaction commits at NORMAL */
     int broken;                 /* errno of a failed sync: no more writes */
     int ckpt_pages;             /* the WAL's pages at the last checkpoint asked */
+    double busy_since;          /* when the busy handler began to wait (uh_now) */
     char path[256];
 } sq_store;
 

@@ -437,22 +437,23 @@ static const uh_store_ops sq_ops = {
 
 /*
  * Another connection holds the write lock: wait for it in short steps, up
- * to 30 s in all.  SQLite's own handler sleeps a millisecond and more at
- * once; another thread of the same process (a team, team.c) commits every
- * few milliseconds and holds the lock a fraction of one.
+ * to 30 s in all, by the clock (a loaded machine's sleeps last longer than
+ * asked).  SQLite's own handler sleeps a millisecond and more at once;
+ * another thread of the same process (a team, team.c) commits every few
+ * milliseconds and holds the lock a fraction of one.
  */
+#define BUSY_S 30.0
 static int busy_wait(void *ud, int n)
 {
-    (void)ud;
-    if (n < 40) {                       /* the first 4 ms: 100 us steps */
-        usleep(100);
-        return 1;
-    }
-    if (n < 40 + 30000 / 2) {           /* then 2 ms steps, to ~30 s */
-        usleep(2000);
-        return 1;
-    }
-    return 0;
+    sq_store *q = ud;
+    double now = uh_now();
+
+    if (n == 0)
+        q->busy_since = now;
+    if (now - q->busy_since >= BUSY_S)
+        return 0;
+    usleep(n < 40 ? 100 : 2000);        /* the first 4 ms: 100 us steps */
+    return 1;
 }
 
 int uh_store_sqlite_open(const char *path, uh_store **out, char *err, size_t errsz)
@@ -477,7 +478,7 @@ int uh_store_sqlite_open(const char *path, uh_store **out, char *err, size_t err
         sq_close(s);
         return UNHOOK_STORE;
     }
-    sqlite3_busy_handler(q->db, busy_wait, NULL);
+    sqlite3_busy_handler(q->db, busy_wait, q);
     /* WAL: readers never block the writer; FULL: a commit survives power
      * loss, which is the promise made before each request is sent.  An
      * 8 MiB page cache (SQLite's default: 2 MiB): disable --all at
