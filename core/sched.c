@@ -255,6 +255,7 @@ void uh_run_mem_check(uh_run *r, lua_State *L)
         r->mem_tight = 1;
 }
 
+#define ANSWERED_S 0.01         /* the answered flows resumed in the same turn */
 int uh_sched_send(uh_sched *s, int *wait_ms)
 {
     int running = 0, n;
@@ -270,8 +271,10 @@ int uh_sched_send(uh_sched *s, int *wait_ms)
     n = uh_sched_collect(s, wait_ms);
     /* the answers just read: their flows go on now, so that the slots
      * they free are filled (by the caller) before the next perform sends;
-     * else a slot's next request would wait a turn more than raw libcurl's */
-    if (uh_sched_resume(s, 0) & UH_RESUME_ENDED)
+     * else a slot's next request would wait a turn more than raw libcurl's.
+     * Up to ANSWERED_S of it: a flow busy on the CPU (preempted, ready
+     * again) gets one slice more a turn at most, not one more each. */
+    if (uh_sched_resume(s, ANSWERED_S) & UH_RESUME_ENDED)
         *wait_ms = 0;
     return n;
 }
