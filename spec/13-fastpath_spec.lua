@@ -77,21 +77,9 @@ describe("a run's set-up, in C and in Lua", function()
   end)
 
   it("decodes flat JSON objects in C as cjson does (floats, strings, booleans)", function()
-    -- what ctx.registration holds, each value with its exact type
-    local function describe(v)
-      if type(v) ~= "table" then return type(v) .. ":" .. tostring(v) end
-      local ks, out = {}, {}
-      for k in pairs(v) do ks[#ks + 1] = k end
-      table.sort(ks)
-      for _, k in ipairs(ks) do
-        local x = v[k]
-        out[#out + 1] = k .. "=" .. type(x) .. ":" .. (math.type(x) or "")
-          .. ":" .. (type(x) == "table" and describe(x)
-            or type(x) == "userdata" and "null" or string.format("%q", x))
-      end
-      return "{" .. table.concat(out, ",") .. "}"
-    end
-    local flow = H.flow_connector([[
+    -- what ctx.registration holds, each value with its exact type: one
+    -- source, loaded here and put in the flow (which runs in its own state)
+    local DESCRIBE = [[
       local function describe(v)
         if type(v) ~= "table" then return type(v) .. ":" .. tostring(v) end
         local ks, out = {}, {}
@@ -105,6 +93,9 @@ describe("a run's set-up, in C and in Lua", function()
         end
         return "{" .. table.concat(out, ",") .. "}"
       end
+    ]]
+    local describe = assert(load(DESCRIBE .. " return describe"))()
+    local flow = H.flow_connector(DESCRIBE .. [[
       return { run = function(ctx)
         ctx.http.post("/api/report", { json = { d = describe(ctx.registration) } })
       end }]])
