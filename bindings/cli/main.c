@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "unhook.h"
 #include "cli.h"
@@ -123,6 +126,16 @@ int main(int argc, char **argv)
     size_t k;
     int i, status = GO_ON;
 
+#ifdef __GLIBC__
+    /* A bulk run frees and allocates the same few MB over and over: keep
+     * what was freed (glibc would hand the heap's top back each time and
+     * fault it in again, a system call and page faults per turn), and
+     * grow it in larger steps.  A process-wide choice: the command's,
+     * not the library's (core/README.md, Conventions). */
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    mallopt(M_TOP_PAD, 4 << 20);
+    mallopt(M_MMAP_THRESHOLD, 4 << 20);
+#endif
     memset(&c, 0, sizeof c);
     c.cfg.log = on_log;
     c.cfg.log_level = UNHOOK_LOG_INFO;

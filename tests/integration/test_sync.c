@@ -32,6 +32,7 @@ static atomic_int on_engine;      /* syncs made on it */
 static atomic_int off_engine;     /* made on other threads, and finished */
 static atomic_int fail_off;       /* 1: those fail with EIO */
 static atomic_int slow_off_us;    /* and take this long first */
+static atomic_int fake_off;       /* 1: those return at once, no sync */
 
 /* default visibility (the build hides symbols): SQLite's calls bind here */
 __attribute__((visibility("default"))) int fdatasync(int fd);
@@ -49,7 +50,7 @@ int fdatasync(int fd)
         errno = EIO;
         return -1;
     }
-    r = (int)syscall(SYS_fdatasync, fd);
+    r = atomic_load(&fake_off) ? 0 : (int)syscall(SYS_fdatasync, fd);
     atomic_fetch_add(&off_engine, 1);
     return r;
 }
@@ -61,6 +62,7 @@ static void watch_reset(void)
     atomic_store(&off_engine, 0);
     atomic_store(&fail_off, 0);
     atomic_store(&slow_off_us, 0);
+    atomic_store(&fake_off, 0);
 }
 
 /* ---- the store's ops ---- */
@@ -192,6 +194,39 @@ static void test_tickets_in_order_and_full_between(void **state)
     s->ops->rollback(s);
     assert_int_equal(sync_level(s), 2);
     assert_int_equal(rows_seen(f->loc), 2);
+}
+
+/* Commits that come while nobody waits share syncs: the store's thread
+ * syncs at most once per gap (10 ms, sqlite_sync.c), however fast the
+ * disk; a caller that waits gets its sync at once. */
+static void test_commits_share_syncs(void **state)
+{
+    sfix *f = *state;
+    uh_store *s = f->s;
+    unsigned long long t = 0;
+    struct timespec a, b;
+    char id[16];
+    int n = 60;
+    long ms;
+
+    atomic_store(&fake_off, 1);     /* a sync as fast as the disk could be */
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    for (int k = 0; k < n; k++) {
+        snprintf(id, sizeof id, "g%03d", k);
+        assert_int_equal(s->ops->begin_lazy(s), UNHOOK_OK);
+        put_one(s, id);
+        assert_int_equal(s->ops->commit_lazy(s, &t), UNHOOK_OK);
+        usleep(1000);               /* time for a sync between commits */
+    }
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+    assert_int_equal(s->ops->durable(s, t, 1), 1);
+    assert_int_equal(rows_seen(f->loc), n);
+    /* without the gap each commit wakes the thread for a sync of its own */
+    assert_true(atomic_load(&off_engine) >= 1);
+    /* one at the first commit, one a gap after, and the waited one */
+    assert_true(atomic_load(&off_engine) <= ms / 10 + 3);
+    assert_true(atomic_load(&off_engine) < n / 2);
 }
 
 static void test_failed_sync_is_final(void **state)
@@ -510,6 +545,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_tickets_in_order_and_full_between,
                                         store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(test_commits_share_syncs, store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_failed_sync_is_final, store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_failed_lazy_commit_then_full_again,
                                         store_setup, store_teardown),
