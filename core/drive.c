@@ -229,6 +229,7 @@ static struct uh_drive *drive_new(unhook_engine *E)
         free(d);
         return NULL;
     }
+    uh_sched_plain(E->rt.sched);    /* the host's loop watches the sockets */
     curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, on_socket);
     curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, d);
     curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, on_timer);

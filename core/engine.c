@@ -96,6 +96,8 @@ int unhook_engine_open(unhook_engine **out, const unhook_config *cfg)
     E->open_like = open_like;
     E->close = unhook_engine_close;
     E->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (rt->sched && E->wakefd >= 0)
+        uh_sched_watch(rt->sched, E->wakefd);
     E->rng = (unsigned long long)uh_now() * 1000003ULL ^ (unsigned long long)getpid() << 17 ^ (unsigned long long)(uintptr_t)E;
     if (!rt->connectors || !E->diag.errmsg || !rt->sched || !rt->host || E->wakefd < 0) {
         unhook_engine_close(E);

@@ -3,8 +3,11 @@
  * that makes a request yields; when its transfer completes it is resumed
  * with the response.  Many flows share one thread this way.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 
@@ -12,16 +15,178 @@
 #include "sched.h"
 #include "cassette.h"
 
+/*
+ * Transfers move by curl_multi_socket_action over an epoll set of the
+ * sockets curl names (its socket callback), so that a turn costs what
+ * its active sockets cost: curl_multi_perform and curl_multi_poll visit
+ * every transfer and every socket each time, which at hundreds in flight
+ * is much of the loop's time.  The engine's wakeup descriptor is in the
+ * set too (edge-triggered, never read here: its waits drain it, wake.c).
+ * A set that cannot be changed, or a host's loop taking the sockets over
+ * (drive.c, uh_sched_plain), turns it off for good: perform and poll
+ * then move everything, as they do without it.
+ */
+/* What the set holds of a descriptor (s->fdst): nothing, or the events
+ * it watches; PARKED: curl let it go (its connection idle in curl's
+ * cache) but it stays in the set, so that the next transfer on the same
+ * connection costs no epoll_ctl (a keep-alive request would otherwise
+ * cost two: an ADD and a DEL).  Should it turn ready while parked (the
+ * server closed it), it leaves the set then. */
+enum { FD_IN = 1, FD_OUT = 2, FD_PARKED = 4 };
+
+static int fd_state(uh_sched *s, int fd, unsigned char **st)
+{
+    if (fd >= s->nfdst) {
+        int n = fd < 64 ? 64 : fd * 2;
+        unsigned char *p = realloc(s->fdst, (size_t)n);
+        if (!p)
+            return -1;
+        memset(p + s->nfdst, 0, (size_t)(n - s->nfdst));
+        s->fdst = p;
+        s->nfdst = n;
+    }
+    *st = &s->fdst[fd];
+    return 0;
+}
+
+static int on_socket(CURL *e, curl_socket_t fd, int what, void *ud, void *known)
+{
+    uh_sched *s = ud;
+    struct epoll_event ev;
+    unsigned char *st, want;
+
+    (void)e;
+    (void)known;
+    if (!s->sock)
+        return 0;
+    if (fd_state(s, fd, &st) != 0) {
+        s->sock = 0;            /* perform and poll from now on */
+        return 0;
+    }
+    if (what == CURL_POLL_REMOVE) {
+        if (*st)
+            *st |= FD_PARKED;
+        return 0;
+    }
+    want = (unsigned char)((what & CURL_POLL_IN ? FD_IN : 0) | (what & CURL_POLL_OUT ? FD_OUT : 0));
+    if ((*st & ~FD_PARKED) == want && want) {
+        *st = want;             /* watched as it is: nothing to change */
+        return 0;
+    }
+    memset(&ev, 0, sizeof ev);
+    ev.events = (want & FD_IN ? EPOLLIN : 0u) | (want & FD_OUT ? EPOLLOUT : 0u);
+    ev.data.fd = fd;
+    /* a descriptor closed and opened again has left the set meanwhile */
+    if (epoll_ctl(s->epfd, *st ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) != 0 &&
+        !(errno == EEXIST && epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev) == 0) &&
+        !(errno == ENOENT && epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)) {
+        s->sock = 0;
+        return 0;
+    }
+    *st = want;
+    return 0;
+}
+
+static int on_timer(CURLM *m, long ms, void *ud)
+{
+    uh_sched *s = ud;
+
+    (void)m;
+    s->timer_set = ms >= 0;
+    s->curl_due = ms > 0 ? uh_now() + (double)ms / 1000.0 : 0;
+    return 0;
+}
+
+/* What curl asked for: its timeout when due, then the sockets ready
+ * within ms (0: those ready now). */
+static void sock_turn(uh_sched *s, int ms)
+{
+    struct epoll_event ev[64];
+    int running, n;
+
+    if (s->timer_set) {
+        double left = s->curl_due - uh_now();
+        if (left <= 0)
+            ms = 0;
+        else if (left * 1000.0 < ms)
+            ms = (int)(left * 1000.0) + 1;
+    }
+    do {
+        n = epoll_wait(s->epfd, ev, (int)(sizeof ev / sizeof ev[0]), ms);
+        for (int k = 0; k < n; k++) {
+            int what = 0, fd = ev[k].data.fd;
+            if (fd == s->wakefd)
+                continue;
+            if (fd < s->nfdst && (s->fdst[fd] & FD_PARKED)) {
+                epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
+                s->fdst[fd] = 0;
+                continue;
+            }
+            if (ev[k].events & (EPOLLIN | EPOLLHUP))
+                what |= CURL_CSELECT_IN;
+            if (ev[k].events & EPOLLOUT)
+                what |= CURL_CSELECT_OUT;
+            if (ev[k].events & EPOLLERR)
+                what |= CURL_CSELECT_ERR;
+            curl_multi_socket_action(s->multi, fd, what, &running);
+        }
+        ms = 0;
+    } while (n == (int)(sizeof ev / sizeof ev[0]));
+    if (s->timer_set && uh_now() >= s->curl_due) {
+        s->timer_set = 0;
+        curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    }
+}
+
+void uh_sched_perform(uh_sched *s)
+{
+    int running;
+
+    if (s->sock)
+        sock_turn(s, 0);
+    else
+        curl_multi_perform(s->multi, &running);
+}
+
+void uh_sched_plain(uh_sched *s)
+{
+    s->sock = 0;
+    curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, NULL);
+    curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, NULL);
+}
+
+void uh_sched_watch(uh_sched *s, int wakefd)
+{
+    struct epoll_event ev;
+
+    memset(&ev, 0, sizeof ev);
+    ev.events = EPOLLIN | EPOLLET;
+    ev.data.fd = wakefd;
+    if (s->epfd >= 0 && epoll_ctl(s->epfd, EPOLL_CTL_ADD, wakefd, &ev) == 0)
+        s->wakefd = wakefd;
+    else
+        uh_sched_plain(s);      /* a wait it could not cut short */
+}
+
 uh_sched *uh_sched_new(void)
 {
     uh_sched *s = calloc(1, sizeof *s);
 
     if (!s)
         return NULL;
+    s->wakefd = -1;
     s->multi = curl_multi_init();
     if (!s->multi) {
         free(s);
         return NULL;
+    }
+    s->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (s->epfd >= 0) {
+        s->sock = 1;
+        curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+        curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
+        curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+        curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s);
     }
     curl_multi_setopt(s->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
     s->share = curl_share_init();
@@ -41,6 +206,9 @@ void uh_sched_free(uh_sched *s)
     free(s->pool);
     uh_tape_free(s->tape);
     curl_multi_cleanup(s->multi);
+    if (s->epfd >= 0)
+        close(s->epfd);
+    free(s->fdst);
     if (s->share)
         curl_share_cleanup(s->share);
     free(s);
@@ -258,7 +426,7 @@ void uh_run_mem_check(uh_run *r, lua_State *L)
 #define ANSWERED_S 0.01         /* the answered flows resumed in the same turn */
 int uh_sched_send(uh_sched *s, int *wait_ms)
 {
-    int running = 0, n;
+    int n;
 
     /* a run that ended frees a slot: the caller may start more at once */
     if (uh_sched_resume(s, 0) & UH_RESUME_ENDED)
@@ -267,7 +435,7 @@ int uh_sched_send(uh_sched *s, int *wait_ms)
         *wait_ms = 0;
         return 0;
     }
-    curl_multi_perform(s->multi, &running);
+    uh_sched_perform(s);
     n = uh_sched_collect(s, wait_ms);
     /* the answers just read: their flows go on now, so that the slots
      * they free are filled (by the caller) before the next perform sends;
@@ -281,7 +449,11 @@ int uh_sched_send(uh_sched *s, int *wait_ms)
 
 void uh_sched_wait(uh_sched *s, int wait_ms)
 {
-    if (wait_ms > 0)
+    if (wait_ms <= 0)
+        return;
+    if (s->sock)
+        sock_turn(s, wait_ms);
+    else
         curl_multi_poll(s->multi, NULL, 0, wait_ms, NULL);
 }
 

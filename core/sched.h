@@ -19,7 +19,11 @@ int uh_sched_step(uh_sched *s, int wait_ms);
 /* uh_sched_step in two halves: runs resumed, requests sent and answers
  * collected (*wait_ms: 0 when there is work at once); then the wait. */
 int uh_sched_send(uh_sched *s, int *wait_ms);
-void uh_sched_wait(uh_sched *s, int wait_ms);
+/* Waits are cut short by wakefd (the engine's wakeup, an eventfd). */
+void uh_sched_watch(uh_sched *s, int wakefd);
+/* A host's loop takes curl's sockets over (drive.c): from now on
+ * transfers move by curl_multi_perform and curl_multi_poll. */
+void uh_sched_plain(uh_sched *s);
 /* What uh_sched_resume did: ready runs left for later (out of budget);
  * a run ended (its done callback was called). */
 #define UH_RESUME_LEFT 1

@@ -152,7 +152,21 @@ struct uh_sched {
     double slice;             /* seconds a flow runs at once; 0: SLICE_S
                                  (with a slice, the hook looks at the clock
                                  every UH_SHORT_HOOK_COUNT instructions) */
+    int epfd;                 /* the sockets curl watches, with the engine's
+                                 wakeup (sched.c); -1: curl's own poll */
+    int wakefd;               /* the engine's wakeup in it, or -1 */
+    unsigned char *fdst;      /* by descriptor: what the set watches of it */
+    int nfdst;
+    int sock;                 /* 1: transfers move by socket_action */
+    int timer_set;            /* curl asked to be called at curl_due */
+    double curl_due;
 };
+
+/* Let s's transfers move without waiting (curl_multi_perform's part),
+ * or wait up to wait_ms for one of them (or the engine's wakeup) first:
+ * by socket_action over epoll, or by perform and poll (sched.c). */
+void uh_sched_perform(uh_sched *s);
+void uh_sched_wait(uh_sched *s, int wait_ms);
 
 /* ---- transfers (transfer.c) ------------------------------------------ */
 
