@@ -1,0 +1,144 @@
+/*
+ * test_sockets.c -- the scheduler moves transfers by
+ * curl_multi_socket_action over an epoll set (core/sched.c), against the
+ * fixture provider whose URL is in UNHOOK_TEST_URL (tests/run.sh starts
+ * it; without it every test is skipped).
+ *
+ * curl_multi_perform and curl_multi_poll visit every transfer and every
+ * socket at each turn: with many requests in flight, libcurl checks each
+ * waiting transfer's socket with a poll(2) of its own at every perform.
+ * This program defines poll itself (the real call made through syscall)
+ * and counts the calls made on the thread that calls the engine: with
+ * socket_action only what libcurl checks once per request is left (a
+ * reused connection's liveness), whatever the concurrency.
+ */
+#include "support.h"
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "unhook.h"
+
+static const char *provider;      /* UNHOOK_TEST_URL */
+static char connectors[PATH_MAX]; /* absolute scripts/connectors */
+
+/* ---- poll, counted ---- */
+
+static pthread_t engine_thread;
+static atomic_long polls;         /* made on the engine's thread */
+
+/* default visibility (the build hides symbols): libcurl's calls bind here */
+__attribute__((visibility("default"))) int poll(struct pollfd *fds, nfds_t n, int timeout);
+int poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+    struct timespec ts, *tp = NULL;
+
+    if (pthread_equal(pthread_self(), engine_thread))
+        atomic_fetch_add(&polls, 1);
+    if (timeout >= 0) {
+        ts.tv_sec = timeout / 1000;
+        ts.tv_nsec = (long)(timeout % 1000) * 1000000L;
+        tp = &ts;
+    }
+    return (int)syscall(SYS_ppoll, fds, n, tp, NULL, (size_t)(_NSIG / 8));
+}
+
+typedef struct fixture {
+    char dir[256];
+    char db[320];
+    char conn[320];
+    unhook_engine *E;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    char text[1024];
+
+    if (!f)
+        return -1;
+    snprintf(f->dir, sizeof f->dir, "/tmp/unhook-sockets-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    snprintf(f->db, sizeof f->db, "%s/unhook.db", f->dir);
+    snprintf(f->conn, sizeof f->conn, "%s/conn.json", f->dir);
+    snprintf(text, sizeof text, "{\"base_url\": \"%s\", \"auth\": {\"type\": "
+             "\"bearer\", \"token\": \"test-token\"}}\n", provider);
+    support_write_at(f->conn, text);
+    if (provider_control("POST", "/_control/reset", NULL, NULL) != 200)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+
+    unhook_engine_close(f->E);
+    support_rm_tree(f->dir);
+    free(f);
+    return 0;
+}
+
+static int count_off(void *ud, const unhook_instance *i)
+{
+    *(long *)ud += strcmp(i->state, "off") == 0;
+    return 0;
+}
+
+/* n DELETEs, each answered after 20 ms, 64 at a time on one thread. */
+static void test_polls_do_not_grow_with_the_concurrency(void **state)
+{
+    fixture *f = *state;
+    unhook_config cfg = {0};
+    unhook_stats st;
+    char body[64 * 1024];
+    size_t len = 0;
+    long off = 0, n = 256;
+
+    provider_seed((int)n);
+    len += (size_t)snprintf(body + len, sizeof body - len, "{\"method\": \"DELETE\", "
+                            "\"prefix\": \"/repos/o/r/hooks/\", \"responses\": [");
+    for (long k = 0; k < n; k++)
+        len += (size_t)snprintf(body + len, sizeof body - len,
+                                "%s{\"delay_ms\": 20, \"pass\": true}", k ? ", " : "");
+    snprintf(body + len, sizeof body - len, "]}");
+    assert_int_equal(provider_control("POST", "/_control/script", body, NULL), 200);
+    cfg.connectors = connectors;
+    cfg.db = f->db;
+    cfg.concurrency = 64;
+    cfg.threads = 1;
+    assert_int_equal(unhook_engine_open(&f->E, &cfg), UNHOOK_OK);
+    provider_import(f->E, f->conn, "s", 0, (int)n, "github", "push");
+    engine_thread = pthread_self();
+    atomic_store(&polls, 0);
+    assert_int_equal(unhook_instance_disable_all(f->E, NULL, NULL, &st, NULL, NULL), UNHOOK_OK);
+    engine_thread = (pthread_t)0;
+    assert_int_equal(unhook_instance_list(f->E, NULL, count_off, &off), UNHOOK_OK);
+    assert_int_equal(off, n);
+    /* libcurl's own checks: at most a few a request.  With perform and
+     * poll each turn checks every waiting transfer: tens a request here */
+    print_message("poll calls: %ld for %ld requests\n", (long)atomic_load(&polls), n);
+    assert_true(atomic_load(&polls) <= 4 * n);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_polls_do_not_grow_with_the_concurrency,
+                                        setup, teardown),
+    };
+
+    provider = getenv("UNHOOK_TEST_URL");
+    if (!provider || !realpath("scripts/connectors", connectors)) {
+        printf("test_sockets: UNHOOK_TEST_URL not set, skipped\n");
+        return 0;
+    }
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
