@@ -29,9 +29,12 @@
 /* What the set holds of a descriptor (s->fdst): nothing, or the events
  * it watches; PARKED: curl let it go (its connection idle in curl's
  * cache) but it stays in the set, so that the next transfer on the same
- * connection costs no epoll_ctl (a keep-alive request would otherwise
- * cost two: an ADD and a DEL).  Should it turn ready while parked (the
- * server closed it), it leaves the set then. */
+ * connection costs one epoll_ctl, a MOD, not an ADD and a DEL.  Should it
+ * turn ready while parked (the server closed it), it leaves the set
+ * then.  A parked descriptor may have been closed meanwhile, and its
+ * number given to a new socket: the MOD then fails (a closed descriptor
+ * leaves the set) and the new socket is added, so a stale entry never
+ * stands for a watched one. */
 enum { FD_IN = 1, FD_OUT = 2, FD_PARKED = 4 };
 
 static int fd_state(uh_sched *s, int fd, unsigned char **st)
@@ -69,10 +72,8 @@ static int on_socket(CURL *e, curl_socket_t fd, int what, void *ud, void *known)
         return 0;
     }
     want = (unsigned char)((what & CURL_POLL_IN ? FD_IN : 0) | (what & CURL_POLL_OUT ? FD_OUT : 0));
-    if ((*st & ~FD_PARKED) == want && want) {
-        *st = want;             /* watched as it is: nothing to change */
-        return 0;
-    }
+    if (*st == want && want)
+        return 0;               /* watched as it is: nothing to change */
     memset(&ev, 0, sizeof ev);
     ev.events = (want & FD_IN ? EPOLLIN : 0u) | (want & FD_OUT ? EPOLLOUT : 0u);
     ev.data.fd = fd;
