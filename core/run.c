@@ -309,7 +309,7 @@ static void pooled_free(uh_pooled *ps)
     if (!ps)
         return;
     if (ps->L)
-        lua_close(ps->L);
+        uh_sandbox_close(ps->L, &ps->limit);
     free(ps->host);
     free(ps->dir);
     free(ps->spec_key);

@@ -26,10 +26,16 @@
  * the run it is charged to and that slot's generation; slot 0, or a
  * generation that has moved on (the run ended), is the state's own.
  */
+/* Size classes of the small blocks a shared state keeps when they are
+ * freed, for its next allocations (sandbox.c): 16-byte steps. */
+#define UH_BLK_CLASSES 32
+
 typedef struct uh_share {
     size_t own;               /* the state's: set-up, values of ended runs */
     struct uh_run *run[UH_SHARE_MAX + 1];  /* by slot; [0] unused */
     unsigned gen[UH_SHARE_MAX + 1];
+    void *cache[UH_BLK_CLASSES + 1];  /* freed blocks by class; [0] unused */
+    size_t cached;            /* bytes they hold (headers included) */
 } uh_share;
 
 /*
@@ -110,6 +116,10 @@ extern const uh_embedded uh_embedded_modules[];
  * counted per run (uh_share).  NULL on out of memory.
  */
 lua_State *uh_sandbox_new(uh_rt *rt, uh_limit *lim, uh_run *run);
+
+/* Close a state uh_sandbox_new made with lim (and the blocks a shared
+ * state kept for reuse). */
+void uh_sandbox_close(lua_State *L, uh_limit *lim);
 
 /* Mark co as a flow run's own coroutine: flows may not resume or close
  * it (another run of the state might reach it). */

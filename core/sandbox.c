@@ -42,14 +42,138 @@ static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 
 static void deadline_hook(lua_State *L, lua_Debug *ar);
 
-/* The header of a block in a shared state: its owner (uh_share).  As
- * large as max_align_t, so the block after it is aligned as malloc's. */
+/* The header of a block in a shared state: its owner (uh_share) and
+ * its size class (0: a block of the size Lua asked for, from malloc or
+ * realloc).  As large as max_align_t, so the block after it is aligned
+ * as malloc's.  A block in the state's cache links to the next in place
+ * of its owner. */
 typedef union owner_hdr {
     max_align_t align;
     struct {
         unsigned slot, gen;
+        unsigned cls;
     } o;
+    union owner_hdr *next;
 } owner_hdr;
+
+_Static_assert(sizeof(owner_hdr) == sizeof(max_align_t), "owner_hdr grew");
+_Static_assert(offsetof(owner_hdr, o.cls) >= sizeof(void *),
+               "a cached block's link overlaps its class");
+
+/*
+ * The small blocks of a shared state (up to BLK_MAX bytes) are of a size
+ * class, 16-byte steps: a block freed goes to its class's list in the
+ * state (while they hold at most CACHE_MAX bytes) and the state's next
+ * allocation of that class takes it, a block that shrinks or grows
+ * within its class stays where it is.  A class holds 8 bytes less than
+ * its steps, the sizes of glibc's chunks less their header, so a block
+ * takes no more of the heap than one of the size Lua asked for.  What a
+ * run is charged is what Lua asked for, not its class's size; the lists
+ * are freed with the state.  Under AddressSanitizer a block in a list is
+ * poisoned, and so is a block's tail past what Lua asked for.
+ */
+#define BLK_STEP 16
+#define BLK_SLACK 8
+#define BLK_CAP(c) ((size_t)(c) * BLK_STEP - BLK_SLACK)
+#define BLK_MAX BLK_CAP(UH_BLK_CLASSES)
+#define CACHE_MAX ((size_t)256 << 10)
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UH_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UH_ASAN 1
+#endif
+#endif
+#ifdef UH_ASAN
+#include <sanitizer/asan_interface.h>
+/* what Lua may touch of block h: its first n bytes */
+#define BLK_FIT(h, n) (ASAN_POISON_MEMORY_REGION((h) + 1, BLK_CAP((h)->o.cls)), \
+                       ASAN_UNPOISON_MEMORY_REGION((h) + 1, (n)))
+#define BLK_POISON(h) ASAN_POISON_MEMORY_REGION((h) + 1, BLK_CAP((h)->o.cls))
+#define BLK_UNPOISON(h) ASAN_UNPOISON_MEMORY_REGION((h) + 1, BLK_CAP((h)->o.cls))
+#else
+#define BLK_FIT(h, n) ((void)(h), (void)(n))
+#define BLK_POISON(h) ((void)(h))
+#define BLK_UNPOISON(h) ((void)(h))
+#endif
+
+static size_t blk_bytes(unsigned cls)
+{
+    return sizeof(owner_hdr) + BLK_CAP(cls);
+}
+
+static void cache_drop(uh_share *sh)
+{
+    for (unsigned c = 1; c <= UH_BLK_CLASSES; c++)
+        while (sh->cache[c]) {
+            owner_hdr *h = sh->cache[c];
+
+            sh->cache[c] = h->next;
+            BLK_UNPOISON(h);
+            free(h);
+        }
+    sh->cached = 0;
+}
+
+/* malloc (p NULL) or realloc; out of memory, the cache goes first */
+static void *sys_alloc(uh_share *sh, void *p, size_t n)
+{
+    void *q = p ? realloc(p, n) : malloc(n);
+
+    if (!q && sh->cached) {
+        cache_drop(sh);
+        q = p ? realloc(p, n) : malloc(n);
+    }
+    return q;
+}
+
+static void blk_free(uh_share *sh, owner_hdr *h)
+{
+    unsigned c = h->o.cls;
+
+    if (c && sh->cached + blk_bytes(c) <= CACHE_MAX) {
+        BLK_POISON(h);
+        h->next = sh->cache[c];
+        sh->cache[c] = h;
+        sh->cached += blk_bytes(c);
+        return;
+    }
+    if (c)
+        BLK_UNPOISON(h);
+    free(h);
+}
+
+/* Block h (NULL: none) of old bytes made n bytes (n > old): moved or
+ * not, or NULL (then h is as it was).  The owner is the caller's to set. */
+static owner_hdr *blk_grow(uh_share *sh, owner_hdr *h, size_t old, size_t n)
+{
+    unsigned c = n <= BLK_MAX ? (unsigned)((n + BLK_SLACK + BLK_STEP - 1) / BLK_STEP) : 0;
+    owner_hdr *nh;
+
+    if (h && !h->o.cls)
+        return sys_alloc(sh, h, sizeof *h + n);
+    if (h && c && c <= h->o.cls) {
+        BLK_FIT(h, n);
+        return h;
+    }
+    if (c && (nh = sh->cache[c])) {
+        sh->cache[c] = nh->next;
+        sh->cached -= blk_bytes(c);
+    } else {
+        nh = sys_alloc(sh, NULL, c ? blk_bytes(c) : sizeof *nh + n);
+        if (!nh)
+            return NULL;
+        nh->o.cls = c;
+    }
+    if (c)
+        BLK_FIT(nh, n);
+    if (h) {
+        memcpy(nh + 1, h + 1, old);
+        blk_free(sh, h);
+    }
+    return nh;
+}
 
 /* The account a block is charged to: its run's while the run lives,
  * else the state's. */
@@ -62,6 +186,13 @@ static size_t *owner_of(uh_share *sh, const owner_hdr *h)
     return &sh->own;
 }
 
+void uh_sandbox_close(lua_State *L, uh_limit *lim)
+{
+    lua_close(L);
+    if (lim->share)
+        cache_drop(lim->share);
+}
+
 /*
  * lua_Alloc of a state several runs share: a block is charged to the run
  * that allocated it (the state's current run), a free credits its owner,
@@ -71,9 +202,9 @@ static size_t *owner_of(uh_share *sh, const owner_hdr *h)
  * owner: the collector shrinks other runs' stacks and strings table in
  * whichever run it steps.
  */
-static void *shared_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+static __attribute__((noinline)) void *shared_realloc(uh_limit *lim, void *ptr,
+                                                      size_t osize, size_t nsize)
 {
-    uh_limit *lim = ud;
     uh_share *sh = lim->share;
     owner_hdr *h = ptr ? (owner_hdr *)ptr - 1 : NULL, *nh;
     size_t old = ptr ? osize : 0;
@@ -81,17 +212,11 @@ static void *shared_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     uh_run *cur = lim->run;
     unsigned slot = cur && cur->mem_slot > 0 ? (unsigned)cur->mem_slot : 0;
 
-    if (nsize == 0) {
-        if (h) {
-            *from -= old;
-            lim->used -= old;
-            free(h);
-        }
-        return NULL;
-    }
     if (h && nsize <= old) {
-        nh = realloc(h, sizeof *h + nsize);
-        if (!nh)
+        if (h->o.cls) {
+            nh = h;             /* kept: its class says what it holds */
+            BLK_FIT(nh, nsize);
+        } else if (!(nh = realloc(h, sizeof *h + nsize)))
             nh = h;             /* the block stays as it was, big enough */
         *from -= old - nsize;
         lim->used -= old - nsize;
@@ -136,7 +261,7 @@ static void *shared_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     }
     if (nsize > SIZE_MAX - sizeof *h)
         return NULL;
-    nh = realloc(h, sizeof *h + nsize);
+    nh = blk_grow(sh, h, old, nsize);
     if (!nh)
         return NULL;
     if (from)
@@ -148,6 +273,26 @@ static void *shared_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     nh->o.gen = sh->gen[slot];
     lim->used = lim->used - old + nsize;
     return nh + 1;
+}
+
+/* The lua_Alloc itself: a free here (the common call, kept short), the
+ * rest in shared_realloc. */
+static void *shared_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    uh_limit *lim = ud;
+
+    if (nsize == 0) {           /* a free: credited to its owner */
+        if (ptr) {
+            uh_share *sh = lim->share;
+            owner_hdr *h = (owner_hdr *)ptr - 1;
+
+            *owner_of(sh, h) -= osize;
+            lim->used -= osize;
+            blk_free(sh, h);
+        }
+        return NULL;
+    }
+    return shared_realloc(lim, ptr, osize, nsize);
 }
 
 /*
@@ -687,7 +832,7 @@ lua_State *uh_sandbox_new(uh_rt *rt, uh_limit *lim, uh_run *run)
     lua_gc(L, LUA_GCGEN, 0, 0);
     lua_pushcfunction(L, setup);
     if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
-        lua_close(L);
+        uh_sandbox_close(L, lim);
         return NULL;
     }
     lua_sethook(L, deadline_hook, LUA_MASKCOUNT, HOOK_COUNT);
