@@ -33,6 +33,12 @@ typedef struct sq_held {
 
 typedef struct sq_sync sq_sync;        /* group commit: sqlite_sync.c */
 
+/* Outcomes that take the same values are written by one UPDATE of up to
+ * SQ_SET_MAX rows (store_sqlite.c): one statement for each power of two
+ * from 2 up, kept in set_st. */
+#define SQ_SET_MAX 64
+#define SQ_SET_SIZES 6
+
 typedef struct sq_store {
     uh_store base;
     sqlite3 *db;
@@ -44,6 +50,7 @@ typedef struct sq_store {
     uh_buf freed;               /* rowids whose claims a finish released in
                                    this transaction: a JSON array being
                                    built, deleted in one statement */
+    sqlite3_stmt *set_st[SQ_SET_SIZES];  /* owned by the cache */
     sq_sync *sync;              /* the WAL's syncer, once started */
     int sync_failed;            /* it could not be: commits stay FULL */
     int lazy;                   /* this transaction commits at NORMAL */

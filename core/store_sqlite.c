@@ -184,9 +184,8 @@ static int not_written(uh_store *s, const uh_inst *i, const char *owner, int *ca
     return rc;
 }
 
-/* i's outcome as parameters 1 to 8 and 10 of FINISH_SET's UPDATE, its
- * row (if any) as 11. */
-static void bind_finish(sqlite3_stmt *st, const uh_inst *i, double now)
+/* i's new values (all but its id and row) as parameters 1 to 7. */
+static void bind_set(sqlite3_stmt *st, const uh_inst *i, double now)
 {
     uh_sq_bind_text(st, 1, uh_state_name(i->state));
     uh_sq_bind_text(st, 2, i->registration);
@@ -195,6 +194,13 @@ static void bind_finish(sqlite3_stmt *st, const uh_inst *i, double now)
     uh_sq_bind_text(st, 5, i->last_error);
     sqlite3_bind_double(st, 6, now);
     sqlite3_bind_double(st, 7, i->expires_at);
+}
+
+/* i's outcome as parameters 1 to 8 and 10 of FINISH_SET's UPDATE, its
+ * row (if any) as 11. */
+static void bind_finish(sqlite3_stmt *st, const uh_inst *i, double now)
+{
+    bind_set(st, i, now);
     uh_sq_bind_text(st, 8, i->id);
     uh_sq_bind_text(st, 10, uh_desired_name(i->desired));
     if (i->row > 0)
@@ -266,25 +272,120 @@ static int delete_claims(uh_store *s, const char *ids, const char *owner, int *n
     return rc;
 }
 
+static int same_text(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* a and b write the same values (FINISH_SET's, desired): one UPDATE. */
+static int same_set(const uh_inst *a, const uh_inst *b)
+{
+    return a->state == b->state && a->desired == b->desired &&
+           a->attempts == b->attempts && a->next_attempt_at == b->next_attempt_at &&
+           a->expires_at == b->expires_at && same_text(a->registration, b->registration) &&
+           same_text(a->last_error, b->last_error);
+}
+
+/*
+ * The UPDATE of up to m rows (m a power of two, 2 to SQ_SET_MAX) that
+ * take the same values: FINISH_SET's 1 to 7, desired as ?8, each row's
+ * rowid and id as the pair ?(9 + 2k), ?(10 + 2k); the pairs not used
+ * stay NULL and match nothing.  A row is written when it is one of the
+ * rowids and still holds the id read with it, as write_row's is.
+ * Prepared once for each m, kept (the cache owns it).
+ */
+static sqlite3_stmt *set_stmt(uh_store *s, int m)
+{
+    sq_store *q = SQ(s);
+    uh_buf sql = {0};
+    int ix = 0;
+
+    while ((2 << ix) < m)
+        ix++;
+    if (q->set_st[ix])
+        return q->set_st[ix];
+    uh_buf_puts(&sql, "UPDATE instances SET " FINISH_SET " WHERE rowid IN (");
+    for (int k = 0; k < m; k++)
+        uh_buf_printf(&sql, "%s?%d", k ? "," : "", 9 + 2 * k);
+    uh_buf_puts(&sql, ") AND desired = ?8 AND id = CASE rowid");
+    for (int k = 0; k < m; k++)
+        uh_buf_printf(&sql, " WHEN ?%d THEN ?%d", 9 + 2 * k, 10 + 2 * k);
+    uh_buf_puts(&sql, " END");
+    if (sql.oom)
+        snprintf(s->errmsg, sizeof s->errmsg, "store: out of memory");
+    else
+        q->set_st[ix] = uh_sq_prep(s, sql.data);
+    uh_buf_free(&sql);
+    return q->set_st[ix];
+}
+
+/* The m outcomes of g (2 or more, rows read by a claim) that take the
+ * same values, written in one UPDATE: *written how many rows. */
+static int write_rows(uh_store *s, const uh_inst *const *g, int m, double now,
+                      int *written)
+{
+    int size = 2;
+    sqlite3_stmt *st;
+    int rc;
+
+    *written = 0;
+    while (size < m)
+        size *= 2;
+    if (!(st = set_stmt(s, size)))
+        return UNHOOK_STORE;
+    bind_set(st, g[0], now);
+    uh_sq_bind_text(st, 8, uh_desired_name(g[0]->desired));
+    for (int k = 0; k < m; k++) {
+        sqlite3_bind_int64(st, 9 + 2 * k, g[k]->row);
+        uh_sq_bind_text(st, 10 + 2 * k, g[k]->id);
+    }
+    rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : uh_sq_fail(s, "finish");
+    *written = rc == UNHOOK_OK ? sqlite3_changes(SQ(s)->db) : 0;
+    uh_sq_release(st);
+    return rc;
+}
+
 /*
  * The common case of finish_many: the rows written without a look-up of
  * their claims, which one DELETE then checks (every row written held
- * owner's claim: *all).  A row not written (desired changed) is judged
- * by not_written as finish would.  *all is 0 when a row was not read by
- * a claim, or a claim was not owner's: the caller undoes the batch.
+ * owner's claim: *all).  Outcomes that take the same values (a bulk
+ * disable's: off, no registration, no error) are written together, one
+ * UPDATE for them all; one alone as write_row writes it, and if it is
+ * not written (desired changed) it is judged by not_written as finish
+ * would.  *all is 0 when a row was not read by a claim, a claim was not
+ * owner's, or a row of a group was not written: the caller undoes the
+ * batch.
  */
 static int finish_fast(uh_store *s, const uh_inst *const *in, int n,
                        const char *owner, double now, int *cas, int *all)
 {
+    const uh_inst *g[SQ_SET_MAX];
+    char taken[SQ_SET_MAX] = {0};
     uh_buf ids = {0};
     int rc = UNHOOK_OK, w, nw = 0, gone = 0;
 
-    *all = 1;
+    *all = n <= SQ_SET_MAX;
+    for (int k = 0; *all && k < n; k++) {
+        cas[k] = UH_CAS_OK;
+        if (in[k]->row <= 0)
+            *all = 0;
+    }
     uh_buf_puts(&ids, "[");
     for (int k = 0; rc == UNHOOK_OK && *all && k < n; k++) {
-        cas[k] = UH_CAS_OK;
-        if (in[k]->row <= 0) {
-            *all = 0;
+        int m = 0;
+        if (taken[k])
+            continue;
+        for (int j = k; j < n; j++)
+            if (!taken[j] && same_set(in[k], in[j])) {
+                taken[j] = 1;
+                g[m++] = in[j];
+            }
+        if (m > 1) {
+            if ((rc = write_rows(s, g, m, now, &w)) == UNHOOK_OK && w != m)
+                *all = 0;
+            for (int j = 0; j < m; j++)
+                uh_sq_add_rowid(&ids, g[j]->row);
+            nw += m;
         } else if ((rc = write_row(s, in[k], now, &w)) == UNHOOK_OK && w) {
             uh_sq_add_rowid(&ids, in[k]->row);
             nw++;

@@ -352,6 +352,71 @@ static void test_finish_many_of_claimed_rows(void **state)
         uh_inst_clear(&out[k]);
 }
 
+/* Outcomes that take the same values are written together (SQLite: one
+ * UPDATE for the group); the others alone, each with its own values.  A
+ * row of the group whose desired state changed meanwhile is not written
+ * (compare-and-set), and the rest of the group is. */
+static void test_finish_many_groups_by_values(void **state)
+{
+    fixture *f = *state;
+    uh_inst out[8];
+    const uh_inst *in[8];
+    int n = 0, cas[8];
+
+    if (!f->s->ops->finish_many)
+        skip();
+    for (int k = 0; k < 7; k++) {
+        char id[16];
+        snprintf(id, sizeof id, "g%d", k);
+        put(f->s, id, "github", UH_DEREGISTERING, UH_WANT_OFF, 10);
+    }
+    assert_int_equal(f->s->ops->claim(f->s, NULL, 100, "A:1:1", 200, 8, out, &n), UNHOOK_OK);
+    assert_int_equal(n, 7);
+    for (int k = 0; k < n; k++) {
+        in[k] = &out[k];
+        out[k].attempts = 1;
+        if (k == 2 || k == 5) {         /* to retry, each at its own time */
+            out[k].next_attempt_at = 500 + k;
+            out[k].last_error = strdup(k == 2 ? "e2" : "e5");
+        } else {                        /* done: off, registration let go */
+            out[k].state = UH_OFF;
+            free(out[k].registration);
+            out[k].registration = NULL;
+        }
+    }
+    {   /* the user turns g3 on again while its deregistration runs */
+        uh_inst cur;
+        assert_int_equal(f->s->ops->get(f->s, out[3].id, &cur), UNHOOK_OK);
+        cur.desired = UH_WANT_ON;
+        assert_int_equal(f->s->ops->intent(f->s, &cur), UNHOOK_OK);
+        uh_inst_clear(&cur);
+    }
+    assert_int_equal(f->s->ops->begin(f->s), UNHOOK_OK);
+    assert_int_equal(f->s->ops->finish_many(f->s, in, n, "A:1:1", 150, cas), UNHOOK_OK);
+    assert_int_equal(f->s->ops->commit(f->s), UNHOOK_OK);
+    for (int k = 0; k < n; k++) {
+        uh_inst got;
+        assert_int_equal(cas[k], k == 3 ? UH_CAS_CHANGED : UH_CAS_OK);
+        assert_int_equal(held_by(f->s, out[k].id, "A:1:1"), k == 3);
+        assert_int_equal(f->s->ops->get(f->s, out[k].id, &got), UNHOOK_OK);
+        assert_int_equal(got.attempts, k == 3 ? 0 : 1);
+        if (k == 2 || k == 5) {
+            assert_int_equal(got.state, UH_DEREGISTERING);
+            assert_true(got.next_attempt_at == 500 + k);
+            assert_string_equal(got.last_error, k == 2 ? "e2" : "e5");
+            assert_non_null(got.registration);
+        } else {
+            assert_int_equal(got.state, k == 3 ? UH_DEREGISTERING : UH_OFF);
+            assert_true(k == 3 ? got.registration != NULL : got.registration == NULL);
+            assert_null(got.last_error);
+            assert_true(k == 3 || got.updated_at == 150);
+        }
+        uh_inst_clear(&got);
+    }
+    for (int k = 0; k < n; k++)
+        uh_inst_clear(&out[k]);
+}
+
 static void test_bulk_with_filter(void **state)
 {
     fixture *f = *state;
@@ -723,6 +788,7 @@ int main(void)
         T(test_finish_in_transaction_releases_claims),
         T(test_finish_many_is_compare_and_set),
         T(test_finish_many_of_claimed_rows),
+        T(test_finish_many_groups_by_values),
         T(test_bulk_with_filter),
         T(test_history_in_transaction),
         T(test_history_bulk_keeps_order),
