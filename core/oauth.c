@@ -542,7 +542,7 @@ static void drive(uh_sched *s, uh_oauth *o)
 
     while (lv->phase != PH_IDLE) {
         uh_oauth_tick(o);
-        uh_sched_perform(s);
+        s->move(s, 0);
         while ((m = curl_multi_info_read(s->multi, &running))) {
             uh_transfer *t = NULL;
             CURLcode rc = m->data.result;
@@ -553,7 +553,7 @@ static void drive(uh_sched *s, uh_oauth *o)
                 uh_oauth_done(s, t, rc);
         }
         if (lv->phase != PH_IDLE)
-            uh_sched_wait(s, 50);
+            s->move(s, 50);
     }
 }
 

@@ -149,6 +149,13 @@ void uh_sched_perform(uh_sched *s)
         curl_multi_perform(s->multi, &running);
 }
 
+static void move(uh_sched *s, int wait_ms)
+{
+    uh_sched_wait(s, wait_ms);
+    if (wait_ms <= 0)
+        uh_sched_perform(s);
+}
+
 void uh_sched_plain(uh_sched *s)
 {
     s->sock = 0;
@@ -176,6 +183,7 @@ uh_sched *uh_sched_new(void)
     if (!s)
         return NULL;
     s->wakefd = -1;
+    s->move = move;
     s->multi = curl_multi_init();
     if (!s->multi) {
         free(s);

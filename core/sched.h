@@ -19,6 +19,9 @@ int uh_sched_step(uh_sched *s, int wait_ms);
 /* uh_sched_step in two halves: runs resumed, requests sent and answers
  * collected (*wait_ms: 0 when there is work at once); then the wait. */
 int uh_sched_send(uh_sched *s, int *wait_ms);
+void uh_sched_wait(uh_sched *s, int wait_ms);
+/* Let transfers move, without waiting (curl_multi_perform's part). */
+void uh_sched_perform(uh_sched *s);
 /* Waits are cut short by wakefd (the engine's wakeup, an eventfd). */
 void uh_sched_watch(uh_sched *s, int wakefd);
 /* A host's loop takes curl's sockets over (drive.c): from now on

@@ -152,6 +152,11 @@ struct uh_sched {
     double slice;             /* seconds a flow runs at once; 0: SLICE_S
                                  (with a slice, the hook looks at the clock
                                  every UH_SHORT_HOOK_COUNT instructions) */
+    /* Let the transfers move: wait up to wait_ms (0: not at all) for a
+     * socket or the engine's wakeup, then act on what is ready.  Set by
+     * the scheduler, for the parts below it that move transfers by
+     * themselves (a token request awaited, oauth.c). */
+    void (*move)(uh_sched *s, int wait_ms);
     int epfd;                 /* the sockets curl watches, with the engine's
                                  wakeup (sched.c); -1: curl's own poll */
     int wakefd;               /* the engine's wakeup in it, or -1 */
@@ -161,12 +166,6 @@ struct uh_sched {
     int timer_set;            /* curl asked to be called at curl_due */
     double curl_due;
 };
-
-/* Let s's transfers move without waiting (curl_multi_perform's part),
- * or wait up to wait_ms for one of them (or the engine's wakeup) first:
- * by socket_action over epoll, or by perform and poll (sched.c). */
-void uh_sched_perform(uh_sched *s);
-void uh_sched_wait(uh_sched *s, int wait_ms);
 
 /* ---- transfers (transfer.c) ------------------------------------------ */
 
