@@ -8,7 +8,6 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include <lauxlib.h>
 
@@ -16,58 +15,37 @@
 #include "url.h"
 #include "xfer.h"
 
-/* Whether a response of this Content-Type may be read as JSON (the same
- * rule as http.lua's may_be_json): none, a JSON type or text/plain. */
-static int may_be_json(const char *ct)
-{
-    size_t n;
-
-    if (!ct)
-        return 1;
-    while (*ct && strchr(" \t\r\n\f\v", *ct))
-        ct++;
-    n = strcspn(ct, "; \t\r\n\f\v");
-    if (n == 0 || (n == 10 && strncasecmp(ct, "text/plain", 10) == 0))
-        return 1;
-    for (size_t i = 0; i + 4 <= n; i++)
-        if (strncasecmp(ct + i, "json", 4) == 0)
-            return 1;
-    return 0;
-}
-
 /*
  * The answer on top: resp.json decoded when it may be JSON; returns
  * resp, or resp and true when its status is not 2xx (http.lua raises
  * the error), or false and the error object of a failed transfer.
  * Upvalue 1 of the function: the JSON decoder.
  */
-static int answer(lua_State *L, int n)
+static int answer(lua_State *L, uh_run *r, int n)
 {
-    lua_Integer status;
-
     if (n == 2) {                         /* nil, error object */
         lua_pushboolean(L, 0);
         lua_replace(L, -3);
         return 2;
     }
-    lua_getfield(L, -1, "headers");
-    lua_getfield(L, -1, "content-type");
-    lua_getfield(L, -3, "body");
-    if (may_be_json(lua_tostring(L, -2)) && lua_rawlen(L, -1) > 0) {
+    /* an empty body (a 204) is never JSON: nothing more to look at; the
+     * Content-Type was read with the response (r->answer_json) */
+    lua_pushliteral(L, "body");
+    lua_rawget(L, -2);
+    if (lua_rawlen(L, -1) > 0 && r->answer_json) {
         lua_pushvalue(L, lua_upvalueindex(1));
         lua_insert(L, -2);
-        if (lua_pcall(L, 1, 1, 0) == LUA_OK)
-            lua_setfield(L, -4, "json");
-        else
+        if (lua_pcall(L, 1, 1, 0) == LUA_OK) {
+            lua_pushliteral(L, "json");
+            lua_insert(L, -2);
+            lua_rawset(L, -3);
+        } else {
             lua_pop(L, 1);
+        }
     } else {
         lua_pop(L, 1);
     }
-    lua_pop(L, 2);
-    lua_getfield(L, -1, "status");
-    status = lua_tointeger(L, -1);
-    lua_pop(L, 1);
-    if (status >= 200 && status <= 299)
+    if (r->last_status >= 200 && r->last_status <= 299)
         return 1;
     lua_pushboolean(L, 1);
     return 2;
@@ -96,10 +74,10 @@ static int quick_k(lua_State *L, int status, lua_KContext ctx)
 
     (void)status;
     if (n >= 0)
-        return answer(L, n);
+        return answer(L, r, n);
     quick_req(L, &q);
     if (uh_http_send(L, r, &q) < 0)
-        return answer(L, 2);
+        return answer(L, r, 2);
     return lua_yieldk(L, 0, ctx, quick_k);
 }
 
@@ -233,7 +211,7 @@ static int core_quick(lua_State *L)
         uh_buf_free(&url);
         uh_push_error(L, "usage", "%s", err.data ? err.data : "bad URL template");
         uh_buf_free(&err);
-        return answer(L, 2);
+        return answer(L, r, 2);
     }
     /* the request from Q_URL on: url, body, base, hosts, lines (above
      * what the loop left: the path table and body, read from here) */
@@ -250,12 +228,16 @@ static int core_quick(lua_State *L)
     lua_settop(L, Q_LINES);
     quick_req(L, &q);
     if (uh_http_send(L, r, &q) < 0)
-        return answer(L, 2);
+        return answer(L, r, 2);
     return lua_yieldk(L, 0, 0, quick_k);
 }
-/* core.quick; the core table on top, its json set. */
+/* core.quick and core.response_mt (response.c's, for the runner to
+ * share as the runtime's other metatables); the core table on top, its
+ * json set. */
 void uh_open_quick(lua_State *L)
 {
+    uh_http_open_resp(L);
+    lua_setfield(L, -2, "response_mt");
     lua_getfield(L, -1, "json");
     lua_getfield(L, -1, "decode");
     lua_pushcclosure(L, core_quick, 1);

@@ -550,6 +550,10 @@ static int safe_setmetatable(lua_State *L)
     if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
         return luaL_error(L, "cannot change a protected metatable");
     lua_settop(L, 2);
+    if (lua_getmetatable(L, 1)) {
+        lua_pop(L, 1);
+        uh_http_resp_fill(L, 1);        /* a response keeps what it had */
+    }
     lua_setmetatable(L, 1);
     return 1;
 }

@@ -84,6 +84,8 @@ struct uh_run {
     uh_transfer *answered;    /* finished: its response is built when the
                                  flow resumes, inside the resume */
     int answer_rc;            /* its CURLcode */
+    int answer_json;          /* the last response's Content-Type lets its
+                                 body be read as JSON (response.c) */
     int token_wait;           /* 1: waiting for its connection's OAuth2
                                  token; 2: the wait ended */
     int token_fresh;          /* the token just came: send with it */
@@ -224,6 +226,15 @@ int uh_http_push_result(lua_State *L, uh_transfer *t, CURLcode rc);
  * the origin made an OAuth2 connection refresh its token).  Runs
  * inside the resume, so an allocation failure fails the flow only. */
 int uh_http_resume_values(lua_State *L, uh_run *r);
+/* Push the metatable responses share (their headers and url set when
+ * first read, or when pairs visits them) and keep it, with the weak
+ * table that holds what they are made from, in the registry; at a
+ * state's set-up. */
+void uh_http_open_resp(lua_State *L);
+/* Set the headers and url of the response table at idx now, if they are
+ * still to be set (anything else: nothing).  Before a flow replaces its
+ * metatable (sandbox.c). */
+void uh_http_resp_fill(lua_State *L, int idx);
 /* The transfer's URL as flows and messages may show it: the query
  * credentials masked (the transfer is over). */
 void uh_http_mask_url(uh_transfer *t);

@@ -169,6 +169,80 @@ describe("ctx.http", function()
     end)
   end)
 
+  -- A response's headers, url, method and duration_ms are set when the
+  -- flow first reads one of them (response.c); the flow sees the same.
+  describe("the response table", function()
+    local CALLS = {
+      quick = 'ctx.http.delete("/api/r/{id}", { path = { id = 7 } })',
+      lua = 'ctx.http.request { method = "DELETE", url = "/api/r/{id}", path = { id = 7 }, query = { q = 1 } }',
+    }
+    local function answer()
+      H.script("DELETE", "/api/r/7", { { status = 204, headers = { ["X-Custom"] = "v1", ["Retry-After"] = "5" } } })
+    end
+
+    for how, call in pairs(CALLS) do
+      it("gives headers (lower case), url, method and duration_ms when read (" .. how .. ")", function()
+        answer()
+        local dir = flow("local r = " .. call .. "\n" .. REPORT:format([[{
+          raw_before = rawget(r, "headers") == nil and rawget(r, "url") == nil,
+          retry_eager = rawget(r, "retry_after"),
+          status = r.status, body = r.body, x = r.headers["x-custom"], upper = r.headers["X-Custom"],
+          url = r.url, method = r.method, ms = type(r.duration_ms),
+          raw_after = type(rawget(r, "headers")), json = r.json, other = r.nothing }]]))
+        assert.equal("done", H.run(dir).outcome)
+        local rep = report()
+        assert.is_true(rep.raw_before)
+        assert.equal(5, rep.retry_eager)
+        assert.equal(204, rep.status)
+        assert.equal("", rep.body)
+        assert.equal("v1", rep.x)
+        assert.is_nil(rep.upper)
+        assert.matches("^" .. H.url:gsub("%p", "%%%0") .. "/api/r/7", rep.url)
+        assert.equal("DELETE", rep.method)
+        assert.equal("number", rep.ms)
+        assert.equal("table", rep.raw_after)
+        assert.is_nil(rep.json)
+        assert.is_nil(rep.other)
+      end)
+    end
+
+    it("lists every field to pairs and unhook.json.encode before any is read", function()
+      answer()
+      answer()
+      local dir = flow("local r = " .. CALLS.quick .. "\nlocal r2 = " .. CALLS.quick .. "\n" .. [[
+        local names = {}
+        for k in pairs(r) do names[#names + 1] = k end
+        table.sort(names)
+        local enc = json.decode(json.encode(r2))
+        ]] .. REPORT:format("{ names = table.concat(names, ','), x = enc.headers['x-custom'], method = enc.method }"))
+      assert.equal("done", H.run(dir).outcome)
+      local rep = report()
+      assert.equal("body,duration_ms,headers,method,retry_after,status,url", rep.names)
+      assert.equal("v1", rep.x)
+      assert.equal("DELETE", rep.method)
+    end)
+
+    it("keeps its fields when the flow replaces its metatable, or writes one first", function()
+      answer()
+      answer()
+      local dir = flow("local r = " .. CALLS.quick .. "\nlocal r2 = " .. CALLS.quick .. "\n" .. [[
+        local mt = getmetatable(r)
+        mt.__index = function() return "spoiled" end    -- a copy: no other response sees it
+        setmetatable(r, { __index = function() return "mine" end })
+        r2.url = "written"
+        ]] .. REPORT:format([[{ x = rawget(r, "headers")["x-custom"], extra = r.extra,
+          url = r2.url, x2 = r2.headers["x-custom"], m2 = r2.method, other = r2.other }]]))
+      assert.equal("done", H.run(dir).outcome)
+      local rep = report()
+      assert.equal("v1", rep.x)
+      assert.equal("mine", rep.extra)
+      assert.equal("written", rep.url)
+      assert.equal("v1", rep.x2)
+      assert.equal("DELETE", rep.m2)
+      assert.is_nil(rep.other)
+    end)
+  end)
+
   describe("statuses and errors", function()
     it("ok = {404} returns a 404 response to the flow", function()
       local dir = flow([[

@@ -171,7 +171,7 @@ _M.may_be_json = may_be_json
 -- What came back: json decoded when the body parses as JSON and its
 -- type allows it (may_be_json); a status outside 2xx and not in ok raises.
 local function response(resp, okset, gone)
-  if may_be_json(resp.headers["content-type"]) and resp.body ~= "" then
+  if resp.body ~= "" and may_be_json(resp.headers["content-type"]) then
     local ok, data = pcall(json.decode, resp.body)
     if ok then resp.json = data end
   end

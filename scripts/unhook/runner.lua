@@ -439,6 +439,8 @@ local CTX_MT = { __index = function(t, k)
   return v
 end }
 manifest.share_mt(CTX_MT)
+-- and the responses' (response.c: headers and url set when first read)
+manifest.share_mt(core.response_mt)
 
 -- flow.call's caller for a ctx, made when a card first asks
 helpers.resolver(function(ctx)
