@@ -735,13 +735,18 @@ static void test_sqlite_migrations_keep_rows_and_claims(void **state)
                     " WHERE claim_owner IS NOT NULL;"
                     "CREATE INDEX instances_wake ON instances("
                     "MAX(next_attempt_at, claimed_until)) WHERE " UH_CLAIMABLE_SQL ";"
+                    "DROP INDEX history_instance;"
+                    "CREATE INDEX history_instance ON history(instance_id, seq);"
                     "PRAGMA user_version = 6;"));
     v = sqlite_run(f->loc, "SELECT claim_owner FROM instances WHERE claim_owner IS NOT NULL");
     assert_string_equal(v, "A:1:1");
     free(v);
     assert_int_equal(uh_store_open(f->loc, &f->s, err, sizeof err), UNHOOK_OK);
     v = sqlite_run(f->loc, "PRAGMA user_version");
-    assert_string_equal(v, "8");
+    assert_string_equal(v, "9");
+    free(v);
+    v = sqlite_run(f->loc, "SELECT sql FROM sqlite_master WHERE name = 'history_instance'");
+    assert_string_equal(v, "CREATE INDEX history_instance ON history(instance_id)");
     free(v);
     v = sqlite_run(f->loc, "SELECT sql FROM sqlite_master WHERE name = 'instances_wake'");
     assert_non_null(strstr(v, "(next_attempt_at) WHERE (state IN"));
