@@ -444,52 +444,65 @@ static int note_disables(uh_store *s, const unhook_filter *f, const char *reason
     return rc;
 }
 
-/* The same rows, one statement per transition, where the store offers
- * it: b[k] with registration data is to be deregistered, without it
- * there is nothing to do. */
+/* The same rows, set-based, where the store offers it: b[k] with
+ * registration data is to be deregistered, without it there is nothing to
+ * do.  *rows as history_bulk's (store.h). */
 static int note_disables_bulk(uh_store *s, const uh_bulk *b, int n,
                               const unhook_filter *f, const char *reason,
-                              double now)
+                              double now, long *rows)
 {
-    int rc = UNHOOK_OK;
+    unhook_history h[UH_BULK_MAX];
 
-    for (int k = 0; k < n && rc == UNHOOK_OK; k++) {
-        unhook_history h = {.at = now, .action = "disable"};
-        h.outcome = b[k].registered ? NULL : "done";
-        h.message = b[k].registered ? (reason ? reason : "disabled")
-                                    : "never registered: nothing to deregister";
-        rc = s->ops->history_bulk(s, &b[k], f, &h);
+    for (int k = 0; k < n; k++) {
+        h[k] = (unhook_history){.at = now, .action = "disable"};
+        h[k].outcome = b[k].registered ? NULL : "done";
+        h[k].message = b[k].registered ? (reason ? reason : "disabled")
+                                       : "never registered: nothing to deregister";
     }
-    return rc;
+    return s->ops->history_bulk(s, b, n, f, h, rows);
 }
 
 /* Whether b[0..n) are disable's transitions, each on or off registration
- * data, so that their rows of history can be written set-based. */
+ * data, so that their rows of history can be written set-based.  Each
+ * turns off what it changes: no transition makes a row another one
+ * matches (what uh_bulk_run's count of rows left relies on). */
 static int bulk_notes(const uh_store *s, const uh_bulk *b, int n)
 {
-    if (!s->ops->history_bulk)
+    if (!s->ops->history_bulk || n > UH_BULK_MAX)
         return 0;
     for (int k = 0; k < n; k++)
-        if (b[k].desired != UH_WANT_ON || b[k].registered < 0)
+        if (b[k].desired != UH_WANT_ON || b[k].registered < 0 ||
+            b[k].to_desired != UH_WANT_OFF)
             return 0;
     return 1;
 }
 
 /* The state machine's set-based transitions, in one transaction;
  * counts[k] receives how many the k-th changed.  disabling: write the
- * "disable" rows of history first, with reason. */
+ * "disable" rows of history first, with reason; when the store counts
+ * them (left >= 0), the transitions after the one that changed the last
+ * of those rows have none to match and are not run (each is a scan of
+ * every instance in SQLite). */
 int uh_bulk_run(unhook_engine *E, uh_store *s, const uh_bulk *b, int n,
                 const unhook_filter *f, long *counts, int disabling,
                 const char *reason)
 {
     double now = uh_wall_now();
+    long left = -1;
     int rc = s->ops->begin(s);
 
     if (rc == UNHOOK_OK && disabling)
-        rc = bulk_notes(s, b, n) ? note_disables_bulk(s, b, n, f, reason, now)
+        rc = bulk_notes(s, b, n) ? note_disables_bulk(s, b, n, f, reason, now, &left)
                                  : note_disables(s, f, reason, now);
-    for (int k = 0; k < n && rc == UNHOOK_OK; k++)
+    for (int k = 0; k < n && rc == UNHOOK_OK; k++) {
+        if (left == 0) {
+            counts[k] = 0;
+            continue;
+        }
         rc = s->ops->bulk(s, &b[k], f, now, &counts[k]);
+        if (left > 0)
+            left = counts[k] <= left ? left - counts[k] : -1;
+    }
     if (rc == UNHOOK_OK)
         rc = s->ops->commit(s);
     if (rc != UNHOOK_OK)

@@ -154,8 +154,8 @@ int uh_pg_wait(uh_store *s, double timeout_s);
 int uh_pg_history_add(uh_store *s, const unhook_history *h);
 int uh_pg_history_list(uh_store *s, const char *id, unhook_history_fn fn,
                        void *ud);
-int uh_pg_history_bulk(uh_store *s, const uh_bulk *b, const unhook_filter *f,
-                       const unhook_history *h);
+int uh_pg_history_bulk(uh_store *s, const uh_bulk *b, int n,
+                       const unhook_filter *f, const unhook_history *h, long *rows);
 
 /* pg_token.c */
 int uh_pg_token_get(uh_store *s, const char *key, uh_token_row *out);

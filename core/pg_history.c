@@ -68,8 +68,8 @@ int uh_pg_history_list(uh_store *s, const char *id, unhook_history_fn fn,
 
 /* One INSERT ... SELECT of the rows b matches, after the rows held (so
  * that an instance's rows keep their order). */
-int uh_pg_history_bulk(uh_store *s, const uh_bulk *b, const unhook_filter *f,
-                       const unhook_history *h)
+static int line_bulk(uh_store *s, const uh_bulk *b, const unhook_filter *f,
+                     const unhook_history *h)
 {
     uh_buf sql = {0};
     uh_pg_params p = {.n = 0};
@@ -89,4 +89,17 @@ int uh_pg_history_bulk(uh_store *s, const uh_bulk *b, const unhook_filter *f,
         rc = uh_pg_cmd(s, sql.data, p.n, p.v, NULL);
     uh_buf_free(&sql);
     return uh_pg_own_end(s, own, rc);
+}
+
+/* One statement for each of b; *rows -1: under READ COMMITTED another
+ * transaction's commit can change which rows the next statement sees. */
+int uh_pg_history_bulk(uh_store *s, const uh_bulk *b, int n,
+                       const unhook_filter *f, const unhook_history *h, long *rows)
+{
+    int rc = UNHOOK_OK;
+
+    *rows = -1;
+    for (int k = 0; k < n && rc == UNHOOK_OK; k++)
+        rc = line_bulk(s, &b[k], f, &h[k]);
+    return rc;
 }

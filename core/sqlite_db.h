@@ -152,8 +152,8 @@ void uh_sq_drop_held(sq_store *q);
 int uh_sq_history_add(uh_store *s, const unhook_history *h);
 int uh_sq_history_list(uh_store *s, const char *id, unhook_history_fn fn,
                        void *ud);
-int uh_sq_history_bulk(uh_store *s, const uh_bulk *b, const unhook_filter *f,
-                       const unhook_history *h);
+int uh_sq_history_bulk(uh_store *s, const uh_bulk *b, int n, const unhook_filter *f,
+                       const unhook_history *h, long *rows);
 
 /* The store's token_get and token_cas (store.h). */
 int uh_sq_token_get(uh_store *s, const char *key, uh_token_row *out);

@@ -168,34 +168,118 @@ int uh_sq_history_list(uh_store *s, const char *id, unhook_history_fn fn,
     return rc;
 }
 
-/* history_bulk: one INSERT ... SELECT of the rows b matches. */
-int uh_sq_history_bulk(uh_store *s, const uh_bulk *b, const unhook_filter *f,
-                       const unhook_history *h)
+/* Whether two history lines differ in one text field. */
+static int text_differs(const char *a, const char *b)
+{
+    return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
+
+/* Whether b[0] and b[1] match the same rows but for registration data
+ * (b[0] with, b[1] without, or the reverse): then one scan writes the
+ * lines of both. */
+static int split_by_registration(const uh_bulk *b, int n)
+{
+    return n == 2 && b[0].from == b[1].from && b[0].desired == b[1].desired &&
+           b[0].expiring == b[1].expiring && b[0].registered >= 0 &&
+           b[1].registered == !b[0].registered;
+}
+
+/* ?k, or when the two lines differ there, the value of the line for rows
+ * without registration data (?k + 7) or with it (?k). */
+static void line_value(uh_buf *sql, int k, int differs)
+{
+    if (differs)
+        uh_buf_printf(sql, "CASE WHEN registration IS NULL THEN ?%d ELSE ?%d END",
+                      k + 7, k);
+    else
+        uh_buf_printf(sql, "?%d", k);
+}
+
+/* A line's values after its instance to ?from + 1 .. ?from + 7; with
+ * only, those only where only[k] (1 .. 7) is set. */
+static void bind_line(sqlite3_stmt *st, int from, const unhook_history *h,
+                      const int *only)
+{
+    if (!only || only[1])
+        sqlite3_bind_double(st, from + 1, h->at);
+    if (!only || only[2])
+        uh_sq_bind_text(st, from + 2, h->action);
+    if (!only || only[3])
+        uh_sq_bind_text(st, from + 3, h->outcome);
+    if (!only || only[4])
+        sqlite3_bind_int(st, from + 4, h->status);
+    if (!only || only[5])
+        sqlite3_bind_int(st, from + 5, h->attempt);
+    if (!only || only[6])
+        uh_sq_bind_text(st, from + 6, h->message);
+    if (!only || only[7])
+        uh_sq_bind_text(st, from + 7, h->registration);
+}
+
+/*
+ * history_bulk: one INSERT ... SELECT of the rows b[k] match, with h[k]'s
+ * values.  Two transitions told apart by registration data alone (disable
+ * --all's: deregister, or nothing to do) are written by one scan of
+ * instances, each row taking its line's values by a CASE where the two
+ * lines differ (rows in the order of instances, not the first
+ * transition's before the second's); any others, one statement each.
+ * *rows is how many lines were written: the writer's lock is held until
+ * the commit, so b matches those rows and no others until then.
+ */
+int uh_sq_history_bulk(uh_store *s, const uh_bulk *b, int n, const unhook_filter *f,
+                       const unhook_history *h, long *rows)
 {
     uh_buf sql = {0};
-    const char *vals[12];       /* 7 of its own, then up to 4 of the filter */
+    const char *vals[18];       /* 14 of its own, then up to 4 of the filter */
+    const unhook_history *w = &h[0], *wo = &h[0];   /* with, without data */
+    uh_bulk any = b[0];
+    int diff[8] = {0};
     sqlite3_stmt *st;
-    int rc, n = 7;
+    int rc, nv = 14;
 
+    *rows = 0;
+    if (n < 1)
+        return UNHOOK_OK;
     if ((rc = uh_sq_send_held(s)) != UNHOOK_OK)     /* rows keep their order */
         return rc;
+    if (n > 1 && !split_by_registration(b, n)) {
+        for (int k = 0; k < n && rc == UNHOOK_OK; k++) {
+            long got = 0;
+            rc = uh_sq_history_bulk(s, &b[k], 1, f, &h[k], &got);
+            *rows += got;
+        }
+        return rc;
+    }
+    if (n == 2) {               /* one scan for both: b[0]'s where, any data */
+        w = b[0].registered ? &h[0] : &h[1];
+        wo = b[0].registered ? &h[1] : &h[0];
+        any.registered = -1;
+        diff[1] = w->at != wo->at;
+        diff[2] = text_differs(w->action, wo->action);
+        diff[3] = text_differs(w->outcome, wo->outcome);
+        diff[4] = w->status != wo->status;
+        diff[5] = w->attempt != wo->attempt;
+        diff[6] = text_differs(w->message, wo->message);
+        diff[7] = text_differs(w->registration, wo->registration);
+    }
     uh_buf_puts(&sql, "INSERT INTO history (instance_id, at, action, outcome, status,"
-                " attempt, message, registration)"
-                " SELECT id, ?1, ?2, ?3, ?4, ?5, ?6, ?7 FROM instances");
-    uh_sql_bulk_where(&sql, '?', b, f, vals, &n);
+                " attempt, message, registration) SELECT id");
+    for (int k = 1; k <= 7; k++) {
+        uh_buf_puts(&sql, ", ");
+        line_value(&sql, k, diff[k]);
+    }
+    uh_buf_puts(&sql, " FROM instances");
+    uh_sql_bulk_where(&sql, '?', &any, f, vals, &nv);
     st = sql.oom ? NULL : uh_sq_prep(s, sql.data);
     uh_buf_free(&sql);
     if (!st)
         return UNHOOK_STORE;
-    sqlite3_bind_double(st, 1, h->at);
-    uh_sq_bind_text(st, 2, h->action);
-    uh_sq_bind_text(st, 3, h->outcome);
-    sqlite3_bind_int(st, 4, h->status);
-    sqlite3_bind_int(st, 5, h->attempt);
-    uh_sq_bind_text(st, 6, h->message);
-    uh_sq_bind_text(st, 7, h->registration);
-    uh_sq_bind_texts(st, vals, 7, n);
+    bind_line(st, 0, w, NULL);
+    bind_line(st, 7, wo, diff);
+    uh_sq_bind_texts(st, vals, 14, nv);
     rc = sqlite3_step(st) == SQLITE_DONE ? UNHOOK_OK : uh_sq_fail(s, "history");
+    if (rc == UNHOOK_OK)
+        *rows = sqlite3_changes(SQ(s)->db);
     uh_sq_release(st);
     return rc;
 }

@@ -82,6 +82,13 @@ static const char *const migrations[] = {
     "DROP INDEX instances_wake;"
     "CREATE INDEX instances_wake ON instances(next_attempt_at)"
     " WHERE " UH_CLAIMABLE_SQL ";",
+    /* 9: history_instance by instance_id alone: an index entry ends in
+     * the rowid, which is seq, so (instance_id, seq) held seq twice; the
+     * entries are the same order, an instance's lines still read in seq
+     * order without a sort, and each line written compares and stores
+     * one field less */
+    "DROP INDEX history_instance;"
+    "CREATE INDEX history_instance ON history(instance_id);",
 };
 
 int uh_sq_migrate(uh_store *s, const char *path)

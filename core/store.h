@@ -147,11 +147,16 @@ typedef struct uh_store_ops {
     int (*finish_many)(uh_store *s, const uh_inst *const *in, int n,
                        const char *owner, double now, int *cas);
     /* Optional (NULL: the caller lists the instances and adds their rows
-     * one by one).  History row h, with each instance's id for
-     * h->instance_id, for every instance that b and f match (before b is
-     * applied): one statement, inside the caller's transaction. */
-    int (*history_bulk)(uh_store *s, const uh_bulk *b, const unhook_filter *f,
-                        const unhook_history *h);
+     * one by one).  History row h[k], with each instance's id for
+     * h[k].instance_id, for every instance that b[k] and f match (before
+     * b is applied), for k in 0 .. n-1: set-based, inside the caller's
+     * transaction.  *rows: how many rows were written, when nothing else
+     * can change which instances b matches before the transaction ends
+     * (SQLite: the writer's lock is held), so that transitions left with
+     * no row to match can be skipped; -1 when it can (PostgreSQL). */
+    int (*history_bulk)(uh_store *s, const uh_bulk *b, int n,
+                        const unhook_filter *f, const unhook_history *h,
+                        long *rows);
     /*
      * Optional (NULL: every commit is on disk when it returns): group
      * commit.  A transaction begun with begin_lazy is committed by

@@ -494,6 +494,7 @@ static void test_history_bulk_keeps_order(void **state)
     unhook_history h = {0};
     const char *ids[] = {"g1", "g2", "s1", "g3"};
     const char *want[] = {"enable,disable,deregister", "disable", "", ""};
+    long rows = 0;
 
     if (!f->s->ops->history_bulk) {
         assert_false(f->pg);
@@ -512,12 +513,77 @@ static void test_history_bulk_keeps_order(void **state)
     h.message = "why";
     assert_int_equal(f->s->ops->begin(f->s), UNHOOK_OK);
     add_history(f->s, "g1", "enable", 1);       /* held before, written before */
-    assert_int_equal(f->s->ops->history_bulk(f->s, &b, &flt, &h), UNHOOK_OK);
+    assert_int_equal(f->s->ops->history_bulk(f->s, &b, 1, &flt, &h, &rows), UNHOOK_OK);
+    assert_true(rows == (f->pg ? -1 : 2));
     add_history(f->s, "g1", "deregister", 2);
     assert_int_equal(f->s->ops->commit(f->s), UNHOOK_OK);
     for (int k = 0; k < 4; k++) {
         char got[128] = "";
         assert_int_equal(f->s->ops->history_list(f->s, ids[k], join_actions, got),
+                         UNHOOK_OK);
+        assert_string_equal(got, want[k]);
+    }
+}
+
+/* An instance's lines as "action:outcome:message;..." */
+static int join_lines(void *ud, const unhook_history *h)
+{
+    char *out = ud;
+
+    snprintf(out + strlen(out), 256 - strlen(out), "%s:%s:%s;", h->action,
+             h->outcome ? h->outcome : "-", h->message ? h->message : "-");
+    assert_true(h->at == 700);
+    return 0;
+}
+
+/* Two transitions told apart by registration data (disable --all's):
+ * each instance gets its own transition's line, and only one. */
+static void test_history_bulk_two_lines(void **state)
+{
+    fixture *f = *state;
+    uh_bulk b[2] = {{0}, {0}};
+    unhook_filter flt = {0};
+    unhook_history h[2] = {{0}, {0}};
+    const char *ids[] = {"w1", "n1", "w2", "s1", "off"};
+    const char *want[] = {"disable:-:why;", "disable:done:nothing;",
+                          "disable:-:why;", "", ""};
+    uh_inst i = {0};
+    long rows = 0;
+
+    if (!f->s->ops->history_bulk) {
+        assert_false(f->pg);
+        skip();
+    }
+    put(f->s, "w1", "github", UH_REGISTERED, UH_WANT_ON, 0);
+    put(f->s, "w2", "github", UH_REGISTERED, UH_WANT_ON, 0);
+    put(f->s, "s1", "slack", UH_REGISTERED, UH_WANT_ON, 0);
+    put(f->s, "off", "github", UH_OFF, UH_WANT_OFF, 0);
+    i.id = (char *)"n1";                /* on, no registration data */
+    i.connector = (char *)"github";
+    i.event = (char *)"push";
+    i.state = UH_REGISTERING;
+    i.desired = UH_WANT_ON;
+    i.created_at = i.updated_at = 1000;
+    assert_int_equal(f->s->ops->put(f->s, &i), UNHOOK_OK);
+    for (int k = 0; k < 2; k++) {
+        b[k].desired = UH_WANT_ON;
+        b[k].registered = !k;
+        b[k].expiring = -1;
+        b[k].to_desired = UH_WANT_OFF;
+        h[k].at = 700;
+        h[k].action = "disable";
+    }
+    h[0].message = "why";
+    h[1].outcome = "done";
+    h[1].message = "nothing";
+    flt.connector = "github";
+    assert_int_equal(f->s->ops->begin(f->s), UNHOOK_OK);
+    assert_int_equal(f->s->ops->history_bulk(f->s, b, 2, &flt, h, &rows), UNHOOK_OK);
+    assert_int_equal(f->s->ops->commit(f->s), UNHOOK_OK);
+    assert_true(rows == (f->pg ? -1 : 3));
+    for (int k = 0; k < 5; k++) {
+        char got[256] = "";
+        assert_int_equal(f->s->ops->history_list(f->s, ids[k], join_lines, got),
                          UNHOOK_OK);
         assert_string_equal(got, want[k]);
     }
@@ -734,13 +800,18 @@ static void test_sqlite_migrations_keep_rows_and_claims(void **state)
                     " WHERE claim_owner IS NOT NULL;"
                     "CREATE INDEX instances_wake ON instances("
                     "MAX(next_attempt_at, claimed_until)) WHERE " UH_CLAIMABLE_SQL ";"
+                    "DROP INDEX history_instance;"
+                    "CREATE INDEX history_instance ON history(instance_id, seq);"
                     "PRAGMA user_version = 6;"));
     v = sqlite_run(f->loc, "SELECT claim_owner FROM instances WHERE claim_owner IS NOT NULL");
     assert_string_equal(v, "A:1:1");
     free(v);
     assert_int_equal(uh_store_open(f->loc, &f->s, err, sizeof err), UNHOOK_OK);
     v = sqlite_run(f->loc, "PRAGMA user_version");
-    assert_string_equal(v, "8");
+    assert_string_equal(v, "9");
+    free(v);
+    v = sqlite_run(f->loc, "SELECT sql FROM sqlite_master WHERE name = 'history_instance'");
+    assert_string_equal(v, "CREATE INDEX history_instance ON history(instance_id)");
     free(v);
     v = sqlite_run(f->loc, "SELECT sql FROM sqlite_master WHERE name = 'instances_wake'");
     assert_non_null(strstr(v, "(next_attempt_at) WHERE (state IN"));
@@ -792,6 +863,7 @@ int main(void)
         T(test_bulk_with_filter),
         T(test_history_in_transaction),
         T(test_history_bulk_keeps_order),
+        T(test_history_bulk_two_lines),
         T(test_renew_extends_claims),
         T(test_token_rows_compare_and_set),
         T(test_expiry_and_renewal_claims),
