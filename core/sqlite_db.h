@@ -51,7 +51,9 @@ typedef struct sq_store {
                                    this transaction: a JSON array being
                                    built, deleted in one statement */
     sqlite3_stmt *set_st[SQ_SET_SIZES];  /* owned by the cache */
-    sq_sync *sync;              /* the WAL's syncer, once started */
+    sq_sync *sync;              /* the WAL's syncer, once started (shared
+                                   by the process's stores of the file) */
+    unsigned long long last_ticket;  /* of this store's last lazy commit */
     int sync_failed;            /* it could not be: commits stay FULL */
     int lazy;                   /* this transaction commits at NORMAL */
     int broken;                 /* errno of a failed sync: no more writes */

@@ -18,6 +18,13 @@
  * as WAL frames are checksummed in a chain, about the commits after
  * them), so from then on every write transaction of the store fails and
  * the work stops; what was not counted is pending, run again by resume.
+ *
+ * The stores of one process on one database file (the threads of bulk
+ * work, core/crew.c) share one syncer: a sync of the WAL file covers
+ * every commit written to it before, whichever connection wrote it, so a
+ * syncer per store would only sync the same file twice as often.  A
+ * failed sync breaks them all, as it should: the pages lost are the
+ * file's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,7 +56,15 @@ struct sq_sync {
     int ckpt_due;               /* and a sync was made since: its turn */
     int ckpt_restart;           /* the WAL passed SQ_WAL_CAP: RESTART it */
     int stop;
+    dev_t dev;                  /* the WAL file's identity, */
+    ino_t ino;
+    int refs;                   /* the stores sharing it (under registry_mu) */
+    struct sq_sync *next;       /* in the registry */
 };
+
+/* The process's syncers, one a WAL file. */
+static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
+static sq_sync *registry;
 
 /*
  * Copy the WAL into the database on the thread's own connection.
@@ -98,7 +114,7 @@ static void checkpoint(sq_sync *y, int restart)
  * end of the work, the stop) ends the gap at once; the gap only delays
  * when outcomes are counted, never the work.
  */
-#define SQ_SYNC_GAP_NS 10000000L        /* 10 ms */
+#define SQ_SYNC_GAP_NS 20000000L        /* 20 ms */
 
 static void after_gap(struct timespec *at, const struct timespec *from)
 {
@@ -184,14 +200,16 @@ static void sync_free(sq_sync *y)
     free(y);
 }
 
-/* The syncer, started on first use; NULL when it cannot be (no WAL file,
- * no thread): the caller commits at FULL instead. */
+/* The syncer, started on first use, or the one another store of this
+ * process already runs for the same WAL file; NULL when it cannot be (no
+ * WAL file, no thread): the caller commits at FULL instead. */
 static sq_sync *syncer(sq_store *q)
 {
     const char *wal;
     sq_sync *y;
     sigset_t all, old;
-    int started;
+    struct stat st;
+    int started, fd;
 
     if (q->sync)
         return failed(q) ? NULL : q->sync;
@@ -199,15 +217,34 @@ static sq_sync *syncer(sq_store *q)
         return NULL;
     q->sync_failed = 1;         /* until it works */
     wal = sqlite3_filename_wal(sqlite3_db_filename(q->db, "main"));
-    if (!wal || !(y = calloc(1, sizeof *y)))
+    if (!wal || (fd = open(wal, O_RDONLY | O_CLOEXEC)) < 0)
         return NULL;
-    y->fd = open(wal, O_RDONLY | O_CLOEXEC);
-    if (y->fd < 0 || !(y->path = uh_strdup(sqlite3_db_filename(q->db, "main")))) {
-        if (y->fd >= 0)
-            close(y->fd);
-        free(y);
+    if (fstat(fd, &st) != 0) {
+        close(fd);
         return NULL;
     }
+    pthread_mutex_lock(&registry_mu);
+    for (y = registry; y; y = y->next)
+        if (y->dev == st.st_dev && y->ino == st.st_ino)
+            break;
+    if (y) {
+        y->refs++;
+        pthread_mutex_unlock(&registry_mu);
+        close(fd);
+        q->sync = y;
+        q->sync_failed = 0;
+        return failed(q) ? NULL : y;
+    }
+    if (!(y = calloc(1, sizeof *y)) ||
+        !(y->path = uh_strdup(sqlite3_db_filename(q->db, "main")))) {
+        pthread_mutex_unlock(&registry_mu);
+        free(y);
+        close(fd);
+        return NULL;
+    }
+    y->fd = fd;
+    y->dev = st.st_dev;
+    y->ino = st.st_ino;
     pthread_mutex_init(&y->mu, NULL);
     {
         pthread_condattr_t ca;  /* the gap is timed on the monotonic clock */
@@ -223,9 +260,14 @@ static sq_sync *syncer(sq_store *q)
     started = pthread_create(&y->thread, NULL, sync_main, y) == 0;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (!started) {
+        pthread_mutex_unlock(&registry_mu);
         sync_free(y);
         return NULL;
     }
+    y->refs = 1;
+    y->next = registry;
+    registry = y;
+    pthread_mutex_unlock(&registry_mu);
     q->sync = y;
     q->sync_failed = 0;
     return y;
@@ -265,6 +307,7 @@ int uh_sq_commit_lazy(uh_store *s, unsigned long long *ticket)
         sq_sync *y = q->sync;
         pthread_mutex_lock(&y->mu);
         *ticket = ++y->asked;
+        q->last_ticket = *ticket;
         if (y->idle)            /* in the gap it wakes by itself */
             pthread_cond_signal(&y->asked_cv);
         pthread_mutex_unlock(&y->mu);
@@ -307,10 +350,27 @@ int uh_sq_durable(uh_store *s, unsigned long long ticket, int wait)
 
 void uh_sq_sync_stop(sq_store *q)
 {
-    sq_sync *y = q->sync;
+    sq_sync *y = q->sync, **pp;
 
     if (!y)
         return;
+    pthread_mutex_lock(&registry_mu);
+    if (y->refs > 1) {
+        /* the others go on with it: this store's commits are on disk
+         * before it closes, as with a syncer of its own */
+        y->refs--;
+        pthread_mutex_unlock(&registry_mu);
+        if (q->last_ticket)
+            uh_sq_durable(&q->base, q->last_ticket, 1);
+        q->sync = NULL;
+        return;
+    }
+    for (pp = &registry; *pp; pp = &(*pp)->next)
+        if (*pp == y) {
+            *pp = y->next;
+            break;
+        }
+    pthread_mutex_unlock(&registry_mu);
     pthread_mutex_lock(&y->mu);
     y->stop = 1;
     pthread_cond_signal(&y->asked_cv);
