@@ -59,7 +59,6 @@ static int on_socket(CURL *e, curl_socket_t fd, int what, void *ud, void *known)
     unsigned char *st, want;
 
     (void)e;
-    (void)known;
     if (!s->sock)
         return 0;
     if (fd_state(s, fd, &st) != 0) {
@@ -72,8 +71,11 @@ static int on_socket(CURL *e, curl_socket_t fd, int what, void *ud, void *known)
         return 0;
     }
     want = (unsigned char)((what & CURL_POLL_IN ? FD_IN : 0) | (what & CURL_POLL_OUT ? FD_OUT : 0));
-    if (*st == want && want)
-        return 0;               /* watched as it is: nothing to change */
+    /* a socket curl knows (it carries our mark) and watched as it is:
+     * nothing to change; a new one is registered whatever the entry says
+     * (a descriptor closed without a REMOVE, its number reused) */
+    if (known && *st == want && want)
+        return 0;
     memset(&ev, 0, sizeof ev);
     ev.events = (want & FD_IN ? EPOLLIN : 0u) | (want & FD_OUT ? EPOLLOUT : 0u);
     ev.data.fd = fd;
@@ -85,6 +87,8 @@ static int on_socket(CURL *e, curl_socket_t fd, int what, void *ud, void *known)
         return 0;
     }
     *st = want;
+    if (!known)
+        curl_multi_assign(s->multi, fd, s);
     return 0;
 }
 
