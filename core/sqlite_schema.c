@@ -91,35 +91,54 @@ static const char *const migrations[] = {
     "CREATE INDEX history_instance ON history(instance_id);",
 };
 
-int uh_sq_migrate(uh_store *s, const char *path)
+/* The schema version the file says (0 when it cannot be read). */
+static int user_version(uh_store *s)
 {
     sqlite3_stmt *st = uh_sq_prep(s, "PRAGMA user_version");
-    int version = 0, n = (int)(sizeof migrations / sizeof *migrations), rc;
+    int version = -1;
 
     if (!st)
-        return UNHOOK_STORE;
+        return -1;
     if (sqlite3_step(st) == SQLITE_ROW)
         version = sqlite3_column_int(st, 0);
     uh_sq_release(st);
-    if (version > n) {
-        snprintf(s->errmsg, sizeof s->errmsg, "%s: database schema version %d is "
-                 "newer than this unhook knows (%d)", path, version, n);
-        return UNHOOK_STORE;
-    }
-    while (version < n) {
+    return version;
+}
+
+/*
+ * Each migration in a write transaction of its own, the version read
+ * again inside it: another connection (a second engine of the process,
+ * serve's two, another process) may have migrated the file since this
+ * one looked, and a migration applied twice would undo a later one (7's
+ * index made again over 8's: the claims then find no plan).
+ */
+int uh_sq_migrate(uh_store *s, const char *path)
+{
+    int version = user_version(s), n = (int)(sizeof migrations / sizeof *migrations), rc;
+
+    for (;;) {
         char pragma[64];
+        if (version < 0)
+            return UNHOOK_STORE;
+        if (version > n) {
+            snprintf(s->errmsg, sizeof s->errmsg, "%s: database schema version %d is "
+                     "newer than this unhook knows (%d)", path, version, n);
+            return UNHOOK_STORE;
+        }
+        if (version == n)
+            return UNHOOK_OK;
         if ((rc = uh_sq_begin(s)) != UNHOOK_OK)
             return rc;
-        snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", version + 1);
-        if ((rc = uh_sq_exec(s, migrations[version])) != UNHOOK_OK ||
-            (rc = uh_sq_exec(s, pragma)) != UNHOOK_OK) {
-            uh_sq_rollback(s);
-            return rc;
+        if ((version = user_version(s)) != -1 && version < n) {
+            snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", version + 1);
+            if ((rc = uh_sq_exec(s, migrations[version])) != UNHOOK_OK ||
+                (rc = uh_sq_exec(s, pragma)) != UNHOOK_OK) {
+                uh_sq_rollback(s);
+                return rc;
+            }
+            version++;
         }
         if ((rc = uh_sq_commit(s)) != UNHOOK_OK)
             return rc;
-        version++;
     }
-    return UNHOOK_OK;
 }
-

@@ -557,6 +557,33 @@ static int busy_wait(void *ud, int n)
     return 1;
 }
 
+/*
+ * The connection's settings and the schema.  Two connections setting up
+ * one new file at once (serve's two engines) may find it locked where
+ * SQLite does not wait (a switch to WAL, a reader that would have to
+ * wait for a writer that waits for it): the set-up is tried again, until
+ * BUSY_S.
+ */
+static int set_up(uh_store *s, const char *path)
+{
+    double t0 = uh_now();
+    int rc;
+
+    for (;;) {
+        if ((rc = uh_sq_exec(s, "PRAGMA journal_mode = WAL")) == UNHOOK_OK &&
+            (rc = uh_sq_exec(s, "PRAGMA synchronous = FULL")) == UNHOOK_OK &&
+            (rc = uh_sq_exec(s, "PRAGMA foreign_keys = ON")) == UNHOOK_OK &&
+            (rc = uh_sq_exec(s, "PRAGMA cache_size = -8192")) == UNHOOK_OK &&
+            (rc = uh_sq_migrate(s, path)) == UNHOOK_OK)
+            return UNHOOK_OK;
+        if ((sqlite3_errcode(SQ(s)->db) & 0xff) != SQLITE_BUSY || uh_now() - t0 >= BUSY_S)
+            return rc;
+        if (!sqlite3_get_autocommit(SQ(s)->db))
+            uh_sq_rollback(s);
+        usleep(10000);
+    }
+}
+
 int uh_store_sqlite_open(const char *path, uh_store **out, char *err, size_t errsz)
 {
     sq_store *q = calloc(1, sizeof *q);
@@ -586,11 +613,7 @@ int uh_store_sqlite_open(const char *path, uh_store **out, char *err, size_t err
      * N=20,000 touches every page of instances and history in one
      * transaction, and read back many pages the default one had dropped
      * (pread64 7,148 -> 4,045 in strace of the whole run). */
-    if ((rc = uh_sq_exec(s, "PRAGMA journal_mode = WAL")) != UNHOOK_OK ||
-        (rc = uh_sq_exec(s, "PRAGMA synchronous = FULL")) != UNHOOK_OK ||
-        (rc = uh_sq_exec(s, "PRAGMA foreign_keys = ON")) != UNHOOK_OK ||
-        (rc = uh_sq_exec(s, "PRAGMA cache_size = -8192")) != UNHOOK_OK ||
-        (rc = uh_sq_migrate(s, path)) != UNHOOK_OK) {
+    if ((rc = set_up(s, path)) != UNHOOK_OK) {
         snprintf(err, errsz, "%s", s->errmsg);
         sq_close(s);
         return rc;

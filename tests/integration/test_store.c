@@ -12,6 +12,7 @@
  */
 #include "support.h"
 #include <limits.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -847,6 +848,70 @@ static void test_sqlite_migrations_keep_rows_and_claims(void **state)
     assert_int_equal(claim(f->s, "C:3:3", 6000, 7000, 8), 3);   /* and later */
 }
 
+/* Two connections opening one new file at once (serve's two engines):
+ * each migration is applied once, whoever applies it, and both open. */
+typedef struct opener {
+    const char *path;
+    pthread_barrier_t *go;
+    int rc;
+    uh_store *s;
+} opener;
+
+static void *open_at_once(void *arg)
+{
+    opener *o = arg;
+    char err[512];
+
+    pthread_barrier_wait(o->go);
+    o->rc = uh_store_open(o->path, &o->s, err, sizeof err);
+    if (o->rc != UNHOOK_OK)
+        fprintf(stderr, "open %s: %s\n", o->path, err);
+    return NULL;
+}
+
+static void test_sqlite_two_opens_migrate_once(void **state)
+{
+    fixture *f = *state;
+
+    if (f->pg)
+        skip();
+    for (int round = 0; round < 20; round++) {
+        char path[PATH_MAX], *sql, *version;
+        pthread_barrier_t go;
+        pthread_t th[2];
+        opener o[2];
+        uh_inst out[4];
+        int n = 0;
+
+        snprintf(path, sizeof path, "%s/race%d.db", f->dir, round);
+        pthread_barrier_init(&go, NULL, 2);
+        for (int k = 0; k < 2; k++) {
+            o[k] = (opener){.path = path, .go = &go};
+            assert_int_equal(pthread_create(&th[k], NULL, open_at_once, &o[k]), 0);
+        }
+        for (int k = 0; k < 2; k++)
+            pthread_join(th[k], NULL);
+        pthread_barrier_destroy(&go);
+        assert_int_equal(o[0].rc, UNHOOK_OK);
+        assert_int_equal(o[1].rc, UNHOOK_OK);
+        /* the last migration's index, not an earlier one made again */
+        sql = sqlite_run(path, "SELECT sql FROM sqlite_master WHERE name = 'instances_wake'");
+        assert_non_null(sql);
+        assert_null(strstr(sql, "claim_owner"));
+        free(sql);
+        version = sqlite_run(path, "PRAGMA user_version");
+        assert_string_equal(version, "9");
+        free(version);
+        put(o[0].s, "r1", "github", UH_DEREGISTERING, UH_WANT_OFF, 1);
+        assert_int_equal(o[1].s->ops->claim(o[1].s, NULL, 1e12, "me", 2e12, 4, out, &n),
+                         UNHOOK_OK);
+        assert_int_equal(n, 1);
+        uh_inst_clear(&out[0]);
+        for (int k = 0; k < 2; k++)
+            o[k].s->ops->close(o[k].s);
+    }
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -868,6 +933,7 @@ int main(void)
         T(test_token_rows_compare_and_set),
         T(test_expiry_and_renewal_claims),
         T(test_sqlite_migrations_keep_rows_and_claims),
+        T(test_sqlite_two_opens_migrate_once),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
