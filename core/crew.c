@@ -144,8 +144,8 @@ int uh_crew_work(unhook_engine *E, const unhook_filter *f, long max_ms, int wait
     E->team_ix = 0;
     E->concurrency = share(conc, n, 0);
     if (conc % n == 0)
-        uh_log(&E->diag, NULL, UNHOOK_LOG_DEBUG, "bulk work on %d threads, %d flows "
-               "at a time each", n, E->concurrency);
+        uh_log(&E->diag, NULL, UNHOOK_LOG_DEBUG, "bulk work on %d threads, %d flow%s "
+               "at a time each", n, E->concurrency, E->concurrency == 1 ? "" : "s");
     else
         uh_log(&E->diag, NULL, UNHOOK_LOG_DEBUG, "bulk work on %d threads, %d to %d "
                "flows at a time each", n, conc / n, E->concurrency);
