@@ -67,7 +67,7 @@ static int share(int conc, int n, int k)
  * (one that cannot be opened or started leaves its share unused: the
  * others claim its work). */
 static void start_members(unhook_engine *E, uh_team *t, member *m, int n, int conc,
-                          const unhook_filter *f, long max_ms, int wait, uh_store *s)
+                          const unhook_filter *f, long max_ms, int wait)
 {
     for (int k = 1; k < n; k++) {
         m[k].team = t;
@@ -77,8 +77,6 @@ static void start_members(unhook_engine *E, uh_team *t, member *m, int n, int co
         m[k].n = n;
         if (!(m[k].E = E->open_like(E, share(conc, n, k))))
             continue;
-        if (s)
-            uh_engine_borrow_store(m[k].E, s);
         m[k].E->team = t;
         m[k].E->team_ix = k;
         uh_team_started(t);
@@ -101,7 +99,6 @@ static int join_members(unhook_engine *E, member *m, int n, int rc)
             rc = m[k].rc;
             uh_seterr(&E->diag, "%s", m[k].E->diag.errmsg);
         }
-        uh_engine_borrow_store(m[k].E, NULL);     /* E's: not theirs to close */
         m[k].E->close(m[k].E);
     }
     return rc;
@@ -116,7 +113,6 @@ int uh_crew_work(unhook_engine *E, const unhook_filter *f, long max_ms, int wait
     unhook_stats own, all, local = {0};
     member *m = NULL;
     uh_team *t = NULL;
-    uh_store *s, *shared = NULL;
 
     if (!stats)
         stats = &local;
@@ -134,11 +130,7 @@ int uh_crew_work(unhook_engine *E, const unhook_filter *f, long max_ms, int wait
         E->diag.log = uh_team_log;
         E->diag.log_ud = t;
     }
-    /* a store of this process's own (SQLite) is shared by the threads,
-     * one connection taken in turn; a server's, each its own connection */
-    if (uh_engine_store(E, &s) == UNHOOK_OK && !s->shared && uh_store_share(s) == UNHOOK_OK)
-        shared = s;
-    start_members(E, t, m, n, conc, f, max_ms, wait, shared);
+    start_members(E, t, m, n, conc, f, max_ms, wait);
     /* the engine called is member 0 */
     E->team = t;
     E->team_ix = 0;
@@ -154,7 +146,6 @@ int uh_crew_work(unhook_engine *E, const unhook_filter *f, long max_ms, int wait
         uh_team_fail(t);        /* the others stop claiming (with wait, too) */
     uh_team_wait(t, &own, PROGRESS_S, progress, ud);
     rc = join_members(E, m, n, rc);
-    uh_store_unshare(shared);
     uh_team_sum(t, &own, &all);
     *stats = all;
     if (progress)

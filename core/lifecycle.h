@@ -188,10 +188,6 @@ double uh_jitter(unhook_engine *E);
 
 /* The store, opened (and this engine's owner id set) on first use. */
 int uh_engine_store(unhook_engine *E, uh_store **out);
-/* E works on s, another engine's store (a bulk run's thread, crew.c):
- * with an owner id of its own; NULL gives it back (E->store left alone
- * by E's close). */
-void uh_engine_borrow_store(unhook_engine *E, uh_store *s);
 /* rc, with the store's message as the engine's when it is an error. */
 int uh_store_err(unhook_engine *E, int rc);
 /* Add a history line (in the caller's transaction). */

@@ -36,38 +36,24 @@ static unsigned nonce(unhook_engine *E)
     return v;
 }
 
-/* This engine's owner id, made with its store. */
-static void make_owner(unhook_engine *E)
-{
-    char host[64] = "";
-
-    gethostname(host, sizeof host - 1);
-    snprintf(E->owner, sizeof E->owner, "%s:%ld:%08x", host, (long)getpid(),
-             nonce(E));
-}
-
 int uh_engine_store(unhook_engine *E, uh_store **out)
 {
     char err[600];
     int rc;
 
     if (!E->store) {
+        char host[64] = "";
         rc = uh_store_open(db_path(E), &E->store, err, sizeof err);
         if (rc != UNHOOK_OK) {
             uh_seterr(&E->diag, "%s", err);
             return rc;
         }
-        make_owner(E);
+        gethostname(host, sizeof host - 1);
+        snprintf(E->owner, sizeof E->owner, "%s:%ld:%08x", host, (long)getpid(),
+                 nonce(E));
     }
     *out = E->store;
     return UNHOOK_OK;
-}
-
-void uh_engine_borrow_store(unhook_engine *E, uh_store *s)
-{
-    E->store = s;
-    if (s)
-        make_owner(E);
 }
 
 int uh_store_err(unhook_engine *E, int rc)

@@ -182,19 +182,7 @@ struct uh_store {
     int shared;
     double lease;
     char errmsg[512];
-    struct uh_store_shared *sh; /* shared by a bulk run's threads (store_lock.c) */
 };
-
-/*
- * A store of this process's own (SQLite) shared by the threads of a bulk
- * run (crew.c): uh_store_share puts a recursive lock around its ops (a
- * transaction holds it from begin to its end), uh_store_unshare takes it
- * away once the threads have ended.  errmsg is then the last failed op's,
- * whichever thread's.
- */
-typedef struct uh_store_shared uh_store_shared;
-int uh_store_share(uh_store *s);
-void uh_store_unshare(uh_store *s);
 
 /*
  * SQL text shared by the backends that speak SQL.  Parameters are written

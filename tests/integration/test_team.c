@@ -12,12 +12,8 @@
  * a connection file pointing at the provider; the provider is reset first.
  */
 #include "support.h"
-#include <dlfcn.h>
 #include <limits.h>
 #include <pthread.h>
-#include <stdatomic.h>
-#include <stdint.h>
-#include <sqlite3.h>
 #include <time.h>
 #include <unistd.h>
 #include <curl/curl.h>
@@ -29,25 +25,6 @@
 
 static const char *provider;      /* UNHOOK_TEST_URL */
 static char connectors[PATH_MAX]; /* absolute scripts/connectors */
-
-/* ---- SQLite connections opened, counted ---- */
-
-static atomic_int sqlite_opens;
-typedef int (*open_fn)(const char *, sqlite3 **, int, const char *);
-
-/* default visibility (the build hides symbols): the library's calls bind
- * here; the real one found after it */
-__attribute__((visibility("default"))) int sqlite3_open_v2(const char *path, sqlite3 **db,
-                                                           int flags, const char *vfs);
-int sqlite3_open_v2(const char *path, sqlite3 **db, int flags, const char *vfs)
-{
-    static open_fn real;
-
-    if (!real)
-        real = (open_fn)(uintptr_t)dlsym(RTLD_NEXT, "sqlite3_open_v2");
-    atomic_fetch_add(&sqlite_opens, 1);
-    return real(path, db, flags, vfs);
-}
 
 typedef struct fixture {
     char dir[256];
@@ -272,32 +249,6 @@ static void test_team_disables_each_once(void **state)
     assert_int_equal(x.wrong_total, 0);
 }
 
-/* On SQLite the threads share the engine's connection (store_lock.c):
- * none opens one of its own (the one opened is the syncer's, for its
- * checkpoints), and the work is done once all the same. */
-static void test_team_sqlite_threads_share_one_connection(void **state)
-{
-    fixture *f = *state;
-    unhook_stats stats;
-    int counts[200];
-
-    if (strstr(f->db, "://"))
-        skip();                 /* a server's store: a connection each */
-    reopen(f, 24, 3);
-    provider_seed(200);
-    provider_import(f->E, f->conn, "i", 0, 200, "github", "push");
-    atomic_store(&sqlite_opens, 0);
-    assert_int_equal(unhook_instance_disable_all(f->E, NULL, NULL, &stats, NULL, NULL),
-                     UNHOOK_OK);
-    assert_true(shared_by(f, 3));
-    assert_true(atomic_load(&sqlite_opens) <= 1);
-    assert_int_equal(stats.done, 200);
-    assert_int_equal(tally_all(f).off, 200);
-    assert_int_equal(provider_delete_counts(FIRST_ID, counts, 200), 200);
-    for (int k = 0; k < 200; k++)
-        assert_int_equal(counts[k], 1);
-}
-
 /* unhook_engine_run (resume, serve's loop) shares due work too: intents
  * recorded without running, then run on three threads. */
 static void test_team_run_shares_due_work(void **state)
@@ -496,7 +447,6 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_team_disables_each_once),
-        T(test_team_sqlite_threads_share_one_connection),
         T(test_team_run_shares_due_work),
         T(test_team_concurrency_cap_shared),
         T(test_team_rate_shared),
