@@ -24,8 +24,9 @@ int unhook_engine_wakeup(unhook_engine *E)
 
     if (!E || E->wakefd < 0)
         return UNHOOK_USAGE;
-    /* both are safe from any thread: a write, and curl's own wakeup of
-     * curl_multi_poll (the wait of unhook_engine_run) */
+    /* both are safe from any thread: a write (the scheduler's epoll set
+     * holds the fd), and curl's own wakeup of curl_multi_poll (its wait
+     * when transfers move by perform and poll, sched.c) */
     if (write(E->wakefd, &one, sizeof one) < 0)
         return UNHOOK_IO;
     curl_multi_wakeup(E->rt.sched->multi);
