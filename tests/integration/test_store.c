@@ -874,7 +874,7 @@ static void test_sqlite_two_opens_migrate_once(void **state)
     fixture *f = *state;
 
     if (f->pg)
-        skip();
+        return;             /* SQLite's migrations (PostgreSQL: tests/pg/schema.sh) */
     for (int round = 0; round < 20; round++) {
         char path[PATH_MAX], *sql, *version;
         pthread_barrier_t go;
