@@ -299,6 +299,22 @@ static int held_by(uh_store *s, const char *id, const char *owner)
     return r;
 }
 
+/* n rows PREFIX0.. to deregister, all of them claimed by A:1:1 (at 100,
+ * until 200) into out (room: 8); returns n. */
+static int claim_new(uh_store *s, const char *prefix, int n, uh_inst *out)
+{
+    int got = 0;
+
+    for (int k = 0; k < n; k++) {
+        char id[16];
+        snprintf(id, sizeof id, "%s%d", prefix, k);
+        put(s, id, "github", UH_DEREGISTERING, UH_WANT_OFF, 10);
+    }
+    assert_int_equal(s->ops->claim(s, NULL, 100, "A:1:1", 200, 8, out, &got), UNHOOK_OK);
+    assert_int_equal(got, n);
+    return got;
+}
+
 /* The rows as a claim hands them out (uh_inst.row set), as the work loop
  * passes them: a batch of the common case, one with desired changed, and
  * one whose claim another owner took after A's lease ended. */
@@ -311,13 +327,7 @@ static void test_finish_many_of_claimed_rows(void **state)
 
     if (!f->s->ops->finish_many)
         skip();
-    for (int k = 0; k < 5; k++) {
-        char id[16];
-        snprintf(id, sizeof id, "c%d", k);
-        put(f->s, id, "github", UH_DEREGISTERING, UH_WANT_OFF, 10);
-    }
-    assert_int_equal(f->s->ops->claim(f->s, NULL, 100, "A:1:1", 200, 8, out, &n), UNHOOK_OK);
-    assert_int_equal(n, 5);
+    n = claim_new(f->s, "c", 5, out);
     for (int k = 0; k < n; k++) {
         out[k].state = UH_OFF;
         out[k].attempts = 1;
@@ -366,13 +376,7 @@ static void test_finish_many_groups_by_values(void **state)
 
     if (!f->s->ops->finish_many)
         skip();
-    for (int k = 0; k < 7; k++) {
-        char id[16];
-        snprintf(id, sizeof id, "g%d", k);
-        put(f->s, id, "github", UH_DEREGISTERING, UH_WANT_OFF, 10);
-    }
-    assert_int_equal(f->s->ops->claim(f->s, NULL, 100, "A:1:1", 200, 8, out, &n), UNHOOK_OK);
-    assert_int_equal(n, 7);
+    n = claim_new(f->s, "g", 7, out);
     for (int k = 0; k < n; k++) {
         in[k] = &out[k];
         out[k].attempts = 1;
