@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <lauxlib.h>
@@ -27,15 +28,18 @@
  * then move everything, as they do without it.
  */
 /* What the set holds of a descriptor (s->fdst): nothing, or the events
- * it watches; PARKED: curl let it go (its connection idle in curl's
- * cache) but it stays in the set, so that the next transfer on the same
- * connection costs one epoll_ctl, a MOD, not an ADD and a DEL.  Should it
- * turn ready while parked (the server closed it), it leaves the set
- * then.  A parked descriptor may have been closed meanwhile, and its
- * number given to a new socket: the MOD then fails (a closed descriptor
- * leaves the set) and the new socket is added, so a stale entry never
- * stands for a watched one. */
-enum { FD_IN = 1, FD_OUT = 2, FD_PARKED = 4 };
+ * it watches (IN, OUT); PARKED: curl let it go (its connection idle in
+ * curl's cache) but it stays in the set as it was; OURS: a socket curl
+ * opened through on_open and has not closed through on_close since.
+ * The next transfer on a parked connection of ours that wants what the
+ * set watches costs no system call; any other costs one epoll_ctl, a
+ * MOD, not an ADD and a DEL.  Should a parked descriptor turn ready (the
+ * server closed it), it leaves the set then.  A descriptor closed
+ * another way (not ours) and its number given to a new socket: the MOD
+ * fails (a closed descriptor leaves the set) and the new socket is
+ * added, so a stale entry never stands for a watched one. */
+enum { FD_IN = 1, FD_OUT = 2, FD_PARKED = 4, FD_OURS = 8 };
+#define FD_EVENTS (FD_IN | FD_OUT)
 
 static int fd_state(uh_sched *s, int fd, unsigned char **st)
 {
@@ -56,7 +60,7 @@ static int on_socket(CURL *e, curl_socket_t fd, int what, void *ud, void *known)
 {
     uh_sched *s = ud;
     struct epoll_event ev;
-    unsigned char *st, want;
+    unsigned char *st, want, ours;
 
     (void)e;
     if (!s->sock)
@@ -66,30 +70,63 @@ static int on_socket(CURL *e, curl_socket_t fd, int what, void *ud, void *known)
         return 0;
     }
     if (what == CURL_POLL_REMOVE) {
-        if (*st)
+        if (*st & FD_EVENTS)
             *st |= FD_PARKED;
         return 0;
     }
     want = (unsigned char)((what & CURL_POLL_IN ? FD_IN : 0) | (what & CURL_POLL_OUT ? FD_OUT : 0));
-    /* a socket curl knows (it carries our mark) and watched as it is:
+    ours = *st & FD_OURS;
+    /* a socket curl knows (it carries our mark) and watched as it is, or
+     * a parked one of ours taken up again wanting what the set watches:
      * nothing to change; a new one is registered whatever the entry says
      * (a descriptor closed without a REMOVE, its number reused) */
-    if (known && *st == want && want)
+    if (want && (*st & FD_EVENTS) == want &&
+        ((known && !(*st & FD_PARKED)) || (ours && (*st & FD_PARKED)))) {
+        *st = want | ours;
+        if (!known)
+            curl_multi_assign(s->multi, fd, s);
         return 0;
+    }
     memset(&ev, 0, sizeof ev);
     ev.events = (want & FD_IN ? EPOLLIN : 0u) | (want & FD_OUT ? EPOLLOUT : 0u);
     ev.data.fd = fd;
     /* a descriptor closed and opened again has left the set meanwhile */
-    if (epoll_ctl(s->epfd, *st ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) != 0 &&
+    if (epoll_ctl(s->epfd, *st & FD_EVENTS ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) != 0 &&
         !(errno == EEXIST && epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev) == 0) &&
         !(errno == ENOENT && epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)) {
         s->sock = 0;
         return 0;
     }
-    *st = want;
+    *st = want | ours;
     if (!known)
         curl_multi_assign(s->multi, fd, s);
     return 0;
+}
+
+/* Every socket of a transfer is opened here, so that its entry starts
+ * afresh as one of ours (nothing in the set)... */
+static curl_socket_t on_open(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    uh_sched *s = ud;
+    unsigned char *st;
+    int fd;
+
+    (void)purpose;
+    fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+    if (fd >= 0 && fd_state(s, fd, &st) == 0)
+        *st = FD_OURS;
+    return fd >= 0 ? fd : CURL_SOCKET_BAD;
+}
+
+/* ... and closed here, which empties it (a closed descriptor has left
+ * the set). */
+static int on_close(void *ud, curl_socket_t fd)
+{
+    uh_sched *s = ud;
+
+    if (fd >= 0 && fd < s->nfdst)
+        s->fdst[fd] = 0;
+    return close(fd);
 }
 
 static int on_timer(CURLM *m, long ms, void *ud)
@@ -124,7 +161,7 @@ static void sock_turn(uh_sched *s, int ms)
                 continue;
             if (fd < s->nfdst && (s->fdst[fd] & FD_PARKED)) {
                 epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
-                s->fdst[fd] = 0;
+                s->fdst[fd] &= FD_OURS;
                 continue;
             }
             if (ev[k].events & (EPOLLIN | EPOLLHUP))
@@ -200,6 +237,8 @@ uh_sched *uh_sched_new(void)
         curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
         curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, on_timer);
         curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s);
+        s->opensock = on_open;
+        s->closesock = on_close;
     }
     curl_multi_setopt(s->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
     s->share = curl_share_init();

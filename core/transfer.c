@@ -46,6 +46,12 @@ static void base_options(uh_sched *s, CURL *e)
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
     if (s->share)
         curl_easy_setopt(e, CURLOPT_SHARE, s->share);
+    if (s->opensock) {
+        curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, s->opensock);
+        curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, s);
+        curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, s->closesock);
+        curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, s);
+    }
 }
 
 uh_transfer *uh_transfer_new(uh_sched *s, uh_run *r)

@@ -165,6 +165,11 @@ struct uh_sched {
     unsigned char *fdst;      /* by descriptor: what the set watches of it */
     int nfdst;
     int sock;                 /* 1: transfers move by socket_action */
+    /* how every handle opens and closes its sockets, so that the set
+     * knows a connection's socket from a new one under the same number
+     * (sched.c sets them, transfer.c puts them on each handle) */
+    curl_opensocket_callback opensock;
+    curl_closesocket_callback closesock;
     int timer_set;            /* curl asked to be called at curl_due */
     double curl_due;
 };

@@ -10,7 +10,9 @@
  * This program defines poll itself (the real call made through syscall)
  * and counts the calls made on the thread that calls the engine: with
  * socket_action only what libcurl checks once per request is left (a
- * reused connection's liveness), whatever the concurrency.
+ * reused connection's liveness), whatever the concurrency.  It counts
+ * epoll_ctl the same way: a request on a keep-alive connection changes
+ * nothing in the set.
  */
 #include "support.h"
 #include <limits.h>
@@ -18,6 +20,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,6 +49,17 @@ int poll(struct pollfd *fds, nfds_t n, int timeout)
         tp = &ts;
     }
     return (int)syscall(SYS_ppoll, fds, n, tp, NULL, (size_t)(_NSIG / 8));
+}
+
+static atomic_long ctls;          /* epoll_ctl, likewise */
+
+__attribute__((visibility("default"))) int epoll_ctl(int epfd, int op, int fd,
+                                                     struct epoll_event *ev);
+int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+    if (pthread_equal(pthread_self(), engine_thread))
+        atomic_fetch_add(&ctls, 1);
+    return (int)syscall(SYS_epoll_ctl, epfd, op, fd, ev);
 }
 
 typedef struct fixture {
@@ -128,10 +142,78 @@ static void test_polls_do_not_grow_with_the_concurrency(void **state)
     assert_true(atomic_load(&polls) <= 4 * n);
 }
 
+/* n DELETEs one at a time: each goes out on the connection of the one
+ * before, which curl let go in between (its socket parked in the set,
+ * still watched as it was).  Without the sockets' own bookkeeping
+ * (on_open, on_close in sched.c) taking one up again costs an epoll_ctl
+ * a request. */
+static void test_kept_connections_cost_no_epoll_ctl(void **state)
+{
+    fixture *f = *state;
+    unhook_config cfg = {0};
+    unhook_stats st;
+    long off = 0, n = 64;
+
+    provider_seed((int)n);
+    cfg.connectors = connectors;
+    cfg.db = f->db;
+    cfg.concurrency = 1;
+    cfg.threads = 1;
+    assert_int_equal(unhook_engine_open(&f->E, &cfg), UNHOOK_OK);
+    provider_import(f->E, f->conn, "k", 0, (int)n, "github", "push");
+    engine_thread = pthread_self();
+    atomic_store(&ctls, 0);
+    assert_int_equal(unhook_instance_disable_all(f->E, NULL, NULL, &st, NULL, NULL), UNHOOK_OK);
+    engine_thread = (pthread_t)0;
+    assert_int_equal(unhook_instance_list(f->E, NULL, count_off, &off), UNHOOK_OK);
+    assert_int_equal(off, n);
+    print_message("epoll_ctl calls: %ld for %ld requests\n", (long)atomic_load(&ctls), n);
+    /* the connection added, then watched for reading: a few in all */
+    assert_true(atomic_load(&ctls) <= 8);
+}
+
+/* The same, the provider closing each connection after its answer: curl
+ * closes each socket (on_close) and opens a new one for every request,
+ * most often under the number of the one it closed; each is watched
+ * afresh (an entry taken for a socket already watched would leave a
+ * request unheard until its timeout). */
+static void test_a_new_socket_under_an_old_number_is_watched(void **state)
+{
+    fixture *f = *state;
+    unhook_config cfg = {0};
+    unhook_stats st;
+    char body[16 * 1024];
+    size_t len = 0;
+    long off = 0, n = 32;
+
+    provider_seed((int)n);
+    len += (size_t)snprintf(body + len, sizeof body - len, "{\"method\": \"DELETE\", "
+                            "\"prefix\": \"/repos/o/r/hooks/\", \"responses\": [");
+    for (long k = 0; k < n; k++)
+        len += (size_t)snprintf(body + len, sizeof body - len,
+                                "%s{\"pass\": true, \"close\": true}", k ? ", " : "");
+    snprintf(body + len, sizeof body - len, "]}");
+    assert_int_equal(provider_control("POST", "/_control/script", body, NULL), 200);
+    cfg.connectors = connectors;
+    cfg.db = f->db;
+    cfg.concurrency = 1;
+    cfg.threads = 1;
+    assert_int_equal(unhook_engine_open(&f->E, &cfg), UNHOOK_OK);
+    provider_import(f->E, f->conn, "c", 0, (int)n, "github", "push");
+    assert_int_equal(unhook_instance_disable_all(f->E, NULL, NULL, &st, NULL, NULL), UNHOOK_OK);
+    assert_int_equal(unhook_instance_list(f->E, NULL, count_off, &off), UNHOOK_OK);
+    assert_int_equal(off, n);
+    assert_int_equal(st.done, n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_polls_do_not_grow_with_the_concurrency,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kept_connections_cost_no_epoll_ctl,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_new_socket_under_an_old_number_is_watched,
                                         setup, teardown),
     };
 
