@@ -98,6 +98,11 @@ int uh_sq_broken_msg(uh_store *s);
 /* Checkpoints by the syncer's thread from now on (at open). */
 void uh_sq_sync_hook(sq_store *q);
 
+/* The name of the file layer the store opens its database with
+ * (sqlite_vfs.c: SQLite's own, the writes of a commit to the WAL gathered
+ * into one), or NULL for SQLite's default. */
+const char *uh_sq_vfs(void);
+
 /* Creates or migrates the schema (sqlite_schema.c); path for messages. */
 int uh_sq_migrate(uh_store *s, const char *path);
 

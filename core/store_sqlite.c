@@ -600,7 +600,7 @@ int uh_store_sqlite_open(const char *path, uh_store **out, char *err, size_t err
     /* NOMUTEX: an engine, and so its store, is used by one thread at a
      * time (unhook.h); SQLite's own locking of every call is not needed */
     if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                        SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+                        SQLITE_OPEN_NOMUTEX, uh_sq_vfs()) != SQLITE_OK) {
         snprintf(err, errsz, "%s: cannot open the database: %s", path,
                  q->db ? sqlite3_errmsg(q->db) : "out of memory");
         sq_close(s);

@@ -1,0 +1,260 @@
+/*
+ * sqlite_vfs.c -- the SQLite backend's files: SQLite's own (its default
+ * VFS, "unix"), with the writes of a commit to the WAL gathered into one.
+ *
+ * SQLite writes each frame to the WAL in two calls, its 24-byte header
+ * then its page, each a pwrite(2) of its own: a batch of outcomes is some
+ * fifteen frames, thirty system calls.  A WAL opened here keeps the frames
+ * it is given in a buffer, in file order, and writes them out in one call
+ * as soon as the page of a commit's frame is in (a frame whose header
+ * gives the database's size after the commit, which no other frame does:
+ * https://sqlite.org/fileformat2.html#walformat).  That is within the
+ * commit's own write, so before SQLite makes the commit visible (it then
+ * updates the WAL index in shared memory) and before it syncs; other
+ * connections and processes see the same bytes at the same moments as
+ * without the buffer.  Only a frame's header, then that frame's page right
+ * after it, is ever kept; any other write, and any other use of the file
+ * (a read, a sync, its size, a truncation, a file control, the close),
+ * writes the buffer out first.  A frame header kept last is always
+ * followed by its page or written out before anything else happens, so a
+ * commit's frame cannot stay behind.  A process killed with frames in the
+ * buffer loses frames of a transaction that had not committed, as it
+ * would have in the middle of the writes.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sqlite_db.h"
+
+#define WAL_HDR 32              /* the WAL's own header, at its start */
+#define FRAME_HDR 24            /* a frame's header, before its page */
+#define KEEP_MAX (256 * 1024)   /* written out when it would grow past this */
+#define WRITE_MAX 0x1f000       /* SQLite's file writes less than 128 KiB a
+                                   call (os_unix.c, seekAndWriteFd) */
+
+typedef struct wal_file {
+    sqlite3_file base;          /* its methods: wal_io */
+    sqlite3_file *real;         /* SQLite's own file, after this struct */
+    unsigned char *buf;
+    size_t len, cap;
+    sqlite3_int64 at;           /* where buf[0] goes in the file */
+    int page;                   /* the page size, from the first frame */
+    int want_page;              /* the last write kept was a frame header */
+    int commit;                 /* ... of a commit's frame */
+} wal_file;
+
+static sqlite3_vfs vfs;         /* "unhook": a copy of the default, xOpen ours */
+static sqlite3_vfs *real_vfs;
+
+/* Rounded up so that SQLite's file, after ours, is aligned. */
+#define OURS ((sizeof(wal_file) + 15) & ~(size_t)15)
+
+static int out(wal_file *w)
+{
+    int rc = SQLITE_OK;
+
+    for (size_t k = 0; k < w->len && rc == SQLITE_OK; k += WRITE_MAX) {
+        size_t n = w->len - k < WRITE_MAX ? w->len - k : WRITE_MAX;
+        rc = w->real->pMethods->xWrite(w->real, w->buf + k, (int)n,
+                                       w->at + (sqlite3_int64)k);
+    }
+    w->len = 0;
+    w->want_page = w->commit = 0;
+    return rc;
+}
+
+/* Room for n more bytes (up to KEEP_MAX in all). */
+static int room(wal_file *w, size_t n)
+{
+    size_t cap;
+    unsigned char *p;
+
+    if (w->len + n > KEEP_MAX)
+        return 0;
+    if (w->len + n <= w->cap)
+        return 1;
+    cap = w->cap ? w->cap : 32 * 1024;
+    while (cap < w->len + n)
+        cap *= 2;
+    if (!(p = realloc(w->buf, cap)))
+        return 0;
+    w->buf = p;
+    w->cap = cap;
+    return 1;
+}
+
+static int page_size_ok(const wal_file *w, int n)
+{
+    return w->page ? n == w->page : n >= 512 && n <= 65536 && (n & (n - 1)) == 0;
+}
+
+static int wal_write(sqlite3_file *f, const void *p, int n, sqlite3_int64 at)
+{
+    wal_file *w = (wal_file *)f;
+    const unsigned char *h = p;
+    int rc;
+
+    if (w->want_page) {
+        /* the page of the header kept last, right after it */
+        if (at == w->at + (sqlite3_int64)w->len && page_size_ok(w, n) && room(w, (size_t)n)) {
+            memcpy(w->buf + w->len, p, (size_t)n);
+            w->len += (size_t)n;
+            w->page = n;
+            w->want_page = 0;
+            return w->commit ? out(w) : SQLITE_OK;
+        }
+    } else if (n == FRAME_HDR && at >= WAL_HDR &&
+               (!w->page || (at - WAL_HDR) % (FRAME_HDR + w->page) == 0)) {
+        /* a frame's header: kept, after the frames kept before it */
+        if (w->len && at != w->at + (sqlite3_int64)w->len && (rc = out(w)) != SQLITE_OK)
+            return rc;
+        if (room(w, FRAME_HDR + 65536)) {
+            if (!w->len)
+                w->at = at;
+            memcpy(w->buf + w->len, p, FRAME_HDR);
+            w->len += FRAME_HDR;
+            w->want_page = 1;
+            /* bytes 4-7: the database's size after a commit, else 0 */
+            w->commit = (h[4] | h[5] | h[6] | h[7]) != 0;
+            return SQLITE_OK;
+        }
+    }
+    if ((rc = out(w)) != SQLITE_OK)
+        return rc;
+    return w->real->pMethods->xWrite(w->real, p, n, at);
+}
+
+static int wal_close(sqlite3_file *f)
+{
+    wal_file *w = (wal_file *)f;
+    int rc = out(w), rc2 = w->real->pMethods->xClose(w->real);
+
+    free(w->buf);
+    w->buf = NULL;
+    w->cap = 0;
+    return rc != SQLITE_OK ? rc : rc2;
+}
+
+static int wal_read(sqlite3_file *f, void *p, int n, sqlite3_int64 at)
+{
+    wal_file *w = (wal_file *)f;
+    int rc = out(w);
+
+    return rc != SQLITE_OK ? rc : w->real->pMethods->xRead(w->real, p, n, at);
+}
+
+static int wal_truncate(sqlite3_file *f, sqlite3_int64 size)
+{
+    wal_file *w = (wal_file *)f;
+    int rc = out(w);
+
+    return rc != SQLITE_OK ? rc : w->real->pMethods->xTruncate(w->real, size);
+}
+
+static int wal_sync(sqlite3_file *f, int flags)
+{
+    wal_file *w = (wal_file *)f;
+    int rc = out(w);
+
+    return rc != SQLITE_OK ? rc : w->real->pMethods->xSync(w->real, flags);
+}
+
+static int wal_file_size(sqlite3_file *f, sqlite3_int64 *size)
+{
+    wal_file *w = (wal_file *)f;
+    int rc = out(w);
+
+    return rc != SQLITE_OK ? rc : w->real->pMethods->xFileSize(w->real, size);
+}
+
+static int wal_lock(sqlite3_file *f, int level)
+{
+    wal_file *w = (wal_file *)f;
+
+    return w->real->pMethods->xLock(w->real, level);
+}
+
+static int wal_unlock(sqlite3_file *f, int level)
+{
+    wal_file *w = (wal_file *)f;
+
+    return w->real->pMethods->xUnlock(w->real, level);
+}
+
+static int wal_check_reserved(sqlite3_file *f, int *out_)
+{
+    wal_file *w = (wal_file *)f;
+
+    return w->real->pMethods->xCheckReservedLock(w->real, out_);
+}
+
+static int wal_file_control(sqlite3_file *f, int op, void *arg)
+{
+    wal_file *w = (wal_file *)f;
+    int rc = out(w);
+
+    return rc != SQLITE_OK ? rc : w->real->pMethods->xFileControl(w->real, op, arg);
+}
+
+static int wal_sector_size(sqlite3_file *f)
+{
+    wal_file *w = (wal_file *)f;
+
+    return w->real->pMethods->xSectorSize(w->real);
+}
+
+static int wal_device(sqlite3_file *f)
+{
+    wal_file *w = (wal_file *)f;
+
+    return w->real->pMethods->xDeviceCharacteristics(w->real);
+}
+
+/* The version 1 methods only: SQLite maps no WAL into memory and keeps
+ * the WAL index beside the database file, whose methods are its own. */
+static const sqlite3_io_methods wal_io = {
+    1, wal_close, wal_read, wal_write, wal_truncate, wal_sync, wal_file_size,
+    wal_lock, wal_unlock, wal_check_reserved, wal_file_control, wal_sector_size,
+    wal_device, NULL, NULL, NULL, NULL, NULL, NULL,
+};
+
+/* A WAL is opened inside ours; any other file in f itself, with SQLite's
+ * own methods (its struct is larger than the default's: never mind). */
+static int vfs_open(sqlite3_vfs *v, sqlite3_filename name, sqlite3_file *f, int flags,
+                    int *out_flags)
+{
+    wal_file *w = (wal_file *)f;
+    int rc;
+
+    (void)v;
+    if (!(flags & SQLITE_OPEN_WAL))
+        return real_vfs->xOpen(real_vfs, name, f, flags, out_flags);
+    memset(w, 0, sizeof *w);
+    w->real = (sqlite3_file *)((char *)f + OURS);
+    rc = real_vfs->xOpen(real_vfs, name, w->real, flags, out_flags);
+    /* SQLite closes a file whose methods are set, whatever the result */
+    w->base.pMethods = w->real->pMethods ? &wal_io : NULL;
+    return rc;
+}
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static int registered;
+
+static void register_vfs(void)
+{
+    if (!(real_vfs = sqlite3_vfs_find(NULL)))
+        return;
+    vfs = *real_vfs;
+    vfs.pNext = NULL;
+    vfs.zName = "unhook";
+    vfs.szOsFile = (int)OURS + real_vfs->szOsFile;
+    vfs.xOpen = vfs_open;
+    registered = sqlite3_vfs_register(&vfs, 0) == SQLITE_OK;
+}
+
+const char *uh_sq_vfs(void)
+{
+    pthread_once(&once, register_vfs);
+    return registered ? vfs.zName : NULL;
+}

@@ -1,0 +1,294 @@
+/*
+ * test_sqlite_vfs.c -- the SQLite backend's file layer (core/sqlite_vfs.c):
+ * a commit's frames reach the WAL in one write, and the database is the
+ * same as with SQLite's own files: what a commit wrote is there for
+ * another connection (of SQLite's own files) as soon as the commit
+ * returns, pages a transaction spilled into the WAL read back, a rollback
+ * leaves nothing, a WAL started again after a checkpoint is whole, and a
+ * process killed in the middle of its writes leaves every commit it made
+ * and nothing else.  The writes are counted through the default VFS's
+ * system call table (xSetSystemCall), as SQLite's own tests do.
+ */
+#include "support.h"
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sqlite_db.h"
+
+static char dir[] = "/tmp/unhook-vfs-XXXXXX";
+static char path[300];
+
+/* ---- pwrite, counted ---- */
+
+typedef ssize_t (*pwrite_fn)(int, const void *, size_t, off_t);
+static pwrite_fn real_pwrite, real_pwrite64;
+static long writes;
+
+static ssize_t count_pwrite(int fd, const void *p, size_t n, off_t at)
+{
+    writes++;
+    return real_pwrite(fd, p, n, at);
+}
+
+static ssize_t count_pwrite64(int fd, const void *p, size_t n, off_t at)
+{
+    writes++;
+    return real_pwrite64(fd, p, n, at);
+}
+
+static void count_writes(int on)
+{
+    sqlite3_vfs *v = sqlite3_vfs_find("unix");
+
+    assert_non_null(v);
+    if (!on) {
+        v->xSetSystemCall(v, NULL, NULL);   /* all back as they were */
+        return;
+    }
+    real_pwrite = (pwrite_fn)v->xGetSystemCall(v, "pwrite");
+    real_pwrite64 = (pwrite_fn)v->xGetSystemCall(v, "pwrite64");
+    if (real_pwrite)
+        v->xSetSystemCall(v, "pwrite", (sqlite3_syscall_ptr)count_pwrite);
+    if (real_pwrite64)
+        v->xSetSystemCall(v, "pwrite64", (sqlite3_syscall_ptr)count_pwrite64);
+    writes = 0;
+}
+
+/* ---- helpers ---- */
+
+static sqlite3 *open_db(const char *vfs, int cache_pages)
+{
+    sqlite3 *db = NULL;
+    char sql[128];
+
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                                     vfs), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+                                  " PRAGMA wal_autocheckpoint = 0;", NULL, NULL, NULL), SQLITE_OK);
+    snprintf(sql, sizeof sql, "PRAGMA cache_size = %d", cache_pages);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    return db;
+}
+
+static void exec(sqlite3 *db, const char *sql)
+{
+    char *err = NULL;
+
+    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+        fail_msg("%s: %s", sql, err ? err : "?");
+}
+
+static long long one(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    long long v;
+
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static void integrity(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
+    sqlite3_finalize(st);
+}
+
+/* n rows of a 3,000-byte blob each, with their number and the next k */
+static void add_rows(sqlite3 *db, int k, int n)
+{
+    char sql[200];
+
+    snprintf(sql, sizeof sql, "WITH RECURSIVE c(v) AS (SELECT 0 UNION ALL SELECT v + 1"
+             " FROM c WHERE v < %d) INSERT INTO t (k, b) SELECT %d + v, randomblob(3000)"
+             " FROM c", n - 1, k);
+    exec(db, sql);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (!mkdtemp(dir))
+        return -1;
+    snprintf(path, sizeof path, "%s/t.db", dir);
+    return uh_sq_vfs() ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    support_rm_tree(dir);
+    return 0;
+}
+
+static void fresh(void)
+{
+    char p[320];
+
+    unlink(path);
+    snprintf(p, sizeof p, "%s-wal", path);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", path);
+    unlink(p);
+}
+
+/* ---- tests ---- */
+
+/* 20 commits of 10 rows (some 10 pages each): one write of the WAL each,
+ * where SQLite's own files make two a frame. */
+static void test_a_commit_is_one_write(void **state)
+{
+    sqlite3 *db, *other;
+    long frames_own;
+
+    (void)state;
+    fresh();
+    db = open_db(NULL, 2000);           /* SQLite's own files first */
+    exec(db, "CREATE TABLE t (k INTEGER PRIMARY KEY, b BLOB)");
+    count_writes(1);
+    for (int i = 0; i < 20; i++)
+        add_rows(db, i * 10, 10);
+    frames_own = writes;
+    count_writes(0);
+    sqlite3_close(db);
+    fresh();
+    db = open_db(uh_sq_vfs(), 2000);
+    other = open_db(NULL, 2000);
+    exec(db, "CREATE TABLE t (k INTEGER PRIMARY KEY, b BLOB)");
+    count_writes(1);
+    for (int i = 0; i < 20; i++) {
+        add_rows(db, i * 10, 10);
+        /* on the file for everyone as soon as the commit returns */
+        assert_int_equal(one(other, "SELECT count(*) FROM t"), (i + 1) * 10);
+    }
+    print_message("WAL writes for 20 commits: %ld with SQLite's own files, %ld here\n",
+                  frames_own, writes);
+    assert_true(frames_own >= 20 * 2 * 10);
+    assert_true(writes <= 20);
+    count_writes(0);
+    integrity(other);
+    sqlite3_close(other);
+    sqlite3_close(db);
+}
+
+/* A transaction larger than its page cache spills pages into the WAL
+ * before its commit and reads them back; the commit is written out in
+ * pieces SQLite's file takes (less than 128 KiB each). */
+static void test_spilled_pages_read_back(void **state)
+{
+    sqlite3 *db, *other;
+
+    (void)state;
+    fresh();
+    db = open_db(uh_sq_vfs(), 20);
+    other = open_db(NULL, 2000);
+    exec(db, "CREATE TABLE t (k INTEGER PRIMARY KEY, b BLOB)");
+    exec(db, "BEGIN");
+    add_rows(db, 0, 500);
+    assert_int_equal(one(db, "SELECT sum(length(b)) FROM t"), 500 * 3000);
+    exec(db, "UPDATE t SET b = randomblob(2000) WHERE k % 2 = 0");
+    assert_int_equal(one(db, "SELECT sum(length(b)) FROM t"), 250 * 3000 + 250 * 2000);
+    assert_int_equal(one(other, "SELECT count(*) FROM t"), 0);
+    exec(db, "COMMIT");
+    assert_int_equal(one(other, "SELECT sum(length(b)) FROM t"), 250 * 3000 + 250 * 2000);
+    integrity(other);
+    sqlite3_close(other);
+    sqlite3_close(db);
+}
+
+/* A rolled back transaction (spilled too) leaves nothing; the next one,
+ * written over its frames, is whole; so is a WAL started again after a
+ * checkpoint that emptied it. */
+static void test_rollback_and_restart(void **state)
+{
+    sqlite3 *db, *other;
+
+    (void)state;
+    fresh();
+    db = open_db(uh_sq_vfs(), 20);
+    other = open_db(NULL, 2000);
+    exec(db, "CREATE TABLE t (k INTEGER PRIMARY KEY, b BLOB)");
+    add_rows(db, 0, 10);
+    exec(db, "BEGIN");
+    add_rows(db, 100, 300);
+    exec(db, "ROLLBACK");
+    assert_int_equal(one(db, "SELECT count(*) FROM t"), 10);
+    add_rows(db, 1000, 50);
+    assert_int_equal(one(other, "SELECT count(*) FROM t"), 60);
+    exec(other, "PRAGMA wal_checkpoint(TRUNCATE)");
+    add_rows(db, 2000, 5);
+    add_rows(db, 3000, 200);
+    assert_int_equal(one(other, "SELECT count(*) FROM t"), 265);
+    integrity(other);
+    sqlite3_close(db);
+    sqlite3_close(other);
+    db = open_db(NULL, 2000);           /* from the files alone */
+    assert_int_equal(one(db, "SELECT count(*) FROM t"), 265);
+    integrity(db);
+    sqlite3_close(db);
+}
+
+/* A child commits batches of 5 rows, telling the parent after each
+ * commit, and is killed in the middle: the database opened again has
+ * every batch it was told of (one more at most, committed as the kill
+ * came), whole. */
+static void test_killed_in_the_middle(void **state)
+{
+    int fds[2];
+    pid_t pid;
+    long told = 0, got;
+    char c;
+    sqlite3 *db;
+
+    (void)state;
+    fresh();
+    db = open_db(uh_sq_vfs(), 20);
+    exec(db, "CREATE TABLE t (k INTEGER PRIMARY KEY, b BLOB)");
+    sqlite3_close(db);
+    assert_int_equal(pipe(fds), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        db = open_db(uh_sq_vfs(), 20);
+        for (int i = 0;; i++) {
+            add_rows(db, i * 5, 5);
+            if (write(fds[1], "x", 1) != 1)
+                _exit(1);
+        }
+    }
+    close(fds[1]);
+    while (told < 200 && read(fds[0], &c, 1) == 1)
+        told++;
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    while (read(fds[0], &c, 1) == 1)   /* the ones told meanwhile */
+        told++;
+    close(fds[0]);
+    db = open_db(NULL, 2000);
+    got = (long)one(db, "SELECT count(*) FROM t");
+    print_message("batches told: %ld, rows found: %ld\n", told, got);
+    assert_true(got % 5 == 0);
+    assert_true(got / 5 >= told && got / 5 <= told + 1);
+    integrity(db);
+    sqlite3_close(db);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_a_commit_is_one_write),
+        cmocka_unit_test(test_spilled_pages_read_back),
+        cmocka_unit_test(test_rollback_and_restart),
+        cmocka_unit_test(test_killed_in_the_middle),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
