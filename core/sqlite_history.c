@@ -10,7 +10,7 @@
 
 #include "sqlite_db.h"
 
-#define HIST_INSERT "INSERT INTO history (instance_id, at, action, outcome, status," \
+#define HIST_INSERT "INSERT OR ROLLBACK INTO history (instance_id, at, action, outcome, status," \
                     " attempt, message, registration) VALUES "
 #define HIST_ROW "(?,?,?,?,?,?,?,?)"
 
@@ -262,8 +262,9 @@ int uh_sq_history_bulk(uh_store *s, const uh_bulk *b, int n, const unhook_filter
         diff[6] = text_differs(w->message, wo->message);
         diff[7] = text_differs(w->registration, wo->registration);
     }
-    uh_buf_puts(&sql, "INSERT INTO history (instance_id, at, action, outcome, status,"
-                " attempt, message, registration) SELECT id");
+    /* OR ROLLBACK: no statement journal (see uh_sql_bulk, store.c) */
+    uh_buf_puts(&sql, "INSERT OR ROLLBACK INTO history (instance_id, at, action, outcome,"
+                " status, attempt, message, registration) SELECT id");
     for (int k = 1; k <= 7; k++) {
         uh_buf_puts(&sql, ", ");
         line_value(&sql, k, diff[k]);

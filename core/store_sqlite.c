@@ -304,7 +304,7 @@ static sqlite3_stmt *set_stmt(uh_store *s, int m)
         ix++;
     if (q->set_st[ix])
         return q->set_st[ix];
-    uh_buf_puts(&sql, "UPDATE instances SET " FINISH_SET " WHERE rowid IN (");
+    uh_buf_puts(&sql, "UPDATE OR ROLLBACK instances SET " FINISH_SET " WHERE rowid IN (");
     for (int k = 0; k < m; k++)
         uh_buf_printf(&sql, "%s?%d", k ? "," : "", 9 + 2 * k);
     uh_buf_puts(&sql, ") AND desired = ?8 AND id = CASE rowid");
@@ -439,7 +439,8 @@ static int end_leases(uh_store *s, const uh_bulk *b, const unhook_filter *f)
     sqlite3_stmt *st;
     int rc, n = 0;
 
-    uh_buf_puts(&sql, "UPDATE claims SET lease_end = 0 WHERE rid IN (SELECT rowid FROM instances");
+    uh_buf_puts(&sql, "UPDATE OR ROLLBACK claims SET lease_end = 0 WHERE rid IN"
+                " (SELECT rowid FROM instances");
     uh_sql_bulk_where(&sql, '?', b, f, vals, &n);
     uh_buf_puts(&sql, ")");
     st = sql.oom ? NULL : uh_sq_prep(s, sql.data);
