@@ -916,6 +916,76 @@ static void test_sqlite_two_opens_migrate_once(void **state)
     }
 }
 
+/* SQLite opens a temporary file (a statement journal, "etilqs_*") for
+ * a statement of many rows inside a transaction that may fail halfway
+ * and must then be undone alone, and copies every page it changes there
+ * first.  The store rolls the whole transaction back on any error, and
+ * its set-based statements say so (OR ROLLBACK): a bulk intent over a
+ * table of some 150 pages opens no such file. */
+static int temp_opens;
+typedef int (*open_fn)(const char *, int, int);
+static open_fn real_open;
+
+static int count_open(const char *path, int flags, int mode)
+{
+    if (strstr(path, "etilqs_"))
+        temp_opens++;
+    return real_open(path, flags, mode);
+}
+
+static void test_sqlite_bulk_needs_no_statement_journal(void **state)
+{
+    fixture *f = *state;
+    sqlite3_vfs *v = sqlite3_vfs_find("unix");
+    uh_bulk b[2] = {{0}, {0}};
+    unhook_history h[2] = {{0}, {0}};
+    char id[32], opts[1100];
+    long rows = 0, count = 0;
+    uh_inst i = {0};
+
+    if (f->pg)
+        return;                 /* a SQLite matter */
+    memset(opts, 0, sizeof opts);
+    snprintf(opts, sizeof opts, "{\"pad\": \"%01000d\"}", 0);
+    assert_int_equal(f->s->ops->begin(f->s), UNHOOK_OK);
+    for (int k = 0; k < 500; k++) {
+        snprintf(id, sizeof id, "big-%04d", k);
+        i.id = id;
+        i.connector = (char *)"github";
+        i.event = (char *)"push";
+        i.options = opts;
+        i.registration = (char *)"{\"id\":1}";
+        i.state = UH_REGISTERED;
+        i.desired = UH_WANT_ON;
+        i.created_at = i.updated_at = 1000;
+        assert_int_equal(f->s->ops->put(f->s, &i), UNHOOK_OK);
+    }
+    assert_int_equal(f->s->ops->commit(f->s), UNHOOK_OK);
+    for (int k = 0; k < 2; k++) {
+        b[k].from = 1u << UH_REGISTERED;
+        b[k].desired = UH_WANT_ON;
+        b[k].registered = !k;
+        b[k].expiring = -1;
+        b[k].to_desired = UH_WANT_OFF;
+        b[k].to = k ? UH_OFF : UH_DEREGISTERING;
+        b[k].reason = "disabled";
+        h[k].at = 700;
+        h[k].action = "disable";
+    }
+    real_open = (open_fn)v->xGetSystemCall(v, "open");
+    v->xSetSystemCall(v, "open", (sqlite3_syscall_ptr)count_open);
+    temp_opens = 0;
+    assert_int_equal(f->s->ops->begin(f->s), UNHOOK_OK);
+    assert_int_equal(f->s->ops->history_bulk(f->s, b, 2, NULL, h, &rows), UNHOOK_OK);
+    assert_int_equal(f->s->ops->bulk(f->s, &b[0], NULL, 700, &count), UNHOOK_OK);
+    assert_int_equal(f->s->ops->commit(f->s), UNHOOK_OK);
+    v->xSetSystemCall(v, "open", NULL);
+    assert_int_equal(rows, 500);
+    assert_int_equal(count, 500);
+    assert_int_equal(state_of(f->s, "big-0123"), UH_DEREGISTERING);
+    assert_int_equal(temp_opens, 0);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -938,6 +1008,7 @@ int main(void)
         T(test_expiry_and_renewal_claims),
         T(test_sqlite_migrations_keep_rows_and_claims),
         T(test_sqlite_two_opens_migrate_once),
+        T(test_sqlite_bulk_needs_no_statement_journal),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
