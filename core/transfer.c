@@ -46,6 +46,8 @@ static void base_options(uh_sched *s, CURL *e)
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
     if (s->share)
         curl_easy_setopt(e, CURLOPT_SHARE, s->share);
+    if (s->direct)
+        curl_easy_setopt(e, CURLOPT_PROXY, "");
     if (s->opensock) {
         curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, s->opensock);
         curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, s);

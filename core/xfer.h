@@ -170,6 +170,9 @@ struct uh_sched {
      * (sched.c sets them, transfer.c puts them on each handle) */
     curl_opensocket_callback opensock;
     curl_closesocket_callback closesock;
+    int direct;               /* no proxy in the environment (sched.c): every
+                                 handle is told so, and libcurl does not look
+                                 for one at each request */
     int timer_set;            /* curl asked to be called at curl_due */
     double curl_due;
 };

@@ -206,6 +206,30 @@ static void test_a_new_socket_under_an_old_number_is_watched(void **state)
     assert_int_equal(st.done, n);
 }
 
+/* A proxy named in the environment (http_proxy) carries the requests,
+ * as libcurl's own: here one on a port where nothing listens, so the
+ * deregistration cannot be sent and stays pending.  Without any, every
+ * handle is told there is none (sched.c) and the other tests go direct. */
+static void test_a_proxy_from_the_environment_is_used(void **state)
+{
+    fixture *f = *state;
+    unhook_config cfg = {0};
+    unhook_stats st;
+
+    provider_seed(1);
+    setenv("http_proxy", "http://127.0.0.1:9", 1);
+    cfg.connectors = connectors;
+    cfg.db = f->db;
+    cfg.concurrency = 1;
+    cfg.threads = 1;
+    assert_int_equal(unhook_engine_open(&f->E, &cfg), UNHOOK_OK);
+    provider_import(f->E, f->conn, "p", 0, 1, "github", "push");
+    assert_int_equal(unhook_instance_disable_all(f->E, NULL, NULL, &st, NULL, NULL), UNHOOK_OK);
+    unsetenv("http_proxy");
+    assert_int_equal(st.done, 0);
+    assert_int_equal(st.pending, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -214,6 +238,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kept_connections_cost_no_epoll_ctl,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_new_socket_under_an_old_number_is_watched,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_proxy_from_the_environment_is_used,
                                         setup, teardown),
     };
 
