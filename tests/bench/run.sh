@@ -7,7 +7,8 @@
 #   sh tests/bench/run.sh                  # every case (a few minutes)
 #   N=2000 LATENCY=0 BIG_N=0 WIDE_C=0 sh tests/bench/run.sh   # quick
 #
-# Cases (each: import, raw, unhook disable --all, check every state):
+# Cases (each: import, then ROUNDS times raw and unhook disable --all in
+# turn, checking every state; each figure the median of its rounds):
 #   bulk      N (20000) at C (32) against nginx
 #   per-flow  MICRO_N (2000) at C=1 against nginx            MICRO_N=0 skips
 #   latency   LAT_N (20000) at LAT_C (256), DELAY_MS (20) ms  LATENCY=0 skips
@@ -15,6 +16,10 @@
 #   wide      WIDE_N (10000) at WIDE_C (1024), WIDE_DELAY_MS (200) ms,
 #             peak RSS                                      WIDE_C=0 skips
 #
+# ROUNDS (3; 1 for big and wide, whose figure is a peak RSS): a run of
+# this VM's guest moves 5-20 % with its neighbours' load, raw libcurl's as
+# much as unhook's; rounds taken in turn and their medians keep one slow
+# moment from deciding a ratio.
 # UNHOOK (the binary, default build/unhook), KEEP=1 keeps the temp folder,
 # LIMIT (seconds any one step may take, default 60 + n/200 for a case of n).
 #
@@ -42,6 +47,7 @@ WIDE_DELAY_MS=${WIDE_DELAY_MS:-200}
 BIG_N=${BIG_N:-100000}
 WIDE_C=${WIDE_C:-1024}
 WIDE_N=${WIDE_N:-10000}
+ROUNDS=${ROUNDS:-3}
 USER_LIMIT=${LIMIT:-}
 UNHOOK=${UNHOOK:-$ROOT/build/unhook}
 CONNECTORS=$ROOT/scripts/connectors   # the bundled github connector
@@ -49,9 +55,10 @@ TIME=/usr/bin/time
 
 die() { echo "bench: $*" >&2; exit 1; }
 
-case "$N$C$MICRO_N$LATENCY$LAT_N$LAT_C$DELAY_MS$BIG_N$WIDE_C$WIDE_N$WIDE_DELAY_MS${USER_LIMIT:-0}" in
-*[!0-9]*) die "N, C, MICRO_N, LATENCY, LAT_N, LAT_C, DELAY_MS, BIG_N, WIDE_C, WIDE_N, WIDE_DELAY_MS and LIMIT must be integers" ;;
+case "$N$C$MICRO_N$LATENCY$LAT_N$LAT_C$DELAY_MS$BIG_N$WIDE_C$WIDE_N$WIDE_DELAY_MS$ROUNDS${USER_LIMIT:-0}" in
+*[!0-9]*) die "N, C, MICRO_N, LATENCY, LAT_N, LAT_C, DELAY_MS, BIG_N, WIDE_C, WIDE_N, WIDE_DELAY_MS, ROUNDS and LIMIT must be integers" ;;
 esac
+[ "$ROUNDS" -ge 1 ] || die "ROUNDS must be positive"
 [ "$N" -ge 1 ] && [ "$C" -ge 1 ] || die "N and C must be positive"
 [ "$LATENCY" = 0 ] || { [ "$LAT_N" -ge 1 ] && [ "$LAT_C" -ge 1 ]; } || die "LAT_N and LAT_C must be positive"
 [ "$WIDE_C" = 0 ] || [ "$WIDE_N" -ge 1 ] || die "WIDE_N must be positive"
@@ -226,11 +233,26 @@ timed() {
         '{ split(p, c, " "); printf "%.4f %s %s %s %s %s %.2f\n", ns / 1e9, $2, $3, $4, t0, t1, c[2] - c[1] }' >"$out"
 }
 
-# bench_case NAME N C PROVIDER: import N instances against PROVIDER (nginx,
-# slow: DELAY_MS, or wslow: WIDE_DELAY_MS), send the same N DELETEs with raw at concurrency C, disable
-# them all under unhook with concurrency C, check every state.
+# median FILE...: of lines "wall user sys maxrss t0 t1 provider_cpu" (one
+# round each), the median of each of wall, user, sys and maxrss, with t0,
+# t1 and the provider's CPU of the round whose wall is the median.
+median() {
+    python3 - "$@" <<'EOF'
+import sys
+rows = [open(p).read().split() for p in sys.argv[1:]]
+mid = lambda xs: sorted(xs, key=float)[(len(xs) - 1) // 2]
+by_wall = sorted(rows, key=lambda r: float(r[0]))[(len(rows) - 1) // 2]
+print(" ".join([mid([r[k] for r in rows]) for k in range(4)] + by_wall[4:7]))
+EOF
+}
+
+# bench_case NAME N C PROVIDER [ROUNDS]: import N instances against
+# PROVIDER (nginx, slow: DELAY_MS, or wslow: WIDE_DELAY_MS), then ROUNDS
+# times (default $ROUNDS): send the same N DELETEs with raw at concurrency
+# C, disable them all under unhook with concurrency C (on a copy of the
+# imported database), check every state.
 bench_case() {
-    name=$1 n=$2 c=$3 prov=$4
+    name=$1 n=$2 c=$3 prov=$4 rounds=${5:-$ROUNDS}
     db=$T/$name.db
     LIMIT=${USER_LIMIT:-$((60 + n / 200))}
     case $prov in
@@ -248,25 +270,35 @@ with open(path, "w") as f:
                             "registration": {"id": i}}) + "\n")
 EOF
     echo "bench: $name: importing $n instances" >&2
-    timed "$T/$name.import" "$ppid" "$UNHOOK" --connectors "$CONNECTORS" --db "$db" import "$T/$name.jsonl"
+    timed "$T/$name.import" "$ppid" "$UNHOOK" --connectors "$CONNECTORS" --db "$db.orig" import "$T/$name.jsonl"
     [ $RC -eq 0 ] || die "$name: import failed"
     [ "${KEEP:-}" = 1 ] || rm -f "$T/$name.jsonl"
-    echo "bench: $name: raw libcurl, $n DELETEs, $c in flight ($prov)" >&2
-    timed "$T/$name.raw" "$ppid" "$RAW" "$url/repos/o/r/hooks" "$n" "$c"
-    [ $RC -eq 0 ] || die "$name: the raw program failed"
-    echo "bench: $name: unhook disable --all --concurrency $c ($prov)" >&2
-    if [ "$PROFILE" = callgrind ]; then
-        set -- valgrind --tool=callgrind --callgrind-out-file="$ROOT/build/bench/callgrind.out"
-        LIMIT=$((LIMIT * 20))
-    elif [ "$PROFILE" = perf ]; then
-        set -- perf record -q -F 4000 -g -o "$ROOT/build/bench/perf.data"
-    else
-        set --
+    # the imported file whole, its WAL copied in: each round starts from it
+    python3 -c 'import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute("PRAGMA wal_checkpoint(TRUNCATE)")' "$db.orig"
+    if [ -n "$PROFILE" ]; then
+        rounds=1
     fi
-    timed "$T/$name.unhook" "$ppid" "$@" "$UNHOOK" --connectors "$CONNECTORS" --db "$db" disable --all --concurrency "$c"
-    urc=$RC
-    # every instance must have ended off, with a history line saying so
-    python3 - "$db" "$n" <<'EOF' || die "$name: not every instance ended off (see above)"
+    r=1
+    while [ "$r" -le "$rounds" ]; do
+        rm -f "$db" "$db-wal" "$db-shm"
+        cp "$db.orig" "$db"
+        echo "bench: $name: round $r of $rounds: raw libcurl, $n DELETEs, $c in flight ($prov)" >&2
+        timed "$T/$name.raw.$r" "$ppid" "$RAW" "$url/repos/o/r/hooks" "$n" "$c"
+        [ $RC -eq 0 ] || die "$name: the raw program failed"
+        echo "bench: $name: round $r of $rounds: unhook disable --all --concurrency $c ($prov)" >&2
+        if [ "$PROFILE" = callgrind ]; then
+            set -- valgrind --tool=callgrind --callgrind-out-file="$ROOT/build/bench/callgrind.out"
+            LIMIT=$((LIMIT * 20))
+        elif [ "$PROFILE" = perf ]; then
+            set -- perf record -q -F 4000 -g -o "$ROOT/build/bench/perf.data"
+        else
+            set --
+        fi
+        timed "$T/$name.unhook.$r" "$ppid" "$@" "$UNHOOK" --connectors "$CONNECTORS" --db "$db" disable --all --concurrency "$c"
+        cp "$T/$name.unhook.$r.out" "$T/$name.unhook.out"
+        urc=$RC
+        # every instance must have ended off, with a history line saying so
+        python3 - "$db" "$n" <<'EOF' || die "$name: not every instance ended off (see above)"
 import sqlite3, sys
 db, n = sqlite3.connect(sys.argv[1]), int(sys.argv[2])
 rows = dict(db.execute("SELECT state, count(*) FROM instances GROUP BY state").fetchall())
@@ -282,9 +314,16 @@ if done != n:
           % (done, n), file=sys.stderr)
     sys.exit(1)
 EOF
-    [ $urc -eq 0 ] || die "$name: unhook disable --all exited $urc"
-    [ "${KEEP:-}" = 1 ] || rm -f "$db" "$db-wal" "$db-shm"
-    echo "$name $n $c $prov $delay $(cat "$T/$name.unhook") $(cat "$T/$name.raw") $(cat "$T/$name.import")" >>"$T/results"
+        [ $urc -eq 0 ] || die "$name: unhook disable --all exited $urc"
+        r=$((r + 1))
+    done
+    [ "${KEEP:-}" = 1 ] || rm -f "$db" "$db-wal" "$db-shm" "$db.orig"
+    us= rs= r=1
+    while [ "$r" -le "$rounds" ]; do
+        us="$us $T/$name.unhook.$r" rs="$rs $T/$name.raw.$r" r=$((r + 1))
+    done
+    # shellcheck disable=SC2086 # the lists of files, split on purpose
+    echo "$name $n $c $prov $delay $(median $us) $(median $rs) $(cat "$T/$name.import") $rounds" >>"$T/results"
 }
 
 if [ -n "$PROFILE" ]; then
@@ -333,8 +372,8 @@ fi
 bench_case bulk "$N" "$C" nginx
 [ "$MICRO_N" = 0 ] || bench_case perflow "$MICRO_N" 1 nginx
 [ "$LATENCY" = 0 ] || bench_case latency "$LAT_N" "$LAT_C" slow
-[ "$BIG_N" = 0 ] || bench_case big "$BIG_N" "$C" nginx
-[ "$WIDE_C" = 0 ] || bench_case wide "$WIDE_N" "$WIDE_C" wslow
+[ "$BIG_N" = 0 ] || bench_case big "$BIG_N" "$C" nginx 1
+[ "$WIDE_C" = 0 ] || bench_case wide "$WIDE_N" "$WIDE_C" wslow 1
 
 # ---- the table and the targets ----
 python3 - "$T" "$NGINX" <<'EOF'
@@ -397,6 +436,7 @@ for line in open(os.path.join(tmp, "results")):
     u = dict(zip("wall user sys rss t0 t1 pcpu".split(), map(float, f[5:12])))
     r = dict(zip("wall user sys rss t0 t1 pcpu".split(), map(float, f[12:19])))
     iw = float(f[19])
+    rounds = int(f[26])
     case = dict(name=name, n=n, c=c, prov=prov, delay=delay, u=u, r=r, iw=iw,
                 title="%s N=%d C=%d" % (TITLES[name], n, c))
     ucpu, rcpu = (u["user"] + u["sys"]) / n * 1e6, (r["user"] + r["sys"]) / n * 1e6
@@ -417,6 +457,7 @@ for line in open(os.path.join(tmp, "results")):
         return "%.2f / %s" % (v[3], "%.2f" % v[4] if v[4] is not None else "never")
     case["rows"] = [
         ("provider", "nginx" if prov == "nginx" else "%d ms" % round(delay * 1000)),
+        ("rounds (figures: medians)", "%d" % rounds),
         ("unhook wall (s)", "%.3f" % u["wall"]),
         ("raw libcurl wall (s)", "%.3f" % r["wall"]),
         ("ratio unhook/raw (wall)", "%.2f" % case["ratio"]),
@@ -451,6 +492,7 @@ print("         libcurl %s, SQLite %s, %s" % (ver(["pkg-config", "--modversion",
       ver([nginx, "-v"]).replace("nginx version: ", "")))
 print("CPU = user + sys time of the whole process (GNU time); RSS = peak resident set;")
 print("in flight = DELETEs the slow provider holds (received, not answered yet)")
+print("each case: raw and unhook in turn, each figure the median of its rounds")
 print()
 w0 = max(len(r[0]) for c in cases for r in c["rows"])
 w = [max(len(c["title"]), max(len(r[1]) for r in c["rows"])) for c in cases]
