@@ -23,6 +23,7 @@ typedef struct member {
     long max_ms;
     int wait, rc, n;
     unhook_stats stats;
+    char *err;                  /* its engine's message when rc says so */
     pthread_t th;
 } member;
 
@@ -36,7 +37,9 @@ int uh_crew_fits(const unhook_engine *E)
 /* A member whose store cannot be opened (a server's connection limit,
  * out of file descriptors) did nothing: its share is left to the others,
  * as for a member that could not be opened, and the call does not fail
- * for it (the engine called has its store open, or reports it itself). */
+ * for it (the engine called has its store open, or reports it itself).
+ * A member closes its own engine once its work is counted, while the
+ * others may still be busy: its message kept, for the join. */
 static void *member_main(void *arg)
 {
     member *m = arg;
@@ -53,6 +56,9 @@ static void *member_main(void *arg)
             uh_team_fail(m->team);
     }
     uh_team_ended(m->team, m->E->team_ix, &m->stats);
+    if (m->rc != UNHOOK_OK)
+        m->err = uh_strdup(m->E->diag.errmsg);
+    m->E->close(m->E);
     return NULL;
 }
 
@@ -88,7 +94,8 @@ static void start_members(unhook_engine *E, uh_team *t, member *m, int n, int co
     }
 }
 
-/* Join members 1..n-1: the first error is rc's, with its message on E. */
+/* Join members 1..n-1 (each has closed its engine): the first error is
+ * rc's, with its message on E. */
 static int join_members(unhook_engine *E, member *m, int n, int rc)
 {
     for (int k = 1; k < n; k++) {
@@ -97,9 +104,9 @@ static int join_members(unhook_engine *E, member *m, int n, int rc)
         pthread_join(m[k].th, NULL);
         if (rc == UNHOOK_OK && m[k].rc != UNHOOK_OK) {
             rc = m[k].rc;
-            uh_seterr(&E->diag, "%s", m[k].E->diag.errmsg);
+            uh_seterr(&E->diag, "%s", m[k].err ? m[k].err : "out of memory");
         }
-        m[k].E->close(m[k].E);
+        free(m[k].err);
     }
     return rc;
 }
