@@ -103,6 +103,11 @@ void uh_sq_sync_hook(sq_store *q);
  * into one), or NULL for SQLite's default. */
 const char *uh_sq_vfs(void);
 
+/* Around the store's COMMIT on db (sqlite_tx.c): on, its frames are
+ * gathered into one write; off, after it.  Nothing when db's WAL is not
+ * of uh_sq_vfs. */
+void uh_sq_vfs_gather(sqlite3 *db, int on);
+
 /* Creates or migrates the schema (sqlite_schema.c); path for messages. */
 int uh_sq_migrate(uh_store *s, const char *path);
 

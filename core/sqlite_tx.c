@@ -89,8 +89,13 @@ int uh_sq_commit(uh_store *s)
 
     if (rc == UNHOOK_OK)
         rc = uh_sq_send_freed(s);
-    if (rc == UNHOOK_OK && (rc = uh_sq_run(s, "COMMIT")) == UNHOOK_OK)
-        SQ(s)->in_tx = 0;
+    if (rc == UNHOOK_OK) {
+        uh_sq_vfs_gather(SQ(s)->db, 1);     /* one write of its frames */
+        rc = uh_sq_run(s, "COMMIT");
+        uh_sq_vfs_gather(SQ(s)->db, 0);
+        if (rc == UNHOOK_OK)
+            SQ(s)->in_tx = 0;
+    }
     return rc;
 }
 

@@ -4,22 +4,29 @@
  *
  * SQLite writes each frame to the WAL in two calls, its 24-byte header
  * then its page, each a pwrite(2) of its own: a batch of outcomes is some
- * fifteen frames, thirty system calls.  A WAL opened here keeps the frames
- * it is given in a buffer, in file order, and writes them out in one call
- * as soon as the page of a commit's frame is in (a frame whose header
- * gives the database's size after the commit, which no other frame does:
+ * fifteen frames, thirty system calls.  Only while the store runs its
+ * COMMIT (uh_sq_vfs_gather, around it in sqlite_tx.c) does a WAL opened
+ * here keep the frames it is given, each header followed by its page, in
+ * file order from the first, and write them out in one call as soon as the
+ * page of the commit's frame is in (the frame whose header gives the
+ * database's size after the commit, which no other frame does:
  * https://sqlite.org/fileformat2.html#walformat).  That is within the
  * commit's own write, so before SQLite makes the commit visible (it then
- * updates the WAL index in shared memory) and before it syncs; other
- * connections and processes see the same bytes at the same moments as
- * without the buffer.  Only a frame's header, then that frame's page right
- * after it, is ever kept; any other write, and any other use of the file
- * (a read, a sync, its size, a truncation, a file control, the close),
- * writes the buffer out first.  A frame header kept last is always
- * followed by its page or written out before anything else happens, so a
- * commit's frame cannot stay behind.  A process killed with frames in the
- * buffer loses frames of a transaction that had not committed, as it
- * would have in the middle of the writes.
+ * updates the WAL index in shared memory) and before it syncs, while the
+ * connection holds the WAL's write lock; other connections and processes
+ * see the same bytes at the same moments as without the buffer.  From the
+ * commit frame on, until the next COMMIT, every write goes straight to the
+ * file: SQLite may then write frame headers again, earlier in the file
+ * (walRewriteChecksums, after a spilled page was written twice), and those
+ * must be there when the commit is.  Frames a transaction spills before
+ * its COMMIT are never kept: a ROLLBACK releases the lock without touching
+ * the WAL, and another writer's frames would come next at their offsets.
+ * Any other write, and any other use of the file (a read, a sync, its
+ * size, a truncation, a file control, the close), writes the buffer out
+ * first; what a COMMIT that failed left in it was never part of the WAL's
+ * index and is dropped when the COMMIT returns.  A process killed with
+ * frames in the buffer loses frames of a commit that had not happened, as
+ * it would have in the middle of the writes.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -42,6 +49,8 @@ typedef struct wal_file {
     int page;                   /* the page size, from the first frame */
     int want_page;              /* the last write kept was a frame header */
     int commit;                 /* ... of a commit's frame */
+    int gather;                 /* inside the store's COMMIT */
+    int done;                   /* ... and its commit frame is out */
 } wal_file;
 
 static sqlite3_vfs vfs;         /* "unhook": a copy of the default, xOpen ours */
@@ -102,11 +111,14 @@ static int wal_write(sqlite3_file *f, const void *p, int n, sqlite3_int64 at)
             w->len += (size_t)n;
             w->page = n;
             w->want_page = 0;
-            return w->commit ? out(w) : SQLITE_OK;
+            if (!w->commit)
+                return SQLITE_OK;
+            w->done = 1;        /* what follows goes straight to the file */
+            return out(w);
         }
-    } else if (n == FRAME_HDR && at >= WAL_HDR &&
+    } else if (n == FRAME_HDR && at >= WAL_HDR && w->gather && !w->done &&
                (!w->page || (at - WAL_HDR) % (FRAME_HDR + w->page) == 0)) {
-        /* a frame's header: kept, after the frames kept before it */
+        /* a frame's header: kept, right after the frames kept before it */
         if (w->len && at != w->at + (sqlite3_int64)w->len && (rc = out(w)) != SQLITE_OK)
             return rc;
         if (room(w, FRAME_HDR + 65536)) {
@@ -236,6 +248,24 @@ static int vfs_open(sqlite3_vfs *v, sqlite3_filename name, sqlite3_file *f, int 
     /* SQLite closes a file whose methods are set, whatever the result */
     w->base.pMethods = w->real->pMethods ? &wal_io : NULL;
     return rc;
+}
+
+void uh_sq_vfs_gather(sqlite3 *db, int on)
+{
+    sqlite3_file *f = NULL;
+    wal_file *w;
+
+    /* the connection's WAL (its journal, in WAL mode), when opened here */
+    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &f) != SQLITE_OK ||
+        !f || f->pMethods != &wal_io)
+        return;
+    w = (wal_file *)f;
+    w->gather = on;
+    w->done = 0;
+    if (!on) {                  /* a COMMIT that failed before its frame */
+        w->len = 0;
+        w->want_page = w->commit = 0;
+    }
 }
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;

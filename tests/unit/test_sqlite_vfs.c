@@ -1,12 +1,15 @@
 /*
  * test_sqlite_vfs.c -- the SQLite backend's file layer (core/sqlite_vfs.c):
- * a commit's frames reach the WAL in one write, and the database is the
- * same as with SQLite's own files: what a commit wrote is there for
+ * a commit's frames reach the WAL in one write when the store's COMMIT
+ * gathers them (commit() below does as sqlite_tx.c does), and the database
+ * is the same as with SQLite's own files: what a commit wrote is there for
  * another connection (of SQLite's own files) as soon as the commit
  * returns, pages a transaction spilled into the WAL read back, a rollback
- * leaves nothing, a WAL started again after a checkpoint is whole, and a
- * process killed in the middle of its writes leaves every commit it made
- * and nothing else.  The writes are counted through the default VFS's
+ * leaves nothing (nor anything another writer's frames could be written
+ * over later), a WAL started again after a checkpoint is whole, checksums
+ * SQLite rewrites after a commit are on the file with it, and a process
+ * killed in the middle of its writes leaves every commit it made and
+ * nothing else.  The writes are counted through the default VFS's
  * system call table (xSetSystemCall), as SQLite's own tests do.
  */
 #include "support.h"
@@ -101,6 +104,24 @@ static void integrity(sqlite3 *db)
     sqlite3_finalize(st);
 }
 
+/* The store's COMMIT (sqlite_tx.c): its frames gathered. */
+static void commit(sqlite3 *db)
+{
+    uh_sq_vfs_gather(db, 1);
+    exec(db, "COMMIT");
+    uh_sq_vfs_gather(db, 0);
+}
+
+static void add_rows(sqlite3 *db, int k, int n);
+
+/* n rows in a transaction of their own, committed as the store does */
+static void add_tx(sqlite3 *db, int k, int n)
+{
+    exec(db, "BEGIN IMMEDIATE");
+    add_rows(db, k, n);
+    commit(db);
+}
+
 /* n rows of a 3,000-byte blob each, with their number and the next k */
 static void add_rows(sqlite3 *db, int k, int n)
 {
@@ -164,7 +185,7 @@ static void test_a_commit_is_one_write(void **state)
     exec(db, "CREATE TABLE t (k INTEGER PRIMARY KEY, b BLOB)");
     count_writes(1);
     for (int i = 0; i < 20; i++) {
-        add_rows(db, i * 10, 10);
+        add_tx(db, i * 10, 10);
         /* on the file for everyone as soon as the commit returns */
         assert_int_equal(one(other, "SELECT count(*) FROM t"), (i + 1) * 10);
     }
@@ -196,7 +217,7 @@ static void test_spilled_pages_read_back(void **state)
     exec(db, "UPDATE t SET b = randomblob(2000) WHERE k % 2 = 0");
     assert_int_equal(one(db, "SELECT sum(length(b)) FROM t"), 250 * 3000 + 250 * 2000);
     assert_int_equal(one(other, "SELECT count(*) FROM t"), 0);
-    exec(db, "COMMIT");
+    commit(db);
     assert_int_equal(one(other, "SELECT sum(length(b)) FROM t"), 250 * 3000 + 250 * 2000);
     integrity(other);
     sqlite3_close(other);
@@ -205,7 +226,10 @@ static void test_spilled_pages_read_back(void **state)
 
 /* A rolled back transaction (spilled too) leaves nothing; the next one,
  * written over its frames, is whole; so is a WAL started again after a
- * checkpoint that emptied it. */
+ * checkpoint that emptied it.  After the rollback another writer (SQLite's
+ * own files) commits at the offsets the rolled back frames had: nothing of
+ * those may reach the file after it, whatever the first connection does
+ * next. */
 static void test_rollback_and_restart(void **state)
 {
     sqlite3 *db, *other;
@@ -215,22 +239,23 @@ static void test_rollback_and_restart(void **state)
     db = open_db(uh_sq_vfs(), 20);
     other = open_db(NULL, 2000);
     exec(db, "CREATE TABLE t (k INTEGER PRIMARY KEY, b BLOB)");
-    add_rows(db, 0, 10);
-    exec(db, "BEGIN");
+    add_tx(db, 0, 10);
+    exec(db, "BEGIN IMMEDIATE");
     add_rows(db, 100, 300);
     exec(db, "ROLLBACK");
-    assert_int_equal(one(db, "SELECT count(*) FROM t"), 10);
-    add_rows(db, 1000, 50);
-    assert_int_equal(one(other, "SELECT count(*) FROM t"), 60);
+    add_tx(other, 500, 300);
+    assert_int_equal(one(db, "SELECT count(*) FROM t"), 310);
+    add_tx(db, 1000, 50);
+    assert_int_equal(one(other, "SELECT count(*) FROM t"), 360);
     exec(other, "PRAGMA wal_checkpoint(TRUNCATE)");
-    add_rows(db, 2000, 5);
-    add_rows(db, 3000, 200);
-    assert_int_equal(one(other, "SELECT count(*) FROM t"), 265);
+    add_tx(db, 2000, 5);
+    add_tx(db, 3000, 200);
+    assert_int_equal(one(other, "SELECT count(*) FROM t"), 565);
     integrity(other);
     sqlite3_close(db);
     sqlite3_close(other);
     db = open_db(NULL, 2000);           /* from the files alone */
-    assert_int_equal(one(db, "SELECT count(*) FROM t"), 265);
+    assert_int_equal(one(db, "SELECT count(*) FROM t"), 565);
     integrity(db);
     sqlite3_close(db);
 }
@@ -259,7 +284,7 @@ static void test_killed_in_the_middle(void **state)
         close(fds[0]);
         db = open_db(uh_sq_vfs(), 20);
         for (int i = 0;; i++) {
-            add_rows(db, i * 5, 5);
+            add_tx(db, i * 5, 5);
             if (write(fds[1], "x", 1) != 1)
                 _exit(1);
         }
@@ -281,6 +306,102 @@ static void test_killed_in_the_middle(void **state)
     sqlite3_close(db);
 }
 
+/* A transaction that spilled pages into the WAL and wrote one of them
+ * again has its frames' checksums rewritten at its commit
+ * (walRewriteChecksums: each frame header written again, the commit
+ * frame's last).  The child commits such a transaction, says so and is
+ * killed with nothing more done: the database opened again (recovered
+ * from the WAL, whose checksums must hold) has the commit. */
+static void test_killed_after_rewritten_checksums(void **state)
+{
+    int fds[2];
+    pid_t pid;
+    char c;
+    sqlite3 *db;
+
+    (void)state;
+    fresh();
+    db = open_db(uh_sq_vfs(), 20);
+    exec(db, "CREATE TABLE t (k INTEGER PRIMARY KEY, b BLOB)");
+    add_tx(db, 0, 10);
+    sqlite3_close(db);
+    assert_int_equal(pipe(fds), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        db = open_db(uh_sq_vfs(), 20);
+        exec(db, "BEGIN IMMEDIATE");
+        add_rows(db, 100, 300);
+        exec(db, "UPDATE t SET b = randomblob(2000) WHERE k % 2 = 0");
+        commit(db);
+        if (write(fds[1], "x", 1) != 1)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    close(fds[1]);
+    assert_int_equal(read(fds[0], &c, 1), 1);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    close(fds[0]);
+    db = open_db(NULL, 2000);
+    assert_int_equal(one(db, "SELECT count(*) FROM t"), 310);
+    integrity(db);
+    sqlite3_close(db);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    char buf[65536];
+    FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
+    size_t n;
+
+    assert_non_null(a);
+    assert_non_null(b);
+    while ((n = fread(buf, 1, sizeof buf, a)) > 0)
+        assert_int_equal(fwrite(buf, 1, n, b), n);
+    fclose(a);
+    assert_int_equal(fclose(b), 0);
+}
+
+/* The same rewritten commit, then another connection checkpoints, starts
+ * the WAL again and commits over it; the first connection then reads.
+ * The files as they are then (the database and its WAL, copied while no
+ * one writes, as a crash would leave them) hold every commit. */
+static void test_rewritten_checksums_then_restart(void **state)
+{
+    sqlite3 *a, *b, *c;
+    char wal[320], copy[320], copy_wal[330];
+
+    (void)state;
+    fresh();
+    a = open_db(uh_sq_vfs(), 20);
+    b = open_db(NULL, 2000);
+    exec(a, "CREATE TABLE t (k INTEGER PRIMARY KEY, b BLOB)");
+    add_tx(a, 0, 10);
+    exec(a, "BEGIN IMMEDIATE");
+    add_rows(a, 100, 300);
+    exec(a, "UPDATE t SET b = randomblob(2000) WHERE k % 2 = 0");
+    commit(a);
+    exec(b, "PRAGMA wal_checkpoint(TRUNCATE)");
+    for (int i = 0; i < 40; i++)
+        add_rows(b, 1000 + i * 10, 10);
+    assert_int_equal(one(a, "SELECT count(*) FROM t"), 710);
+    add_rows(b, 5000, 10);
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    snprintf(copy, sizeof copy, "%s/copy.db", dir);
+    snprintf(copy_wal, sizeof copy_wal, "%s-wal", copy);
+    copy_file(path, copy);
+    copy_file(wal, copy_wal);
+    assert_int_equal(sqlite3_open_v2(copy, &c, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    assert_int_equal(one(c, "SELECT count(*) FROM t"), 720);
+    integrity(c);
+    sqlite3_close(c);
+    sqlite3_close(a);
+    sqlite3_close(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -288,6 +409,8 @@ int main(void)
         cmocka_unit_test(test_spilled_pages_read_back),
         cmocka_unit_test(test_rollback_and_restart),
         cmocka_unit_test(test_killed_in_the_middle),
+        cmocka_unit_test(test_killed_after_rewritten_checksums),
+        cmocka_unit_test(test_rewritten_checksums_then_restart),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
