@@ -146,12 +146,17 @@ int close_session(cli *c)
 }
 
 /* --threads not given: one a processor, at most 4, each with 8 or more
- * of the concurrency (so 1 below 16) */
+ * of the concurrency (so 1 below 16); two a processor from 64 flows a
+ * processor on: a loop stops for its store work (a claim, a commit of
+ * outcomes) while the answers to its flows wait, and with that many in
+ * flight more loops keep more requests going out */
 static int auto_threads(int concurrency)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     int n = concurrency > 0 ? concurrency / 8 : 16 / 8;
 
+    if (cpus > 0 && concurrency >= 64 * cpus)
+        cpus *= 2;
     if (cpus > 0 && n > cpus)
         n = (int)cpus;
     return n > 4 ? 4 : n < 1 ? 1 : n;
