@@ -106,30 +106,45 @@ static int count_off(void *ud, const unhook_instance *i)
     return 0;
 }
 
+/* The provider answers the next n DELETEs of a hook each with entry (an
+ * entry of its script API, tests/provider/README.md). */
+static void script_deletes(long n, const char *entry)
+{
+    char body[64 * 1024];
+    size_t len = 0;
+
+    len += (size_t)snprintf(body + len, sizeof body - len, "{\"method\": \"DELETE\", "
+                            "\"prefix\": \"/repos/o/r/hooks/\", \"responses\": [");
+    for (long k = 0; k < n; k++)
+        len += (size_t)snprintf(body + len, sizeof body - len, "%s%s", k ? ", " : "", entry);
+    snprintf(body + len, sizeof body - len, "]}");
+    assert_int_equal(provider_control("POST", "/_control/script", body, NULL), 200);
+}
+
+/* f's engine on one thread at concurrency conc, with n instances named
+ * prefix N of hooks the provider has (seeded). */
+static void open_with(fixture *f, int conc, const char *prefix, long n)
+{
+    unhook_config cfg = {0};
+
+    cfg.connectors = connectors;
+    cfg.db = f->db;
+    cfg.concurrency = conc;
+    cfg.threads = 1;
+    assert_int_equal(unhook_engine_open(&f->E, &cfg), UNHOOK_OK);
+    provider_import(f->E, f->conn, prefix, 0, (int)n, "github", "push");
+}
+
 /* n DELETEs, each answered after 20 ms, 64 at a time on one thread. */
 static void test_polls_do_not_grow_with_the_concurrency(void **state)
 {
     fixture *f = *state;
-    unhook_config cfg = {0};
     unhook_stats st;
-    char body[64 * 1024];
-    size_t len = 0;
     long off = 0, n = 256;
 
     provider_seed((int)n);
-    len += (size_t)snprintf(body + len, sizeof body - len, "{\"method\": \"DELETE\", "
-                            "\"prefix\": \"/repos/o/r/hooks/\", \"responses\": [");
-    for (long k = 0; k < n; k++)
-        len += (size_t)snprintf(body + len, sizeof body - len,
-                                "%s{\"delay_ms\": 20, \"pass\": true}", k ? ", " : "");
-    snprintf(body + len, sizeof body - len, "]}");
-    assert_int_equal(provider_control("POST", "/_control/script", body, NULL), 200);
-    cfg.connectors = connectors;
-    cfg.db = f->db;
-    cfg.concurrency = 64;
-    cfg.threads = 1;
-    assert_int_equal(unhook_engine_open(&f->E, &cfg), UNHOOK_OK);
-    provider_import(f->E, f->conn, "s", 0, (int)n, "github", "push");
+    script_deletes(n, "{\"delay_ms\": 20, \"pass\": true}");
+    open_with(f, 64, "s", n);
     engine_thread = pthread_self();
     atomic_store(&polls, 0);
     assert_int_equal(unhook_instance_disable_all(f->E, NULL, NULL, &st, NULL, NULL), UNHOOK_OK);
@@ -150,17 +165,11 @@ static void test_polls_do_not_grow_with_the_concurrency(void **state)
 static void test_kept_connections_cost_no_epoll_ctl(void **state)
 {
     fixture *f = *state;
-    unhook_config cfg = {0};
     unhook_stats st;
     long off = 0, n = 64;
 
     provider_seed((int)n);
-    cfg.connectors = connectors;
-    cfg.db = f->db;
-    cfg.concurrency = 1;
-    cfg.threads = 1;
-    assert_int_equal(unhook_engine_open(&f->E, &cfg), UNHOOK_OK);
-    provider_import(f->E, f->conn, "k", 0, (int)n, "github", "push");
+    open_with(f, 1, "k", n);
     engine_thread = pthread_self();
     atomic_store(&ctls, 0);
     assert_int_equal(unhook_instance_disable_all(f->E, NULL, NULL, &st, NULL, NULL), UNHOOK_OK);
@@ -180,26 +189,12 @@ static void test_kept_connections_cost_no_epoll_ctl(void **state)
 static void test_a_new_socket_under_an_old_number_is_watched(void **state)
 {
     fixture *f = *state;
-    unhook_config cfg = {0};
     unhook_stats st;
-    char body[16 * 1024];
-    size_t len = 0;
     long off = 0, n = 32;
 
     provider_seed((int)n);
-    len += (size_t)snprintf(body + len, sizeof body - len, "{\"method\": \"DELETE\", "
-                            "\"prefix\": \"/repos/o/r/hooks/\", \"responses\": [");
-    for (long k = 0; k < n; k++)
-        len += (size_t)snprintf(body + len, sizeof body - len,
-                                "%s{\"pass\": true, \"close\": true}", k ? ", " : "");
-    snprintf(body + len, sizeof body - len, "]}");
-    assert_int_equal(provider_control("POST", "/_control/script", body, NULL), 200);
-    cfg.connectors = connectors;
-    cfg.db = f->db;
-    cfg.concurrency = 1;
-    cfg.threads = 1;
-    assert_int_equal(unhook_engine_open(&f->E, &cfg), UNHOOK_OK);
-    provider_import(f->E, f->conn, "c", 0, (int)n, "github", "push");
+    script_deletes(n, "{\"pass\": true, \"close\": true}");
+    open_with(f, 1, "c", n);
     assert_int_equal(unhook_instance_disable_all(f->E, NULL, NULL, &st, NULL, NULL), UNHOOK_OK);
     assert_int_equal(unhook_instance_list(f->E, NULL, count_off, &off), UNHOOK_OK);
     assert_int_equal(off, n);
@@ -213,17 +208,11 @@ static void test_a_new_socket_under_an_old_number_is_watched(void **state)
 static void test_a_proxy_from_the_environment_is_used(void **state)
 {
     fixture *f = *state;
-    unhook_config cfg = {0};
     unhook_stats st;
 
     provider_seed(1);
     setenv("http_proxy", "http://127.0.0.1:9", 1);
-    cfg.connectors = connectors;
-    cfg.db = f->db;
-    cfg.concurrency = 1;
-    cfg.threads = 1;
-    assert_int_equal(unhook_engine_open(&f->E, &cfg), UNHOOK_OK);
-    provider_import(f->E, f->conn, "p", 0, 1, "github", "push");
+    open_with(f, 1, "p", 1);
     assert_int_equal(unhook_instance_disable_all(f->E, NULL, NULL, &st, NULL, NULL), UNHOOK_OK);
     unsetenv("http_proxy");
     assert_int_equal(st.done, 0);

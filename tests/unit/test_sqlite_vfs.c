@@ -199,6 +199,16 @@ static void test_a_commit_is_one_write(void **state)
     sqlite3_close(db);
 }
 
+/* A fresh database with table t: *db through this layer with a page
+ * cache of cache pages, *other through SQLite's own files. */
+static void fresh_pair(sqlite3 **db, sqlite3 **other, int cache)
+{
+    fresh();
+    *db = open_db(uh_sq_vfs(), cache);
+    *other = open_db(NULL, 2000);
+    exec(*db, "CREATE TABLE t (k INTEGER PRIMARY KEY, b BLOB)");
+}
+
 /* A transaction larger than its page cache spills pages into the WAL
  * before its commit and reads them back; the commit is written out in
  * pieces SQLite's file takes (less than 128 KiB each). */
@@ -207,10 +217,7 @@ static void test_spilled_pages_read_back(void **state)
     sqlite3 *db, *other;
 
     (void)state;
-    fresh();
-    db = open_db(uh_sq_vfs(), 20);
-    other = open_db(NULL, 2000);
-    exec(db, "CREATE TABLE t (k INTEGER PRIMARY KEY, b BLOB)");
+    fresh_pair(&db, &other, 20);
     exec(db, "BEGIN");
     add_rows(db, 0, 500);
     assert_int_equal(one(db, "SELECT sum(length(b)) FROM t"), 500 * 3000);
@@ -235,10 +242,7 @@ static void test_rollback_and_restart(void **state)
     sqlite3 *db, *other;
 
     (void)state;
-    fresh();
-    db = open_db(uh_sq_vfs(), 20);
-    other = open_db(NULL, 2000);
-    exec(db, "CREATE TABLE t (k INTEGER PRIMARY KEY, b BLOB)");
+    fresh_pair(&db, &other, 20);
     add_tx(db, 0, 10);
     exec(db, "BEGIN IMMEDIATE");
     add_rows(db, 100, 300);
