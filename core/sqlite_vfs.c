@@ -118,8 +118,11 @@ static int wal_write(sqlite3_file *f, const void *p, int n, sqlite3_int64 at)
         }
     } else if (n == FRAME_HDR && at >= WAL_HDR && w->gather && !w->done &&
                (!w->page || (at - WAL_HDR) % (FRAME_HDR + w->page) == 0)) {
-        /* a frame's header: kept, right after the frames kept before it */
-        if (w->len && at != w->at + (sqlite3_int64)w->len && (rc = out(w)) != SQLITE_OK)
+        /* a frame's header: kept, right after the frames kept before it
+         * (which go out first when it does not follow them, or when a
+         * frame more would not fit) */
+        if (w->len && (at != w->at + (sqlite3_int64)w->len ||
+                       w->len + FRAME_HDR + 65536 > KEEP_MAX) && (rc = out(w)) != SQLITE_OK)
             return rc;
         if (room(w, FRAME_HDR + 65536)) {
             if (!w->len)

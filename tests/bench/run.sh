@@ -529,7 +529,7 @@ def absent(text, why):
     print("  %-60s %-7s %s" % (text, "-", why))
 
 print()
-print("targets of issue 17 (set for a 2-core machine, ratios from one run):")
+print("targets of issue 17 (set for a 2-core machine, ratios from one run: the medians of its rounds):")
 b = by.get("bulk")
 t = "bulk N=20000 C=32, nginx: wall unhook/raw <= 1.5 (aim 1.25)"
 line(t, b["ratio"] <= 1.5, "%.2f" % b["ratio"], differs(b, 20000, 32))
