@@ -103,10 +103,11 @@ void uh_sq_sync_hook(sq_store *q);
  * into one), or NULL for SQLite's default. */
 const char *uh_sq_vfs(void);
 
-/* Around the store's COMMIT on db (sqlite_tx.c): on, its frames are
- * gathered into one write; off, after it.  Nothing when db's WAL is not
- * of uh_sq_vfs. */
-void uh_sq_vfs_gather(sqlite3 *db, int on);
+/* Around the store's COMMIT on db (sqlite_tx.c): before it, its frames
+ * are to be gathered into one write; after it, with whether it committed.
+ * Nothing when db's WAL is not of uh_sq_vfs. */
+void uh_sq_vfs_gather(sqlite3 *db);
+void uh_sq_vfs_gathered(sqlite3 *db, int committed);
 
 /* Creates or migrates the schema (sqlite_schema.c); path for messages. */
 int uh_sq_migrate(uh_store *s, const char *path);

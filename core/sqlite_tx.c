@@ -90,9 +90,9 @@ int uh_sq_commit(uh_store *s)
     if (rc == UNHOOK_OK)
         rc = uh_sq_send_freed(s);
     if (rc == UNHOOK_OK) {
-        uh_sq_vfs_gather(SQ(s)->db, 1);     /* one write of its frames */
+        uh_sq_vfs_gather(SQ(s)->db);        /* one write of its frames */
         rc = uh_sq_run(s, "COMMIT");
-        uh_sq_vfs_gather(SQ(s)->db, 0);
+        uh_sq_vfs_gathered(SQ(s)->db, rc == UNHOOK_OK);
         if (rc == UNHOOK_OK)
             SQ(s)->in_tx = 0;
     }

@@ -23,8 +23,10 @@
  * the WAL, and another writer's frames would come next at their offsets.
  * Any other write, and any other use of the file (a read, a sync, its
  * size, a truncation, a file control, the close), writes the buffer out
- * first; what a COMMIT that failed left in it was never part of the WAL's
- * index and is dropped when the COMMIT returns.  A process killed with
+ * first (to make room, too); a commit frame that goes out unkept (no memory
+ * for it) ends the gathering all the same.  After a COMMIT nothing is
+ * left in the buffer; what one that failed left was never part of the
+ * WAL's index and is dropped when it returns.  A process killed with
  * frames in the buffer loses frames of a commit that had not happened, as
  * it would have in the middle of the writes.
  */
@@ -137,6 +139,10 @@ static int wal_write(sqlite3_file *f, const void *p, int n, sqlite3_int64 at)
     }
     if ((rc = out(w)) != SQLITE_OK)
         return rc;
+    /* a commit frame's header not kept (no memory for it): nothing more
+     * is kept in this COMMIT either */
+    if (n == FRAME_HDR && w->gather && (h[4] | h[5] | h[6] | h[7]) != 0)
+        w->done = 1;
     return w->real->pMethods->xWrite(w->real, p, n, at);
 }
 
@@ -253,22 +259,42 @@ static int vfs_open(sqlite3_vfs *v, sqlite3_filename name, sqlite3_file *f, int 
     return rc;
 }
 
-void uh_sq_vfs_gather(sqlite3 *db, int on)
+/* db's WAL (its journal, in WAL mode), when opened here; or NULL */
+static wal_file *wal_of(sqlite3 *db)
 {
     sqlite3_file *f = NULL;
-    wal_file *w;
 
-    /* the connection's WAL (its journal, in WAL mode), when opened here */
     if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &f) != SQLITE_OK ||
         !f || f->pMethods != &wal_io)
-        return;
-    w = (wal_file *)f;
-    w->gather = on;
-    w->done = 0;
-    if (!on) {                  /* a COMMIT that failed before its frame */
-        w->len = 0;
-        w->want_page = w->commit = 0;
+        return NULL;
+    return (wal_file *)f;
+}
+
+void uh_sq_vfs_gather(sqlite3 *db)
+{
+    wal_file *w = wal_of(db);
+
+    if (w) {
+        w->gather = 1;
+        w->done = 0;
     }
+}
+
+void uh_sq_vfs_gathered(sqlite3 *db, int committed)
+{
+    wal_file *w = wal_of(db);
+
+    if (!w)
+        return;
+    w->gather = w->done = 0;
+    /* Nothing is left after a commit: its frame's page wrote the buffer
+     * out, and nothing was kept after it.  Should anything be, it is the
+     * commit's and goes to the file.  After a COMMIT that failed before
+     * its frame, what is left never made the WAL's index: dropped. */
+    if (committed)
+        out(w);
+    w->len = 0;
+    w->want_page = w->commit = 0;
 }
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;

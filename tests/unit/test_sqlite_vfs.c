@@ -107,9 +107,9 @@ static void integrity(sqlite3 *db)
 /* The store's COMMIT (sqlite_tx.c): its frames gathered. */
 static void commit(sqlite3 *db)
 {
-    uh_sq_vfs_gather(db, 1);
+    uh_sq_vfs_gather(db);
     exec(db, "COMMIT");
-    uh_sq_vfs_gather(db, 0);
+    uh_sq_vfs_gathered(db, 1);
 }
 
 static void add_rows(sqlite3 *db, int k, int n);
@@ -406,6 +406,51 @@ static void test_rewritten_checksums_then_restart(void **state)
     sqlite3_close(b);
 }
 
+/* The same rewrite in a commit of more frames than the buffer keeps
+ * (256 KiB: some 60 frames of 4 KiB pages), whichever frame the buffer
+ * fills at: the commit frame's rewritten header, the last write of the
+ * commit with no read after it, reaches the file all the same, and the
+ * files as they are when the commit returns (as a kill would leave them)
+ * hold it. */
+static void test_rewritten_checksums_large_commit(void **state)
+{
+    char wal[320], copy[320], copy_wal[330];
+    int lost = 0;
+
+    (void)state;
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    snprintf(copy, sizeof copy, "%s/copy.db", dir);
+    snprintf(copy_wal, sizeof copy_wal, "%s-wal", copy);
+    /* the commit's new frames are about as many as the cache's pages */
+    for (int cache = 60; cache <= 135; cache++) {
+        const int n = 300;
+        sqlite3 *a, *c;
+        long long got;
+
+        fresh();
+        a = open_db(uh_sq_vfs(), cache);
+        exec(a, "CREATE TABLE t (k INTEGER PRIMARY KEY, b BLOB)");
+        add_tx(a, 0, 10);
+        exec(a, "BEGIN IMMEDIATE");
+        add_rows(a, 100, n);
+        exec(a, "UPDATE t SET b = randomblob(2000) WHERE k < 110");
+        commit(a);
+        copy_file(path, copy);
+        copy_file(wal, copy_wal);
+        assert_int_equal(sqlite3_open_v2(copy, &c, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+        got = one(c, "SELECT count(*) FROM t");
+        if (got != 10 + n) {
+            print_message("cache %d: %lld rows of %d found after the commit\n", cache, got, 10 + n);
+            lost++;
+        }
+        sqlite3_close(c);
+        unlink(copy_wal);
+        unlink(copy);
+        sqlite3_close(a);
+    }
+    assert_int_equal(lost, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -415,6 +460,7 @@ int main(void)
         cmocka_unit_test(test_killed_in_the_middle),
         cmocka_unit_test(test_killed_after_rewritten_checksums),
         cmocka_unit_test(test_rewritten_checksums_then_restart),
+        cmocka_unit_test(test_rewritten_checksums_large_commit),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
