@@ -178,13 +178,16 @@ static int claim_more(work *w, int max)
     return n;
 }
 
-/* How far claims run ahead of the runs: the queue's bound.  Twice the
- * concurrency and 8 more, and at least 64: at a low concurrency each
- * claim (a transaction) would otherwise serve a few runs only. */
+/* How far claims run ahead of the runs: the queue's bound.  Four times
+ * the concurrency and 8 more (a refill, when fewer than the concurrency
+ * wait, claims three times it at least), and at least 64: each claim is a
+ * transaction, whose commit also makes every other connection to the file
+ * (a bulk run's other threads) read its pages again; at twice the
+ * concurrency, claims were three commits in four of a bulk run. */
 #define CLAIM_MIN 64
 static int claim_cap(const work *w)
 {
-    int cap = w->E->concurrency * 2 + 8;
+    int cap = w->E->concurrency * 4 + 8;
 
     /* in a team the floor would let the first members claim it all and
      * leave the others idle while they work through it at their share */
