@@ -100,6 +100,12 @@ static int page_size_ok(const wal_file *w, int n)
     return w->page ? n == w->page : n >= 512 && n <= 65536 && (n & (n - 1)) == 0;
 }
 
+/* A frame header's bytes 4-7: the database's size after a commit, else 0 */
+static int commit_header(const unsigned char *h)
+{
+    return (h[4] | h[5] | h[6] | h[7]) != 0;
+}
+
 static int wal_write(sqlite3_file *f, const void *p, int n, sqlite3_int64 at)
 {
     wal_file *w = (wal_file *)f;
@@ -132,8 +138,7 @@ static int wal_write(sqlite3_file *f, const void *p, int n, sqlite3_int64 at)
             memcpy(w->buf + w->len, p, FRAME_HDR);
             w->len += FRAME_HDR;
             w->want_page = 1;
-            /* bytes 4-7: the database's size after a commit, else 0 */
-            w->commit = (h[4] | h[5] | h[6] | h[7]) != 0;
+            w->commit = commit_header(h);
             return SQLITE_OK;
         }
     }
@@ -141,7 +146,7 @@ static int wal_write(sqlite3_file *f, const void *p, int n, sqlite3_int64 at)
         return rc;
     /* a commit frame's header not kept (no memory for it): nothing more
      * is kept in this COMMIT either */
-    if (n == FRAME_HDR && w->gather && (h[4] | h[5] | h[6] | h[7]) != 0)
+    if (n == FRAME_HDR && w->gather && commit_header(h))
         w->done = 1;
     return w->real->pMethods->xWrite(w->real, p, n, at);
 }

@@ -264,43 +264,57 @@ static void test_rollback_and_restart(void **state)
     sqlite3_close(db);
 }
 
+/* A fresh table t with rows rows committed, then a child process: the
+ * child gets 0 and *fd, the end of a pipe to write to its parent; the
+ * parent gets the child's pid and *fd, the end to read. */
+static pid_t fork_child(int rows, int *fd)
+{
+    int fds[2];
+    pid_t pid;
+    sqlite3 *db;
+
+    fresh();
+    db = open_db(uh_sq_vfs(), 20);
+    exec(db, "CREATE TABLE t (k INTEGER PRIMARY KEY, b BLOB)");
+    if (rows)
+        add_tx(db, 0, rows);
+    sqlite3_close(db);
+    assert_int_equal(pipe(fds), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    close(fds[pid == 0 ? 0 : 1]);
+    *fd = fds[pid == 0 ? 1 : 0];
+    return pid;
+}
+
 /* A child commits batches of 5 rows, telling the parent after each
  * commit, and is killed in the middle: the database opened again has
  * every batch it was told of (one more at most, committed as the kill
  * came), whole. */
 static void test_killed_in_the_middle(void **state)
 {
-    int fds[2];
+    int fd;
     pid_t pid;
     long told = 0, got;
     char c;
     sqlite3 *db;
 
     (void)state;
-    fresh();
-    db = open_db(uh_sq_vfs(), 20);
-    exec(db, "CREATE TABLE t (k INTEGER PRIMARY KEY, b BLOB)");
-    sqlite3_close(db);
-    assert_int_equal(pipe(fds), 0);
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        close(fds[0]);
+    if ((pid = fork_child(0, &fd)) == 0) {
         db = open_db(uh_sq_vfs(), 20);
         for (int i = 0;; i++) {
             add_tx(db, i * 5, 5);
-            if (write(fds[1], "x", 1) != 1)
+            if (write(fd, "x", 1) != 1)
                 _exit(1);
         }
     }
-    close(fds[1]);
-    while (told < 200 && read(fds[0], &c, 1) == 1)
+    while (told < 200 && read(fd, &c, 1) == 1)
         told++;
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
-    while (read(fds[0], &c, 1) == 1)   /* the ones told meanwhile */
+    while (read(fd, &c, 1) == 1)        /* the ones told meanwhile */
         told++;
-    close(fds[0]);
+    close(fd);
     db = open_db(NULL, 2000);
     got = (long)one(db, "SELECT count(*) FROM t");
     print_message("batches told: %ld, rows found: %ld\n", told, got);
@@ -318,37 +332,27 @@ static void test_killed_in_the_middle(void **state)
  * from the WAL, whose checksums must hold) has the commit. */
 static void test_killed_after_rewritten_checksums(void **state)
 {
-    int fds[2];
+    int fd;
     pid_t pid;
     char c;
     sqlite3 *db;
 
     (void)state;
-    fresh();
-    db = open_db(uh_sq_vfs(), 20);
-    exec(db, "CREATE TABLE t (k INTEGER PRIMARY KEY, b BLOB)");
-    add_tx(db, 0, 10);
-    sqlite3_close(db);
-    assert_int_equal(pipe(fds), 0);
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        close(fds[0]);
+    if ((pid = fork_child(10, &fd)) == 0) {
         db = open_db(uh_sq_vfs(), 20);
         exec(db, "BEGIN IMMEDIATE");
         add_rows(db, 100, 300);
         exec(db, "UPDATE t SET b = randomblob(2000) WHERE k % 2 = 0");
         commit(db);
-        if (write(fds[1], "x", 1) != 1)
+        if (write(fd, "x", 1) != 1)
             _exit(1);
         pause();
         _exit(0);
     }
-    close(fds[1]);
-    assert_int_equal(read(fds[0], &c, 1), 1);
+    assert_int_equal(read(fd, &c, 1), 1);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
-    close(fds[0]);
+    close(fd);
     db = open_db(NULL, 2000);
     assert_int_equal(one(db, "SELECT count(*) FROM t"), 310);
     integrity(db);
