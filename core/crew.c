@@ -112,7 +112,8 @@ static int join_members(unhook_engine *E, member *m, int n, int rc)
 }
 
 int uh_crew_work(unhook_engine *E, const unhook_filter *f, long max_ms, int wait,
-                 unhook_stats *stats, unhook_progress_fn progress, void *ud)
+                 long expect, unhook_stats *stats, unhook_progress_fn progress,
+                 void *ud)
 {
     int conc = E->concurrency, n, rc;
     unhook_log_fn log = E->diag.log;
@@ -137,6 +138,8 @@ int uh_crew_work(unhook_engine *E, const unhook_filter *f, long max_ms, int wait
         E->diag.log = uh_team_log;
         E->diag.log_ud = t;
     }
+    if (expect >= 0)
+        uh_team_expect(t, expect);
     start_members(E, t, m, n, conc, f, max_ms, wait);
     /* the engine called is member 0 */
     E->team = t;

@@ -533,7 +533,7 @@ int unhook_instance_disable_all(unhook_engine *E, const unhook_filter *f,
         uh_drive_queued(E, NULL);   /* the host's loop runs them */
         return UNHOOK_OK;
     }
-    return uh_crew_work(E, &mine, -1, 0, stats, progress, ud);
+    return uh_crew_work(E, &mine, -1, 0, counts[0], stats, progress, ud);
 }
 
 int unhook_instance_retry_all(unhook_engine *E, const unhook_filter *f,
@@ -578,7 +578,7 @@ int unhook_engine_run(unhook_engine *E, const unhook_filter *f, long max_ms,
         stats = &local;
     }
     before = settled(stats);
-    rc = uh_crew_work(E, f ? &mine : NULL, max_ms, wait, stats, progress, ud);
+    rc = uh_crew_work(E, f ? &mine : NULL, max_ms, wait, -1, stats, progress, ud);
     stats->total += settled(stats) - before;
     return rc;
 }

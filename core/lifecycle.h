@@ -124,9 +124,12 @@ int uh_crew_fits(const unhook_engine *E);
 /* uh_work's bulk loop (no one id) on E->threads threads when it fits: E
  * on this one, siblings opened like it on the others, claiming from the
  * same store; stats and progress are the sum of all, the first error is
- * E's.  Else uh_work on this thread. */
+ * E's.  Else uh_work on this thread.  expect: how many attempts the
+ * caller knows are due (disable_all's intent), so that the members'
+ * claims share the end of it evenly (uh_team_share); -1 when unknown. */
 int uh_crew_work(unhook_engine *E, const unhook_filter *f, long max_ms, int wait,
-                 unhook_stats *stats, unhook_progress_fn progress, void *ud);
+                 long expect, unhook_stats *stats, unhook_progress_fn progress,
+                 void *ud);
 
 /* What the members share (team.c), under one lock. */
 typedef struct uh_team uh_team;
@@ -161,6 +164,16 @@ void uh_team_sum(uh_team *t, const unhook_stats *own, unhook_stats *out);
  * whether one did. */
 void uh_team_fail(uh_team *t);
 int uh_team_failed(uh_team *t);
+/* The end of a bulk run, shared out: claims run ahead of the runs (work.c's
+ * claim_cap), and the member that claimed last would otherwise work
+ * through its queue alone while the others have nothing left to claim.
+ * uh_team_expect: n attempts are due and none claimed yet.  uh_team_share:
+ * max, or less once the work expected and not yet claimed, divided among
+ * the members still running, is less (never below min); max when nothing
+ * is expected or one member is left.  uh_team_claimed: n more were claimed. */
+void uh_team_expect(uh_team *t, long n);
+int uh_team_share(uh_team *t, int max, int min);
+void uh_team_claimed(uh_team *t, int n);
 /* A member's loop started, ended (with its last stats); wait until every
  * member ended, showing progress every every_s meanwhile. */
 void uh_team_started(uh_team *t);

@@ -22,6 +22,7 @@ struct uh_team {
     unhook_stats *pub;          /* each member's stats at its last commit */
     int n, running;
     int failed;                 /* a member's store failed: all stop claiming */
+    long left;                  /* work expected and not claimed yet, or -1 */
     unhook_log_fn log;          /* the engine's own log, called under log_mu */
     void *log_ud;
 };
@@ -38,6 +39,7 @@ uh_team *uh_team_new(int n, unhook_log_fn log, void *log_ud)
     pthread_mutex_init(&t->log_mu, NULL);
     pthread_cond_init(&t->ended, NULL);
     t->n = n;
+    t->left = -1;
     t->log = log;
     t->log_ud = log_ud;
     return t;
@@ -160,6 +162,37 @@ void uh_team_fail(uh_team *t)
 int uh_team_failed(uh_team *t)
 {
     return __atomic_load_n(&t->failed, __ATOMIC_RELAXED);
+}
+
+void uh_team_expect(uh_team *t, long n)
+{
+    uh_team_lock(t);
+    t->left = n;
+    uh_team_unlock(t);
+}
+
+int uh_team_share(uh_team *t, int max, int min)
+{
+    uh_team_lock(t);
+    /* running counts members 1..n-1; member 0 claims until its end too
+     * (alone, it has nobody to leave idle) */
+    if (t->left >= 0 && t->running > 0) {
+        long share = (t->left + t->running) / (t->running + 1);
+        if (share < min)
+            share = min;
+        if (share < max)
+            max = (int)share;
+    }
+    uh_team_unlock(t);
+    return max;
+}
+
+void uh_team_claimed(uh_team *t, int n)
+{
+    uh_team_lock(t);
+    if (t->left >= 0)
+        t->left = t->left > n ? t->left - n : 0;
+    uh_team_unlock(t);
 }
 
 void uh_team_started(uh_team *t)

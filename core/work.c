@@ -19,6 +19,7 @@
 #define LEASE_S 300.0           /* a claim outlives any flow's budget */
 #define FLUSH_S 0.2             /* and at least this often */
 #define START_SLICE_S 0.01      /* runs started before the scheduler's turn */
+#define CLAIM_SHARE_MIN 8       /* a team's claims at the end of a run (uh_team_share) */
 #define REAP_S 5.0              /* dead local owners looked for this often */
 #define SERVE_POLL_MS 50        /* serving: new intents looked for this often */
 #define DRIVEN_BATCH 8          /* outcomes per commit in a host's loop: a
@@ -151,6 +152,8 @@ static int claim_more(work *w, int max)
     if (w->f)
         f = *w->f;
     f.id = w->only_id;
+    if (w->E->team)
+        max = uh_team_share(w->E->team, max, CLAIM_SHARE_MIN);
     rc = w->s->ops->claim(w->s, &f, uh_wall_now(), w->owner,
                           uh_wall_now() + w->lease, max, batch, &n);
     for (int k = n - 1; k >= 0; k--) {
@@ -168,6 +171,8 @@ static int claim_more(work *w, int max)
         w->queue = j;
     }
     free(batch);
+    if (w->E->team && n > 0)
+        uh_team_claimed(w->E->team, n);
     if (rc != UNHOOK_OK) {
         /* a store that cannot claim ends the work: never spin on it */
         w->rc = uh_store_err(w->E, rc);

@@ -20,6 +20,7 @@
 #include <libpq-fe.h>
 
 #include "unhook.h"
+#include "lifecycle.h"
 
 #define FIRST_ID 12345678L        /* the provider's first hook id after a reset */
 
@@ -442,6 +443,36 @@ static void test_team_member_without_store(void **state)
     PQfinish(c);
 }
 
+/* The end of a bulk run shared out (uh_team_share, core/team.c): claims
+ * run ahead as far as work.c allows until what is left, divided among the
+ * members still claiming, is less; then that share, never below the
+ * minimum; nothing expected, or one member left, leaves them as they are. */
+static void test_team_share_evens_the_end(void **state)
+{
+    uh_team *t = uh_team_new(4, NULL, NULL);
+
+    (void)state;
+    assert_non_null(t);
+    for (int k = 1; k < 4; k++)
+        uh_team_started(t);                     /* members 1..3, and 0 */
+    assert_int_equal(uh_team_share(t, 264, 8), 264);    /* nothing expected */
+    uh_team_expect(t, 2000);
+    assert_int_equal(uh_team_share(t, 264, 8), 264);    /* 500 each: not yet */
+    uh_team_claimed(t, 1320);
+    assert_int_equal(uh_team_share(t, 264, 8), 170);    /* 680 left among 4 */
+    assert_int_equal(uh_team_share(t, 100, 8), 100);    /* never above max */
+    uh_team_claimed(t, 641);
+    assert_int_equal(uh_team_share(t, 264, 8), 10);     /* 39 left: 10 each */
+    uh_team_claimed(t, 100);                            /* more than expected */
+    assert_int_equal(uh_team_share(t, 264, 8), 8);      /* the floor */
+    uh_team_ended(t, 1, &(unhook_stats){0});
+    uh_team_ended(t, 2, &(unhook_stats){0});
+    assert_int_equal(uh_team_share(t, 264, 8), 8);      /* two still claim */
+    uh_team_ended(t, 3, &(unhook_stats){0});
+    assert_int_equal(uh_team_share(t, 264, 8), 264);    /* member 0 alone */
+    uh_team_free(t);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -453,6 +484,7 @@ int main(void)
         T(test_team_gone_guard_shared),
         T(test_team_not_with_observer),
         T(test_team_member_without_store),
+        cmocka_unit_test(test_team_share_evens_the_end),
     };
 #undef T
     int rc;
