@@ -2,8 +2,10 @@
  * team.c -- what the members of a team share (crew.c runs bulk work on
  * several threads, each an engine with its own work loop): a connector's
  * caps and its "already gone" guard, the ids counted pending, each
- * member's stats for the progress shown, the log (one line at a time),
- * and how many members still run.  Everything here is under one lock.
+ * member's stats for the progress shown, how many members still run, and
+ * the even share of the end of a run's claims (uh_team_share), all under
+ * one lock; the log, one line at a time, under a second; whether a
+ * member's store failed, read and written atomically.
  */
 #include <pthread.h>
 #include <stdlib.h>

@@ -61,9 +61,10 @@ unhook list
 step unhook history triage
 unhook history triage
 
-printf '\n# reconcile: the provider is the truth.  A webhook is created behind\n'
-printf '# unhook'"'"'s back (a flow whose instance was lost), and a webhook of another\n'
-printf '# deployment that must never be touched\n'
+printf '\n# reconcile: the provider is the truth.  One more instance is enabled\n'
+printf '# (release-notes), a webhook is created behind unhook'"'"'s back (a flow whose\n'
+printf '# instance was lost), and a webhook of another deployment that must\n'
+printf '# never be touched\n'
 enable_quiet() { unhook enable "$1" --connector github --event push --option owner=octo \
     --option repo=hello --option url=https://example.test/$1 --connection connection.json >/dev/null; }
 enable_quiet release-notes
