@@ -167,10 +167,12 @@ int uh_team_failed(uh_team *t);
 /* The end of a bulk run, shared out: claims run ahead of the runs (work.c's
  * claim_cap), and the member that claimed last would otherwise work
  * through its queue alone while the others have nothing left to claim.
- * uh_team_expect: n attempts are due and none claimed yet.  uh_team_share:
- * max, or less once the work expected and not yet claimed, divided among
- * the members still running, is less (never below min); max when nothing
- * is expected or one member is left.  uh_team_claimed: n more were claimed. */
+ * uh_team_expect: n attempts are due and none claimed yet (n <= 0: not
+ * known).  uh_team_share: max, or less once the work expected and not yet
+ * claimed, divided among the members still running, is less (never below
+ * min); max when nothing is expected or one member is left.
+ * uh_team_claimed: n more were claimed; more than expected, and the
+ * expectation is dropped (other work was due too), claims back to max. */
 void uh_team_expect(uh_team *t, long n);
 int uh_team_share(uh_team *t, int max, int min);
 void uh_team_claimed(uh_team *t, int n);

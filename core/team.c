@@ -169,7 +169,7 @@ int uh_team_failed(uh_team *t)
 void uh_team_expect(uh_team *t, long n)
 {
     uh_team_lock(t);
-    t->left = n;
+    t->left = n > 0 ? n : -1;
     uh_team_unlock(t);
 }
 
@@ -192,8 +192,11 @@ int uh_team_share(uh_team *t, int max, int min)
 void uh_team_claimed(uh_team *t, int n)
 {
     uh_team_lock(t);
+    /* more claimed than expected: work was due before the run (an intent
+     * recorded earlier, another run's leftovers, retries), and the count
+     * no longer says what is left: claims go back to their full size */
     if (t->left >= 0)
-        t->left = t->left > n ? t->left - n : 0;
+        t->left = t->left >= n ? t->left - n : -1;
     uh_team_unlock(t);
 }
 

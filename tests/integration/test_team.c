@@ -446,7 +446,8 @@ static void test_team_member_without_store(void **state)
 /* The end of a bulk run shared out (uh_team_share, core/team.c): claims
  * run ahead as far as work.c allows until what is left, divided among the
  * members still claiming, is less; then that share, never below the
- * minimum; nothing expected, or one member left, leaves them as they are. */
+ * minimum; nothing expected, more claimed than expected, or one member
+ * left, leaves them as they are. */
 static void test_team_share_evens_the_end(void **state)
 {
     uh_team *t = uh_team_new(4, NULL, NULL);
@@ -463,13 +464,27 @@ static void test_team_share_evens_the_end(void **state)
     assert_int_equal(uh_team_share(t, 100, 8), 100);    /* never above max */
     uh_team_claimed(t, 641);
     assert_int_equal(uh_team_share(t, 264, 8), 10);     /* 39 left: 10 each */
-    uh_team_claimed(t, 100);                            /* more than expected */
-    assert_int_equal(uh_team_share(t, 264, 8), 8);      /* the floor */
+    uh_team_claimed(t, 35);
+    assert_int_equal(uh_team_share(t, 264, 8), 8);      /* 4 left: the floor */
+    uh_team_claimed(t, 4);
+    assert_int_equal(uh_team_share(t, 264, 8), 8);      /* none left, 4 claim */
     uh_team_ended(t, 1, &(unhook_stats){0});
     uh_team_ended(t, 2, &(unhook_stats){0});
     assert_int_equal(uh_team_share(t, 264, 8), 8);      /* two still claim */
+    uh_team_claimed(t, 8);                              /* more than expected: */
+    assert_int_equal(uh_team_share(t, 264, 8), 264);    /* other work was due */
+    uh_team_expect(t, 40);
     uh_team_ended(t, 3, &(unhook_stats){0});
     assert_int_equal(uh_team_share(t, 264, 8), 264);    /* member 0 alone */
+    uh_team_free(t);
+
+    /* an intent that queued nothing (what it will run was queued before,
+     * e.g. by disable --all --no-wait) expects nothing: full claims */
+    t = uh_team_new(2, NULL, NULL);
+    assert_non_null(t);
+    uh_team_started(t);
+    uh_team_expect(t, 0);
+    assert_int_equal(uh_team_share(t, 264, 8), 264);
     uh_team_free(t);
 }
 
