@@ -167,7 +167,7 @@ static void read_policies(lua_State *L, uh_facts *f)
     lua_pop(L, 1);
 }
 
-char *uh_connector_facts(uh_rt *rt, const char *dir, uh_facts *f)
+char *uh_connector_facts(uh_rt *rt, const char *dir, uh_facts *f, int *short_of)
 {
     uh_run run;
     lua_State *L;
@@ -204,6 +204,8 @@ char *uh_connector_facts(uh_rt *rt, const char *dir, uh_facts *f)
 fail:
     err = uh_strdup(lua_tostring(L, -1) ? lua_tostring(L, -1)
                                         : "cannot load the connector");
+    if (short_of)
+        *short_of = run.short_of;
     lua_close(L);
     return err;
 }

@@ -129,6 +129,13 @@ void uh_job_start(work *w, job *j)
                                            : j->inst.connection;
 
     j->started = uh_now();
+    if (j->ci && !j->ci->dir && j->ci->short_of) {
+        /* its files could not be read for want of file descriptors or
+         * memory (read again before the start, start_queued): nothing
+         * wrong with the connector, try again later */
+        job_fail_now(w, j, UNHOOK_OUTCOME_RETRY, "resources", j->ci->error);
+        return;
+    }
     if (!j->ci || !j->ci->dir) {
         job_fail_now(w, j, UNHOOK_OUTCOME_FAILED, "invalid",
                      j->ci && j->ci->error ? j->ci->error : "connector unusable");

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <errno.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -160,6 +161,17 @@ static int core_log(lua_State *L)
     return 0;
 }
 
+/* A file the runtime reads (a connector's, a flow's) could not be opened
+ * for want of something this process or machine runs short of, not for
+ * anything in the file: the run says so (uh_run.short_of). */
+static void note_short(lua_State *L, int e)
+{
+    uh_run *r;
+
+    if ((e == EMFILE || e == ENFILE || e == ENOMEM) && (r = uh_state_run(L)))
+        r->short_of = 1;
+}
+
 /* readfile(path) -> text | nil, message */
 static int core_readfile(lua_State *L)
 {
@@ -169,6 +181,7 @@ static int core_readfile(lua_State *L)
     int e = uh_read_file(path, &data, &len);
 
     if (e) {
+        note_short(L, e);
         lua_pushnil(L);
         lua_pushfstring(L, "%s: %s", path, strerror(e));
         return 2;
@@ -263,8 +276,10 @@ static int core_listdir(lua_State *L)
     lua_Integer n = 0;
 
     lua_newtable(L);
-    if (!d)
+    if (!d) {
+        note_short(L, errno);
         return 1;
+    }
     while ((e = readdir(d)))
         if (e->d_name[0] != '.') {
             lua_pushstring(L, e->d_name);

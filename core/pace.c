@@ -20,6 +20,22 @@ void uh_pace_free(uh_pace *c)
     }
 }
 
+/* c's folder and facts (c->key set, nothing else yet) */
+static void load(uh_pace *c, unhook_engine *E)
+{
+    c->dir = uh_connector_path(&E->rt, c->key);
+    if (!c->dir)
+        c->error = uh_strdup(E->diag.errmsg);
+    else if ((c->error = uh_connector_facts(&E->rt, c->dir, &c->facts, &c->short_of))) {
+        free(c->dir);
+        c->dir = NULL;
+    }
+    /* in a team, the caps and the guard hold across its threads */
+    c->capped = c->dir && (c->facts.concurrency > 0 || c->facts.per_second > 0);
+    if (c->dir && E->team && (c->slot = uh_team_slot_for(E->team, c->key)))
+        c->team = E->team;
+}
+
 uh_pace *uh_pace_for(uh_pace **list, unhook_engine *E, const char *key)
 {
     uh_pace *c;
@@ -31,20 +47,21 @@ uh_pace *uh_pace_for(uh_pace **list, unhook_engine *E, const char *key)
     if (!c)
         return NULL;
     c->key = uh_strdup(key);
-    c->dir = uh_connector_path(&E->rt, key);
-    if (!c->dir)
-        c->error = uh_strdup(E->diag.errmsg);
-    else if ((c->error = uh_connector_facts(&E->rt, c->dir, &c->facts))) {
-        free(c->dir);
-        c->dir = NULL;
-    }
-    /* in a team, the caps and the guard hold across its threads */
-    c->capped = c->dir && (c->facts.concurrency > 0 || c->facts.per_second > 0);
-    if (c->dir && E->team && (c->slot = uh_team_slot_for(E->team, key)))
-        c->team = E->team;
+    load(c, E);
     c->next = *list;
     *list = c;
     return c;
+}
+
+int uh_pace_load(uh_pace *c, unhook_engine *E)
+{
+    if (!c->dir && c->short_of) {
+        free(c->error);
+        c->error = NULL;
+        c->short_of = 0;
+        load(c, E);
+    }
+    return c->dir != NULL;
 }
 
 /* The caps' counts: the team's, or c's own. */

@@ -24,12 +24,19 @@ typedef struct uh_pace {
     uh_team *team;              /* in a team: its caps and its guard */
     uh_team_slot *slot;         /* hold across the team's threads (team.c) */
     int capped;                 /* it has caps (concurrency, rate) */
+    int short_of;               /* unusable for want of file descriptors or
+                                   memory when its files were read: loaded
+                                   again at the next attempt (uh_pace_load) */
     struct uh_pace *next;
 } uh_pace;
 
 /* The entry of connector key in *list, added (facts loaded) if new;
  * NULL on out of memory. */
 uh_pace *uh_pace_for(uh_pace **list, unhook_engine *E, const char *key);
+/* c's folder and facts read again when it is unusable for want of
+ * resources (c->short_of), before its caps are asked for a start;
+ * whether it is usable now. */
+int uh_pace_load(uh_pace *c, unhook_engine *E);
 void uh_pace_free(uh_pace *list);
 /* Whether a run of c could start now under its caps (nothing counted). */
 int uh_pace_ready(const uh_pace *c, double now);

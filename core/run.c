@@ -84,6 +84,13 @@ static void read_values(uh_run *r)
         lua_pop(co, 1);
         res->code = field_dup(co, -1, "code", r->conn);
         res->message = field_dup(co, -1, "message", r->conn);
+        if (r->setup && r->short_of) {
+            /* the connector's files could not be read for want of file
+             * descriptors or memory: nothing wrong with them, try again */
+            res->outcome = UNHOOK_OUTCOME_RETRY;
+            free(res->code);
+            res->code = uh_strdup("resources");
+        }
         /* registration data is stored verbatim, never masked */
         if (lua_getfield(co, -1, "registration") == LUA_TSTRING)
             res->registration = uh_strdup(lua_tostring(co, -1));
@@ -561,7 +568,7 @@ static int conn_for(uh_rt *rt, const char *dir, const char *path, uh_conn *c)
 
     if (!path)
         return uh_conn_load(rt, NULL, c);
-    err = uh_connector_facts(rt, dir, &f);
+    err = uh_connector_facts(rt, dir, &f, NULL);
     rc = uh_conn_load_for(rt, path, err ? NULL : &f, c);
     free(err);
     uh_facts_free(&f);

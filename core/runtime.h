@@ -209,8 +209,10 @@ typedef struct uh_facts {
     char *oauth2_token_url, *oauth2_scope, *oauth2_audience;
 } uh_facts;
 
-/* Load dir's facts; NULL error on success, else a malloc'd message. */
-char *uh_connector_facts(uh_rt *rt, const char *dir, uh_facts *out);
+/* Load dir's facts; NULL error on success, else a malloc'd message, and
+ * *short_of (when not NULL) 1 if a file could not be read for want of
+ * file descriptors or memory (nothing wrong with the connector). */
+char *uh_connector_facts(uh_rt *rt, const char *dir, uh_facts *out, int *short_of);
 void uh_facts_free(uh_facts *f);
 /* The retry policy and renewal of event (the defaults for an unknown one). */
 void uh_facts_policy(const uh_facts *f, const char *event, uh_policy *out);

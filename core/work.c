@@ -229,6 +229,10 @@ static int start_queued(work *w, double *wake, double until)
 
     while ((j = *pp) && w->active < w->E->concurrency &&
            !(until > 0 && n > 0 && uh_now() >= until)) {
+        /* a connector unusable for want of resources is read again
+         * before its caps are asked (uh_job_start retries it if still) */
+        if (j->ci)
+            uh_pace_load(j->ci, w->E);
         if (uh_pace_stopped(j->ci)) {
             *pp = j->next;
             hold(w, j);

@@ -17,10 +17,13 @@
  * UNHOOK_TEST_FILTER=PATTERN runs only the tests whose names match.
  */
 #include "support.h"
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <curl/curl.h>
 
 #include "unhook.h"
@@ -580,6 +583,54 @@ static void test_disable_429_retry_after(void **state)
     assert_int_equal(hist_last(&h, "deregister")->status, 429);
     assert_null(hist_last(&h, "deregister")->registration);
     hist_free(&h);
+}
+
+/* The connector's files cannot be read because the process has no file
+ * descriptor left: nothing is wrong with the connector, so the attempt
+ * is retried (code "resources", the registration data kept) rather than
+ * dead-lettered as an invalid connector, and it succeeds once there are
+ * descriptors again. */
+static void test_disable_short_of_descriptors_retries(void **state)
+{
+    fixture *f = *state;
+    unhook_stats stats = {0};
+    unhook_instance *i;
+    struct rlimit was, low;
+    int hoard[512], n = 0, fd;
+    hist h;
+
+    enable_ok(f, "i1", 0);
+    /* a low limit, then every descriptor under it taken */
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &was), 0);
+    low = was;
+    if (low.rlim_cur == RLIM_INFINITY || low.rlim_cur > 256)
+        low.rlim_cur = 256;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    while (n < (int)(sizeof hoard / sizeof hoard[0]) &&
+           (fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+        hoard[n++] = fd;
+    assert_int_equal(errno, EMFILE);
+    assert_int_equal(disable(f, "i1"), UNHOOK_OK);
+    while (n > 0)
+        close(hoard[--n]);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &was), 0);
+    assert_int_equal(f->res.outcome, UNHOOK_OUTCOME_RETRY);
+    assert_string_equal(f->res.code, "resources");
+    assert_non_null(strstr(f->res.message, "Too many open files"));
+    i = get(f, "i1");
+    assert_string_equal(i->state, "deregistering");
+    assert_int_equal(reg_hook_id(i->registration), FIRST_ID);
+    unhook_instance_free(i);
+    assert_int_equal(requests_with_method("DELETE"), 0);
+
+    assert_int_equal(unhook_engine_run(f->E, NULL, 10000, 1, &stats, NULL, NULL), UNHOOK_OK);
+    assert_int_equal(stats.done, 1);
+    assert_int_equal(stats.failed, 0);
+    assert_state(f, "i1", "off");
+    hist_load(f, "i1", &h);
+    assert_string_equal(hist_last(&h, "deregister")->outcome, "done");
+    hist_free(&h);
+    assert_int_equal(requests_with_method("DELETE"), 1);
 }
 
 static void test_disable_503_then_run_succeeds(void **state)
@@ -1524,6 +1575,7 @@ int main(void)
         T(test_disable_404_is_gone),
         T(test_disable_410_is_gone),
         T(test_disable_429_retry_after),
+        T(test_disable_short_of_descriptors_retries),
         T(test_disable_503_then_run_succeeds),
         T(test_disable_400_fails_then_retry),
         T(test_disable_dropped_connection_is_transport),
