@@ -172,16 +172,20 @@ char *uh_connector_facts(uh_rt *rt, const char *dir, uh_facts *f, int *short_of)
     uh_run run;
     lua_State *L;
     char *err = NULL;
+    int rc;
 
     memset(f, 0, sizeof *f);
     L = uh_scratch_state(rt, &run);
-    if (!L)
+    if (!L) {
+        if (short_of)
+            *short_of = 1;
         return uh_strdup("out of memory");
-    if (uh_require(L, "unhook.manifest") != LUA_OK)
+    }
+    if ((rc = uh_require(L, "unhook.manifest")) != LUA_OK)
         goto fail;
     lua_getfield(L, -1, "summary");
     lua_pushstring(L, dir);
-    if (uh_pcall(L, 1, 2) != LUA_OK || lua_isnil(L, -2))
+    if ((rc = uh_pcall(L, 1, 2)) != LUA_OK || lua_isnil(L, -2))
         goto fail;
     lua_pop(L, 1);
     lua_getfield(L, -1, "concurrency");
@@ -204,8 +208,9 @@ char *uh_connector_facts(uh_rt *rt, const char *dir, uh_facts *f, int *short_of)
 fail:
     err = uh_strdup(lua_tostring(L, -1) ? lua_tostring(L, -1)
                                         : "cannot load the connector");
+    /* out of memory, not for the connector's own budget: the machine's */
     if (short_of)
-        *short_of = run.short_of;
+        *short_of = run.short_of || (rc == LUA_ERRMEM && !run.limit.hit);
     lua_close(L);
     return err;
 }

@@ -107,7 +107,9 @@ static void guard(work *w, job *j)
         uh_pace_outcome(j->ci, w->E, &j->res);
 }
 
-/* Fill j->res without running anything (the flow could not start). */
+/* Fill j->res without running anything (the flow could not start).  The
+ * guard is not told: it counts what the provider answered, and no request
+ * was made. */
 static void job_fail_now(work *w, job *j, unhook_outcome o, const char *code,
                          const char *msg)
 {
@@ -116,7 +118,6 @@ static void job_fail_now(work *w, job *j, unhook_outcome o, const char *code,
     j->res.code = uh_strdup(code);
     j->res.message = uh_strdup(msg);
     j->res.retry_after = -1;
-    guard(w, j);
     job_ended(w, j);
 }
 
@@ -186,7 +187,8 @@ static void job_done(uh_run *r)
         j->res.code = uh_strdup(r->setup_rc == UNHOOK_NOTFOUND ? "notfound"
                                 : r->setup_rc == UNHOOK_USAGE ? "usage" : "invalid");
     uh_run_close(r);
-    guard(w, j);
+    if (!setup)                     /* as job_fail_now: nothing was asked */
+        guard(w, j);
     uh_pace_ended(j->ci);
     w->active--;
     job_ended(w, j);

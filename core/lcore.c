@@ -268,24 +268,53 @@ static int core_loadbin(lua_State *L)
     return load_in_env(L, "b");
 }
 
-/* listdir(path) -> sorted list of entry names, or {} */
+/* A folder being listed, closed by the collector if a Lua error (out of
+ * memory) leaves listdir before it closes it itself. */
+static int dir_gc(lua_State *L)
+{
+    DIR **d = lua_touserdata(L, 1);
+
+    if (*d)
+        closedir(*d);
+    *d = NULL;
+    return 0;
+}
+
+/* listdir(path) -> sorted list of entry names ({} when there is no such
+ * folder) | nil, message (it is there but cannot be read) */
 static int core_listdir(lua_State *L)
 {
-    DIR *d = opendir(luaL_checkstring(L, 1));
-    struct dirent *e;
+    const char *path = luaL_checkstring(L, 1);
+    DIR **d;
+    struct dirent *ent;
     lua_Integer n = 0;
+    int e;
 
-    lua_newtable(L);
-    if (!d) {
-        note_short(L, errno);
-        return 1;
+    lua_settop(L, 1);
+    d = lua_newuserdatauv(L, sizeof *d, 0);
+    *d = NULL;
+    if (luaL_newmetatable(L, "unhook.dir")) {
+        lua_pushcfunction(L, dir_gc);
+        lua_setfield(L, -2, "__gc");
     }
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.') {
-            lua_pushstring(L, e->d_name);
+    lua_setmetatable(L, -2);
+    lua_newtable(L);
+    if (!(*d = opendir(path))) {
+        e = errno;
+        if (e == ENOENT || e == ENOTDIR)
+            return 1;
+        note_short(L, e);
+        lua_pushnil(L);
+        lua_pushfstring(L, "%s: %s", path, strerror(e));
+        return 2;
+    }
+    while ((ent = readdir(*d)))
+        if (ent->d_name[0] != '.') {
+            lua_pushstring(L, ent->d_name);
             lua_rawseti(L, -2, ++n);
         }
-    closedir(d);
+    closedir(*d);
+    *d = NULL;
     lua_getglobal(L, "table");
     lua_getfield(L, -1, "sort");
     lua_pushvalue(L, -3);

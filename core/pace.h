@@ -52,8 +52,9 @@ void uh_pace_unreserve(uh_pace *c);
 void uh_pace_ended(uh_pace *c);
 /* Whether the guard stopped c (in a team: any member's outcomes). */
 int uh_pace_stopped(uh_pace *c);
-/* Count an outcome of a deregistration in bulk work; stops c (with a
- * warning in the log) when the first UH_GONE_GUARD were all gone. */
+/* Count an outcome of a deregistration in bulk work whose flow ran (one
+ * that could not start is not counted); stops c (with a warning in the
+ * log) when the first UH_GONE_GUARD were all gone. */
 void uh_pace_outcome(uh_pace *c, unhook_engine *E, const unhook_flow_result *res);
 
 #endif

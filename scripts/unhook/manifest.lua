@@ -422,9 +422,17 @@ local function check_events(m, errs, report)
   end
 end
 
+-- The names in a folder of the connector ({} when there is none); a
+-- folder that is there but cannot be read is a problem, not an empty one.
+local function listdir(m, sub, errs)
+  local names, err = core.listdir(m.dir .. "/" .. sub)
+  if not names then errs[#errs + 1] = err end
+  return names or {}
+end
+
 -- Helper flows: flows/*.lua that no event names.
 local function load_helper_flows(m, errs)
-  for _, fname in ipairs(core.listdir(m.dir .. "/flows")) do
+  for _, fname in ipairs(listdir(m, "flows", errs)) do
     local rel = "flows/" .. fname
     if fname:match("%.lua$") and m.flows[rel] == nil then
       local flow, chunk = _M.load_flow(m.dir, rel, errs)
@@ -437,7 +445,7 @@ end
 local function load_cards(m, errs)
   m.cards, m.card_chunks = {}, {}
   local names, cards, builtin = {}, require "unhook.cards", nil
-  for _, fname in ipairs(core.listdir(m.dir .. "/cards")) do
+  for _, fname in ipairs(listdir(m, "cards", errs)) do
     local rel = "cards/" .. fname
     if fname:match("%.lua$") then
       builtin = builtin or cards.names()    -- loads the built-in cards

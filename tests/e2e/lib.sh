@@ -25,6 +25,17 @@ seed() {
     echo
 }
 
+# registered PREFIX COUNT CONNECTION FIRST: COUNT import lines of github
+# push instances PREFIX00.., registered (hook ids FIRST..) and on.
+registered() {
+    i=0
+    while [ $i -lt "$2" ]; do
+        printf '{"id":"%s%02d","connector":"github","event":"push","options":{"owner":"o","repo":"r"},"connection":"%s","registration":{"id":%d},"state":"registered","desired":"on"}\n' \
+            "$1" $i "$3" $(($4 + i))
+        i=$((i + 1))
+    done
+}
+
 # requests: what the provider received, one line per request:
 # METHOD PATH [authorization] [accept] [api-version]
 requests() {

@@ -585,6 +585,31 @@ static void test_disable_429_retry_after(void **state)
     hist_free(&h);
 }
 
+/* Every descriptor under a low limit taken (into hoard; *was the limit
+ * before); how many. */
+static int hoard_descriptors(int *hoard, int max, struct rlimit *was)
+{
+    struct rlimit low;
+    int n = 0, fd;
+
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, was), 0);
+    low = *was;
+    if (low.rlim_cur == RLIM_INFINITY || low.rlim_cur > 256)
+        low.rlim_cur = 256;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    while (n < max && (fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+        hoard[n++] = fd;
+    assert_int_equal(errno, EMFILE);
+    return n;
+}
+
+static void free_descriptors(int *hoard, int n, const struct rlimit *was)
+{
+    while (n > 0)
+        close(hoard[--n]);
+    setrlimit(RLIMIT_NOFILE, was);
+}
+
 /* The connector's files cannot be read because the process has no file
  * descriptor left: nothing is wrong with the connector, so the attempt
  * is retried (code "resources", the registration data kept) rather than
@@ -595,25 +620,15 @@ static void test_disable_short_of_descriptors_retries(void **state)
     fixture *f = *state;
     unhook_stats stats = {0};
     unhook_instance *i;
-    struct rlimit was, low;
-    int hoard[512], n = 0, fd;
+    struct rlimit was;
+    int hoard[512], n, rc;
     hist h;
 
     enable_ok(f, "i1", 0);
-    /* a low limit, then every descriptor under it taken */
-    assert_int_equal(getrlimit(RLIMIT_NOFILE, &was), 0);
-    low = was;
-    if (low.rlim_cur == RLIM_INFINITY || low.rlim_cur > 256)
-        low.rlim_cur = 256;
-    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
-    while (n < (int)(sizeof hoard / sizeof hoard[0]) &&
-           (fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
-        hoard[n++] = fd;
-    assert_int_equal(errno, EMFILE);
-    assert_int_equal(disable(f, "i1"), UNHOOK_OK);
-    while (n > 0)
-        close(hoard[--n]);
-    assert_int_equal(setrlimit(RLIMIT_NOFILE, &was), 0);
+    n = hoard_descriptors(hoard, 512, &was);
+    rc = disable(f, "i1");
+    free_descriptors(hoard, n, &was);   /* before any assertion can leave */
+    assert_int_equal(rc, UNHOOK_OK);
     assert_int_equal(f->res.outcome, UNHOOK_OUTCOME_RETRY);
     assert_string_equal(f->res.code, "resources");
     assert_non_null(strstr(f->res.message, "Too many open files"));
@@ -631,6 +646,63 @@ static void test_disable_short_of_descriptors_retries(void **state)
     assert_string_equal(hist_last(&h, "deregister")->outcome, "done");
     hist_free(&h);
     assert_int_equal(requests_with_method("DELETE"), 1);
+}
+
+typedef struct later_free {
+    int *hoard, n;
+    struct rlimit was;
+} later_free;
+
+static void *free_later(void *arg)
+{
+    later_free *l = arg;
+
+    usleep(300 * 1000);
+    free_descriptors(l->hoard, l->n, &l->was);
+    return NULL;
+}
+
+/* Descriptors run short while a run works and come back before it ends:
+ * the run reads the connector again before its next start (work.c
+ * start_queued) and the retry succeeds in the same run, rather than
+ * failing the same way until its attempts run out. */
+static void test_run_reads_connector_again_when_descriptors_return(void **state)
+{
+    fixture *f = *state;
+    unhook_stats stats = {0};
+    later_free l;
+    pthread_t th;
+    int hoard[512], rc;
+    hist h;
+
+    enable_ok(f, "i1", 0);
+    /* a first attempt that leaves the instance due at once */
+    provider_script("DELETE", "/repos/o/r/hooks/",
+           "[{\"status\":503,\"headers\":{\"Retry-After\":\"0\"},\"body\":\"busy\"}]");
+    assert_int_equal(disable(f, "i1"), UNHOOK_OK);
+    assert_int_equal(f->res.status, 503);
+    /* the run starts short of descriptors; they come back 300 ms on */
+    l.hoard = hoard;
+    l.n = hoard_descriptors(hoard, 512, &l.was);
+    if (pthread_create(&th, NULL, free_later, &l) != 0) {
+        free_descriptors(hoard, l.n, &l.was);
+        fail_msg("pthread_create failed");
+    }
+    rc = unhook_engine_run(f->E, NULL, 20000, 1, &stats, NULL, NULL);
+    pthread_join(th, NULL);
+    assert_int_equal(rc, UNHOOK_OK);
+    assert_int_equal(stats.done, 1);
+    assert_int_equal(stats.failed, 0);
+    assert_state(f, "i1", "off");
+    hist_load(f, "i1", &h);
+    for (rc = 0; rc < h.n; rc++)        /* an attempt in the run was short */
+        if (h.l[rc].message && strstr(h.l[rc].message, "Too many open files"))
+            break;
+    assert_true(rc < h.n);
+    assert_string_equal(h.l[rc].outcome, "retry");
+    assert_string_equal(hist_last(&h, "deregister")->outcome, "done");
+    hist_free(&h);
+    assert_int_equal(requests_with_method("DELETE"), 2);
 }
 
 static void test_disable_503_then_run_succeeds(void **state)
@@ -1576,6 +1648,7 @@ int main(void)
         T(test_disable_410_is_gone),
         T(test_disable_429_retry_after),
         T(test_disable_short_of_descriptors_retries),
+        T(test_run_reads_connector_again_when_descriptors_return),
         T(test_disable_503_then_run_succeeds),
         T(test_disable_400_fails_then_retry),
         T(test_disable_dropped_connection_is_transport),

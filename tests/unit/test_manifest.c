@@ -13,6 +13,8 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
+#include <unistd.h>
+
 #include "unhook.h"
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -398,6 +400,20 @@ static void test_missing_flow_file(void **state)
     assert_check(f, UNHOOK_INVALID,
                  "DIR/connector.lua:7: events.hook.deregistration.flow: file "
                  "'flows/delete.lua' not found in DIR");
+}
+
+/* A cards/ (or flows/) folder that is there but cannot be read is a
+ * problem the check names, not a connector without cards. */
+static void test_unreadable_cards_folder_is_reported(void **state)
+{
+    fixture *f = *state;
+    char path[600];
+
+    write_valid(f);
+    snprintf(path, sizeof path, "%s/cards", f->dir);
+    assert_int_equal(symlink("cards", path), 0);     /* a loop */
+    assert_check(f, UNHOOK_INVALID,
+                 "DIR/cards: Too many levels of symbolic links");
 }
 
 static void test_option_referenced_but_not_declared(void **state)
@@ -837,6 +853,7 @@ int main(void)
         T(test_connector_without_events_is_invalid),
         T(test_unknown_option_type_lists_types),
         T(test_missing_flow_file),
+        T(test_unreadable_cards_folder_is_reported),
         T(test_option_referenced_but_not_declared),
         T(test_mapped_input_the_flow_does_not_declare),
         T(test_required_flow_input_left_unmapped),

@@ -2,12 +2,7 @@
 # answered "already gone" (a wrong base_url looks like that) and leaves
 # the rest pending; --expect-gone goes on.
 conn "$TMP/conn.json"
-i=0
-while [ $i -lt 25 ]; do
-    printf '{"id":"w%02d","connector":"github","event":"push","options":{"owner":"o","repo":"r"},"connection":"%s","registration":{"id":%d},"state":"registered","desired":"on"}\n' \
-        $i "$TMP/conn.json" $((900 + i))
-    i=$((i + 1))
-done >"$TMP/in.jsonl"
+registered w 25 "$TMP/conn.json" 900 >"$TMP/in.jsonl"
 uh --db "$TMP/x.db" import "$TMP/in.jsonl"
 uhs --db "$TMP/x.db" disable --all --concurrency 1
 echo "DELETEs sent: $(requests | grep -c '^DELETE')"

@@ -3,12 +3,7 @@
 # deletions uncommitted): it waited for the stopped connector's instances
 # for ever.  Exit 75, the rest pending; --expect-gone finishes them.
 conn "$TMP/conn.json"
-i=0
-while [ $i -lt 25 ]; do
-    printf '{"id":"r%02d","connector":"github","event":"push","options":{"owner":"o","repo":"r"},"connection":"%s","registration":{"id":%d},"state":"registered","desired":"on"}\n' \
-        $i "$TMP/conn.json" $((900 + i))
-    i=$((i + 1))
-done >"$TMP/in.jsonl"
+registered r 25 "$TMP/conn.json" 900 >"$TMP/in.jsonl"
 uh --db "$TMP/x.db" import "$TMP/in.jsonl"
 uh --db "$TMP/x.db" disable --all --no-wait
 timeout 60 "$UNHOOK" --db "$TMP/x.db" resume --wait --concurrency 1 >"$TMP/out" 2>"$TMP/err"
