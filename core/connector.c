@@ -172,7 +172,6 @@ char *uh_connector_facts(uh_rt *rt, const char *dir, uh_facts *f, int *short_of)
     uh_run run;
     lua_State *L;
     char *err = NULL;
-    int rc;
 
     memset(f, 0, sizeof *f);
     L = uh_scratch_state(rt, &run);
@@ -181,11 +180,11 @@ char *uh_connector_facts(uh_rt *rt, const char *dir, uh_facts *f, int *short_of)
             *short_of = 1;
         return uh_strdup("out of memory");
     }
-    if ((rc = uh_require(L, "unhook.manifest")) != LUA_OK)
+    if (uh_require(L, "unhook.manifest") != LUA_OK)
         goto fail;
     lua_getfield(L, -1, "summary");
     lua_pushstring(L, dir);
-    if ((rc = uh_pcall(L, 1, 2)) != LUA_OK || lua_isnil(L, -2))
+    if (uh_pcall(L, 1, 2) != LUA_OK || lua_isnil(L, -2))
         goto fail;
     lua_pop(L, 1);
     lua_getfield(L, -1, "concurrency");
@@ -208,9 +207,8 @@ char *uh_connector_facts(uh_rt *rt, const char *dir, uh_facts *f, int *short_of)
 fail:
     err = uh_strdup(lua_tostring(L, -1) ? lua_tostring(L, -1)
                                         : "cannot load the connector");
-    /* out of memory, not for the connector's own budget: the machine's */
     if (short_of)
-        *short_of = run.short_of || (rc == LUA_ERRMEM && !run.limit.hit);
+        *short_of = run.short_of;
     lua_close(L);
     return err;
 }
@@ -334,7 +332,7 @@ int uh_conn_load_for(uh_rt *rt, const char *path, const uh_facts *f, uh_conn *c)
     memset(c, 0, sizeof *c);
     if (!path)
         return UNHOOK_OK;
-    e = uh_read_file(path, &text, &len);
+    e = uh_read_file(path, 0, &text, &len);
     if (e) {
         uh_seterr(rt->diag, "%s: cannot read connection file: %s", path, strerror(e));
         return UNHOOK_IO;

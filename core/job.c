@@ -130,16 +130,18 @@ void uh_job_start(work *w, job *j)
                                            : j->inst.connection;
 
     j->started = uh_now();
-    if (j->ci && !j->ci->dir && j->ci->short_of) {
+    if (!j->ci || (!j->ci->dir && j->ci->short_of)) {
         /* its files could not be read for want of file descriptors or
-         * memory (read again before the start, start_queued): nothing
-         * wrong with the connector, try again later */
-        job_fail_now(w, j, UNHOOK_OUTCOME_RETRY, "resources", j->ci->error);
+         * memory (read again before the start, start_queued), or there
+         * was no memory for its entry: nothing wrong with the connector,
+         * try again later */
+        job_fail_now(w, j, UNHOOK_OUTCOME_RETRY, "resources",
+                     j->ci ? j->ci->error : "out of memory");
         return;
     }
-    if (!j->ci || !j->ci->dir) {
+    if (!j->ci->dir) {
         job_fail_now(w, j, UNHOOK_OUTCOME_FAILED, "invalid",
-                     j->ci && j->ci->error ? j->ci->error : "connector unusable");
+                     j->ci->error ? j->ci->error : "connector unusable");
         return;
     }
     uh_facts_policy(&j->ci->facts, j->inst.event, &policy);

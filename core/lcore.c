@@ -172,13 +172,56 @@ static void note_short(lua_State *L, int e)
         r->short_of = 1;
 }
 
-/* readfile(path) -> text | nil, message */
+/* A resource a C function holds while it may raise (out of memory): the
+ * collector releases it if the function is left by an error. */
+typedef struct held {
+    void *p;
+    void (*release)(void *);
+} held;
+
+static int held_gc(lua_State *L)
+{
+    held *h = lua_touserdata(L, 1);
+
+    if (h->p)
+        h->release(h->p);
+    h->p = NULL;
+    return 0;
+}
+
+/* A new holder on the stack, holding nothing yet. */
+static held *hold(lua_State *L)
+{
+    held *h = lua_newuserdatauv(L, sizeof *h, 0);
+
+    h->p = NULL;
+    h->release = free;
+    if (luaL_newmetatable(L, "unhook.held")) {
+        lua_pushcfunction(L, held_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    return h;
+}
+
+static void let_go(held *h)
+{
+    if (h->p)
+        h->release(h->p);
+    h->p = NULL;
+}
+
+/* readfile(path) -> text | nil, message.  A file longer than the memory
+ * cap of a run could never be loaded: it is refused before it is read
+ * whole (EFBIG), an error of the connector's and not a shortage. */
 static int core_readfile(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
+    uh_run *r = uh_state_run(L);
+    held *h = hold(L);
     char *data;
     size_t len;
-    int e = uh_read_file(path, &data, &len);
+    int e = uh_read_file(path, !r ? 0 : r->ps ? r->mem_cap : r->limit.cap, &data, &len);
 
     if (e) {
         note_short(L, e);
@@ -186,8 +229,9 @@ static int core_readfile(lua_State *L)
         lua_pushfstring(L, "%s: %s", path, strerror(e));
         return 2;
     }
+    h->p = data;
     lua_pushlstring(L, data, len);
-    free(data);
+    let_go(h);
     return 1;
 }
 
@@ -268,16 +312,9 @@ static int core_loadbin(lua_State *L)
     return load_in_env(L, "b");
 }
 
-/* A folder being listed, closed by the collector if a Lua error (out of
- * memory) leaves listdir before it closes it itself. */
-static int dir_gc(lua_State *L)
+static void close_dir(void *d)
 {
-    DIR **d = lua_touserdata(L, 1);
-
-    if (*d)
-        closedir(*d);
-    *d = NULL;
-    return 0;
+    closedir(d);
 }
 
 /* listdir(path) -> sorted list of entry names ({} when there is no such
@@ -285,21 +322,17 @@ static int dir_gc(lua_State *L)
 static int core_listdir(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
-    DIR **d;
+    held *h;
+    DIR *d;
     struct dirent *ent;
     lua_Integer n = 0;
     int e;
 
     lua_settop(L, 1);
-    d = lua_newuserdatauv(L, sizeof *d, 0);
-    *d = NULL;
-    if (luaL_newmetatable(L, "unhook.dir")) {
-        lua_pushcfunction(L, dir_gc);
-        lua_setfield(L, -2, "__gc");
-    }
-    lua_setmetatable(L, -2);
+    h = hold(L);
+    h->release = close_dir;
     lua_newtable(L);
-    if (!(*d = opendir(path))) {
+    if (!(d = h->p = opendir(path))) {
         e = errno;
         if (e == ENOENT || e == ENOTDIR)
             return 1;
@@ -308,13 +341,12 @@ static int core_listdir(lua_State *L)
         lua_pushfstring(L, "%s: %s", path, strerror(e));
         return 2;
     }
-    while ((ent = readdir(*d)))
+    while ((ent = readdir(d)))
         if (ent->d_name[0] != '.') {
             lua_pushstring(L, ent->d_name);
             lua_rawseti(L, -2, ++n);
         }
-    closedir(*d);
-    *d = NULL;
+    let_go(h);
     lua_getglobal(L, "table");
     lua_getfield(L, -1, "sort");
     lua_pushvalue(L, -3);

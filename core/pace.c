@@ -30,6 +30,7 @@ static void load(uh_pace *c, unhook_engine *E)
         free(c->dir);
         c->dir = NULL;
     }
+    c->reload_at = uh_now() + UH_RELOAD_GAP_S;
     /* in a team, the caps and the guard hold across its threads */
     c->capped = c->dir && (c->facts.concurrency > 0 || c->facts.per_second > 0);
     if (c->dir && E->team && (c->slot = uh_team_slot_for(E->team, c->key)))
@@ -55,7 +56,7 @@ uh_pace *uh_pace_for(uh_pace **list, unhook_engine *E, const char *key)
 
 int uh_pace_load(uh_pace *c, unhook_engine *E)
 {
-    if (!c->dir && c->short_of) {
+    if (!c->dir && c->short_of && uh_now() >= c->reload_at) {
         free(c->error);
         c->error = NULL;
         c->short_of = 0;

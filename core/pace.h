@@ -27,6 +27,7 @@ typedef struct uh_pace {
     int short_of;               /* unusable for want of file descriptors or
                                    memory when its files were read: loaded
                                    again at the next attempt (uh_pace_load) */
+    double reload_at;           /* not before then (UH_RELOAD_GAP_S apart) */
     struct uh_pace *next;
 } uh_pace;
 
@@ -34,8 +35,10 @@ typedef struct uh_pace {
  * NULL on out of memory. */
 uh_pace *uh_pace_for(uh_pace **list, unhook_engine *E, const char *key);
 /* c's folder and facts read again when it is unusable for want of
- * resources (c->short_of), before its caps are asked for a start;
+ * resources (c->short_of), before its caps are asked for a start, at most
+ * once in UH_RELOAD_GAP_S (a queue of its instances reads it once);
  * whether it is usable now. */
+#define UH_RELOAD_GAP_S 0.25
 int uh_pace_load(uh_pace *c, unhook_engine *E);
 void uh_pace_free(uh_pace *list);
 /* Whether a run of c could start now under its caps (nothing counted). */

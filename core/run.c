@@ -50,6 +50,18 @@ static void limits_verdict(uh_run *r)
     r->setup = 0;
 }
 
+/* A set-up that failed, or an error raised in the run, while the run was
+ * short of file descriptors or memory (xfer.h, short_of): nothing wrong
+ * with the connector, try again.  A limit's verdict still comes after. */
+static void short_retry(uh_run *r)
+{
+    if (!r->short_of)
+        return;
+    r->res->outcome = UNHOOK_OUTCOME_RETRY;
+    free(r->res->code);
+    r->res->code = uh_strdup("resources");
+}
+
 /* stack: the runner's result table (or an error) on top of r->co */
 static void read_values(uh_run *r)
 {
@@ -72,6 +84,7 @@ static void read_values(uh_run *r)
         res->code = uh_strdup(r->status == LUA_ERRMEM ? "memory" : "script");
         res->message = uh_redact(UH_SECRETS(r->conn),
                                  msg ? msg : "flow raised a non-string error");
+        short_retry(r);
     } else {
         lua_getfield(co, -1, "outcome");
         o = lua_isinteger(co, -1) ? lua_tointeger(co, -1) : UNHOOK_OUTCOME_FAILED;
@@ -84,13 +97,11 @@ static void read_values(uh_run *r)
         lua_pop(co, 1);
         res->code = field_dup(co, -1, "code", r->conn);
         res->message = field_dup(co, -1, "message", r->conn);
-        if (r->setup && r->short_of) {
-            /* the connector's files could not be read for want of file
-             * descriptors or memory: nothing wrong with them, try again */
-            res->outcome = UNHOOK_OUTCOME_RETRY;
-            free(res->code);
-            res->code = uh_strdup("resources");
-        }
+        /* a set-up, or an error the flow raised (runner.lua catches it:
+         * code "script") */
+        if (r->setup || (res->outcome == UNHOOK_OUTCOME_FAILED && res->code &&
+                         strcmp(res->code, "script") == 0))
+            short_retry(r);
         /* registration data is stored verbatim, never masked */
         if (lua_getfield(co, -1, "registration") == LUA_TSTRING)
             res->registration = uh_strdup(lua_tostring(co, -1));

@@ -34,8 +34,11 @@ static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         return NULL;
     }
     p = realloc(ptr, nsize);
-    if (!p)
+    if (!p) {
+        if (lim->run)           /* the machine's shortage, not the cap */
+            lim->run->short_of = 1;
         return NULL;
+    }
     lim->used = lim->used - old + nsize;
     return p;
 }
@@ -262,8 +265,11 @@ static __attribute__((noinline)) void *shared_realloc(uh_limit *lim, void *ptr,
     if (nsize > SIZE_MAX - sizeof *h)
         return NULL;
     nh = blk_grow(sh, h, old, nsize);
-    if (!nh)
+    if (!nh) {
+        if (cur)                /* the machine's shortage, not the cap */
+            cur->short_of = 1;
         return NULL;
+    }
     if (from)
         *from -= old;
     *to += nsize;

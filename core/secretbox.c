@@ -104,7 +104,7 @@ int uh_secretbox_key(unsigned char key[UH_KEY_BYTES], char *err, size_t errsz)
                  "writable by group or others; chmod 600 it", path);
         return -1;
     }
-    if ((e = uh_read_file(path, &text, &n)) != 0) {
+    if ((e = uh_read_file(path, 0, &text, &n)) != 0) {
         snprintf(err, errsz, "UNHOOK_SECRET_KEY_FILE: %s: %s", path, strerror(e));
         return -1;
     }

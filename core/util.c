@@ -103,7 +103,7 @@ char *uh_strdup(const char *s)
 }
 
 /* Read a whole file.  Returns 0, or an errno value. */
-int uh_read_file(const char *path, char **out, size_t *len)
+int uh_read_file(const char *path, size_t max, char **out, size_t *len)
 {
     uh_buf b = {0};
     char chunk[8192];
@@ -115,10 +115,10 @@ int uh_read_file(const char *path, char **out, size_t *len)
         *len = 0;
     if (!f)
         return errno ? errno : ENOENT;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && !(max && b.len + n > max))
         uh_buf_add(&b, chunk, n);
-    if (ferror(f) || b.oom) {
-        int e = b.oom ? ENOMEM : (errno ? errno : EIO);
+    if (n > 0 || ferror(f) || b.oom) {
+        int e = n > 0 ? EFBIG : b.oom ? ENOMEM : (errno ? errno : EIO);
         fclose(f);
         uh_buf_free(&b);
         return e;

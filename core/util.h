@@ -23,7 +23,9 @@ void uh_buf_free(uh_buf *b);
 
 char *uh_strdup(const char *s);
 char *uh_strndup(const char *s, size_t n);
-int uh_read_file(const char *path, char **out, size_t *len);
+/* path's bytes (NUL-terminated) in *out, malloc'd; 0 or an errno value
+ * (EFBIG: longer than max bytes, when max is not 0). */
+int uh_read_file(const char *path, size_t max, char **out, size_t *len);
 double uh_now(void);           /* monotonic seconds */
 double uh_wall_now(void);      /* seconds since the epoch */
 

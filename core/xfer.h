@@ -79,8 +79,10 @@ struct uh_run {
     int timed_out;
     int setup;                /* failed before the flow itself ran */
     int short_of;             /* a file of the connector could not be read
-                                 for want of descriptors or memory (lcore.c):
-                                 a set-up that failed so is retried */
+                                 for want of descriptors or memory (lcore.c),
+                                 or the system refused an allocation under
+                                 the cap (sandbox.c): a set-up or an error
+                                 raised in the run is then retried */
     int setup_rc;             /* then: the API result code */
     int validate_only;        /* check inputs, do not run the flow */
     uh_transfer *xfer;        /* in flight, or NULL */

@@ -36,6 +36,18 @@ registered() {
     done
 }
 
+# hook_connector DIR NAME: a connector of one event, hook, whose
+# registration returns { id = 1 }; its deregistration, DIR/flows/d.lua,
+# is the case's to write.
+hook_connector() {
+    mkdir -p "$1/flows"
+    cat >"$1/connector.lua" <<LUA
+return { name = "$2", auth = "bearer", events = { hook = {
+  registration = { flow = "flows/r.lua" }, deregistration = { flow = "flows/d.lua" } } } }
+LUA
+    printf 'return { run = function() return { id = 1 } end }\n' >"$1/flows/r.lua"
+}
+
 # requests: what the provider received, one line per request:
 # METHOD PATH [authorization] [accept] [api-version]
 requests() {

@@ -6,12 +6,7 @@
 # and the run stopped at its next instruction: the element it added
 # stays, and the first run counts it.)
 conn "$TMP/a.json"
-mkdir -p "$TMP/s/flows"
-cat >"$TMP/s/connector.lua" <<'LUA'
-return { name = "share", auth = "bearer", events = { hook = {
-  registration = { flow = "flows/r.lua" }, deregistration = { flow = "flows/d.lua" } } } }
-LUA
-printf 'return { run = function() return { id = 1 } end }\n' >"$TMP/s/flows/r.lua"
+hook_connector "$TMP/s" share
 cat >"$TMP/s/flows/d.lua" <<'LUA'
 local made, ready                 -- module-level: shared by runs of one state
 return { run = function(ctx)

@@ -3,12 +3,7 @@
 # runs in, here waiting for the provider): it may not resume it or close
 # it; both runs end done.
 conn "$TMP/a.json"
-mkdir -p "$TMP/w/flows"
-cat >"$TMP/w/connector.lua" <<'LUA'
-return { name = "warm", auth = "bearer", events = { hook = {
-  registration = { flow = "flows/r.lua" }, deregistration = { flow = "flows/d.lua" } } } }
-LUA
-printf 'return { run = function() return { id = 1 } end }\n' >"$TMP/w/flows/r.lua"
+hook_connector "$TMP/w" warm
 cat >"$TMP/w/flows/d.lua" <<'LUA'
 local parked                      -- module-level: shared by runs of one state
 return { run = function(ctx)

@@ -4,12 +4,7 @@
 # eats memory ends 'memory', the one that loops ends 'cpu_limit', and the
 # other two end done, having seen all four start.
 conn "$TMP/a.json"
-mkdir -p "$TMP/s/flows"
-cat >"$TMP/s/connector.lua" <<'LUA'
-return { name = "share", auth = "bearer", events = { hook = {
-  registration = { flow = "flows/r.lua" }, deregistration = { flow = "flows/d.lua" } } } }
-LUA
-printf 'return { run = function() return { id = 1 } end }\n' >"$TMP/s/flows/r.lua"
+hook_connector "$TMP/s" share
 cat >"$TMP/s/flows/d.lua" <<'LUA'
 local started = 0                 -- module-level: shared by runs of one state
 return { run = function(ctx)

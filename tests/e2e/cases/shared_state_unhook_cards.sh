@@ -3,12 +3,7 @@
 # of the run that started last.  Each run waits for the provider before
 # it calls a helper flow through unhook.cards, the first started longest.
 conn "$TMP/a.json"
-mkdir -p "$TMP/w/flows"
-cat >"$TMP/w/connector.lua" <<'LUA'
-return { name = "warm", auth = "bearer", events = { hook = {
-  registration = { flow = "flows/r.lua" }, deregistration = { flow = "flows/d.lua" } } } }
-LUA
-printf 'return { run = function() return { id = 1 } end }\n' >"$TMP/w/flows/r.lua"
+hook_connector "$TMP/w" warm
 cat >"$TMP/w/flows/d.lua" <<'LUA'
 local started = 0
 return { run = function(ctx)

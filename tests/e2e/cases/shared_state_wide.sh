@@ -6,12 +6,7 @@
 # live once per state (its warm instance), so each state shows as one
 # table address, and its count of runs in flight is theirs.
 conn "$TMP/a.json"
-mkdir -p "$TMP/w/flows"
-cat >"$TMP/w/connector.lua" <<'LUA'
-return { name = "wide", auth = "bearer", events = { hook = {
-  registration = { flow = "flows/r.lua" }, deregistration = { flow = "flows/d.lua" } } } }
-LUA
-printf 'return { run = function() return { id = 1 } end }\n' >"$TMP/w/flows/r.lua"
+hook_connector "$TMP/w" wide
 cat >"$TMP/w/flows/d.lua" <<'LUA'
 local state, live, most = tostring({}), 0, 0
 return { run = function(ctx)
