@@ -207,8 +207,8 @@ char *uh_connector_facts(uh_rt *rt, const char *dir, uh_facts *f, int *short_of)
 fail:
     err = uh_strdup(lua_tostring(L, -1) ? lua_tostring(L, -1)
                                         : "cannot load the connector");
-    if (short_of)
-        *short_of = run.short_of;
+    if (short_of)               /* a refusal past its cap is the connector's */
+        *short_of = run.short_of || (run.short_mem && !run.limit.hit);
     lua_close(L);
     return err;
 }

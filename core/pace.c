@@ -47,7 +47,10 @@ uh_pace *uh_pace_for(uh_pace **list, unhook_engine *E, const char *key)
     c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    c->key = uh_strdup(key);
+    if (!(c->key = uh_strdup(key))) {
+        free(c);
+        return NULL;
+    }
     load(c, E);
     c->next = *list;
     *list = c;

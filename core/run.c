@@ -50,12 +50,14 @@ static void limits_verdict(uh_run *r)
     r->setup = 0;
 }
 
-/* A set-up that failed, or an error raised in the run, while the run was
- * short of file descriptors or memory (xfer.h, short_of): nothing wrong
- * with the connector, try again.  A limit's verdict still comes after. */
-static void short_retry(uh_run *r)
+/* A set-up that failed, or an error raised in the run, while a file could
+ * not be read for want of descriptors or memory (short_of), or a memory
+ * error (mem_error) while the system refused memory under the cap
+ * (short_mem): nothing wrong with the connector, try again.  A limit's
+ * verdict still comes after. */
+static void short_retry(uh_run *r, int mem_error)
 {
-    if (!r->short_of)
+    if (!r->short_of && !(r->short_mem && mem_error))
         return;
     r->res->outcome = UNHOOK_OUTCOME_RETRY;
     free(r->res->code);
@@ -84,7 +86,7 @@ static void read_values(uh_run *r)
         res->code = uh_strdup(r->status == LUA_ERRMEM ? "memory" : "script");
         res->message = uh_redact(UH_SECRETS(r->conn),
                                  msg ? msg : "flow raised a non-string error");
-        short_retry(r);
+        short_retry(r, r->status == LUA_ERRMEM);
     } else {
         lua_getfield(co, -1, "outcome");
         o = lua_isinteger(co, -1) ? lua_tointeger(co, -1) : UNHOOK_OUTCOME_FAILED;
@@ -98,10 +100,12 @@ static void read_values(uh_run *r)
         res->code = field_dup(co, -1, "code", r->conn);
         res->message = field_dup(co, -1, "message", r->conn);
         /* a set-up, or an error the flow raised (runner.lua catches it:
-         * code "script") */
-        if (r->setup || (res->outcome == UNHOOK_OUTCOME_FAILED && res->code &&
-                         strcmp(res->code, "script") == 0))
-            short_retry(r);
+         * code "script"; Lua's memory error is "not enough memory") */
+        if (r->setup)
+            short_retry(r, 1);
+        else if (res->outcome == UNHOOK_OUTCOME_FAILED && res->code &&
+                 strcmp(res->code, "script") == 0)
+            short_retry(r, res->message && strstr(res->message, "not enough memory"));
         /* registration data is stored verbatim, never masked */
         if (lua_getfield(co, -1, "registration") == LUA_TSTRING)
             res->registration = uh_strdup(lua_tostring(co, -1));

@@ -17,6 +17,24 @@
 #define HOOK_COUNT 10000
 #define SLICE_S 0.01              /* a flow runs at most this long at once */
 
+/* The system refused run r (NULL: none) block's growth to n bytes under
+ * its cap: the machine's shortage, not the flow's.  Noted until the same
+ * request is granted (Lua collects and asks again). */
+static void refused(uh_run *r, const void *block, size_t n)
+{
+    if (r) {
+        r->short_mem = 1;
+        r->short_block = (void *)block;
+        r->short_size = n;
+    }
+}
+
+static void granted(uh_run *r, const void *block, size_t n)
+{
+    if (r && r->short_mem && r->short_block == block && r->short_size == n)
+        r->short_mem = 0;
+}
+
 /* lua_Alloc with a budget: refuse what would pass the cap. */
 static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
@@ -35,10 +53,10 @@ static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     }
     p = realloc(ptr, nsize);
     if (!p) {
-        if (lim->run)           /* the machine's shortage, not the cap */
-            lim->run->short_of = 1;
+        refused(lim->run, ptr, nsize);
         return NULL;
     }
+    granted(lim->run, ptr, nsize);
     lim->used = lim->used - old + nsize;
     return p;
 }
@@ -214,6 +232,7 @@ static __attribute__((noinline)) void *shared_realloc(uh_limit *lim, void *ptr,
     size_t *from = h ? owner_of(sh, h) : NULL, *to;
     uh_run *cur = lim->run;
     unsigned slot = cur && cur->mem_slot > 0 ? (unsigned)cur->mem_slot : 0;
+    int over = 0;
 
     if (h && nsize <= old) {
         if (h->o.cls) {
@@ -228,6 +247,8 @@ static __attribute__((noinline)) void *shared_realloc(uh_limit *lim, void *ptr,
     to = slot ? &cur->mem_used : &sh->own;
     if (slot && cur->mem_cap) {
         size_t want = *to - (from == to ? old : 0) + nsize;
+
+        over = want > cur->mem_cap;
         /*
          * A run's account holds its garbage until the collector frees it,
          * and in a shared state the collector is paced by every run's
@@ -266,10 +287,13 @@ static __attribute__((noinline)) void *shared_realloc(uh_limit *lim, void *ptr,
         return NULL;
     nh = blk_grow(sh, h, old, nsize);
     if (!nh) {
-        if (cur)                /* the machine's shortage, not the cap */
-            cur->short_of = 1;
+        if (over)               /* past its cap: the verdict is the cap's */
+            cur->mem_hit = cur->mem_refused = 1;
+        else
+            refused(cur, h, nsize);
         return NULL;
     }
+    granted(cur, h, nsize);
     if (from)
         *from -= old;
     *to += nsize;

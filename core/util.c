@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "util.h"
@@ -108,6 +109,7 @@ int uh_read_file(const char *path, size_t max, char **out, size_t *len)
     uh_buf b = {0};
     char chunk[8192];
     size_t n;
+    struct stat st;
     FILE *f = fopen(path, "rb");
 
     *out = NULL;
@@ -115,6 +117,11 @@ int uh_read_file(const char *path, size_t max, char **out, size_t *len)
         *len = 0;
     if (!f)
         return errno ? errno : ENOENT;
+    if (max && fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) &&
+        (unsigned long long)st.st_size > max) {
+        fclose(f);              /* longer than max, known without reading */
+        return EFBIG;
+    }
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && !(max && b.len + n > max))
         uh_buf_add(&b, chunk, n);
     if (n > 0 || ferror(f) || b.oom) {

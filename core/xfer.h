@@ -79,10 +79,16 @@ struct uh_run {
     int timed_out;
     int setup;                /* failed before the flow itself ran */
     int short_of;             /* a file of the connector could not be read
-                                 for want of descriptors or memory (lcore.c),
-                                 or the system refused an allocation under
-                                 the cap (sandbox.c): a set-up or an error
-                                 raised in the run is then retried */
+                                 for want of descriptors or memory (lcore.c):
+                                 a set-up or an error raised in the run is
+                                 then retried */
+    int short_mem;            /* the system refused an allocation under the
+                                 cap, and did not grant the same request
+                                 when Lua asked again (sandbox.c): a set-up,
+                                 or a memory error the run raised, is then
+                                 retried */
+    void *short_block;        /* that request: its block and new size */
+    size_t short_size;
     int setup_rc;             /* then: the API result code */
     int validate_only;        /* check inputs, do not run the flow */
     uh_transfer *xfer;        /* in flight, or NULL */
