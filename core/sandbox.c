@@ -17,22 +17,27 @@
 #define HOOK_COUNT 10000
 #define SLICE_S 0.01              /* a flow runs at most this long at once */
 
-/* The system refused run r (NULL: none) block's growth to n bytes under
- * its cap: the machine's shortage, not the flow's.  Noted until the same
- * request is granted (Lua collects and asks again). */
-static void refused(uh_run *r, const void *block, size_t n)
+/* The system refused run r (NULL: none) the growth of the block keyed
+ * key (its address before the call) to n bytes under its cap: the
+ * machine's shortage, not the flow's.  The next growth decides: the same
+ * request granted (Lua collected and asked again) takes the note back;
+ * any other leaves it. */
+static void refused(uh_run *r, uintptr_t key, size_t n)
 {
     if (r) {
-        r->short_mem = 1;
-        r->short_block = (void *)block;
+        r->short_mem = r->short_pending = 1;
+        r->short_key = key;
         r->short_size = n;
     }
 }
 
-static void granted(uh_run *r, const void *block, size_t n)
+static void granted(uh_run *r, uintptr_t key, size_t n)
 {
-    if (r && r->short_mem && r->short_block == block && r->short_size == n)
-        r->short_mem = 0;
+    if (r && r->short_pending) {
+        r->short_pending = 0;
+        if (r->short_key == key && r->short_size == n)
+            r->short_mem = 0;
+    }
 }
 
 /* lua_Alloc with a budget: refuse what would pass the cap. */
@@ -40,6 +45,7 @@ static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     uh_limit *lim = ud;
     size_t old = ptr ? osize : 0;
+    uintptr_t key = (uintptr_t)ptr;
     void *p;
 
     if (nsize == 0) {
@@ -53,10 +59,11 @@ static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     }
     p = realloc(ptr, nsize);
     if (!p) {
-        refused(lim->run, ptr, nsize);
+        refused(lim->run, key, nsize);
         return NULL;
     }
-    granted(lim->run, ptr, nsize);
+    if (nsize > old)            /* a growth decides; a collection's shrinks do not */
+        granted(lim->run, key, nsize);
     lim->used = lim->used - old + nsize;
     return p;
 }
@@ -232,7 +239,8 @@ static __attribute__((noinline)) void *shared_realloc(uh_limit *lim, void *ptr,
     size_t *from = h ? owner_of(sh, h) : NULL, *to;
     uh_run *cur = lim->run;
     unsigned slot = cur && cur->mem_slot > 0 ? (unsigned)cur->mem_slot : 0;
-    int over = 0;
+    uintptr_t key = (uintptr_t)h;
+    int over = 0, again;
 
     if (h && nsize <= old) {
         if (h->o.cls) {
@@ -264,7 +272,7 @@ static __attribute__((noinline)) void *shared_realloc(uh_limit *lim, void *ptr,
             if (cur->mem_refused)
                 cur->mem_hit = 1;
             cur->mem_refused = 1;
-            cur->mem_ref_block = h;
+            cur->mem_ref_block = key;
             cur->mem_ref_size = nsize;
             return NULL;
         }
@@ -273,7 +281,7 @@ static __attribute__((noinline)) void *shared_realloc(uh_limit *lim, void *ptr,
              * eighth of its cap: not garbage, and no collection at every
              * allocation from here on */
             cur->mem_hit = cur->mem_refused = 1;
-            cur->mem_ref_block = h;
+            cur->mem_ref_block = key;
             cur->mem_ref_size = nsize;
             return NULL;
         }
@@ -286,18 +294,28 @@ static __attribute__((noinline)) void *shared_realloc(uh_limit *lim, void *ptr,
     if (nsize > SIZE_MAX - sizeof *h)
         return NULL;
     nh = blk_grow(sh, h, old, nsize);
-    if (!nh) {
-        if (over)               /* past its cap: the verdict is the cap's */
-            cur->mem_hit = cur->mem_refused = 1;
-        else
-            refused(cur, h, nsize);
+    again = slot && cur->mem_refused && cur->mem_ref_block == key &&
+            cur->mem_ref_size == nsize;
+    if (!nh && over) {
+        /* past its cap, maybe with garbage: as a refusal of the cap's
+         * (above), Lua collects and asks again; still over, it stops */
+        cur->mem_hit |= again;
+        cur->mem_refused = 1;
+        cur->mem_ref_block = key;
+        cur->mem_ref_size = nsize;
         return NULL;
     }
-    granted(cur, h, nsize);
+    if (!nh) {
+        if (again)              /* within its cap now: the machine's */
+            cur->mem_refused = 0;
+        refused(cur, key, nsize);
+        return NULL;
+    }
+    granted(cur, key, nsize);
     if (from)
         *from -= old;
     *to += nsize;
-    if (slot && cur->mem_refused && cur->mem_ref_block == h && cur->mem_ref_size == nsize)
+    if (again)
         cur->mem_refused = 0;   /* the same request, granted after the collection */
     nh->o.slot = slot;
     nh->o.gen = sh->gen[slot];

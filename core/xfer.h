@@ -10,6 +10,7 @@
 #define UNHOOK_XFER_H
 
 #include <setjmp.h>
+#include <stdint.h>
 #include <time.h>
 #include <curl/curl.h>
 #include <lua.h>
@@ -70,7 +71,8 @@ struct uh_run {
                                  look again (uh_run_mem_check) */
     int mem_tight;            /* within an eighth of its cap after a full
                                  collection: past it again, it is over */
-    void *mem_ref_block;      /* that request: its block and new size */
+    uintptr_t mem_ref_block;  /* that request: its block (the address it
+                                 had when asked) and new size */
     size_t mem_ref_size;
     int mem_slot;             /* its owner slot there (0: charge the state) */
     int ctxref;               /* registry reference of its ctx (runner.lua) */
@@ -87,7 +89,8 @@ struct uh_run {
                                  when Lua asked again (sandbox.c): a set-up,
                                  or a memory error the run raised, is then
                                  retried */
-    void *short_block;        /* that request: its block and new size */
+    int short_pending;        /* the next growth decides (sandbox.c) */
+    uintptr_t short_key;      /* that request: its block's address, size */
     size_t short_size;
     int setup_rc;             /* then: the API result code */
     int validate_only;        /* check inputs, do not run the flow */

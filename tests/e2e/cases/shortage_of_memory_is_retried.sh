@@ -13,10 +13,12 @@ return { run = function(ctx)
     local s = ("x"):rep(1500 * 1024 * 1024)
     ctx.log.info("got " .. #s)
   else
-    local held = ("x"):rep(450 * 1024 * 1024)
-    held = nil
-    local s = ("y"):rep(300 * 1024 * 1024)  -- refused, then granted
-    error("the flow's own error after " .. #s .. " bytes")
+    local a = ("y"):rep(200 * 1024 * 1024)
+    local g = a .. a        -- 400 MiB, garbage from the next line on
+    g = nil
+    local s = a .. a .. a   -- refused, then granted once Lua has collected g
+    -- its own error, in the words of a memory error: still the flow's
+    error("not enough memory, says the flow after " .. #s .. " bytes")
   end
 end }
 LUA
