@@ -1088,6 +1088,8 @@ def case_renewal_absurd_expiry():
             check("%s: registered, no expiry taken, no renewal scheduled" % iid,
                   (status, inst.get("state"), "expires_at" in inst, inst.get("next_attempt_at")),
                   (201, "registered", False, 0))
+            if inst.get("state") != "registered":     # what to look at when it is not
+                print("   %s: %s\n   serve's log:\n%s" % (iid, json.dumps(inst), s.text()[-3000:]))
         status, data, _ = s.request("GET", "/v1/instances")
         try:
             n = len(json.loads(data))
