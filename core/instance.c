@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "same.h"
@@ -73,6 +74,48 @@ int uh_record_intent(unhook_engine *E, uh_store *s, const uh_inst *i,
 
 /* ---- enable ------------------------------------------------------------ */
 
+static void set_code(unhook_flow_result *res, unhook_note note, const char *code,
+                     const char *msg);
+static long settled(const unhook_stats *s);
+
+/*
+ * A new instance is due at once, so a worker (serve's, or another
+ * process's) may claim it before the enable that stored it does.  Its
+ * outcome is then the enable's: read back as the worker records it, for
+ * a flow's budget and a margin; after that, in progress (it converges).
+ */
+static int await_elsewhere(unhook_engine *E, uh_store *s, const char *id,
+                           unhook_flow_result *res)
+{
+    double until = uh_now() + (double)E->rt.timeout_ms / 1000.0 + 5.0;
+    struct timespec nap = {0, 10 * 1000 * 1000};
+    uh_inst i;
+    int rc;
+
+    for (;;) {
+        if ((rc = s->ops->get(s, id, &i)) != UNHOOK_OK)
+            return uh_store_err(E, rc);
+        if (i.state == UH_REGISTERED || i.state == UH_FAILED ||
+            (i.state == UH_REGISTERING && i.attempts > 0)) {
+            res->outcome = i.state == UH_REGISTERED ? UNHOOK_OUTCOME_DONE
+                         : i.state == UH_FAILED ? UNHOOK_OUTCOME_FAILED
+                         : UNHOOK_OUTCOME_RETRY;
+            if (i.last_error && i.state != UH_REGISTERED)
+                res->message = uh_strdup(i.last_error);
+            uh_inst_clear(&i);
+            return UNHOOK_OK;
+        }
+        uh_inst_clear(&i);
+        if (uh_now() >= until) {
+            res->outcome = UNHOOK_OUTCOME_RETRY;
+            set_code(res, UNHOOK_NOTE_IN_PROGRESS, "in_progress", "another unhook "
+                     "process is working on this instance; it converges");
+            return UNHOOK_OK;
+        }
+        nanosleep(&nap, NULL);
+    }
+}
+
 /* Whether an instance that exists may be enabled again (UH_ALREADY_ON:
  * the same one is on; nothing to do). */
 static int may_enable(unhook_engine *E, uh_store *s, const char *id,
@@ -133,6 +176,7 @@ int unhook_instance_enable(unhook_engine *E, const char *id,
     uh_store *s;
     uh_inst i;
     unhook_flow_result check;
+    unhook_stats st = {0};
     double now = uh_wall_now();
     int rc;
 
@@ -168,7 +212,15 @@ int unhook_instance_enable(unhook_engine *E, const char *id,
         s->ops->rollback(s);
         return uh_store_err(E, rc);
     }
-    return run_one(E, id, res);
+    if (E->drive)
+        return run_one(E, id, res);
+    rc = uh_work(E, NULL, id, -1, 0, &st, NULL, NULL, res);
+    /* nothing ran here (no outcome counted or captured): a worker
+     * claimed it first */
+    if (rc == UNHOOK_OK && settled(&st) == 0 && !res->code && !res->message &&
+        !res->registration)
+        rc = await_elsewhere(E, s, id, res);
+    return rc;
 }
 
 /* ---- disable and retry ------------------------------------------------- */
